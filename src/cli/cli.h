@@ -1,0 +1,30 @@
+// The `rtml` command: one file per subcommand, each a function taking its
+// arguments (after the subcommand name) and returning the exit code.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "plan/plan.h"
+
+namespace rtml::cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_info(const Args& args);
+int cmd_run(const Args& args);
+int cmd_ops(const Args& args);
+
+// Shared option helpers. Throw rtml::Error with a usage hint on bad input.
+struct ModelOptions {
+  std::string model;
+  plan::PlanOptions plan;
+};
+// Consumes `--shape NAME=DIMS` (repeatable) at args[i]; true if it did.
+bool parse_shape_option(const Args& args, size_t& i, ModelOptions& out);
+std::string format_bytes(double bytes);
+std::string format_count(double n);
+
+}  // namespace rtml::cli

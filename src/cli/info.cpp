@@ -1,0 +1,61 @@
+#include <cstdio>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "import/onnx_import.h"
+
+namespace rtml::cli {
+
+int cmd_info(const Args& args) {
+  ModelOptions opt;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (parse_shape_option(args, i, opt)) continue;
+    if (args[i] == "-h" || args[i] == "--help") {
+      std::puts("usage: rtml info MODEL [--shape NAME=DIMS]...\n"
+                "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.");
+      return 0;
+    }
+    if (!args[i].empty() && args[i][0] == '-') throw Error("unknown option '" + args[i] + "' (see rtml info --help)");
+    if (!opt.model.empty()) throw Error("more than one model given: '" + opt.model + "' and '" + args[i] + "'");
+    opt.model = args[i];
+  }
+  if (opt.model.empty()) throw Error("no model given (usage: rtml info MODEL)");
+
+  ir::Graph g = import::load_onnx(opt.model);
+  size_t param_bytes = 0, params = 0;
+  for (const auto& t : g.tensors)
+    if (t.is_constant()) {
+      param_bytes += t.data->size();
+      params += static_cast<size_t>(shape_numel(t.shape));
+    }
+  plan::Plan p = plan::build_plan(g, opt.plan);
+
+  std::printf("model       %s\n", opt.model.c_str());
+  std::printf("opset       %lld\n", static_cast<long long>(g.opset));
+  std::printf("\ninputs\n");
+  for (int id : p.inputs)
+    std::printf("  %-24s %-8s %s\n", p.tensors[id].name.c_str(), dtype_name(p.tensors[id].dtype),
+                shape_str(p.tensors[id].shape).c_str());
+  std::printf("\noutputs\n");
+  for (int id : p.outputs)
+    std::printf("  %-24s %-8s %s\n", p.tensors[id].name.c_str(), dtype_name(p.tensors[id].dtype),
+                shape_str(p.tensors[id].shape).c_str());
+  std::printf("\nops (in file -> left to run after folding)\n");
+  for (const auto& [op, n] : p.graph_op_counts) {
+    auto it = p.plan_op_counts.find(op);
+    std::printf("  %-24s %4d -> %d\n", op.c_str(), n, it == p.plan_op_counts.end() ? 0 : it->second);
+  }
+  std::printf("\nparameters  %s values, %s (%zu bytes)\n", format_count(static_cast<double>(params)).c_str(),
+              format_bytes(static_cast<double>(param_bytes)).c_str(), param_bytes);
+  std::printf("flops       %s per inference (estimate)\n", format_count(p.flops).c_str());
+  std::printf("steps       %zu\n", p.steps.size());
+  std::printf("\nmemory plan (intermediate tensors, one arena)\n");
+  std::printf("  arena_bytes        %zu (%s)\n", p.arena_bytes, format_bytes(static_cast<double>(p.arena_bytes)).c_str());
+  std::printf("  lower_bound_bytes  %zu (%s)  most bytes live at any step\n", p.arena_lower_bound_bytes,
+              format_bytes(static_cast<double>(p.arena_lower_bound_bytes)).c_str());
+  std::printf("  no_reuse_bytes     %zu (%s)  every tensor its own buffer\n", p.arena_no_reuse_bytes,
+              format_bytes(static_cast<double>(p.arena_no_reuse_bytes)).c_str());
+  return 0;
+}
+
+}  // namespace rtml::cli

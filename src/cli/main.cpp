@@ -1,0 +1,52 @@
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "core/error.h"
+
+namespace {
+void usage(std::FILE* to) {
+  std::fputs(
+      "usage: rtml <command> [options]\n"
+      "\n"
+      "commands:\n"
+      "  info MODEL [--shape NAME=DIMS]...      inputs, outputs, ops, parameters, FLOPs, memory plan\n"
+      "  run MODEL [--input NAME=FILE.npy]... [--random] [--seed N] [--output-dir DIR] [--shape NAME=DIMS]...\n"
+      "                                          run one inference; write outputs as .npy or print a summary\n"
+      "  ops                                     list the ONNX ops the engine supports\n"
+      "\n"
+      "rtml COMMAND --help shows a command's options.\n",
+      to);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  std::string cmd = argv[1];
+  rtml::cli::Args args(argv + 2, argv + argc);
+  try {
+    if (cmd == "info") return rtml::cli::cmd_info(args);
+    if (cmd == "run") return rtml::cli::cmd_run(args);
+    if (cmd == "ops") return rtml::cli::cmd_ops(args);
+    if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+      usage(stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "rtml: unknown command '%s'\n\n", cmd.c_str());
+    usage(stderr);
+    return 2;
+  } catch (const rtml::Error& e) {
+    std::fprintf(stderr, "rtml %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "rtml %s: error: out of memory\n", cmd.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rtml %s: internal error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}

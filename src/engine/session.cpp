@@ -1,0 +1,110 @@
+#include "engine/session.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/error.h"
+
+namespace rtml::engine {
+
+namespace {
+uint8_t* new_zeroed(size_t bytes) {
+  auto* p = new uint8_t[bytes ? bytes : 1];
+  std::memset(p, 0, bytes ? bytes : 1);
+  return p;
+}
+}  // namespace
+
+Session::Session(plan::Plan plan) : plan_(std::move(plan)) {
+  if (plan_.arena_bytes) {
+    size_t bytes = (plan_.arena_bytes + 63) / 64 * 64;
+    arena_ = std::aligned_alloc(64, bytes);
+    if (!arena_) throw std::bad_alloc();
+    std::memset(arena_, 0, bytes);
+  }
+  for (int id : plan_.inputs) {
+    own_buffers_.emplace_back(new_zeroed(plan_.tensors[id].bytes));
+    input_ptr_.push_back(own_buffers_.back().get());
+  }
+  for (int id : plan_.outputs) {
+    own_buffers_.emplace_back(new_zeroed(plan_.tensors[id].bytes));
+    output_ptr_.push_back(own_buffers_.back().get());
+  }
+  operand_ptr_.assign(plan_.operands.size(), nullptr);
+  rebuild_pointers();
+}
+
+Session::~Session() { std::free(arena_); }
+
+const void* Session::tensor_data(int id) const {
+  const plan::TensorPlan& t = plan_.tensors[id];
+  switch (t.storage) {
+    case plan::Storage::Arena: return static_cast<uint8_t*>(arena_) + t.offset;
+    case plan::Storage::Constant: return t.constant->data();
+    case plan::Storage::Input: return input_ptr_[t.index];
+    case plan::Storage::Output: return output_ptr_[t.index];
+  }
+  return nullptr;
+}
+
+void Session::rebuild_pointers() noexcept {
+  for (size_t i = 0; i < plan_.operands.size(); ++i) {
+    int id = plan_.operands[i];
+    operand_ptr_[i] = id < 0 ? nullptr : const_cast<void*>(tensor_data(id));
+  }
+}
+
+void Session::bind_input(int i, void* data) noexcept {
+  input_ptr_[i] = data;
+  rebuild_pointers();
+}
+
+void Session::bind_output(int i, void* data) noexcept {
+  output_ptr_[i] = data;
+  rebuild_pointers();
+}
+
+int Session::input_index(const std::string& name) const {
+  for (int i = 0; i < num_inputs(); ++i)
+    if (input(i).name == name) return i;
+  return -1;
+}
+
+int Session::output_index(const std::string& name) const {
+  for (int i = 0; i < num_outputs(); ++i)
+    if (output(i).name == name) return i;
+  return -1;
+}
+
+void Session::link_state(const std::string& output_name, const std::string& input_name) {
+  int o = output_index(output_name), i = input_index(input_name);
+  if (o < 0) throw Error(plan_.source + ": no output named '" + output_name + "'");
+  if (i < 0) throw Error(plan_.source + ": no input named '" + input_name + "'");
+  if (output(o).dtype != input(i).dtype || output(o).shape != input(i).shape)
+    throw Error(plan_.source + ": cannot carry state from output '" + output_name + "' (" + dtype_name(output(o).dtype) +
+                " " + shape_str(output(o).shape) + ") to input '" + input_name + "' (" + dtype_name(input(i).dtype) +
+                " " + shape_str(input(i).shape) + ")");
+  links_.push_back({o, i, output(o).bytes});
+}
+
+RunStatus Session::run() noexcept {
+  const plan::PlanStep* steps = plan_.steps.data();
+  void* const* ptrs = operand_ptr_.data();
+  for (size_t s = 0, n = plan_.steps.size(); s < n; ++s) {
+    const plan::PlanStep& st = steps[s];
+    if (int rc = st.step.run(st.step.params.get(), ptrs + st.first_operand)) return {rc, static_cast<int>(s)};
+  }
+  for (const plan::OutputCopy& c : plan_.output_copies)
+    std::memcpy(output_ptr_[c.output], tensor_data(c.source), plan_.tensors[c.source].bytes);
+  for (const Link& l : links_) std::memmove(input_ptr_[l.input], output_ptr_[l.output], l.bytes);
+  return {};
+}
+
+void Session::reset() noexcept {
+  for (const Link& l : links_) std::memset(input_ptr_[l.input], 0, l.bytes);
+  for (plan::PlanStep& st : plan_.steps)
+    if (st.step.reset) st.step.reset(st.step.params.get());
+}
+
+}  // namespace rtml::engine

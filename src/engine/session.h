@@ -1,0 +1,74 @@
+// engine::Session: walks a Plan. This is the real-time path.
+//
+// Construction allocates everything: the arena (one block, sized by the
+// memory plan), a default buffer for each graph input and output, and the
+// flat operand-pointer table the steps read. After that:
+//   run()          calls each step's kernel with its operand pointers, then
+//                  copies outputs that no step writes. No heap allocation,
+//                  no locks, no system calls, no exceptions.
+//   bind_input/bind_output point an input or output at caller-owned memory
+//                  (a Bela audio buffer, say); it only rewrites pointers.
+//   link_state(out, in) makes run() copy output `out` into input `in` after
+//                  each run, so a streaming RNN carries its state; reset()
+//                  zeroes linked inputs and re-seeds random ops.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plan/plan.h"
+
+namespace rtml::engine {
+
+struct RunStatus {
+  int code = 0;    // 0: success; else the kernel's error code
+  int step = -1;   // index of the failing step, -1 on success
+  bool ok() const { return code == 0; }
+};
+
+class Session {
+ public:
+  explicit Session(plan::Plan plan);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  RunStatus run() noexcept;
+  void reset() noexcept;
+
+  int num_inputs() const { return static_cast<int>(plan_.inputs.size()); }
+  int num_outputs() const { return static_cast<int>(plan_.outputs.size()); }
+  const plan::TensorPlan& input(int i) const { return plan_.tensors[plan_.inputs[i]]; }
+  const plan::TensorPlan& output(int i) const { return plan_.tensors[plan_.outputs[i]]; }
+  int input_index(const std::string& name) const;   // -1 if absent
+  int output_index(const std::string& name) const;  // -1 if absent
+
+  // Current buffers (the session's own until rebound).
+  void* input_data(int i) const { return input_ptr_[i]; }
+  void* output_data(int i) const { return output_ptr_[i]; }
+  void bind_input(int i, void* data) noexcept;
+  void bind_output(int i, void* data) noexcept;
+
+  // Throws rtml::Error if the names are unknown or the shapes/types differ.
+  void link_state(const std::string& output_name, const std::string& input_name);
+
+  const plan::Plan& plan() const { return plan_; }
+  // Pointer to a tensor's current bytes (for profiling and tests).
+  const void* tensor_data(int tensor) const;
+
+ private:
+  void rebuild_pointers() noexcept;
+
+  plan::Plan plan_;
+  void* arena_ = nullptr;
+  std::vector<std::unique_ptr<uint8_t[]>> own_buffers_;
+  std::vector<void*> input_ptr_, output_ptr_;
+  std::vector<void*> operand_ptr_;  // one per Plan::operands entry
+  struct Link { int output, input; size_t bytes; };
+  std::vector<Link> links_;
+};
+
+}  // namespace rtml::engine

@@ -1,0 +1,7 @@
+#include "ops/op.h"
+
+namespace rtml::ops {
+
+void register_linear(Registry&) {}
+
+}  // namespace rtml::ops

@@ -1,0 +1,7 @@
+#include "ops/op.h"
+
+namespace rtml::ops {
+
+void register_normalize(Registry&) {}
+
+}  // namespace rtml::ops

@@ -1,0 +1,150 @@
+// The op layer: one ONNX operator = one `prepare` function that
+//   1. validates the node (input count, attributes, types),
+//   2. infers its outputs' types and shapes, and
+//   3. chooses a kernel and fills its params struct (a Step).
+// It runs once, before the first inference (TFLite Micro's "prepare"). The
+// kernel it picks runs in Session::run ("eval") and must not allocate, lock,
+// make system calls or throw.
+//
+// The same Step serves constant folding: when every input of a deterministic
+// node is constant, plan/ runs the step once at prepare time and keeps the
+// results as constants. So Shape -> Gather -> Concat chains fold without
+// any op-specific folding code.
+//
+// Operand layout a kernel's RunFn receives, in this order:
+//   inputs  (node input order; nullptr for an omitted optional input)
+//   outputs (node output order; nullptr for an omitted optional output)
+//   scratch (only if scratch_bytes > 0; 64-byte aligned, uninitialized)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "ir/graph.h"
+
+namespace rtml::ops {
+
+// Returns 0 on success, or a nonzero code (e.g. an index out of range) that
+// Session::run reports with the failing node.
+using RunFn = int (*)(const void* params, void* const* operands);
+// Called by Session::reset() (for stateful kernels such as the seeded RNG).
+using ResetFn = void (*)(void* params);
+
+// What prepare decided for one node.
+struct Step {
+  RunFn run = nullptr;
+  ResetFn reset = nullptr;
+  std::shared_ptr<void> params;  // owned params struct handed to run()
+  const char* kernel = "";       // kernel name for profiles: "binary_add_f32"
+  size_t scratch_bytes = 0;
+  // The output 0 holds exactly the bytes of input 0 (Reshape, Squeeze,
+  // Flatten, Identity...). The planner may then share storage and skip the
+  // step; `run` must still be a correct copy for when it cannot.
+  bool output_aliases_input = false;
+  double flops = 0;  // estimate per run, for `rtml info` and profiles
+};
+
+// Type and shape of an operand at prepare time, plus its bytes when constant.
+struct TensorInfo {
+  DType dtype = DType::Undefined;
+  Shape shape;
+  const void* data = nullptr;  // non-null when the value is known now
+  int64_t numel() const { return shape_numel(shape); }
+  size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  int rank() const { return static_cast<int>(shape.size()); }
+  template <class T>
+  const T* as() const { return static_cast<const T*>(data); }
+};
+
+// Makes a params struct owned by a Step.
+template <class P>
+P& make_params(Step& step) {
+  auto p = std::make_shared<P>();
+  P& ref = *p;
+  step.params = std::move(p);
+  return ref;
+}
+
+class OpContext {
+ public:
+  OpContext(const ir::Node& node, int64_t opset, std::vector<TensorInfo> inputs, size_t num_outputs,
+            const std::string& source);
+
+  const ir::Node& node() const { return node_; }
+  int64_t opset() const { return opset_; }
+
+  // Inputs. `num_inputs()` counts trailing omitted inputs out.
+  int num_inputs() const { return static_cast<int>(inputs_.size()); }
+  bool has_input(int i) const { return i < num_inputs() && inputs_[i].dtype != DType::Undefined; }
+  const TensorInfo& input(int i) const;
+  bool is_constant(int i) const { return has_input(i) && inputs_[i].data != nullptr; }
+  // The input's values as int64 (from int32 or int64 data); fails with a clear
+  // message if the input is not known at prepare time.
+  std::vector<int64_t> const_ints(int i) const;
+  std::vector<float> const_floats(int i) const;
+
+  // Outputs.
+  int num_outputs() const { return static_cast<int>(outputs_.size()); }
+  bool has_output(int i) const;  // false for omitted optional outputs
+  void set_output(int i, DType dtype, Shape shape);
+  const TensorInfo& output(int i) const { return outputs_.at(i); }
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }
+
+  // Attributes.
+  bool has_attr(const std::string& name) const;
+  int64_t attr_int(const std::string& name, int64_t fallback) const;
+  float attr_float(const std::string& name, float fallback) const;
+  std::string attr_string(const std::string& name, const std::string& fallback) const;
+  std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> fallback = {}) const;
+  std::vector<float> attr_floats(const std::string& name, std::vector<float> fallback = {}) const;
+  std::vector<std::string> attr_strings(const std::string& name) const;
+  const ir::Tensor* attr_tensor(const std::string& name) const;  // nullptr if absent
+
+  // Checks and failure. All messages name the file, node and op type.
+  [[noreturn]] void fail(const std::string& message) const;
+  void expect_inputs(int min, int max) const;   // counts present-or-omitted slots
+  void expect_dtype(int input, std::initializer_list<DType> allowed) const;
+  // Normalizes a possibly negative axis against `rank`; fails if out of range.
+  int axis(int64_t axis, int rank, const char* what = "axis") const;
+
+  Step step;
+
+ private:
+  const ir::Node& node_;
+  int64_t opset_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+  const std::string& source_;
+};
+
+using PrepareFn = void (*)(OpContext&);
+
+struct OpDef {
+  const char* name;     // ONNX op_type
+  PrepareFn prepare;
+  bool deterministic = true;  // false: never constant-folded (RandomNormal...)
+};
+
+// Registry of every op the engine claims (default ONNX domain). Lookup is by
+// op_type; nullptr when unsupported.
+const OpDef* find_op(const std::string& op_type);
+std::vector<std::string> supported_ops();
+
+// Each family file defines one of these; registry.cpp calls them all.
+struct Registry {
+  void add(OpDef def);
+  std::vector<OpDef> defs;
+};
+void register_elementwise(Registry& r);  // unary, binary, compare, logical, Where, Cast, Clip, activations
+void register_tensor_ops(Registry& r);   // shape, reshape, transpose, concat, split, slice, gather, pad, tile, ...
+void register_linear(Registry& r);       // MatMul, Gemm
+void register_conv(Registry& r);         // Conv, ConvTranspose, pools, BatchNormalization
+void register_normalize(Registry& r);    // Softmax, LogSoftmax, LayerNormalization, reductions
+void register_recurrent(Registry& r);    // RNN, GRU, LSTM
+void register_random(Registry& r);       // RandomNormal, RandomNormalLike, RandomUniform(Like)
+
+}  // namespace rtml::ops

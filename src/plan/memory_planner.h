@@ -1,0 +1,44 @@
+// Memory planner: puts every intermediate tensor at an offset in one arena.
+//
+// Algorithm (greedy by size, as in TFLite Micro's GreedyMemoryPlanner):
+//   1. Each buffer has a size and a lifetime [first_step, last_step]: the
+//      step that writes it first and the step that reads it last.
+//   2. Buffers are taken largest first (ties: earlier first_step, then id).
+//   3. Each is placed at the lowest 64-byte-aligned offset where it does not
+//      overlap any already placed buffer whose lifetime intersects its own.
+// The result is not optimal (that problem is NP-hard) but is never worse
+// than no reuse and is usually at or near the lower bound: the most bytes
+// live at any one step. Both bounds are reported so users can judge it.
+//
+// The planner owns nothing: it returns offsets; the engine owns the arena.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rtml::plan {
+
+constexpr size_t kArenaAlignment = 64;
+
+struct BufferRequest {
+  size_t bytes = 0;
+  int first_step = 0;
+  int last_step = 0;
+};
+
+struct MemoryPlan {
+  std::vector<size_t> offsets;  // one per request
+  size_t arena_bytes = 0;       // high-water mark of the placement
+  size_t lower_bound_bytes = 0; // most bytes live at any step (aligned sizes)
+  size_t no_reuse_bytes = 0;    // sum of all aligned sizes
+};
+
+MemoryPlan plan_memory(const std::vector<BufferRequest>& requests);
+
+// Returns an empty string if no two buffers with intersecting lifetimes
+// overlap in memory, else a description of the first conflict (for tests).
+std::string check_memory_plan(const std::vector<BufferRequest>& requests, const MemoryPlan& plan);
+
+}  // namespace rtml::plan

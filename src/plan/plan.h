@@ -1,0 +1,93 @@
+// plan/: from an ir::Graph and fixed input shapes to a Plan — the flat list
+// of steps the engine walks (and, later, the code generator prints).
+//
+// build_plan does, in one forward pass over the nodes in topological order:
+//   - shape and type inference (each op's prepare),
+//   - constant folding (a deterministic node whose inputs are all constant is
+//     run once now; Constant, Shape->Gather->Concat chains, Identity on
+//     weights... disappear),
+// then drops steps whose results no graph output needs, lets view ops
+// (Reshape, Squeeze, Flatten, Identity, Dropout) share their input's bytes,
+// and gives every intermediate tensor an arena offset (memory_planner.h).
+//
+// Graph inputs and outputs are not in the arena: the engine binds them to
+// caller-owned buffers. Constants stay where import put them (read-only,
+// shared, never copied per run).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ops/op.h"
+
+namespace rtml::plan {
+
+struct PlanOptions {
+  // Fixed shapes for graph inputs, by name. Required for every input whose
+  // declared shape has an unknown dimension; must agree with known ones.
+  std::map<std::string, Shape> input_shapes;
+};
+
+enum class Storage : uint8_t {
+  Arena,     // offset into the session's arena
+  Constant,  // read-only weight or folded value
+  Input,     // graph input `index`
+  Output,    // graph output `index`
+};
+
+struct TensorPlan {
+  std::string name;
+  DType dtype = DType::Undefined;
+  Shape shape;
+  size_t bytes = 0;
+  Storage storage = Storage::Arena;
+  size_t offset = 0;  // Arena: byte offset
+  int index = 0;      // Input / Output: which one
+  std::shared_ptr<const ir::Buffer> constant;  // Constant: the bytes
+};
+
+struct PlanStep {
+  std::string node_name;
+  std::string op_type;
+  ops::Step step;
+  uint32_t first_operand = 0;  // into Plan::operands
+  uint32_t num_operands = 0;
+};
+
+// A graph output whose value is not written by a step (it is a constant, a
+// graph input, or the same tensor as an earlier output): the engine copies
+// it into the output buffer after the steps.
+struct OutputCopy {
+  int output = 0;  // graph output index
+  int source = 0;  // tensor index
+};
+
+struct Plan {
+  std::string source;  // model file, for messages
+  std::vector<TensorPlan> tensors;
+  std::vector<PlanStep> steps;
+  std::vector<int32_t> operands;  // tensor index per operand slot, -1 for none
+  std::vector<int> inputs;        // tensor index of each graph input
+  std::vector<int> outputs;       // tensor index of each graph output
+  std::vector<OutputCopy> output_copies;
+
+  size_t arena_bytes = 0;
+  size_t arena_lower_bound_bytes = 0;
+  size_t arena_no_reuse_bytes = 0;
+  size_t constant_bytes = 0;     // weights and folded constants the steps read
+  double flops = 0;              // per inference, estimated
+  std::map<std::string, int> graph_op_counts;  // ops in the file
+  std::map<std::string, int> plan_op_counts;   // ops left to run after folding
+};
+
+// Throws rtml::Error for unsupported ops, bad attributes, shape mismatches,
+// unknown input names and dynamic dimensions left unset.
+Plan build_plan(const ir::Graph& graph, const PlanOptions& options = {});
+
+// Parses "1x128" or "1,128" into a shape; throws rtml::Error on bad syntax.
+Shape parse_shape(const std::string& text);
+
+}  // namespace rtml::plan
