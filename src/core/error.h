@@ -1,17 +1,5 @@
-// The one error type thrown at rtml's edges (import, planning, the CLI).
-//
-// Messages are written for the user: they name the file, the node, its op
-// type and what was expected. Session::run never throws; it returns a status.
+// rtml::Error (defined in the public header): messages are written for the
+// user and name the file, the node, its op type and what was expected.
 #pragma once
 
-#include <stdexcept>
-#include <string>
-
-namespace rtml {
-
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
-};
-
-}  // namespace rtml
+#include "rtml/error.hpp"

@@ -127,6 +127,10 @@ struct OpDef {
   const char* name;     // ONNX op_type
   PrepareFn prepare;
   bool deterministic = true;  // false: never constant-folded (RandomNormal...)
+  // true: the outputs depend only on the inputs' types and shapes (Shape,
+  // Size), so the node is folded even when its inputs are not constant; its
+  // run must not read the input data (it gets nullptr when folding).
+  bool shape_only = false;
 };
 
 // Registry of every op the engine claims (default ONNX domain). Lookup is by

@@ -1,7 +1,1003 @@
+// Tensor (data-movement and shape) ops: Identity, Dropout, Constant,
+// ConstantOfShape, Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze,
+// Transpose, Concat, Split, Slice, Gather, GatherElements, Expand, Tile, Pad,
+// Range, DepthToSpace, SpaceToDepth, Trilu.
+//
+// Values that decide an output shape (Reshape's shape, Slice's starts/ends,
+// Tile's repeats, ...) must be known at prepare time: constants, or computed
+// from static shapes (Shape -> Gather -> Concat folds). Values that do not
+// change shapes (Gather indices, Pad's constant_value, Trilu's k) may be
+// run-time data.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "kernels/broadcast.h"
+#include "kernels/tensor_ops.h"
 #include "ops/op.h"
 
 namespace rtml::ops {
 
-void register_tensor_ops(Registry&) {}
+namespace {
+
+using kernels::StridedCopyParams;
+
+// Operand index of output `i` (outputs follow every input slot of the node).
+int out_slot(const OpContext& ctx, int i) { return static_cast<int>(ctx.node().inputs.size()) + i; }
+
+Shape row_major_strides(const Shape& s) {
+  Shape st(s.size(), 1);
+  for (int d = static_cast<int>(s.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * s[d + 1];
+  return st;
+}
+
+void check_rank(const OpContext& ctx, size_t rank, int limit = kMaxRank) {
+  if (static_cast<int>(rank) > limit)
+    ctx.fail("rank " + std::to_string(rank) + " exceeds the supported maximum of " + std::to_string(limit));
+}
+
+void check_sized(const OpContext& ctx, int i) {
+  if (dtype_size(ctx.input(i).dtype) == 0)
+    ctx.fail("input " + std::to_string(i) + " has type " + dtype_name(ctx.input(i).dtype) + ", which rtml cannot hold");
+}
+
+// Element size as the kernels need it (1, 2, 4 or 8).
+int elem_size(const OpContext& ctx, DType t) {
+  size_t s = dtype_size(t);
+  if (s != 1 && s != 2 && s != 4 && s != 8) ctx.fail(std::string("unsupported element type ") + dtype_name(t));
+  return static_cast<int>(s);
+}
+
+// ---- plain copy (view ops) -----------------------------------------------------
+
+struct CopyOp {
+  size_t bytes = 0;
+  int out = 1;
+};
+
+int run_copy(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const CopyOp*>(params);
+  kernels::copy_bytes(ops[0], ops[p.out], p.bytes);
+  return 0;
+}
+
+// Output 0 = input 0's bytes with `shape`; the planner may alias the two.
+void set_view(OpContext& ctx, Shape shape) {
+  const TensorInfo& in = ctx.input(0);
+  check_sized(ctx, 0);
+  if (shape_numel(shape) != in.numel())
+    ctx.fail("cannot view " + shape_str(in.shape) + " (" + std::to_string(in.numel()) + " elements) as " +
+             shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
+  ctx.set_output(0, in.dtype, std::move(shape));
+  auto& p = make_params<CopyOp>(ctx.step);
+  p.bytes = in.bytes();
+  p.out = out_slot(ctx, 0);
+  ctx.step.run = run_copy;
+  ctx.step.kernel = "copy";
+  ctx.step.output_aliases_input = true;
+  ctx.step.flops = 0;
+}
+
+void Identity(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  set_view(ctx, ctx.input(0).shape);
+}
+
+// Inference-mode Dropout: output = input, mask (if requested) all true. A
+// training_mode input that is true fails: at prepare time when it is
+// constant, else with run-time code 2.
+struct DropoutOp {
+  size_t bytes = 0;
+  int out = 1;
+  int mask = -1;        // operand of the mask output, or -1
+  int64_t mask_count = 0;
+  int training = -1;    // operand of training_mode, or -1
+};
+
+int run_dropout(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const DropoutOp*>(params);
+  if (p.training >= 0 && ops[p.training] && *static_cast<const uint8_t*>(ops[p.training])) return 2;
+  kernels::copy_bytes(ops[0], ops[p.out], p.bytes);
+  if (p.mask >= 0 && ops[p.mask]) std::memset(ops[p.mask], 1, static_cast<size_t>(p.mask_count));
+  return 0;
+}
+
+void Dropout(OpContext& ctx) {
+  ctx.expect_inputs(1, ctx.opset() >= 12 ? 3 : 1);
+  const TensorInfo& in = ctx.input(0);
+  check_sized(ctx, 0);
+  if (ctx.opset() < 7 && ctx.attr_int("is_test", 0) == 0 && ctx.has_attr("is_test"))
+    ctx.fail("training mode (is_test=0) is not supported; rtml runs inference only");
+  int training = -1;
+  if (ctx.has_input(2)) {
+    ctx.expect_dtype(2, {DType::Bool});
+    if (ctx.is_constant(2)) {
+      if (*ctx.input(2).as<uint8_t>()) ctx.fail("training_mode=true is not supported; rtml runs inference only");
+    } else {
+      training = 2;
+    }
+  }
+  ctx.set_output(0, in.dtype, in.shape);
+  auto& p = make_params<DropoutOp>(ctx.step);
+  p.bytes = in.bytes();
+  p.out = out_slot(ctx, 0);
+  p.training = training;
+  if (ctx.has_output(1)) {
+    // Opset < 10 typed the mask like the input; later opsets use bool.
+    ctx.set_output(1, ctx.opset() >= 10 ? DType::Bool : in.dtype, in.shape);
+    if (ctx.opset() < 10 && in.dtype != DType::Bool)
+      ctx.fail("a mask output of the input's type (opset < 10) is not supported");
+    p.mask = out_slot(ctx, 1);
+    p.mask_count = in.numel();
+  }
+  ctx.step.run = run_dropout;
+  ctx.step.kernel = "dropout_inference";
+  ctx.step.output_aliases_input = p.mask < 0 && p.training < 0;
+}
+
+// ---- Constant / ConstantOfShape ----------------------------------------------
+
+struct ConstantOp {
+  std::shared_ptr<const void> keep;  // owns `data`
+  const void* data = nullptr;
+  size_t bytes = 0;
+};
+
+int run_constant(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const ConstantOp*>(params);
+  kernels::copy_bytes(p.data, ops[0], p.bytes);
+  return 0;
+}
+
+void Constant(OpContext& ctx) {
+  ctx.expect_inputs(0, 0);
+  auto& p = make_params<ConstantOp>(ctx.step);
+  ctx.step.run = run_constant;
+  ctx.step.kernel = "constant";
+  if (const ir::Tensor* t = ctx.has_attr("value") ? ctx.attr_tensor("value") : nullptr) {
+    if (dtype_size(t->dtype) == 0) ctx.fail(std::string("value of type ") + dtype_name(t->dtype) + " is not supported");
+    ctx.set_output(0, t->dtype, t->shape);
+    p.keep = t->data;
+    p.data = t->data->data();
+    p.bytes = t->data->size();
+    return;
+  }
+  auto own = [&](DType dt, Shape shape, const void* src, size_t bytes) {
+    auto buf = std::shared_ptr<unsigned char[]>(new unsigned char[bytes ? bytes : 1]);
+    if (bytes) std::memcpy(buf.get(), src, bytes);
+    p.keep = buf;
+    p.data = buf.get();
+    p.bytes = bytes;
+    ctx.set_output(0, dt, std::move(shape));
+  };
+  if (ctx.has_attr("value_float")) {
+    float v = ctx.attr_float("value_float", 0);
+    own(DType::F32, {}, &v, sizeof v);
+  } else if (ctx.has_attr("value_floats")) {
+    auto v = ctx.attr_floats("value_floats");
+    own(DType::F32, {static_cast<int64_t>(v.size())}, v.data(), v.size() * sizeof(float));
+  } else if (ctx.has_attr("value_int")) {
+    int64_t v = ctx.attr_int("value_int", 0);
+    own(DType::I64, {}, &v, sizeof v);
+  } else if (ctx.has_attr("value_ints")) {
+    auto v = ctx.attr_ints("value_ints");
+    own(DType::I64, {static_cast<int64_t>(v.size())}, v.data(), v.size() * sizeof(int64_t));
+  } else if (ctx.has_attr("sparse_value")) {
+    ctx.fail("sparse_value is not supported");
+  } else if (ctx.has_attr("value_string") || ctx.has_attr("value_strings")) {
+    ctx.fail("string constants are not supported");
+  } else {
+    ctx.fail("needs one of the attributes value, value_float(s), value_int(s)");
+  }
+}
+
+struct FillOp {
+  alignas(8) unsigned char value[8] = {};
+  int elem_size = 4;
+  int64_t count = 0;
+  int out = 1;
+};
+
+int run_fill(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const FillOp*>(params);
+  kernels::fill(p.value, p.elem_size, p.count, ops[p.out]);
+  return 0;
+}
+
+void ConstantOfShape(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  Shape shape = ctx.const_ints(0);
+  if (ctx.input(0).rank() != 1) ctx.fail("input must be a 1-D shape, got " + shape_str(ctx.input(0).shape));
+  for (int64_t d : shape)
+    if (d < 0) ctx.fail("shape " + shape_str(shape) + " has a negative dimension");
+  auto& p = make_params<FillOp>(ctx.step);
+  DType dt = DType::F32;
+  if (const ir::Tensor* t = ctx.attr_tensor("value")) {
+    if (shape_numel(t->shape) != 1) ctx.fail("attribute value must hold exactly one element");
+    dt = t->dtype;
+    p.elem_size = elem_size(ctx, dt);
+    std::memcpy(p.value, t->data->data(), static_cast<size_t>(p.elem_size));
+  }
+  p.count = shape_numel(shape);
+  p.out = out_slot(ctx, 0);
+  ctx.set_output(0, dt, std::move(shape));
+  ctx.step.run = run_fill;
+  ctx.step.kernel = "fill";
+}
+
+// ---- Shape / Size ----------------------------------------------------------------
+
+struct ShapeOp {
+  int64_t count = 0;
+  int64_t values[kMaxRank] = {};
+  int out = 1;
+};
+
+int run_shape(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const ShapeOp*>(params);
+  std::memcpy(ops[p.out], p.values, static_cast<size_t>(p.count) * sizeof(int64_t));
+  return 0;
+}
+
+void ShapeOpPrepare(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  const Shape& s = ctx.input(0).shape;
+  const int64_t r = static_cast<int64_t>(s.size());
+  check_rank(ctx, s.size());
+  int64_t start = ctx.attr_int("start", 0), end = ctx.attr_int("end", r);
+  if (start < 0) start += r;
+  if (end < 0) end += r;
+  start = std::clamp<int64_t>(start, 0, r);
+  end = std::clamp<int64_t>(end, 0, r);
+  auto& p = make_params<ShapeOp>(ctx.step);
+  p.count = std::max<int64_t>(end - start, 0);
+  for (int64_t i = 0; i < p.count; ++i) p.values[i] = s[static_cast<size_t>(start + i)];
+  p.out = out_slot(ctx, 0);
+  ctx.set_output(0, DType::I64, {p.count});
+  ctx.step.run = run_shape;
+  ctx.step.kernel = "shape";
+}
+
+void Size(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  auto& p = make_params<ShapeOp>(ctx.step);
+  p.count = 1;
+  p.values[0] = ctx.input(0).numel();
+  p.out = out_slot(ctx, 0);
+  ctx.set_output(0, DType::I64, {});
+  ctx.step.run = run_shape;
+  ctx.step.kernel = "size";
+}
+
+// ---- Reshape / Flatten / Squeeze / Unsqueeze ---------------------------------------
+
+void Reshape(OpContext& ctx) {
+  std::vector<int64_t> spec;
+  if (ctx.opset() < 5) {
+    ctx.expect_inputs(1, 1);
+    spec = ctx.attr_ints("shape");
+  } else {
+    ctx.expect_inputs(2, 2);
+    if (ctx.input(1).rank() != 1) ctx.fail("shape input must be 1-D, got " + shape_str(ctx.input(1).shape));
+    spec = ctx.const_ints(1);
+  }
+  const Shape& in = ctx.input(0).shape;
+  const bool allowzero = ctx.attr_int("allowzero", 0) != 0;
+  Shape out(spec.size());
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    int64_t d = spec[i];
+    if (d == -1) {
+      if (infer >= 0) ctx.fail("shape " + shape_str(spec) + " has more than one -1");
+      infer = static_cast<int>(i);
+      continue;
+    }
+    if (d == 0 && !allowzero) {
+      if (i >= in.size()) ctx.fail("shape " + shape_str(spec) + " copies dimension " + std::to_string(i) +
+                                   " (0), but the input " + shape_str(in) + " has no such dimension");
+      d = in[i];
+    }
+    if (d < 0) ctx.fail("shape has an invalid dimension " + std::to_string(d));
+    out[i] = d;
+    known *= d;
+  }
+  if (infer >= 0) {
+    if (allowzero && known == 0) ctx.fail("shape has both 0 and -1 with allowzero=1");
+    const int64_t n = ctx.input(0).numel();
+    if (known == 0 || n % known != 0)
+      ctx.fail("cannot infer -1 in shape " + shape_str(spec) + " for input " + shape_str(in));
+    out[infer] = n / known;
+  }
+  set_view(ctx, std::move(out));
+}
+
+void Flatten(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  const Shape& in = ctx.input(0).shape;
+  const int64_t r = static_cast<int64_t>(in.size());
+  int64_t axis = ctx.attr_int("axis", 1);
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis > r) ctx.fail("axis " + std::to_string(ctx.attr_int("axis", 1)) + " is out of range for rank " + std::to_string(r));
+  int64_t a = 1, b = 1;
+  for (int64_t i = 0; i < r; ++i) (i < axis ? a : b) *= in[static_cast<size_t>(i)];
+  set_view(ctx, {a, b});
+}
+
+// Axes from the attribute (opset < 13) or input 1 (opset >= 13).
+std::vector<int64_t> axes_arg(OpContext& ctx, bool& given) {
+  given = false;
+  if (ctx.has_input(1)) {
+    given = true;
+    return ctx.const_ints(1);
+  }
+  if (ctx.has_attr("axes")) {
+    given = true;
+    return ctx.attr_ints("axes");
+  }
+  return {};
+}
+
+void Squeeze(OpContext& ctx) {
+  ctx.expect_inputs(1, 2);
+  const Shape& in = ctx.input(0).shape;
+  const int r = static_cast<int>(in.size());
+  bool given;
+  auto axes = axes_arg(ctx, given);
+  std::vector<bool> drop(in.size(), false);
+  if (!given) {
+    for (int i = 0; i < r; ++i) drop[i] = in[i] == 1;
+  } else {
+    for (int64_t a : axes) {
+      int k = ctx.axis(a, r);
+      if (in[k] != 1) ctx.fail("cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(in[k]) + " in " + shape_str(in));
+      drop[k] = true;
+    }
+  }
+  Shape out;
+  for (int i = 0; i < r; ++i)
+    if (!drop[i]) out.push_back(in[i]);
+  set_view(ctx, std::move(out));
+}
+
+void Unsqueeze(OpContext& ctx) {
+  ctx.expect_inputs(1, 2);
+  const Shape& in = ctx.input(0).shape;
+  bool given;
+  auto axes = axes_arg(ctx, given);
+  if (!given) ctx.fail("needs axes (attribute before opset 13, input from opset 13)");
+  const int r = static_cast<int>(in.size() + axes.size());
+  std::vector<bool> added(r, false);
+  for (int64_t a : axes) {
+    int k = ctx.axis(a, r);
+    if (added[k]) ctx.fail("axis " + std::to_string(a) + " is given twice");
+    added[k] = true;
+  }
+  Shape out;
+  size_t j = 0;
+  for (int i = 0; i < r; ++i) out.push_back(added[i] ? 1 : in[j++]);
+  set_view(ctx, std::move(out));
+}
+
+// ---- strided copies: Transpose, Slice, Expand, Tile, DepthToSpace, SpaceToDepth ----
+
+struct StridedOp {
+  StridedCopyParams k;
+  int out = 1;
+};
+
+int run_strided(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const StridedOp*>(params);
+  kernels::strided_copy(p.k, ops[0], ops[p.out]);
+  return 0;
+}
+
+// Output 0 of `shape` reads input 0 at `offset` + sum(i_k * strides[k]).
+void set_strided(OpContext& ctx, const Shape& shape, const Shape& strides, int64_t offset, const char* kernel,
+                 const Shape* out_shape = nullptr) {
+  check_sized(ctx, 0);
+  check_rank(ctx, shape.size(), kernels::kMaxCopyRank);
+  auto& p = make_params<StridedOp>(ctx.step);
+  p.k.rank = static_cast<int>(shape.size());
+  p.k.elem_size = elem_size(ctx, ctx.input(0).dtype);
+  p.k.count = shape_numel(shape);
+  p.k.in_offset = offset;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    p.k.shape[d] = shape[d];
+    p.k.in_strides[d] = strides[d];
+  }
+  kernels::simplify_strided_copy(p.k);
+  p.out = out_slot(ctx, 0);
+  ctx.set_output(0, ctx.input(0).dtype, out_shape ? *out_shape : shape);
+  ctx.step.run = run_strided;
+  ctx.step.kernel = kernel;
+  ctx.step.flops = 0;
+}
+
+void Transpose(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  const Shape& in = ctx.input(0).shape;
+  const int r = static_cast<int>(in.size());
+  check_rank(ctx, in.size());
+  std::vector<int64_t> perm = ctx.attr_ints("perm");
+  if (perm.empty())
+    for (int i = r - 1; i >= 0; --i) perm.push_back(i);
+  if (static_cast<int>(perm.size()) != r)
+    ctx.fail("perm has " + std::to_string(perm.size()) + " entries for an input of rank " + std::to_string(r));
+  std::vector<bool> seen(r, false);
+  const Shape st = row_major_strides(in);
+  Shape shape(r), strides(r);
+  for (int i = 0; i < r; ++i) {
+    int k = ctx.axis(perm[i], r, "perm entry");
+    if (seen[k]) ctx.fail("perm is not a permutation (" + std::to_string(perm[i]) + " repeats)");
+    seen[k] = true;
+    shape[i] = in[k];
+    strides[i] = st[k];
+  }
+  set_strided(ctx, shape, strides, 0, "transpose");
+}
+
+void Slice(OpContext& ctx) {
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (ctx.opset() < 10) {
+    ctx.expect_inputs(1, 1);
+    starts = ctx.attr_ints("starts");
+    ends = ctx.attr_ints("ends");
+    axes = ctx.attr_ints("axes");
+  } else {
+    ctx.expect_inputs(3, 5);
+    starts = ctx.const_ints(1);
+    ends = ctx.const_ints(2);
+    if (ctx.has_input(3)) axes = ctx.const_ints(3);
+    if (ctx.has_input(4)) steps = ctx.const_ints(4);
+  }
+  const Shape& in = ctx.input(0).shape;
+  const int r = static_cast<int>(in.size());
+  check_rank(ctx, in.size());
+  if (starts.size() != ends.size()) ctx.fail("starts and ends differ in length");
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (axes.size() != starts.size() || steps.size() != starts.size())
+    ctx.fail("starts, ends, axes and steps must have the same length");
+  const Shape st = row_major_strides(in);
+  Shape shape = in, strides = st;
+  std::vector<bool> seen(r, false);
+  int64_t offset = 0;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int a = ctx.axis(axes[i], r);
+    if (seen[a]) ctx.fail("axis " + std::to_string(axes[i]) + " is sliced twice");
+    seen[a] = true;
+    const int64_t n = in[a], step = steps[i];
+    if (step == 0) ctx.fail("step must not be 0");
+    int64_t s = starts[i], e = ends[i];
+    if (s < 0) s += n;
+    if (e < 0) e += n;
+    int64_t count;
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, n);
+      e = std::clamp<int64_t>(e, 0, n);
+      count = e > s ? (e - s + step - 1) / step : 0;
+    } else {
+      s = std::clamp<int64_t>(s, 0, n - 1);
+      e = std::clamp<int64_t>(e, -1, n - 1);
+      count = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+    }
+    shape[a] = count;
+    if (count > 0) offset += s * st[a];
+    strides[a] = st[a] * step;
+  }
+  set_strided(ctx, shape, strides, shape_numel(shape) ? offset : 0, "slice");
+}
+
+void Expand(OpContext& ctx) {
+  ctx.expect_inputs(2, 2);
+  const Shape& in = ctx.input(0).shape;
+  Shape want = ctx.const_ints(1);
+  Shape out;
+  if (!kernels::broadcast_shape({in, want}, out))
+    ctx.fail("cannot expand " + shape_str(in) + " to " + shape_str(want));
+  check_rank(ctx, out.size());
+  const Shape st = row_major_strides(in);
+  Shape strides(out.size(), 0);
+  const size_t lead = out.size() - in.size();
+  for (size_t d = 0; d < in.size(); ++d) strides[lead + d] = in[d] == 1 ? 0 : st[d];
+  set_strided(ctx, out, strides, 0, "expand");
+}
+
+void Tile(OpContext& ctx) {
+  ctx.expect_inputs(2, 2);
+  if (ctx.opset() < 6) ctx.fail("Tile before opset 6 (tiles/axis inputs) is not supported");
+  const Shape& in = ctx.input(0).shape;
+  auto reps = ctx.const_ints(1);
+  if (reps.size() != in.size())
+    ctx.fail("repeats has " + std::to_string(reps.size()) + " entries for an input of rank " + std::to_string(in.size()));
+  check_rank(ctx, in.size());
+  const Shape st = row_major_strides(in);
+  Shape shape, strides, out;
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (reps[d] < 0) ctx.fail("repeats must not be negative");
+    shape.push_back(reps[d]);
+    strides.push_back(0);
+    shape.push_back(in[d]);
+    strides.push_back(st[d]);
+    out.push_back(in[d] * reps[d]);
+  }
+  set_strided(ctx, shape, strides, 0, "tile", &out);
+}
+
+// DepthToSpace / SpaceToDepth are a reshape to 6-D, a transpose and a reshape
+// back; the strided copy reads the 6-D view directly.
+void DepthToSpace(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  const Shape& in = ctx.input(0).shape;
+  if (in.size() != 4) ctx.fail("input must be 4-D (NCHW), got " + shape_str(in));
+  const int64_t b = ctx.attr_int("blocksize", 0);
+  if (b <= 0) ctx.fail("blocksize must be positive");
+  const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
+  if (C % (b * b)) ctx.fail("channels " + std::to_string(C) + " are not divisible by blocksize^2");
+  const int64_t c = C / (b * b);
+  const std::string mode = ctx.attr_string("mode", "DCR");
+  // Input strides of the 6-D view, output order [N, c, H, b1, W, b2].
+  const int64_t sN = C * H * W, sC = H * W, sH = W;
+  int64_t s_c, s_b1, s_b2;
+  if (mode == "DCR") {  // channel = (b1 * b + b2) * c + cc
+    s_b1 = b * c * sC;
+    s_b2 = c * sC;
+    s_c = sC;
+  } else if (mode == "CRD") {  // channel = cc * b * b + b1 * b + b2
+    s_c = b * b * sC;
+    s_b1 = b * sC;
+    s_b2 = sC;
+  } else {
+    ctx.fail("mode must be DCR or CRD, got '" + mode + "'");
+  }
+  Shape out = {N, c, H * b, W * b};
+  set_strided(ctx, {N, c, H, b, W, b}, {sN, s_c, sH, s_b1, 1, s_b2}, 0, "depth_to_space", &out);
+}
+
+void SpaceToDepth(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  const Shape& in = ctx.input(0).shape;
+  if (in.size() != 4) ctx.fail("input must be 4-D (NCHW), got " + shape_str(in));
+  const int64_t b = ctx.attr_int("blocksize", 0);
+  if (b <= 0) ctx.fail("blocksize must be positive");
+  const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
+  if (H % b || W % b) ctx.fail("spatial dims of " + shape_str(in) + " are not divisible by blocksize");
+  // Output channel = (b1 * b + b2) * C + c; output order [N, b1, b2, C, H/b, W/b].
+  const int64_t sN = C * H * W, sC = H * W;
+  Shape out = {N, C * b * b, H / b, W / b};
+  set_strided(ctx, {N, b, b, C, H / b, W / b}, {sN, W, 1, sC, b * W, b}, 0, "space_to_depth", &out);
+}
+
+// ---- Concat / Split ------------------------------------------------------------
+
+struct ConcatOp {
+  kernels::ConcatParams k;
+  std::vector<int64_t> blocks;  // owned storage for k.in_block_bytes (filled at prepare)
+  int out = 1;
+};
+
+int run_concat(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const ConcatOp*>(params);
+  kernels::concat(p.k, ops, ops[p.out]);
+  return 0;
+}
+
+void Concat(OpContext& ctx) {
+  const int n = static_cast<int>(ctx.node().inputs.size());
+  if (n < 1) ctx.fail("needs at least one input");
+  ctx.expect_inputs(n, n);
+  if (ctx.opset() >= 4 && !ctx.has_attr("axis")) ctx.fail("attribute axis is required");
+  const TensorInfo& first = ctx.input(0);
+  check_sized(ctx, 0);
+  const int r = first.rank();
+  if (r == 0) ctx.fail("cannot concatenate scalars");
+  const int axis = ctx.axis(ctx.attr_int("axis", 1), r);
+  Shape out = first.shape;
+  out[axis] = 0;
+  for (int i = 0; i < n; ++i) {
+    const TensorInfo& t = ctx.input(i);
+    if (t.dtype != first.dtype)
+      ctx.fail("input " + std::to_string(i) + " has type " + dtype_name(t.dtype) + ", input 0 " + dtype_name(first.dtype));
+    bool ok = t.rank() == r;
+    for (int d = 0; ok && d < r; ++d) ok = d == axis || t.shape[d] == first.shape[d];
+    if (!ok)
+      ctx.fail("input " + std::to_string(i) + " " + shape_str(t.shape) + " does not match input 0 " +
+               shape_str(first.shape) + " outside axis " + std::to_string(axis));
+    out[axis] += t.shape[axis];
+  }
+  auto& p = make_params<ConcatOp>(ctx.step);
+  const int64_t es = static_cast<int64_t>(dtype_size(first.dtype));
+  int64_t inner = 1;
+  for (int d = axis + 1; d < r; ++d) inner *= out[d];
+  p.k.outer = 1;
+  for (int d = 0; d < axis; ++d) p.k.outer *= out[d];
+  p.blocks.resize(n);
+  for (int i = 0; i < n; ++i) p.blocks[i] = ctx.input(i).shape[axis] * inner * es;
+  p.k.num_inputs = n;
+  p.k.in_block_bytes = p.blocks.data();
+  p.k.out_block_bytes = out[axis] * inner * es;
+  p.out = n;
+  ctx.set_output(0, first.dtype, std::move(out));
+  ctx.step.run = run_concat;
+  ctx.step.kernel = "concat";
+}
+
+struct SplitOp {
+  kernels::SplitParams k;
+  std::vector<int64_t> blocks;  // owned storage for k.out_block_bytes
+  int first_out = 1;
+};
+
+int run_split(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const SplitOp*>(params);
+  kernels::split(p.k, ops[0], ops + p.first_out);
+  return 0;
+}
+
+void Split(OpContext& ctx) {
+  ctx.expect_inputs(1, 2);
+  const TensorInfo& in = ctx.input(0);
+  check_sized(ctx, 0);
+  const int r = in.rank();
+  const int axis = ctx.axis(ctx.attr_int("axis", 0), r);
+  const int64_t dim = in.shape[axis];
+  const int n = ctx.num_outputs();
+  std::vector<int64_t> sizes;
+  if (ctx.has_input(1)) sizes = ctx.const_ints(1);
+  else if (ctx.has_attr("split")) sizes = ctx.attr_ints("split");
+  if (!sizes.empty()) {
+    if (static_cast<int>(sizes.size()) != n)
+      ctx.fail("split has " + std::to_string(sizes.size()) + " sizes for " + std::to_string(n) + " outputs");
+    int64_t total = 0;
+    for (int64_t s : sizes) {
+      if (s < 0) ctx.fail("split sizes must not be negative");
+      total += s;
+    }
+    if (total != dim)
+      ctx.fail("split sizes add up to " + std::to_string(total) + ", but axis " + std::to_string(axis) + " has " +
+               std::to_string(dim));
+  } else {
+    if (ctx.has_attr("num_outputs") && ctx.attr_int("num_outputs", 0) != n)
+      ctx.fail("num_outputs " + std::to_string(ctx.attr_int("num_outputs", 0)) + " differs from the node's " +
+               std::to_string(n) + " outputs");
+    if (n <= 0) ctx.fail("has no outputs");
+    if (ctx.opset() >= 18) {
+      // Opset 18: chunks of ceil(dim / n), the last one smaller.
+      const int64_t chunk = (dim + n - 1) / n;
+      int64_t left = dim;
+      for (int i = 0; i < n; ++i) {
+        sizes.push_back(std::min(chunk, left));
+        left -= sizes.back();
+      }
+    } else {
+      if (dim % n) ctx.fail("axis " + std::to_string(axis) + " of size " + std::to_string(dim) +
+                            " does not split into " + std::to_string(n) + " equal parts");
+      sizes.assign(n, dim / n);
+    }
+  }
+  auto& p = make_params<SplitOp>(ctx.step);
+  const int64_t es = static_cast<int64_t>(dtype_size(in.dtype));
+  int64_t inner = 1;
+  for (int d = axis + 1; d < r; ++d) inner *= in.shape[d];
+  p.k.outer = 1;
+  for (int d = 0; d < axis; ++d) p.k.outer *= in.shape[d];
+  p.blocks.resize(n);
+  for (int i = 0; i < n; ++i) {
+    p.blocks[i] = sizes[i] * inner * es;
+    Shape s = in.shape;
+    s[axis] = sizes[i];
+    if (ctx.has_output(i)) ctx.set_output(i, in.dtype, s);
+  }
+  p.k.num_outputs = n;
+  p.k.out_block_bytes = p.blocks.data();
+  p.k.in_block_bytes = dim * inner * es;
+  p.first_out = out_slot(ctx, 0);
+  ctx.step.run = run_split;
+  ctx.step.kernel = "split";
+}
+
+// ---- Gather / GatherElements -----------------------------------------------------
+
+struct GatherOp {
+  kernels::GatherParams k;
+};
+
+int run_gather(const void* params, void* const* ops) {
+  return kernels::gather(static_cast<const GatherOp*>(params)->k, ops[0], ops[1], ops[2]);
+}
+
+void Gather(OpContext& ctx) {
+  ctx.expect_inputs(2, 2);
+  ctx.expect_dtype(1, {DType::I64, DType::I32});
+  const TensorInfo& data = ctx.input(0);
+  const TensorInfo& idx = ctx.input(1);
+  check_sized(ctx, 0);
+  const int r = data.rank();
+  if (r == 0) ctx.fail("data must have rank >= 1");
+  const int axis = ctx.axis(ctx.attr_int("axis", 0), r);
+  Shape out(data.shape.begin(), data.shape.begin() + axis);
+  out.insert(out.end(), idx.shape.begin(), idx.shape.end());
+  out.insert(out.end(), data.shape.begin() + axis + 1, data.shape.end());
+  auto& p = make_params<GatherOp>(ctx.step);
+  p.k.outer = 1;
+  for (int d = 0; d < axis; ++d) p.k.outer *= data.shape[d];
+  int64_t inner = 1;
+  for (int d = axis + 1; d < r; ++d) inner *= data.shape[d];
+  p.k.axis_dim = data.shape[axis];
+  p.k.inner_bytes = inner * static_cast<int64_t>(dtype_size(data.dtype));
+  p.k.num_indices = idx.numel();
+  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
+  // Constant indices: report a bad index now rather than at run time.
+  if (idx.data)
+    for (int64_t v : ctx.const_ints(1))
+      if (v < -p.k.axis_dim || v >= p.k.axis_dim)
+        ctx.fail("index " + std::to_string(v) + " is out of range for axis " + std::to_string(axis) + " of size " +
+                 std::to_string(p.k.axis_dim));
+  ctx.set_output(0, data.dtype, std::move(out));
+  ctx.step.run = run_gather;
+  ctx.step.kernel = "gather";
+}
+
+struct GatherElementsOp {
+  kernels::GatherElementsParams k;
+};
+
+int run_gather_elements(const void* params, void* const* ops) {
+  return kernels::gather_elements(static_cast<const GatherElementsOp*>(params)->k, ops[0], ops[1], ops[2]);
+}
+
+void GatherElements(OpContext& ctx) {
+  ctx.expect_inputs(2, 2);
+  ctx.expect_dtype(1, {DType::I64, DType::I32});
+  const TensorInfo& data = ctx.input(0);
+  const TensorInfo& idx = ctx.input(1);
+  check_sized(ctx, 0);
+  const int r = data.rank();
+  if (r == 0) ctx.fail("data must have rank >= 1");
+  check_rank(ctx, data.shape.size());
+  if (idx.rank() != r) ctx.fail("indices " + shape_str(idx.shape) + " must have the rank of data " + shape_str(data.shape));
+  const int axis = ctx.axis(ctx.attr_int("axis", 0), r);
+  for (int d = 0; d < r; ++d)
+    if (d != axis && idx.shape[d] > data.shape[d])
+      ctx.fail("indices " + shape_str(idx.shape) + " exceed data " + shape_str(data.shape) + " in dimension " + std::to_string(d));
+  auto& p = make_params<GatherElementsOp>(ctx.step);
+  const Shape st = row_major_strides(data.shape);
+  p.k.rank = r;
+  p.k.axis = axis;
+  p.k.elem_size = elem_size(ctx, data.dtype);
+  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
+  p.k.count = idx.numel();
+  p.k.axis_dim = data.shape[axis];
+  for (int d = 0; d < r; ++d) {
+    p.k.shape[d] = idx.shape[d];
+    p.k.data_strides[d] = st[d];
+  }
+  ctx.set_output(0, data.dtype, idx.shape);
+  ctx.step.run = run_gather_elements;
+  ctx.step.kernel = "gather_elements";
+}
+
+// ---- Pad -----------------------------------------------------------------------------
+
+struct PadOp {
+  kernels::PadParams k;
+  int value_input = -1;  // operand of a run-time constant_value, or -1
+  int out = 1;
+};
+
+int run_pad(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const PadOp*>(params);
+  kernels::pad(p.k, ops[0], p.value_input >= 0 ? ops[p.value_input] : nullptr, ops[p.out]);
+  return 0;
+}
+
+// Stores `v` as one element of type `t` (the Pad value attribute is a float).
+void store_scalar(OpContext& ctx, DType t, double v, unsigned char* dst) {
+  auto put = [&](auto x) { std::memcpy(dst, &x, sizeof x); };
+  switch (t) {
+    case DType::F32: put(static_cast<float>(v)); break;
+    case DType::F64: put(v); break;
+    case DType::I8: put(static_cast<int8_t>(v)); break;
+    case DType::U8: case DType::Bool: put(static_cast<uint8_t>(v)); break;
+    case DType::I16: put(static_cast<int16_t>(v)); break;
+    case DType::U16: put(static_cast<uint16_t>(v)); break;
+    case DType::I32: put(static_cast<int32_t>(v)); break;
+    case DType::U32: put(static_cast<uint32_t>(v)); break;
+    case DType::I64: put(static_cast<int64_t>(v)); break;
+    case DType::U64: put(static_cast<uint64_t>(v)); break;
+    default:
+      if (v != 0) ctx.fail(std::string("a nonzero pad value for type ") + dtype_name(t) + " is not supported");
+  }
+}
+
+void Pad(OpContext& ctx) {
+  const TensorInfo& in = ctx.input(0);
+  check_sized(ctx, 0);
+  const int r = in.rank();
+  check_rank(ctx, in.shape.size());
+  std::vector<int64_t> pads;
+  auto& p = make_params<PadOp>(ctx.step);
+  p.k.elem_size = elem_size(ctx, in.dtype);
+  if (ctx.opset() < 11) {
+    ctx.expect_inputs(1, 1);
+    pads = ctx.attr_ints(ctx.has_attr("pads") ? "pads" : "paddings");
+    store_scalar(ctx, in.dtype, ctx.attr_float("value", 0.f), p.k.value);
+  } else {
+    ctx.expect_inputs(2, 4);
+    pads = ctx.const_ints(1);
+    if (ctx.has_input(2)) {
+      const TensorInfo& v = ctx.input(2);
+      if (v.dtype != in.dtype) ctx.fail("constant_value must have the input's type");
+      if (v.numel() != 1) ctx.fail("constant_value must hold one element");
+      if (v.data) std::memcpy(p.k.value, v.data, dtype_size(v.dtype));
+      else p.value_input = 2;
+    }
+    if (ctx.has_input(3)) {
+      // Opset 18 axes: pads cover only these axes.
+      auto axes = ctx.const_ints(3);
+      if (pads.size() != 2 * axes.size()) ctx.fail("pads must have twice as many entries as axes");
+      std::vector<int64_t> full(2 * r, 0);
+      for (size_t i = 0; i < axes.size(); ++i) {
+        int a = ctx.axis(axes[i], r);
+        full[a] = pads[i];
+        full[a + r] = pads[i + axes.size()];
+      }
+      pads = full;
+    }
+  }
+  if (static_cast<int>(pads.size()) != 2 * r)
+    ctx.fail("pads has " + std::to_string(pads.size()) + " entries; an input of rank " + std::to_string(r) + " needs " +
+             std::to_string(2 * r));
+  const std::string mode = ctx.attr_string("mode", "constant");
+  if (mode == "constant") p.k.mode = kernels::PadMode::Constant;
+  else if (mode == "reflect") p.k.mode = kernels::PadMode::Reflect;
+  else if (mode == "edge") p.k.mode = kernels::PadMode::Edge;
+  else if (mode == "wrap") p.k.mode = kernels::PadMode::Wrap;
+  else ctx.fail("mode must be constant, reflect, edge or wrap, got '" + mode + "'");
+  const Shape st = row_major_strides(in.shape);
+  Shape out(r);
+  for (int d = 0; d < r; ++d) {
+    out[d] = in.shape[d] + pads[d] + pads[d + r];
+    if (out[d] < 0) ctx.fail("pads " + shape_str(pads) + " crop dimension " + std::to_string(d) + " below zero");
+    if (p.k.mode != kernels::PadMode::Constant && in.shape[d] == 0 && out[d] > 0)
+      ctx.fail("cannot pad an empty dimension in mode " + mode);
+    p.k.in_shape[d] = in.shape[d];
+    p.k.out_shape[d] = out[d];
+    p.k.pad_begin[d] = pads[d];
+    p.k.in_strides[d] = st[d];
+  }
+  p.k.rank = r;
+  p.k.count = shape_numel(out);
+  p.out = out_slot(ctx, 0);
+  ctx.set_output(0, in.dtype, std::move(out));
+  ctx.step.run = run_pad;
+  ctx.step.kernel = "pad";
+}
+
+// ---- Trilu ------------------------------------------------------------------------
+
+struct TriluOp {
+  kernels::TriluParams k;
+  int64_t k_const = 0;
+  bool k_runtime = false;
+  int out = 1;
+};
+
+int run_trilu(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const TriluOp*>(params);
+  kernels::trilu(p.k, p.k_runtime ? *static_cast<const int64_t*>(ops[1]) : p.k_const, ops[0], ops[p.out]);
+  return 0;
+}
+
+void Trilu(OpContext& ctx) {
+  ctx.expect_inputs(1, 2);
+  const TensorInfo& in = ctx.input(0);
+  check_sized(ctx, 0);
+  if (in.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(in.shape));
+  auto& p = make_params<TriluOp>(ctx.step);
+  if (ctx.has_input(1)) {
+    ctx.expect_dtype(1, {DType::I64});
+    if (ctx.input(1).numel() != 1) ctx.fail("k must be a scalar");
+    if (ctx.is_constant(1)) p.k_const = *ctx.input(1).as<int64_t>();
+    else p.k_runtime = true;
+  }
+  p.k.elem_size = static_cast<int>(dtype_size(in.dtype));
+  p.k.upper = ctx.attr_int("upper", 1) != 0;
+  p.k.rows = in.shape[in.shape.size() - 2];
+  p.k.cols = in.shape.back();
+  p.k.batch = 1;
+  for (size_t d = 0; d + 2 < in.shape.size(); ++d) p.k.batch *= in.shape[d];
+  p.out = out_slot(ctx, 0);
+  ctx.set_output(0, in.dtype, in.shape);
+  ctx.step.run = run_trilu;
+  ctx.step.kernel = "trilu";
+}
+
+// ---- Range ------------------------------------------------------------------------
+
+struct RangeOp {
+  DType dtype = DType::F32;
+  int64_t n = 0;
+};
+
+int run_range(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const RangeOp*>(params);
+  return kernels::range(p.dtype, ops[0], ops[2], p.n, ops[3]);
+}
+
+double scalar_value(const OpContext& ctx, int i) {
+  const TensorInfo& t = ctx.input(i);
+  if (t.numel() != 1) ctx.fail("input " + std::to_string(i) + " must be a scalar, got " + shape_str(t.shape));
+  if (!t.data)
+    ctx.fail("input " + std::to_string(i) +
+             " must be known before the first run (the output length depends on it); rtml does not support "
+             "shapes that depend on run-time data");
+  switch (t.dtype) {
+    case DType::F32: return *t.as<float>();
+    case DType::F64: return *t.as<double>();
+    case DType::I16: return *t.as<int16_t>();
+    case DType::I32: return *t.as<int32_t>();
+    case DType::I64: return static_cast<double>(*t.as<int64_t>());
+    default: ctx.fail(std::string("type ") + dtype_name(t.dtype) + " is not supported");
+  }
+}
+
+void Range(OpContext& ctx) {
+  ctx.expect_inputs(3, 3);
+  ctx.expect_dtype(0, {DType::F32, DType::F64, DType::I16, DType::I32, DType::I64});
+  const DType dt = ctx.input(0).dtype;
+  for (int i = 1; i < 3; ++i)
+    if (ctx.input(i).dtype != dt) ctx.fail("start, limit and delta must have the same type");
+  const double start = scalar_value(ctx, 0), limit = scalar_value(ctx, 1), delta = scalar_value(ctx, 2);
+  if (delta == 0) ctx.fail("delta must not be 0");
+  int64_t n;
+  if (dt == DType::I64 || dt == DType::I32 || dt == DType::I16) {
+    // Exact integer arithmetic: ceil((limit - start) / delta).
+    const int64_t s = static_cast<int64_t>(start), l = static_cast<int64_t>(limit), d = static_cast<int64_t>(delta);
+    const int64_t num = l - s;
+    n = num / d + ((num % d != 0 && ((num > 0) == (d > 0))) ? 1 : 0);
+  } else {
+    n = static_cast<int64_t>(std::ceil((limit - start) / delta));
+  }
+  n = std::max<int64_t>(n, 0);
+  auto& p = make_params<RangeOp>(ctx.step);
+  p.dtype = dt;
+  p.n = n;
+  ctx.set_output(0, dt, {n});
+  ctx.step.run = run_range;
+  ctx.step.kernel = "range";
+  ctx.step.flops = static_cast<double>(n);
+}
+
+}  // namespace
+
+void register_tensor_ops(Registry& r) {
+  r.add({"Identity", Identity});
+  r.add({"Dropout", Dropout});
+  r.add({"Constant", Constant});
+  r.add({"ConstantOfShape", ConstantOfShape});
+  r.add({"Shape", ShapeOpPrepare, true, true});
+  r.add({"Size", Size, true, true});
+  r.add({"Reshape", Reshape});
+  r.add({"Flatten", Flatten});
+  r.add({"Squeeze", Squeeze});
+  r.add({"Unsqueeze", Unsqueeze});
+  r.add({"Transpose", Transpose});
+  r.add({"Concat", Concat});
+  r.add({"Split", Split});
+  r.add({"Slice", Slice});
+  r.add({"Gather", Gather});
+  r.add({"GatherElements", GatherElements});
+  r.add({"Expand", Expand});
+  r.add({"Tile", Tile});
+  r.add({"Pad", Pad});
+  r.add({"Range", Range});
+  r.add({"DepthToSpace", DepthToSpace});
+  r.add({"SpaceToDepth", SpaceToDepth});
+  r.add({"Trilu", Trilu});
+}
 
 }  // namespace rtml::ops

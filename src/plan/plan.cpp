@@ -111,7 +111,7 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
 
     bool all_constant = def->deterministic;
     for (ir::TensorId t : node.inputs)
-      if (t != ir::kNoTensor && !info[t].data) all_constant = false;
+      if (t != ir::kNoTensor && !info[t].data && !def->shape_only) all_constant = false;
 
     std::vector<void*> operands;
     std::vector<std::shared_ptr<ir::Buffer>> folded;

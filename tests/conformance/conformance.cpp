@@ -9,7 +9,7 @@
 // so the list stays honest.
 //
 // Usage: rtml_conformance [--data DIR] [--expected-failures DIR]
-//                         [--filter SUBSTRING] [--verbose] [--list-failures]
+//                         [--filter SUBSTRING]... (any of them) [--verbose] [--list-failures]
 // Prints "conformance: N passed, N failed, N skipped" last; exits 1 if any
 // case failed that is not an expected failure.
 #include <algorithm>
@@ -164,7 +164,7 @@ std::map<std::string, std::string> read_expected_failures(const fs::path& dir) {
 int main(int argc, char** argv) {
   std::string data = "/usr/share/libonnx-testdata/data";
   std::string xf_dir = RTML_SOURCE_DIR "/tests/conformance/expected_failures";
-  std::string filter;
+  std::vector<std::string> filters;
   bool verbose = false, list_failures = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
     };
     if (a == "--data") data = value();
     else if (a == "--expected-failures") xf_dir = value();
-    else if (a == "--filter") filter = value();
+    else if (a == "--filter") filters.push_back(value());
     else if (a == "--verbose" || a == "-v") verbose = true;
     else if (a == "--list-failures") list_failures = true;
     else { std::cerr << "unknown option " << a << "\n"; return 2; }
@@ -195,7 +195,9 @@ int main(int argc, char** argv) {
     std::sort(cases.begin(), cases.end());
     for (const auto& c : cases) {
       std::string name = c.filename().string();
-      if (!filter.empty() && name.find(filter) == std::string::npos) continue;
+      bool selected = filters.empty();
+      for (const auto& f : filters) selected = selected || name.find(f) != std::string::npos;
+      if (!selected) continue;
       std::string why;
       Outcome o;
       try {

@@ -1,0 +1,56 @@
+# rtml: the two commands a new user needs.
+#   make run    install deps, build, run the demo (rtml info + rtml run on a model the build exports)
+#   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
+#               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan
+# Other targets: build, install (PREFIX=...), test-native, test-armhf, test-asan, conformance, clean.
+
+JOBS   ?= $(shell nproc)
+BUILD  ?= build
+PREFIX ?= /usr/local
+CMAKE_FLAGS ?=
+# ccache, when present, makes the three test builds cheap to repeat.
+LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
+
+.PHONY: all deps build run test test-native test-armhf test-asan conformance install clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(LAUNCHER) $(CMAKE_FLAGS) > /dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@echo "== rtml info $(BUILD)/pytorch_models/demo/model.onnx"
+	@$(BUILD)/rtml info $(BUILD)/pytorch_models/demo/model.onnx
+	@echo
+	@echo "== rtml run $(BUILD)/pytorch_models/demo/model.onnx --random --output-dir $(BUILD)/demo-out"
+	@$(BUILD)/rtml run $(BUILD)/pytorch_models/demo/model.onnx --random
+	@$(BUILD)/rtml run $(BUILD)/pytorch_models/demo/model.onnx --random --output-dir $(BUILD)/demo-out
+
+test: test-native test-armhf test-asan
+	@echo "make test: all suites passed"
+
+test-native: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+conformance: build
+	@$(BUILD)/tests/rtml_conformance
+
+test-armhf: deps
+	@scripts/test-cross.sh armhf
+
+test-asan: deps
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTML_SANITIZE=ON $(LAUNCHER) > /dev/null
+	@cmake --build $(BUILD)-asan -j $(JOBS)
+	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-armhf $(BUILD)-aarch64

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package rtml needs to build, test and cross-build.
+# Non-interactive and idempotent: prints nothing when all is present.
+#   scripts/install-deps.sh            everything (host build, tests, ARM builds)
+#   RTML_DEPS=host scripts/install-deps.sh   skip the ARM cross toolchains
+set -euo pipefail
+
+host_pkgs=(
+  cmake make g++ pkg-config
+  protobuf-compiler libprotobuf-dev   # ONNX protobuf classes are generated from libonnx-dev's onnx.proto
+  libonnx-dev                         # onnx.proto
+  libonnx-testdata                    # ONNX backend test cases: the conformance oracle
+  libgtest-dev
+  python3-numpy python3-onnx python3-torch   # models and expected outputs exported by PyTorch
+)
+cross_pkgs=(
+  g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user-static
+  libprotobuf32:armhf                 # the armhf runtime the cross-built tests link and run with
+)
+
+pkgs=("${host_pkgs[@]}")
+if [ "${RTML_DEPS:-all}" != host ]; then pkgs+=("${cross_pkgs[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if printf '%s\n' "${missing[@]}" | grep -q ':armhf$' && ! dpkg --print-foreign-architectures | grep -qx armhf; then
+  $SUDO dpkg --add-architecture armhf
+fi
+# A mirror mid-sync can fail one index; retry, then go on with what we have.
+for attempt in 1 2 3; do
+  if $SUDO apt-get update -qq; then break; fi
+  echo "install-deps: apt-get update failed (attempt $attempt), retrying" >&2
+  sleep 5
+done
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

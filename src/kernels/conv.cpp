@@ -1,0 +1,202 @@
+#include "kernels/conv.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace rtml::kernels {
+
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) {  // b > 0
+  int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }  // b > 0
+
+// Row-major strides of a spatial shape.
+void spatial_strides(int spatial, const int64_t* shape, int64_t* strides) {
+  int64_t s = 1;
+  for (int d = spatial - 1; d >= 0; --d) {
+    strides[d] = s;
+    s *= shape[d];
+  }
+}
+
+// Advances a multi-index over dims [0, n) of `shape`; returns false after the last.
+bool next_index(int64_t* idx, const int64_t* shape, int n) {
+  for (int d = n - 1; d >= 0; --d) {
+    if (++idx[d] < shape[d]) return true;
+    idx[d] = 0;
+  }
+  return false;
+}
+
+// Adds wv * x[tap-shifted] to every output position of one plane (Conv).
+//   "dst" positions o (output plane), "src" positions o*stride + tap*dil - pad (input plane).
+void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp, float* yp,
+              const int64_t* in_strides, const int64_t* out_strides) {
+  const int last = p.spatial - 1;
+  const int64_t s = p.stride[last];
+  const int64_t off = tap[last] * p.dilation[last] - p.pad_begin[last];
+  const int64_t L = p.in_shape[last], O = p.out_shape[last];
+  const int64_t lo = std::max<int64_t>(0, ceil_div(-off, s));
+  const int64_t hi = std::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
+  if (lo >= hi) return;
+  int64_t o[kMaxSpatial] = {};
+  do {
+    int64_t in_base = 0, out_base = 0;
+    bool inside = true;
+    for (int d = 0; d < last; ++d) {
+      const int64_t i = o[d] * p.stride[d] + tap[d] * p.dilation[d] - p.pad_begin[d];
+      if (i < 0 || i >= p.in_shape[d]) {
+        inside = false;
+        break;
+      }
+      in_base += i * in_strides[d];
+      out_base += o[d] * out_strides[d];
+    }
+    if (inside) {
+      const float* xr = xp + in_base + lo * s + off;  // lo*s + off >= 0
+      float* yr = yp + out_base + lo;
+      const int64_t n = hi - lo;
+      if (s == 1) {
+        for (int64_t k = 0; k < n; ++k) yr[k] += wv * xr[k];
+      } else {
+        for (int64_t k = 0; k < n; ++k) yr[k] += wv * xr[k * s];
+      }
+    }
+  } while (next_index(o, p.out_shape, last));
+}
+
+// Scatters wv * x[i] to y[i*stride + tap*dil - pad] for every input position (ConvTranspose).
+void conv_transpose_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp, float* yp,
+                        const int64_t* in_strides, const int64_t* out_strides) {
+  const int last = p.spatial - 1;
+  const int64_t s = p.stride[last];
+  const int64_t off = tap[last] * p.dilation[last] - p.pad_begin[last];
+  const int64_t I = p.in_shape[last], O = p.out_shape[last];
+  const int64_t lo = std::max<int64_t>(0, ceil_div(-off, s));
+  const int64_t hi = std::min<int64_t>(I, floor_div(O - 1 - off, s) + 1);
+  if (lo >= hi) return;
+  int64_t i[kMaxSpatial] = {};
+  do {
+    int64_t in_base = 0, out_base = 0;
+    bool inside = true;
+    for (int d = 0; d < last; ++d) {
+      const int64_t o = i[d] * p.stride[d] + tap[d] * p.dilation[d] - p.pad_begin[d];
+      if (o < 0 || o >= p.out_shape[d]) {
+        inside = false;
+        break;
+      }
+      in_base += i[d] * in_strides[d];
+      out_base += o * out_strides[d];
+    }
+    if (inside) {
+      const float* xr = xp + in_base + lo;
+      float* yr = yp + out_base + lo * s + off;  // lo*s + off >= 0
+      const int64_t n = hi - lo;
+      for (int64_t k = 0; k < n; ++k) yr[k * s] += wv * xr[k];
+    }
+  } while (next_index(i, p.in_shape, last));
+}
+
+void fill_bias(const ConvParams& p, const float* bias, float* y) {
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t m = 0; m < p.out_channels; ++m) {
+      float* yp = y + (n * p.out_channels + m) * p.out_size;
+      std::fill(yp, yp + p.out_size, bias ? bias[m] : 0.0f);
+    }
+}
+
+}  // namespace
+
+void conv_f32(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  int64_t in_strides[kMaxSpatial], out_strides[kMaxSpatial];
+  spatial_strides(p.spatial, p.in_shape, in_strides);
+  spatial_strides(p.spatial, p.out_shape, out_strides);
+  const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
+  fill_bias(p, bias, y);
+  if (p.out_size == 0) return;
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t m = 0; m < p.out_channels; ++m) {
+      const int64_t g = m / mg;
+      float* yp = y + (n * p.out_channels + m) * p.out_size;
+      for (int64_t icg = 0; icg < cg; ++icg) {
+        const float* xp = x + (n * p.in_channels + g * cg + icg) * p.in_size;
+        const float* wp = w + (m * cg + icg) * p.kernel_size;
+        int64_t tap[kMaxSpatial] = {};
+        for (int64_t t = 0; t < p.kernel_size; ++t) {
+          conv_tap(p, tap, wp[t], xp, yp, in_strides, out_strides);
+          next_index(tap, p.kernel, p.spatial);
+        }
+      }
+    }
+}
+
+void conv_transpose_f32(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  int64_t in_strides[kMaxSpatial], out_strides[kMaxSpatial];
+  spatial_strides(p.spatial, p.in_shape, in_strides);
+  spatial_strides(p.spatial, p.out_shape, out_strides);
+  const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
+  fill_bias(p, bias, y);
+  if (p.out_size == 0 || p.in_size == 0) return;
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t c = 0; c < p.in_channels; ++c) {
+      const int64_t g = c / cg;
+      const float* xp = x + (n * p.in_channels + c) * p.in_size;
+      for (int64_t k = 0; k < mg; ++k) {
+        float* yp = y + (n * p.out_channels + g * mg + k) * p.out_size;
+        const float* wp = w + (c * mg + k) * p.kernel_size;
+        int64_t tap[kMaxSpatial] = {};
+        for (int64_t t = 0; t < p.kernel_size; ++t) {
+          conv_transpose_tap(p, tap, wp[t], xp, yp, in_strides, out_strides);
+          next_index(tap, p.kernel, p.spatial);
+        }
+      }
+    }
+}
+
+void batchnorm_f32(const BatchNormParams& p, const float* x, const float* scale, const float* bias,
+                   const float* mean, const float* var, float* y) {
+  for (int64_t c = 0; c < p.channels; ++c) {
+    const float a = scale[c] / std::sqrt(var[c] + p.epsilon);
+    const float b = bias[c] - mean[c] * a;
+    for (int64_t n = 0; n < p.batch; ++n) {
+      const int64_t base = (n * p.channels + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) y[base + i] = x[base + i] * a + b;
+    }
+  }
+}
+
+void batchnorm_training_f32(const BatchNormParams& p, const float* x, const float* scale, const float* bias,
+                            const float* mean, const float* var, float* y, float* running_mean,
+                            float* running_var) {
+  const double count = static_cast<double>(p.batch * p.inner);
+  for (int64_t c = 0; c < p.channels; ++c) {
+    double sum = 0;
+    for (int64_t n = 0; n < p.batch; ++n) {
+      const int64_t base = (n * p.channels + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) sum += x[base + i];
+    }
+    const double mu = count > 0 ? sum / count : 0.0;
+    double sq = 0;
+    for (int64_t n = 0; n < p.batch; ++n) {
+      const int64_t base = (n * p.channels + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) {
+        const double d = x[base + i] - mu;
+        sq += d * d;
+      }
+    }
+    const double v = count > 0 ? sq / count : 0.0;
+    const float a = static_cast<float>(scale[c] / std::sqrt(v + p.epsilon));
+    const float b = static_cast<float>(bias[c] - mu * a);
+    for (int64_t n = 0; n < p.batch; ++n) {
+      const int64_t base = (n * p.channels + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) y[base + i] = x[base + i] * a + b;
+    }
+    if (running_mean) running_mean[c] = static_cast<float>(mean[c] * p.momentum + mu * (1.0 - p.momentum));
+    if (running_var) running_var[c] = static_cast<float>(var[c] * p.momentum + v * (1.0 - p.momentum));
+  }
+}
+
+}  // namespace rtml::kernels

@@ -1,0 +1,83 @@
+#include "kernels/linear.h"
+
+namespace rtml::kernels {
+
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, bool trans_a, const T* B,
+          int64_t ldb, bool trans_b, T beta, T* C, int64_t ldc) {
+  // A(i, k) and B(k, j) in terms of the stored matrices.
+  const int64_t a_is = trans_a ? 1 : lda, a_ks = trans_a ? lda : 1;
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (beta == T(0)) {
+      for (int64_t j = 0; j < N; ++j) c[j] = T(0);
+    } else if (beta != T(1)) {
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+    const T* a = A + i * a_is;
+    if (!trans_b) {
+      // i-k-j: the j loop walks contiguous rows of B and C.
+      for (int64_t k = 0; k < K; ++k) {
+        const T s = alpha * a[k * a_ks];
+        const T* b = B + k * ldb;
+        for (int64_t j = 0; j < N; ++j) c[j] += s * b[j];
+      }
+    } else {
+      // B is stored N x K: row j of the stored B is column j of op(B).
+      for (int64_t j = 0; j < N; ++j) {
+        const T* b = B + j * ldb;
+        T acc = T(0);
+        for (int64_t k = 0; k < K; ++k) acc += a[k * a_ks] * b[k];
+        c[j] += alpha * acc;
+      }
+    }
+  }
+}
+
+template <class T>
+void matmul(const MatMulParams& p, const T* A, const T* B, T* Y) {
+  const int64_t mn = p.M * p.N;
+  int64_t idx[kMaxRank] = {};
+  int64_t a_off = 0, b_off = 0;
+  for (int64_t n = 0; n < p.batch_count; ++n) {
+    gemm<T>(p.M, p.N, p.K, T(1), A + a_off, p.K, false, B + b_off, p.N, false, T(0), Y + n * mn, p.N);
+    // Advance the batch odometer.
+    for (int d = p.batch_rank - 1; d >= 0; --d) {
+      ++idx[d];
+      a_off += p.a_stride[d];
+      b_off += p.b_stride[d];
+      if (idx[d] < p.batch_shape[d]) break;
+      a_off -= p.a_stride[d] * p.batch_shape[d];
+      b_off -= p.b_stride[d] * p.batch_shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template <class T>
+void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y) {
+  T beta = static_cast<T>(p.beta);
+  if (C && beta != T(0)) {
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t j = 0; j < p.N; ++j) Y[i * p.N + j] = beta * C[i * p.c_row_stride + j * p.c_col_stride];
+    beta = T(1);
+  } else {
+    beta = T(0);
+  }
+  gemm<T>(p.M, p.N, p.K, static_cast<T>(p.alpha), A, p.lda, p.trans_a, B, p.ldb, p.trans_b, beta, Y, p.N);
+}
+
+#define RTML_LINEAR_INSTANTIATE(T)                                                                          \
+  template void gemm<T>(int64_t, int64_t, int64_t, T, const T*, int64_t, bool, const T*, int64_t, bool, T, \
+                        T*, int64_t);                                                                       \
+  template void matmul<T>(const MatMulParams&, const T*, const T*, T*);                                     \
+  template void gemm_op<T>(const GemmParams&, const T*, const T*, const T*, T*);
+
+RTML_LINEAR_INSTANTIATE(float)
+RTML_LINEAR_INSTANTIATE(double)
+RTML_LINEAR_INSTANTIATE(int32_t)
+RTML_LINEAR_INSTANTIATE(int64_t)
+RTML_LINEAR_INSTANTIATE(uint32_t)
+RTML_LINEAR_INSTANTIATE(uint64_t)
+
+}  // namespace rtml::kernels

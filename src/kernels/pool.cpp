@@ -1,0 +1,154 @@
+#include "kernels/pool.h"
+
+#include <cmath>
+#include <limits>
+
+namespace rtml::kernels {
+
+namespace {
+
+bool next_index(int64_t* idx, const int64_t* shape, int n) {
+  for (int d = n - 1; d >= 0; --d) {
+    if (++idx[d] < shape[d]) return true;
+    idx[d] = 0;
+  }
+  return false;
+}
+
+// Calls f(input_flat_index_row_major, input_index_per_dim) for every tap of
+// the window at output position `o` that lies inside the input, and returns
+// the number of taps inside the padded input (for count_include_pad).
+template <class F>
+int64_t for_each_tap(const PoolParams& p, const int64_t* o, F&& f) {
+  int64_t t[kMaxPoolSpatial] = {};
+  int64_t padded_count = 0;
+  for (int64_t k = 0; k < p.kernel_size; ++k) {
+    int64_t flat = 0;
+    int64_t idx[kMaxPoolSpatial];
+    bool inside = true, inside_padded = true;
+    for (int d = 0; d < p.spatial; ++d) {
+      const int64_t i = o[d] * p.stride[d] + t[d] * p.dilation[d] - p.pad_begin[d];
+      idx[d] = i;
+      if (i < 0 || i >= p.in_shape[d]) inside = false;
+      if (i < -p.pad_begin[d] || i >= p.in_shape[d] + p.pad_end[d]) inside_padded = false;
+      flat = flat * p.in_shape[d] + i;
+    }
+    if (inside_padded) ++padded_count;
+    if (inside) f(flat, idx);
+    next_index(t, p.kernel, p.spatial);
+  }
+  return padded_count;
+}
+
+}  // namespace
+
+template <class T>
+void maxpool(const PoolParams& p, const T* x, T* y, int64_t* indices) {
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    const T* xp = x + plane * p.in_size;
+    T* yp = y + plane * p.out_size;
+    int64_t o[kMaxPoolSpatial] = {};
+    for (int64_t k = 0; k < p.out_size; ++k) {
+      T best = std::numeric_limits<T>::lowest();
+      int64_t best_flat = -1;
+      int64_t best_idx[kMaxPoolSpatial] = {};
+      for_each_tap(p, o, [&](int64_t flat, const int64_t* idx) {
+        const T v = xp[flat];
+        if (best_flat < 0 || v > best || (std::isnan(static_cast<double>(v)) && !std::isnan(static_cast<double>(best)))) {
+          best = v;
+          best_flat = flat;
+          for (int d = 0; d < p.spatial; ++d) best_idx[d] = idx[d];
+        }
+      });
+      yp[k] = best;
+      if (indices) {
+        int64_t ix = -1;
+        if (best_flat >= 0) {
+          if (p.storage_order == 0) {
+            ix = best_flat;
+          } else {  // column-major: the first spatial dim varies fastest
+            ix = 0;
+            for (int d = p.spatial - 1; d >= 0; --d) ix = ix * p.in_shape[d] + best_idx[d];
+          }
+          ix += plane * p.in_size;
+        }
+        indices[plane * p.out_size + k] = ix;
+      }
+      next_index(o, p.out_shape, p.spatial);
+    }
+  }
+}
+
+template void maxpool<float>(const PoolParams&, const float*, float*, int64_t*);
+template void maxpool<double>(const PoolParams&, const double*, double*, int64_t*);
+template void maxpool<uint8_t>(const PoolParams&, const uint8_t*, uint8_t*, int64_t*);
+template void maxpool<int8_t>(const PoolParams&, const int8_t*, int8_t*, int64_t*);
+
+void avgpool_f32(const PoolParams& p, const float* x, float* y) {
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    const float* xp = x + plane * p.in_size;
+    float* yp = y + plane * p.out_size;
+    int64_t o[kMaxPoolSpatial] = {};
+    for (int64_t k = 0; k < p.out_size; ++k) {
+      float sum = 0;
+      int64_t count = 0;
+      const int64_t padded = for_each_tap(p, o, [&](int64_t flat, const int64_t*) {
+        sum += xp[flat];
+        ++count;
+      });
+      const int64_t div = p.count_include_pad ? padded : count;
+      yp[k] = div > 0 ? sum / static_cast<float>(div) : 0.0f;
+      next_index(o, p.out_shape, p.spatial);
+    }
+  }
+}
+
+void lppool_f32(const PoolParams& p, const float* x, float* y) {
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    const float* xp = x + plane * p.in_size;
+    float* yp = y + plane * p.out_size;
+    int64_t o[kMaxPoolSpatial] = {};
+    for (int64_t k = 0; k < p.out_size; ++k) {
+      double sum = 0;
+      for_each_tap(p, o, [&](int64_t flat, const int64_t*) { sum += std::pow(std::fabs(double(xp[flat])), double(p.p)); });
+      yp[k] = static_cast<float>(std::pow(sum, 1.0 / p.p));
+      next_index(o, p.out_shape, p.spatial);
+    }
+  }
+}
+
+void global_avgpool_f32(int64_t planes, int64_t size, const float* x, float* y) {
+  for (int64_t c = 0; c < planes; ++c) {
+    double sum = 0;
+    for (int64_t i = 0; i < size; ++i) sum += x[c * size + i];
+    y[c] = size > 0 ? static_cast<float>(sum / static_cast<double>(size)) : 0.0f;
+  }
+}
+
+template <class T>
+void global_maxpool(int64_t planes, int64_t size, const T* x, T* y) {
+  for (int64_t c = 0; c < planes; ++c) {
+    T best = std::numeric_limits<T>::lowest();
+    for (int64_t i = 0; i < size; ++i) {
+      const T v = x[c * size + i];
+      if (v > best || std::isnan(static_cast<double>(v))) best = v;
+      if (std::isnan(static_cast<double>(best))) break;
+    }
+    y[c] = best;
+  }
+}
+
+template void global_maxpool<float>(int64_t, int64_t, const float*, float*);
+template void global_maxpool<double>(int64_t, int64_t, const double*, double*);
+template void global_maxpool<uint8_t>(int64_t, int64_t, const uint8_t*, uint8_t*);
+template void global_maxpool<int8_t>(int64_t, int64_t, const int8_t*, int8_t*);
+
+void global_lppool_f32(int64_t planes, int64_t size, float p, const float* x, float* y) {
+  for (int64_t c = 0; c < planes; ++c) {
+    double sum = 0;
+    for (int64_t i = 0; i < size; ++i) sum += std::pow(std::fabs(double(x[c * size + i])), double(p));
+    y[c] = static_cast<float>(std::pow(sum, 1.0 / p));
+  }
+}
+
+}  // namespace rtml::kernels

@@ -1,0 +1,169 @@
+#include "kernels/recurrent.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace rtml::kernels {
+
+float rnn_activate(const RnnActivationSpec& a, float x) {
+  switch (a.kind) {
+    case RnnActivation::Relu: return x > 0 ? x : 0.0f;
+    case RnnActivation::Tanh: return std::tanh(x);
+    case RnnActivation::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case RnnActivation::Affine: return a.alpha * x + a.beta;
+    case RnnActivation::LeakyRelu: return x >= 0 ? x : a.alpha * x;
+    case RnnActivation::ThresholdedRelu: return x > a.alpha ? x : 0.0f;
+    case RnnActivation::ScaledTanh: return a.alpha * std::tanh(a.beta * x);
+    case RnnActivation::HardSigmoid: return std::min(1.0f, std::max(0.0f, a.alpha * x + a.beta));
+    case RnnActivation::Elu: return x >= 0 ? x : a.alpha * (std::exp(x) - 1.0f);
+    case RnnActivation::Softsign: return x / (1.0f + std::fabs(x));
+    case RnnActivation::Softplus: return x > 20.0f ? x : std::log1p(std::exp(x));
+  }
+  return x;
+}
+
+int recurrent_gates(RnnCell cell) {
+  switch (cell) {
+    case RnnCell::Rnn: return 1;
+    case RnnCell::Gru: return 3;
+    case RnnCell::Lstm: return 4;
+  }
+  return 1;
+}
+
+size_t recurrent_scratch_bytes(const RecurrentParams& p) {
+  // gates (G*H) + h + c + tmp
+  return static_cast<size_t>(recurrent_gates(p.cell) + 3) * static_cast<size_t>(p.hidden) * sizeof(float);
+}
+
+namespace {
+
+inline float dot(const float* a, const float* b, int64_t n) {
+  float s = 0;
+  for (int64_t k = 0; k < n; ++k) s += a[k] * b[k];
+  return s;
+}
+
+inline float clipv(float x, float clip) { return clip > 0 ? std::min(clip, std::max(-clip, x)) : x; }
+
+}  // namespace
+
+int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, const float* R, const float* B,
+                  const void* seq_lens, const float* initial_h, const float* initial_c, const float* P, float* Y,
+                  float* Y_h, float* Y_c, void* scratch) {
+  const int64_t S = p.seq_length, N = p.batch, I = p.input_size, H = p.hidden;
+  const int D = p.num_directions;
+  const int G = recurrent_gates(p.cell);
+  const int64_t GH = G * H;
+  float* gates = static_cast<float*>(scratch);
+  float* h = gates + GH;
+  float* c = h + H;
+  float* tmp = c + H;
+
+  // Validate every length before writing anything.
+  int64_t lens_ok = 1;
+  if (seq_lens)
+    for (int64_t b = 0; b < N; ++b) {
+      int64_t len = p.seq_lens_i64 ? static_cast<const int64_t*>(seq_lens)[b] : static_cast<const int32_t*>(seq_lens)[b];
+      if (len < 0 || len > S) lens_ok = 0;
+    }
+  if (!lens_ok) return 1;
+
+  auto x_at = [&](int64_t t, int64_t b) { return X + (p.layout == 0 ? (t * N + b) : (b * S + t)) * I; };
+  auto y_at = [&](int64_t t, int d, int64_t b) {
+    return Y + (p.layout == 0 ? ((t * D + d) * N + b) : ((b * S + t) * D + d)) * H;
+  };
+  auto state_off = [&](int d, int64_t b) { return (p.layout == 0 ? (d * N + b) : (b * D + d)) * H; };
+
+  for (int d = 0; d < D; ++d) {
+    const bool rev = D == 2 ? d == 1 : p.reverse;
+    const float* Wd = W + d * GH * I;
+    const float* Rd = R + d * GH * H;
+    const float* Wb = B ? B + d * 2 * GH : nullptr;
+    const float* Rb = B ? Wb + GH : nullptr;
+    const float* Pd = P ? P + d * 3 * H : nullptr;
+    const RnnActivationSpec& fa = p.act[d][0];
+    const RnnActivationSpec& ga = p.act[d][1];
+    const RnnActivationSpec& ha = p.act[d][2];
+
+    for (int64_t b = 0; b < N; ++b) {
+      int64_t len = S;
+      if (seq_lens)
+        len = p.seq_lens_i64 ? static_cast<const int64_t*>(seq_lens)[b] : static_cast<const int32_t*>(seq_lens)[b];
+      const int64_t so = state_off(d, b);
+      for (int64_t j = 0; j < H; ++j) {
+        h[j] = initial_h ? initial_h[so + j] : 0.0f;
+        c[j] = initial_c ? initial_c[so + j] : 0.0f;
+      }
+
+      for (int64_t s = 0; s < len; ++s) {
+        const int64_t t = rev ? len - 1 - s : s;
+        const float* x = x_at(t, b);
+        switch (p.cell) {
+          case RnnCell::Rnn: {
+            for (int64_t j = 0; j < H; ++j) {
+              float v = dot(Wd + j * I, x, I) + dot(Rd + j * H, h, H);
+              if (Wb) v += Wb[j] + Rb[j];
+              gates[j] = rnn_activate(fa, clipv(v, p.clip));
+            }
+            std::copy(gates, gates + H, h);
+            break;
+          }
+          case RnnCell::Gru: {
+            float* z = gates;
+            float* r = gates + H;
+            float* n = gates + 2 * H;
+            for (int64_t j = 0; j < 2 * H; ++j) {
+              float v = dot(Wd + j * I, x, I) + dot(Rd + j * H, h, H);
+              if (Wb) v += Wb[j] + Rb[j];
+              gates[j] = rnn_activate(fa, clipv(v, p.clip));
+            }
+            const float* Wh = Wd + 2 * H * I;
+            const float* Rh = Rd + 2 * H * H;
+            if (!p.linear_before_reset)
+              for (int64_t j = 0; j < H; ++j) tmp[j] = r[j] * h[j];
+            for (int64_t j = 0; j < H; ++j) {
+              float v = dot(Wh + j * I, x, I) + (Wb ? Wb[2 * H + j] : 0.0f);
+              const float rb = Rb ? Rb[2 * H + j] : 0.0f;
+              if (p.linear_before_reset) v += r[j] * (dot(Rh + j * H, h, H) + rb);
+              else v += dot(Rh + j * H, tmp, H) + rb;
+              n[j] = rnn_activate(ga, clipv(v, p.clip));
+            }
+            for (int64_t j = 0; j < H; ++j) h[j] = (1.0f - z[j]) * n[j] + z[j] * h[j];
+            break;
+          }
+          case RnnCell::Lstm: {
+            for (int64_t j = 0; j < GH; ++j) {
+              float v = dot(Wd + j * I, x, I) + dot(Rd + j * H, h, H);
+              if (Wb) v += Wb[j] + Rb[j];
+              gates[j] = v;
+            }
+            const float* gi = gates;
+            const float* go = gates + H;
+            const float* gf = gates + 2 * H;
+            const float* gc = gates + 3 * H;
+            for (int64_t j = 0; j < H; ++j) {
+              const float pi = Pd ? Pd[j] : 0.0f, po = Pd ? Pd[H + j] : 0.0f, pf = Pd ? Pd[2 * H + j] : 0.0f;
+              const float ig = rnn_activate(fa, clipv(gi[j] + pi * c[j], p.clip));
+              const float fg = p.input_forget ? 1.0f - ig : rnn_activate(fa, clipv(gf[j] + pf * c[j], p.clip));
+              const float cg = rnn_activate(ga, clipv(gc[j], p.clip));
+              const float cn = fg * c[j] + ig * cg;
+              const float og = rnn_activate(fa, clipv(go[j] + po * cn, p.clip));
+              c[j] = cn;
+              h[j] = og * rnn_activate(ha, cn);
+            }
+            break;
+          }
+        }
+        if (Y) std::copy(h, h + H, y_at(t, d, b));
+      }
+      if (Y)
+        for (int64_t t = len; t < S; ++t) std::fill(y_at(t, d, b), y_at(t, d, b) + H, 0.0f);
+      if (Y_h) std::copy(h, h + H, Y_h + so);
+      if (Y_c) std::copy(c, c + H, Y_c + so);
+    }
+  }
+  return 0;
+}
+
+}  // namespace rtml::kernels

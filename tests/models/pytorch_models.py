@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""Exports small PyTorch models to ONNX with inputs and PyTorch's own outputs.
+
+The oracle for tests/models/check_pytorch.py: what PyTorch computes is the
+expected value; rtml must match it. Also makes the demo model `make run` uses.
+
+usage: pytorch_models.py OUT_DIR [--only NAME ...]
+Writes OUT_DIR/NAME/model.onnx, OUT_DIR/NAME/inputs/<input>.npy and
+OUT_DIR/NAME/expected/<output>.npy for every model.
+"""
+import argparse
+import os
+import sys
+import warnings
+
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # pragma: no cover - environment check
+    sys.exit(f"pytorch_models.py needs Debian's python3-torch and python3-numpy "
+             f"(run scripts/install-deps.sh): {e}")
+
+torch.manual_seed(0)
+warnings.filterwarnings("ignore")
+
+
+class LstmStep(torch.nn.Module):
+    """A streaming LSTM: one step, state in and out as explicit tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(input_size=8, hidden_size=16)
+        self.out = torch.nn.Linear(16, 4)
+
+    def forward(self, x, h, c):
+        y, (h2, c2) = self.lstm(x, (h, c))
+        return self.out(y), h2, c2
+
+
+class LstmBlock(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(input_size=4, hidden_size=32, num_layers=2, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return y
+
+
+class Conv1dNet(torch.nn.Module):
+    """A TCN-style stack: dilated, grouped and depthwise 1-D convolutions."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv1d(2, 8, kernel_size=3, dilation=1, padding=1)
+        self.c2 = torch.nn.Conv1d(8, 8, kernel_size=3, dilation=2, padding=2, groups=4)
+        self.c3 = torch.nn.Conv1d(8, 8, kernel_size=5, dilation=4, padding=8, groups=8)
+        self.c4 = torch.nn.Conv1d(8, 3, kernel_size=1, stride=2)
+        self.bn = torch.nn.BatchNorm1d(8)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        x = torch.tanh(self.bn(self.c2(x)))
+        x = torch.nn.functional.leaky_relu(self.c3(x) + x, 0.1)
+        return self.c4(x)
+
+
+class Encoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.0,
+                                                      batch_first=True)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+class Demo(torch.nn.Module):
+    """The `make run` demo: a small audio feature model (conv front end + GRU + dense)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 8, kernel_size=5, padding=2)
+        self.gru = torch.nn.GRU(8, 16, batch_first=True)
+        self.head = torch.nn.Linear(16, 3)
+
+    def forward(self, audio):
+        x = torch.relu(self.conv(audio))          # [1, 8, 64]
+        y, _ = self.gru(x.transpose(1, 2))        # [1, 64, 16]
+        return torch.softmax(self.head(y[:, -1]), dim=-1)
+
+
+def randomize_batchnorm(model):
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+
+
+MODELS = {
+    # name: (module, {input name: shape}, output names, opset)
+    "lstm_step": (LstmStep, {"x": (1, 1, 8), "h": (1, 1, 16), "c": (1, 1, 16)}, ["y", "h_out", "c_out"], 13),
+    "lstm_block": (LstmBlock, {"x": (1, 16, 4)}, ["y"], 13),
+    "conv1d": (Conv1dNet, {"x": (1, 2, 64)}, ["y"], 13),
+    "transformer_encoder": (Encoder, {"x": (1, 16, 32)}, ["y"], 14),
+    "demo": (Demo, {"audio": (1, 1, 64)}, ["probabilities"], 13),
+}
+
+
+def export(name, out_dir):
+    cls, inputs, outputs, opset = MODELS[name]
+    torch.manual_seed(sum(map(ord, name)))
+    model = cls()
+    randomize_batchnorm(model)
+    model.eval()
+    args = tuple(torch.randn(*shape) for shape in inputs.values())
+    d = os.path.join(out_dir, name)
+    os.makedirs(os.path.join(d, "inputs"), exist_ok=True)
+    os.makedirs(os.path.join(d, "expected"), exist_ok=True)
+    with torch.no_grad():
+        expected = model(*args)
+    if not isinstance(expected, tuple):
+        expected = (expected,)
+    # Exported with gradients enabled: PyTorch then skips the fused
+    # TransformerEncoderLayer fast path, which has no ONNX export.
+    torch.onnx.export(model, args, os.path.join(d, "model.onnx"), input_names=list(inputs),
+                      output_names=outputs, opset_version=opset, do_constant_folding=False)
+    for n, a in zip(inputs, args):
+        np.save(os.path.join(d, "inputs", n + ".npy"), a.numpy())
+    for n, e in zip(outputs, expected):
+        np.save(os.path.join(d, "expected", n + ".npy"), e.numpy())
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out_dir")
+    p.add_argument("--only", nargs="*", choices=sorted(MODELS))
+    a = p.parse_args()
+    for name in a.only or sorted(MODELS):
+        export(name, a.out_dir)
+        print(f"exported {name}")
+
+
+if __name__ == "__main__":
+    main()
