@@ -11,7 +11,7 @@ namespace {
 
 // ---- element types ------------------------------------------------------------
 
-// Storage types for float16 / bfloat16 (only Cast handles them).
+// Storage types for float16 / bfloat16; arithmetic on them runs in float.
 struct Half { uint16_t bits; };
 struct BFloat16 { uint16_t bits; };
 
@@ -36,6 +36,8 @@ bool with_type(DType t, F&& f) {
     case DType::U32: f(uint32_t{}); return true;
     case DType::U64: f(uint64_t{}); return true;
     case DType::Bool: f(bool{}); return true;
+    case DType::F16: f(Half{}); return true;
+    case DType::BF16: f(BFloat16{}); return true;
     default: return false;
   }
 }
@@ -43,6 +45,31 @@ bool with_type(DType t, F&& f) {
 // In-memory type for an element type (bool lives in one byte, 0 or 1).
 template <class T>
 using Mem = std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>;
+
+template <class T>
+constexpr bool is_half_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// The type arithmetic runs in, and loads / stores converting to it.
+template <class T>
+using Compute = std::conditional_t<is_half_v<T>, float, T>;
+
+template <class T>
+inline Compute<T> load(Mem<T> v) {
+  if constexpr (std::is_same_v<T, Half>) return half_to_float(v.bits);
+  else if constexpr (std::is_same_v<T, BFloat16>) return bfloat16_to_float(v.bits);
+  else return static_cast<T>(v);
+}
+
+template <class T, class V>
+inline Mem<T> store(V v) {
+  if constexpr (std::is_same_v<T, Half>) return Half{float_to_half(static_cast<float>(v))};
+  else if constexpr (std::is_same_v<T, BFloat16>) return BFloat16{float_to_bfloat16(static_cast<float>(v))};
+  else return static_cast<Mem<T>>(v);
+}
+
+// The stored result type of an op on T whose computed result type is R.
+template <class T, class R>
+using Result = std::conditional_t<is_half_v<T> && !std::is_same_v<R, bool>, T, R>;
 
 // Wrapping integer arithmetic without signed-overflow UB.
 template <class T>
@@ -132,11 +159,12 @@ inline auto unary_op(T x, const UnaryParams& p) {
 
 template <UnaryOp Op, class T>
 void unary_impl(const UnaryParams& p, const void* xv, void* yv) {
-  using R = decltype(unary_op<Op, T>(T{}, p));
+  using C = Compute<T>;
+  using R = Result<T, decltype(unary_op<Op, C>(C{}, p))>;
   const Mem<T>* x = static_cast<const Mem<T>*>(xv);
   Mem<R>* y = static_cast<Mem<R>*>(yv);
   const int64_t n = p.count;
-  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<Mem<R>>(unary_op<Op, T>(static_cast<T>(x[i]), p));
+  for (int64_t i = 0; i < n; ++i) y[i] = store<R>(unary_op<Op, C>(load<T>(x[i]), p));
 }
 
 constexpr bool unary_any_type(UnaryOp op) { return op <= UnaryOp::Relu; }
@@ -150,7 +178,7 @@ UnaryFn unary_lookup(UnaryOp op) {
   } else {
     if (op != kOp) return unary_lookup<T, I + 1>(op);
     constexpr bool ok = std::is_same_v<T, bool> ? unary_bool_only(kOp)
-                        : is_float_v<T>         ? !unary_bool_only(kOp)
+                        : is_float_v<Compute<T>> ? !unary_bool_only(kOp)
                                                 : unary_any_type(kOp);
     if constexpr (ok) return &unary_impl<kOp, T>;
     else return nullptr;
@@ -259,13 +287,13 @@ inline auto binary_op(A a, B b) {
 
 template <BinaryOp Op, class A, class B>
 void binary_impl(const Broadcast& bc, const void* av, const void* bv, void* yv) {
-  using R = decltype(binary_op<Op, A, B>(A{}, B{}));
+  using CA = Compute<A>;
+  using CB = Compute<B>;
+  using R = Result<A, decltype(binary_op<Op, CA, CB>(CA{}, CB{}))>;
   const Mem<A>* a = static_cast<const Mem<A>*>(av);
   const Mem<B>* b = static_cast<const Mem<B>*>(bv);
   Mem<R>* y = static_cast<Mem<R>*>(yv);
-  auto f = [](Mem<A> x, Mem<B> z) {
-    return static_cast<Mem<R>>(binary_op<Op, A, B>(static_cast<A>(x), static_cast<B>(z)));
-  };
+  auto f = [](Mem<A> x, Mem<B> z) { return store<R>(binary_op<Op, CA, CB>(load<A>(x), load<B>(z))); };
   if (bc.rank <= 1 && bc.count > 0) {
     // Fast paths: same shape, or one side a scalar.
     const int64_t n = bc.count;
@@ -358,38 +386,26 @@ void cast_impl(int64_t n, const void* xv, void* yv) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<Mem<To>>(convert<To, From>(static_cast<From>(x[i])));
 }
 
-template <class F>
-bool with_cast_type(DType t, F&& f) {
-  if (t == DType::F16) {
-    f(Half{});
-    return true;
-  }
-  if (t == DType::BF16) {
-    f(BFloat16{});
-    return true;
-  }
-  return with_type(t, f);
-}
-
 // ---- clip -----------------------------------------------------------------------
 
 template <class T>
 void clip_impl(const ClipParams& p, const void* xv, const void* lov, const void* hiv, void* yv) {
-  const T* x = static_cast<const T*>(xv);
-  T* y = static_cast<T*>(yv);
-  T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
-  if constexpr (is_float_v<T>) {
-    lo = -std::numeric_limits<T>::infinity();
-    hi = std::numeric_limits<T>::infinity();
+  using C = Compute<T>;
+  const Mem<T>* x = static_cast<const Mem<T>*>(xv);
+  Mem<T>* y = static_cast<Mem<T>*>(yv);
+  C lo = std::numeric_limits<C>::lowest(), hi = std::numeric_limits<C>::max();
+  if constexpr (is_float_v<C>) {
+    lo = -std::numeric_limits<C>::infinity();
+    hi = std::numeric_limits<C>::infinity();
   }
-  if (lov) lo = *static_cast<const T*>(lov);
-  else if (p.has_min_attr) lo = convert<T, float>(p.min_attr);
-  if (hiv) hi = *static_cast<const T*>(hiv);
-  else if (p.has_max_attr) hi = convert<T, float>(p.max_attr);
+  if (lov) lo = load<T>(*static_cast<const Mem<T>*>(lov));
+  else if (p.has_min_attr) lo = convert<C, float>(p.min_attr);
+  if (hiv) hi = load<T>(*static_cast<const Mem<T>*>(hiv));
+  else if (p.has_max_attr) hi = convert<C, float>(p.max_attr);
   for (int64_t i = 0, n = p.count; i < n; ++i) {
-    T v = x[i];
+    C v = load<T>(x[i]);
     v = v < lo ? lo : v;
-    y[i] = hi < v ? hi : v;
+    y[i] = store<T>(hi < v ? hi : v);
   }
 }
 
@@ -452,8 +468,8 @@ void where(const WhereParams& p, const void* condv, const void* xv, const void* 
 
 CastFn find_cast(DType from, DType to) {
   CastFn fn = nullptr;
-  with_cast_type(from, [&](auto f) {
-    with_cast_type(to, [&](auto t) { fn = &cast_impl<decltype(f), decltype(t)>; });
+  with_type(from, [&](auto f) {
+    with_type(to, [&](auto t) { fn = &cast_impl<decltype(f), decltype(t)>; });
   });
   return fn;
 }

@@ -59,8 +59,9 @@ void log_softmax(const AxisParams& p, const T* x, T* y) {
       for (int64_t j = 1; j < n; ++j) m = xr[j * s] > m ? xr[j * s] : m;
       double sum = 0;
       for (int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(xr[j * s] - m));
-      const T shift = m + static_cast<T>(std::log(sum));
-      for (int64_t j = 0; j < n; ++j) yr[j * s] = xr[j * s] - shift;
+      // (x - m) - log(sum): subtracting m first keeps precision for large x.
+      const T lse = static_cast<T>(std::log(sum));
+      for (int64_t j = 0; j < n; ++j) yr[j * s] = (xr[j * s] - m) - lse;
     }
 }
 

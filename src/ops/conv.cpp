@@ -27,8 +27,12 @@ int64_t floor_div(int64_t a, int64_t b) {  // b > 0, like Python's //
 
 std::string ints_str(const std::vector<int64_t>& v) {
   std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s + "]";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  s += ']';
+  return s;
 }
 
 // Spatial geometry of a windowed op (Conv, pools).
@@ -109,18 +113,26 @@ void check_rank(const OpContext& ctx, int rank, int min_rank) {
 
 // ---------------------------------------------------------------- Conv
 
+// kBiasSlot: the node lists a third input (B; an omitted one is nullptr). Without
+// it the output is operand 2.
+template <bool kBiasSlot>
 int run_conv_f32(const void* params, void* const* ops) {
   kernels::conv_f32(*static_cast<const ConvParams*>(params), static_cast<const float*>(ops[0]),
-                    static_cast<const float*>(ops[1]), static_cast<const float*>(ops[2]), static_cast<float*>(ops[3]));
+                    static_cast<const float*>(ops[1]), kBiasSlot ? static_cast<const float*>(ops[2]) : nullptr,
+                    static_cast<float*>(ops[kBiasSlot ? 3 : 2]));
   return 0;
 }
 
+template <bool kBiasSlot>
 int run_conv_transpose_f32(const void* params, void* const* ops) {
   kernels::conv_transpose_f32(*static_cast<const ConvParams*>(params), static_cast<const float*>(ops[0]),
-                              static_cast<const float*>(ops[1]), static_cast<const float*>(ops[2]),
-                              static_cast<float*>(ops[3]));
+                              static_cast<const float*>(ops[1]),
+                              kBiasSlot ? static_cast<const float*>(ops[2]) : nullptr,
+                              static_cast<float*>(ops[kBiasSlot ? 3 : 2]));
   return 0;
 }
+
+bool has_bias_slot(const OpContext& ctx) { return ctx.node().inputs.size() >= 3; }
 
 void fill_conv_params(ConvParams& p, const Window& w, int64_t batch, int64_t c, int64_t m, int64_t group) {
   p.spatial = w.n;
@@ -194,7 +206,7 @@ void prepare_conv(OpContext& ctx) {
   ctx.set_output(0, DType::F32, out);
   ConvParams& p = make_params<ConvParams>(ctx.step);
   fill_conv_params(p, w, x[0], c, m, group);
-  ctx.step.run = run_conv_f32;
+  ctx.step.run = has_bias_slot(ctx) ? run_conv_f32<true> : run_conv_f32<false>;
   ctx.step.kernel = w.n == 1 ? "conv1d_direct_f32" : w.n == 2 ? "conv2d_direct_f32" : "convnd_direct_f32";
   ctx.step.flops = 2.0 * double(x[0]) * double(m) * double(p.out_size) * double(c / group) * double(p.kernel_size);
 }
@@ -268,7 +280,7 @@ void prepare_conv_transpose(OpContext& ctx) {
   ctx.set_output(0, DType::F32, out);
   ConvParams& p = make_params<ConvParams>(ctx.step);
   fill_conv_params(p, w, x[0], c, m, group);
-  ctx.step.run = run_conv_transpose_f32;
+  ctx.step.run = has_bias_slot(ctx) ? run_conv_transpose_f32<true> : run_conv_transpose_f32<false>;
   ctx.step.kernel = "conv_transpose_direct_f32";
   ctx.step.flops = 2.0 * double(x[0]) * double(c) * double(m / group) * double(p.in_size) * double(p.kernel_size);
 }

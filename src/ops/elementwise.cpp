@@ -2,6 +2,8 @@
 // and logic with NumPy broadcasting, variadic Sum/Max/Min/Mean, Where, Cast,
 // CastLike and Clip. Every prepare picks a kernel instantiation for the
 // element type (kernels/elementwise.h) and precomputes the broadcast walk.
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,8 +19,8 @@ namespace k = rtml::kernels;
 using k::BinaryOp;
 using k::UnaryOp;
 
-constexpr DType kAllTypes[] = {DType::F32, DType::F64, DType::I8,  DType::I16, DType::I32, DType::I64,
-                               DType::U8,  DType::U16, DType::U32, DType::U64, DType::Bool};
+constexpr DType kAllTypes[] = {DType::F32, DType::F64, DType::F16, DType::BF16, DType::I8,  DType::I16, DType::I32,
+                               DType::I64, DType::U8,  DType::U16, DType::U32,  DType::U64, DType::Bool};
 
 // "float, double" — the types for which `supported(t)` holds.
 template <class F>
@@ -33,6 +35,16 @@ std::string type_list(F&& supported) {
   c.fail("input " + std::to_string(input) + " has type " + dtype_name(t) + ", which " + c.node().op_type +
          " does not support (supported: " + supported + ")");
 }
+
+// A static name for profiles such as "add_float" or "cast_float_to_int64".
+// Names are interned once at prepare time (never on the run path).
+const char* kernel_name(const std::string& name) {
+  static std::mutex mu;
+  static std::set<std::string> names;
+  std::lock_guard<std::mutex> lock(mu);
+  return names.insert(name).first->c_str();
+}
+const char* kernel_name(const char* op, DType t) { return kernel_name(std::string(op) + "_" + dtype_name(t)); }
 
 Shape broadcast_or_fail(const OpContext& c, const std::vector<Shape>& shapes) {
   Shape out;
@@ -73,7 +85,7 @@ void unary(OpContext& c, UnaryOp op, const char* kernel, float alpha = 0, float 
   const bool to_bool = op == UnaryOp::IsNaN || op == UnaryOp::IsInf;
   c.set_output(0, to_bool ? DType::Bool : x.dtype, x.shape);
   c.step.run = run_unary;
-  c.step.kernel = kernel;
+  c.step.kernel = kernel_name(kernel, x.dtype);
   c.step.flops = static_cast<double>(p.count);
 }
 
@@ -172,7 +184,7 @@ void binary(OpContext& c, BinaryOp op, const char* kernel) {
   p.bc = make_broadcast_or_fail(c, {a.shape, bs}, out);
   c.set_output(0, binary_to_bool(op) ? DType::Bool : a.dtype, out);
   c.step.run = run_binary;
-  c.step.kernel = kernel;
+  c.step.kernel = kernel_name(kernel, a.dtype);
   c.step.flops = static_cast<double>(p.bc.count);
 }
 
@@ -226,7 +238,7 @@ void PRelu(OpContext& c) {
   p.bc = make_broadcast_or_fail(c, {x.shape, slope}, x.shape);
   c.set_output(0, x.dtype, x.shape);
   c.step.run = run_binary;
-  c.step.kernel = "prelu";
+  c.step.kernel = kernel_name("prelu", x.dtype);
   c.step.flops = static_cast<double>(p.bc.count);
 }
 
@@ -275,7 +287,7 @@ void variadic(OpContext& c, BinaryOp op, bool mean, const char* kernel) {
   }
   c.set_output(0, t, out);
   c.step.run = run_variadic;
-  c.step.kernel = kernel;
+  c.step.kernel = kernel_name(kernel, t);
   c.step.flops = static_cast<double>(count) * (n > 1 ? n - 1 : 1) + (mean ? static_cast<double>(count) : 0);
 }
 
@@ -307,7 +319,7 @@ void Where(OpContext& c) {
   p.bc = make_broadcast_or_fail(c, shapes, out);
   c.set_output(0, x.dtype, out);
   c.step.run = run_where;
-  c.step.kernel = "where";
+  c.step.kernel = kernel_name("where", x.dtype);
   c.step.flops = static_cast<double>(p.bc.count);
 }
 
@@ -333,7 +345,7 @@ void cast_to(OpContext& c, DType to, bool like) {
   p.count = x.numel();
   c.set_output(0, to, x.shape);
   c.step.run = like ? run_castlike : run_cast;
-  c.step.kernel = "cast";
+  c.step.kernel = kernel_name(std::string("cast_") + dtype_name(x.dtype) + "_to_" + dtype_name(to));
   c.step.flops = static_cast<double>(p.count);
   c.step.output_aliases_input = !like && x.dtype == to;
 }
@@ -393,7 +405,7 @@ void Clip(OpContext& c) {
   }
   c.set_output(0, x.dtype, x.shape);
   c.step.run = run_clip;
-  c.step.kernel = "clip";
+  c.step.kernel = kernel_name("clip", x.dtype);
   c.step.flops = static_cast<double>(p.k.count);
 }
 

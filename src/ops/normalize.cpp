@@ -168,7 +168,9 @@ void LayerNormalization(OpContext& ctx) {
   const Shape norm(x.shape.begin() + axis, x.shape.end());
   std::vector<Shape> shapes = {ctx.input(1).shape};
   if (p.has_bias) shapes.push_back(ctx.input(2).shape);
-  for (const Shape& s : shapes) {
+  for (Shape& s : shapes) {
+    // Leading 1s beyond the normalized rank (e.g. Scale of shape [1, C]) are dropped.
+    while (s.size() > norm.size() && s.front() == 1) s.erase(s.begin());
     Shape b;
     if (!k::broadcast_shape({norm, s}, b) || b != norm)
       ctx.fail("Scale/B of shape " + shape_str(s) + " does not broadcast to the normalized shape " + shape_str(norm));
@@ -271,8 +273,8 @@ void reduce_op(OpContext& ctx, k::ReduceKind kind, const char* name) {
   const int rank = x.rank();
   std::vector<int64_t> axes;
   if (axes_input) {
-    if (ctx.has_attr("axes")) ctx.fail("axes is an input from this opset on, not an attribute");
     if (ctx.has_input(1) && ctx.input(1).numel() > 0) axes = ctx.const_ints(1);
+    else if (!ctx.has_input(1)) axes = ctx.attr_ints("axes");  // lenient: pre-opset-13 style
   } else {
     axes = ctx.attr_ints("axes");
   }

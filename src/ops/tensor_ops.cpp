@@ -1,7 +1,8 @@
 // Tensor (data-movement and shape) ops: Identity, Dropout, Constant,
 // ConstantOfShape, Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze,
-// Transpose, Concat, Split, Slice, Gather, GatherElements, Expand, Tile, Pad,
-// Range, DepthToSpace, SpaceToDepth, Trilu.
+// Transpose, Concat, Split, Slice, Gather, GatherElements, GatherND,
+// ScatterElements (Scatter), ScatterND, Expand, Tile, Pad, Range,
+// DepthToSpace, SpaceToDepth, Trilu, EyeLike, ReverseSequence.
 //
 // Values that decide an output shape (Reshape's shape, Slice's starts/ends,
 // Tile's repeats, ...) must be known at prepare time: constants, or computed
@@ -84,20 +85,35 @@ void Identity(OpContext& ctx) {
   set_view(ctx, ctx.input(0).shape);
 }
 
-// Inference-mode Dropout: output = input, mask (if requested) all true. A
-// training_mode input that is true fails: at prepare time when it is
-// constant, else with run-time code 2.
+// Inference-mode Dropout: output = input, mask (if requested) all true.
+// Training mode (random dropping) is not supported, except with ratio 0,
+// where it is the identity too. A training_mode input that is true with a
+// nonzero ratio fails: at prepare time when both are constant, else with
+// run-time code 2.
 struct DropoutOp {
   size_t bytes = 0;
   int out = 1;
   int mask = -1;        // operand of the mask output, or -1
   int64_t mask_count = 0;
-  int training = -1;    // operand of training_mode, or -1
+  int training = -1;    // operand of a run-time training_mode, or -1
+  int ratio = -1;       // operand of a run-time ratio, or -1
+  DType ratio_type = DType::F32;
+  bool ratio_zero = false;  // ratio known to be 0 at prepare time
 };
+
+bool dropout_ratio_zero(const DropoutOp& p, void* const* ops) {
+  if (p.ratio_zero) return true;
+  if (p.ratio < 0 || !ops[p.ratio]) return false;  // default ratio 0.5
+  if (p.ratio_type == DType::F32) return *static_cast<const float*>(ops[p.ratio]) == 0.f;
+  if (p.ratio_type == DType::F64) return *static_cast<const double*>(ops[p.ratio]) == 0.0;
+  return false;
+}
 
 int run_dropout(const void* params, void* const* ops) {
   const auto& p = *static_cast<const DropoutOp*>(params);
-  if (p.training >= 0 && ops[p.training] && *static_cast<const uint8_t*>(ops[p.training])) return 2;
+  if (p.training >= 0 && ops[p.training] && *static_cast<const uint8_t*>(ops[p.training]) &&
+      !dropout_ratio_zero(p, ops))
+    return 2;
   kernels::copy_bytes(ops[0], ops[p.out], p.bytes);
   if (p.mask >= 0 && ops[p.mask]) std::memset(ops[p.mask], 1, static_cast<size_t>(p.mask_count));
   return 0;
@@ -109,20 +125,27 @@ void Dropout(OpContext& ctx) {
   check_sized(ctx, 0);
   if (ctx.opset() < 7 && ctx.attr_int("is_test", 0) == 0 && ctx.has_attr("is_test"))
     ctx.fail("training mode (is_test=0) is not supported; rtml runs inference only");
-  int training = -1;
+  auto& p = make_params<DropoutOp>(ctx.step);
+  if (ctx.has_input(1)) {
+    ctx.expect_dtype(1, {DType::F32, DType::F64, DType::F16});
+    if (ctx.input(1).numel() != 1) ctx.fail("ratio must be a scalar");
+    p.ratio_type = ctx.input(1).dtype;
+    if (ctx.is_constant(1) && p.ratio_type != DType::F16) p.ratio_zero = ctx.const_floats(1)[0] == 0.f;
+    else p.ratio = 1;
+  }
   if (ctx.has_input(2)) {
     ctx.expect_dtype(2, {DType::Bool});
     if (ctx.is_constant(2)) {
-      if (*ctx.input(2).as<uint8_t>()) ctx.fail("training_mode=true is not supported; rtml runs inference only");
+      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero && p.ratio < 0)
+        ctx.fail("training_mode=true (random dropping) is not supported; rtml runs inference only");
+      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero) p.training = 2;  // checked against the run-time ratio
     } else {
-      training = 2;
+      p.training = 2;
     }
   }
   ctx.set_output(0, in.dtype, in.shape);
-  auto& p = make_params<DropoutOp>(ctx.step);
   p.bytes = in.bytes();
   p.out = out_slot(ctx, 0);
-  p.training = training;
   if (ctx.has_output(1)) {
     // Opset < 10 typed the mask like the input; later opsets use bool.
     ctx.set_output(1, ctx.opset() >= 10 ? DType::Bool : in.dtype, in.shape);
@@ -158,9 +181,10 @@ void Constant(OpContext& ctx) {
   if (const ir::Tensor* t = ctx.has_attr("value") ? ctx.attr_tensor("value") : nullptr) {
     if (dtype_size(t->dtype) == 0) ctx.fail(std::string("value of type ") + dtype_name(t->dtype) + " is not supported");
     ctx.set_output(0, t->dtype, t->shape);
+    p.bytes = static_cast<size_t>(shape_numel(t->shape)) * dtype_size(t->dtype);
+    if (!t->data || t->data->size() < p.bytes) ctx.fail("value tensor holds fewer bytes than its shape needs");
     p.keep = t->data;
     p.data = t->data->data();
-    p.bytes = t->data->size();
     return;
   }
   auto own = [&](DType dt, Shape shape, const void* src, size_t bytes) {
@@ -475,7 +499,9 @@ void Slice(OpContext& ctx) {
     if (s < 0) s += n;
     if (e < 0) e += n;
     int64_t count;
-    if (step > 0) {
+    if (n == 0) {
+      count = 0;
+    } else if (step > 0) {
       s = std::clamp<int64_t>(s, 0, n);
       e = std::clamp<int64_t>(e, 0, n);
       count = e > s ? (e - s + step - 1) / step : 0;
@@ -780,6 +806,225 @@ void GatherElements(OpContext& ctx) {
   ctx.step.kernel = "gather_elements";
 }
 
+// GatherND: each k-tuple of the last indices dim addresses a slice of data
+// after the batch_dims leading (shared) dims.
+struct GatherNDOp {
+  kernels::GatherNDParams k;
+};
+
+int run_gather_nd(const void* params, void* const* ops) {
+  return kernels::gather_nd(static_cast<const GatherNDOp*>(params)->k, ops[0], ops[1], ops[2]);
+}
+
+void GatherND(OpContext& ctx) {
+  ctx.expect_inputs(2, 2);
+  ctx.expect_dtype(1, {DType::I64, DType::I32});
+  const TensorInfo& data = ctx.input(0);
+  const TensorInfo& idx = ctx.input(1);
+  check_sized(ctx, 0);
+  const int r = data.rank(), q = idx.rank();
+  const int64_t b = ctx.attr_int("batch_dims", 0);
+  if (r < 1 || q < 1) ctx.fail("data and indices must have rank >= 1");
+  if (b < 0 || b >= std::min(r, q)) ctx.fail("batch_dims " + std::to_string(b) + " must be below both ranks");
+  for (int64_t d = 0; d < b; ++d)
+    if (data.shape[d] != idx.shape[d])
+      ctx.fail("the first batch_dims dims of data " + shape_str(data.shape) + " and indices " + shape_str(idx.shape) + " differ");
+  const int64_t k = idx.shape.back();
+  if (k < 1 || k > r - b || k > kMaxRank)
+    ctx.fail("indices' last dim " + std::to_string(k) + " must be in [1, rank(data) - batch_dims]");
+  Shape out(idx.shape.begin(), idx.shape.end() - 1);
+  out.insert(out.end(), data.shape.begin() + b + k, data.shape.end());
+  const Shape st = row_major_strides(data.shape);
+  const int64_t es = static_cast<int64_t>(dtype_size(data.dtype));
+  auto& p = make_params<GatherNDOp>(ctx.step);
+  p.k.k = static_cast<int>(k);
+  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
+  p.k.batch = 1;
+  for (int64_t d = 0; d < b; ++d) p.k.batch *= data.shape[d];
+  p.k.tuples = 1;
+  for (int d = static_cast<int>(b); d < q - 1; ++d) p.k.tuples *= idx.shape[d];
+  p.k.data_batch_bytes = es;
+  for (int d = static_cast<int>(b); d < r; ++d) p.k.data_batch_bytes *= data.shape[d];
+  p.k.inner_bytes = es;
+  for (int d = static_cast<int>(b + k); d < r; ++d) p.k.inner_bytes *= data.shape[d];
+  for (int64_t j = 0; j < k; ++j) {
+    p.k.dims[j] = data.shape[b + j];
+    p.k.strides_bytes[j] = st[b + j] * es;
+  }
+  ctx.set_output(0, data.dtype, std::move(out));
+  ctx.step.run = run_gather_nd;
+  ctx.step.kernel = "gather_nd";
+}
+
+// ---- Scatter -------------------------------------------------------------------------
+
+kernels::ScatterReduce scatter_reduction(OpContext& ctx, DType dt) {
+  const std::string r = ctx.attr_string("reduction", "none");
+  kernels::ScatterReduce red;
+  if (r == "none") return kernels::ScatterReduce::None;
+  if (r == "add") red = kernels::ScatterReduce::Add;
+  else if (r == "mul") red = kernels::ScatterReduce::Mul;
+  else if (r == "max") red = kernels::ScatterReduce::Max;
+  else if (r == "min") red = kernels::ScatterReduce::Min;
+  else ctx.fail("reduction must be none, add, mul, max or min, got '" + r + "'");
+  if (dt != DType::F32 && dt != DType::F64 && dt != DType::I32 && dt != DType::I64)
+    ctx.fail("reduction '" + r + "' supports float, double, int32 and int64, got " + dtype_name(dt));
+  return red;
+}
+
+struct ScatterElementsOp {
+  kernels::ScatterElementsParams k;
+};
+
+int run_scatter_elements(const void* params, void* const* ops) {
+  return kernels::scatter_elements(static_cast<const ScatterElementsOp*>(params)->k, ops[0], ops[1], ops[2], ops[3]);
+}
+
+void ScatterElements(OpContext& ctx) {
+  ctx.expect_inputs(3, 3);
+  ctx.expect_dtype(1, {DType::I64, DType::I32});
+  const TensorInfo& data = ctx.input(0);
+  const TensorInfo& idx = ctx.input(1);
+  const TensorInfo& upd = ctx.input(2);
+  check_sized(ctx, 0);
+  const int r = data.rank();
+  if (r < 1) ctx.fail("data must have rank >= 1");
+  check_rank(ctx, data.shape.size());
+  if (idx.rank() != r) ctx.fail("indices " + shape_str(idx.shape) + " must have the rank of data " + shape_str(data.shape));
+  if (upd.shape != idx.shape) ctx.fail("updates " + shape_str(upd.shape) + " must have the shape of indices " + shape_str(idx.shape));
+  if (upd.dtype != data.dtype) ctx.fail("updates must have the type of data");
+  const int axis = ctx.axis(ctx.attr_int("axis", 0), r);
+  for (int d = 0; d < r; ++d)
+    if (d != axis && idx.shape[d] > data.shape[d])
+      ctx.fail("indices " + shape_str(idx.shape) + " exceed data " + shape_str(data.shape) + " in dimension " + std::to_string(d));
+  auto& p = make_params<ScatterElementsOp>(ctx.step);
+  const Shape st = row_major_strides(data.shape);
+  p.k.rank = r;
+  p.k.axis = axis;
+  p.k.elem_size = elem_size(ctx, data.dtype);
+  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
+  p.k.dtype = data.dtype;
+  p.k.reduce = scatter_reduction(ctx, data.dtype);
+  p.k.data_bytes = static_cast<int64_t>(data.bytes());
+  p.k.count = idx.numel();
+  p.k.axis_dim = data.shape[axis];
+  for (int d = 0; d < r; ++d) {
+    p.k.shape[d] = idx.shape[d];
+    p.k.out_strides[d] = st[d];
+  }
+  ctx.set_output(0, data.dtype, data.shape);
+  ctx.step.run = run_scatter_elements;
+  ctx.step.kernel = "scatter_elements";
+}
+
+struct ScatterNDOp {
+  kernels::ScatterNDParams k;
+};
+
+int run_scatter_nd(const void* params, void* const* ops) {
+  return kernels::scatter_nd(static_cast<const ScatterNDOp*>(params)->k, ops[0], ops[1], ops[2], ops[3]);
+}
+
+void ScatterND(OpContext& ctx) {
+  ctx.expect_inputs(3, 3);
+  ctx.expect_dtype(1, {DType::I64});
+  const TensorInfo& data = ctx.input(0);
+  const TensorInfo& idx = ctx.input(1);
+  const TensorInfo& upd = ctx.input(2);
+  check_sized(ctx, 0);
+  const int r = data.rank(), q = idx.rank();
+  if (r < 1 || q < 1) ctx.fail("data and indices must have rank >= 1");
+  if (upd.dtype != data.dtype) ctx.fail("updates must have the type of data");
+  const int64_t k = idx.shape.back();
+  if (k < 1 || k > r || k > kMaxRank) ctx.fail("indices' last dim " + std::to_string(k) + " must be in [1, rank(data)]");
+  Shape want(idx.shape.begin(), idx.shape.end() - 1);
+  want.insert(want.end(), data.shape.begin() + k, data.shape.end());
+  if (upd.shape != want) ctx.fail("updates have shape " + shape_str(upd.shape) + ", expected " + shape_str(want));
+  const Shape st = row_major_strides(data.shape);
+  auto& p = make_params<ScatterNDOp>(ctx.step);
+  p.k.k = static_cast<int>(k);
+  p.k.elem_size = elem_size(ctx, data.dtype);
+  p.k.index_size = 8;
+  p.k.dtype = data.dtype;
+  p.k.reduce = scatter_reduction(ctx, data.dtype);
+  p.k.data_bytes = static_cast<int64_t>(data.bytes());
+  p.k.tuples = idx.numel() / k;
+  p.k.inner = 1;
+  for (int d = static_cast<int>(k); d < r; ++d) p.k.inner *= data.shape[d];
+  for (int64_t j = 0; j < k; ++j) {
+    p.k.dims[j] = data.shape[j];
+    p.k.strides[j] = st[j];
+  }
+  ctx.set_output(0, data.dtype, data.shape);
+  ctx.step.run = run_scatter_nd;
+  ctx.step.kernel = "scatter_nd";
+}
+
+// ---- EyeLike / ReverseSequence ------------------------------------------------------
+
+struct EyeOp {
+  int64_t rows = 0, cols = 0, k = 0;
+  int elem_size = 4;
+  alignas(8) unsigned char one[8] = {};
+  int out = 1;
+};
+
+int run_eye(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const EyeOp*>(params);
+  kernels::eye(p.rows, p.cols, p.k, p.elem_size, p.one, ops[p.out]);
+  return 0;
+}
+
+void store_scalar(OpContext& ctx, DType t, double v, unsigned char* dst);
+
+void EyeLike(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  const TensorInfo& in = ctx.input(0);
+  if (in.rank() != 2) ctx.fail("input must be 2-D, got " + shape_str(in.shape));
+  const DType dt = ctx.has_attr("dtype") ? static_cast<DType>(ctx.attr_int("dtype", 1)) : in.dtype;
+  if (dtype_size(dt) == 0) ctx.fail("unsupported output dtype " + std::to_string(static_cast<int>(dt)));
+  auto& p = make_params<EyeOp>(ctx.step);
+  p.rows = in.shape[0];
+  p.cols = in.shape[1];
+  p.k = ctx.attr_int("k", 0);
+  p.elem_size = elem_size(ctx, dt);
+  store_scalar(ctx, dt, 1.0, p.one);
+  p.out = out_slot(ctx, 0);
+  ctx.set_output(0, dt, in.shape);
+  ctx.step.run = run_eye;
+  ctx.step.kernel = "eye_like";
+}
+
+struct ReverseSequenceOp {
+  kernels::ReverseSequenceParams k;
+};
+
+int run_reverse_sequence(const void* params, void* const* ops) {
+  return kernels::reverse_sequence(static_cast<const ReverseSequenceOp*>(params)->k, ops[0], ops[1], ops[2]);
+}
+
+void ReverseSequence(OpContext& ctx) {
+  ctx.expect_inputs(2, 2);
+  ctx.expect_dtype(1, {DType::I64});
+  const TensorInfo& in = ctx.input(0);
+  check_sized(ctx, 0);
+  if (in.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(in.shape));
+  const int64_t ta = ctx.attr_int("time_axis", 0), ba = ctx.attr_int("batch_axis", 1);
+  if (!((ta == 0 && ba == 1) || (ta == 1 && ba == 0))) ctx.fail("time_axis and batch_axis must be 0 and 1 in some order");
+  auto& p = make_params<ReverseSequenceOp>(ctx.step);
+  p.k.time_outer = ta == 0;
+  p.k.time = in.shape[ta];
+  p.k.batch = in.shape[ba];
+  if (ctx.input(1).shape != Shape{p.k.batch})
+    ctx.fail("sequence_lens must have shape [" + std::to_string(p.k.batch) + "], got " + shape_str(ctx.input(1).shape));
+  p.k.index_size = 8;
+  p.k.inner_bytes = static_cast<int64_t>(dtype_size(in.dtype));
+  for (size_t d = 2; d < in.shape.size(); ++d) p.k.inner_bytes *= in.shape[d];
+  ctx.set_output(0, in.dtype, in.shape);
+  ctx.step.run = run_reverse_sequence;
+  ctx.step.kernel = "reverse_sequence";
+}
+
 // ---- Pad -----------------------------------------------------------------------------
 
 struct PadOp {
@@ -998,6 +1243,12 @@ void register_tensor_ops(Registry& r) {
   r.add({"DepthToSpace", DepthToSpace});
   r.add({"SpaceToDepth", SpaceToDepth});
   r.add({"Trilu", Trilu});
+  r.add({"GatherND", GatherND});
+  r.add({"ScatterElements", ScatterElements});
+  r.add({"Scatter", ScatterElements});  // opset 9-10 name of ScatterElements
+  r.add({"ScatterND", ScatterND});
+  r.add({"EyeLike", EyeLike});
+  r.add({"ReverseSequence", ReverseSequence});
 }
 
 }  // namespace rtml::ops

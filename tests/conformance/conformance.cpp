@@ -24,6 +24,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/error.h"
 #include "engine/session.h"
 #include "import/onnx_import.h"
@@ -140,6 +143,49 @@ Outcome run_case(const fs::path& dir, std::string& why) {
   return Outcome::Pass;
 }
 
+// Runs one case in a child process so that a crash fails that case only.
+Outcome run_isolated(const fs::path& dir, std::string& why) {
+  int fds[2];
+  if (pipe(fds) != 0) return run_case(dir, why);
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return run_case(dir, why);
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    std::string msg;
+    Outcome o;
+    try {
+      o = run_case(dir, msg);
+    } catch (const std::exception& e) {
+      o = Outcome::Fail;
+      msg = e.what();
+    }
+    char code = static_cast<char>(o);
+    (void)!write(fds[1], &code, 1);
+    (void)!write(fds[1], msg.data(), msg.size());
+    close(fds[1]);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string buf;
+  char chunk[4096];
+  ssize_t n;
+  while ((n = read(fds[0], chunk, sizeof chunk)) > 0) buf.append(chunk, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (buf.empty()) {
+    why = WIFSIGNALED(status) ? "crashed with signal " + std::to_string(WTERMSIG(status)) : "child exited without a result";
+    return Outcome::Fail;
+  }
+  why = buf.substr(1);
+  return static_cast<Outcome>(buf[0]);
+}
+
 std::map<std::string, std::string> read_expected_failures(const fs::path& dir) {
   std::map<std::string, std::string> xf;
   if (!fs::is_directory(dir)) return xf;
@@ -199,13 +245,7 @@ int main(int argc, char** argv) {
       for (const auto& f : filters) selected = selected || name.find(f) != std::string::npos;
       if (!selected) continue;
       std::string why;
-      Outcome o;
-      try {
-        o = run_case(c, why);
-      } catch (const std::exception& e) {
-        o = Outcome::Fail;
-        why = e.what();
-      }
+      Outcome o = run_isolated(c, why);
       bool listed = xfail.count(name) > 0;
       if (o == Outcome::Skip) {
         ++skipped;

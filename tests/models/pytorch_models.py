@@ -129,6 +129,26 @@ def export(name, out_dir):
         np.save(os.path.join(d, "inputs", n + ".npy"), a.numpy())
     for n, e in zip(outputs, expected):
         np.save(os.path.join(d, "expected", n + ".npy"), e.numpy())
+    if name == "lstm_step":
+        export_stream(model, d)
+
+
+def export_stream(model, d, steps=32):
+    """PyTorch runs the streaming LSTM step by step, carrying (h, c) from zero.
+
+    Raw little-endian float32 files, for examples/embed (plain C, no .npy).
+    """
+    xs = torch.randn(steps, 1, 1, 8)
+    h = torch.zeros(1, 1, 16)
+    c = torch.zeros(1, 1, 16)
+    ys = []
+    with torch.no_grad():
+        for x in xs:
+            y, h, c = model(x, h, c)
+            ys.append(y)
+    os.makedirs(os.path.join(d, "stream"), exist_ok=True)
+    xs.numpy().astype("<f4").tofile(os.path.join(d, "stream", "x.f32"))
+    torch.stack(ys).numpy().astype("<f4").tofile(os.path.join(d, "stream", "y.f32"))
 
 
 def main():
