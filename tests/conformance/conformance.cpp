@@ -30,6 +30,7 @@
 #include "core/error.h"
 #include "engine/session.h"
 #include "import/onnx_import.h"
+#include "kernels/elementwise.h"
 #include "plan/plan.h"
 
 namespace fs = std::filesystem;
@@ -53,6 +54,8 @@ double element(const void* data, DType t, int64_t i) {
     case DType::U16: return static_cast<const uint16_t*>(data)[i];
     case DType::U32: return static_cast<const uint32_t*>(data)[i];
     case DType::U64: return static_cast<double>(static_cast<const uint64_t*>(data)[i]);
+    case DType::F16: return kernels::half_to_float(static_cast<const uint16_t*>(data)[i]);
+    case DType::BF16: return kernels::bfloat16_to_float(static_cast<const uint16_t*>(data)[i]);
     default: return std::nan("");
   }
 }
