@@ -12,9 +12,14 @@
 // any op-specific folding code.
 //
 // Operand layout a kernel's RunFn receives, in this order:
-//   inputs  (node input order; nullptr for an omitted optional input)
-//   outputs (node output order; nullptr for an omitted optional output)
+//   inputs  (the slots the node lists; nullptr for one left empty ("") in the
+//            middle; trailing optional inputs the node does not list have
+//            no slot at all)
+//   outputs (likewise: the slots the node lists, nullptr for an empty name)
 //   scratch (only if scratch_bytes > 0; 64-byte aligned, uninitialized)
+// So a kernel with optional trailing operands must learn in prepare how many
+// slots the node has (ctx.node().inputs.size(), .outputs.size()) and keep
+// that in its params.
 #pragma once
 
 #include <cstdint>
