@@ -145,7 +145,8 @@ int cmd_run(const Args& args) {
     }
     std::string safe = out.name;
     for (char& c : safe)
-      if (c == '/' || c == '\\' || c == ':' || (safe == ".." && c == '.')) c = '_';
+      if (c == '/' || c == '\\' || c == ':') c = '_';
+    if (safe.empty() || safe == "." || safe == "..") safe = "_" + safe;  // never a directory name
     std::string path = (std::filesystem::path(output_dir) / (safe + ".npy")).string();
     util::write_npy(path, out.dtype, out.shape, session.output_data(o));
     std::printf("wrote %s (%s %s)\n", path.c_str(), dtype_name(out.dtype), shape_str(out.shape).c_str());

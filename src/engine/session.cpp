@@ -32,6 +32,15 @@ Session::Session(plan::Plan plan) : plan_(std::move(plan)) {
     output_ptr_.push_back(own_buffers_.back().get());
   }
   operand_ptr_.assign(plan_.operands.size(), nullptr);
+  input_slots_.resize(plan_.inputs.size());
+  output_slots_.resize(plan_.outputs.size());
+  for (uint32_t i = 0; i < plan_.operands.size(); ++i) {
+    if (plan_.operands[i] < 0) continue;
+    const plan::TensorPlan& t = plan_.tensors[plan_.operands[i]];
+    if (t.storage == plan::Storage::Input) input_slots_[t.index].push_back(i);
+    if (t.storage == plan::Storage::Output) output_slots_[t.index].push_back(i);
+  }
+  copy_source_.resize(plan_.output_copies.size());
   rebuild_pointers();
 }
 
@@ -53,16 +62,23 @@ void Session::rebuild_pointers() noexcept {
     int id = plan_.operands[i];
     operand_ptr_[i] = id < 0 ? nullptr : const_cast<void*>(tensor_data(id));
   }
+  for (size_t c = 0; c < plan_.output_copies.size(); ++c) copy_source_[c] = tensor_data(plan_.output_copies[c].source);
+}
+
+void Session::point_slots(const std::vector<uint32_t>& slots, void* data) noexcept {
+  for (uint32_t s : slots) operand_ptr_[s] = data;
+  // An output copied from an input or an earlier output follows its source.
+  for (size_t c = 0; c < plan_.output_copies.size(); ++c) copy_source_[c] = tensor_data(plan_.output_copies[c].source);
 }
 
 void Session::bind_input(int i, void* data) noexcept {
   input_ptr_[i] = data;
-  rebuild_pointers();
+  point_slots(input_slots_[i], data);
 }
 
 void Session::bind_output(int i, void* data) noexcept {
   output_ptr_[i] = data;
-  rebuild_pointers();
+  point_slots(output_slots_[i], data);
 }
 
 int Session::input_index(const std::string& name) const {
@@ -95,8 +111,10 @@ RunStatus Session::run() noexcept {
     const plan::PlanStep& st = steps[s];
     if (int rc = st.step.run(st.step.params.get(), ptrs + st.first_operand)) return {rc, static_cast<int>(s)};
   }
-  for (const plan::OutputCopy& c : plan_.output_copies)
-    std::memcpy(output_ptr_[c.output], tensor_data(c.source), plan_.tensors[c.source].bytes);
+  for (size_t c = 0, n = plan_.output_copies.size(); c < n; ++c) {
+    const plan::OutputCopy& oc = plan_.output_copies[c];
+    std::memcpy(output_ptr_[oc.output], copy_source_[c], plan_.tensors[oc.source].bytes);
+  }
   for (const Link& l : links_) std::memmove(input_ptr_[l.input], output_ptr_[l.output], l.bytes);
   return {};
 }

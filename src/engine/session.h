@@ -61,12 +61,17 @@ class Session {
 
  private:
   void rebuild_pointers() noexcept;
+  void point_slots(const std::vector<uint32_t>& slots, void* data) noexcept;
 
   plan::Plan plan_;
   void* arena_ = nullptr;
   std::vector<std::unique_ptr<uint8_t[]>> own_buffers_;
   std::vector<void*> input_ptr_, output_ptr_;
   std::vector<void*> operand_ptr_;  // one per Plan::operands entry
+  // Operand slots that read each graph input / write each graph output, so
+  // binding rewrites only those (it may happen every audio callback).
+  std::vector<std::vector<uint32_t>> input_slots_, output_slots_;
+  std::vector<const void*> copy_source_;  // per Plan::output_copies entry
   struct Link { int output, input; size_t bytes; };
   std::vector<Link> links_;
 };

@@ -19,7 +19,6 @@ const TensorInfo& OpContext::input(int i) const {
 std::vector<int64_t> OpContext::const_ints(int i) const {
   const TensorInfo& t = input(i);
   if (!t.data) {
-    std::string name = i < static_cast<int>(node_.inputs.size()) ? std::to_string(i) : "?";
     fail("input " + std::to_string(i) +
          " must be known before the first run (a constant or computed from static shapes); rtml does not "
          "support shapes that depend on run-time data");
