@@ -1,5 +1,6 @@
 # rtml: the two commands a new user needs.
-#   make run    install deps, build, run the demo (rtml info + rtml run on a model the build exports)
+#   make run    install deps, build, generate the default model zoo, show one model and run the digit
+#               classifier on its held-out test data
 #   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan
 # Other targets: build, install (PREFIX=...), test-native, test-armhf, test-asan, conformance, clean.
@@ -25,12 +26,14 @@ build: deps $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@echo "== rtml info $(BUILD)/pytorch_models/demo/model.onnx"
-	@$(BUILD)/rtml info $(BUILD)/pytorch_models/demo/model.onnx
+	@echo "== rtml zoo --out $(BUILD)/zoo    (the default model zoo: ONNX + TorchScript + test data)"
+	@$(BUILD)/rtml zoo --out $(BUILD)/zoo
 	@echo
-	@echo "== rtml run $(BUILD)/pytorch_models/demo/model.onnx --random --output-dir $(BUILD)/demo-out"
-	@$(BUILD)/rtml run $(BUILD)/pytorch_models/demo/model.onnx --random
-	@$(BUILD)/rtml run $(BUILD)/pytorch_models/demo/model.onnx --random --output-dir $(BUILD)/demo-out
+	@echo "== rtml info $(BUILD)/zoo/gru_stream_h64/model.onnx"
+	@$(BUILD)/rtml info $(BUILD)/zoo/gru_stream_h64/model.onnx
+	@echo
+	@echo "== rtml run $(BUILD)/zoo/digits_mlp/model.onnx --test-data $(BUILD)/zoo/digits_mlp"
+	@$(BUILD)/rtml run $(BUILD)/zoo/digits_mlp/model.onnx --test-data $(BUILD)/zoo/digits_mlp
 
 test: test-native test-armhf test-asan
 	@echo "make test: all suites passed"

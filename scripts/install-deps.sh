@@ -12,6 +12,7 @@ host_pkgs=(
   libonnx-testdata                    # ONNX backend test cases: the conformance oracle
   libgtest-dev
   python3-numpy python3-onnx python3-torch   # models and expected outputs exported by PyTorch
+  python3-sklearn                     # the zoo's digits data set
 )
 cross_pkgs=(
   g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user-static

@@ -16,6 +16,7 @@ using Args = std::vector<std::string>;
 int cmd_info(const Args& args);
 int cmd_run(const Args& args);
 int cmd_ops(const Args& args);
+int cmd_zoo(const Args& args);
 
 // Shared option helpers. Throw rtml::Error with a usage hint on bad input.
 struct ModelOptions {
@@ -26,5 +27,11 @@ struct ModelOptions {
 bool parse_shape_option(const Args& args, size_t& i, ModelOptions& out);
 std::string format_bytes(double bytes);
 std::string format_count(double n);
+
+// JSON by hand: a quoted, escaped string; a number (null if not finite).
+std::string json_string(const std::string& s);
+std::string json_number(double v);
+// Writes `text` to `path` atomically (temporary file + rename).
+void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace rtml::cli

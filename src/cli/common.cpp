@@ -1,7 +1,13 @@
+#include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "util/atomic_file.h"
 
 namespace rtml::cli {
 
@@ -30,6 +36,42 @@ std::string format_count(double n) {
   else if (n < 1e9) std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
   else std::snprintf(buf, sizeof buf, "%.2f G", n / 1e9);
   return buf;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;  // UTF-8 bytes pass through
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back as v
+  return ec == std::errc() ? std::string(buf, end) : "null";
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  util::write_file_atomic(path, [&](std::ostream& out) { out << text; });
 }
 
 }  // namespace rtml::cli

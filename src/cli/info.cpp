@@ -8,12 +8,20 @@ namespace rtml::cli {
 
 int cmd_info(const Args& args) {
   ModelOptions opt;
+  bool json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     if (parse_shape_option(args, i, opt)) continue;
     if (args[i] == "-h" || args[i] == "--help") {
-      std::puts("usage: rtml info MODEL [--shape NAME=DIMS]...\n"
-                "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.");
+      std::puts("usage: rtml info MODEL [--shape NAME=DIMS]... [--json]\n"
+                "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.\n"
+                "--json prints the same numbers as one JSON object: model, opset, inputs and outputs\n"
+                "([{name, dtype, shape}]), parameters, parameter_bytes, flops, steps, arena_bytes,\n"
+                "lower_bound_bytes, no_reuse_bytes.");
       return 0;
+    }
+    if (args[i] == "--json") {
+      json = true;
+      continue;
     }
     if (!args[i].empty() && args[i][0] == '-') throw Error("unknown option '" + args[i] + "' (see rtml info --help)");
     if (!opt.model.empty()) throw Error("more than one model given: '" + opt.model + "' and '" + args[i] + "'");
@@ -29,6 +37,37 @@ int cmd_info(const Args& args) {
       params += static_cast<size_t>(shape_numel(t.shape));
     }
   plan::Plan p = plan::build_plan(g, opt.plan);
+
+  if (json) {
+    auto tensors = [&](const std::vector<int>& ids) {
+      std::string out = "[";
+      for (size_t k = 0; k < ids.size(); ++k) {
+        const auto& t = p.tensors[ids[k]];
+        std::string dims;
+        for (size_t d = 0; d < t.shape.size(); ++d) dims += (d ? ", " : "") + std::to_string(t.shape[d]);
+        out += std::string(k ? ", " : "") + "{\"name\": " + json_string(t.name) + ", \"dtype\": " +
+               json_string(dtype_name(t.dtype)) + ", \"shape\": [" + dims + "]}";
+      }
+      return out + "]";
+    };
+    std::printf("{\n"
+                "  \"model\": %s,\n"
+                "  \"opset\": %lld,\n"
+                "  \"inputs\": %s,\n"
+                "  \"outputs\": %s,\n"
+                "  \"parameters\": %zu,\n"
+                "  \"parameter_bytes\": %zu,\n"
+                "  \"flops\": %s,\n"
+                "  \"steps\": %zu,\n"
+                "  \"arena_bytes\": %zu,\n"
+                "  \"lower_bound_bytes\": %zu,\n"
+                "  \"no_reuse_bytes\": %zu\n"
+                "}\n",
+                json_string(opt.model).c_str(), static_cast<long long>(g.opset), tensors(p.inputs).c_str(),
+                tensors(p.outputs).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
+                p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes);
+    return 0;
+  }
 
   std::printf("model       %s\n", opt.model.c_str());
   std::printf("opset       %lld\n", static_cast<long long>(g.opset));

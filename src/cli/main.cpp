@@ -11,10 +11,17 @@ void usage(std::FILE* to) {
       "usage: rtml <command> [options]\n"
       "\n"
       "commands:\n"
-      "  info MODEL [--shape NAME=DIMS]...      inputs, outputs, ops, parameters, FLOPs, memory plan\n"
+      "  info MODEL [--shape NAME=DIMS]... [--json]\n"
+      "                                          inputs, outputs, ops, parameters, FLOPs, memory plan\n"
       "  run MODEL [--input NAME=FILE.npy]... [--random] [--seed N] [--output-dir DIR] [--shape NAME=DIMS]...\n"
       "                                          run one inference; write outputs as .npy or print a summary\n"
+      "  run MODEL --test-data DIR [--tolerance T] [--report FILE.json]\n"
+      "                                          run every test_data_set_N in DIR, compare with its expected\n"
+      "                                          outputs (and labels: top-1); exit 1 if out of tolerance\n"
       "  ops                                     list the ONNX ops the engine supports\n"
+      "  zoo [--out DIR] [--set default|sweep|all] [--only NAME]... [--list]\n"
+      "                                          generate the example model zoo (runs zoo/generate.py with\n"
+      "                                          Debian's python3: torch, onnx, numpy, sklearn)\n"
       "\n"
       "rtml COMMAND --help shows a command's options.\n",
       to);
@@ -32,6 +39,7 @@ int main(int argc, char** argv) {
     if (cmd == "info") return rtml::cli::cmd_info(args);
     if (cmd == "run") return rtml::cli::cmd_run(args);
     if (cmd == "ops") return rtml::cli::cmd_ops(args);
+    if (cmd == "zoo") return rtml::cli::cmd_zoo(args);
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
       usage(stdout);
       return 0;

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "data/test_data.h"
 #include "engine/session.h"
 #include "import/onnx_import.h"
 #include "util/npy.h"
@@ -13,18 +14,6 @@
 namespace rtml::cli {
 
 namespace {
-
-double value_at(const void* data, DType t, int64_t i) {
-  switch (t) {
-    case DType::F32: return static_cast<const float*>(data)[i];
-    case DType::F64: return static_cast<const double*>(data)[i];
-    case DType::I64: return static_cast<double>(static_cast<const int64_t*>(data)[i]);
-    case DType::I32: return static_cast<const int32_t*>(data)[i];
-    case DType::I8: return static_cast<const int8_t*>(data)[i];
-    case DType::U8: case DType::Bool: return static_cast<const uint8_t*>(data)[i];
-    default: return std::nan("");
-  }
-}
 
 void fill_random(void* data, DType t, int64_t n, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -48,14 +37,89 @@ void print_summary(const plan::TensorPlan& t, const void* data) {
   }
   double lo = INFINITY, hi = -INFINITY, sum = 0;
   for (int64_t i = 0; i < n; ++i) {
-    double v = value_at(data, t.dtype, i);
+    double v = data::element_as_double(data, t.dtype, i);
     lo = std::fmin(lo, v);
     hi = std::fmax(hi, v);
     sum += v;
   }
   std::printf("  min %.6g  max %.6g  mean %.6g\n  [", lo, hi, sum / static_cast<double>(n));
-  for (int64_t i = 0; i < n && i < 8; ++i) std::printf("%s%.6g", i ? ", " : "", value_at(data, t.dtype, i));
+  for (int64_t i = 0; i < n && i < 8; ++i) std::printf("%s%.6g", i ? ", " : "", data::element_as_double(data, t.dtype, i));
   std::printf("%s]\n", n > 8 ? ", ..." : "");
+}
+
+double parse_tolerance(const std::string& text) {
+  size_t used = 0;
+  double t = -1;
+  try {
+    t = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || !std::isfinite(t) || t < 0)
+    throw Error("--tolerance needs a number >= 0, e.g. --tolerance 1e-4; got '" + text + "'");
+  return t;
+}
+
+std::string report_json(const std::string& model, const std::string& dir, const data::Evaluation& ev) {
+  std::string out = "{\n  \"model\": " + json_string(model) + ",\n  \"test_data\": " + json_string(dir) +
+                    ",\n  \"sets\": " + std::to_string(ev.sets) + ",\n  \"tolerance\": " + json_number(ev.tolerance) +
+                    ",\n  \"outputs\": [";
+  for (size_t o = 0; o < ev.outputs.size(); ++o) {
+    const auto& s = ev.outputs[o];
+    out += std::string(o ? "," : "") + "\n    {\"name\": " + json_string(s.name) +
+           ", \"compared\": " + (s.compared ? "true" : "false") +
+           ", \"max_abs_error\": " + (s.compared ? json_number(s.max_abs_error) : "null") +
+           ", \"max_rel_error\": " + (s.compared ? json_number(s.max_rel_error) : "null") +
+           ", \"mismatches\": " + std::to_string(s.mismatches) + "}";
+  }
+  auto acc = ev.top1.accuracy();
+  out += std::string(ev.outputs.empty() ? "" : "\n  ") + "],\n  \"top1\": " + (acc ? json_number(*acc) : "null") +
+         ",\n  \"labelled_sets\": " + std::to_string(ev.top1.labelled) +
+         ",\n  \"passed\": " + (ev.passed() ? "true" : "false") + "\n}\n";
+  return out;
+}
+
+// rtml run MODEL --test-data DIR: one run per test set, outputs compared with
+// the expected ones. Exit code 1 if any compared element is out of tolerance.
+int run_test_data(const ModelOptions& opt, const std::string& dir, double tolerance, const std::string& report) {
+  ir::Graph g = import::load_onnx(opt.model);
+  std::vector<data::TestSet> sets = data::load_test_data(dir, g);
+  data::Evaluation ev = data::evaluate(g, sets, opt.plan, tolerance);
+
+  std::printf("model       %s\n", opt.model.c_str());
+  std::printf("test data   %s: %d set%s\n", dir.c_str(), ev.sets, ev.sets == 1 ? "" : "s");
+  std::printf("tolerance   %g (an element passes if |actual - expected| <= tol or <= tol * |expected|)\n\n", tolerance);
+  std::printf("  %-24s %12s %12s  %s\n", "output", "max abs err", "max rel err", "out of tolerance");
+  int64_t mismatches = 0, compared = 0;
+  std::string failing;
+  for (const auto& s : ev.outputs) {
+    if (!s.compared) {
+      std::printf("  %-24s not compared (no expected data)\n", s.name.c_str());
+      continue;
+    }
+    std::printf("  %-24s %12.4g %12.4g  %lld of %lld\n", s.name.c_str(), s.max_abs_error, s.max_rel_error,
+                static_cast<long long>(s.mismatches), static_cast<long long>(s.elements));
+    mismatches += s.mismatches;
+    compared += s.elements;
+    if (s.mismatches) failing += (failing.empty() ? "'" : ", '") + s.name + "': " + std::to_string(s.mismatches);
+  }
+  if (ev.top1.labelled) {
+    std::printf("\ntop-1       %.2f%% (%lld of %lld labelled sets)\n", 100 * *ev.top1.accuracy(),
+                static_cast<long long>(ev.top1.correct), static_cast<long long>(ev.top1.labelled));
+  }
+  if (!report.empty()) {
+    write_text_file(report, report_json(opt.model, dir, ev));
+    std::printf("\nwrote %s\n", report.c_str());
+  }
+  if (!ev.passed()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "rtml run: FAILED: %lld of %lld compared elements are out of tolerance %g (%s)\n",
+                 static_cast<long long>(mismatches), static_cast<long long>(compared), tolerance, failing.c_str());
+    return 1;
+  }
+  if (compared == 0) std::printf("\npassed: nothing to compare (no output has expected data)\n");
+  else std::printf("\npassed: all %lld compared elements are within tolerance\n", static_cast<long long>(compared));
+  return 0;
 }
 
 }  // namespace
@@ -63,7 +127,9 @@ void print_summary(const plan::TensorPlan& t, const void* data) {
 int cmd_run(const Args& args) {
   ModelOptions opt;
   std::vector<std::pair<std::string, std::string>> input_files;
-  std::string output_dir;
+  std::string output_dir, test_data, report;
+  double tolerance = data::kDefaultTolerance;
+  bool tolerance_given = false;
   bool random = false;
   unsigned seed = 1;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -76,9 +142,19 @@ int cmd_run(const Args& args) {
     if (a == "-h" || a == "--help") {
       std::puts("usage: rtml run MODEL [--input NAME=FILE.npy]... [--random] [--seed N] [--output-dir DIR]\n"
                 "                [--shape NAME=DIMS]...\n"
+                "       rtml run MODEL --test-data DIR [--tolerance T] [--report FILE.json] [--shape NAME=DIMS]...\n"
                 "Runs one inference. Inputs come from .npy files; --random fills the others with seeded\n"
                 "normal noise (integers: 0..3); without either, inputs are zeros. With --output-dir every\n"
-                "output is written as DIR/<output name>.npy, otherwise a summary of each is printed.");
+                "output is written as DIR/<output name>.npy, otherwise a summary of each is printed.\n"
+                "\n"
+                "--test-data DIR runs once per DIR/test_data_set_N (ONNX backend test layout: input_I.pb,\n"
+                "output_I.pb, optional label.pb; DIR may also be one test_data_set_N folder) and compares\n"
+                "the outputs with the expected ones. An element passes if |actual - expected| <= T or\n"
+                "<= T * |expected| (--tolerance, default 1e-4); outputs without an output_I.pb are not\n"
+                "compared. Prints max absolute and relative errors, elements out of tolerance and, if\n"
+                "the sets have label.pb, top-1 accuracy of the first output. Exits 1 if any element is\n"
+                "out of tolerance. --report writes the summary as JSON. Not combinable with --input,\n"
+                "--random or --output-dir.");
       return 0;
     } else if (a == "--input") {
       const std::string& spec = value();
@@ -91,6 +167,13 @@ int cmd_run(const Args& args) {
       seed = static_cast<unsigned>(std::stoul(value()));
     } else if (a == "--output-dir") {
       output_dir = value();
+    } else if (a == "--test-data") {
+      test_data = value();
+    } else if (a == "--tolerance") {
+      tolerance = parse_tolerance(value());
+      tolerance_given = true;
+    } else if (a == "--report") {
+      report = value();
     } else if (!a.empty() && a[0] == '-') {
       throw Error("unknown option '" + a + "' (see rtml run --help)");
     } else {
@@ -99,6 +182,15 @@ int cmd_run(const Args& args) {
     }
   }
   if (opt.model.empty()) throw Error("no model given (usage: rtml run MODEL)");
+  if (!test_data.empty()) {
+    if (!input_files.empty() || random || !output_dir.empty())
+      throw Error(std::string("--test-data cannot be combined with ") +
+                  (!input_files.empty() ? "--input" : random ? "--random" : "--output-dir") +
+                  ": the test data supplies the inputs, and outputs are compared, not written");
+    return run_test_data(opt, test_data, tolerance, report);
+  }
+  if (tolerance_given || !report.empty())
+    throw Error(std::string(tolerance_given ? "--tolerance" : "--report") + " only applies with --test-data DIR");
 
   ir::Graph g = import::load_onnx(opt.model);
   // Inputs given as files fix their shapes unless --shape already did.

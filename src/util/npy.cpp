@@ -1,4 +1,5 @@
 #include "util/npy.h"
+#include "util/atomic_file.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -101,10 +102,7 @@ void write_npy(const std::string& path, DType dtype, const Shape& shape, const v
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot create (" + std::strerror(errno) + ")");
+  util::write_file_atomic(path, [&](std::ostream& out) {
     out.write("\x93NUMPY\x01\x00", 8);
     uint16_t len = static_cast<uint16_t>(header.size());
     char lb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
@@ -112,16 +110,7 @@ void write_npy(const std::string& path, DType dtype, const Shape& shape, const v
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     out.write(static_cast<const char*>(data),
               static_cast<std::streamsize>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype)));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw Error(path + ": write failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot move into place (" + std::strerror(errno) + ")");
-  }
+  });
 }
 
 }  // namespace rtml::util

@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "data/test_data.h"
 #include "engine/session.h"
 #include "import/onnx_import.h"
-#include "kernels/elementwise.h"
 #include "plan/plan.h"
 
 namespace fs = std::filesystem;
@@ -42,24 +42,6 @@ namespace {
 constexpr double kRtol = 1e-3;
 constexpr double kAtol = 1e-7;
 
-double element(const void* data, DType t, int64_t i) {
-  switch (t) {
-    case DType::F32: return static_cast<const float*>(data)[i];
-    case DType::F64: return static_cast<const double*>(data)[i];
-    case DType::I64: return static_cast<double>(static_cast<const int64_t*>(data)[i]);
-    case DType::I32: return static_cast<const int32_t*>(data)[i];
-    case DType::I16: return static_cast<const int16_t*>(data)[i];
-    case DType::I8: return static_cast<const int8_t*>(data)[i];
-    case DType::U8: case DType::Bool: return static_cast<const uint8_t*>(data)[i];
-    case DType::U16: return static_cast<const uint16_t*>(data)[i];
-    case DType::U32: return static_cast<const uint32_t*>(data)[i];
-    case DType::U64: return static_cast<double>(static_cast<const uint64_t*>(data)[i]);
-    case DType::F16: return kernels::half_to_float(static_cast<const uint16_t*>(data)[i]);
-    case DType::BF16: return kernels::bfloat16_to_float(static_cast<const uint16_t*>(data)[i]);
-    default: return std::nan("");
-  }
-}
-
 // Returns "" when equal within tolerance, else what differs.
 std::string compare(const ir::Tensor& expected, DType got_type, const Shape& got_shape, const void* got) {
   if (expected.dtype != got_type)
@@ -68,7 +50,7 @@ std::string compare(const ir::Tensor& expected, DType got_type, const Shape& got
   if (dtype_size(got_type) == 0) return std::string("cannot compare type ") + dtype_name(got_type);
   const bool exact = !dtype_is_float(got_type);
   for (int64_t i = 0, n = shape_numel(got_shape); i < n; ++i) {
-    double e = element(expected.data->data(), got_type, i), g = element(got, got_type, i);
+    double e = data::element_as_double(expected.data->data(), got_type, i), g = data::element_as_double(got, got_type, i);
     if (std::isnan(e) && std::isnan(g)) continue;
     if (std::isinf(e) && e == g) continue;
     bool ok = exact ? e == g : std::fabs(g - e) <= kAtol + kRtol * std::fabs(e);
