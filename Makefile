@@ -1,9 +1,10 @@
 # rtml: the two commands a new user needs.
-#   make run    install deps, build, generate the default model zoo, show one model and run the digit
-#               classifier on its held-out test data
+#   make run    install deps, build, generate the default model zoo and benchmark it on the native
+#               engine and LibTorch (latency, memory, heap, accuracy); runs go to the results database
 #   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan
-# Other targets: build, install (PREFIX=...), test-native, test-armhf, test-asan, conformance, clean.
+# Other targets: build, install (PREFIX=...), test-native, test-armhf, test-asan, conformance,
+#               bench-ratio, clean.
 
 JOBS   ?= $(shell nproc)
 BUILD  ?= build
@@ -12,7 +13,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps build run test test-native test-armhf test-asan conformance install clean
+.PHONY: all deps build run bench-ratio test test-native test-armhf test-asan conformance install clean
 
 all: build
 
@@ -29,11 +30,12 @@ run: build
 	@echo "== rtml zoo --out $(BUILD)/zoo    (the default model zoo: ONNX + TorchScript + test data)"
 	@$(BUILD)/rtml zoo --out $(BUILD)/zoo
 	@echo
-	@echo "== rtml info $(BUILD)/zoo/gru_stream_h64/model.onnx"
-	@$(BUILD)/rtml info $(BUILD)/zoo/gru_stream_h64/model.onnx
-	@echo
-	@echo "== rtml run $(BUILD)/zoo/digits_mlp/model.onnx --test-data $(BUILD)/zoo/digits_mlp"
-	@$(BUILD)/rtml run $(BUILD)/zoo/digits_mlp/model.onnx --test-data $(BUILD)/zoo/digits_mlp
+	@echo "== rtml bench $(BUILD)/zoo --backend native,torch    (the default zoo on both runtimes)"
+	@$(BUILD)/rtml bench $(BUILD)/zoo --backend native,torch
+
+# Native vs LibTorch median ratio for every default zoo model (a benchmark, not a test).
+bench-ratio: build
+	@scripts/bench-ratio.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo
 
 test: test-native test-armhf test-asan
 	@echo "make test: all suites passed"

@@ -13,6 +13,11 @@ host_pkgs=(
   libgtest-dev
   python3-numpy python3-onnx python3-torch   # models and expected outputs exported by PyTorch
   python3-sklearn                     # the zoo's digits data set
+  python3-jsonschema                  # tests validate bench reports against docs/bench-report.schema.json
+  libtorch-dev                        # the bench's `torch` backend (LibTorch)
+  libopenblas0-pthread                # an optimised BLAS for LibTorch (Debian's alternatives switch to it)
+  libsqlite3-dev                      # the results database
+  nlohmann-json3-dev                  # JSON reports
 )
 cross_pkgs=(
   g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user-static
@@ -26,7 +31,25 @@ missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# LibTorch calls whatever libblas.so.3 Debian's alternatives select for the
+# host architecture: make that OpenBLAS when it is installed (quiet if it is).
+select_openblas() {
+  local arch files target alt sudo=""
+  arch=$(dpkg --print-architecture)
+  files=$(dpkg -L "libopenblas0-pthread:$arch" 2>/dev/null) || return 0   # not installed
+  target=$(printf '%s\n' "$files" | grep '/openblas-pthread/libblas\.so\.3$') || return 0
+  target=${target%%$'\n'*}
+  alt="libblas.so.3-$(basename "$(dirname "$(dirname "$target")")")"   # libblas.so.3-x86_64-linux-gnu
+  [ "$(update-alternatives --query "$alt" 2>/dev/null | sed -n 's/^Value: //p')" = "$target" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to select OpenBLAS: update-alternatives --set $alt $target" >&2; return 1; }
+    sudo="sudo"
+  fi
+  echo "install-deps: selecting OpenBLAS for $alt"
+  $sudo update-alternatives --quiet --set "$alt" "$target"
+}
+
+if [ ${#missing[@]} -eq 0 ]; then select_openblas; exit 0; fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -45,4 +68,5 @@ for attempt in 1 2 3; do
   sleep 5
 done
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+select_openblas
 echo "install-deps: done"

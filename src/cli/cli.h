@@ -17,6 +17,9 @@ int cmd_info(const Args& args);
 int cmd_run(const Args& args);
 int cmd_ops(const Args& args);
 int cmd_zoo(const Args& args);
+int cmd_bench(const Args& args);    // cli/bench.cpp
+int cmd_compare(const Args& args);  // cli/compare.cpp
+int cmd_runs(const Args& args);     // cli/runs.cpp
 
 // Shared option helpers. Throw rtml::Error with a usage hint on bad input.
 struct ModelOptions {
@@ -33,5 +36,8 @@ std::string json_string(const std::string& s);
 std::string json_number(double v);
 // Writes `text` to `path` atomically (temporary file + rename).
 void write_text_file(const std::string& path, const std::string& text);
+// Text columns padded to their widest cell (UTF-8 aware), two spaces apart;
+// right[c] aligns column c to the right. rows[0] is usually the header. (cli/table.cpp)
+std::string format_table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right);
 
 }  // namespace rtml::cli

@@ -22,6 +22,12 @@ void usage(std::FILE* to) {
       "  zoo [--out DIR] [--set default|sweep|all] [--only NAME]... [--list]\n"
       "                                          generate the example model zoo (runs zoo/generate.py with\n"
       "                                          Debian's python3: torch, onnx, numpy, sklearn)\n"
+      "  compare A.json B.json [--threshold PCT] [--json]\n"
+      "                                          two bench reports: median and p99 before/after per model and\n"
+      "                                          backend, faster/slower/same (within noise); exit 1 if slower\n"
+      "  runs [--db PATH] [--model SUBSTR] [--backend NAME] [--since YYYY-MM-DD] [--limit N] [--json]\n"
+      "                                          the runs kept in the results database, newest first\n"
+      "                                          (--show ID: one as a report; --add FILE.json: store reports)\n"
       "\n"
       "rtml COMMAND --help shows a command's options.\n",
       to);
@@ -39,6 +45,9 @@ int main(int argc, char** argv) {
     if (cmd == "info") return rtml::cli::cmd_info(args);
     if (cmd == "run") return rtml::cli::cmd_run(args);
     if (cmd == "ops") return rtml::cli::cmd_ops(args);
+    if (cmd == "bench") return rtml::cli::cmd_bench(args);
+    if (cmd == "compare") return rtml::cli::cmd_compare(args);
+    if (cmd == "runs") return rtml::cli::cmd_runs(args);
     if (cmd == "zoo") return rtml::cli::cmd_zoo(args);
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
       usage(stdout);

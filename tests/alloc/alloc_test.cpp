@@ -1,75 +1,24 @@
 // Proves Session::run() never touches the heap.
 //
-// This program replaces malloc/calloc/realloc/free and every operator new in
-// the process with counting versions (forwarding to glibc's __libc_* entry
-// points), prepares each model given on the command line, and counts heap
-// calls during many runs. Any count above zero fails. Built without
-// sanitizers (they install their own allocator).
+// Linked with bench/heap_counter, which replaces malloc, calloc, realloc,
+// the aligned allocators and every operator new in the process with counting
+// versions (the same counter `rtml bench` reports), this program prepares
+// each model given on the command line and counts heap allocations during
+// many runs. Any count above zero fails. Built without sanitizers (they
+// install their own allocator).
 //
 // usage: rtml_alloc_test MODEL.onnx... [--runs N]
-#include <malloc.h>
-
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/heap_counter.h"
 #include "rtml/rtml.hpp"
 
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void __libc_free(void*);
-void* __libc_memalign(size_t, size_t);
-}
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocs{0};
-inline void note() {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-extern "C" {
-void* malloc(size_t n) { note(); return __libc_malloc(n); }
-void* calloc(size_t a, size_t b) { note(); return __libc_calloc(a, b); }
-void* realloc(void* p, size_t n) { note(); return __libc_realloc(p, n); }
-void free(void* p) { if (p) note(); __libc_free(p); }
-void* aligned_alloc(size_t a, size_t n) { note(); return __libc_memalign(a, n); }
-void* memalign(size_t a, size_t n) { note(); return __libc_memalign(a, n); }
-int posix_memalign(void** out, size_t a, size_t n) {
-  note();
-  *out = __libc_memalign(a, n);
-  return *out ? 0 : ENOMEM;
-}
-}
-
-void* operator new(size_t n) {
-  void* p = malloc(n ? n : 1);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t n) { return operator new(n); }
-void* operator new(size_t n, std::align_val_t a) {
-  void* p = aligned_alloc(static_cast<size_t>(a), (n + static_cast<size_t>(a) - 1) / static_cast<size_t>(a) * static_cast<size_t>(a));
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t n, std::align_val_t a) { return operator new(n, a); }
-void operator delete(void* p) noexcept { free(p); }
-void operator delete[](void* p) noexcept { free(p); }
-void operator delete(void* p, size_t) noexcept { free(p); }
-void operator delete[](void* p, size_t) noexcept { free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
+using rtml::bench::heap_counting;
+using rtml::bench::heap_counts;
 
 int main(int argc, char** argv) {
   int runs = 200;
@@ -79,11 +28,12 @@ int main(int argc, char** argv) {
     else models.push_back(argv[i]);
   }
   // Self-check: the counter sees an allocation made on purpose.
-  g_counting = true;
-  void* volatile probe = malloc(16);
-  free(probe);
-  g_counting = false;
-  if (g_allocs.exchange(0) != 2) {
+  int64_t before = heap_counts().allocations;
+  heap_counting(true);
+  void* volatile probe = std::malloc(16);
+  std::free(probe);
+  heap_counting(false);
+  if (heap_counts().allocations - before != 1) {
     std::printf("alloc: the malloc interposer is not active; cannot prove anything\n");
     return 1;
   }
@@ -107,23 +57,23 @@ int main(int argc, char** argv) {
           s.link_state(name, name.substr(0, name.size() - 4));
       }
       s.run();  // first run outside the count (nothing should differ, but be fair)
-      g_allocs = 0;
-      g_counting = true;
+      int64_t start = heap_counts().allocations;
+      heap_counting(true);
       int bad_runs = 0;
       for (int r = 0; r < runs; ++r) bad_runs += s.run().ok() ? 0 : 1;
       s.reset();
       bad_runs += s.run().ok() ? 0 : 1;
-      g_counting = false;
-      long n = g_allocs.exchange(0);
+      heap_counting(false);
+      long n = static_cast<long>(heap_counts().allocations - start);
       if (n == 0 && bad_runs == 0) {
         ++passed;
-        std::printf("PASS %s: 0 heap calls in %d runs\n", path.c_str(), runs + 1);
+        std::printf("PASS %s: 0 heap allocations in %d runs\n", path.c_str(), runs + 1);
       } else {
         ++failed;
-        std::printf("FAIL %s: %ld heap calls, %d failed runs in %d runs\n", path.c_str(), n, bad_runs, runs + 1);
+        std::printf("FAIL %s: %ld heap allocations, %d failed runs in %d runs\n", path.c_str(), n, bad_runs, runs + 1);
       }
     } catch (const std::exception& e) {
-      g_counting = false;
+      heap_counting(false);
       ++failed;
       std::printf("FAIL %s: %s\n", path.c_str(), e.what());
     }

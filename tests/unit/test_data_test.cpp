@@ -16,6 +16,7 @@
 #include "data/test_data.h"
 #include "import/onnx_import.h"
 #include "onnx.pb.h"
+#include "error_of.h"
 
 namespace fs = std::filesystem;
 using namespace rtml;
@@ -84,15 +85,6 @@ onnx::ModelProto model(const std::vector<std::string>& inputs, int64_t n) {
 ir::Graph save_and_load(const onnx::ModelProto& m, const fs::path& path) {
   write_proto(path, m);
   return import::load_onnx(path.string());
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 #define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << (msg)

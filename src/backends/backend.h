@@ -1,0 +1,93 @@
+// backends/: one interface over the runtimes `rtml bench` measures.
+//
+// A backend is one folder (src/backends/<name>/) holding a class that
+// implements Backend and a factory function, plus one line in the table of
+// src/backends/registry.cpp (behind #ifdef when it needs an optional library,
+// like RTML_WITH_TORCH). An explicit table, not static registration objects:
+// those are dropped by the linker from a static library.
+//
+// The bench drives every backend the same way:
+//
+//   open(model, options)   load the model files (timed as part of init)
+//   prepare()              everything needed before the first run: memory,
+//                          weight packing, threads (timed as part of init)
+//   input_data(i) ...      the caller writes inputs into the backend's buffers
+//   run()                  one inference; outputs stay readable until the next
+//   output_data(i)         run (kept alive: nothing can be optimised away)
+//   close()                releases the model (also done by the destructor)
+//
+// Tensors are described by the ONNX model beside every runtime's own file:
+// the zoo writes NAME/model.onnx and NAME/model.pt, and each backend opens
+// the ONNX path it is given (the torch backend loads model.pt beside it, or
+// BackendOptions::torch_model). Inputs and outputs are dense, row-major, in
+// the ONNX model's order and types.
+//
+// Errors throw rtml::Error with a message a user can act on; run() may throw
+// too (bench records the error and goes on with the next model).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace rtml::backends {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::F32;
+  Shape shape;
+  size_t bytes() const { return static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype); }
+};
+
+struct BackendOptions {
+  int threads = 1;          // intra-op threads; 1 = single-threaded (the default everywhere)
+  std::string torch_model;  // torch: the TorchScript file ("" = model.pt beside the .onnx)
+};
+
+// One operator's cost, for runtimes that can profile themselves.
+struct OpCost {
+  std::string node;     // node name (or the runtime's own label)
+  std::string op_type;  // ONNX op type, or the runtime's op name
+  int64_t calls = 0;
+  double total_us = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual void open(const std::string& onnx_path, const BackendOptions& options) = 0;
+  virtual void prepare() = 0;
+  virtual void run() = 0;
+  virtual void close() = 0;
+
+  virtual const std::vector<TensorInfo>& inputs() const = 0;
+  virtual const std::vector<TensorInfo>& outputs() const = 0;
+  virtual void* input_data(int i) = 0;
+  virtual const void* output_data(int i) const = 0;
+
+  // Facts the report records: runtime version, the BLAS it uses, threads...
+  virtual std::map<std::string, std::string> describe() const { return {}; }
+
+  // Per-operator costs of `runs` inferences, where the runtime has a
+  // profiler; empty if it has none.
+  virtual std::vector<OpCost> profile_ops(int runs) { return {}; }
+};
+
+using Factory = std::unique_ptr<Backend> (*)();
+
+struct Registration {
+  const char* name;
+  const char* description;
+  Factory make;
+};
+
+// Every backend compiled in, in table order ("native" first).
+const std::vector<Registration>& registered();
+// Throws rtml::Error listing the available backends if `name` is not one.
+std::unique_ptr<Backend> create(const std::string& name);
+
+}  // namespace rtml::backends

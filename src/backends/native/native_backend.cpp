@@ -1,0 +1,76 @@
+// The `native` backend: rtml's own engine. open() imports the ONNX file,
+// prepare() plans it (constant folding, shapes, one arena) and creates the
+// session; run() is Session::run(), which never allocates.
+#include <optional>
+
+#include "backends/backend.h"
+#include "core/error.h"
+#include "engine/session.h"
+#include "import/onnx_import.h"
+
+namespace rtml::backends {
+
+namespace {
+
+class NativeBackend final : public Backend {
+ public:
+  void open(const std::string& onnx_path, const BackendOptions& options) override {
+    path_ = onnx_path;
+    graph_ = import::load_onnx(onnx_path);
+    if (options.threads != 1)
+      threads_note_ = "native runs on one thread; --threads " + std::to_string(options.threads) + " ignored";
+  }
+
+  void prepare() override {
+    if (!graph_) throw Error("native: prepare() before open()");
+    session_.emplace(plan::build_plan(*graph_, {}));
+    inputs_.clear();
+    outputs_.clear();
+    for (int i = 0; i < session_->num_inputs(); ++i)
+      inputs_.push_back({session_->input(i).name, session_->input(i).dtype, session_->input(i).shape});
+    for (int i = 0; i < session_->num_outputs(); ++i)
+      outputs_.push_back({session_->output(i).name, session_->output(i).dtype, session_->output(i).shape});
+    graph_.reset();  // the plan holds what it needs
+  }
+
+  void run() override {
+    engine::RunStatus st = session_->run();
+    if (!st.ok()) {
+      const auto& step = session_->plan().steps[st.step];
+      throw Error(path_ + ": node '" + step.node_name + "' (" + step.op_type + ") failed at run time (code " +
+                  std::to_string(st.code) + ")");
+    }
+  }
+
+  void close() override {
+    session_.reset();
+    graph_.reset();
+  }
+
+  const std::vector<TensorInfo>& inputs() const override { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const override { return outputs_; }
+  void* input_data(int i) override { return session_->input_data(i); }
+  const void* output_data(int i) const override { return session_->output_data(i); }
+
+  std::map<std::string, std::string> describe() const override {
+    std::map<std::string, std::string> d = {{"runtime", "rtml engine (reference kernels)"}, {"threads", "1"}};
+    if (session_) {
+      d["arena_bytes"] = std::to_string(session_->plan().arena_bytes);
+      d["steps"] = std::to_string(session_->plan().steps.size());
+    }
+    if (!threads_note_.empty()) d["note"] = threads_note_;
+    return d;
+  }
+
+ private:
+  std::string path_, threads_note_;
+  std::optional<ir::Graph> graph_;
+  std::optional<engine::Session> session_;
+  std::vector<TensorInfo> inputs_, outputs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_native() { return std::make_unique<NativeBackend>(); }
+
+}  // namespace rtml::backends

@@ -1,0 +1,193 @@
+#include "bench/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
+#include "core/error.h"
+
+using nlohmann::json;
+
+namespace rtml::bench {
+
+namespace {
+
+const json* field(const json& j, std::initializer_list<const char*> path) {
+  const json* p = &j;
+  for (const char* k : path) {
+    if (!p->is_object() || !p->contains(k) || (*p)[k].is_null()) return nullptr;
+    p = &(*p)[k];
+  }
+  return p;
+}
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// A number for people: 3 significant digits, no exponent for usual sizes.
+std::string human(double v) {
+  if (v >= 1000) return fmt("%.0f", v);
+  if (v >= 100) return fmt("%.1f", v);
+  if (v >= 10) return fmt("%.2f", v);
+  return fmt("%.3f", v);
+}
+
+struct Column {
+  const char* header;
+  const char* csv_header;
+  std::string (*cell)(const json& run);  // "" = not measured
+  std::string (*csv)(const json& run);
+};
+
+std::string num_at(const json& run, std::initializer_list<const char*> path, double scale = 1) {
+  const json* f = field(run, path);
+  return f && f->is_number() ? human(f->get<double>() * scale) : "";
+}
+std::string raw_at(const json& run, std::initializer_list<const char*> path) {
+  const json* f = field(run, path);
+  if (!f) return "";
+  if (f->is_number_integer()) return std::to_string(f->get<int64_t>());
+  if (f->is_number()) return fmt("%.9g", f->get<double>());
+  if (f->is_boolean()) return f->get<bool>() ? "true" : "false";
+  if (f->is_string()) return f->get<std::string>();
+  return "";
+}
+
+std::string accuracy_cell(const json& run) {
+  const json* a = field(run, {"accuracy"});
+  if (!a) return "";
+  std::string s;
+  if (const json* t = field(*a, {"top1"})) s = fmt("top1 %.1f%% ", t->get<double>() * 100);
+  if (const json* e = field(*a, {"max_abs_error"})) s += fmt("err %.1e ", e->get<double>());
+  return s + (a->value("passed", false) ? "ok" : "FAIL");
+}
+
+std::string rt_cell(const json& run) {
+  const json* r = field(run, {"realtime"});
+  if (!r) return "";
+  return std::to_string((*r)["deadline_misses"].get<int64_t>()) + "/" + std::to_string(r->value("periods", 0)) +
+         fmt(" (p99 %.0f%%)", (*r)["budget_use_p99"].get<double>() * 100);
+}
+
+const std::vector<Column>& columns() {
+  static const std::vector<Column> cols = {
+      {"model", "model", [](const json& r) { return r.value("model", ""); }, [](const json& r) { return r.value("model", ""); }},
+      {"backend", "backend", [](const json& r) { return r.value("backend", ""); },
+       [](const json& r) { return r.value("backend", ""); }},
+      {"status", "status", [](const json& r) { return r.value("status", ""); }, [](const json& r) { return r.value("status", ""); }},
+      {"init ms", "init_us", [](const json& r) { return num_at(r, {"init_us"}, 1e-3); },
+       [](const json& r) { return raw_at(r, {"init_us"}); }},
+      {"first us", "first_run_us", [](const json& r) { return num_at(r, {"first_run_us"}); },
+       [](const json& r) { return raw_at(r, {"first_run_us"}); }},
+      {"median us", "median_us", [](const json& r) { return num_at(r, {"latency_us", "median"}); },
+       [](const json& r) { return raw_at(r, {"latency_us", "median"}); }},
+      {"p99 us", "p99_us", [](const json& r) { return num_at(r, {"latency_us", "p99"}); },
+       [](const json& r) { return raw_at(r, {"latency_us", "p99"}); }},
+      {"max us", "max_us", [](const json& r) { return num_at(r, {"latency_us", "max"}); },
+       [](const json& r) { return raw_at(r, {"latency_us", "max"}); }},
+      {"jitter us", "jitter_us", [](const json& r) { return num_at(r, {"latency_us", "jitter"}); },
+       [](const json& r) { return raw_at(r, {"latency_us", "jitter"}); }},
+      {"peak RSS MiB", "rss_peak_bytes", [](const json& r) { return num_at(r, {"memory", "rss_peak_bytes"}, 1.0 / (1024 * 1024)); },
+       [](const json& r) { return raw_at(r, {"memory", "rss_peak_bytes"}); }},
+      {"allocs/run", "allocations_per_run", [](const json& r) { return num_at(r, {"heap", "allocations_per_run"}); },
+       [](const json& r) { return raw_at(r, {"heap", "allocations_per_run"}); }},
+      {"accuracy", "accuracy_passed", accuracy_cell, [](const json& r) { return raw_at(r, {"accuracy", "passed"}); }},
+      {"misses", "deadline_misses", rt_cell, [](const json& r) { return raw_at(r, {"realtime", "deadline_misses"}); }},
+  };
+  return cols;
+}
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+json new_report(const json& host, const json& options) {
+  char created[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return {{"schema", kReportSchema}, {"created", created}, {"host", host}, {"options", options}, {"runs", json::array()}};
+}
+
+std::string format_table(const json& report, bool markdown) {
+  const auto& cols = columns();
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> errors;
+  for (const auto& run : report.at("runs")) {
+    std::vector<std::string> row;
+    for (const auto& c : cols) {
+      std::string v = c.cell(run);
+      row.push_back(v.empty() ? "-" : v);
+    }
+    rows.push_back(row);
+    if (run.value("status", "") == "error")
+      errors.push_back(run.value("model", "") + " / " + run.value("backend", "") + ": " +
+                       (run["error"].is_string() ? run["error"].get<std::string>() : ""));
+  }
+  std::vector<size_t> width;
+  for (const auto& c : cols) width.push_back(std::string(c.header).size());
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+      bool left = i < 3 || i >= cols.size() - 2;
+      std::string pad(width[i] - cells[i].size(), ' ');
+      if (markdown) out += "| ";
+      out += left ? cells[i] + pad : pad + cells[i];
+      out += markdown ? " " : (i + 1 < cells.size() ? "  " : "");
+    }
+    out += markdown ? "|\n" : "\n";
+  };
+  std::vector<std::string> header;
+  for (const auto& c : cols) header.push_back(c.header);
+  line(header);
+  if (markdown) {
+    for (size_t i = 0; i < cols.size(); ++i) {
+      bool left = i < 3 || i >= cols.size() - 2;
+      out += "|" + (left ? std::string(width[i] + 2, '-') : std::string(width[i] + 1, '-') + ":");
+    }
+    out += "|\n";
+  }
+  for (const auto& row : rows) line(row);
+  if (!errors.empty()) {
+    out += "\nerrors:\n";
+    for (const auto& e : errors) out += "  " + e + "\n";
+  }
+  return out;
+}
+
+std::string format_csv(const json& report) {
+  std::string out;
+  const auto& cols = columns();
+  for (size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + std::string(cols[i].csv_header);
+  out += ",error\n";
+  for (const auto& run : report.at("runs")) {
+    for (size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + csv_quote(cols[i].csv(run));
+    out += "," + csv_quote(run.contains("error") && run["error"].is_string() ? run["error"].get<std::string>() : "");
+    out += "\n";
+  }
+  return out;
+}
+
+std::string summary_line(const json& run) {
+  if (run.value("status", "") != "ok")
+    return "error: " + (run["error"].is_string() ? run["error"].get<std::string>() : std::string("?"));
+  std::string s = "median " + num_at(run, {"latency_us", "median"}) + " us, p99 " + num_at(run, {"latency_us", "p99"}) +
+                  " us";
+  if (std::string a = accuracy_cell(run); !a.empty()) s += ", " + a;
+  if (std::string r = rt_cell(run); !r.empty()) s += ", misses " + r;
+  return s;
+}
+
+}  // namespace rtml::bench

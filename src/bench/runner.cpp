@@ -1,0 +1,473 @@
+#include "bench/runner.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "bench/heap_counter.h"
+#include "bench/memory_sampler.h"
+#include "bench/stats.h"
+#include "core/error.h"
+#include "data/test_data.h"
+
+#ifndef RTML_VERSION
+#define RTML_VERSION "unknown"
+#endif
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rtml::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double us_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+std::vector<data::TensorSpec> specs(const std::vector<backends::TensorInfo>& infos) {
+  std::vector<data::TensorSpec> out;
+  for (const auto& t : infos) out.push_back({t.name, t.dtype, t.shape});
+  return out;
+}
+
+void fill_noise(backends::Backend& b, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int i = 0; i < static_cast<int>(b.inputs().size()); ++i) {
+    const auto& t = b.inputs()[i];
+    int64_t n = shape_numel(t.shape);
+    void* p = b.input_data(i);
+    switch (t.dtype) {
+      case DType::F32: for (int64_t k = 0; k < n; ++k) static_cast<float*>(p)[k] = normal(rng); break;
+      case DType::F64: for (int64_t k = 0; k < n; ++k) static_cast<double*>(p)[k] = normal(rng); break;
+      default: std::memset(p, 0, t.bytes()); break;
+    }
+  }
+}
+
+void copy_inputs(backends::Backend& b, const data::TestSet& set) {
+  for (size_t i = 0; i < set.inputs.size(); ++i) {
+    const auto& t = set.inputs[i].tensor;
+    const auto& want = b.inputs()[i];
+    if (t.dtype != want.dtype || t.shape != want.shape)
+      throw Error(set.inputs[i].file + ": holds " + dtype_name(t.dtype) + " " + shape_str(t.shape) + ", input '" +
+                  want.name + "' needs " + dtype_name(want.dtype) + " " + shape_str(want.shape));
+    std::memcpy(b.input_data(static_cast<int>(i)), t.data->data(), want.bytes());
+  }
+}
+
+json latency_json(const LatencyStats& s) {
+  return {{"min", s.min},       {"mean", s.mean}, {"median", s.median}, {"p90", s.p90},         {"p99", s.p99},
+          {"p999", s.p999},     {"max", s.max},   {"stddev", s.stddev}, {"jitter", s.jitter}};
+}
+
+// Accuracy over every test data set: errors of every compared output, and
+// top-1 of the first output against label.pb where there is one.
+json accuracy(backends::Backend& b, const std::string& dir, double tolerance) {
+  auto in = specs(b.inputs()), out = specs(b.outputs());
+  double max_abs = 0, sum_abs = 0;
+  int64_t elements = 0, mismatches = 0;
+  data::Top1 top1;
+  int sets = 0;
+  for (const std::string& set_dir : data::find_test_sets(dir)) {
+    data::TestSet set = data::load_test_set(set_dir, in, out);
+    copy_inputs(b, set);
+    b.run();
+    ++sets;
+    for (size_t o = 0; o < set.outputs.size(); ++o) {
+      if (!set.outputs[o]) continue;
+      const auto& info = b.outputs()[o];
+      const void* actual = b.output_data(static_cast<int>(o));
+      data::OutputStats st = data::compare(*set.outputs[o], info.dtype, info.shape, actual, tolerance);
+      mismatches += st.mismatches;
+      max_abs = std::max(max_abs, st.max_abs_error);
+      const auto& expected = set.outputs[o]->tensor;
+      for (int64_t k = 0; k < st.elements; ++k) {
+        double e = data::element_as_double(expected.data->data(), expected.dtype, k);
+        double a = data::element_as_double(actual, info.dtype, k);
+        sum_abs += std::isfinite(a - e) ? std::fabs(a - e) : 0;
+      }
+      elements += st.elements;
+    }
+    if (set.label && !b.outputs().empty()) {
+      const auto& info = b.outputs()[0];
+      ++top1.labelled;
+      if (data::argmax_last_axis(info.name, info.dtype, info.shape, b.output_data(0)) == *set.label) ++top1.correct;
+    }
+  }
+  json j = {{"test_data", dir}, {"sets", sets}, {"tolerance", tolerance}, {"labelled_sets", top1.labelled}};
+  j["max_abs_error"] = elements ? json(max_abs) : json(nullptr);
+  j["mean_abs_error"] = elements ? json(sum_abs / static_cast<double>(elements)) : json(nullptr);
+  j["top1"] = top1.accuracy() ? json(*top1.accuracy()) : json(nullptr);
+  j["compared_elements"] = elements;
+  j["mismatches"] = mismatches;
+  j["passed"] = mismatches == 0 && (elements > 0 || top1.labelled > 0);
+  return j;
+}
+
+std::string first_line_of(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) {
+      auto p = line.find_first_of(":=", key.size());
+      if (p == std::string::npos) continue;
+      std::string v = line.substr(p + 1);
+      v.erase(0, v.find_first_not_of(" \t\""));
+      while (!v.empty() && (v.back() == '"' || v.back() == ' ')) v.pop_back();
+      return v;
+    }
+  return "";
+}
+
+}  // namespace
+
+RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu) {
+  RealtimeSetup s;
+  if (rt) {
+    sched_param p{};
+    p.sched_priority = priority;
+    if (::sched_setscheduler(0, SCHED_FIFO, &p) == 0)
+      s.scheduler = "SCHED_FIFO priority " + std::to_string(priority);
+    else
+      s.scheduler = std::string("SCHED_OTHER (SCHED_FIFO refused: ") + std::strerror(errno) + ")";
+    if (::mlockall(MCL_CURRENT | MCL_FUTURE) == 0)
+      s.mlockall = "locked";
+    else
+      s.mlockall = std::string("refused: ") + std::strerror(errno);
+  }
+  if (cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(*cpu, &set);
+    if (*cpu >= 0 && *cpu < CPU_SETSIZE && ::sched_setaffinity(0, sizeof set, &set) == 0)
+      s.cpu = std::to_string(*cpu);
+    else
+      s.cpu = "any (cpu " + std::to_string(*cpu) + " refused: " + std::strerror(errno) + ")";
+  }
+  return s;
+}
+
+json bench_backend(backends::Backend& b, const std::string& backend_name, const ModelSpec& spec,
+                   const BenchOptions& opt, const RealtimeSetup& rt, const Progress& progress) {
+  auto phase = [&](const char* p) {
+    if (progress) progress(p);
+  };
+  json run = {{"model", spec.name}, {"model_path", spec.path}, {"backend", backend_name}, {"status", "ok"},
+              {"error", nullptr}};
+  run["family"] = spec.family.empty() ? json(nullptr) : json(spec.family);
+  run["flops"] = spec.flops ? json(*spec.flops) : json(nullptr);
+  try {
+    phase("load");
+    int64_t rss_baseline = resident_bytes();
+    backends::BackendOptions bo;
+    bo.threads = opt.threads;
+    bo.torch_model = opt.torch_model;
+    auto t0 = Clock::now();
+    b.open(spec.path, bo);
+    b.prepare();
+    auto t1 = Clock::now();
+    run["init_us"] = us_between(t0, t1);
+    int64_t rss_loaded = resident_bytes();
+
+    // Realistic inputs when there are any: test set 0's.
+    bool have_data = opt.accuracy && !spec.test_data.empty();
+    if (have_data) {
+      auto sets = data::find_test_sets(spec.test_data);
+      copy_inputs(b, data::load_test_set(sets.front(), specs(b.inputs()), specs(b.outputs())));
+    } else {
+      fill_noise(b, 1);
+    }
+
+    t0 = Clock::now();
+    b.run();
+    const double first_us = us_between(t0, Clock::now());
+    run["first_run_us"] = first_us;
+
+    phase("warm-up");
+    int warm = 0;
+    std::vector<double> warm_us;
+    warm_us.reserve(static_cast<size_t>(std::max(opt.warmup, 0)));
+    auto warm_start = Clock::now();
+    while (warm < opt.warmup && us_between(warm_start, Clock::now()) < opt.warmup_max_seconds * 1e6) {
+      auto a = Clock::now();
+      b.run();
+      warm_us.push_back(us_between(a, Clock::now()));
+      ++warm;
+    }
+    run["warmup_runs"] = warm;
+
+    // How many timed runs, decided before timing so the sample buffer is
+    // allocated outside the measured window.
+    double typical_us = warm_us.empty() ? first_us : [&] {
+      std::vector<double> s = warm_us;
+      std::sort(s.begin(), s.end());
+      return percentile(s, 0.5);
+    }();
+    typical_us = std::max(typical_us, 0.01);
+    int64_t count;
+    double budget_us;
+    if (opt.runs) {
+      count = *opt.runs;
+      budget_us = INFINITY;
+    } else if (opt.period_us) {
+      budget_us = INFINITY;
+      count = static_cast<int64_t>(std::ceil((opt.seconds ? *opt.seconds : opt.default_seconds) * 1e6 / *opt.period_us));
+    } else if (opt.seconds) {
+      budget_us = *opt.seconds * 1e6;
+      count = static_cast<int64_t>(std::min(50e6, budget_us / typical_us * 2 + 1000));
+    } else {
+      budget_us = opt.default_seconds * 1e6;
+      count = opt.default_runs;
+    }
+    count = std::max<int64_t>(count, 1);
+    std::vector<double> samples(static_cast<size_t>(count));
+    std::vector<double> budget_use(opt.period_us ? static_cast<size_t>(count) : 0);
+
+    phase("timing");
+    MemorySampler sampler(opt.memory_interval_us);
+    sampler.start();
+    HeapCounts heap0 = heap_counts();
+    heap_counting(true);
+    int64_t done = 0, misses = 0, streak = 0, longest = 0;
+    if (opt.period_us) {
+      const int64_t period_ns = static_cast<int64_t>(*opt.period_us * 1000);
+      timespec tick;
+      ::clock_gettime(CLOCK_MONOTONIC, &tick);
+      auto advance = [&](timespec& t) {
+        t.tv_nsec += period_ns;
+        t.tv_sec += t.tv_nsec / 1000000000;
+        t.tv_nsec %= 1000000000;
+      };
+      auto ns_of = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
+      advance(tick);
+      for (; done < count; ++done) {
+        while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, nullptr) == EINTR) {
+        }
+        timespec a, z;
+        ::clock_gettime(CLOCK_MONOTONIC, &a);
+        b.run();
+        ::clock_gettime(CLOCK_MONOTONIC, &z);
+        samples[done] = static_cast<double>(ns_of(z) - ns_of(a)) / 1000.0;
+        // The callback's budget runs from its tick: lateness from an earlier
+        // overrun or a slow wake-up counts against it, as in an audio driver.
+        double used = static_cast<double>(ns_of(z) - ns_of(tick)) / static_cast<double>(period_ns);
+        budget_use[done] = used;
+        if (used > 1.0) {
+          ++misses;
+          longest = std::max(longest, ++streak);
+        } else {
+          streak = 0;
+        }
+        advance(tick);
+      }
+    } else {
+      auto start = Clock::now();
+      for (; done < count; ++done) {
+        auto a = Clock::now();
+        b.run();
+        auto z = Clock::now();
+        samples[done] = us_between(a, z);
+        if (us_between(start, z) >= budget_us && done + 1 >= 10) {
+          ++done;
+          break;
+        }
+      }
+    }
+    heap_counting(false);
+    HeapCounts heap1 = heap_counts();
+    sampler.stop();
+    samples.resize(static_cast<size_t>(done));
+
+    run["timed_runs"] = done;
+    LatencyStats st = summarize(samples);
+    run["latency_us"] = latency_json(st);
+    Histogram h = histogram(samples, opt.histogram_bins);
+    run["histogram"] = {{"edges_us", h.edges}, {"counts", h.counts}};
+    run["samples_us"] = opt.keep_samples ? json(samples) : json(nullptr);
+    run["memory"] = {{"rss_baseline_bytes", rss_baseline},   {"rss_after_load_bytes", rss_loaded},
+                     {"rss_peak_bytes", sampler.peak_bytes()}, {"rss_mean_bytes", sampler.mean_bytes()},
+                     {"sample_interval_us", sampler.interval_us()}, {"samples", sampler.samples()}};
+    if (heap_counting_available())
+      run["heap"] = {{"allocations_per_run", static_cast<double>(heap1.allocations - heap0.allocations) / done},
+                     {"bytes_per_run", static_cast<double>(heap1.bytes - heap0.bytes) / done}};
+    else
+      run["heap"] = nullptr;
+    if (opt.period_us) {
+      budget_use.resize(static_cast<size_t>(done));
+      std::vector<double> sorted = budget_use;
+      std::sort(sorted.begin(), sorted.end());
+      run["realtime"] = {{"period_us", *opt.period_us},
+                         {"periods", done},
+                         {"deadline_misses", misses},
+                         {"longest_miss_streak", longest},
+                         {"budget_use_median", percentile(sorted, 0.5)},
+                         {"budget_use_p99", percentile(sorted, 0.99)},
+                         {"budget_use_max", sorted.back()},
+                         {"scheduler", rt.scheduler},
+                         {"mlockall", rt.mlockall},
+                         {"cpu", rt.cpu}};
+    } else {
+      run["realtime"] = nullptr;
+    }
+
+    if (have_data) {
+      phase("accuracy");
+      run["accuracy"] = accuracy(b, spec.test_data, opt.tolerance);
+    } else {
+      run["accuracy"] = nullptr;
+    }
+    run["backend_info"] = b.describe();
+    b.close();
+  } catch (const std::exception& e) {
+    heap_counting(false);
+    run["status"] = "error";
+    run["error"] = e.what();
+    try {
+      run["backend_info"] = b.describe();
+      b.close();
+    } catch (...) {
+    }
+  }
+  return run;
+}
+
+json bench_model(const ModelSpec& spec, const std::string& backend, const BenchOptions& options,
+                 const RealtimeSetup& rt, const Progress& progress) {
+  std::unique_ptr<backends::Backend> b;
+  try {
+    b = backends::create(backend);
+  } catch (const std::exception& e) {
+    return {{"model", spec.name}, {"model_path", spec.path}, {"backend", backend}, {"status", "error"},
+            {"error", e.what()}};
+  }
+  return bench_backend(*b, backend, spec, options, rt, progress);
+}
+
+json host_info() {
+  utsname u{};
+  ::uname(&u);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string cpu = first_line_of("/proc/cpuinfo", "model name");
+  if (cpu.empty()) cpu = first_line_of("/proc/cpuinfo", "Hardware");
+  if (cpu.empty()) cpu = first_line_of("/proc/cpuinfo", "Processor");
+  std::string os = first_line_of("/etc/os-release", "PRETTY_NAME");
+  long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return {{"hostname", host},
+          {"target", nullptr},
+          {"arch", u.machine},
+          {"os", os.empty() ? std::string(u.sysname) : os},
+          {"kernel", std::string(u.sysname) + " " + u.release},
+          {"cpu_model", cpu.empty() ? "unknown" : cpu},
+          {"cores", cores > 0 ? cores : 1},
+          {"memory_bytes", static_cast<int64_t>(pages) * page},
+          {"rtml_version", RTML_VERSION},
+          {"compiler", std::string("gcc ") + __VERSION__}};
+}
+
+namespace {
+
+bool keep(const std::string& name, const std::vector<std::string>& filter) {
+  if (filter.empty()) return true;
+  for (const auto& f : filter)
+    if (name.find(f) != std::string::npos) return true;
+  return false;
+}
+
+bool has_sets(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) return true;
+  return false;
+}
+
+ModelSpec from_onnx(const fs::path& onnx, const std::string& name) {
+  ModelSpec m;
+  m.name = name;
+  m.path = onnx.string();
+  if (has_sets(onnx.parent_path())) m.test_data = onnx.parent_path().string();
+  return m;
+}
+
+void from_manifest(const fs::path& manifest, const std::vector<std::string>& filter, std::vector<ModelSpec>& out) {
+  std::ifstream in(manifest);
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const std::exception& e) {
+    throw Error(manifest.string() + ": not a valid zoo manifest (" + e.what() + ")");
+  }
+  if (!j.contains("models") || !j["models"].is_array())
+    throw Error(manifest.string() + ": not a zoo manifest (no \"models\" list)");
+  fs::path root = manifest.parent_path();
+  for (const auto& e : j["models"]) {
+    std::string name = e.value("name", "");
+    if (!keep(name, filter)) continue;
+    ModelSpec m;
+    m.name = name;
+    m.path = (root / e.at("files").at("onnx").get<std::string>()).string();
+    m.family = e.value("family", "");
+    if (e.contains("flops") && e["flops"].is_number()) m.flops = e["flops"].get<double>();
+    if (has_sets(fs::path(m.path).parent_path())) m.test_data = fs::path(m.path).parent_path().string();
+    out.push_back(std::move(m));
+  }
+}
+
+}  // namespace
+
+std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const std::vector<std::string>& filter) {
+  std::vector<ModelSpec> out;
+  for (const std::string& arg : paths) {
+    fs::path p(arg);
+    std::error_code ec;
+    if (!fs::exists(p, ec)) throw Error(arg + ": no such file or folder");
+    if (fs::is_regular_file(p, ec)) {
+      if (p.filename() == "manifest.json") {
+        from_manifest(p, filter, out);
+      } else if (p.extension() == ".onnx") {
+        std::string name = p.filename() == "model.onnx" ? p.parent_path().filename().string() : p.stem().string();
+        if (keep(name, filter)) out.push_back(from_onnx(p, name));
+      } else {
+        throw Error(arg + ": not a model (.onnx), a zoo manifest (manifest.json) or a folder");
+      }
+      continue;
+    }
+    if (fs::exists(p / "manifest.json")) {
+      from_manifest(p / "manifest.json", filter, out);
+    } else if (fs::exists(p / "model.onnx")) {
+      std::string name = fs::absolute(p).lexically_normal().filename().string();
+      if (name.empty()) name = fs::absolute(p).lexically_normal().parent_path().filename().string();
+      if (keep(name, filter)) out.push_back(from_onnx(p / "model.onnx", name));
+    } else {
+      std::vector<fs::path> found;
+      for (const auto& e : fs::directory_iterator(p, ec)) {
+        if (e.is_directory() && fs::exists(e.path() / "model.onnx")) found.push_back(e.path() / "model.onnx");
+        else if (e.is_regular_file() && e.path().extension() == ".onnx") found.push_back(e.path());
+      }
+      if (found.empty()) throw Error(arg + ": holds no manifest.json, no model.onnx and no .onnx files");
+      std::sort(found.begin(), found.end());
+      for (const auto& f : found) {
+        std::string name = f.filename() == "model.onnx" ? f.parent_path().filename().string() : f.stem().string();
+        if (keep(name, filter)) out.push_back(from_onnx(f, name));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace rtml::bench

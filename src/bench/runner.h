@@ -1,0 +1,81 @@
+// bench/runner: measures one model on one backend and returns the run as
+// JSON in the documented report shape (docs/bench-report.md, schema
+// rtml.bench/1). What was not measured is null or absent, never 0.
+//
+// Order of one run:
+//   rss baseline -> open + prepare (init_us) -> rss after load -> inputs
+//   (test set 0's, else seeded noise) -> first run -> warm-up -> timed runs
+//   (free-running, or one per period on an absolute clock in real-time mode)
+//   with the memory sampler and the heap counter on -> accuracy over every
+//   test data set (after timing, so it cannot disturb it) -> close.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backends/backend.h"
+
+namespace rtml::bench {
+
+struct BenchOptions {
+  int warmup = 50;                 // warm-up runs (stops early after warmup_max_seconds)
+  double warmup_max_seconds = 2;
+  std::optional<int> runs;         // timed runs; else...
+  std::optional<double> seconds;   // ...run for this long; else up to default_runs within default_seconds
+  int default_runs = 1000;
+  double default_seconds = 2;
+  int threads = 1;
+  double tolerance = 1e-4;
+  double memory_interval_us = 1000;
+  bool keep_samples = false;       // raw samples_us in the report
+  int histogram_bins = 30;
+  std::optional<double> period_us;  // real-time mode: one inference per period
+  std::string torch_model;          // torch backend: explicit TorchScript file
+  bool accuracy = true;             // compare with the test data when there is some
+};
+
+struct ModelSpec {
+  std::string name;       // manifest name, or the file's stem / folder name
+  std::string path;       // the .onnx file
+  std::string family;     // from a zoo manifest, else empty
+  std::string test_data;  // folder with test_data_set_N, or empty
+  std::optional<double> flops;
+};
+
+// The process-wide real-time setup: SCHED_FIFO, mlockall, CPU affinity.
+// Each is tried when asked for; what was refused says why, and the bench
+// goes on. The strings go into each run's "realtime" section.
+struct RealtimeSetup {
+  std::string scheduler = "SCHED_OTHER (not requested)";
+  std::string mlockall = "not requested";
+  std::string cpu = "any";
+};
+RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu);
+
+// Phase names as the run goes ("load", "warm-up", "timing", "accuracy").
+using Progress = std::function<void(const std::string& phase)>;
+
+// Measures `spec` on a fresh backend of the given name. Never throws for a
+// model or backend failure: the run comes back with status "error".
+nlohmann::json bench_model(const ModelSpec& spec, const std::string& backend, const BenchOptions& options,
+                           const RealtimeSetup& rt, const Progress& progress = {});
+// The same on a backend instance the caller made (tests use their own).
+nlohmann::json bench_backend(backends::Backend& backend, const std::string& backend_name, const ModelSpec& spec,
+                             const BenchOptions& options, const RealtimeSetup& rt, const Progress& progress = {});
+
+// hostname, arch, os, kernel, cpu_model, cores, memory_bytes, rtml_version, compiler.
+nlohmann::json host_info();
+
+// Models named on the command line: .onnx files, zoo manifests
+// (manifest.json, or a folder holding one), a model folder (holding
+// model.onnx), or a folder of those (searched one level deep, then for
+// *.onnx files). `filter` keeps models whose name contains one of the
+// substrings (empty: all). Throws rtml::Error for a path that is none of
+// these, naming it.
+std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const std::vector<std::string>& filter = {});
+
+}  // namespace rtml::bench

@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""End-to-end tests of `rtml bench` through its command line.
+
+usage: check_bench.py RTML ZOO_DIR SCHEMA_JSON
+
+- Accuracy catches a model whose weights were perturbed (1% on one layer):
+  the run fails its check and rtml exits 1; the untouched copy passes.
+- Reports validate against docs/bench-report.schema.json, including an
+  error row for a broken model file, and the sweep goes on past it.
+- Every backend this rtml has (native, and torch when built with LibTorch)
+  runs zoo models; the torch backend names the BLAS it uses.
+- --block/--rate sets the real-time period; CSV and Markdown have one row
+  per run; --db records every run, `rtml runs` lists them.
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+RTML, ZOO, SCHEMA = sys.argv[1:4]
+FAILURES = []
+QUICK = ["--warmup", "2", "--runs", "20"]
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def bench(*args):
+    r = subprocess.run([RTML, "bench", *args], capture_output=True, text=True)
+    return r
+
+
+def load(path):
+    with open(path) as f:
+        report = json.load(f)
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    try:
+        jsonschema.validate(report, schema)
+    except jsonschema.ValidationError as e:
+        check(False, f"{path} does not match the schema: {e.message} at {list(e.absolute_path)}")
+    return report
+
+
+def backends():
+    have = ["native"]
+    probe = bench(os.path.join(ZOO, "matvec_16"), "--backend", "torch", "--no-db", *QUICK)
+    if "no backend named 'torch'" not in probe.stderr:
+        have.append("torch")
+    return have
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    try:
+        have = backends()
+        print("backends:", have)
+
+        # Perturbed weights are caught by the accuracy check.
+        orig = os.path.join(tmp, "models", "mlp_relu_d3_w64")
+        shutil.copytree(os.path.join(ZOO, "mlp_relu_d3_w64"), orig)
+        bad = os.path.join(tmp, "models", "mlp_perturbed")
+        shutil.copytree(orig, bad)
+        m = onnx.load(os.path.join(bad, "model.onnx"))
+        w = m.graph.initializer[0]
+        w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * np.float32(1.01), w.name))
+        onnx.save(m, os.path.join(bad, "model.onnx"))
+        os.remove(os.path.join(bad, "model.pt"))  # TorchScript still has the old weights: native only
+
+        report_path = os.path.join(tmp, "acc.json")
+        r = bench(orig, bad, "--json", report_path, "--no-db", *QUICK)
+        check(r.returncode == 1, f"a failed accuracy check should exit 1, got {r.returncode}\n{r.stderr}")
+        rep = load(report_path)
+        runs = {x["model"]: x for x in rep["runs"]}
+        check(runs["mlp_relu_d3_w64"]["accuracy"]["passed"] is True, "unperturbed model fails accuracy")
+        acc = runs["mlp_perturbed"]["accuracy"]
+        check(acc["passed"] is False and acc["max_abs_error"] > 1e-4,
+              f"perturbed weights not caught: {acc}")
+
+        # A broken model is an error row; the sweep goes on; the report is schema-valid.
+        broken = os.path.join(tmp, "models", "broken")
+        os.makedirs(broken)
+        with open(os.path.join(ZOO, "matvec_16", "model.onnx"), "rb") as f:
+            data = f.read()
+        with open(os.path.join(broken, "model.onnx"), "wb") as f:
+            f.write(data[: len(data) // 2])
+        report_path = os.path.join(tmp, "sweep.json")
+        csv_path = os.path.join(tmp, "sweep.csv")
+        db = os.path.join(tmp, "results.db")
+        models = [broken] + [os.path.join(ZOO, n) for n in ("gru_stream_h64", "digits_mlp", "vae_random_f64_z32")]
+        r = bench(*models, "--backend", ",".join(have), "--json", report_path, "--csv", csv_path, "--db", db,
+                  "--block", "16", "--rate", "44100", *QUICK)
+        check(r.returncode == 1, f"a sweep with an error row should exit 1, got {r.returncode}")
+        rep = load(report_path)
+        check(len(rep["runs"]) == len(models) * len(have), f"{len(rep['runs'])} runs in the report")
+        for run in rep["runs"]:
+            if run["model"] == "broken":
+                check(run["status"] == "error" and "model.onnx" in (run["error"] or ""),
+                      f"broken model row: {run.get('error')}")
+                continue
+            check(run["status"] == "ok", f"{run['model']} on {run['backend']}: {run.get('error')}")
+            if run["status"] != "ok":
+                continue
+            check(run["accuracy"]["passed"], f"{run['model']} on {run['backend']} fails accuracy: {run['accuracy']}")
+            check(abs(run["realtime"]["period_us"] - 16 / 44100 * 1e6) < 1e-6, "period from --block/--rate")
+            check(run["realtime"]["periods"] == 20 and run["timed_runs"] == 20, "20 periods")
+            lat = run["latency_us"]
+            check(lat["min"] <= lat["median"] <= lat["p99"] <= lat["max"], f"latency order {lat}")
+            check(sum(run["histogram"]["counts"]) == run["timed_runs"], "histogram counts every run")
+            if run["model"] == "digits_mlp":
+                check(run["accuracy"]["top1"] >= 0.9 and run["accuracy"]["labelled_sets"] == 360,
+                      f"digits top-1 {run['accuracy']}")
+            if run["backend"] == "native":
+                check(run["heap"] is None or run["heap"]["allocations_per_run"] == 0,
+                      f"native allocates: {run['heap']}")
+            if run["backend"] == "torch":
+                check("blas" in run["backend_info"], f"torch backend does not name its BLAS: {run['backend_info']}")
+        with open(csv_path) as f:
+            rows = list(csv.DictReader(f))
+        check(len(rows) == len(rep["runs"]), "one CSV row per run")
+        check(all(row["median_us"] for row in rows if row["status"] == "ok"), "CSV has medians")
+
+        r = subprocess.run([RTML, "runs", "--db", db, "--json", "--limit", "100"], capture_output=True, text=True)
+        if check(r.returncode == 0, f"rtml runs failed: {r.stderr}"):
+            listed = json.loads(r.stdout)
+            listed = listed["runs"] if isinstance(listed, dict) else listed
+            check(len(listed) == len(rep["runs"]), f"rtml runs lists {len(listed)} of {len(rep['runs'])} runs")
+
+        r = bench(os.path.join(ZOO, "matvec_16"), "--markdown", "--no-db", *QUICK)
+        check(r.returncode == 0 and "| matvec_16" in r.stdout, f"markdown table:\n{r.stdout}")
+        r = bench(os.path.join(ZOO, "matvec_16"), "--runs", "5", "--seconds", "1", "--no-db")
+        check(r.returncode != 0 and "choose one" in r.stderr, "--runs with --seconds is refused")
+        r = bench(os.path.join(ZOO, "matvec_16"), "--backend", "tensorflow", "--no-db")
+        check(r.returncode != 0 and "native" in r.stderr, "an unknown backend names the available ones")
+    finally:
+        shutil.rmtree(tmp)
+    if FAILURES:
+        sys.exit(f"{len(FAILURES)} check(s) failed")
+    print("bench: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
