@@ -389,8 +389,11 @@ bool keep(const std::string& name, const std::vector<std::string>& filter) {
   return false;
 }
 
+// Test data beside a model: test_data_set_N folders (ONNX layout) or an
+// inputs/ folder of .npy files.
 bool has_sets(const fs::path& dir) {
   std::error_code ec;
+  if (fs::is_directory(dir / "inputs", ec)) return true;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) return true;
   return false;

@@ -33,6 +33,8 @@ const char* kUsage =
     "  --runs N | --seconds S  timed runs (default: up to 1000 runs within 2 s, at least 10)\n"
     "  --threads N           intra-op threads for every backend (default 1)\n"
     "  --tolerance T         accuracy: an element passes if |a-e| <= T or <= T*|e| (default 1e-4)\n"
+    "  --test-data DIR       test data for the (one) model given: test_data_set_N folders with .pb files,\n"
+    "                        or inputs/NAME.npy + expected/NAME.npy (default: found beside the model)\n"
     "  --no-accuracy         skip the test data\n"
     "  --torch-model FILE    TorchScript file for the torch backend (default: model.pt beside the .onnx)\n"
     "  --memory-interval-us N  resident-memory sampling interval (default 1000)\n"
@@ -81,7 +83,7 @@ int to_int(const std::string& option, const std::string& v, int min) {
 int cmd_bench(const Args& args) {
   bench::BenchOptions opt;
   std::vector<std::string> paths, filter, backends_list = {"native"};
-  std::string json_path, csv_path, db_path;
+  std::string json_path, csv_path, db_path, test_data;
   bool markdown = false, no_db = false, rt = false, accuracy = true;
   int priority = 80;
   std::optional<int> cpu, block;
@@ -110,6 +112,8 @@ int cmd_bench(const Args& args) {
       opt.threads = to_int(a, value(), 1);
     } else if (a == "--tolerance") {
       opt.tolerance = to_number(a, value(), 0);
+    } else if (a == "--test-data") {
+      test_data = value();
     } else if (a == "--no-accuracy") {
       accuracy = false;
     } else if (a == "--torch-model") {
@@ -157,6 +161,11 @@ int cmd_bench(const Args& args) {
 
   std::vector<bench::ModelSpec> models = bench::find_models(paths, filter);
   if (models.empty()) throw Error("no models matched (check the paths and --filter)");
+  if (!test_data.empty()) {
+    if (models.size() != 1)
+      throw Error("--test-data names the data of one model, but " + std::to_string(models.size()) + " models were given");
+    models[0].test_data = test_data;
+  }
 
   bench::RealtimeSetup rts = bench::apply_realtime(rt, priority, cpu);
   if (rt || cpu) std::fprintf(stderr, "rtml bench: scheduler %s; mlockall %s; cpu %s\n", rts.scheduler.c_str(),

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "import/onnx_import.h"
 #include "kernels/elementwise.h"
+#include "util/npy.h"
 
 namespace fs = std::filesystem;
 
@@ -107,6 +108,53 @@ std::vector<std::optional<TestTensor>> match_files(const fs::path& dir, const st
   return slots;
 }
 
+ir::Tensor tensor_of(util::NpyArray a) {
+  auto buffer = std::make_shared<ir::Buffer>(a.bytes.size());
+  std::memcpy(buffer->data(), a.bytes.data(), a.bytes.size());
+  ir::Tensor t;
+  t.dtype = a.dtype;
+  t.shape = std::move(a.shape);
+  t.data = std::move(buffer);
+  return t;
+}
+
+// The .npy layout: DIR/inputs/<name>.npy and DIR/expected/<name>.npy, by the
+// model's input and output names ('/', '\\' and ':' in a name become '_', as
+// `rtml run --output-dir` writes them).
+std::vector<std::optional<TestTensor>> match_npy(const fs::path& dir, const std::vector<TensorSpec>& specs,
+                                                 const char* kind, bool required) {
+  std::vector<std::optional<TestTensor>> slots(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    std::string file_name = specs[i].name;
+    for (char& c : file_name)
+      if (c == '/' || c == '\\' || c == ':') c = '_';
+    fs::path path = dir / (file_name + ".npy");
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+      if (required)
+        throw Error(dir.string() + ": no data for the model's " + kind + " '" + specs[i].name + "' (expected " +
+                    path.string() + ")");
+      continue;
+    }
+    util::NpyArray a = util::read_npy(path.string());
+    if (!fits(specs[i], a.dtype, a.shape))
+      throw Error(path.string() + ": holds " + describe(a.dtype, a.shape) + ", but the model's " + kind + " '" +
+                  specs[i].name + "' is " + declared(specs[i]));
+    TestTensor t;
+    t.name = specs[i].name;
+    t.file = path.string();
+    t.tensor = tensor_of(std::move(a));
+    t.tensor.name = specs[i].name;
+    slots[i] = std::move(t);
+  }
+  return slots;
+}
+
+bool is_npy_set(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir / "inputs", ec);
+}
+
 std::vector<TensorSpec> specs_of(const ir::Graph& g, const std::vector<ir::TensorId>& ids) {
   std::vector<TensorSpec> out;
   for (ir::TensorId id : ids) out.push_back({g.tensors[id].name, g.tensors[id].dtype, g.tensors[id].shape});
@@ -147,7 +195,7 @@ std::vector<std::string> find_test_sets(const std::string& dir) {
     throw Error(dir + ": not a directory (test data is a folder holding test_data_set_0, test_data_set_1, ... "
                       "or one test_data_set_N folder)");
   int k;
-  if (parse_numbered(p.filename().string(), kSetPrefix, "", k)) return {dir};
+  if (parse_numbered(p.filename().string(), kSetPrefix, "", k) || is_npy_set(p)) return {dir};
 
   std::vector<std::pair<int, std::string>> found;
   bool loose_inputs = false;
@@ -159,7 +207,7 @@ std::vector<std::string> find_test_sets(const std::string& dir) {
   if (ec) throw Error(dir + ": cannot list (" + ec.message() + ")");
   if (found.empty())
     throw Error(dir + ": no test_data_set_N folders inside (expected " + (fs::path(dir) / "test_data_set_0").string() +
-                "/input_0.pb and so on)" +
+                "/input_0.pb and so on, or inputs/NAME.npy and expected/NAME.npy)" +
                 (loose_inputs ? "; it holds input_N.pb files itself: name it test_data_set_0 or put it in one" : ""));
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
@@ -177,19 +225,21 @@ TestSet load_test_set(const std::string& set_dir, const std::vector<TensorSpec>&
   if (p.has_parent_path() && p.filename().empty()) p = p.parent_path();
   if (!parse_numbered(p.filename().string(), kSetPrefix, "", set.index)) set.index = 0;
 
-  auto in = match_files(set_dir, "input_", inputs, "input");
+  const bool npy = is_npy_set(p);
+  auto in = npy ? match_npy(p / "inputs", inputs, "input", true) : match_files(set_dir, "input_", inputs, "input");
   for (size_t i = 0; i < in.size(); ++i) {
     if (!in[i])
       throw Error(set_dir + ": no data for the model's input '" + inputs[i].name + "' (expected input_" +
                   std::to_string(i) + ".pb, or an input_N.pb whose TensorProto is named '" + inputs[i].name + "')");
     set.inputs.push_back(std::move(*in[i]));
   }
-  set.outputs = match_files(set_dir, "output_", outputs, "output");
+  set.outputs = npy ? match_npy(p / "expected", outputs, "output", false)
+                    : match_files(set_dir, "output_", outputs, "output");
 
-  fs::path label = fs::path(set_dir) / "label.pb";
+  fs::path label = fs::path(set_dir) / (npy ? "label.npy" : "label.pb");
   if (fs::exists(label, ec)) {
     set.label_file = label.string();
-    ir::Tensor t = import::load_tensor_pb(set.label_file);
+    ir::Tensor t = npy ? tensor_of(util::read_npy(set.label_file)) : import::load_tensor_pb(set.label_file);
     bool integer = t.dtype == DType::I64 || t.dtype == DType::I32 || t.dtype == DType::I16 || t.dtype == DType::I8 ||
                    t.dtype == DType::U8 || t.dtype == DType::U16 || t.dtype == DType::U32 || t.dtype == DType::U64;
     if (!integer || shape_numel(t.shape) != 1)

@@ -9,6 +9,11 @@
 //                                     class (for top-1 accuracy)
 //   DIR/test_data_set_1/...
 //
+// A set may instead use the .npy layout (what tests/models writes):
+//   SET/inputs/<input name>.npy, SET/expected/<output name>.npy (optional
+//   per output), SET/label.npy (optional)
+// ('/', '\\' and ':' in a name become '_'). A folder holding inputs/ is one set.
+//
 // DIR may also be a single test_data_set_K folder. Sets are ordered by K as a
 // number (0, 2, 10), not as text. A file's tensor goes to the model input or
 // output its TensorProto names; a file with an empty or unknown name goes to

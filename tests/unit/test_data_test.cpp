@@ -17,6 +17,7 @@
 #include "import/onnx_import.h"
 #include "onnx.pb.h"
 #include "error_of.h"
+#include "util/npy.h"
 
 namespace fs = std::filesystem;
 using namespace rtml;
@@ -285,4 +286,33 @@ TEST_F(TestData, WrongShapeTypeOrMissingInputIsAClearError) {
   msg = error_of([&] { data::load_test_data(dir_.string(), g); });
   EXPECT_HAS(msg, "input_3.pb");
   EXPECT_HAS(msg, "the model has 1 input ('x')");
+}
+
+TEST_F(TestData, NpyLayoutMatchesByNameAndCatchesAPerturbedValue) {
+  if (!fs::exists(kRelu / "model.onnx")) GTEST_SKIP() << "libonnx-testdata is not installed";
+  ir::Graph g = import::load_onnx((kRelu / "model.onnx").string());
+  // The relu case's own .pb data, rewritten as inputs/x.npy and expected/y.npy.
+  ir::Tensor x = import::load_tensor_pb((kRelu / "test_data_set_0" / "input_0.pb").string());
+  ir::Tensor y = import::load_tensor_pb((kRelu / "test_data_set_0" / "output_0.pb").string());
+  fs::create_directories(dir_ / "inputs");
+  fs::create_directories(dir_ / "expected");
+  util::write_npy((dir_ / "inputs" / "x.npy").string(), x.dtype, x.shape, x.data->data());
+  util::write_npy((dir_ / "expected" / "y.npy").string(), y.dtype, y.shape, y.data->data());
+  auto sets = data::load_test_data(dir_.string(), g);  // the folder itself is the one set
+  ASSERT_EQ(sets.size(), 1u);
+  data::Evaluation ev = data::evaluate(g, sets);
+  EXPECT_TRUE(ev.passed());
+  EXPECT_EQ(ev.outputs[0].elements, 60);
+
+  std::vector<float> bad(static_cast<const float*>(y.data->data()), static_cast<const float*>(y.data->data()) + 60);
+  bad[11] += 1e-2f;
+  util::write_npy((dir_ / "expected" / "y.npy").string(), DType::F32, y.shape, bad.data());
+  ev = data::evaluate(g, data::load_test_data(dir_.string(), g));
+  EXPECT_FALSE(ev.passed());
+  EXPECT_EQ(ev.outputs[0].mismatches, 1);
+
+  // An input file under another name is a clear error naming the expected file.
+  fs::rename(dir_ / "inputs" / "x.npy", dir_ / "inputs" / "input.npy");
+  std::string msg = error_of([&] { data::load_test_data(dir_.string(), g); });
+  EXPECT_NE(msg.find("inputs/x.npy"), std::string::npos) << msg;
 }
