@@ -22,6 +22,7 @@ host_pkgs=(
 cross_pkgs=(
   g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user-static
   libprotobuf32:armhf                 # the armhf runtime the cross-built tests link and run with
+  libc6:armhf                         # the glibc qemu-arm runs them with (threads work with it)
 )
 
 pkgs=("${host_pkgs[@]}")

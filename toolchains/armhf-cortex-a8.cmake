@@ -9,4 +9,7 @@ set(CMAKE_CXX_FLAGS_INIT "-mcpu=cortex-a8 -mfpu=neon -mfloat-abi=hard")
 # Target libraries (multiarch packages such as libprotobuf32:armhf) live here.
 set(CMAKE_LIBRARY_PATH /usr/lib/arm-linux-gnueabihf)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static;-L;/usr/arm-linux-gnueabihf)
+# Run under qemu with the multiarch glibc (libc6:armhf, /lib/ld-linux-armhf.so.3),
+# not the cross toolchain's copy in /usr/arm-linux-gnueabihf: with that one,
+# threads and forked children crash under qemu-user 7.2.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static;-L;/)

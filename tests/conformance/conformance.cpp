@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
     else if (a == "--filter") filters.push_back(value());
     else if (a == "--verbose" || a == "-v") verbose = true;
     else if (a == "--list-failures") list_failures = true;
-    else if (a == "--no-fork") g_fork = false;  // qemu-user: children crash
+    else if (a == "--no-fork") g_fork = false;  // e.g. to debug a case in one process
     else { std::cerr << "unknown option " << a << "\n"; return 2; }
   }
   if (!fs::is_directory(data)) {
