@@ -33,6 +33,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The sample buffer is sized before timing: at most this many timed runs
+// (16 MB of samples, allocated only with --seconds; a 512 MB board has room).
+constexpr double kMaxTimedRuns = 2e6;
+
 double us_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
@@ -171,6 +175,26 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
   run["family"] = spec.family.empty() ? json(nullptr) : json(spec.family);
   run["flops"] = spec.flops ? json(*spec.flops) : json(nullptr);
   try {
+    // How many timed runs, decided first: the sample buffers are allocated
+    // (and touched) before the baseline reading, so neither the timed window
+    // nor the memory figures include the bench's own bookkeeping.
+    int64_t count;
+    double budget_us = INFINITY;
+    if (opt.runs) {
+      count = *opt.runs;
+    } else if (opt.period_us) {
+      count = static_cast<int64_t>(std::ceil((opt.seconds ? *opt.seconds : opt.default_seconds) * 1e6 / *opt.period_us));
+    } else if (opt.seconds) {
+      budget_us = *opt.seconds * 1e6;
+      count = static_cast<int64_t>(kMaxTimedRuns);  // stops at the time budget
+    } else {
+      budget_us = opt.default_seconds * 1e6;
+      count = opt.default_runs;
+    }
+    count = std::clamp<int64_t>(count, 1, static_cast<int64_t>(kMaxTimedRuns));
+    std::vector<double> samples(static_cast<size_t>(count));
+    std::vector<double> budget_use(opt.period_us ? static_cast<size_t>(count) : 0);
+
     phase("load");
     int64_t rss_baseline = resident_bytes();
     backends::BackendOptions bo;
@@ -199,43 +223,12 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
 
     phase("warm-up");
     int warm = 0;
-    std::vector<double> warm_us;
-    warm_us.reserve(static_cast<size_t>(std::max(opt.warmup, 0)));
     auto warm_start = Clock::now();
     while (warm < opt.warmup && us_between(warm_start, Clock::now()) < opt.warmup_max_seconds * 1e6) {
-      auto a = Clock::now();
       b.run();
-      warm_us.push_back(us_between(a, Clock::now()));
       ++warm;
     }
     run["warmup_runs"] = warm;
-
-    // How many timed runs, decided before timing so the sample buffer is
-    // allocated outside the measured window.
-    double typical_us = warm_us.empty() ? first_us : [&] {
-      std::vector<double> s = warm_us;
-      std::sort(s.begin(), s.end());
-      return percentile(s, 0.5);
-    }();
-    typical_us = std::max(typical_us, 0.01);
-    int64_t count;
-    double budget_us;
-    if (opt.runs) {
-      count = *opt.runs;
-      budget_us = INFINITY;
-    } else if (opt.period_us) {
-      budget_us = INFINITY;
-      count = static_cast<int64_t>(std::ceil((opt.seconds ? *opt.seconds : opt.default_seconds) * 1e6 / *opt.period_us));
-    } else if (opt.seconds) {
-      budget_us = *opt.seconds * 1e6;
-      count = static_cast<int64_t>(std::min(50e6, budget_us / typical_us * 2 + 1000));
-    } else {
-      budget_us = opt.default_seconds * 1e6;
-      count = opt.default_runs;
-    }
-    count = std::max<int64_t>(count, 1);
-    std::vector<double> samples(static_cast<size_t>(count));
-    std::vector<double> budget_use(opt.period_us ? static_cast<size_t>(count) : 0);
 
     phase("timing");
     MemorySampler sampler(opt.memory_interval_us);

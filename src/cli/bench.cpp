@@ -30,7 +30,7 @@ const char* kUsage =
     "  --backend LIST        comma-separated: native, torch (default: native)\n"
     "  --filter SUBSTR       only models whose name contains SUBSTR (repeatable)\n"
     "  --warmup N            warm-up runs (default 50; stops early after 2 s)\n"
-    "  --runs N | --seconds S  timed runs (default: up to 1000 runs within 2 s, at least 10)\n"
+    "  --runs N | --seconds S  timed runs (default: up to 1000 runs within 2 s, at least 10; at most 2 million)\n"
     "  --threads N           intra-op threads for every backend (default 1)\n"
     "  --tolerance T         accuracy: an element passes if |a-e| <= T or <= T*|e| (default 1e-4)\n"
     "  --test-data DIR       test data for the (one) model given: test_data_set_N folders with .pb files,\n"
