@@ -5,10 +5,12 @@
 // the kernels' fixed-size params; see kernels/conv.h and kernels/pool.h.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/fast_gemm.h"
 #include "kernels/pool.h"
 #include "ops/op.h"
 
@@ -134,6 +136,102 @@ int run_conv_transpose_f32(const void* params, void* const* ops) {
 
 bool has_bias_slot(const OpContext& ctx) { return ctx.node().inputs.size() >= 3; }
 
+// Fast Conv for float32 with constant weights (and bias): im2row + packed GEMM.
+// Per batch item and group, the scratch `rows` gets one row per output
+// position holding its receptive field (Cg input channels x kernel taps,
+// zeros where the window reaches into the padding); then
+//     rows[out_size x Cg*taps] * W_g^T[Cg*taps x Mg] (+ bias) -> tmp[out_size x Mg]
+// with W_g^T packed at prepare, and tmp is transposed into Y's channel planes.
+// Which input element each (output position, tap) reads is precomputed at
+// prepare (`tap_offset`, -1 for padding), so the run is a gather and a GEMM.
+struct Im2RowConvParams {
+  int64_t batch = 1, in_channels = 1, out_channels = 1, group = 1;
+  int64_t in_size = 1, out_size = 1, taps = 1;
+  std::vector<int32_t> tap_offset;       // out_size x taps: offset in an input plane, or -1
+  std::vector<kernels::PackedB> weights;  // one per group
+  int out_slot = 2;
+};
+
+int run_conv_im2row_f32(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const Im2RowConvParams*>(params);
+  const float* x = static_cast<const float*>(ops[0]);
+  float* y = static_cast<float*>(ops[p.out_slot]);
+  const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
+  const int64_t kdim = cg * p.taps;
+  float* rows = static_cast<float*>(ops[p.out_slot + 1]);
+  float* tmp = rows + p.out_size * kdim;
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.in_channels + g * cg) * p.in_size;
+      for (int64_t o = 0; o < p.out_size; ++o) {
+        const int32_t* off = p.tap_offset.data() + o * p.taps;
+        float* row = rows + o * kdim;
+        for (int64_t c = 0; c < cg; ++c) {
+          const float* plane = xg + c * p.in_size;
+          float* dst = row + c * p.taps;
+          for (int64_t t = 0; t < p.taps; ++t) dst[t] = off[t] < 0 ? 0.0f : plane[off[t]];
+        }
+      }
+      kernels::fast_gemm(p.out_size, rows, kdim, p.weights[static_cast<size_t>(g)], tmp, mg);
+      float* yg = y + (n * p.out_channels + g * mg) * p.out_size;
+      for (int64_t o = 0; o < p.out_size; ++o)
+        for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
+    }
+  }
+  return 0;
+}
+
+// Chooses the im2row + GEMM kernel when it applies; false leaves the direct one.
+bool prepare_conv_im2row(OpContext& ctx, const ConvParams& cp) {
+  const bool bias_const = !ctx.has_input(2) || ctx.is_constant(2);
+  const int64_t cg = cp.in_channels / cp.group, mg = cp.out_channels / cp.group;
+  // Depthwise (one output channel per group) would be a 1-column GEMM: the
+  // direct kernel does better there.
+  if (!ctx.is_constant(1) || !bias_const || mg < 2 || cp.out_size == 0 || cg * cp.kernel_size == 0) return false;
+  if (cp.in_size > INT32_MAX || cp.out_size * cp.kernel_size > (int64_t{1} << 26)) return false;
+  const ConvParams c = cp;
+  const float* w = ctx.input(1).as<float>();
+  const float* bias = ctx.has_input(2) ? ctx.input(2).as<float>() : nullptr;
+  const int out_slot = static_cast<int>(ctx.node().inputs.size());
+  auto& p = make_params<Im2RowConvParams>(ctx.step);
+  p.batch = c.batch;
+  p.in_channels = c.in_channels;
+  p.out_channels = c.out_channels;
+  p.group = c.group;
+  p.in_size = c.in_size;
+  p.out_size = c.out_size;
+  p.taps = c.kernel_size;
+  p.out_slot = out_slot;
+  // Input offset of every (output position, kernel tap), row-major over both.
+  p.tap_offset.assign(static_cast<size_t>(c.out_size * c.kernel_size), -1);
+  const int n = c.spatial;
+  std::vector<int64_t> o(static_cast<size_t>(n), 0), t(static_cast<size_t>(n), 0);
+  for (int64_t oi = 0; oi < c.out_size; ++oi) {
+    std::fill(t.begin(), t.end(), 0);
+    for (int64_t ti = 0; ti < c.kernel_size; ++ti) {
+      int64_t off = 0;
+      bool inside = true;
+      for (int d = 0; d < n; ++d) {
+        const int64_t i = o[d] * c.stride[d] + t[d] * c.dilation[d] - c.pad_begin[d];
+        if (i < 0 || i >= c.in_shape[d]) inside = false;
+        off = off * c.in_shape[d] + i;
+      }
+      if (inside) p.tap_offset[static_cast<size_t>(oi * c.kernel_size + ti)] = static_cast<int32_t>(off);
+      for (int d = n - 1; d >= 0 && ++t[d] == c.kernel[d]; --d) t[d] = 0;
+    }
+    for (int d = n - 1; d >= 0 && ++o[d] == c.out_shape[d]; --d) o[d] = 0;
+  }
+  // W is (M, Cg, taps...): group g's rows are an Mg x (Cg*taps) matrix, i.e.
+  // the transposed B of rows * B.
+  const int64_t kdim = cg * c.kernel_size;
+  for (int64_t g = 0; g < c.group; ++g)
+    p.weights.push_back(kernels::pack_b(kdim, mg, w + g * mg * kdim, kdim, true, 1.0f, bias ? bias + g * mg : nullptr));
+  ctx.step.scratch_bytes = static_cast<size_t>(c.out_size * (kdim + mg)) * sizeof(float);
+  ctx.step.run = run_conv_im2row_f32;
+  ctx.step.kernel = n == 1 ? "conv1d_im2row_gemm_f32" : n == 2 ? "conv2d_im2row_gemm_f32" : "convnd_im2row_gemm_f32";
+  return true;
+}
+
 void fill_conv_params(ConvParams& p, const Window& w, int64_t batch, int64_t c, int64_t m, int64_t group) {
   p.spatial = w.n;
   p.batch = batch;
@@ -209,6 +307,7 @@ void prepare_conv(OpContext& ctx) {
   ctx.step.run = has_bias_slot(ctx) ? run_conv_f32<true> : run_conv_f32<false>;
   ctx.step.kernel = w.n == 1 ? "conv1d_direct_f32" : w.n == 2 ? "conv2d_direct_f32" : "convnd_direct_f32";
   ctx.step.flops = 2.0 * double(x[0]) * double(m) * double(p.out_size) * double(c / group) * double(p.kernel_size);
+  prepare_conv_im2row(ctx, p);
 }
 
 void prepare_conv_transpose(OpContext& ctx) {

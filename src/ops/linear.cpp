@@ -1,4 +1,7 @@
-// MatMul and Gemm. Both end in kernels::gemm (see kernels/linear.h).
+// MatMul and Gemm. Both end in kernels::gemm (see kernels/linear.h), or, for
+// float32 with a constant B, in kernels::fast_gemm against B packed here at
+// prepare time (kernels/fast_gemm.h).
+#include "kernels/fast_gemm.h"
 #include "kernels/linear.h"
 
 #include "ops/op.h"
@@ -28,6 +31,48 @@ int run_gemm(const void* params, void* const* ops) {
   const auto& p = *static_cast<const GemmOpParams*>(params);
   kernels::gemm_op<T>(p.gemm, static_cast<const T*>(ops[0]), static_cast<const T*>(ops[1]),
                       p.num_inputs > 2 ? static_cast<const T*>(ops[2]) : nullptr, static_cast<T*>(ops[p.num_inputs]));
+  return 0;
+}
+
+// Fast path: Y[rows x N] = A[rows x K] * packed (+ bias) for a constant float32 B.
+struct PackedGemmParams {
+  int64_t rows = 0, K = 0;
+  kernels::PackedB b;
+  int out_slot = 2;  // operand index of Y
+};
+
+int run_packed_gemm(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const PackedGemmParams*>(params);
+  kernels::fast_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<float*>(ops[p.out_slot]), p.b.N);
+  return 0;
+}
+
+// Two float32 activations: each batch's B is packed into the step's scratch
+// at run time (once per distinct B matrix) and multiplied with the fast kernel.
+int run_matmul_pack_at_run(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const MatMulParams*>(params);
+  const float* A = static_cast<const float*>(ops[0]);
+  const float* B = static_cast<const float*>(ops[1]);
+  float* Y = static_cast<float*>(ops[2]);
+  float* packed = static_cast<float*>(ops[3]);
+  int64_t idx[kMaxRank] = {};
+  int64_t a_off = 0, b_off = 0, packed_off = -1;
+  for (int64_t n = 0; n < p.batch_count; ++n) {
+    if (b_off != packed_off) {  // a broadcast B is packed once
+      kernels::pack_b_into(p.K, p.N, B + b_off, p.N, false, packed);
+      packed_off = b_off;
+    }
+    kernels::fast_gemm_packed(p.M, A + a_off, p.K, p.K, p.N, packed, nullptr, Y + n * p.M * p.N, p.N);
+    for (int d = p.batch_rank - 1; d >= 0; --d) {  // batch odometer, as in kernels::matmul
+      ++idx[d];
+      a_off += p.a_stride[d];
+      b_off += p.b_stride[d];
+      if (idx[d] < p.batch_shape[d]) break;
+      a_off -= p.a_stride[d] * p.batch_shape[d];
+      b_off -= p.b_stride[d] * p.batch_shape[d];
+      idx[d] = 0;
+    }
+  }
   return 0;
 }
 
@@ -85,6 +130,29 @@ void MatMul(OpContext& ctx) {
   ctx.set_output(0, dt, out);
 
   ctx.step.flops = 2.0 * static_cast<double>(p.batch_count) * M * N * K;
+  // A constant float32 B without batch dims: every output batch multiplies the
+  // same B, and A's batches are contiguous, so the whole product is one
+  // (batch_count * M) x K by K x N GEMM against B packed once.
+  if (dt == DType::F32 && ctx.is_constant(1) && b_batch.empty() && K > 0 && N > 0) {
+    const MatMulParams mp = p;
+    auto& f = make_params<PackedGemmParams>(ctx.step);
+    f.rows = mp.batch_count * M;
+    f.K = K;
+    f.b = kernels::pack_b(K, N, ctx.input(1).as<float>(), N, false);
+    f.out_slot = 2;
+    ctx.step.run = run_packed_gemm;
+    ctx.step.kernel = "matmul_packed_f32";
+    return;
+  }
+  // Both operands at run time (attention's Q*K^T, weights*V): packing B costs
+  // about K*N copies, repaid when several rows of A share it.
+  if (dt == DType::F32 && M >= 4 && K > 0 && N > 0) {
+    (void)kernels::fast_gemm_target();  // resolve the SIMD dispatch now, not in the first run
+    ctx.step.scratch_bytes = static_cast<size_t>(kernels::packed_b_floats(K, N)) * sizeof(float);
+    ctx.step.run = run_matmul_pack_at_run;
+    ctx.step.kernel = "matmul_pack_at_run_f32";
+    return;
+  }
   switch (dt) {
     case DType::F32: ctx.step.run = run_matmul<float>; ctx.step.kernel = "matmul_f32"; break;
     case DType::F64: ctx.step.run = run_matmul<double>; ctx.step.kernel = "matmul_f64"; break;
@@ -140,6 +208,29 @@ void Gemm(OpContext& ctx) {
   }
   ctx.set_output(0, dt, {p.M, p.N});
   ctx.step.flops = 2.0 * p.M * p.N * p.K;
+  // Fast path: float32, constant B, A not transposed, and C absent or a
+  // constant that is one value per column ([N], [1,N], scalar): alpha is
+  // folded into the packed B and beta into the bias.
+  const bool c_per_column = !ctx.has_input(2) || (ctx.is_constant(2) && p.c_row_stride == 0);
+  if (dt == DType::F32 && ctx.is_constant(1) && !p.trans_a && c_per_column && p.K > 0 && p.N > 0) {
+    std::vector<float> bias;
+    if (ctx.has_input(2)) {
+      const float* c = ctx.input(2).as<float>();
+      bias.resize(static_cast<size_t>(p.N));
+      for (int64_t j = 0; j < p.N; ++j) bias[static_cast<size_t>(j)] = static_cast<float>(p.beta) * c[j * p.c_col_stride];
+    }
+    const GemmParams gp = p;
+    const int slots = op.num_inputs;
+    auto& f = make_params<PackedGemmParams>(ctx.step);
+    f.rows = gp.M;
+    f.K = gp.K;
+    f.b = kernels::pack_b(gp.K, gp.N, ctx.input(1).as<float>(), gp.ldb, gp.trans_b, static_cast<float>(gp.alpha),
+                          bias.empty() ? nullptr : bias.data());
+    f.out_slot = slots;
+    ctx.step.run = run_packed_gemm;
+    ctx.step.kernel = "gemm_packed_f32";
+    return;
+  }
   switch (dt) {
     case DType::F32: ctx.step.run = run_gemm<float>; ctx.step.kernel = "gemm_f32"; break;
     case DType::F64: ctx.step.run = run_gemm<double>; ctx.step.kernel = "gemm_f64"; break;

@@ -1,0 +1,190 @@
+// Packed-B SGEMM, compiled once per Highway target (see fast_gemm.h).
+//
+// Register blocking: a tile is R rows of C by one panel (kPanel columns =
+// kV vectors of kL lanes). For every k the tile loads kV vectors of the
+// panel's row k and, per row r, broadcasts A[r][k] and does kV FMAs into
+// R*kV accumulators that stay in registers. R is chosen per target so the
+// accumulators, the kV B vectors and one broadcast fit the register file
+// (AVX-512: 8x1, AVX2: 6x2, SSE4/NEON: 3x4). M = 1 (matrix-vector, the
+// streaming models) has its own loop: it unrolls k by 4 with independent
+// accumulators to hide the FMA latency.
+//
+// Columns past N in the last panel are computed on zero padding and not
+// stored; rows past the last full tile use a tile with fewer rows.
+
+// Scalable vectors (SVE, RVV) would break the fixed panel width; those
+// targets fall back to the next best one (NEON on SVE hardware).
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/fast_gemm.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/fast_gemm.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtml::kernels {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D = hn::CappedTag<float, static_cast<size_t>(kPanel)>;
+using V = hn::Vec<D>;
+constexpr size_t kL = hn::MaxLanes(D());
+constexpr size_t kV = static_cast<size_t>(kPanel) / kL;
+static_assert(kV * kL == static_cast<size_t>(kPanel), "the panel must be a whole number of vectors");
+constexpr size_t kRows = kV == 1 ? 8 : kV == 2 ? 6 : kV == 4 ? 3 : 1;
+
+// Adds the bias, applies ReLU and stores `ncols` (<= kPanel) columns.
+HWY_INLINE void StoreTile(const D d, V* acc, const float* bias, bool relu, float* c, size_t ncols) {
+  if (bias)
+    for (size_t v = 0; v < kV; ++v) acc[v] = hn::Add(acc[v], hn::LoadU(d, bias + v * kL));
+  if (relu)
+    for (size_t v = 0; v < kV; ++v) acc[v] = hn::Max(acc[v], hn::Zero(d));
+  if (ncols == static_cast<size_t>(kPanel)) {
+    for (size_t v = 0; v < kV; ++v) hn::StoreU(acc[v], d, c + v * kL);
+  } else {
+    HWY_ALIGN float tmp[kPanel];
+    for (size_t v = 0; v < kV; ++v) hn::Store(acc[v], d, tmp + v * kL);
+    std::memcpy(c, tmp, ncols * sizeof(float));
+  }
+}
+
+template <size_t R>
+HWY_INLINE void Tile(const float* HWY_RESTRICT a, int64_t lda, const float* HWY_RESTRICT panel, int64_t K,
+                     const float* bias, bool relu, float* HWY_RESTRICT c, int64_t ldc, size_t ncols) {
+  const D d;
+  V acc[R][kV];
+  for (size_t r = 0; r < R; ++r)
+    for (size_t v = 0; v < kV; ++v) acc[r][v] = hn::Zero(d);
+  for (int64_t k = 0; k < K; ++k) {
+    const float* brow = panel + k * kPanel;
+    V b[kV];
+    for (size_t v = 0; v < kV; ++v) b[v] = hn::LoadU(d, brow + v * kL);
+    for (size_t r = 0; r < R; ++r) {
+      const V ar = hn::Set(d, a[static_cast<int64_t>(r) * lda + k]);
+      for (size_t v = 0; v < kV; ++v) acc[r][v] = hn::MulAdd(ar, b[v], acc[r][v]);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) StoreTile(d, acc[r], bias, relu, c + static_cast<int64_t>(r) * ldc, ncols);
+}
+
+// One row of A against one panel; k unrolled by 4 into separate accumulators.
+HWY_INLINE void RowPanel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT panel, int64_t K, const float* bias,
+                         bool relu, float* HWY_RESTRICT c, size_t ncols) {
+  const D d;
+  V acc[4][kV];
+  for (size_t u = 0; u < 4; ++u)
+    for (size_t v = 0; v < kV; ++v) acc[u][v] = hn::Zero(d);
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    for (size_t u = 0; u < 4; ++u) {
+      const V au = hn::Set(d, a[k + static_cast<int64_t>(u)]);
+      const float* brow = panel + (k + static_cast<int64_t>(u)) * kPanel;
+      for (size_t v = 0; v < kV; ++v) acc[u][v] = hn::MulAdd(au, hn::LoadU(d, brow + v * kL), acc[u][v]);
+    }
+  }
+  for (; k < K; ++k) {
+    const V ak = hn::Set(d, a[k]);
+    const float* brow = panel + k * kPanel;
+    for (size_t v = 0; v < kV; ++v) acc[0][v] = hn::MulAdd(ak, hn::LoadU(d, brow + v * kL), acc[0][v]);
+  }
+  for (size_t v = 0; v < kV; ++v) acc[0][v] = hn::Add(hn::Add(acc[0][v], acc[1][v]), hn::Add(acc[2][v], acc[3][v]));
+  StoreTile(d, acc[0], bias, relu, c, ncols);
+}
+
+template <size_t R>
+HWY_INLINE void TailTile(size_t rows, const float* a, int64_t lda, const float* panel, int64_t K, const float* bias,
+                         bool relu, float* c, int64_t ldc, size_t ncols) {
+  if constexpr (R > 0) {
+    if (rows == R) return Tile<R>(a, lda, panel, K, bias, relu, c, ldc, ncols);
+    TailTile<R - 1>(rows, a, lda, panel, K, bias, relu, c, ldc, ncols);
+  }
+}
+
+void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
+                const float* packed_bias, float* C, int64_t ldc, bool relu) {
+  const int64_t R = static_cast<int64_t>(kRows);
+  for (int64_t p = 0, j0 = 0; j0 < N; ++p, j0 += kPanel) {
+    const float* panel = packed + p * K * kPanel;
+    const float* bias = packed_bias ? packed_bias + j0 : nullptr;
+    const size_t ncols = static_cast<size_t>(std::min<int64_t>(kPanel, N - j0));
+    if (M == 1) {
+      RowPanel(A, panel, K, bias, relu, C + j0, ncols);
+      continue;
+    }
+    int64_t i = 0;
+    for (; i + R <= M; i += R) Tile<kRows>(A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc, ncols);
+    if (i < M)
+      TailTile<kRows - 1>(static_cast<size_t>(M - i), A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc,
+                          ncols);
+  }
+}
+
+const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace rtml::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace rtml::kernels {
+
+HWY_EXPORT(GemmPacked);
+HWY_EXPORT(TargetName);
+
+int64_t packed_b_floats(int64_t K, int64_t N) { return (N + kPanel - 1) / kPanel * K * kPanel; }
+
+void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float* packed) {
+  for (int64_t j0 = 0; j0 < N; j0 += kPanel) {
+    const int64_t cols = std::min<int64_t>(kPanel, N - j0);
+    float* panel = packed + j0 * K;  // panel j0 / kPanel starts at (j0 / kPanel) * K * kPanel
+    for (int64_t k = 0; k < K; ++k) {
+      float* dst = panel + k * kPanel;
+      if (trans_b) {
+        for (int64_t jj = 0; jj < cols; ++jj) dst[jj] = B[(j0 + jj) * ldb + k];
+      } else {
+        std::memcpy(dst, B + k * ldb + j0, static_cast<size_t>(cols) * sizeof(float));
+      }
+      for (int64_t jj = cols; jj < kPanel; ++jj) dst[jj] = 0.0f;
+    }
+  }
+}
+
+void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
+                      const float* bias, float* C, int64_t ldc, bool relu) {
+  HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, K, N, packed, bias, C, ldc, relu);
+}
+
+PackedB pack_b(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale, const float* bias) {
+  (void)fast_gemm_target();  // resolves the dispatch now, at prepare, not in the first run
+  PackedB pb;
+  pb.K = K;
+  pb.N = N;
+  const int64_t panels = pb.panels();
+  pb.data.resize(static_cast<size_t>(packed_b_floats(K, N)));
+  pack_b_into(K, N, B, ldb, trans_b, pb.data.data());
+  if (scale != 1.0f)
+    for (float& v : pb.data) v *= scale;
+  if (bias) {
+    pb.bias.assign(static_cast<size_t>(panels * kPanel), 0.0f);
+    std::memcpy(pb.bias.data(), bias, static_cast<size_t>(N) * sizeof(float));
+  }
+  return pb;
+}
+
+void fast_gemm(int64_t M, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc, bool relu) {
+  HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, B.K, B.N, B.data.data(), B.bias.empty() ? nullptr : B.bias.data(), C,
+                                   ldc, relu);
+}
+
+const char* fast_gemm_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+
+}  // namespace rtml::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,54 @@
+// Fast float32 GEMM against a pre-packed constant B (MatMul / Gemm weights,
+// Conv filters), with SIMD through Google Highway: one source compiled for
+// several targets (SSE4, AVX2, AVX-512 on x86-64; NEON on ARM) and the best
+// one the CPU supports chosen at run time (HWY_DYNAMIC_DISPATCH).
+//
+//     C[M x N] = A[M x K] * B[K x N] (+ bias[N]) (then ReLU, if asked)
+//
+// B is packed once, at prepare time, into panels of kPanel columns: panel p
+// holds B[0..K)[p*kPanel .. p*kPanel+kPanel) row after row (zero-padded past
+// N), so the micro-kernel reads it with unit stride. Any scale (Gemm's alpha)
+// is folded into the packed values and the bias is stored padded with the
+// panels, so run time does no setup and no allocation.
+//
+// The reference kernels (kernels/linear.h) stay the test oracle.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace rtml::kernels {
+
+// Panel width in floats: a multiple of every target's lane count (4, 8, 16).
+constexpr int64_t kPanel = 16;
+
+struct PackedB {
+  int64_t K = 0, N = 0;
+  std::vector<float> data;  // ceil(N / kPanel) panels of K x kPanel
+  std::vector<float> bias;  // padded to a whole number of panels; empty: no bias
+  int64_t panels() const { return (N + kPanel - 1) / kPanel; }
+};
+
+// Packs op(B) (K x N; B is K x N row-major with leading dimension ldb, or
+// N x K when trans_b) scaled by `scale`. `bias` (N values, may be null) is
+// added to every row of the product.
+PackedB pack_b(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale = 1.0f,
+               const float* bias = nullptr);
+
+// C = A * packed (+ bias) with C row-major, leading dimension ldc; A row-major
+// with leading dimension lda. `relu` clamps the result at 0.
+void fast_gemm(int64_t M, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc, bool relu = false);
+
+// For a B known only at run time (MatMul of two activations): the packed
+// size in floats, packing into a caller's buffer (the step's scratch; no
+// allocation), and the product with that buffer (bias may be null, else
+// padded to whole panels like PackedB::bias).
+int64_t packed_b_floats(int64_t K, int64_t N);
+void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float* packed);
+void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
+                      const float* bias, float* C, int64_t ldc, bool relu = false);
+
+// The Highway target that fast_gemm dispatches to on this CPU ("AVX2", "NEON"...).
+const char* fast_gemm_target();
+
+}  // namespace rtml::kernels
