@@ -124,45 +124,48 @@ TEST(BenchHeap, NativeEngineAllocatesNothingPerRun) {
 }
 #endif
 
+// Timing margins are half a period (25 ms) so that a loaded
+// machine or a sanitizer build does not change the counts.
 TEST(BenchRealtime, CountsMissesOfAWorkloadThatOverrunsEveryFourthPeriod) {
-  // Period 20 ms. Calls 3, 7, 11, ... (counting the first run as call 0)
-  // sleep 30 ms: each finishes 10 ms past its deadline; the call after it
-  // starts 10 ms late but finishes 10 ms early, in time. 20 timed calls
-  // (1..20) hold 5 such calls: 5 misses, never two in a row.
+  // Period 50 ms. Calls 3, 7, 11, ... (counting the first run as call 0)
+  // sleep 75 ms: each finishes 25 ms past its deadline; the call after it
+  // starts 25 ms late and, being instant, finishes 25 ms before its own
+  // deadline. 20 timed calls (1..20) hold 5 such calls: 5 misses, never two
+  // in a row.
   FakeBackend b([](int call) {
-    if (call % 4 == 3) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    if (call % 4 == 3) std::this_thread::sleep_for(std::chrono::milliseconds(75));
   });
   bench::BenchOptions opt;
   opt.warmup = 0;
   opt.runs = 20;
-  opt.period_us = 20000;
+  opt.period_us = 50000;
   json run = bench::bench_backend(b, "fake", fake_model(), opt, {});
   ASSERT_EQ(run["status"], "ok") << run.dump();
   const json& rt = run["realtime"];
   EXPECT_EQ(rt["periods"], 20);
   EXPECT_EQ(rt["deadline_misses"], 5);
   EXPECT_EQ(rt["longest_miss_streak"], 1);
-  EXPECT_GE(rt["budget_use_max"].get<double>(), 1.5);   // 30 ms of a 20 ms budget
+  EXPECT_GE(rt["budget_use_max"].get<double>(), 1.5);   // 75 ms of a 50 ms budget
   EXPECT_LT(rt["budget_use_median"].get<double>(), 0.5);
-  EXPECT_DOUBLE_EQ(rt["period_us"].get<double>(), 20000);
+  EXPECT_DOUBLE_EQ(rt["period_us"].get<double>(), 50000);
 }
 
 TEST(BenchRealtime, ConsecutiveOverrunsMakeAStreak) {
-  // Calls 5, 6 and 7 take 30 ms of a 20 ms period; with t = call 5's tick,
-  // call k's tick is t + 20 (k - 5) and its deadline 20 ms later:
-  //   5: runs t..t+30      deadline t+20   miss (budget 1.5)
-  //   6: runs t+30..t+60   deadline t+40   miss (2.0)
-  //   7: runs t+60..t+90   deadline t+60   miss (2.5)
-  //   8: runs t+90 (instant) deadline t+80 miss (1.5): still 30 ms behind
-  //   9: runs t+90          deadline t+100 in time: caught up
+  // Calls 5, 6 and 7 take 75 ms of a 50 ms period; with t = call 5's tick,
+  // call k's tick is t + 50 (k - 5) and its deadline 50 ms later:
+  //   5: runs t..t+75         deadline t+50    miss (budget 1.5)
+  //   6: runs t+75..t+150     deadline t+100   miss (2.0)
+  //   7: runs t+150..t+225    deadline t+150   miss (2.5)
+  //   8: runs t+225 (instant) deadline t+200   miss (1.5): still 75 ms behind
+  //   9: runs t+225           deadline t+250   in time: caught up
   // 4 misses in one streak.
   FakeBackend b([](int call) {
-    if (call >= 5 && call <= 7) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    if (call >= 5 && call <= 7) std::this_thread::sleep_for(std::chrono::milliseconds(75));
   });
   bench::BenchOptions opt;
   opt.warmup = 0;
   opt.runs = 12;
-  opt.period_us = 20000;
+  opt.period_us = 50000;
   json run = bench::bench_backend(b, "fake", fake_model(), opt, {});
   ASSERT_EQ(run["status"], "ok") << run.dump();
   EXPECT_EQ(run["realtime"]["longest_miss_streak"], 4);
