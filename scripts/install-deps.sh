@@ -11,6 +11,7 @@ host_pkgs=(
   libonnx-dev                         # onnx.proto
   libonnx-testdata                    # ONNX backend test cases: the conformance oracle
   libgtest-dev
+  libhwy-dev                          # Google Highway: portable SIMD with runtime dispatch (fast kernels)
   python3-numpy python3-onnx python3-torch   # models and expected outputs exported by PyTorch
   python3-sklearn                     # the zoo's digits data set
   python3-jsonschema                  # tests validate bench reports against docs/bench-report.schema.json
@@ -18,11 +19,15 @@ host_pkgs=(
   libopenblas0-pthread                # an optimised BLAS for LibTorch (Debian's alternatives switch to it)
   libsqlite3-dev                      # the results database
   nlohmann-json3-dev                  # JSON reports
+  libcpp-httplib-dev                  # rtml agent / rtml remote (HTTP); optional: without it, no agent
 )
 cross_pkgs=(
   g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user-static
   libprotobuf32:armhf                 # the armhf runtime the cross-built tests link and run with
   libc6:armhf                         # the glibc qemu-arm runs them with (threads work with it)
+  libhwy-dev:armhf                    # Highway for armhf (NEON kernels)
+  libcpp-httplib0.11:armhf            # the armhf agent's HTTP library (pulls libssl3, libbrotli1, zlib1g:armhf)
+  libssl-dev:armhf                    # openssl/configuration.h for armhf: httplib.h is built with OpenSSL on
 )
 
 pkgs=("${host_pkgs[@]}")

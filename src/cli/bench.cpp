@@ -51,33 +51,6 @@ const char* kUsage =
     "  --db PATH | --no-db   results database (default: $RTML_DB, else ~/.local/share/rtml/results.db)\n"
     "Exit status: 0 if every run succeeded and passed its accuracy check, 1 otherwise.";
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-double to_number(const std::string& option, const std::string& v, double min) {
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end || !std::isfinite(d) || d < min)
-    throw Error(option + " needs a number >= " + std::to_string(min).substr(0, std::to_string(min).find('.') + 2) +
-                ", got '" + v + "'");
-  return d;
-}
-
-int to_int(const std::string& option, const std::string& v, int min) {
-  double d = to_number(option, v, min);
-  if (d != std::floor(d) || d > 2e9) throw Error(option + " needs a whole number, got '" + v + "'");
-  return static_cast<int>(d);
-}
-
 }  // namespace
 
 int cmd_bench(const Args& args) {
@@ -103,15 +76,15 @@ int cmd_bench(const Args& args) {
     } else if (a == "--filter") {
       filter.push_back(value());
     } else if (a == "--warmup") {
-      opt.warmup = to_int(a, value(), 0);
+      opt.warmup = parse_int(a, value(), 0);
     } else if (a == "--runs") {
-      opt.runs = to_int(a, value(), 1);
+      opt.runs = parse_int(a, value(), 1);
     } else if (a == "--seconds") {
-      opt.seconds = to_number(a, value(), 0.001);
+      opt.seconds = parse_number(a, value(), 0.001);
     } else if (a == "--threads") {
-      opt.threads = to_int(a, value(), 1);
+      opt.threads = parse_int(a, value(), 1);
     } else if (a == "--tolerance") {
-      opt.tolerance = to_number(a, value(), 0);
+      opt.tolerance = parse_number(a, value(), 0);
     } else if (a == "--test-data") {
       test_data = value();
     } else if (a == "--no-accuracy") {
@@ -119,21 +92,21 @@ int cmd_bench(const Args& args) {
     } else if (a == "--torch-model") {
       opt.torch_model = value();
     } else if (a == "--memory-interval-us") {
-      opt.memory_interval_us = to_number(a, value(), 10);
+      opt.memory_interval_us = parse_number(a, value(), 10);
     } else if (a == "--samples") {
       opt.keep_samples = true;
     } else if (a == "--block") {
-      block = to_int(a, value(), 1);
+      block = parse_int(a, value(), 1);
     } else if (a == "--rate") {
-      rate = to_number(a, value(), 1);
+      rate = parse_number(a, value(), 1);
     } else if (a == "--period-us") {
-      opt.period_us = to_number(a, value(), 1);
+      opt.period_us = parse_number(a, value(), 1);
     } else if (a == "--rt") {
       rt = true;
     } else if (a == "--priority") {
-      priority = to_int(a, value(), 1);
+      priority = parse_int(a, value(), 1);
     } else if (a == "--cpu") {
-      cpu = to_int(a, value(), 0);
+      cpu = parse_int(a, value(), 0);
     } else if (a == "--json") {
       json_path = value();
     } else if (a == "--csv") {

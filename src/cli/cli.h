@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "ir/graph.h"
 #include "plan/plan.h"
 
@@ -20,6 +21,20 @@ int cmd_zoo(const Args& args);
 int cmd_bench(const Args& args);    // cli/bench.cpp
 int cmd_compare(const Args& args);  // cli/compare.cpp
 int cmd_runs(const Args& args);     // cli/runs.cpp
+int cmd_remote(const Args& args);   // cli/remote.cpp
+int cmd_agent(const Args& args);    // cli/agent.cpp
+
+// A wrong command line: main() prints it and exits with status 2 (other
+// errors exit 1).
+struct UsageError : Error {
+  using Error::Error;
+};
+
+// Option values: "a,b,c" -> {a, b, c}; a number >= min; a whole number >=
+// min. Throw UsageError naming the option.
+std::vector<std::string> split_commas(const std::string& s);
+double parse_number(const std::string& option, const std::string& value, double min);
+int parse_int(const std::string& option, const std::string& value, int min);
 
 // Shared option helpers. Throw rtml::Error with a usage hint on bad input.
 struct ModelOptions {

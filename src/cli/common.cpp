@@ -21,6 +21,35 @@ bool parse_shape_option(const Args& args, size_t& i, ModelOptions& out) {
   return true;
 }
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+double parse_number(const std::string& option, const std::string& v, double min) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !std::isfinite(d) || d < min) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", min);
+    throw UsageError(option + " needs a number >= " + buf + ", got '" + v + "'");
+  }
+  return d;
+}
+
+int parse_int(const std::string& option, const std::string& v, int min) {
+  double d = parse_number(option, v, min);
+  if (d != std::floor(d) || d > 2e9) throw UsageError(option + " needs a whole number, got '" + v + "'");
+  return static_cast<int>(d);
+}
+
 std::string format_bytes(double b) {
   char buf[64];
   if (b < 1024) std::snprintf(buf, sizeof buf, "%.0f B", b);

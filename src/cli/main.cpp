@@ -28,6 +28,10 @@ void usage(std::FILE* to) {
       "  runs [--db PATH] [--model SUBSTR] [--backend NAME] [--since YYYY-MM-DD] [--limit N] [--json]\n"
       "                                          the runs kept in the results database, newest first\n"
       "                                          (--show ID: one as a report; --add FILE.json: store reports)\n"
+      "  remote HOST:PORT [--token-file FILE] bench MODEL|FOLDER... [bench options] | info\n"
+      "                                          bench on a board through its rtml agent; reports and runs kept here\n"
+      "  agent --listen ADDR:PORT --token-file FILE --workdir DIR [--max-queue N] [--job-timeout-s N]...\n"
+      "                                          on the board: serves rtml remote (blobs by hash, bench jobs in a queue)\n"
       "\n"
       "rtml COMMAND --help shows a command's options.\n",
       to);
@@ -48,6 +52,8 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return rtml::cli::cmd_bench(args);
     if (cmd == "compare") return rtml::cli::cmd_compare(args);
     if (cmd == "runs") return rtml::cli::cmd_runs(args);
+    if (cmd == "remote") return rtml::cli::cmd_remote(args);
+    if (cmd == "agent") return rtml::cli::cmd_agent(args);
     if (cmd == "zoo") return rtml::cli::cmd_zoo(args);
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
       usage(stdout);
@@ -55,6 +61,9 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "rtml: unknown command '%s'\n\n", cmd.c_str());
     usage(stderr);
+    return 2;
+  } catch (const rtml::cli::UsageError& e) {
+    std::fprintf(stderr, "rtml %s: error: %s\n", cmd.c_str(), e.what());
     return 2;
   } catch (const rtml::Error& e) {
     std::fprintf(stderr, "rtml %s: error: %s\n", cmd.c_str(), e.what());

@@ -80,15 +80,6 @@ nlohmann::ordered_json row_json(const results::RunRow& r) {
           {"deadline_misses", opt(r.deadline_misses)}};
 }
 
-int64_t parse_int(const std::string& opt, const std::string& v, int64_t min) {
-  char* end = nullptr;
-  errno = 0;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno || n < min)
-    throw Error(opt + " needs a whole number" + (min > 0 ? " of at least " + std::to_string(min) : " (0 or more)") +
-                ", got '" + v + "'");
-  return n;
-}
 #endif
 
 }  // namespace
