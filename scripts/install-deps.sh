@@ -73,6 +73,25 @@ for attempt in 1 2 3; do
   echo "install-deps: apt-get update failed (attempt $attempt), retrying" >&2
   sleep 5
 done
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+host_missing=() cross_missing=()
+for p in "${missing[@]}"; do
+  if [[ $p == *:armhf ]]; then cross_missing+=("$p"); else host_missing+=("$p"); fi
+done
+if [ ${#host_missing[@]} -gt 0 ]; then
+  $SUDO apt-get install -y -qq --no-install-recommends "${host_missing[@]}" >/dev/null
+fi
+if [ ${#cross_missing[@]} -gt 0 ] &&
+   ! $SUDO apt-get install -y -qq --no-install-recommends "${cross_missing[@]}" >/dev/null; then
+  # Multi-Arch "same" libraries must have one version on every architecture.
+  # When the armhf index lags the host's (a mirror mid-sync), the host's
+  # OpenSSL can be newer than any armhf build: align both to the armhf one.
+  pins=()
+  for lib in libssl3 libssl-dev; do
+    v=$(apt-cache policy "$lib:armhf" | sed -n 's/^  Candidate: //p')
+    if [ -n "$v" ] && [ "$v" != "(none)" ]; then pins+=("$lib=$v" "$lib:armhf=$v"); fi
+  done
+  echo "install-deps: retrying the armhf packages with ${pins[*]}" >&2
+  $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${pins[@]}" "${cross_missing[@]}" >/dev/null
+fi
 select_openblas
 echo "install-deps: done"
