@@ -3,7 +3,7 @@
 #               engine and LibTorch (latency, memory, heap, accuracy); runs go to the results database
 #   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan
-# Other targets: build, install (PREFIX=...), test-native, test-armhf, test-remote-armhf, test-asan, conformance,
+# Other targets: build, install (PREFIX=...), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
 #               bench-ratio, clean.
 
 JOBS   ?= $(shell nproc)
@@ -13,7 +13,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps build run bench-ratio test test-native test-armhf test-remote-armhf test-asan conformance install clean
+.PHONY: all deps build run bench-ratio test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
 
 all: build
 
@@ -48,6 +48,12 @@ conformance: build
 
 test-armhf: deps
 	@scripts/test-cross.sh armhf
+
+# 64-bit ARM boards: the arm64 libraries, the cross build and its tests under qemu (not part of
+# `make test`: one more cross build; run it when touching kernels or platform code).
+test-aarch64: deps
+	@RTML_DEPS=aarch64 scripts/install-deps.sh
+	@scripts/test-cross.sh aarch64
 
 # The armhf agent under qemu-arm-static on loopback, driven by the x86-64 client: upload a zoo
 # model and its data, bench, accuracy passes. Skipped (with the reason) without the armhf agent.

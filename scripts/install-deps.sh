@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package rtml needs to build, test and cross-build.
 # Non-interactive and idempotent: prints nothing when all is present.
-#   scripts/install-deps.sh            everything (host build, tests, ARM builds)
-#   RTML_DEPS=host scripts/install-deps.sh   skip the ARM cross toolchains
+#   scripts/install-deps.sh            everything `make test` needs (host build, tests, armhf)
+#   RTML_DEPS=host scripts/install-deps.sh      skip the ARM cross toolchains
+#   RTML_DEPS=aarch64 scripts/install-deps.sh   also the arm64 libraries (make test-aarch64)
 set -euo pipefail
 
 host_pkgs=(
@@ -30,8 +31,17 @@ cross_pkgs=(
   libssl-dev:armhf                    # openssl/configuration.h for armhf: httplib.h is built with OpenSSL on
 )
 
+aarch64_pkgs=(
+  libprotobuf32:arm64 libc6:arm64 libhwy-dev:arm64
+  libcpp-httplib0.11:arm64 libssl-dev:arm64
+)
+
 pkgs=("${host_pkgs[@]}")
-if [ "${RTML_DEPS:-all}" != host ]; then pkgs+=("${cross_pkgs[@]}"); fi
+case "${RTML_DEPS:-all}" in
+  host) ;;
+  aarch64) pkgs+=("${cross_pkgs[@]}" "${aarch64_pkgs[@]}") ;;
+  *) pkgs+=("${cross_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -64,34 +74,37 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if printf '%s\n' "${missing[@]}" | grep -q ':armhf$' && ! dpkg --print-foreign-architectures | grep -qx armhf; then
-  $SUDO dpkg --add-architecture armhf
-fi
+for arch in armhf arm64; do
+  if printf '%s\n' "${missing[@]}" | grep -q ":$arch\$" && ! dpkg --print-foreign-architectures | grep -qx $arch; then
+    $SUDO dpkg --add-architecture $arch
+  fi
+done
 # A mirror mid-sync can fail one index; retry, then go on with what we have.
 for attempt in 1 2 3; do
   if $SUDO apt-get update -qq; then break; fi
   echo "install-deps: apt-get update failed (attempt $attempt), retrying" >&2
   sleep 5
 done
-host_missing=() cross_missing=()
-for p in "${missing[@]}"; do
-  if [[ $p == *:armhf ]]; then cross_missing+=("$p"); else host_missing+=("$p"); fi
-done
+host_missing=()
+for p in "${missing[@]}"; do [[ $p == *:* ]] || host_missing+=("$p"); done
 if [ ${#host_missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${host_missing[@]}" >/dev/null
 fi
-if [ ${#cross_missing[@]} -gt 0 ] &&
-   ! $SUDO apt-get install -y -qq --no-install-recommends "${cross_missing[@]}" >/dev/null; then
+for arch in armhf arm64; do
+  arch_missing=()
+  for p in "${missing[@]}"; do [[ $p == *:$arch ]] && arch_missing+=("$p"); done
+  [ ${#arch_missing[@]} -eq 0 ] && continue
+  $SUDO apt-get install -y -qq --no-install-recommends "${arch_missing[@]}" >/dev/null && continue
   # Multi-Arch "same" libraries must have one version on every architecture.
-  # When the armhf index lags the host's (a mirror mid-sync), the host's
-  # OpenSSL can be newer than any armhf build: align both to the armhf one.
+  # When this architecture's index lags the host's (a mirror mid-sync), the
+  # host's OpenSSL can be newer than any build for it: align both.
   pins=()
   for lib in libssl3 libssl-dev; do
-    v=$(apt-cache policy "$lib:armhf" | sed -n 's/^  Candidate: //p')
-    if [ -n "$v" ] && [ "$v" != "(none)" ]; then pins+=("$lib=$v" "$lib:armhf=$v"); fi
+    v=$(apt-cache policy "$lib:$arch" | sed -n 's/^  Candidate: //p')
+    if [ -n "$v" ] && [ "$v" != "(none)" ]; then pins+=("$lib=$v" "$lib:$arch=$v"); fi
   done
-  echo "install-deps: retrying the armhf packages with ${pins[*]}" >&2
-  $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${pins[@]}" "${cross_missing[@]}" >/dev/null
-fi
+  echo "install-deps: retrying the $arch packages with ${pins[*]}" >&2
+  $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${pins[@]}" "${arch_missing[@]}" >/dev/null
+done
 select_openblas
 echo "install-deps: done"

@@ -6,4 +6,5 @@ set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 set(CMAKE_LIBRARY_PATH /usr/lib/aarch64-linux-gnu)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static;-L;/usr/aarch64-linux-gnu)
+# The multiarch glibc (libc6:arm64), as for armhf: see armhf-cortex-a8.cmake.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static;-L;/)
