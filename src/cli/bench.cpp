@@ -178,6 +178,7 @@ int cmd_bench(const Args& args) {
 
   std::fputs("\n", stdout);
   std::fputs(bench::format_table(report, markdown).c_str(), stdout);
+  std::fflush(stdout);  // the table before the notes that follow on stderr
   if (!json_path.empty()) {
     write_text_file(json_path, report.dump(1) + "\n");
     std::fprintf(stderr, "rtml bench: report written to %s\n", json_path.c_str());

@@ -252,6 +252,7 @@ int run_bench(remote::Client& client, const BenchArgs& b) {
                format_bytes(static_cast<double>(s.bytes_uploaded)).c_str());
   std::fputs("\n", stdout);
   std::fputs(bench::format_table(report, b.markdown).c_str(), stdout);
+  std::fflush(stdout);
   if (!b.json_path.empty()) {
     write_text_file(b.json_path, report.dump(1) + "\n");
     std::fprintf(stderr, "rtml remote: report written to %s\n", b.json_path.c_str());
