@@ -37,21 +37,9 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, boo
 template <class T>
 void matmul(const MatMulParams& p, const T* A, const T* B, T* Y) {
   const int64_t mn = p.M * p.N;
-  int64_t idx[kMaxRank] = {};
-  int64_t a_off = 0, b_off = 0;
-  for (int64_t n = 0; n < p.batch_count; ++n) {
+  for_each_batch(p, [&](int64_t n, int64_t a_off, int64_t b_off) {
     gemm<T>(p.M, p.N, p.K, T(1), A + a_off, p.K, false, B + b_off, p.N, false, T(0), Y + n * mn, p.N);
-    // Advance the batch odometer.
-    for (int d = p.batch_rank - 1; d >= 0; --d) {
-      ++idx[d];
-      a_off += p.a_stride[d];
-      b_off += p.b_stride[d];
-      if (idx[d] < p.batch_shape[d]) break;
-      a_off -= p.a_stride[d] * p.batch_shape[d];
-      b_off -= p.b_stride[d] * p.batch_shape[d];
-      idx[d] = 0;
-    }
-  }
+  });
 }
 
 template <class T>

@@ -38,6 +38,27 @@ struct MatMulParams {
 template <class T>
 void matmul(const MatMulParams& p, const T* A, const T* B, T* Y);
 
+// Calls f(n, a_offset, b_offset) for every output batch n in row-major order
+// over p.batch_shape, with the element offsets of that batch's A and B
+// matrices (an odometer over the broadcast batch dims).
+template <class F>
+void for_each_batch(const MatMulParams& p, F&& f) {
+  int64_t idx[kMaxRank] = {};
+  int64_t a_off = 0, b_off = 0;
+  for (int64_t n = 0; n < p.batch_count; ++n) {
+    f(n, a_off, b_off);
+    for (int d = p.batch_rank - 1; d >= 0; --d) {
+      ++idx[d];
+      a_off += p.a_stride[d];
+      b_off += p.b_stride[d];
+      if (idx[d] < p.batch_shape[d]) break;
+      a_off -= p.a_stride[d] * p.batch_shape[d];
+      b_off -= p.b_stride[d] * p.batch_shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 // Gemm: Y = alpha * op(A) * op(B) + beta * C, with C (optional) broadcast to
 // M x N through per-row / per-column strides (0 for a broadcast dim).
 struct GemmParams {

@@ -55,24 +55,14 @@ int run_matmul_pack_at_run(const void* params, void* const* ops) {
   const float* B = static_cast<const float*>(ops[1]);
   float* Y = static_cast<float*>(ops[2]);
   float* packed = static_cast<float*>(ops[3]);
-  int64_t idx[kMaxRank] = {};
-  int64_t a_off = 0, b_off = 0, packed_off = -1;
-  for (int64_t n = 0; n < p.batch_count; ++n) {
+  int64_t packed_off = -1;
+  kernels::for_each_batch(p, [&](int64_t n, int64_t a_off, int64_t b_off) {
     if (b_off != packed_off) {  // a broadcast B is packed once
       kernels::pack_b_into(p.K, p.N, B + b_off, p.N, false, packed);
       packed_off = b_off;
     }
     kernels::fast_gemm_packed(p.M, A + a_off, p.K, p.K, p.N, packed, nullptr, Y + n * p.M * p.N, p.N);
-    for (int d = p.batch_rank - 1; d >= 0; --d) {  // batch odometer, as in kernels::matmul
-      ++idx[d];
-      a_off += p.a_stride[d];
-      b_off += p.b_stride[d];
-      if (idx[d] < p.batch_shape[d]) break;
-      a_off -= p.a_stride[d] * p.batch_shape[d];
-      b_off -= p.b_stride[d] * p.batch_shape[d];
-      idx[d] = 0;
-    }
-  }
+  });
   return 0;
 }
 

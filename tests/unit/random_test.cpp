@@ -10,29 +10,11 @@
 
 #include "engine/session.h"
 #include "plan/plan.h"
+#include "attributes.h"
 
 using namespace rtml;
 
 namespace {
-
-ir::Attribute attr_int(int64_t v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
-ir::Attribute attr_float(float v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::Float;
-  a.f = v;
-  return a;
-}
-ir::Attribute attr_ints(std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::Ints;
-  a.ints = std::move(v);
-  return a;
-}
 
 // A graph with one random node. For the *Like ops the input is a graph input
 // of `like_type`/`like_shape`.
