@@ -138,8 +138,11 @@ int gather(const GatherParams& p, const void* data, const void* indices, void* o
 }
 
 namespace {
-template <class W>
-int gather_elements_t(const GatherElementsParams& p, const W* data, const void* indices, W* out) {
+// Calls f(i, offset) for every index element i with the data offset (in
+// elements) it addresses; 1 for an index out of range, else what f's first
+// failure returns (f returns 0 to go on).
+template <class F>
+int for_each_indexed_element(const ElementsIndexing& p, const void* indices, F&& f) {
   int64_t idx[kMaxRank] = {};
   for (int64_t i = 0; i < p.count; ++i) {
     int64_t k = read_index(indices, p.index_size, i);
@@ -147,13 +150,21 @@ int gather_elements_t(const GatherElementsParams& p, const W* data, const void* 
     if (k < 0 || k >= p.axis_dim) return 1;
     int64_t off = 0;
     for (int d = 0; d < p.rank; ++d) off += (d == p.axis ? k : idx[d]) * p.data_strides[d];
-    out[i] = data[off];
+    if (int rc = f(i, off)) return rc;
     for (int d = p.rank - 1; d >= 0; --d) {
       if (++idx[d] < p.shape[d]) break;
       idx[d] = 0;
     }
   }
   return 0;
+}
+
+template <class W>
+int gather_elements_t(const ElementsIndexing& p, const W* data, const void* indices, W* out) {
+  return for_each_indexed_element(p, indices, [&](int64_t i, int64_t off) {
+    out[i] = data[off];
+    return 0;
+  });
 }
 }  // namespace
 
@@ -224,20 +235,10 @@ int scatter_elements(const ScatterElementsParams& p, const void* data, const voi
   copy_bytes(data, out, static_cast<size_t>(p.data_bytes));
   auto* o = static_cast<unsigned char*>(out);
   const auto* u = static_cast<const unsigned char*>(updates);
-  int64_t idx[kMaxRank] = {};
-  for (int64_t i = 0; i < p.count; ++i) {
-    int64_t k = read_index(indices, p.index_size, i);
-    if (k < 0) k += p.axis_dim;
-    if (k < 0 || k >= p.axis_dim) return 1;
-    int64_t off = 0;
-    for (int d = 0; d < p.rank; ++d) off += (d == p.axis ? k : idx[d]) * p.out_strides[d];
-    if (!combine(p.reduce, p.dtype, p.elem_size, o + off * p.elem_size, u + i * p.elem_size, 1)) return 2;
-    for (int d = p.rank - 1; d >= 0; --d) {
-      if (++idx[d] < p.shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-  return 0;
+  const int es = p.ix.elem_size;
+  return for_each_indexed_element(p.ix, indices, [&](int64_t i, int64_t off) {
+    return combine(p.reduce, p.dtype, es, o + off * es, u + i * es, 1) ? 0 : 2;
+  });
 }
 
 int scatter_nd(const ScatterNDParams& p, const void* data, const void* indices, const void* updates, void* out) {

@@ -90,7 +90,10 @@ int gather(const GatherParams& p, const void* data, const void* indices, void* o
 
 // out[i] = data[i with coordinate `axis` replaced by indices[i]]; out and
 // indices share `shape`. Returns 1 on an out-of-range index.
-struct GatherElementsParams {
+// GatherElements / ScatterElements: indices (shape `shape`, `count`
+// elements) address data element by element: element i at coordinates c
+// reads/writes data at c with c[axis] replaced by indices[i].
+struct ElementsIndexing {
   int rank = 0;
   int axis = 0;
   int elem_size = 4;
@@ -98,8 +101,9 @@ struct GatherElementsParams {
   int64_t count = 0;
   int64_t axis_dim = 0;  // data.shape[axis]
   int64_t shape[kMaxRank] = {};
-  int64_t data_strides[kMaxRank] = {};
+  int64_t data_strides[kMaxRank] = {};  // of data (elements)
 };
+using GatherElementsParams = ElementsIndexing;
 int gather_elements(const GatherElementsParams& p, const void* data, const void* indices, void* out);
 
 // data viewed as [batch, d_0, ..., d_(k-1), inner]; indices as [batch,
@@ -129,17 +133,10 @@ enum class ScatterReduce : uint8_t { None, Add, Mul, Max, Min };
 // later duplicate wins). Reductions need `dtype` F32, F64, I32 or I64
 // (returns 2 otherwise); returns 1 on an out-of-range index.
 struct ScatterElementsParams {
-  int rank = 0;
-  int axis = 0;
-  int elem_size = 4;
-  int index_size = 8;
+  ElementsIndexing ix;
   DType dtype = DType::F32;
   ScatterReduce reduce = ScatterReduce::None;
   int64_t data_bytes = 0;  // the whole data tensor
-  int64_t count = 0;       // update elements
-  int64_t axis_dim = 0;
-  int64_t shape[kMaxRank] = {};
-  int64_t out_strides[kMaxRank] = {};
 };
 int scatter_elements(const ScatterElementsParams& p, const void* data, const void* indices, const void* updates,
                      void* out);

@@ -767,6 +767,36 @@ void Gather(OpContext& ctx) {
   ctx.step.kernel = "gather";
 }
 
+// GatherElements and ScatterElements: inputs 0 (data) and 1 (indices), same
+// rank, indices no larger than data off the axis.
+kernels::ElementsIndexing prepare_elements_indexing(OpContext& ctx) {
+  ctx.expect_dtype(1, {DType::I64, DType::I32});
+  const TensorInfo& data = ctx.input(0);
+  const TensorInfo& idx = ctx.input(1);
+  check_sized(ctx, 0);
+  const int r = data.rank();
+  if (r < 1) ctx.fail("data must have rank >= 1");
+  check_rank(ctx, data.shape.size());
+  if (idx.rank() != r) ctx.fail("indices " + shape_str(idx.shape) + " must have the rank of data " + shape_str(data.shape));
+  const int axis = ctx.axis(ctx.attr_int("axis", 0), r);
+  for (int d = 0; d < r; ++d)
+    if (d != axis && idx.shape[d] > data.shape[d])
+      ctx.fail("indices " + shape_str(idx.shape) + " exceed data " + shape_str(data.shape) + " in dimension " + std::to_string(d));
+  kernels::ElementsIndexing ix;
+  const Shape st = row_major_strides(data.shape);
+  ix.rank = r;
+  ix.axis = axis;
+  ix.elem_size = elem_size(ctx, data.dtype);
+  ix.index_size = static_cast<int>(dtype_size(idx.dtype));
+  ix.count = idx.numel();
+  ix.axis_dim = data.shape[axis];
+  for (int d = 0; d < r; ++d) {
+    ix.shape[d] = idx.shape[d];
+    ix.data_strides[d] = st[d];
+  }
+  return ix;
+}
+
 struct GatherElementsOp {
   kernels::GatherElementsParams k;
 };
@@ -777,31 +807,9 @@ int run_gather_elements(const void* params, void* const* ops) {
 
 void GatherElements(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
-  ctx.expect_dtype(1, {DType::I64, DType::I32});
-  const TensorInfo& data = ctx.input(0);
-  const TensorInfo& idx = ctx.input(1);
-  check_sized(ctx, 0);
-  const int r = data.rank();
-  if (r == 0) ctx.fail("data must have rank >= 1");
-  check_rank(ctx, data.shape.size());
-  if (idx.rank() != r) ctx.fail("indices " + shape_str(idx.shape) + " must have the rank of data " + shape_str(data.shape));
-  const int axis = ctx.axis(ctx.attr_int("axis", 0), r);
-  for (int d = 0; d < r; ++d)
-    if (d != axis && idx.shape[d] > data.shape[d])
-      ctx.fail("indices " + shape_str(idx.shape) + " exceed data " + shape_str(data.shape) + " in dimension " + std::to_string(d));
   auto& p = make_params<GatherElementsOp>(ctx.step);
-  const Shape st = row_major_strides(data.shape);
-  p.k.rank = r;
-  p.k.axis = axis;
-  p.k.elem_size = elem_size(ctx, data.dtype);
-  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
-  p.k.count = idx.numel();
-  p.k.axis_dim = data.shape[axis];
-  for (int d = 0; d < r; ++d) {
-    p.k.shape[d] = idx.shape[d];
-    p.k.data_strides[d] = st[d];
-  }
-  ctx.set_output(0, data.dtype, idx.shape);
+  p.k = prepare_elements_indexing(ctx);
+  ctx.set_output(0, ctx.input(0).dtype, ctx.input(1).shape);
   ctx.step.run = run_gather_elements;
   ctx.step.kernel = "gather_elements";
 }
@@ -882,36 +890,16 @@ int run_scatter_elements(const void* params, void* const* ops) {
 
 void ScatterElements(OpContext& ctx) {
   ctx.expect_inputs(3, 3);
-  ctx.expect_dtype(1, {DType::I64, DType::I32});
   const TensorInfo& data = ctx.input(0);
-  const TensorInfo& idx = ctx.input(1);
   const TensorInfo& upd = ctx.input(2);
-  check_sized(ctx, 0);
-  const int r = data.rank();
-  if (r < 1) ctx.fail("data must have rank >= 1");
-  check_rank(ctx, data.shape.size());
-  if (idx.rank() != r) ctx.fail("indices " + shape_str(idx.shape) + " must have the rank of data " + shape_str(data.shape));
-  if (upd.shape != idx.shape) ctx.fail("updates " + shape_str(upd.shape) + " must have the shape of indices " + shape_str(idx.shape));
-  if (upd.dtype != data.dtype) ctx.fail("updates must have the type of data");
-  const int axis = ctx.axis(ctx.attr_int("axis", 0), r);
-  for (int d = 0; d < r; ++d)
-    if (d != axis && idx.shape[d] > data.shape[d])
-      ctx.fail("indices " + shape_str(idx.shape) + " exceed data " + shape_str(data.shape) + " in dimension " + std::to_string(d));
   auto& p = make_params<ScatterElementsOp>(ctx.step);
-  const Shape st = row_major_strides(data.shape);
-  p.k.rank = r;
-  p.k.axis = axis;
-  p.k.elem_size = elem_size(ctx, data.dtype);
-  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
+  p.k.ix = prepare_elements_indexing(ctx);
+  if (upd.shape != ctx.input(1).shape)
+    ctx.fail("updates " + shape_str(upd.shape) + " must have the shape of indices " + shape_str(ctx.input(1).shape));
+  if (upd.dtype != data.dtype) ctx.fail("updates must have the type of data");
   p.k.dtype = data.dtype;
   p.k.reduce = scatter_reduction(ctx, data.dtype);
   p.k.data_bytes = static_cast<int64_t>(data.bytes());
-  p.k.count = idx.numel();
-  p.k.axis_dim = data.shape[axis];
-  for (int d = 0; d < r; ++d) {
-    p.k.shape[d] = idx.shape[d];
-    p.k.out_strides[d] = st[d];
-  }
   ctx.set_output(0, data.dtype, data.shape);
   ctx.step.run = run_scatter_elements;
   ctx.step.kernel = "scatter_elements";
