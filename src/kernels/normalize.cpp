@@ -26,59 +26,64 @@ inline Acc<T> abs_acc(T v) {
 
 // --- Softmax family ------------------------------------------------------------
 
+namespace {
+// Calls f(xr, yr) for every row along the axis: p.n elements, stride p.inner.
+template <class T, class F>
+void for_each_row(const AxisParams& p, const T* x, T* y, F&& f) {
+  const int64_t n = p.n, s = p.inner;
+  if (n == 0) return;
+  for (int64_t o = 0; o < p.outer; ++o)
+    for (int64_t i = 0; i < s; ++i) f(x + o * n * s + i, y + o * n * s + i);
+}
+
+template <class T>
+T row_max(const T* xr, int64_t n, int64_t s) {
+  T m = xr[0];
+  for (int64_t j = 1; j < n; ++j) m = xr[j * s] > m ? xr[j * s] : m;
+  return m;
+}
+}  // namespace
+
 template <class T>
 void softmax(const AxisParams& p, const T* x, T* y) {
   const int64_t n = p.n, s = p.inner;
-  for (int64_t o = 0; o < p.outer; ++o)
-    for (int64_t i = 0; i < p.inner; ++i) {
-      const T* xr = x + o * n * s + i;
-      T* yr = y + o * n * s + i;
-      if (n == 0) continue;
-      T m = xr[0];
-      for (int64_t j = 1; j < n; ++j) m = xr[j * s] > m ? xr[j * s] : m;
-      double sum = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        const T e = std::exp(xr[j * s] - m);
-        yr[j * s] = e;
-        sum += e;
-      }
-      const T inv = static_cast<T>(1.0 / sum);
-      for (int64_t j = 0; j < n; ++j) yr[j * s] *= inv;
+  for_each_row(p, x, y, [&](const T* xr, T* yr) {
+    const T m = row_max(xr, n, s);
+    double sum = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const T e = std::exp(xr[j * s] - m);
+      yr[j * s] = e;
+      sum += e;
     }
+    const T inv = static_cast<T>(1.0 / sum);
+    for (int64_t j = 0; j < n; ++j) yr[j * s] *= inv;
+  });
 }
 
 template <class T>
 void log_softmax(const AxisParams& p, const T* x, T* y) {
   const int64_t n = p.n, s = p.inner;
-  for (int64_t o = 0; o < p.outer; ++o)
-    for (int64_t i = 0; i < p.inner; ++i) {
-      const T* xr = x + o * n * s + i;
-      T* yr = y + o * n * s + i;
-      if (n == 0) continue;
-      T m = xr[0];
-      for (int64_t j = 1; j < n; ++j) m = xr[j * s] > m ? xr[j * s] : m;
-      double sum = 0;
-      for (int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(xr[j * s] - m));
-      // (x - m) - log(sum): subtracting m first keeps precision for large x.
-      const T lse = static_cast<T>(std::log(sum));
-      for (int64_t j = 0; j < n; ++j) yr[j * s] = (xr[j * s] - m) - lse;
-    }
+  for_each_row(p, x, y, [&](const T* xr, T* yr) {
+    const T m = row_max(xr, n, s);
+    double sum = 0;
+    for (int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(xr[j * s] - m));
+    // (x - m) - log(sum): subtracting m first keeps precision for large x.
+    const T lse = static_cast<T>(std::log(sum));
+    for (int64_t j = 0; j < n; ++j) yr[j * s] = (xr[j * s] - m) - lse;
+  });
 }
 
 template <class T>
 void hardmax(const AxisParams& p, const T* x, T* y) {
   const int64_t n = p.n, s = p.inner;
-  for (int64_t o = 0; o < p.outer; ++o)
-    for (int64_t i = 0; i < p.inner; ++i) {
-      const T* xr = x + o * n * s + i;
-      T* yr = y + o * n * s + i;
-      int64_t best = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        if (xr[j * s] > xr[best * s]) best = j;
-        yr[j * s] = T(0);
-      }
-      if (n > 0) yr[best * s] = T(1);
+  for_each_row(p, x, y, [&](const T* xr, T* yr) {
+    int64_t best = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (xr[j * s] > xr[best * s]) best = j;
+      yr[j * s] = T(0);
     }
+    yr[best * s] = T(1);
+  });
 }
 
 // --- LayerNormalization --------------------------------------------------------------
