@@ -16,6 +16,14 @@
 //   output_data(i)         run (kept alive: nothing can be optimised away)
 //   close()                releases the model (also done by the destructor)
 //
+// `rtml profile` (profile/profiler.h) also uses, where a runtime has them:
+//   steps() + run_observed(observer)   the steps one run() walks (node, op
+//                          type, kernel, FLOPs, output bytes) and a run() that
+//                          calls the observer around each of them (native)
+//   profile_op_timeline(runs, trace)   the runtime's own profiler: costs per
+//                          operator kind, each run's time, and the op ranges of
+//                          the first `trace` runs (torch: LibTorch's profiler)
+//
 // Tensors are described by the ONNX model beside every runtime's own file:
 // the zoo writes NAME/model.onnx and NAME/model.pt, and each backend opens
 // the ONNX path it is given (the torch backend loads model.pt beside it, or
@@ -26,12 +34,19 @@
 // too (bench records the error and goes on with the next model).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/error.h"
+
+namespace rtml::engine {
+struct StepObserver;  // engine/session.h
+}
 
 namespace rtml::backends {
 
@@ -53,6 +68,34 @@ struct OpCost {
   std::string op_type;  // ONNX op type, or the runtime's op name
   int64_t calls = 0;
   double total_us = 0;
+  std::optional<double> median_us;  // of one call, when the profiler kept every call
+};
+
+// One operator call in a run, for timelines: `row` indexes OpProfile::ops,
+// `start_us` counts from the start of its run, `depth` is how deeply it is
+// nested in other ops' calls (0: called by the model itself).
+struct OpEvent {
+  int run = 0;
+  int row = 0;
+  int depth = 0;
+  double start_us = 0;
+  double dur_us = 0;
+};
+
+struct OpProfile {
+  std::vector<OpCost> ops;      // as profile_ops
+  std::vector<double> run_us;   // wall time of each profiled run (empty if not known)
+  std::vector<double> run_start_us;  // when each run started: std::chrono::steady_clock, µs since its epoch
+  std::vector<OpEvent> events;  // the op calls of the first `trace_runs` runs, in order
+};
+
+// One step of a runtime whose steps are visible (native: a plan step).
+struct StepInfo {
+  std::string node;     // ONNX node name
+  std::string op_type;  // ONNX op type
+  std::string kernel;   // the kernel the step calls ("gemm_f32_packed")
+  std::optional<double> flops;          // per run, estimated
+  std::optional<int64_t> output_bytes;  // bytes the step writes (its outputs)
 };
 
 class Backend {
@@ -75,6 +118,24 @@ class Backend {
   // Per-operator costs of `runs` inferences, where the runtime has a
   // profiler; empty if it has none.
   virtual std::vector<OpCost> profile_ops(int runs) { return {}; }
+  // The same, plus each run's wall time and the op calls of the first
+  // `trace_runs` runs (default: profile_ops only, no timeline).
+  virtual OpProfile profile_op_timeline(int runs, int trace_runs) {
+    (void)trace_runs;
+    OpProfile p;
+    p.ops = profile_ops(runs);
+    return p;
+  }
+
+  // The steps one run() walks, in order, after prepare(); empty when the
+  // runtime does not show them (then run_observed is not available).
+  virtual std::vector<StepInfo> steps() const { return {}; }
+  // One run() calling observer.before(i) / after(i) around step i of
+  // steps(). Throws like run().
+  virtual void run_observed(engine::StepObserver& observer) {
+    (void)observer;
+    throw Error("this backend does not show its steps: it cannot run step by step");
+  }
 };
 
 using Factory = std::unique_ptr<Backend> (*)();

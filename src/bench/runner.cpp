@@ -209,12 +209,7 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
 
     // Realistic inputs when there are any: test set 0's.
     bool have_data = opt.accuracy && !spec.test_data.empty();
-    if (have_data) {
-      auto sets = data::find_test_sets(spec.test_data);
-      copy_inputs(b, data::load_test_set(sets.front(), specs(b.inputs()), specs(b.outputs())));
-    } else {
-      fill_noise(b, 1);
-    }
+    set_bench_inputs(b, spec, opt.accuracy);
 
     t0 = Clock::now();
     b.run();
@@ -231,7 +226,7 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
     run["warmup_runs"] = warm;
 
     phase("timing");
-    MemorySampler sampler(opt.memory_interval_us);
+    MemorySampler sampler(opt.memory_interval_us, opt.memory_timeline_points);
     sampler.start();
     HeapCounts heap0 = heap_counts();
     heap_counting(true);
@@ -293,7 +288,8 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
     run["samples_us"] = opt.keep_samples ? json(samples) : json(nullptr);
     run["memory"] = {{"rss_baseline_bytes", rss_baseline},   {"rss_after_load_bytes", rss_loaded},
                      {"rss_peak_bytes", sampler.peak_bytes()}, {"rss_mean_bytes", sampler.mean_bytes()},
-                     {"sample_interval_us", sampler.interval_us()}, {"samples", sampler.samples()}};
+                     {"sample_interval_us", sampler.interval_us()}, {"samples", sampler.samples()},
+                     {"timeline", {{"t_us", sampler.timeline_t_us()}, {"rss_bytes", sampler.timeline_rss_bytes()}}}};
     if (heap_counting_available())
       run["heap"] = {{"allocations_per_run", static_cast<double>(heap1.allocations - heap0.allocations) / done},
                      {"bytes_per_run", static_cast<double>(heap1.bytes - heap0.bytes) / done}};
@@ -336,6 +332,17 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
     }
   }
   return run;
+}
+
+void set_bench_inputs(backends::Backend& b, const ModelSpec& spec, bool use_test_data) {
+  if (use_test_data && !spec.test_data.empty()) {
+    auto sets = data::find_test_sets(spec.test_data);
+    if (!sets.empty()) {
+      copy_inputs(b, data::load_test_set(sets.front(), specs(b.inputs()), specs(b.outputs())));
+      return;
+    }
+  }
+  fill_noise(b, 1);
 }
 
 json bench_model(const ModelSpec& spec, const std::string& backend, const BenchOptions& options,

@@ -31,7 +31,8 @@ struct BenchOptions {
   int threads = 1;
   double tolerance = 1e-4;
   double memory_interval_us = 1000;
-  bool keep_samples = false;       // raw samples_us in the report
+  bool keep_samples = true;        // raw samples_us in the report (--no-samples: null)
+  int memory_timeline_points = 2000;  // at most this many points in memory.timeline
   int histogram_bins = 30;
   std::optional<double> period_us;  // real-time mode: one inference per period
   std::string torch_model;          // torch backend: explicit TorchScript file
@@ -69,6 +70,12 @@ nlohmann::json bench_backend(backends::Backend& backend, const std::string& back
 
 // hostname, arch, os, kernel, cpu_model, cores, memory_bytes, rtml_version, compiler.
 nlohmann::json host_info();
+
+// The inputs a bench run uses, written into an opened and prepared backend:
+// test set 0's when `spec` has test data (and `use_test_data`), else seeded
+// normal noise (float inputs; others zero). Throws rtml::Error for test data
+// that does not fit the model.
+void set_bench_inputs(backends::Backend& backend, const ModelSpec& spec, bool use_test_data = true);
 
 // Models named on the command line: .onnx files, zoo manifests
 // (manifest.json, or a folder holding one), a model folder (holding

@@ -38,7 +38,8 @@ const char* kUsage =
     "  --no-accuracy         skip the test data\n"
     "  --torch-model FILE    TorchScript file for the torch backend (default: model.pt beside the .onnx)\n"
     "  --memory-interval-us N  resident-memory sampling interval (default 1000)\n"
-    "  --samples             keep every timed run's latency in the JSON report\n"
+    "  --no-samples          leave out every timed run's latency (samples_us, kept by default; --samples\n"
+    "                        is accepted and keeps them)\n"
     "real-time mode:\n"
     "  --block N --rate HZ   one inference per N-sample audio block at HZ (e.g. --block 16 --rate 44100)\n"
     "  --period-us US        ... or per period of US microseconds; counts deadline misses\n"
@@ -95,6 +96,8 @@ int cmd_bench(const Args& args) {
       opt.memory_interval_us = parse_number(a, value(), 10);
     } else if (a == "--samples") {
       opt.keep_samples = true;
+    } else if (a == "--no-samples") {
+      opt.keep_samples = false;
     } else if (a == "--block") {
       block = parse_int(a, value(), 1);
     } else if (a == "--rate") {

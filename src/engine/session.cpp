@@ -104,6 +104,16 @@ void Session::link_state(const std::string& output_name, const std::string& inpu
   links_.push_back({o, i, output(o).bytes});
 }
 
+// After the steps: outputs no step writes, then linked state (run() and
+// run_observed() alike).
+void Session::finish_run() noexcept {
+  for (size_t c = 0, n = plan_.output_copies.size(); c < n; ++c) {
+    const plan::OutputCopy& oc = plan_.output_copies[c];
+    std::memcpy(output_ptr_[oc.output], copy_source_[c], plan_.tensors[oc.source].bytes);
+  }
+  for (const Link& l : links_) std::memmove(input_ptr_[l.input], output_ptr_[l.output], l.bytes);
+}
+
 RunStatus Session::run() noexcept {
   const plan::PlanStep* steps = plan_.steps.data();
   void* const* ptrs = operand_ptr_.data();
@@ -111,11 +121,21 @@ RunStatus Session::run() noexcept {
     const plan::PlanStep& st = steps[s];
     if (int rc = st.step.run(st.step.params.get(), ptrs + st.first_operand)) return {rc, static_cast<int>(s)};
   }
-  for (size_t c = 0, n = plan_.output_copies.size(); c < n; ++c) {
-    const plan::OutputCopy& oc = plan_.output_copies[c];
-    std::memcpy(output_ptr_[oc.output], copy_source_[c], plan_.tensors[oc.source].bytes);
+  finish_run();
+  return {};
+}
+
+RunStatus Session::run_observed(StepObserver& observer) noexcept {
+  const plan::PlanStep* steps = plan_.steps.data();
+  void* const* ptrs = operand_ptr_.data();
+  for (size_t s = 0, n = plan_.steps.size(); s < n; ++s) {
+    const plan::PlanStep& st = steps[s];
+    observer.before(static_cast<int>(s));
+    int rc = st.step.run(st.step.params.get(), ptrs + st.first_operand);
+    observer.after(static_cast<int>(s));
+    if (rc) return {rc, static_cast<int>(s)};
   }
-  for (const Link& l : links_) std::memmove(input_ptr_[l.input], output_ptr_[l.output], l.bytes);
+  finish_run();
   return {};
 }
 

@@ -11,6 +11,8 @@
 //   link_state(out, in) makes run() copy output `out` into input `in` after
 //                  each run, so a streaming RNN carries its state; reset()
 //                  zeroes linked inputs and re-seeds random ops.
+//   run_observed(obs) is run() with obs.before(i) / obs.after(i) around step
+//                  i (for the profiler); run() itself stays the plain loop.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +31,17 @@ struct RunStatus {
   bool ok() const { return code == 0; }
 };
 
+// Called around every step by Session::run_observed (profile/ uses it for
+// per-step clocks and counters). Must not throw; should not allocate, or the
+// profile of a run measures the observer's allocations too.
+struct StepObserver {
+  virtual void before(int step) noexcept = 0;
+  virtual void after(int step) noexcept = 0;
+
+ protected:
+  ~StepObserver() = default;
+};
+
 class Session {
  public:
   explicit Session(plan::Plan plan);
@@ -37,6 +50,11 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   RunStatus run() noexcept;
+  // The same work as run() (steps, then output copies and state links, which
+  // fall outside every before/after pair), calling `observer` around each
+  // step in order. No allocation of its own. On a kernel error, after() is
+  // called for the failing step and the status returned.
+  RunStatus run_observed(StepObserver& observer) noexcept;
   void reset() noexcept;
 
   int num_inputs() const { return static_cast<int>(plan_.inputs.size()); }
@@ -61,6 +79,7 @@ class Session {
 
  private:
   void rebuild_pointers() noexcept;
+  void finish_run() noexcept;
   void point_slots(const std::vector<uint32_t>& slots, void* data) noexcept;
 
   plan::Plan plan_;

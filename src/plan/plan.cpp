@@ -243,6 +243,8 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
     ps.node_name = node.name;
     ps.op_type = node.op_type;
     ps.first_operand = static_cast<uint32_t>(plan.operands.size());
+    ps.num_inputs = static_cast<uint32_t>(node.inputs.size());
+    ps.num_outputs = static_cast<uint32_t>(node.outputs.size());
     for (ir::TensorId t : node.inputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
     for (ir::TensorId t : node.outputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
     if (step.scratch_bytes)

@@ -55,6 +55,8 @@ struct PlanStep {
   ops::Step step;
   uint32_t first_operand = 0;  // into Plan::operands
   uint32_t num_operands = 0;
+  uint32_t num_inputs = 0;   // operands: the node's inputs, then its outputs,
+  uint32_t num_outputs = 0;  // then the scratch buffer (when scratch_bytes > 0)
 };
 
 // A graph output whose value is not written by a step (it is a constant, a

@@ -11,6 +11,9 @@ usage: check_bench.py RTML ZOO_DIR SCHEMA_JSON
   runs zoo models; the torch backend names the BLAS it uses.
 - --block/--rate sets the real-time period; CSV and Markdown have one row
   per run; --db records every run, `rtml runs` lists them.
+- samples_us holds every timed run by default (null with --no-samples); the
+  memory timeline starts at 0, increases, peaks at rss_peak_bytes, and stays
+  within 2000 evenly spaced points over a long window.
 """
 import csv
 import json
@@ -119,6 +122,16 @@ def main():
             lat = run["latency_us"]
             check(lat["min"] <= lat["median"] <= lat["p99"] <= lat["max"], f"latency order {lat}")
             check(sum(run["histogram"]["counts"]) == run["timed_runs"], "histogram counts every run")
+            samples = run["samples_us"]
+            check(isinstance(samples, list) and len(samples) == run["timed_runs"]
+                  and abs(min(samples) - lat["min"]) < 1e-9 and abs(max(samples) - lat["max"]) < 1e-9,
+                  f"samples_us (kept by default) should hold every timed run: {str(samples)[:80]}")
+            tl = run["memory"]["timeline"]
+            check(len(tl["t_us"]) == len(tl["rss_bytes"]) >= 2, f"memory timeline lengths {tl}")
+            check(all(a < b for a, b in zip(tl["t_us"], tl["t_us"][1:])) and tl["t_us"][0] == 0,
+                  f"memory timeline times start at 0 and increase: {tl['t_us'][:5]}")
+            check(all(r > 0 for r in tl["rss_bytes"]) and max(tl["rss_bytes"]) == run["memory"]["rss_peak_bytes"],
+                  f"memory timeline RSS > 0, its max the peak: {tl['rss_bytes'][:5]}")
             if run["model"] == "digits_mlp":
                 check(run["accuracy"]["top1"] >= 0.9 and run["accuracy"]["labelled_sets"] == 360,
                       f"digits top-1 {run['accuracy']}")
@@ -137,6 +150,29 @@ def main():
             listed = json.loads(r.stdout)
             listed = listed["runs"] if isinstance(listed, dict) else listed
             check(len(listed) == len(rep["runs"]), f"rtml runs lists {len(listed)} of {len(rep['runs'])} runs")
+
+        # --no-samples leaves samples_us out; a long window keeps the timeline bounded and evenly spaced.
+        path = os.path.join(tmp, "nosamples.json")
+        r = bench(os.path.join(ZOO, "matvec_16"), "--no-samples", "--json", path, "--no-db", *QUICK)
+        if check(r.returncode == 0, f"--no-samples failed: {r.stderr}"):
+            check(load(path)["runs"][0]["samples_us"] is None, "--no-samples still wrote samples_us")
+        path = os.path.join(tmp, "timeline.json")
+        # (a model slow enough that 1.5 s stays below the 2-million-run cap)
+        r = bench(os.path.join(ZOO, "transformer_d64_h4_s16"), "--seconds", "1.5", "--memory-interval-us", "200",
+                  "--json", path, "--no-db", "--no-accuracy")
+        if check(r.returncode == 0, f"long window failed: {r.stderr}"):
+            run = load(path)["runs"][0]
+            tl = run["memory"]["timeline"]
+            n, readings = len(tl["t_us"]), run["memory"]["samples"]
+            # Up to ~7500 readings in 1.5 s: past 2000 every other point goes (and again), so between 1000 and
+            # 2000 points remain, one per 2^k readings (k >= 1).
+            check(readings > 2000 and 1000 <= n <= 2000, f"timeline of {readings} readings has {n} points")
+            gaps = [b - a for a, b in zip(tl["t_us"][:-2], tl["t_us"][1:-1])]
+            med = sorted(gaps)[len(gaps) // 2]
+            check(med >= 1.5 * 200, f"decimated timeline points should be >= 2 intervals apart, median gap {med} us")
+            busy = sum(run["samples_us"])
+            check(tl["t_us"][-1] >= busy, f"timeline should cover the timed window ({busy} us of runs): "
+                                          f"ends at {tl['t_us'][-1]}")
 
         r = bench(os.path.join(ZOO, "matvec_16"), "--markdown", "--no-db", *QUICK)
         check(r.returncode == 0 and "| matvec_16" in r.stdout, f"markdown table:\n{r.stdout}")

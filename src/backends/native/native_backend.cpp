@@ -1,6 +1,8 @@
 // The `native` backend: rtml's own engine. open() imports the ONNX file,
 // prepare() plans it (constant folding, shapes, one arena) and creates the
-// session; run() is Session::run(), which never allocates.
+// session; run() is Session::run(), which never allocates. For the
+// profiler, steps() describes the plan's steps and run_observed() is
+// Session::run_observed().
 #include <optional>
 
 #include "backends/backend.h"
@@ -33,13 +35,27 @@ class NativeBackend final : public Backend {
     graph_.reset();  // the plan holds what it needs
   }
 
-  void run() override {
-    engine::RunStatus st = session_->run();
-    if (!st.ok()) {
-      const auto& step = session_->plan().steps[st.step];
-      throw Error(path_ + ": node '" + step.node_name + "' (" + step.op_type + ") failed at run time (code " +
-                  std::to_string(st.code) + ")");
+  void run() override { check(session_->run()); }
+
+  void run_observed(engine::StepObserver& observer) override {
+    if (!session_) throw Error("native: run_observed() before prepare()");
+    check(session_->run_observed(observer));
+  }
+
+  std::vector<StepInfo> steps() const override {
+    std::vector<StepInfo> out;
+    if (!session_) return out;
+    const plan::Plan& p = session_->plan();
+    for (const plan::PlanStep& st : p.steps) {
+      StepInfo info{st.node_name, st.op_type, st.step.kernel ? st.step.kernel : "", st.step.flops, std::nullopt};
+      int64_t bytes = 0;
+      for (uint32_t o = 0; o < st.num_outputs; ++o)
+        if (int id = p.operands[st.first_operand + st.num_inputs + o]; id >= 0)
+          bytes += static_cast<int64_t>(p.tensors[id].bytes);
+      info.output_bytes = bytes;
+      out.push_back(std::move(info));
     }
+    return out;
   }
 
   void close() override {
@@ -63,6 +79,13 @@ class NativeBackend final : public Backend {
   }
 
  private:
+  void check(engine::RunStatus st) const {
+    if (st.ok()) return;
+    const auto& step = session_->plan().steps[st.step];
+    throw Error(path_ + ": node '" + step.node_name + "' (" + step.op_type + ") failed at run time (code " +
+                std::to_string(st.code) + ")");
+  }
+
   std::string path_, threads_note_;
   std::optional<ir::Graph> graph_;
   std::optional<engine::Session> session_;

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -366,14 +368,24 @@ class TorchBackend final : public Backend {
   // interpreter calls is a push/pop range; an op's self time is its range minus
   // the ranges nested in it (aten::linear -> aten::addmm ...), so the rows add
   // up to the profiled time instead of counting nested ops twice.
-  std::vector<OpCost> profile_ops(int runs) override {
+  std::vector<OpCost> profile_ops(int runs) override { return profile_op_timeline(runs, 0).ops; }
+
+  // The same, each run inside a user-scope range of our own (kRunScope), so
+  // the op ranges can be told apart by run: the first `trace_runs` runs' ops
+  // become timeline events (start relative to the run's range, nesting depth
+  // below it); each run's wall time is the steady clock around it.
+  OpProfile profile_op_timeline(int runs, int trace_runs) override {
     if (!forward_) throw Error("torch: profile_ops() before prepare()");
-    if (runs < 1) return {};
+    OpProfile out;
+    if (runs < 1) return out;
     // TorchScript's profiling executor records on the first run and compiles
     // an optimised graph on the next (constant pooling compares tensors with
     // aten::equal...): keep that out of the per-run costs.
     for (int w = 0; w < 3; ++w) run();
     namespace prof = torch::autograd::profiler;
+    static constexpr const char* kRunScope = "rtml::run";
+    out.run_us.assign(static_cast<size_t>(runs), 0.0);
+    out.run_start_us.assign(static_cast<size_t>(runs), 0.0);
     prof::thread_event_lists events;
     try {
       prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
@@ -381,7 +393,15 @@ class TorchBackend final : public Backend {
       throw Error("torch: LibTorch's profiler cannot start: " + torch_message(e));
     }
     try {
-      for (int r = 0; r < runs; ++r) run();
+      for (int r = 0; r < runs; ++r) {
+        auto a = std::chrono::steady_clock::now();
+        {
+          RECORD_USER_SCOPE(kRunScope);
+          run();
+        }
+        out.run_us[r] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count();
+        out.run_start_us[r] = std::chrono::duration<double, std::micro>(a.time_since_epoch()).count();
+      }
     } catch (...) {
       prof::disableProfilerLegacy();
       throw;
@@ -394,31 +414,81 @@ class TorchBackend final : public Backend {
       double child_us;
     };
     std::unordered_map<std::string, size_t> row_of;
-    std::vector<OpCost> rows;
+    std::vector<std::vector<double>> self_of;  // per row: every call's self time
     for (const auto& list : events) {
       std::vector<Open> stack;
+      int run_index = -1;        // the run whose range is open on this thread, if any
+      size_t run_depth = 0;      // stack size just inside that range
+      double run_start_us = 0;
       for (const auto& ev : list) {
         if (ev.kind() == prof::EventKind::PushRange) {
+          if (std::strcmp(ev.name(), kRunScope) == 0) {
+            ++run_index;
+            run_start_us = ev.cpuUs();
+            run_depth = stack.size() + 1;
+          }
           stack.push_back({ev.handle(), &ev, 0.0});
         } else if (ev.kind() == prof::EventKind::PopRange) {
           // Ranges nest on one thread; match by handle all the same.
           auto it = std::find_if(stack.rbegin(), stack.rend(), [&](const Open& o) { return o.handle == ev.handle(); });
           if (it == stack.rend()) continue;
           size_t at = static_cast<size_t>(std::distance(it, stack.rend())) - 1;
-          double elapsed = stack[at].push->cpuElapsedUs(ev);
+          const prof::LegacyEvent* push = stack[at].push;
+          double elapsed = push->cpuElapsedUs(ev);
           double self = std::max(0.0, elapsed - stack[at].child_us);
-          std::string name = stack[at].push->name();
           stack.resize(at);
+          if (std::strcmp(push->name(), kRunScope) == 0) {
+            run_depth = 0;
+            continue;  // our own range: not an op, and not a child of anything
+          }
           if (!stack.empty()) stack.back().child_us += elapsed;
-          auto [pos, inserted] = row_of.emplace(name, rows.size());
-          if (inserted) rows.push_back({name, name, 0, 0});
-          rows[pos->second].calls += 1;
-          rows[pos->second].total_us += self;
+          std::string name = push->name();
+          auto [pos, inserted] = row_of.emplace(name, out.ops.size());
+          if (inserted) {
+            out.ops.push_back({name, name, 0, 0, std::nullopt});
+            self_of.emplace_back();
+          }
+          out.ops[pos->second].calls += 1;
+          out.ops[pos->second].total_us += self;
+          self_of[pos->second].push_back(self);
+          if (run_depth > 0 && at >= run_depth && run_index >= 0 && run_index < trace_runs)
+            out.events.push_back({run_index, static_cast<int>(pos->second), static_cast<int>(at - run_depth),
+                                  push->cpuUs() - run_start_us, elapsed});
         }
       }
     }
-    std::sort(rows.begin(), rows.end(), [](const OpCost& a, const OpCost& b) { return a.total_us > b.total_us; });
-    return rows;
+    for (size_t r = 0; r < out.ops.size(); ++r) {
+      std::vector<double>& v = self_of[r];
+      if (v.empty()) continue;
+      size_t mid = v.size() / 2;
+      std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+      double hi = v[mid];
+      if (v.size() % 2) {
+        out.ops[r].median_us = hi;
+      } else {
+        double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
+        out.ops[r].median_us = (lo + hi) / 2;
+      }
+    }
+    // Rows by total self time; events follow their rows to the new order.
+    std::vector<size_t> order(out.ops.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return out.ops[a].total_us > out.ops[b].total_us; });
+    std::vector<int> new_row(order.size());
+    std::vector<OpCost> sorted;
+    for (size_t k = 0; k < order.size(); ++k) {
+      new_row[order[k]] = static_cast<int>(k);
+      sorted.push_back(std::move(out.ops[order[k]]));
+    }
+    out.ops = std::move(sorted);
+    for (OpEvent& e : out.events) e.row = new_row[e.row];
+    std::sort(out.events.begin(), out.events.end(), [](const OpEvent& a, const OpEvent& b) {
+      if (a.run != b.run) return a.run < b.run;
+      if (a.start_us != b.start_us) return a.start_us < b.start_us;
+      return a.depth < b.depth;
+    });
+    return out;
   }
 
  private:
