@@ -13,7 +13,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps build run bench-ratio test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
+.PHONY: all deps ui-deps build run bench-ratio test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
 
 all: build
 
@@ -23,7 +23,12 @@ deps:
 $(BUILD)/CMakeCache.txt:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(LAUNCHER) $(CMAKE_FLAGS) > /dev/null
 
-build: deps $(BUILD)/CMakeCache.txt
+# rtml ui's front-end libraries from npm (ui/package-lock.json), embedded in rtml by the build.
+ui-deps: ui/node_modules/.package-lock.json
+ui/node_modules/.package-lock.json: ui/package.json ui/package-lock.json | deps
+	@cd ui && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+
+build: deps ui-deps $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build

@@ -21,7 +21,13 @@ host_pkgs=(
   libsqlite3-dev                      # the results database
   nlohmann-json3-dev                  # JSON reports
   libcpp-httplib-dev                  # rtml agent / rtml remote (HTTP); optional: without it, no agent
+  linux-perf                          # rtml profile --perf: sampled call stacks (perf record / perf script)
+  chromium fonts-dejavu-core          # rtml ui's browser test (headless, driven by playwright-core)
 )
+# rtml ui's page takes uPlot from npm (make build runs npm ci in ui/) and its browser test runs
+# on node: Debian's nodejs and npm, unless a node with its npm is already there (NodeSource's
+# nodejs package includes npm and conflicts with Debian's).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then host_pkgs+=(nodejs npm); fi
 cross_pkgs=(
   g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user-static
   libprotobuf32:armhf                 # the armhf runtime the cross-built tests link and run with

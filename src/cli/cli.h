@@ -23,6 +23,8 @@ int cmd_compare(const Args& args);  // cli/compare.cpp
 int cmd_runs(const Args& args);     // cli/runs.cpp
 int cmd_remote(const Args& args);   // cli/remote.cpp
 int cmd_agent(const Args& args);    // cli/agent.cpp
+int cmd_profile(const Args& args);  // cli/profile.cpp
+int cmd_ui(const Args& args);       // cli/ui.cpp
 
 // A wrong command line: main() prints it and exits with status 2 (other
 // errors exit 1).

@@ -32,6 +32,11 @@ void usage(std::FILE* to) {
       "                                          bench on a board through its rtml agent; reports and runs kept here\n"
       "  agent --listen ADDR:PORT --token-file FILE --workdir DIR [--max-queue N] [--job-timeout-s N]...\n"
       "                                          on the board: serves rtml remote (blobs by hash, bench jobs in a queue)\n"
+      "  profile MODEL [--backend native|torch] [--runs N] [--perf] [--json F] [--chrome-trace F]...\n"
+      "                                          time per operator, counters, perf call stacks; traces for\n"
+      "                                          Perfetto and speedscope; kept in the results database\n"
+      "  ui [--db PATH] [--port N] [--host ADDR] a local web page over the results database: runs, charts, op\n"
+      "                                          table, flame graph, two runs compared (127.0.0.1 only by default)\n"
       "\n"
       "rtml COMMAND --help shows a command's options.\n",
       to);
@@ -55,6 +60,8 @@ int main(int argc, char** argv) {
     if (cmd == "remote") return rtml::cli::cmd_remote(args);
     if (cmd == "agent") return rtml::cli::cmd_agent(args);
     if (cmd == "zoo") return rtml::cli::cmd_zoo(args);
+    if (cmd == "ui") return rtml::cli::cmd_ui(args);
+    if (cmd == "profile") return rtml::cli::cmd_profile(args);
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
       usage(stdout);
       return 0;

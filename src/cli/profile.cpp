@@ -1,0 +1,346 @@
+// `rtml profile`: where one model's inference time goes, operator by operator.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "backends/backend.h"
+#include "bench/report.h"
+#include "bench/runner.h"
+#include "cli/cli.h"
+#include "core/error.h"
+#include "profile/exports.h"
+#include "profile/profiler.h"
+#ifdef RTML_WITH_SQLITE
+#include "results/db.h"
+#endif
+
+using nlohmann::json;
+
+namespace rtml::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: rtml profile MODEL [options]\n"
+    "Benchmarks MODEL as rtml bench does (the run goes to the results database), then profiles it on a\n"
+    "fresh instance of the backend: time per operator (mean, median, share, FLOPs and GFLOP/s, output\n"
+    "bytes), a summary by op type, hardware counters per operator and per run where the kernel allows\n"
+    "them (else the best of: counter group, single counters, task-clock, thread clock; \"n/a\" for what\n"
+    "was not measured), per-thread CPU time, and with --perf the hottest functions from Linux perf.\n"
+    "MODEL is an .onnx file or a zoo model folder (holding model.onnx). Report form: docs/profile-report.md.\n"
+    "\n"
+    "  --backend NAME        native (steps timed one by one) or torch (LibTorch's profiler); default native\n"
+    "  --runs N              profiled runs per pass (default 200)\n"
+    "  --warmup N            runs before profiling (default 20)\n"
+    "  --counters LEVEL      auto, group, single, task-clock or clock (default auto: the best available)\n"
+    "  --perf                sample call stacks with Linux perf over a steady-state loop\n"
+    "  --perf-seconds S      length of that loop (default 2)\n"
+    "  --trace-runs N        runs kept as a per-op timeline for the trace exports (default 20)\n"
+    "  --threads N           intra-op threads (default 1)\n"
+    "  --torch-model FILE    TorchScript file for the torch backend (default: model.pt beside the .onnx)\n"
+    "  --top K               operators in the printed table, most expensive first (default 20; 0: all)\n"
+    "  --by-type-only        print only the summary by op type\n"
+    "output (the database keeps the profile, the Chrome trace, the speedscope file and the folded stacks):\n"
+    "  --json FILE           the profile (schema rtml.profile/1)\n"
+    "  --chrome-trace FILE   Chrome trace event JSON (open in https://ui.perfetto.dev or chrome://tracing)\n"
+    "  --speedscope FILE     speedscope JSON (open in https://www.speedscope.app)\n"
+    "  --folded FILE         folded call stacks from perf, one 'frame;frame;leaf COUNT' per line (needs --perf)\n"
+    "  --db PATH | --no-db   results database (default: $RTML_DB, else ~/.local/share/rtml/results.db)";
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// A measured value, or "n/a" (null in the JSON: not measured).
+std::string num(const json& v, const char* format = "%.2f") { return v.is_number() ? fmt(format, v.get<double>()) : "n/a"; }
+std::string count(const json& v) { return v.is_number() ? format_count(v.get<double>()) : "n/a"; }
+std::string bytes(const json& v) { return v.is_number() ? format_bytes(v.get<double>()) : "n/a"; }
+
+void print_ops(const json& p, int top) {
+  const json& ops = p["ops"];
+  std::vector<size_t> order(ops.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return ops[a]["total_us"].get<double>() > ops[b]["total_us"].get<double>();
+  });
+  if (top > 0 && order.size() > static_cast<size_t>(top)) order.resize(static_cast<size_t>(top));
+  bool native = p["counters"].value("per_op", false);
+  std::vector<std::vector<std::string>> rows = {{"#", "node", "op type", "calls", "mean µs", "median µs", "%",
+                                                 "cum %", "FLOPs", "GFLOP/s", "out bytes", "cycles", "instr",
+                                                 "cache miss", "br miss", "cpu µs"}};
+  for (size_t k : order) {
+    const json& o = ops[k];
+    const json& c = o["counters"];
+    std::string node = o["node"].get<std::string>();
+    if (node.size() > 48) node = "…" + node.substr(node.size() - 47);
+    rows.push_back({std::to_string(o["index"].get<int>()), node, o["op_type"].get<std::string>(),
+                    std::to_string(o["calls"].get<int64_t>()), num(o["mean_us"], "%.3f"),
+                    num(o["median_us"], "%.3f"), num(o["percent"], "%.1f"), num(o["cumulative_percent"], "%.1f"),
+                    count(o["flops"]), num(o["gflops"], "%.2f"), bytes(o["output_bytes"]), count(c["cycles"]),
+                    count(c["instructions"]), count(c["cache_misses"]), count(c["branch_misses"]),
+                    c["task_clock_ns"].is_number() ? fmt("%.3f", c["task_clock_ns"].get<double>() / 1e3) : "n/a"});
+  }
+  std::printf("\nOperators, most expensive first (%zu of %zu%s; # is the %s; counters and CPU time per call):\n", order.size(),
+              ops.size(), order.size() < ops.size() ? ", --top 0 shows all" : "",
+              native ? "step's place in the run" : "rank");
+  std::fputs(format_table(rows, {true, false, false, true, true, true, true, true, true, true, true, true, true, true,
+                                 true, true})
+                 .c_str(),
+             stdout);
+}
+
+void print_by_type(const json& p) {
+  const int runs = p["runs"].get<int>();
+  std::vector<std::vector<std::string>> rows = {
+      {"op type", "nodes", "calls", "µs per run", "mean µs", "%", "FLOPs/run", "GFLOP/s"}};
+  for (const auto& t : p["by_type"])
+    rows.push_back({t["op_type"].get<std::string>(), std::to_string(t["nodes"].get<int>()),
+                    std::to_string(t["calls"].get<int64_t>()), fmt("%.3f", t["total_us"].get<double>() / runs),
+                    num(t["mean_us"], "%.3f"), num(t["percent"], "%.1f"), count(t["flops"]), num(t["gflops"])});
+  std::printf("\nBy op type:\n");
+  std::fputs(format_table(rows, {false, true, true, true, true, true, true, true}).c_str(), stdout);
+}
+
+void print_summary(const json& p) {
+  const json& c = p["counters"];
+  std::printf("\nCounters: level %s%s\n", c["level"].get<std::string>().c_str(),
+              c.value("per_op", false) ? " (per call above, per run here)" : " (per run; none per operator)");
+  for (const auto& note : c["notes"]) std::printf("  note: %s\n", note.get<std::string>().c_str());
+  const json& r = c["per_run"];
+  std::printf("  per run: cycles %s, instructions %s, IPC %s, cache misses %s, branch misses %s, task-clock %s µs\n",
+              count(r["cycles"]).c_str(), count(r["instructions"]).c_str(), num(c["ipc"]).c_str(),
+              count(r["cache_misses"]).c_str(), count(r["branch_misses"]).c_str(),
+              r["task_clock_ns"].is_number() ? fmt("%.2f", r["task_clock_ns"].get<double>() / 1e3).c_str() : "n/a");
+
+  std::printf("\nThreads over the timed pass (%.0f µs wall):\n", p["threads_wall_us"].get<double>());
+  std::vector<std::vector<std::string>> rows = {{"tid", "name", "cpu µs", "utilisation"}};
+  for (const auto& t : p["threads"])
+    rows.push_back({std::to_string(t["tid"].get<int64_t>()), t["name"].get<std::string>(),
+                    fmt("%.0f", t["cpu_us"].get<double>()), fmt("%.0f%%", t["utilisation"].get<double>() * 100)});
+  std::fputs(format_table(rows, {true, false, true, true}).c_str(), stdout);
+  double busiest = 0;
+  for (const auto& t : p["threads"]) busiest = std::max(busiest, t["utilisation"].get<double>());
+  if (busiest < 0.9 && !p["threads"].empty())
+    std::printf("  note: no thread had more than %.0f%% of a CPU over the timed pass: other processes took the rest, "
+                "so means carry their interruptions; the medians are the steadier figures\n",
+                busiest * 100);
+
+  const json& perf = p["perf"];
+  if (perf.is_object()) {
+    if (!perf["ok"].get<bool>()) {
+      std::printf("\nperf: no samples: %s\n", perf["error"].get<std::string>().c_str());
+    } else {
+      std::printf("\nperf (%s): event %s, %s call graph, %lld samples (%lld skipped) over %.1f s:\n",
+                  perf["tool"].is_string() ? perf["tool"].get<std::string>().c_str() : "perf",
+                  perf["event"].is_string() ? perf["event"].get<std::string>().c_str() : "?",
+                  perf["call_graph"].is_string() ? perf["call_graph"].get<std::string>().c_str() : "?",
+                  static_cast<long long>(perf["samples"].get<int64_t>()),
+                  static_cast<long long>(perf["skipped"].get<int64_t>()), perf["seconds"].get<double>());
+      double samples = std::max<double>(1, static_cast<double>(perf["samples"].get<int64_t>()));
+      std::vector<std::vector<std::string>> top = {{"self %", "total %", "frame"}};
+      int shown = 0;
+      for (const auto& f : perf["top"]) {
+        if (++shown > 15) break;
+        top.push_back({fmt("%.1f", f["self"].get<double>() / samples * 100),
+                       fmt("%.1f", f["total"].get<double>() / samples * 100), f["frame"].get<std::string>()});
+      }
+      std::fputs(format_table(top, {true, true, false}).c_str(), stdout);
+    }
+    for (const auto& note : perf["notes"]) std::printf("  note: %s\n", note.get<std::string>().c_str());
+  }
+}
+
+}  // namespace
+
+int cmd_profile(const Args& args) {
+  profile::ProfileOptions opt;
+  std::string model_arg, backend = "native", json_path, trace_path, speedscope_path, folded_path, db_path;
+  bool no_db = false, by_type_only = false;
+  int top = 20;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) throw UsageError(a + " needs a value (see rtml profile --help)");
+      return args[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::puts(kUsage);
+      return 0;
+    } else if (a == "--backend") {
+      backend = value();
+    } else if (a == "--runs") {
+      opt.runs = parse_int(a, value(), 1);
+    } else if (a == "--warmup") {
+      opt.warmup = parse_int(a, value(), 0);
+    } else if (a == "--counters") {
+      const std::string& v = value();
+      try {
+        opt.counters = profile::parse_level(v);
+      } catch (const Error& e) {
+        throw UsageError("--counters: " + std::string(e.what()));
+      }
+    } else if (a == "--perf") {
+      opt.perf = true;
+    } else if (a == "--perf-seconds") {
+      opt.perf_seconds = parse_number(a, value(), 0.1);
+    } else if (a == "--trace-runs") {
+      opt.trace_runs = parse_int(a, value(), 0);
+    } else if (a == "--threads") {
+      opt.threads = parse_int(a, value(), 1);
+    } else if (a == "--torch-model") {
+      opt.torch_model = value();
+    } else if (a == "--top") {
+      top = parse_int(a, value(), 0);
+    } else if (a == "--by-type-only") {
+      by_type_only = true;
+    } else if (a == "--json") {
+      json_path = value();
+    } else if (a == "--chrome-trace") {
+      trace_path = value();
+    } else if (a == "--speedscope") {
+      speedscope_path = value();
+    } else if (a == "--folded") {
+      folded_path = value();
+    } else if (a == "--db") {
+      db_path = value();
+    } else if (a == "--no-db") {
+      no_db = true;
+    } else if (!a.empty() && a[0] == '-') {
+      throw UsageError("unknown option '" + a + "' (see rtml profile --help)");
+    } else if (!model_arg.empty()) {
+      throw UsageError("one model at a time: got '" + model_arg + "' and '" + a + "'");
+    } else {
+      model_arg = a;
+    }
+  }
+  if (model_arg.empty()) throw UsageError("no model given (usage: rtml profile MODEL [options])");
+  if (!db_path.empty() && no_db) throw UsageError("--db and --no-db both given");
+  if (!folded_path.empty() && !opt.perf) throw UsageError("--folded writes perf's call stacks: add --perf");
+  try {
+    backends::create(backend);  // an unknown name fails before any work, listing the available ones
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+#ifndef RTML_WITH_SQLITE
+  if (!db_path.empty())
+    throw UsageError("this rtml was built without SQLite: --db is not available (install libsqlite3-dev and rebuild)");
+#endif
+
+  std::vector<bench::ModelSpec> models = bench::find_models({model_arg});
+  if (models.size() != 1)
+    throw UsageError(model_arg + " holds " + std::to_string(models.size()) +
+                     " models; rtml profile takes one (an .onnx file or a model folder)");
+  const bench::ModelSpec& spec = models[0];
+  const std::string head = spec.name + " on " + backend;
+
+  // 1. The benchmark run the profile belongs to.
+  bench::BenchOptions bo;
+  bo.threads = opt.threads;
+  bo.torch_model = opt.torch_model;
+  bo.keep_samples = true;
+  std::fprintf(stderr, "rtml profile: %s: benchmarking...\n", head.c_str());
+  json run = bench::bench_model(spec, backend, bo, bench::RealtimeSetup{});
+  if (run["status"] != "ok") throw Error(head + ": " + run.value("error", std::string("the benchmark failed")));
+  std::fprintf(stderr, "rtml profile: %s: %s\n", head.c_str(), bench::summary_line(run).c_str());
+  const double bench_median = run["latency_us"]["median"].get<double>();
+
+  json run_id = nullptr;
+#ifdef RTML_WITH_SQLITE
+  std::optional<results::ResultsDb> db;
+  if (!no_db) {
+    json options = {{"warmup", bo.warmup},
+                    {"runs", nullptr},
+                    {"seconds", nullptr},
+                    {"threads", bo.threads},
+                    {"tolerance", bo.tolerance},
+                    {"memory_interval_us", bo.memory_interval_us},
+                    {"rt", false},
+                    {"period_us", nullptr},
+                    {"backends", {backend}},
+                    {"command", "profile"}};
+    json report = bench::new_report(bench::host_info(), options);
+    report["runs"].push_back(run);
+    std::string path = db_path.empty() ? results::default_db_path() : db_path;
+    db.emplace(path);
+    int64_t report_id = 0;
+    db->add_report(report, &report_id);
+    results::RunFilter filter;
+    filter.model = spec.name;
+    filter.backend = backend;
+    filter.limit = 0;
+    for (const results::RunRow& row : db->list(filter))
+      if (row.report_id == report_id) run_id = row.id;
+    if (run_id.is_null()) throw Error("results database " + path + ": the run just stored is not there");
+  }
+#endif
+
+  // 2. The profile, on a fresh backend.
+  profile::ProfileResult result = profile::profile_model(spec, backend, opt, [&](const std::string& phase) {
+    std::fprintf(stderr, "rtml profile: %s: %s...\n", head.c_str(), phase.c_str());
+  });
+  json& p = result.report;
+  p["run_id"] = run_id;
+  p["bench_median_us"] = bench_median;
+
+  // 3. The tables.
+  const json& total = p["total_us"];
+  std::printf("%s: %d profiled runs; inference %s µs mean, %s µs median (the benchmark's median: %.3f µs)\n",
+              head.c_str(), p["runs"].get<int>(), num(total["mean"], "%.3f").c_str(),
+              num(total["median"], "%.3f").c_str(), bench_median);
+  if (p["ops_us"].is_number())
+    std::printf("operators %.3f µs per run; %s %s µs\n", p["ops_us"].get<double>(),
+                backend == "native" ? "engine overhead (loop, output copies, state links, timing)"
+                                    : "outside any operator (interpreter)",
+                num(p["overhead_us"], "%.3f").c_str());
+  if (!by_type_only) print_ops(p, top);
+  print_by_type(p);
+  print_summary(p);
+  std::fflush(stdout);  // the tables before the notes that follow on stderr
+
+  // 4. Files and the database.
+  json trace = profile::chrome_trace(p);
+  json scope = profile::speedscope(p, result.folded ? &*result.folded : nullptr);
+  if (!json_path.empty()) {
+    write_text_file(json_path, p.dump(1) + "\n");
+    std::fprintf(stderr, "rtml profile: profile written to %s\n", json_path.c_str());
+  }
+  if (!trace_path.empty()) {
+    write_text_file(trace_path, trace.dump() + "\n");
+    std::fprintf(stderr, "rtml profile: Chrome trace written to %s (open it in https://ui.perfetto.dev)\n",
+                 trace_path.c_str());
+  }
+  if (!speedscope_path.empty()) {
+    write_text_file(speedscope_path, scope.dump() + "\n");
+    std::fprintf(stderr, "rtml profile: speedscope file written to %s (open it in https://www.speedscope.app)\n",
+                 speedscope_path.c_str());
+  }
+  if (!folded_path.empty()) {
+    if (result.folded) {
+      write_text_file(folded_path, profile::folded_text(*result.folded));
+      std::fprintf(stderr, "rtml profile: folded stacks written to %s\n", folded_path.c_str());
+    } else {
+      std::fprintf(stderr, "rtml profile: no folded stacks to write to %s: perf gave no samples\n",
+                   folded_path.c_str());
+    }
+  }
+#ifdef RTML_WITH_SQLITE
+  if (db) {
+    int64_t id = run_id.get<int64_t>();
+    db->add_profile(id, "profile", p.dump());
+    db->add_profile(id, "chrome-trace", trace.dump());
+    db->add_profile(id, "speedscope", scope.dump());
+    if (result.folded) db->add_profile(id, "folded", profile::folded_text(*result.folded));
+    std::fprintf(stderr, "rtml profile: run %lld and its profiles recorded in %s (rtml runs --show %lld)\n",
+                 static_cast<long long>(id), db->path().c_str(), static_cast<long long>(id));
+  }
+#else
+  if (!no_db) std::fprintf(stderr, "rtml profile: built without SQLite; nothing recorded in a database\n");
+#endif
+  return 0;
+}
+
+}  // namespace rtml::cli
