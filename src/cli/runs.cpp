@@ -59,27 +59,6 @@ std::string date_of(const std::string& created) {
   return d;
 }
 
-nlohmann::ordered_json row_json(const results::RunRow& r) {
-  auto opt = [](const auto& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); };
-  return {{"id", r.id},
-          {"report_id", r.report_id},
-          {"created", r.created},
-          {"hostname", r.hostname},
-          {"target", opt(r.target)},
-          {"model", r.model},
-          {"backend", r.backend},
-          {"status", r.status},
-          {"error", opt(r.error)},
-          {"median_us", opt(r.median_us)},
-          {"p99_us", opt(r.p99_us)},
-          {"mean_us", opt(r.mean_us)},
-          {"init_us", opt(r.init_us)},
-          {"rss_peak_bytes", opt(r.rss_peak_bytes)},
-          {"allocations_per_run", opt(r.allocations_per_run)},
-          {"top1", opt(r.top1)},
-          {"deadline_misses", opt(r.deadline_misses)}};
-}
-
 #endif
 
 }  // namespace
@@ -168,7 +147,7 @@ int cmd_runs(const Args& args) {
   std::vector<results::RunRow> rows = db.list(filter);
   if (json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& r : rows) out.push_back(row_json(r));
+    for (const auto& r : rows) out.push_back(results::to_json(r));
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }

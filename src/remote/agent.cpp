@@ -37,6 +37,7 @@
 #include "backends/backend.h"
 #include "bench/runner.h"
 #include "core/error.h"
+#include "remote/listen.h"
 #include "remote/sha256.h"
 
 namespace fs = std::filesystem;
@@ -896,15 +897,7 @@ int Agent::start() {
       std::fprintf(stderr, "rtml agent: %s %s -> %d (%s:%d)\n", req.method.c_str(), req.path.c_str(), res.status,
                    req.remote_addr.c_str(), req.remote_port);
   });
-  if (m.opt.port == 0) {
-    m.bound_port = s.bind_to_any_port(m.opt.host);
-    if (m.bound_port <= 0) throw Error("cannot listen on " + m.opt.host + ": " + std::strerror(errno));
-  } else {
-    if (!s.bind_to_port(m.opt.host, m.opt.port))
-      throw Error("cannot listen on " + m.opt.host + ":" + std::to_string(m.opt.port) + ": " + std::strerror(errno) +
-                  " (is another agent running there? is the address this machine's?)");
-    m.bound_port = m.opt.port;
-  }
+  m.bound_port = bind_server(s, m.opt.host, m.opt.port, "is another agent running there? is the address this machine's?");
   m.started = true;
   m.worker_thread = std::thread([&m] { m.worker(); });
   m.server_thread = std::thread([&m] { m.server.listen_after_bind(); });

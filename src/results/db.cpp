@@ -232,6 +232,54 @@ bool is_date(const std::string& s) {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
+// Indexes added after schema version 1 shipped: created when missing (the
+// browser's sorts and the profile look-ups use them). A file we may not
+// write keeps working without them.
+void ensure_indexes(sqlite3* db, const std::string& path) {
+  static const char* const kIndexes[][2] = {
+      {"runs_median", "CREATE INDEX IF NOT EXISTS runs_median ON runs(median_us)"},
+      {"profiles_run_kind", "CREATE INDEX IF NOT EXISTS profiles_run_kind ON profiles(run_id, kind)"},
+  };
+  for (const auto& [name, sql] : kIndexes) {
+    Stmt exists(db, path, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1");
+    exists.bind(1, name);
+    if (exists.step("cannot read the schema")) continue;
+    try {
+      Stmt(db, path, sql).run(std::string("cannot create the index ") + name);
+    } catch (const Error&) {
+      if ((sqlite3_extended_errcode(db) & 0xff) != SQLITE_READONLY) throw;
+    }
+  }
+}
+
+// Reads a RunRow from columns 0..16 of a runs JOIN reports select.
+RunRow read_run_row(const Stmt& q) {
+  RunRow r;
+  r.id = q.int64(0);
+  r.report_id = q.int64(1);
+  r.created = q.text(2);
+  r.hostname = q.text(3);
+  r.target = q.opt_text(4);
+  r.model = q.text(5);
+  r.backend = q.text(6);
+  r.status = q.text(7);
+  r.error = q.opt_text(8);
+  r.median_us = q.opt_real(9);
+  r.p99_us = q.opt_real(10);
+  r.mean_us = q.opt_real(11);
+  r.init_us = q.opt_real(12);
+  r.rss_peak_bytes = q.opt_int64(13);
+  r.allocations_per_run = q.opt_real(14);
+  r.top1 = q.opt_real(15);
+  r.deadline_misses = q.opt_int64(16);
+  return r;
+}
+
+constexpr const char* kRunColumns =
+    "runs.id, runs.report_id, runs.created, reports.hostname, reports.target, runs.model, runs.backend, "
+    "runs.status, runs.error, runs.median_us, runs.p99_us, runs.mean_us, runs.init_us, runs.rss_peak_bytes, "
+    "runs.allocations_per_run, runs.top1, runs.deadline_misses";
+
 }  // namespace
 
 std::string default_db_path() {
@@ -250,11 +298,15 @@ std::string default_db_path() {
   return home + "/.local/share/rtml/results.db";
 }
 
-ResultsDb::ResultsDb(const std::string& path) : path_(path) {
+ResultsDb::ResultsDb(const std::string& path, OpenMode mode) : path_(path) {
   if (path.empty()) throw Error("the results database path is empty (pass --db PATH or set RTML_DB)");
+  const bool read_only = mode == OpenMode::ReadOnly;
   std::error_code ec;
+  if (read_only && !fs::exists(path, ec))
+    throw Error("results database " + path +
+                " does not exist (store runs with `rtml bench MODEL --db " + path + "`, or pass another --db)");
   fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent, ec)) {
+  if (!read_only && !parent.empty() && !fs::is_directory(parent, ec)) {
     fs::create_directories(parent, ec);
     if (ec)
       throw Error("results database " + path + ": cannot create its folder " + parent.string() + ": " + ec.message());
@@ -262,7 +314,10 @@ ResultsDb::ResultsDb(const std::string& path) : path_(path) {
   if (fs::is_directory(path, ec))
     throw Error("results database " + path + " is a folder, not a file (pass a file name)");
 
-  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  // Read-only still opens for writing when it can (without creating): a
+  // reader of a WAL database may need to set up its shared-memory index.
+  // PRAGMA query_only below makes sure nothing is written.
+  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | (read_only ? 0 : SQLITE_OPEN_CREATE), nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     close();
@@ -298,7 +353,7 @@ ResultsDb::ResultsDb(const std::string& path) : path_(path) {
         Stmt mode(db_, path_, "PRAGMA journal_mode");
         while (mode.step("cannot read the journal mode")) current = mode.text(0);
       }
-      if (current != "wal") {
+      if (current != "wal" && !read_only) {
         Stmt set(db_, path_, "PRAGMA journal_mode = WAL");
         try {
           set.run("cannot switch to the WAL journal");
@@ -337,6 +392,13 @@ ResultsDb::ResultsDb(const std::string& path) : path_(path) {
         throw Error("results database " + path + " has an invalid schema version '" + version + "' in its meta table");
       return true;
     };
+    if (read_only) {
+      if (!check_schema(tables))
+        throw Error("results database " + path + " is empty: no runs stored yet (store some with `rtml bench MODEL --db " +
+                    path + "`)");
+      Stmt(db_, path_, "PRAGMA query_only = ON").run("cannot make the connection read-only");
+      return;
+    }
     if (!check_schema(tables)) {
       Transaction tx(db_, path_, true);
       if (!check_schema(table_names())) {
@@ -351,6 +413,7 @@ ResultsDb::ResultsDb(const std::string& path) : path_(path) {
       }
       tx.commit();
     }
+    ensure_indexes(db_, path_);
   } catch (...) {
     close();
     throw;
@@ -435,19 +498,39 @@ int64_t ResultsDb::add_report(const json& report, int64_t* report_id) {
   return n;
 }
 
+nlohmann::ordered_json to_json(const RunRow& r, bool with_profiles) {
+  auto opt = [](const auto& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); };
+  nlohmann::ordered_json j = {{"id", r.id},
+                              {"report_id", r.report_id},
+                              {"created", r.created},
+                              {"hostname", r.hostname},
+                              {"target", opt(r.target)},
+                              {"model", r.model},
+                              {"backend", r.backend},
+                              {"status", r.status},
+                              {"error", opt(r.error)},
+                              {"median_us", opt(r.median_us)},
+                              {"p99_us", opt(r.p99_us)},
+                              {"mean_us", opt(r.mean_us)},
+                              {"init_us", opt(r.init_us)},
+                              {"rss_peak_bytes", opt(r.rss_peak_bytes)},
+                              {"allocations_per_run", opt(r.allocations_per_run)},
+                              {"top1", opt(r.top1)},
+                              {"deadline_misses", opt(r.deadline_misses)}};
+  if (with_profiles) j["profiles"] = r.profiles;
+  return j;
+}
+
 std::vector<RunRow> ResultsDb::list(const RunFilter& f) const {
   if (!f.since.empty() && (f.since.size() != 10 || !is_date(f.since)))
     throw Error("since is '" + f.since + "', expected a date YYYY-MM-DD, e.g. 2024-05-01");
   Stmt q(db_, path_,
-         "SELECT runs.id, runs.report_id, runs.created, reports.hostname, reports.target, runs.model, runs.backend, "
-         "runs.status, runs.error, runs.median_us, runs.p99_us, runs.mean_us, runs.init_us, runs.rss_peak_bytes, "
-         "runs.allocations_per_run, runs.top1, runs.deadline_misses "
-         "FROM runs JOIN reports ON reports.id = runs.report_id "
+         (std::string("SELECT ") + kRunColumns + " FROM runs JOIN reports ON reports.id = runs.report_id "
          "WHERE (?1 IS NULL OR instr(lower(runs.model), lower(?1)) > 0) "
          "AND (?2 IS NULL OR runs.backend = ?2) "
          "AND (?3 IS NULL OR runs.created >= ?3) "
          "AND (?4 = 0 OR (?5 IS NULL AND reports.target IS NULL) OR reports.target = ?5) "
-         "ORDER BY runs.created DESC, runs.id DESC LIMIT ?6");
+         "ORDER BY runs.created DESC, runs.id DESC LIMIT ?6").c_str());
   q.bind(1, f.model.empty() ? std::nullopt : std::optional(f.model));
   q.bind(2, f.backend.empty() ? std::nullopt : std::optional(f.backend));
   q.bind(3, f.since.empty() ? std::nullopt : std::optional(f.since));
@@ -455,28 +538,114 @@ std::vector<RunRow> ResultsDb::list(const RunFilter& f) const {
   q.bind(5, f.target && !f.target->empty() ? f.target : std::nullopt);
   q.bind(6, f.limit > 0 ? f.limit : int64_t{-1});
   std::vector<RunRow> out;
+  while (q.step("cannot list the runs")) out.push_back(read_run_row(q));
+  return out;
+}
+
+RunPage ResultsDb::query_runs(const RunQuery& f) const {
+  for (const auto& [name, value] : {std::pair{"since", &f.since}, std::pair{"until", &f.until}})
+    if (!value->empty() && (value->size() != 10 || !is_date(*value)))
+      throw Error(std::string(name) + " is '" + *value + "', expected a date YYYY-MM-DD, e.g. 2024-05-01");
+  if (!f.status.empty() && f.status != "ok" && f.status != "error")
+    throw Error("status is '" + f.status + "', expected ok or error");
+  if (f.limit < 1 || f.limit > 1000) throw Error("limit is " + std::to_string(f.limit) + ", expected 1 to 1000");
+  if (f.offset < 0) throw Error("offset is " + std::to_string(f.offset) + ", expected 0 or more");
+
+  // Only the filters that are set go into the SQL, so SQLite can use the
+  // backend, created and status-free indexes instead of scanning.
+  std::string where;
+  std::vector<std::string> values;
+  auto add = [&](const char* clause, std::string value) {
+    where += where.empty() ? " WHERE " : " AND ";
+    where += clause;
+    values.push_back(std::move(value));
+  };
+  if (!f.model.empty()) add("instr(lower(runs.model), lower(?)) > 0", f.model);
+  if (!f.backend.empty()) add("runs.backend = ?", f.backend);
+  if (!f.since.empty()) add("runs.created >= ?", f.since);
+  // Inclusive: every time of that day sorts below "YYYY-MM-DDT~".
+  if (!f.until.empty()) add("runs.created <= ?", f.until + "T~");
+  if (!f.status.empty()) add("runs.status = ?", f.status);
+  auto bind_all = [&](Stmt& q) {
+    for (size_t i = 0; i < values.size(); ++i) q.bind(static_cast<int>(i + 1), values[i]);
+  };
+
+  RunPage page;
+  {
+    std::string sql = "SELECT count(*) FROM runs" + where;
+    Stmt q(db_, path_, sql.c_str());
+    bind_all(q);
+    q.step("cannot count the runs");
+    page.total = q.int64(0);
+  }
+  const char* dir = f.descending ? " DESC" : " ASC";
+  std::string order;
+  switch (f.sort) {
+    case RunSort::Created: order = std::string("runs.created") + dir; break;
+    case RunSort::Model: order = std::string("runs.model") + dir; break;
+    case RunSort::Backend: order = std::string("runs.backend") + dir; break;
+    case RunSort::Median: order = std::string("runs.median_us IS NULL, runs.median_us") + dir; break;
+  }
+  order += std::string(", runs.id") + dir;
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    ", (SELECT count(*) FROM profiles WHERE profiles.run_id = runs.id) "
+                    "FROM runs JOIN reports ON reports.id = runs.report_id" +
+                    where + " ORDER BY " + order + " LIMIT ? OFFSET ?";
+  Stmt q(db_, path_, sql.c_str());
+  bind_all(q);
+  q.bind(static_cast<int>(values.size() + 1), f.limit);
+  q.bind(static_cast<int>(values.size() + 2), f.offset);
   while (q.step("cannot list the runs")) {
-    RunRow r;
-    r.id = q.int64(0);
-    r.report_id = q.int64(1);
-    r.created = q.text(2);
-    r.hostname = q.text(3);
-    r.target = q.opt_text(4);
-    r.model = q.text(5);
-    r.backend = q.text(6);
-    r.status = q.text(7);
-    r.error = q.opt_text(8);
-    r.median_us = q.opt_real(9);
-    r.p99_us = q.opt_real(10);
-    r.mean_us = q.opt_real(11);
-    r.init_us = q.opt_real(12);
-    r.rss_peak_bytes = q.opt_int64(13);
-    r.allocations_per_run = q.opt_real(14);
-    r.top1 = q.opt_real(15);
-    r.deadline_misses = q.opt_int64(16);
-    out.push_back(std::move(r));
+    page.rows.push_back(read_run_row(q));
+    page.rows.back().profiles = q.int64(17);
+  }
+  return page;
+}
+
+RunFacets ResultsDb::facets() const {
+  RunFacets out;
+  {
+    Stmt q(db_, path_, "SELECT DISTINCT model FROM runs ORDER BY model");
+    while (q.step("cannot list the models")) out.models.push_back(q.text(0));
+  }
+  {
+    Stmt q(db_, path_, "SELECT DISTINCT backend FROM runs ORDER BY backend");
+    while (q.step("cannot list the backends")) out.backends.push_back(q.text(0));
+  }
+  // Two queries: each is one step down the created index.
+  {
+    Stmt q(db_, path_, "SELECT min(created) FROM runs");
+    if (q.step("cannot read the dates") && !q.is_null(0)) out.first_created = q.text(0);
+  }
+  {
+    Stmt q(db_, path_, "SELECT max(created) FROM runs");
+    if (q.step("cannot read the dates") && !q.is_null(0)) out.last_created = q.text(0);
   }
   return out;
+}
+
+std::vector<ProfileInfo> ResultsDb::profiles(int64_t run_id) const {
+  Stmt q(db_, path_,
+         "SELECT id, kind, length(CAST(content AS BLOB)), added FROM profiles WHERE run_id = ?1 ORDER BY id");
+  q.bind(1, run_id);
+  std::vector<ProfileInfo> out;
+  while (q.step("cannot list the profiles of run " + std::to_string(run_id)))
+    out.push_back({q.int64(0), q.text(1), q.int64(2), q.text(3)});
+  return out;
+}
+
+std::optional<std::string> ResultsDb::profile_content(int64_t run_id, const std::string& kind) const {
+  Stmt q(db_, path_, "SELECT content FROM profiles WHERE run_id = ?1 AND kind = ?2 ORDER BY id DESC LIMIT 1");
+  q.bind(1, run_id);
+  q.bind(2, kind);
+  if (!q.step("cannot read the " + kind + " profile of run " + std::to_string(run_id))) return std::nullopt;
+  return q.text(0);
+}
+
+bool ResultsDb::has_run(int64_t run_id) const {
+  Stmt q(db_, path_, "SELECT 1 FROM runs WHERE id = ?1");
+  q.bind(1, run_id);
+  return q.step("cannot read run " + std::to_string(run_id));
 }
 
 json ResultsDb::get_run(int64_t id) const {

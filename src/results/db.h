@@ -12,6 +12,11 @@
 //        deadline_misses, run)  the numbers `rtml runs` shows, and the run's
 //                              full JSON text; indexed on model, backend, created
 //   profiles(id, run_id, kind, content, added)   free-form, filled by the profiler
+//                              (`rtml profile`: kinds profile, folded, chrome-trace,
+//                              speedscope); indexed on (run_id, kind)
+// Indexes added after schema version 1 was released (runs_median,
+// profiles_run_kind) are created on open when missing; older rtml versions
+// read such a file unchanged, so the version stays 1.
 //
 // Several processes may write at once and lose nothing: WAL journal, a busy
 // timeout, BEGIN IMMEDIATE retried while another writer holds the lock, and
@@ -50,7 +55,12 @@ struct RunRow {
   std::optional<int64_t> rss_peak_bytes;
   std::optional<double> allocations_per_run, top1;
   std::optional<int64_t> deadline_misses;
+  int64_t profiles = 0;  // profiles attached to the run (filled by query_runs only)
 };
+// A run's row as JSON (`rtml runs --json`, rtml ui's run list): every RunRow
+// field by name, null where unset; "profiles" only when `with_profiles`.
+nlohmann::ordered_json to_json(const RunRow& row, bool with_profiles = false);
+
 
 struct RunFilter {
   std::string model;                  // case-insensitive substring of the model name; "" = any
@@ -60,14 +70,51 @@ struct RunFilter {
   int64_t limit = 20;                 // newest first; 0 = no limit
 };
 
+// A page of runs for a browser (rtml ui): filters, an order, and a window.
+enum class RunSort { Created, Model, Backend, Median };
+struct RunQuery {
+  std::string model;    // case-insensitive substring of the model name; "" = any
+  std::string backend;  // exact backend name; "" = any
+  std::string since;    // YYYY-MM-DD (UTC): created on or after that day; "" = any
+  std::string until;    // YYYY-MM-DD (UTC): created on or before that day (inclusive); "" = any
+  std::string status;   // "ok" or "error"; "" = any
+  RunSort sort = RunSort::Created;
+  bool descending = true;  // ties are broken by id in the same direction; runs without a median go last
+  int64_t limit = 50;      // 1..1000
+  int64_t offset = 0;      // >= 0
+};
+struct RunPage {
+  int64_t total = 0;  // runs matching the filters, whatever the window
+  std::vector<RunRow> rows;
+};
+// Distinct values for filter menus, sorted.
+struct RunFacets {
+  std::vector<std::string> models, backends;
+  std::string first_created, last_created;  // "" when there are no runs
+};
+struct ProfileInfo {
+  int64_t id = 0;
+  std::string kind;
+  int64_t bytes = 0;
+  std::string added;
+};
+
+enum class OpenMode {
+  ReadWrite,  // creates the file and the schema when missing
+  ReadOnly,   // the file must exist and be an rtml results database; nothing is ever written
+};
+
 class ResultsDb {
  public:
   // Opens PATH, creating its parent folders, the file and the schema if
   // needed. rtml::Error (naming PATH) if it cannot be created or opened, is
   // not an SQLite database, is another program's database, or was written by
   // a newer rtml (a higher schema version).
-  explicit ResultsDb(const std::string& path);
+  explicit ResultsDb(const std::string& path, OpenMode mode = OpenMode::ReadWrite);
   static ResultsDb open(const std::string& path) { return ResultsDb(path); }
+  // ReadOnly: rtml::Error naming PATH when it does not exist (nothing is
+  // created), or is not an rtml results database.
+  static ResultsDb open_read_only(const std::string& path) { return ResultsDb(path, OpenMode::ReadOnly); }
   ~ResultsDb();
   ResultsDb(ResultsDb&& other) noexcept;
   ResultsDb& operator=(ResultsDb&& other) noexcept;
@@ -94,6 +141,19 @@ class ResultsDb {
   // Attaches a profile (any text, e.g. JSON or a flame graph) to run `run_id`;
   // returns the profile's id. rtml::Error if there is no such run.
   int64_t add_profile(int64_t run_id, const std::string& kind, const std::string& content);
+
+  // One page of runs and the number matching the filters. rtml::Error
+  // (without the file name: it is the caller's input) for a malformed date,
+  // status, limit or offset.
+  RunPage query_runs(const RunQuery& query) const;
+  RunFacets facets() const;
+
+  // The profiles attached to run `run_id`, oldest first (empty if none, or no
+  // such run).
+  std::vector<ProfileInfo> profiles(int64_t run_id) const;
+  // The newest profile of `kind` attached to run `run_id`; nullopt if none.
+  std::optional<std::string> profile_content(int64_t run_id, const std::string& kind) const;
+  bool has_run(int64_t run_id) const;
 
   int64_t count_runs() const;
   int64_t count_reports() const;

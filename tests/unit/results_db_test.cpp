@@ -472,6 +472,249 @@ TEST_F(ResultsDbTest, OpeningTheWrongFileSaysSo) {
   EXPECT_EQ(db.count_runs(), 0);
 }
 
+// 40 reports of 30 runs each (1,200 runs), report r on day r counted from
+// 2024-01-01: run i is model_<i>, on torch when i % 3 == 0 (else native), with
+// median r * 100 + i; run 29 of every fourth report (r % 4 == 0) is an error.
+std::string day_of(int r) {
+  char buf[16];
+  if (r < 31)
+    std::snprintf(buf, sizeof buf, "2024-01-%02d", r + 1);
+  else
+    std::snprintf(buf, sizeof buf, "2024-02-%02d", r - 30);
+  return buf;
+}
+
+void fill_thousand(ResultsDb& db) {
+  for (int r = 0; r < 40; ++r) {
+    json runs = json::array();
+    for (int i = 0; i < 30; ++i) {
+      char model[16];
+      std::snprintf(model, sizeof model, "model_%02d", i);
+      if (i == 29 && r % 4 == 0)
+        runs.push_back({{"model", model}, {"backend", "native"}, {"status", "error"}, {"error", "boom"}});
+      else
+        runs.push_back(ok_run(model, i % 3 == 0 ? "torch" : "native", r * 100 + i));
+    }
+    db.add_report(report(day_of(r) + "T10:00:00Z", runs));
+  }
+}
+
+TEST_F(ResultsDbTest, QueryRunsPagesAndFiltersAThousandRuns) {
+  ResultsDb db(path_);
+  fill_thousand(db);
+  using rtml::results::RunQuery;
+  using rtml::results::RunSort;
+  auto total = [&](RunQuery q) { return db.query_runs(q).total; };
+
+  RunQuery all;
+  rtml::results::RunPage page = db.query_runs(all);
+  EXPECT_EQ(page.total, 1200);
+  ASSERT_EQ(page.rows.size(), 50u);  // the default page
+  EXPECT_EQ(page.rows[0].created, "2024-02-09T10:00:00Z");  // newest first
+  EXPECT_EQ(page.rows[0].model, "model_29");                // highest id first within a report
+
+  // Paging: every run exactly once, the last page short, past the end empty.
+  std::set<int64_t> seen;
+  for (int64_t off = 0; off < 1200; off += 100) {
+    RunQuery q;
+    q.limit = 100;
+    q.offset = off;
+    auto p = db.query_runs(q);
+    EXPECT_EQ(p.total, 1200);
+    for (const auto& r : p.rows) seen.insert(r.id);
+  }
+  EXPECT_EQ(seen.size(), 1200u);
+  RunQuery tail;
+  tail.limit = 50;
+  tail.offset = 1190;
+  EXPECT_EQ(db.query_runs(tail).rows.size(), 10u);
+  tail.offset = 1200;
+  page = db.query_runs(tail);
+  EXPECT_EQ(page.total, 1200);
+  EXPECT_TRUE(page.rows.empty());
+
+  // Filters, alone and together (counts by hand from the layout above).
+  RunQuery q;
+  q.backend = "torch";
+  EXPECT_EQ(total(q), 400);  // 10 of 30 per report
+  q = {};
+  q.model = "MODEL_0";  // case-insensitive substring: model_00..model_09
+  EXPECT_EQ(total(q), 400);
+  q = {};
+  q.since = "2024-01-11";  // reports 10..19
+  q.until = "2024-01-20";  // inclusive: the whole of the 20th
+  EXPECT_EQ(total(q), 300);
+  q = {};
+  q.status = "error";
+  EXPECT_EQ(total(q), 10);
+  q.status = "ok";
+  EXPECT_EQ(total(q), 1190);
+  q = {};
+  q.backend = "torch";
+  q.model = "model_0";   // model_00, 03, 06, 09 are on torch
+  q.since = "2024-02-01";  // reports 31..39
+  page = db.query_runs(q);
+  EXPECT_EQ(page.total, 36);
+  for (const auto& r : page.rows) {
+    EXPECT_EQ(r.backend, "torch");
+    EXPECT_GE(r.created, "2024-02-01");
+  }
+  q = {};
+  q.model = "no such model";
+  page = db.query_runs(q);
+  EXPECT_EQ(page.total, 0);
+  EXPECT_TRUE(page.rows.empty());
+
+  // Orders.
+  q = {};
+  q.sort = RunSort::Median;
+  page = db.query_runs(q);
+  ASSERT_FALSE(page.rows.empty());
+  EXPECT_EQ(page.rows[0].median_us, 3929);  // report 39 (39 % 4 != 0: its run 29 is ok)
+  EXPECT_EQ(page.rows[1].median_us, 3928);
+  q.descending = false;
+  page = db.query_runs(q);
+  EXPECT_EQ(page.rows[0].median_us, 0);
+  EXPECT_EQ(page.rows[1].median_us, 1);
+  q.limit = 10;
+  q.offset = 1190;  // runs without a median go last, in either direction
+  for (bool desc : {false, true}) {
+    q.descending = desc;
+    page = db.query_runs(q);
+    ASSERT_EQ(page.rows.size(), 10u);
+    for (const auto& r : page.rows) {
+      EXPECT_EQ(r.status, "error");
+      EXPECT_FALSE(r.median_us);
+    }
+  }
+  q = {};
+  q.sort = RunSort::Model;
+  q.descending = false;
+  page = db.query_runs(q);
+  EXPECT_EQ(page.rows[0].model, "model_00");
+  EXPECT_EQ(page.rows[0].created, "2024-01-01T10:00:00Z");  // ties by id, ascending
+  EXPECT_EQ(page.rows[49].model, "model_01");               // 40 of model_00, then model_01
+  q = {};
+  q.sort = RunSort::Backend;
+  q.descending = true;
+  EXPECT_EQ(db.query_runs(q).rows[0].backend, "torch");
+
+  // Bad input names the value.
+  for (auto [set, word] : std::vector<std::pair<std::function<void(RunQuery&)>, std::string>>{
+           {[](RunQuery& x) { x.since = "2024-13-01"; }, "2024-13-01"},
+           {[](RunQuery& x) { x.until = "tomorrow"; }, "tomorrow"},
+           {[](RunQuery& x) { x.status = "bogus"; }, "bogus"},
+           {[](RunQuery& x) { x.limit = 0; }, "limit"},
+           {[](RunQuery& x) { x.limit = 1001; }, "1001"},
+           {[](RunQuery& x) { x.offset = -1; }, "offset"}}) {
+    RunQuery bad;
+    set(bad);
+    std::string err = error_of([&] { db.query_runs(bad); });
+    EXPECT_NE(err.find(word), std::string::npos) << err;
+  }
+
+  auto f = db.facets();
+  ASSERT_EQ(f.models.size(), 30u);
+  EXPECT_EQ(f.models.front(), "model_00");
+  EXPECT_EQ(f.models.back(), "model_29");
+  EXPECT_EQ(f.backends, (std::vector<std::string>{"native", "torch"}));
+  EXPECT_EQ(f.first_created, "2024-01-01T10:00:00Z");
+  EXPECT_EQ(f.last_created, "2024-02-09T10:00:00Z");
+
+  // The page queries walk indexes, not the whole table.
+  RawDb raw(path_);
+  auto plan = [&](const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(raw.db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &s, nullptr), SQLITE_OK);
+    std::string out;
+    while (sqlite3_step(s) == SQLITE_ROW) out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 3))) + "\n";
+    sqlite3_finalize(s);
+    return out;
+  };
+  EXPECT_NE(plan("SELECT count(*) FROM runs WHERE runs.backend = 'torch'").find("runs_backend"), std::string::npos);
+  EXPECT_NE(plan("SELECT runs.id FROM runs JOIN reports ON reports.id = runs.report_id ORDER BY runs.created DESC, "
+                 "runs.id DESC LIMIT 50")
+                .find("runs_created"),
+            std::string::npos);
+  EXPECT_NE(plan("SELECT content FROM profiles WHERE run_id = 1 AND kind = 'folded' ORDER BY id DESC LIMIT 1")
+                .find("profiles_run_kind"),
+            std::string::npos);
+}
+
+TEST_F(ResultsDbTest, ProfilesAreListedAndReadBack) {
+  ResultsDb db(path_);
+  db.add_report(report("2024-05-01T12:00:00Z", {ok_run("mlp", "native", 1), ok_run("mlp", "torch", 2)}));
+  int64_t a = db.list()[1].id, b = db.list()[0].id;
+  db.add_profile(a, "folded", "main;old 1");
+  db.add_profile(a, "profile", "{\"unit\": \"\xC2\xB5s\"}");  // "µs": 2 bytes, 1 character
+  db.add_profile(a, "folded", "main;run;gemm 42\n");
+  auto list = db.profiles(a);
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].kind, "folded");
+  EXPECT_EQ(list[1].kind, "profile");
+  EXPECT_EQ(list[1].bytes, 15);  // {"unit": "µs"} is 14 characters, 15 bytes
+  EXPECT_EQ(list[2].bytes, 17);
+  EXPECT_LT(list[0].id, list[2].id);
+  EXPECT_EQ(list[0].added.size(), 20u);  // 2024-05-01T12:00:00Z
+  EXPECT_EQ(db.profile_content(a, "folded"), "main;run;gemm 42\n");  // the newest of the kind
+  EXPECT_EQ(db.profile_content(a, "speedscope"), std::nullopt);
+  EXPECT_EQ(db.profile_content(b, "folded"), std::nullopt);
+  EXPECT_TRUE(db.profiles(b).empty());
+  EXPECT_TRUE(db.profiles(a + b + 100).empty());
+  EXPECT_TRUE(db.has_run(b));
+  EXPECT_FALSE(db.has_run(a + b + 100));
+  rtml::results::RunQuery q;
+  auto page = db.query_runs(q);
+  ASSERT_EQ(page.rows.size(), 2u);
+  EXPECT_EQ(page.rows[0].id, b);
+  EXPECT_EQ(page.rows[0].profiles, 0);
+  EXPECT_EQ(page.rows[1].profiles, 3);
+}
+
+TEST_F(ResultsDbTest, ReadOnlyOpeningCreatesAndWritesNothing) {
+  std::string missing = (dir_ / "nope" / "results.db").string();
+  std::string err = error_of([&] { ResultsDb::open_read_only(missing); });
+  EXPECT_NE(err.find(missing), std::string::npos) << err;
+  EXPECT_NE(err.find("does not exist"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir_ / "nope"));
+
+  std::string empty = (dir_ / "empty.db").string();
+  std::ofstream(empty).close();
+  err = error_of([&] { ResultsDb::open_read_only(empty); });
+  EXPECT_NE(err.find("is empty"), std::string::npos) << err;
+  EXPECT_EQ(fs::file_size(empty), 0u);
+
+  {
+    ResultsDb db(path_);
+    db.add_report(report("2024-05-01T12:00:00Z", {ok_run("mlp", "native", 1)}));
+  }
+  ResultsDb ro = ResultsDb::open_read_only(path_);
+  EXPECT_EQ(ro.count_runs(), 1);
+  EXPECT_EQ(ro.query_runs({}).total, 1);
+  err = error_of([&] { ro.add_report(report("2024-05-02T12:00:00Z", {ok_run("x", "native", 1)})); });
+  EXPECT_NE(err.find(path_), std::string::npos) << err;
+  EXPECT_EQ(RawDb(path_).scalar("SELECT count(*) FROM runs"), "1");
+}
+
+TEST_F(ResultsDbTest, SchemaVersionOneFilesGetTheNewIndexes) {
+  {
+    ResultsDb db(path_);
+    db.add_report(report("2024-05-01T12:00:00Z", {ok_run("mlp", "native", 1)}));
+  }
+  {
+    RawDb raw(path_);  // as an rtml from before these indexes left it
+    raw.exec("DROP INDEX runs_median");
+    raw.exec("DROP INDEX profiles_run_kind");
+  }
+  ResultsDb db(path_);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                       "('runs_median', 'profiles_run_kind')"),
+            "2");
+  EXPECT_EQ(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+  EXPECT_EQ(db.count_runs(), 1);
+}
+
 TEST(ResultsDbPath, DefaultFollowsTheEnvironment) {
   auto save = [](const char* k) {
     const char* v = std::getenv(k);
