@@ -6,7 +6,10 @@
 // linear_before_reset 0 and 1, clip, non-default activations; on every SIMD
 // target this CPU supports. And through the engine: RNN / GRU / LSTM nodes
 // with constant weights take the packed kernel and agree with the same nodes
-// whose weights are graph inputs (the reference kernel).
+// whose weights are graph inputs (the reference kernel); and the ONNX backend
+// test cases of the three ops (whose weights are graph inputs, so the
+// conformance run checks the reference) with the weights made initializers,
+// against ONNX's own expected outputs.
 #include "kernels/fast_recurrent.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -23,6 +27,7 @@
 
 #include "engine/session.h"
 #include "hwy/targets.h"
+#include "import/onnx_import.h"
 #include "kernels/recurrent.h"
 #include "plan/plan.h"
 #include "attributes.h"
@@ -379,6 +384,64 @@ TEST(FastRecurrentOps, ConstantWeightsTakeThePackedKernel) {
   expect_packed_matches("GRU", 3, 20, 16, 5, 1, 2, {{"direction", attr_string("bidirectional")}}, "gru_packed_f32");
   expect_packed_matches("GRU", 3, 20, 16, 5, 2, 1, {{"linear_before_reset", attr_int(1)}}, "gru_packed_f32");
   expect_packed_matches("LSTM", 4, 9, 5, 4, 3, 2, {{"direction", attr_string("bidirectional")}}, "lstm_packed_f32");
+}
+
+// ------------------------------------------------- ONNX backend test data
+
+#ifndef RTML_ONNX_NODE_TESTS
+#define RTML_ONNX_NODE_TESTS "/usr/share/libonnx-testdata/data/node"
+#endif
+
+TEST(FastRecurrentOps, OnnxNodeTestsWithConstantWeights) {
+  const char* cases[] = {"test_gru_batchwise",        "test_gru_defaults",          "test_gru_seq_length",
+                         "test_gru_with_initial_bias", "test_lstm_batchwise",        "test_lstm_defaults",
+                         "test_lstm_with_initial_bias", "test_lstm_with_peepholes", "test_rnn_seq_length",
+                         "test_simple_rnn_batchwise",  "test_simple_rnn_defaults", "test_simple_rnn_with_initial_bias"};
+  const std::string root = RTML_ONNX_NODE_TESTS;
+  if (!std::ifstream(root + "/test_gru_defaults/model.onnx")) GTEST_SKIP() << "no ONNX test data at " << root;
+  for (const char* name : cases) {
+    SCOPED_TRACE(name);
+    const std::string dir = root + "/" + name;
+    ir::Graph g = import::load_onnx(dir + "/model.onnx");
+    ASSERT_EQ(g.nodes.size(), 1u);
+    const ir::Node& node = g.nodes[0];
+    // Graph inputs feeding W, R, B, P become initializers; the rest stay inputs.
+    std::vector<ir::TensorId> fed;
+    std::vector<ir::Tensor> fed_data;
+    const std::vector<ir::TensorId> inputs = g.inputs;
+    g.inputs.clear();
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      ir::Tensor t = import::load_tensor_pb(dir + "/test_data_set_0/input_" + std::to_string(k) + ".pb");
+      bool weight = false;
+      for (int slot : {1, 2, 3, 7})
+        if (slot < static_cast<int>(node.inputs.size()) && node.inputs[static_cast<size_t>(slot)] == inputs[k])
+          weight = true;
+      if (weight) {
+        g.tensors[static_cast<size_t>(inputs[k])].data = t.data;
+      } else {
+        g.inputs.push_back(inputs[k]);
+        fed_data.push_back(t);
+      }
+    }
+    plan::Plan plan = plan::build_plan(g, {});
+    ASSERT_FALSE(plan.steps.empty());
+    EXPECT_NE(std::string(plan.steps.back().step.kernel).find("packed"), std::string::npos)
+        << plan.steps.back().step.kernel;
+    engine::Session s(std::move(plan));
+    for (size_t k = 0; k < fed_data.size(); ++k)
+      std::memcpy(s.input_data(static_cast<int>(k)), fed_data[k].data->data(),
+                  static_cast<size_t>(shape_numel(fed_data[k].shape)) * dtype_size(fed_data[k].dtype));
+    ASSERT_TRUE(s.run().ok());
+    for (size_t o = 0; o < g.outputs.size(); ++o) {
+      const ir::Tensor want = import::load_tensor_pb(dir + "/test_data_set_0/output_" + std::to_string(o) + ".pb");
+      const int64_t n = shape_numel(want.shape);
+      ASSERT_EQ(shape_numel(s.output(static_cast<int>(o)).shape), n) << "output " << o;
+      const float* got = static_cast<const float*>(s.output_data(static_cast<int>(o)));
+      const float* exp = want.as<float>();
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_NEAR(got[i], exp[i], 1e-5f + 1e-4f * std::fabs(exp[i])) << "output " << o << " element " << i;
+    }
+  }
 }
 
 }  // namespace
