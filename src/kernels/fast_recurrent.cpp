@@ -30,10 +30,11 @@ static_assert(static_cast<size_t>(kPanel) % kL == 0, "the padded hidden size mus
 
 // 1 / (1 + e^-x); e^-x is kept finite (Exp is valid up to +104), which
 // changes nothing: 1 / (1 + e^88) is below float's normal range already.
+// NaN stays NaN, as in the reference (Min may drop it).
 HWY_INLINE V Sigmoid(const D d, V x) {
   const V one = hn::Set(d, 1.0f);
   const V e = hn::Exp(d, hn::Min(hn::Neg(x), hn::Set(d, 88.0f)));
-  return hn::Div(one, hn::Add(one, e));
+  return hn::IfThenElse(hn::IsNaN(x), x, hn::Div(one, hn::Add(one, e)));
 }
 
 HWY_INLINE V Activate(const D d, const RnnActivationSpec& a, V x) {

@@ -238,7 +238,7 @@ TEST(FastRecurrent, BadSequenceLengthWritesNothing) {
   }
 }
 
-TEST(FastRecurrent, SigmoidAndTanhSaturateWithoutNan) {
+TEST(FastRecurrent, SigmoidAndTanhSaturateAndPassNan) {
   // Pre-activations far outside exp's range: h = tanh(+-big) = +-1 exactly,
   // and an LSTM whose gates are sigmoid(+-big) = 1 / 0.
   RecurrentParams p;
@@ -275,6 +275,25 @@ TEST(FastRecurrent, SigmoidAndTanhSaturateWithoutNan) {
   ASSERT_EQ(fast_recurrent_f32(fl, X, nullptr, nullptr, c0, nullptr, h, c, aligned), 0);
   EXPECT_EQ(c[0], 1.0f);
   EXPECT_NEAR(h[0], std::tanh(1.0f), 1e-6f);
+
+  // A NaN input reaches the state through every gate, as in the reference
+  // (not clamped to a saturated sigmoid).
+  const float Xnan[] = {std::nanf("")};
+  ASSERT_EQ(fast_recurrent_f32(fl, Xnan, nullptr, nullptr, c0, nullptr, h, c, aligned), 0);
+  EXPECT_TRUE(std::isnan(h[0]));
+  EXPECT_TRUE(std::isnan(c[0]));
+  // GRU whose z gate alone is NaN (its bias): h = (1-z)*n + z*h0 is NaN,
+  // where a sigmoid that lost the NaN would give z = 0 and h = n = tanh(0.3).
+  RecurrentParams gq = q;
+  gq.cell = RnnCell::Gru;
+  const float Wg[] = {1.0f, 0.0f, 0.0f}, Rg[] = {0, 0, 0}, h0[] = {0.5f};
+  const float Bg[] = {std::nanf(""), 0.0f, 0.3f, 0.0f, 0.0f, 0.0f};
+  const FastRecurrent fg = prepare_fast_recurrent(gq, Wg, Rg, Bg, nullptr);
+  std::vector<float> scratch3(fast_recurrent_scratch_bytes(fg) / sizeof(float) + 16);
+  aligned = scratch3.data();
+  while (reinterpret_cast<uintptr_t>(aligned) % 64 != 0) ++aligned;
+  ASSERT_EQ(fast_recurrent_f32(fg, X, nullptr, h0, nullptr, nullptr, h, nullptr, aligned), 0);
+  EXPECT_TRUE(std::isnan(h[0]));
 }
 
 // ------------------------------------------------------------ through the engine
