@@ -28,6 +28,8 @@
 // Y rows past a row's sequence length are zero; Y_h/Y_c hold the state after
 // the row's last valid step (the initial state when the length is 0).
 // Temporary memory comes from `scratch` (recurrent_scratch_bytes).
+// Nodes with constant weights run kernels/fast_recurrent.h instead; this
+// kernel serves weights known only at run time and is its test oracle.
 #pragma once
 
 #include <cstddef>

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "kernels/fast_recurrent.h"
 #include "kernels/recurrent.h"
 #include "ops/op.h"
 
@@ -24,6 +25,23 @@ struct RecurrentStep {
   int num_inputs = 0;   // node input slots (operands before the outputs)
   int num_outputs = 0;  // node output slots
 };
+
+// Constant weights: packed at prepare for kernels::fast_recurrent_f32.
+struct FastRecurrentStep {
+  kernels::FastRecurrent k;
+  int num_inputs = 0;
+  int num_outputs = 0;
+};
+
+int run_fast_recurrent(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const FastRecurrentStep*>(params);
+  auto in = [&](int i) -> const void* { return i < p.num_inputs ? ops[i] : nullptr; };
+  auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
+  const bool lstm = p.k.p.cell == RnnCell::Lstm;
+  return kernels::fast_recurrent_f32(p.k, static_cast<const float*>(in(0)), in(4), static_cast<const float*>(in(5)),
+                                     lstm ? static_cast<const float*>(in(6)) : nullptr, out(0), out(1),
+                                     lstm ? out(2) : nullptr, ops[p.num_inputs + p.num_outputs]);
+}
 
 int run_recurrent(const void* params, void* const* ops) {
   const auto& p = *static_cast<const RecurrentStep*>(params);
@@ -180,11 +198,30 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
   if (ctx.has_output(1)) ctx.set_output(1, DType::F32, state);
   if (lstm && ctx.has_output(2)) ctx.set_output(2, DType::F32, state);
 
+  ctx.step.flops = static_cast<double>(D) * static_cast<double>(p.seq_length) * static_cast<double>(p.batch) *
+                   (2.0 * G * H * static_cast<double>(p.input_size + H) + 8.0 * H);
+
+  // Constant weights (the usual case: initializers) take the packed SIMD
+  // kernel; weights fed at run time take the reference.
+  const bool weights_known = ctx.is_constant(1) && ctx.is_constant(2) && (!ctx.has_input(3) || ctx.is_constant(3)) &&
+                             (!lstm || !ctx.has_input(7) || ctx.is_constant(7));
+  if (weights_known && p.input_size > 0) {
+    const RecurrentStep ref = sp;
+    auto& f = make_params<FastRecurrentStep>(ctx.step);
+    f.num_inputs = ref.num_inputs;
+    f.num_outputs = ref.num_outputs;
+    f.k = kernels::prepare_fast_recurrent(ref.k, ctx.input(1).as<float>(), ctx.input(2).as<float>(),
+                                          ctx.has_input(3) ? ctx.input(3).as<float>() : nullptr,
+                                          lstm && ctx.has_input(7) ? ctx.input(7).as<float>() : nullptr);
+    ctx.step.run = run_fast_recurrent;
+    ctx.step.kernel =
+        cell == RnnCell::Rnn ? "rnn_packed_f32" : cell == RnnCell::Gru ? "gru_packed_f32" : "lstm_packed_f32";
+    ctx.step.scratch_bytes = kernels::fast_recurrent_scratch_bytes(f.k);
+    return;
+  }
   ctx.step.run = run_recurrent;
   ctx.step.kernel = cell == RnnCell::Rnn ? "rnn_f32" : cell == RnnCell::Gru ? "gru_f32" : "lstm_f32";
   ctx.step.scratch_bytes = kernels::recurrent_scratch_bytes(p);
-  ctx.step.flops = static_cast<double>(D) * static_cast<double>(p.seq_length) * static_cast<double>(p.batch) *
-                   (2.0 * G * H * static_cast<double>(p.input_size + H) + 8.0 * H);
 }
 
 void prepare_RNN(OpContext& ctx) { prepare_recurrent(ctx, RnnCell::Rnn); }

@@ -1,0 +1,306 @@
+// Fast RNN / GRU / LSTM, compiled once per Highway target (see fast_recurrent.h).
+
+// Same targets as fast_gemm.cpp: the padded hidden size is a multiple of
+// kPanel, which must be a whole number of vectors.
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/fast_recurrent.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/fast_recurrent.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtml::kernels {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D = hn::CappedTag<float, static_cast<size_t>(kPanel)>;
+using V = hn::Vec<D>;
+constexpr size_t kL = hn::MaxLanes(D());
+static_assert(static_cast<size_t>(kPanel) % kL == 0, "the padded hidden size must be a whole number of vectors");
+
+// 1 / (1 + e^-x); e^-x is kept finite (Exp is valid up to +104), which
+// changes nothing: 1 / (1 + e^88) is below float's normal range already.
+// NaN stays NaN, as in the reference (Min may drop it).
+HWY_INLINE V Sigmoid(const D d, V x) {
+  const V one = hn::Set(d, 1.0f);
+  const V e = hn::Exp(d, hn::Min(hn::Neg(x), hn::Set(d, 88.0f)));
+  return hn::IfThenElse(hn::IsNaN(x), x, hn::Div(one, hn::Add(one, e)));
+}
+
+HWY_INLINE V Activate(const D d, const RnnActivationSpec& a, V x) {
+  switch (a.kind) {
+    case RnnActivation::Sigmoid: return Sigmoid(d, x);
+    case RnnActivation::Tanh: return hn::Tanh(d, x);
+    case RnnActivation::Relu: return hn::Max(x, hn::Zero(d));
+    default: {  // the rarely used ONNX activations: lane by lane, as the reference
+      HWY_ALIGN float lanes[kPanel];
+      hn::Store(x, d, lanes);
+      for (size_t k = 0; k < kL; ++k) lanes[k] = rnn_activate(a, lanes[k]);
+      return hn::Load(d, lanes);
+    }
+  }
+}
+
+struct Clip {
+  bool on;
+  V lo, hi;
+  HWY_INLINE V operator()(V v) const { return on ? hn::Min(hn::Max(v, lo), hi) : v; }
+};
+
+int64_t row_len(const RecurrentParams& p, const void* seq_lens, int64_t b) {
+  if (!seq_lens) return p.seq_length;
+  return p.seq_lens_i64 ? static_cast<const int64_t*>(seq_lens)[b] : static_cast<const int32_t*>(seq_lens)[b];
+}
+
+int RecurrentRun(const FastRecurrent& f, const float* X, const void* seq_lens, const float* initial_h,
+                 const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
+  const RecurrentParams& p = f.p;
+  const int64_t S = p.seq_length, N = p.batch, I = p.input_size, H = p.hidden, Hp = f.hp;
+  const int D2 = p.num_directions;
+  const int G = recurrent_gates(p.cell);
+  const bool gru_split = p.cell == RnnCell::Gru && !p.linear_before_reset;
+  const int64_t GR = gru_split ? 2 : G;  // gates in one recurrent product
+
+  int64_t max_len = 0;
+  for (int64_t b = 0; b < N; ++b) {
+    const int64_t len = row_len(p, seq_lens, b);
+    if (len < 0 || len > S) return 1;
+    max_len = std::max(max_len, len);
+  }
+
+  float* xp = static_cast<float*>(scratch);  // [S*N, G*Hp]
+  float* hr = xp + S * N * G * Hp;           // [N, GR*Hp]
+  float* hn_ = hr + N * GR * Hp;             // [N, Hp] (GRU split)
+  float* h = hn_ + (gru_split ? N * Hp : 0);  // [N, Hp]
+  float* c = h + N * Hp;                     // [N, Hp] (LSTM)
+  float* tmp = c + (p.cell == RnnCell::Lstm ? N * Hp : 0);  // [N, Hp] (GRU split: r*h)
+
+  const D d;
+  const V one = hn::Set(d, 1.0f);
+  const Clip clip{p.clip > 0, hn::Set(d, -p.clip), hn::Set(d, p.clip)};
+
+  auto x_row = [&](int64_t t, int64_t b) { return p.layout == 0 ? t * N + b : b * S + t; };
+  auto y_at = [&](int64_t t, int dd, int64_t b) {
+    return Y + (p.layout == 0 ? ((t * D2 + dd) * N + b) : ((b * S + t) * D2 + dd)) * H;
+  };
+  auto state_off = [&](int dd, int64_t b) { return (p.layout == 0 ? (dd * N + b) : (b * D2 + dd)) * H; };
+
+  for (int dd = 0; dd < D2; ++dd) {
+    const FastRecurrentDirection& w = f.dir[dd];
+    const bool rev = D2 == 2 ? dd == 1 : p.reverse;
+    const RnnActivationSpec& fa = p.act[dd][0];
+    const RnnActivationSpec& ga = p.act[dd][1];
+    const RnnActivationSpec& ha = p.act[dd][2];
+    const float* P = w.p.empty() ? nullptr : w.p.data();  // std::vector: unaligned loads
+
+    if (S * N > 0) fast_gemm(S * N, X, I, w.w, xp, G * Hp);
+    for (int64_t b = 0; b < N; ++b) {
+      const int64_t so = state_off(dd, b);
+      float* hb = h + b * Hp;
+      float* cb = c + b * Hp;
+      std::fill(hb, hb + Hp, 0.0f);
+      if (initial_h) std::memcpy(hb, initial_h + so, static_cast<size_t>(H) * sizeof(float));
+      if (p.cell == RnnCell::Lstm) {
+        std::fill(cb, cb + Hp, 0.0f);
+        if (initial_c) std::memcpy(cb, initial_c + so, static_cast<size_t>(H) * sizeof(float));
+      }
+    }
+
+    for (int64_t s = 0; s < max_len; ++s) {
+      fast_gemm(N, h, Hp, w.r, hr, GR * Hp);
+      for (int64_t b = 0; b < N; ++b) {
+        const int64_t len = row_len(p, seq_lens, b);
+        if (s >= len) continue;
+        const int64_t t = rev ? len - 1 - s : s;
+        const float* x = xp + x_row(t, b) * G * Hp;
+        float* r_ = hr + b * GR * Hp;
+        float* hb = h + b * Hp;
+        switch (p.cell) {
+          case RnnCell::Rnn:
+            for (int64_t j = 0; j < Hp; j += kL)
+              hn::Store(Activate(d, fa, clip(hn::Add(hn::Load(d, x + j), hn::Load(d, r_ + j)))), d, hb + j);
+            break;
+          case RnnCell::Gru:
+            for (int64_t j = 0; j < Hp; j += kL) {
+              const V z = Activate(d, fa, clip(hn::Add(hn::Load(d, x + j), hn::Load(d, r_ + j))));
+              const V r = Activate(d, fa, clip(hn::Add(hn::Load(d, x + Hp + j), hn::Load(d, r_ + Hp + j))));
+              const V hv = hn::Load(d, hb + j);
+              if (gru_split) {  // z waits in hr's z block; r*h feeds the second product
+                hn::Store(z, d, r_ + j);
+                hn::Store(hn::Mul(r, hv), d, tmp + b * Hp + j);
+              } else {
+                const V n = Activate(
+                    d, ga, clip(hn::MulAdd(r, hn::Load(d, r_ + 2 * Hp + j), hn::Load(d, x + 2 * Hp + j))));
+                hn::Store(hn::MulAdd(z, hn::Sub(hv, n), n), d, hb + j);  // (1-z)*n + z*h
+              }
+            }
+            break;
+          case RnnCell::Lstm: {
+            float* cb = c + b * Hp;
+            for (int64_t j = 0; j < Hp; j += kL) {
+              const V cv = hn::Load(d, cb + j);
+              V pi = hn::Add(hn::Load(d, x + j), hn::Load(d, r_ + j));
+              V po = hn::Add(hn::Load(d, x + Hp + j), hn::Load(d, r_ + Hp + j));
+              V pf = hn::Add(hn::Load(d, x + 2 * Hp + j), hn::Load(d, r_ + 2 * Hp + j));
+              const V pc = hn::Add(hn::Load(d, x + 3 * Hp + j), hn::Load(d, r_ + 3 * Hp + j));
+              if (P) {
+                pi = hn::MulAdd(hn::LoadU(d, P + j), cv, pi);
+                pf = hn::MulAdd(hn::LoadU(d, P + 2 * Hp + j), cv, pf);
+              }
+              const V ig = Activate(d, fa, clip(pi));
+              const V fg = p.input_forget ? hn::Sub(one, ig) : Activate(d, fa, clip(pf));
+              const V cg = Activate(d, ga, clip(pc));
+              const V cn = hn::MulAdd(fg, cv, hn::Mul(ig, cg));
+              if (P) po = hn::MulAdd(hn::LoadU(d, P + Hp + j), cn, po);
+              const V og = Activate(d, fa, clip(po));
+              hn::Store(cn, d, cb + j);
+              hn::Store(hn::Mul(og, Activate(d, ha, cn)), d, hb + j);
+            }
+            break;
+          }
+        }
+      }
+      if (gru_split) {
+        fast_gemm(N, tmp, Hp, w.rh, hn_, Hp);
+        for (int64_t b = 0; b < N; ++b) {
+          const int64_t len = row_len(p, seq_lens, b);
+          if (s >= len) continue;
+          const int64_t t = rev ? len - 1 - s : s;
+          const float* x = xp + x_row(t, b) * G * Hp + 2 * Hp;
+          const float* zb = hr + b * GR * Hp;
+          const float* nb = hn_ + b * Hp;
+          float* hb = h + b * Hp;
+          for (int64_t j = 0; j < Hp; j += kL) {
+            const V n = Activate(d, ga, clip(hn::Add(hn::Load(d, x + j), hn::Load(d, nb + j))));
+            const V hv = hn::Load(d, hb + j);
+            hn::Store(hn::MulAdd(hn::Load(d, zb + j), hn::Sub(hv, n), n), d, hb + j);
+          }
+        }
+      }
+      if (Y)
+        for (int64_t b = 0; b < N; ++b) {
+          const int64_t len = row_len(p, seq_lens, b);
+          if (s < len)
+            std::memcpy(y_at(rev ? len - 1 - s : s, dd, b), h + b * Hp, static_cast<size_t>(H) * sizeof(float));
+        }
+    }
+
+    for (int64_t b = 0; b < N; ++b) {
+      if (Y)
+        for (int64_t t = row_len(p, seq_lens, b); t < S; ++t) std::fill(y_at(t, dd, b), y_at(t, dd, b) + H, 0.0f);
+      const int64_t so = state_off(dd, b);
+      if (Y_h) std::memcpy(Y_h + so, h + b * Hp, static_cast<size_t>(H) * sizeof(float));
+      if (Y_c) std::memcpy(Y_c + so, c + b * Hp, static_cast<size_t>(H) * sizeof(float));
+    }
+  }
+  return 0;
+}
+
+const char* RecurrentTargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace rtml::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace rtml::kernels {
+
+HWY_EXPORT(RecurrentRun);
+HWY_EXPORT(RecurrentTargetName);
+
+namespace {
+
+int64_t padded(int64_t n) { return (n + kPanel - 1) / kPanel * kPanel; }
+
+// `m` ([gates*H, cols], gate blocks of H rows) with each block padded to Hp
+// rows by zero rows: the weights of the padding columns of the product.
+std::vector<float> pad_gate_rows(const float* m, int gates, int64_t H, int64_t Hp, int64_t cols) {
+  std::vector<float> out(static_cast<size_t>(gates * Hp * cols), 0.0f);
+  for (int g = 0; g < gates; ++g)
+    std::memcpy(out.data() + g * Hp * cols, m + g * H * cols, static_cast<size_t>(H * cols) * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+FastRecurrent prepare_fast_recurrent(const RecurrentParams& p, const float* W, const float* R, const float* B,
+                                     const float* P) {
+  (void)fast_recurrent_target();  // resolve the dispatch now, at prepare, not in the first run
+  FastRecurrent f;
+  f.p = p;
+  const int64_t H = p.hidden, I = p.input_size, Hp = padded(H);
+  f.hp = Hp;
+  const int G = recurrent_gates(p.cell);
+  const int64_t GH = G * H;
+  const bool gru_split = p.cell == RnnCell::Gru && !p.linear_before_reset;
+  for (int d = 0; d < p.num_directions; ++d) {
+    FastRecurrentDirection& dir = f.dir[d];
+    const float* Wd = W + d * GH * I;
+    const float* Rd = R + d * GH * H;
+    const float* Wb = B ? B + d * 2 * GH : nullptr;
+    const float* Rb = B ? Wb + GH : nullptr;
+
+    // Input projection bias: Wb + Rb, except the GRU h gate's Rb when it is
+    // multiplied by r (linear_before_reset = 1), which goes with R.
+    std::vector<float> wbias(static_cast<size_t>(G * Hp), 0.0f), rbias(static_cast<size_t>(G * Hp), 0.0f);
+    bool r_has_bias = false;
+    if (B)
+      for (int g = 0; g < G; ++g)
+        for (int64_t j = 0; j < H; ++j) {
+          float& wb = wbias[static_cast<size_t>(g * Hp + j)];
+          wb = Wb[g * H + j];
+          if (p.cell == RnnCell::Gru && p.linear_before_reset && g == 2) {
+            rbias[static_cast<size_t>(g * Hp + j)] = Rb[g * H + j];
+            r_has_bias = true;
+          } else {
+            wb += Rb[g * H + j];
+          }
+        }
+    const std::vector<float> wpad = pad_gate_rows(Wd, G, H, Hp, I);
+    dir.w = pack_b(I, G * Hp, wpad.data(), I, true, 1.0f, wbias.data());
+
+    const std::vector<float> rpad = pad_gate_rows(Rd, G, H, Hp, H);
+    const int64_t GR = gru_split ? 2 : G;
+    dir.r = pack_b(H, GR * Hp, rpad.data(), H, true, 1.0f, r_has_bias ? rbias.data() : nullptr);
+    if (gru_split) dir.rh = pack_b(H, Hp, rpad.data() + 2 * Hp * H, H, true);
+
+    if (P) {
+      dir.p.assign(static_cast<size_t>(3 * Hp), 0.0f);
+      for (int g = 0; g < 3; ++g)
+        std::memcpy(dir.p.data() + g * Hp, P + d * 3 * H + g * H, static_cast<size_t>(H) * sizeof(float));
+    }
+  }
+  return f;
+}
+
+size_t fast_recurrent_scratch_bytes(const FastRecurrent& f) {
+  const RecurrentParams& p = f.p;
+  const int64_t N = p.batch, Hp = f.hp;
+  const int G = recurrent_gates(p.cell);
+  const bool gru_split = p.cell == RnnCell::Gru && !p.linear_before_reset;
+  const int64_t GR = gru_split ? 2 : G;
+  int64_t floats = p.seq_length * N * G * Hp + N * GR * Hp + N * Hp;  // xp, hr, h
+  if (gru_split) floats += 2 * N * Hp;                                // hn, tmp
+  if (p.cell == RnnCell::Lstm) floats += N * Hp;                       // c
+  return static_cast<size_t>(floats) * sizeof(float);
+}
+
+int fast_recurrent_f32(const FastRecurrent& f, const float* X, const void* seq_lens, const float* initial_h,
+                       const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
+  return HWY_DYNAMIC_DISPATCH(RecurrentRun)(f, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c, scratch);
+}
+
+const char* fast_recurrent_target() { return HWY_DYNAMIC_DISPATCH(RecurrentTargetName)(); }
+
+}  // namespace rtml::kernels
+#endif  // HWY_ONCE
