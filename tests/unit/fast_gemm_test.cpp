@@ -23,6 +23,7 @@
 #include "kernels/linear.h"
 #include "plan/plan.h"
 #include "attributes.h"
+#include "one_node.h"
 
 using namespace rtml;
 
@@ -142,64 +143,18 @@ TEST(FastGemm, HandComputedProductWithBiasAndRelu) {
 
 // --------------------------------------------------------- through the engine
 
-struct Operand {
-  Shape shape;
-  std::vector<float> data;
-};
-
-struct NodeRun {
-  std::vector<float> y;
-  std::string kernel;  // of the last step
-};
+using rtml::testing::NodeRun;
+using rtml::testing::Operand;
 
 // One node: X is a graph input; the other operands are initializers when
 // `constant`, else graph inputs too (so the op cannot pack them).
 NodeRun run_node(const std::string& op, const Operand& x, const std::vector<Operand>& weights,
                  std::map<std::string, ir::Attribute> attrs, bool constant) {
-  ir::Graph g;
-  g.opset = 17;
-  g.source = "fast_gemm_test";
-  ir::Node n;
-  n.name = "n";
-  n.op_type = op;
-  n.attrs = std::move(attrs);
-  std::vector<const Operand*> fed{&x};
-  auto add = [&](const std::string& name, const Operand& o, bool as_constant) {
-    ir::Tensor t;
-    t.name = name;
-    t.dtype = DType::F32;
-    t.shape = o.shape;
-    if (as_constant) {
-      auto buf = std::make_shared<ir::Buffer>(o.data.size() * sizeof(float));
-      std::memcpy(buf->data(), o.data.data(), o.data.size() * sizeof(float));
-      t.data = buf;
-    }
-    const ir::TensorId id = g.add_tensor(t);
-    if (!as_constant) g.inputs.push_back(id);
-    n.inputs.push_back(id);
-  };
-  add("x", x, false);
-  for (size_t i = 0; i < weights.size(); ++i) {
-    add("w" + std::to_string(i), weights[i], constant);
-    if (!constant) fed.push_back(&weights[i]);
-  }
-  ir::Tensor out;
-  out.name = "y";
-  const ir::TensorId o = g.add_tensor(out);
-  n.outputs.push_back(o);
-  g.outputs.push_back(o);
-  g.nodes.push_back(n);
-  plan::Plan p = plan::build_plan(g, {});
-  NodeRun r;
-  if (!p.steps.empty()) r.kernel = p.steps.back().step.kernel;
-  engine::Session s(std::move(p));
-  for (size_t i = 0; i < fed.size(); ++i)
-    std::memcpy(s.input_data(static_cast<int>(i)), fed[i]->data.data(), fed[i]->data.size() * sizeof(float));
-  EXPECT_TRUE(s.run().ok());
-  const size_t count = static_cast<size_t>(shape_numel(s.output(0).shape));
-  const float* y = static_cast<const float*>(s.output_data(0));
-  r.y.assign(y, y + count);
-  return r;
+  std::vector<Operand> operands{x};
+  operands.insert(operands.end(), weights.begin(), weights.end());
+  std::vector<bool> is_constant(operands.size(), constant);
+  is_constant[0] = false;
+  return rtml::testing::run_one_node(op, 17, operands, is_constant, 1, std::move(attrs));
 }
 
 Operand random_operand(Shape shape, std::mt19937& rng) {
@@ -216,9 +171,9 @@ void expect_packed_matches(const std::string& op, const Operand& x, const std::v
   // The comparison must be against a reference kernel.
   for (const char* fast : {"packed", "pack_at_run", "im2row"})
     EXPECT_EQ(ref.kernel.find(fast), std::string::npos) << ref.kernel;
-  ASSERT_EQ(fast.y.size(), ref.y.size());
-  ASSERT_FALSE(fast.y.empty());
-  EXPECT_LT(max_rel_error(fast.y, ref.y), 1e-6 * static_cast<double>(K) + 1e-6);
+  ASSERT_EQ(fast.outputs[0].size(), ref.outputs[0].size());
+  ASSERT_FALSE(fast.outputs[0].empty());
+  EXPECT_LT(max_rel_error(fast.outputs[0], ref.outputs[0]), 1e-6 * static_cast<double>(K) + 1e-6);
 }
 
 TEST(FastGemmOps, MatMulWithConstantWeights) {
@@ -250,8 +205,8 @@ TEST(FastGemmOps, MatMulOfTwoActivationsPacksAtRunTime) {
             acc += static_cast<double>(a.data[((i0 * 3 + i1) * 6 + m) * 19 + k]) * b.data[(i1 * 19 + k) * 21 + n];
           want.push_back(static_cast<float>(acc));
         }
-  ASSERT_EQ(r.y.size(), want.size());
-  EXPECT_LT(max_rel_error(r.y, want), 2e-6 * 19);
+  ASSERT_EQ(r.outputs[0].size(), want.size());
+  EXPECT_LT(max_rel_error(r.outputs[0], want), 2e-6 * 19);
   // Fewer than 4 rows: the reference kernel (packing would not pay).
   EXPECT_EQ(run_node("MatMul", random_operand({3, 19}, rng), {random_operand({19, 5}, rng)}, {}, false).kernel,
             std::string("matmul_f32"));

@@ -31,6 +31,7 @@
 #include "kernels/recurrent.h"
 #include "plan/plan.h"
 #include "attributes.h"
+#include "one_node.h"
 
 using namespace rtml;
 using namespace rtml::kernels;
@@ -298,71 +299,17 @@ TEST(FastRecurrent, SigmoidAndTanhSaturateAndPassNan) {
 
 // ------------------------------------------------------------ through the engine
 
-struct Operand {
-  Shape shape;
-  std::vector<float> data;
-};
-
-struct NodeRun {
-  std::vector<std::vector<float>> outputs;
-  std::string kernel;
-};
+using rtml::testing::NodeRun;
+using rtml::testing::Operand;
 
 // One node: X (and initial_h) are graph inputs; W, R, B (and P) are
 // initializers when `constant`, else graph inputs (the reference kernel).
 NodeRun run_node(const std::string& op, const std::vector<Operand>& operands, int num_outputs,
                  std::map<std::string, ir::Attribute> attrs, bool constant) {
-  ir::Graph g;
-  g.opset = 14;
-  g.source = "fast_recurrent_test";
-  ir::Node n;
-  n.name = "n";
-  n.op_type = op;
-  n.attrs = std::move(attrs);
-  std::vector<const Operand*> fed;
-  for (size_t i = 0; i < operands.size(); ++i) {
-    const Operand& o = operands[i];
-    if (o.shape.empty()) {  // omitted
-      n.inputs.push_back(ir::kNoTensor);
-      continue;
-    }
-    const bool weight = i == 1 || i == 2 || i == 3 || i == 7;
-    ir::Tensor t;
-    t.name = "in" + std::to_string(i);
-    t.dtype = DType::F32;
-    t.shape = o.shape;
-    if (weight && constant) {
-      auto buf = std::make_shared<ir::Buffer>(o.data.size() * sizeof(float));
-      std::memcpy(buf->data(), o.data.data(), o.data.size() * sizeof(float));
-      t.data = buf;
-    }
-    const ir::TensorId id = g.add_tensor(t);
-    if (!t.data) {
-      g.inputs.push_back(id);
-      fed.push_back(&o);
-    }
-    n.inputs.push_back(id);
-  }
-  for (int k = 0; k < num_outputs; ++k) {
-    ir::Tensor out;
-    out.name = "out" + std::to_string(k);
-    const ir::TensorId o = g.add_tensor(out);
-    n.outputs.push_back(o);
-    g.outputs.push_back(o);
-  }
-  g.nodes.push_back(n);
-  plan::Plan p = plan::build_plan(g, {});
-  NodeRun r;
-  if (!p.steps.empty()) r.kernel = p.steps.back().step.kernel;
-  engine::Session s(std::move(p));
-  for (size_t i = 0; i < fed.size(); ++i)
-    std::memcpy(s.input_data(static_cast<int>(i)), fed[i]->data.data(), fed[i]->data.size() * sizeof(float));
-  for (int run = 0; run < 2; ++run) EXPECT_TRUE(s.run().ok());  // the second run reuses the scratch
-  for (int k = 0; k < num_outputs; ++k) {
-    const float* y = static_cast<const float*>(s.output_data(k));
-    r.outputs.emplace_back(y, y + shape_numel(s.output(k).shape));
-  }
-  return r;
+  std::vector<bool> is_constant(operands.size(), false);
+  for (size_t i : {1, 2, 3, 7})
+    if (i < operands.size()) is_constant[i] = constant;
+  return rtml::testing::run_one_node(op, 14, operands, is_constant, num_outputs, std::move(attrs), 2);
 }
 
 void expect_packed_matches(const std::string& op, int G, int64_t H, int64_t I, int64_t S, int64_t N, int D,
