@@ -11,6 +11,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/fast_gemm.h"
+#include "kernels/fast_pool.h"
 #include "kernels/pool.h"
 #include "ops/op.h"
 
@@ -398,6 +399,18 @@ int run_avgpool_f32(const void* params, void* const* ops) {
                        static_cast<float*>(ops[1]));
   return 0;
 }
+// The fast 1-D / 2-D float32 pools (kernels/fast_pool.h); MaxPool's run
+// ignores an Indices slot, which prepare allows only when the output is omitted.
+int run_maxpool_fast_f32(const void* params, void* const* ops) {
+  kernels::fast_maxpool_f32(*static_cast<const PoolParams*>(params), static_cast<const float*>(ops[0]),
+                            static_cast<float*>(ops[1]));
+  return 0;
+}
+int run_avgpool_fast_f32(const void* params, void* const* ops) {
+  kernels::fast_avgpool_f32(*static_cast<const PoolParams*>(params), static_cast<const float*>(ops[0]),
+                            static_cast<float*>(ops[1]));
+  return 0;
+}
 int run_lppool_f32(const void* params, void* const* ops) {
   kernels::lppool_f32(*static_cast<const PoolParams*>(params), static_cast<const float*>(ops[0]),
                       static_cast<float*>(ops[1]));
@@ -465,6 +478,12 @@ void prepare_pool(OpContext& ctx, PoolKind kind) {
           ctx.step.kernel = "maxpool_i8";
           break;
         default:
+          if (!(idx && ctx.has_output(1)) && kernels::fast_pool_supported(p)) {
+            (void)kernels::fast_pool_target();  // resolves the dispatch now, at prepare
+            ctx.step.run = run_maxpool_fast_f32;
+            ctx.step.kernel = "maxpool_fast_f32";
+            break;
+          }
           ctx.step.run = idx ? run_maxpool<float, true> : run_maxpool<float, false>;
           ctx.step.kernel = "maxpool_f32";
           break;
@@ -475,6 +494,12 @@ void prepare_pool(OpContext& ctx, PoolKind kind) {
       const int64_t cip = ctx.attr_int("count_include_pad", 0);
       if (cip != 0 && cip != 1) ctx.fail("attribute count_include_pad must be 0 or 1");
       p.count_include_pad = cip == 1;
+      if (kernels::fast_pool_supported(p)) {
+        (void)kernels::fast_pool_target();  // resolves the dispatch now, at prepare
+        ctx.step.run = run_avgpool_fast_f32;
+        ctx.step.kernel = "avgpool_fast_f32";
+        break;
+      }
       ctx.step.run = run_avgpool_f32;
       ctx.step.kernel = "avgpool_f32";
       break;

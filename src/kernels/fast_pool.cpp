@@ -1,0 +1,251 @@
+// Fast 1-D / 2-D float32 MaxPool and AveragePool, compiled once per Highway
+// target (see fast_pool.h).
+//
+// A 1-D pool is a 2-D pool of one row (kernel, stride 1 and no padding
+// along the added dimension). For one output row the window's input rows
+// [r0, r1) are clipped once; the output columns split into
+//   [0, ow_lo)        windows that start in the left padding,
+//   [ow_lo, ow_hi)    windows inside the input (no bounds checks),
+//   [ow_hi, OW)       windows that reach the right padding (or, with
+//                     ceil_mode, past it).
+// The interior runs vectors of output columns: lane i of a vector is output
+// column ow + i, so a tap is one load (stride 1) or one lane of a
+// de-interleaving load (strides 2 and 3; LoadInterleaved reads the whole
+// group of `stride` columns, so the vector part stops where that would run
+// past the row). Vectors of the target's full width first, then of 4 lanes
+// (small outputs such as 4 columns), then scalars.
+//
+// Every output value visits its taps in the reference order (window rows,
+// then columns) with the reference's comparison or float additions, so the
+// results match kernels/pool.cpp exactly.
+
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/fast_pool.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/fast_pool.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtml::kernels {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+// The pool seen as 2-D, and the split of the output columns (the same for
+// every row, so computed once per call).
+struct Geom {
+  int64_t H, W, OH, OW, kh, kw, sh, sw, pt, pl, pb, pr;
+  int64_t ow_lo, ow_hi;  // the interior: ow*sw - pl >= 0 and ow*sw - pl + kw <= W
+  int64_t ow_vec;        // the interior's vector part ends at or before this column
+};
+
+HWY_INLINE Geom GeomOf(const PoolParams& p) {
+  Geom g{};
+  const int w = p.spatial - 1;  // the last spatial dim is the width
+  g.W = p.in_shape[w];
+  g.OW = p.out_shape[w];
+  g.kw = p.kernel[w];
+  g.sw = p.stride[w];
+  g.pl = p.pad_begin[w];
+  g.pr = p.pad_end[w];
+  if (p.spatial == 2) {
+    g.H = p.in_shape[0];
+    g.OH = p.out_shape[0];
+    g.kh = p.kernel[0];
+    g.sh = p.stride[0];
+    g.pt = p.pad_begin[0];
+    g.pb = p.pad_end[0];
+  } else {  // one row
+    g.H = g.OH = g.kh = g.sh = 1;
+  }
+  g.ow_lo = std::min(g.OW, (g.pl + g.sw - 1) / g.sw);
+  const int64_t last = g.W + g.pl - g.kw;
+  g.ow_hi = std::max(g.ow_lo, last < 0 ? 0 : std::min(g.OW, last / g.sw + 1));
+  g.ow_vec = g.ow_lo;
+  if (g.sw <= 3) {
+    // The de-interleaving loads read whole groups of sw columns: the last
+    // vector column's group must end inside the row.
+    const int64_t ext = (g.kw + g.sw - 1) / g.sw * g.sw;
+    const int64_t vlast = g.W + g.pl - ext;
+    if (vlast >= 0) g.ow_vec = std::max(g.ow_lo, std::min(g.ow_hi, vlast / g.sw + 1));
+  }
+  return g;
+}
+
+// The reference's update: MaxPool takes v if it is larger, or if it is NaN
+// and the best so far is not (so NaN wins and the first of equal values
+// stays); AveragePool adds.
+template <bool kMax>
+HWY_INLINE float CombineScalar(float best, float v) {
+  if constexpr (kMax) return (v > best || (std::isnan(v) && !std::isnan(best))) ? v : best;
+  else return best + v;
+}
+
+template <bool kMax, class DV, class VV = hn::Vec<DV>>
+HWY_INLINE VV Combine(DV /*d*/, VV best, VV v) {
+  if constexpr (kMax) {
+    const auto take = hn::Or(hn::Gt(v, best), hn::AndNot(hn::IsNaN(best), hn::IsNaN(v)));
+    return hn::IfThenElse(take, v, best);
+  } else {
+    return hn::Add(best, v);
+  }
+}
+
+// -inf is exact as MaxPool's start for a window with at least one tap: the
+// first tap always replaces it (or equals it).
+template <bool kMax>
+constexpr float kStart = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+
+// Output columns [ow, ow + Lanes(d)) of one output row; `x0` is the input
+// at (first window row, column ow*S - pad_left).
+template <bool kMax, int S, class DV>
+HWY_INLINE void Chunk(DV d, const float* HWY_RESTRICT x0, int64_t W, int64_t nrows, int64_t kw, float div,
+                      float* HWY_RESTRICT out) {
+  using VV = hn::Vec<DV>;
+  VV acc = hn::Set(d, kStart<kMax>);
+  for (int64_t r = 0; r < nrows; ++r) {
+    const float* row = x0 + r * W;
+    if constexpr (S == 1) {
+      for (int64_t kx = 0; kx < kw; ++kx) acc = Combine<kMax>(d, acc, hn::LoadU(d, row + kx));
+    } else if constexpr (S == 2) {
+      for (int64_t kx = 0; kx < kw; kx += 2) {
+        VV v0, v1;
+        hn::LoadInterleaved2(d, row + kx, v0, v1);
+        acc = Combine<kMax>(d, acc, v0);
+        if (kx + 1 < kw) acc = Combine<kMax>(d, acc, v1);
+      }
+    } else {
+      for (int64_t kx = 0; kx < kw; kx += 3) {
+        VV v0, v1, v2;
+        hn::LoadInterleaved3(d, row + kx, v0, v1, v2);
+        acc = Combine<kMax>(d, acc, v0);
+        if (kx + 1 < kw) acc = Combine<kMax>(d, acc, v1);
+        if (kx + 2 < kw) acc = Combine<kMax>(d, acc, v2);
+      }
+    }
+  }
+  if constexpr (!kMax) acc = hn::Div(acc, hn::Set(d, div));
+  hn::StoreU(acc, d, out);
+}
+
+// Vector part of the interior [ow, ow_end) for stride S; returns the first
+// column it did not compute.
+template <bool kMax, int S>
+HWY_INLINE int64_t VectorColumns(const Geom& g, const float* xr, int64_t nrows, float div, int64_t ow, int64_t ow_end,
+                                 float* yrow) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  for (; ow + n <= ow_end; ow += n) Chunk<kMax, S>(d, xr + ow * S - g.pl, g.W, nrows, g.kw, div, yrow + ow);
+  const hn::CappedTag<float, 4> d4;
+  const int64_t n4 = static_cast<int64_t>(hn::Lanes(d4));
+  if (n4 < n)
+    for (; ow + n4 <= ow_end; ow += n4) Chunk<kMax, S>(d4, xr + ow * S - g.pl, g.W, nrows, g.kw, div, yrow + ow);
+  return ow;
+}
+
+template <bool kMax>
+void PoolRow(const Geom& g, bool count_include_pad, const float* HWY_RESTRICT xp, int64_t oh,
+             float* HWY_RESTRICT yrow) {
+  const int64_t ih0 = oh * g.sh - g.pt;
+  const int64_t r0 = std::max<int64_t>(0, ih0), r1 = std::min(g.H, ih0 + g.kh);
+  const int64_t nrows = r1 - r0;
+  if (nrows <= 0) {  // the window rows are all padding
+    std::fill(yrow, yrow + g.OW, kMax ? std::numeric_limits<float>::lowest() : 0.0f);
+    return;
+  }
+  const int64_t padded_rows = std::min(g.H + g.pb, ih0 + g.kh) - std::max(-g.pt, ih0);
+  const float* xr = xp + r0 * g.W;
+
+  const int64_t ow_lo = g.ow_lo, ow_hi = g.ow_hi;
+
+  auto border = [&](int64_t ow) {
+    const int64_t iw0 = ow * g.sw - g.pl;
+    const int64_t c0 = std::max<int64_t>(0, iw0), c1 = std::min(g.W, iw0 + g.kw);
+    if (c1 <= c0) {
+      yrow[ow] = kMax ? std::numeric_limits<float>::lowest() : 0.0f;
+      return;
+    }
+    float acc = kStart<kMax>;
+    for (int64_t r = 0; r < nrows; ++r)
+      for (int64_t c = c0; c < c1; ++c) acc = CombineScalar<kMax>(acc, xr[r * g.W + c]);
+    if constexpr (!kMax) {
+      const int64_t div = count_include_pad
+                              ? padded_rows * (std::min(g.W + g.pr, iw0 + g.kw) - std::max(-g.pl, iw0))
+                              : nrows * (c1 - c0);
+      acc = acc / static_cast<float>(div);
+    }
+    yrow[ow] = acc;
+  };
+
+  for (int64_t ow = 0; ow < ow_lo; ++ow) border(ow);
+
+  const float div = static_cast<float>((count_include_pad ? padded_rows : nrows) * g.kw);
+  int64_t ow = ow_lo;
+  switch (g.sw) {
+    case 1: ow = VectorColumns<kMax, 1>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
+    case 2: ow = VectorColumns<kMax, 2>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
+    case 3: ow = VectorColumns<kMax, 3>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
+    default: break;  // other strides: the scalar loop below
+  }
+  for (; ow < ow_hi; ++ow) {
+    const float* x0 = xr + ow * g.sw - g.pl;
+    float acc = kStart<kMax>;
+    for (int64_t r = 0; r < nrows; ++r)
+      for (int64_t kx = 0; kx < g.kw; ++kx) acc = CombineScalar<kMax>(acc, x0[r * g.W + kx]);
+    if constexpr (!kMax) acc = acc / div;
+    yrow[ow] = acc;
+  }
+
+  for (int64_t o = ow_hi; o < g.OW; ++o) border(o);
+}
+
+template <bool kMax>
+void Pool(const PoolParams& p, const float* x, float* y) {
+  const Geom g = GeomOf(p);
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    const float* xp = x + plane * p.in_size;
+    float* yp = y + plane * p.out_size;
+    for (int64_t oh = 0; oh < g.OH; ++oh) PoolRow<kMax>(g, p.count_include_pad, xp, oh, yp + oh * g.OW);
+  }
+}
+
+void MaxPoolF32(const PoolParams& p, const float* x, float* y) { Pool<true>(p, x, y); }
+void AvgPoolF32(const PoolParams& p, const float* x, float* y) { Pool<false>(p, x, y); }
+
+const char* PoolTargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace rtml::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace rtml::kernels {
+
+HWY_EXPORT(MaxPoolF32);
+HWY_EXPORT(AvgPoolF32);
+HWY_EXPORT(PoolTargetName);
+
+bool fast_pool_supported(const PoolParams& p) {
+  if (p.spatial != 1 && p.spatial != 2) return false;
+  for (int d = 0; d < p.spatial; ++d)
+    if (p.dilation[d] != 1) return false;
+  return true;
+}
+
+void fast_maxpool_f32(const PoolParams& p, const float* x, float* y) { HWY_DYNAMIC_DISPATCH(MaxPoolF32)(p, x, y); }
+void fast_avgpool_f32(const PoolParams& p, const float* x, float* y) { HWY_DYNAMIC_DISPATCH(AvgPoolF32)(p, x, y); }
+
+const char* fast_pool_target() { return HWY_DYNAMIC_DISPATCH(PoolTargetName)(); }
+
+}  // namespace rtml::kernels
+#endif  // HWY_ONCE
