@@ -134,8 +134,17 @@ HWY_INLINE void Chunk(DV d, const float* HWY_RESTRICT x0, int64_t W, int64_t nro
       }
     }
   }
+#if HWY_ARCH_ARM_V7
+  // ARMv7 NEON has no vector divide: Highway's Div there is a refined
+  // reciprocal estimate, a few ulp from IEEE division. Divide each lane, so
+  // the results match the reference exactly on the board too.
+  hn::StoreU(acc, d, out);
+  if constexpr (!kMax)
+    for (size_t i = 0, n = hn::Lanes(d); i < n; ++i) out[i] /= div;
+#else
   if constexpr (!kMax) acc = hn::Div(acc, hn::Set(d, div));
   hn::StoreU(acc, d, out);
+#endif
 }
 
 // Vector part of the interior [ow, ow_end) for stride S; returns the first
