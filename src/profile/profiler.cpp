@@ -97,17 +97,12 @@ class CounterObserver final : public engine::StepObserver {
   CounterValues v0_{}, v1_{};
 };
 
-// {"cycles": ..., ...}: sum / divisor for what `counters` measures, else null.
+// {"cycles": ..., ...}: sum / divisor for what `counters` measures, else null
+// (all null without sums).
 json counters_json(const CounterSet& counters, const CounterSums* sums, double divisor) {
   json j = json::object();
   for (int c = 0; c < kNumCounters; ++c)
     j[counter_name(c)] = sums && counters.measures(c) && divisor > 0 ? json((*sums)[c] / divisor) : json(nullptr);
-  return j;
-}
-
-json null_counters() {
-  json j = json::object();
-  for (int c = 0; c < kNumCounters; ++c) j[counter_name(c)] = nullptr;
   return j;
 }
 
@@ -204,6 +199,52 @@ std::vector<FrameCount> top_frames(const FoldedStacks& folded, int k) {
   if (k >= 0 && out.size() > static_cast<size_t>(k)) out.resize(static_cast<size_t>(k));
   return out;
 }
+
+namespace {
+
+// Pass 4: Linux perf samples call stacks over a steady-state loop of
+// opt.perf_seconds; the report's "perf" object, and the folded stacks.
+json perf_pass(backends::Backend& b, const ProfileOptions& opt, const Progress& phase,
+               std::optional<FoldedStacks>& folded) {
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%g", opt.perf_seconds);
+  phase(std::string("perf: sampling call stacks for ") + secs + " s");
+  SampleOptions so;
+  so.frequency_hz = opt.perf_frequency_hz;
+  so.perf = opt.perf_executable;
+  int64_t loop_runs = 0;
+  const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.perf_seconds));
+  // A run that throws stops perf and propagates (sample_with_perf's contract).
+  SampleResult sr = sample_with_perf(
+      [&] {
+        const Clock::time_point end = Clock::now() + budget;
+        do {
+          b.run();
+          ++loop_runs;
+        } while (Clock::now() < end);
+      },
+      so);
+  json top = json::array();
+  if (sr.ok)
+    for (const FrameCount& f : top_frames(sr.folded, opt.top_frames))
+      top.push_back({{"frame", f.frame}, {"self", f.self}, {"total", f.total}});
+  json report = {{"ok", sr.ok},
+                 {"tool", string_or_null(sr.tool)},
+                 {"event", string_or_null(sr.event)},
+                 {"call_graph", string_or_null(sr.call_graph)},
+                 {"frequency_hz", opt.perf_frequency_hz},
+                 {"seconds", sr.seconds},
+                 {"runs", loop_runs},
+                 {"samples", sr.ok ? json(sr.folded.samples) : json(nullptr)},
+                 {"skipped", sr.ok ? json(sr.folded.skipped) : json(nullptr)},
+                 {"error", sr.ok ? json(nullptr) : json(sr.error.empty() ? "perf failed" : sr.error)},
+                 {"notes", sr.notes},
+                 {"top", std::move(top)}};
+  if (sr.ok) folded = std::move(sr.folded);
+  return report;
+}
+
+}  // namespace
 
 ProfileResult profile_backend(backends::Backend& b, const std::string& backend_name, const bench::ModelSpec& spec,
                               const ProfileOptions& opt, const Progress& progress) {
@@ -379,7 +420,7 @@ ProfileResult profile_backend(backends::Backend& b, const std::string& backend_n
     }
     for (int s = 0; s < static_cast<int>(ops.size()); ++s) {
       if (!per_op) {
-        ops[s]["counters"] = null_counters();
+        ops[s]["counters"] = counters_json(counters, nullptr, 0);
         continue;
       }
       CounterSums net = per_op->sums(s);
@@ -423,50 +464,7 @@ ProfileResult profile_backend(backends::Backend& b, const std::string& backend_n
                    {"timeline", {{"t_us", sampler.timeline_t_us()}, {"rss_bytes", sampler.timeline_rss_bytes()}}}};
 
     // Pass 4: perf over a steady-state loop.
-    if (opt.perf) {
-      char secs[32];
-      std::snprintf(secs, sizeof secs, "%g", opt.perf_seconds);
-      phase(std::string("perf: sampling call stacks for ") + secs + " s");
-      SampleOptions so;
-      so.frequency_hz = opt.perf_frequency_hz;
-      so.perf = opt.perf_executable;
-      std::string run_error;
-      int64_t loop_runs = 0;
-      const auto budget = std::chrono::duration<double>(opt.perf_seconds);
-      SampleResult sr = sample_with_perf(
-          [&] {
-            try {
-              const Clock::time_point end = Clock::now() + std::chrono::duration_cast<Clock::duration>(budget);
-              do {
-                b.run();
-                ++loop_runs;
-              } while (Clock::now() < end);
-            } catch (const std::exception& e) {
-              run_error = e.what();
-            }
-          },
-          so);
-      if (!run_error.empty()) throw Error(run_error);
-      json top = json::array();
-      if (sr.ok)
-        for (const FrameCount& f : top_frames(sr.folded, opt.top_frames))
-          top.push_back({{"frame", f.frame}, {"self", f.self}, {"total", f.total}});
-      j["perf"] = {{"ok", sr.ok},
-                   {"tool", string_or_null(sr.tool)},
-                   {"event", string_or_null(sr.event)},
-                   {"call_graph", string_or_null(sr.call_graph)},
-                   {"frequency_hz", opt.perf_frequency_hz},
-                   {"seconds", sr.seconds},
-                   {"runs", loop_runs},
-                   {"samples", sr.ok ? json(sr.folded.samples) : json(nullptr)},
-                   {"skipped", sr.ok ? json(sr.folded.skipped) : json(nullptr)},
-                   {"error", sr.ok ? json(nullptr) : json(sr.error.empty() ? "perf failed" : sr.error)},
-                   {"notes", sr.notes},
-                   {"top", std::move(top)}};
-      if (sr.ok) result.folded = std::move(sr.folded);
-    } else {
-      j["perf"] = nullptr;
-    }
+    j["perf"] = opt.perf ? perf_pass(b, opt, phase, result.folded) : json(nullptr);
 
     j["backend_info"] = b.describe();
     b.close();

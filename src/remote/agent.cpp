@@ -872,14 +872,7 @@ int Agent::start() {
   s.Post("/v1/jobs", [&m](const httplib::Request& req, httplib::Response& res) { m.post_job(req, res); });
   s.Get(R"(/v1/jobs/([^/]*))", [&m](const httplib::Request& req, httplib::Response& res) { m.get_job(req, res); });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    set_error(res, 500, "internal", "the agent failed on this request: " + what);
+    set_error(res, 500, "internal", "the agent failed on this request: " + exception_text(ep));
   });
   // Errors httplib itself answers (no such path, a malformed request line...): JSON too.
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {

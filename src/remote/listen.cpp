@@ -21,4 +21,14 @@ int bind_server(httplib::Server& server, const std::string& host, int port, cons
   return port;
 }
 
+std::string exception_text(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
 }  // namespace rtml::remote

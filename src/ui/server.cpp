@@ -316,14 +316,7 @@ int UiServer::start() {
   s.Get("/api/compare", guard(&Impl::compare));
   s.Get(R"(/.*)", guard(&Impl::asset));
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    set_error(res, 500, what);
+    set_error(res, 500, remote::exception_text(ep));
   });
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
