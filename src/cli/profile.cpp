@@ -266,15 +266,9 @@ int cmd_profile(const Args& args) {
     report["runs"].push_back(run);
     std::string path = db_path.empty() ? results::default_db_path() : db_path;
     db.emplace(path);
-    int64_t report_id = 0;
-    db->add_report(report, &report_id);
-    results::RunFilter filter;
-    filter.model = spec.name;
-    filter.backend = backend;
-    filter.limit = 0;
-    for (const results::RunRow& row : db->list(filter))
-      if (row.report_id == report_id) run_id = row.id;
-    if (run_id.is_null()) throw Error("results database " + path + ": the run just stored is not there");
+    std::vector<int64_t> run_ids;
+    db->add_report(report, nullptr, &run_ids);
+    run_id = run_ids.at(0);
   }
 #endif
 

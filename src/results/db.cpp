@@ -439,7 +439,7 @@ void ResultsDb::close() noexcept {
   db_ = nullptr;
 }
 
-int64_t ResultsDb::add_report(const json& report, int64_t* report_id) {
+int64_t ResultsDb::add_report(const json& report, int64_t* report_id, std::vector<int64_t>* run_ids) {
   try {
     bench::check_report(report);
   } catch (const Error& e) {
@@ -471,6 +471,7 @@ int64_t ResultsDb::add_report(const json& report, int64_t* report_id) {
       "rss_peak_bytes, allocations_per_run, top1, deadline_misses, run) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
   int64_t n = 0;
+  std::vector<int64_t> ids;
   for (const json& run : report["runs"]) {
     ins_run.reset();
     ins_run.bind(1, id);
@@ -491,10 +492,12 @@ int64_t ResultsDb::add_report(const json& report, int64_t* report_id) {
     ins_run.bind(15, dump(run));
     ins_run.run("cannot store run " + std::to_string(n) + " (model '" + run["model"].get<std::string>() +
                 "') of the report");
+    ids.push_back(sqlite3_last_insert_rowid(db_));
     ++n;
   }
   tx.commit();
   if (report_id) *report_id = id;
+  if (run_ids) *run_ids = std::move(ids);
   return n;
 }
 

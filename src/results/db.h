@@ -126,8 +126,10 @@ class ResultsDb {
   // Stores a report (bench::check_report must accept it: rtml::Error
   // otherwise, nothing stored) and every one of its runs in one transaction:
   // all or nothing. Returns the number of runs stored; `report_id`, when
-  // given, receives the new report's id.
-  int64_t add_report(const nlohmann::json& report, int64_t* report_id = nullptr);
+  // given, receives the new report's id, and `run_ids` its runs' ids in the
+  // report's order.
+  int64_t add_report(const nlohmann::json& report, int64_t* report_id = nullptr,
+                     std::vector<int64_t>* run_ids = nullptr);
 
   // Runs matching `filter`, newest first (by the report's created time, then
   // by id, highest first).
