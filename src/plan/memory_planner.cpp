@@ -1,6 +1,8 @@
 #include "plan/memory_planner.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <numeric>
 
 namespace rtml::plan {
@@ -10,39 +12,39 @@ size_t align_up(size_t n) { return (n + kArenaAlignment - 1) / kArenaAlignment *
 bool lifetimes_meet(const BufferRequest& a, const BufferRequest& b) {
   return a.first_step <= b.last_step && b.first_step <= a.last_step;
 }
-}  // namespace
 
-MemoryPlan plan_memory(const std::vector<BufferRequest>& requests) {
-  MemoryPlan plan;
-  const size_t n = requests.size();
-  plan.offsets.assign(n, 0);
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (requests[a].bytes != requests[b].bytes) return requests[a].bytes > requests[b].bytes;
-    return requests[a].first_step < requests[b].first_step;
-  });
-
+// One greedy placement: buffers in `order`, each at the lowest aligned
+// offset clear of every placed buffer whose lifetime meets its own.
+// Returns the arena size; fills `offsets`.
+size_t place_greedy(const std::vector<BufferRequest>& requests, const std::vector<size_t>& order,
+                    std::vector<size_t>& offsets) {
   struct Placed { size_t begin, end; };
   std::vector<size_t> placed;  // indices already given an offset
   std::vector<Placed> conflicts;
+  size_t arena = 0;
   for (size_t idx : order) {
     const BufferRequest& r = requests[idx];
     size_t size = align_up(r.bytes);
     conflicts.clear();
     for (size_t p : placed)
-      if (lifetimes_meet(r, requests[p])) conflicts.push_back({plan.offsets[p], plan.offsets[p] + align_up(requests[p].bytes)});
+      if (lifetimes_meet(r, requests[p])) conflicts.push_back({offsets[p], offsets[p] + align_up(requests[p].bytes)});
     std::sort(conflicts.begin(), conflicts.end(), [](const Placed& a, const Placed& b) { return a.begin < b.begin; });
     size_t offset = 0;
     for (const Placed& c : conflicts) {
       if (offset + size <= c.begin) break;  // fits in the gap before c
       offset = std::max(offset, c.end);
     }
-    plan.offsets[idx] = offset;
-    plan.arena_bytes = std::max(plan.arena_bytes, offset + size);
+    offsets[idx] = offset;
+    arena = std::max(arena, offset + size);
     placed.push_back(idx);
   }
+  return arena;
+}
+}  // namespace
 
+MemoryPlan plan_memory(const std::vector<BufferRequest>& requests) {
+  MemoryPlan plan;
+  const size_t n = requests.size();
   int last = 0;
   for (const auto& r : requests) last = std::max(last, r.last_step);
   for (int s = 0; s <= last; ++s) {
@@ -51,6 +53,64 @@ MemoryPlan plan_memory(const std::vector<BufferRequest>& requests) {
       if (r.first_step <= s && s <= r.last_step) live += align_up(r.bytes);
     plan.lower_bound_bytes = std::max(plan.lower_bound_bytes, live);
   }
+  auto size_of = [&](size_t i) { return align_up(requests[i].bytes); };
+  auto span_of = [&](size_t i) { return static_cast<size_t>(requests[i].last_step - requests[i].first_step + 1); };
+  // Placement orders tried; the smallest arena wins (ties: the earlier
+  // order). Size first is TFLite Micro's; the others help chains where a
+  // long-lived buffer is smaller than short-lived ones beside it (a residual
+  // carried past a padded conv output), which size order fragments.
+  using Less = std::function<bool(size_t, size_t)>;
+  const Less orders[] = {
+      [&](size_t a, size_t b) {  // largest first
+        if (size_of(a) != size_of(b)) return size_of(a) > size_of(b);
+        return requests[a].first_step < requests[b].first_step;
+      },
+      [&](size_t a, size_t b) {  // longest-lived first, then largest
+        if (span_of(a) != span_of(b)) return span_of(a) > span_of(b);
+        return size_of(a) > size_of(b);
+      },
+      [&](size_t a, size_t b) {  // most bytes x steps first
+        if (size_of(a) * span_of(a) != size_of(b) * span_of(b)) return size_of(a) * span_of(a) > size_of(b) * span_of(b);
+        return requests[a].first_step < requests[b].first_step;
+      },
+      [&](size_t a, size_t b) {  // in schedule order, then largest
+        if (requests[a].first_step != requests[b].first_step) return requests[a].first_step < requests[b].first_step;
+        return size_of(a) > size_of(b);
+      },
+  };
+  std::vector<size_t> order(n), offsets(n), best_order;
+  plan.arena_bytes = SIZE_MAX;
+  for (const Less& less : orders) {
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), less);
+    size_t arena = place_greedy(requests, order, offsets);
+    if (arena < plan.arena_bytes) {
+      plan.arena_bytes = arena;
+      plan.offsets = offsets;
+      best_order = order;
+    }
+  }
+  // Local search: swap two buffers in the best order, keep the swap when the
+  // arena does not grow; stop at the lower bound. A fixed seed keeps plans
+  // reproducible. One placement costs about n^2 log n, so the number of tries
+  // shrinks with n^3 to keep planning within a few milliseconds.
+  const size_t tries = n < 3 ? 0 : std::min<size_t>(4000, 100000000 / (n * n * n + 1));
+  uint64_t rng = 0x9E3779B97F4A7C15ull;
+  auto next = [&rng]() { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; };
+  order = best_order;
+  for (size_t t = 0; t < tries && plan.arena_bytes > plan.lower_bound_bytes; ++t) {
+    size_t a = next() % n, b = next() % n;
+    if (a == b) continue;
+    std::swap(order[a], order[b]);
+    size_t arena = place_greedy(requests, order, offsets);
+    if (arena <= plan.arena_bytes) {
+      plan.arena_bytes = arena;
+      plan.offsets = offsets;
+    } else {
+      std::swap(order[a], order[b]);
+    }
+  }
+
   for (const auto& r : requests) plan.no_reuse_bytes += align_up(r.bytes);
   return plan;
 }

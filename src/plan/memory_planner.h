@@ -1,14 +1,21 @@
 // Memory planner: puts every intermediate tensor at an offset in one arena.
 //
-// Algorithm (greedy by size, as in TFLite Micro's GreedyMemoryPlanner):
+// Algorithm:
 //   1. Each buffer has a size and a lifetime [first_step, last_step]: the
 //      step that writes it first and the step that reads it last.
-//   2. Buffers are taken largest first (ties: earlier first_step, then id).
-//   3. Each is placed at the lowest 64-byte-aligned offset where it does not
-//      overlap any already placed buffer whose lifetime intersects its own.
-// The result is not optimal (that problem is NP-hard) but is never worse
-// than no reuse and is usually at or near the lower bound: the most bytes
-// live at any one step. Both bounds are reported so users can judge it.
+//   2. A greedy placement takes buffers in some order and puts each at the
+//      lowest 64-byte-aligned offset where it does not overlap any already
+//      placed buffer whose lifetime intersects its own.
+//   3. Four orders are tried (largest first, as in TFLite Micro's
+//      GreedyMemoryPlanner; longest-lived first; most bytes x steps first;
+//      schedule order) and the smallest arena kept. Then a local search swaps
+//      two buffers in that order, keeping swaps that do not grow the arena,
+//      until it reaches the lower bound (the most bytes live at any one step)
+//      or a budget of tries that shrinks with n^3. Fixed seed: the same model
+//      always gets the same plan.
+// The problem is NP-hard, so the result can stay above the lower bound; the
+// arena, the lower bound and the no-reuse size are all reported so users can
+// judge it.
 //
 // The planner owns nothing: it returns offsets; the engine owns the arena.
 #pragma once
