@@ -290,6 +290,9 @@ int cmd_profile(const Args& args) {
                 backend == "native" ? "engine overhead (loop, output copies, state links, timing)"
                                     : "outside any operator (interpreter)",
                 num(p["overhead_us"], "%.3f").c_str());
+  if (const json& e = p["engine_overhead"]; e.is_object())
+    std::printf("engine overhead without the step clocks: %.3f µs (plain-run median %.3f µs - kernels %.3f µs)\n",
+                e["overhead_us"].get<double>(), e["plain_median_us"].get<double>(), e["kernels_us"].get<double>());
   if (!by_type_only) print_ops(p, top);
   print_by_type(p);
   print_summary(p);

@@ -289,6 +289,7 @@ ProfileResult profile_backend(backends::Backend& b, const std::string& backend_n
     bench::MemorySampler sampler(opt.memory_interval_us);
     json ops = json::array(), events = json::array(), run_events = json::array();
     json ops_us = nullptr;
+    json engine_overhead = nullptr;  // native only
     bool totals_known = true, starts_known = true;
     std::vector<ThreadTimes> threads0, threads1;
     Clock::time_point wall0, wall1;
@@ -333,6 +334,30 @@ ProfileResult profile_backend(backends::Backend& b, const std::string& backend_n
                        {"output_bytes", st.output_bytes ? json(*st.output_bytes) : json(nullptr)}});
       }
       ops_us = sum_of_means;
+
+      // The engine's own cost per run, free of the step clocks: the median of
+      // plain runs (no observer) minus the steps' median times, each less the
+      // cost of an empty clock window (what every step's window holds beside
+      // its kernel).
+      phase("timing " + std::to_string(runs) + " plain runs");
+      std::vector<double> plain(static_cast<size_t>(runs)), empty(1000);
+      for (int r = 0; r < runs; ++r) {
+        const Clock::time_point a = Clock::now();
+        b.run();
+        plain[r] = us_between(a, Clock::now());
+      }
+      for (double& e : empty) {
+        const Clock::time_point a = Clock::now();
+        e = us_between(a, Clock::now());
+      }
+      const double clock_window = median_of(std::move(empty));
+      double kernels = 0;
+      for (const json& op : ops) kernels += std::max(0.0, op["median_us"].get<double>() - clock_window);
+      const double plain_median = median_of(std::move(plain));
+      engine_overhead = {{"plain_median_us", plain_median},
+                         {"kernels_us", kernels},
+                         {"clock_window_us", clock_window},
+                         {"overhead_us", plain_median - kernels}};
       for (int r = 0; r < trace_runs; ++r)
         for (int s = 0; s < n; ++s)
           events.push_back({{"run", r}, {"index", s}, {"start_us", timing->trace_start_us(r, s)},
@@ -387,12 +412,14 @@ ProfileResult profile_backend(backends::Backend& b, const std::string& backend_n
       j["total_us"] = {{"mean", mean}, {"median", median_of(total_us)}};
       j["ops_us"] = ops_us;
       j["overhead_us"] = ops_us.is_number() ? json(mean - ops_us.get<double>()) : json(nullptr);
+      j["engine_overhead"] = engine_overhead;
       for (int r = 0; starts_known && r < trace_runs; ++r)
         run_events.push_back({{"run", r}, {"start_us", start_us[r]}, {"dur_us", total_us[r]}});
     } else {
       j["total_us"] = {{"mean", nullptr}, {"median", nullptr}};
       j["ops_us"] = ops_us;
       j["overhead_us"] = nullptr;
+      j["engine_overhead"] = nullptr;
     }
 
     // Pass 2 and 3: counters around every step, then around whole runs.

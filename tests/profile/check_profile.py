@@ -163,12 +163,21 @@ def check_profile(p, model, backend, info_flops):
         check(p["ops_us"] is not None and abs(p["ops_us"] - sum(o["mean_us"] for o in ops)) < 1e-6 * p["ops_us"],
               f"{tag}: ops_us is the sum of per-step means")
         check(p["counters"]["per_op"] is True, f"{tag}: native has per-op counters")
+        e = p["engine_overhead"]
+        if check(isinstance(e, dict), f"{tag}: native has an engine_overhead object"):
+            steps = sum(max(0.0, o["median_us"] - e["clock_window_us"]) for o in ops)
+            check(abs(e["kernels_us"] - steps) <= 1e-6 * max(1.0, steps),
+                  f"{tag}: engine_overhead.kernels_us {e['kernels_us']} != sum of (step median - clock window) {steps}")
+            check(abs(e["overhead_us"] - (e["plain_median_us"] - e["kernels_us"])) <= 1e-9 * max(1.0, e["plain_median_us"]),
+                  f"{tag}: engine overhead is not plain median - kernels")
+            check(0 <= e["clock_window_us"] < 50, f"{tag}: an empty clock window of {e['clock_window_us']} µs")
         n_steps = len(ops)
         check(len(p["trace"]["events"]) == n_steps * p["trace"]["runs"], f"{tag}: one trace event per step per run")
     else:
         check(all(o["flops"] is None and o["kernel"] is None for o in ops), f"{tag}: torch rows have no flops/kernel")
         check(all(all(v is None for v in o["counters"].values()) for o in ops), f"{tag}: torch op counters not null")
         check(len(p["trace"]["events"]) > 0, f"{tag}: LibTorch's profiler gave no op events")
+        check(p["engine_overhead"] is None, f"{tag}: torch has no engine_overhead (the engine is ours)")
     check(p["total_us"]["median"] > 0 and p["threads_wall_us"] > 0, f"{tag}: times")
     check(any(t["cpu_us"] > 0 for t in p["threads"]), f"{tag}: no thread used CPU time")
     level = p["counters"]["level"]

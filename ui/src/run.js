@@ -145,7 +145,9 @@ function renderProfile(target, p) {
   const per = c.per_run || {};
   target.append(el('section', { class: 'stats' },
     stat('profiled runs', fmtNum(p.runs)), stat('mean', fmtUs(p.total_us && p.total_us.mean)),
-    stat('ops', fmtUs(p.ops_us), 'sum of the per-step means'), stat('engine overhead', fmtUs(p.overhead_us), 'mean inference minus the ops'),
+    stat('ops', fmtUs(p.ops_us), 'sum of the per-step means'), stat('overhead with step clocks', fmtUs(p.overhead_us), 'mean inference minus the ops'),
+    stat('engine overhead', fmtUs(p.engine_overhead && p.engine_overhead.overhead_us),
+      'plain-run median minus the step medians less an empty clock window'),
     stat('counters', c.level || NA), stat('IPC', c.ipc === null || c.ipc === undefined ? NA : c.ipc.toFixed(2)),
     stat('cycles / run', fmtNum(per.cycles)), stat('instructions / run', fmtNum(per.instructions)),
     stat('cache misses / run', fmtNum(per.cache_misses)), stat('branch misses / run', fmtNum(per.branch_misses)),
