@@ -4,7 +4,7 @@
 #   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan
 # Other targets: build, install (PREFIX=...), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
-#               bench-ratio, clean.
+#               bench (not a test: the speed table of README.md, about 5 minutes), clean.
 
 JOBS   ?= $(shell nproc)
 BUILD  ?= build
@@ -13,7 +13,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps ui-deps build run bench-ratio test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
+.PHONY: all deps ui-deps build run bench test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
 
 all: build
 
@@ -38,9 +38,11 @@ run: build
 	@echo "== rtml bench $(BUILD)/zoo --backend native,torch    (the default zoo on both runtimes)"
 	@$(BUILD)/rtml bench $(BUILD)/zoo --backend native,torch
 
-# Native vs LibTorch median ratio for every default zoo model (a benchmark, not a test).
-bench-ratio: build
-	@scripts/bench-ratio.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo
+# For every default zoo model: native, LibTorch and hand-written medians and ratios, GFLOP/s and
+# GB/s against this core's measured limits, engine overhead, real-time tails, arena vs its bound
+# (a benchmark, not a test; writes $(BUILD)/bench/bench.md and bench.json).
+bench: build
+	@scripts/bench.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo --out $(BUILD)/bench
 
 test: test-native test-armhf test-remote-armhf test-asan
 	@echo "make test: all suites passed"

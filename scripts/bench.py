@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""How fast is rtml on this machine, and how far from the hardware's limits?
+
+usage: scripts/bench.py [--rtml build/rtml] [--zoo build/zoo] [--out build/bench] [--seconds S]
+                        [--filter SUBSTR]... [--no-profile] [--update-readme README.md]
+
+For every model of the zoo (default set), measured here in one go:
+  - the core's limits: `rtml limits` (FMA peak GFLOP/s, read bandwidth from L1, L2, L3, DRAM);
+  - `rtml bench --backend native,torch,handwritten`: the medians of our engine, LibTorch
+    (single thread, OpenBLAS) and, for the streaming models it covers, a plain hand-written
+    C++ loop, all in one process on the same core;
+  - per model: GFLOP/s and GB/s (parameters + inputs + outputs per inference) and where that
+    sits on the roofline of this core (min of FMA peak and bandwidth x intensity, bandwidth of
+    the smallest cache level holding the weights and the arena);
+  - `rtml profile`: the engine's own overhead per inference (plain-run median minus the steps'
+    medians, without the step clocks);
+  - real-time mode (`--block 16 --rate 44100 --rt`) for the streaming models: p99.9 / median;
+  - `rtml info`: arena bytes against the liveness lower bound.
+Prints one table, writes OUT/bench.json (everything) and OUT/bench.md (the table with the date
+and the machine), and with --update-readme replaces the table between the
+<!-- bench-table:begin --> and <!-- bench-table:end --> lines of that file.
+A benchmark, not a test: timing is noisy on shared machines; read ratios measured in one run.
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+# The streaming real-time models: one inference per audio block. Their hand-written baseline,
+# real-time tails and engine overhead are the issue's targets.
+STREAMING = ["matvec_16", "matvec_64", "lstm_stream_h16", "lstm_stream_h64", "gru_stream_h64",
+             "mlp_relu_d3_w64", "mlp_tanh_d2_w16", "mlp_sigmoid_d2_w64", "mdn_k8_d2", "mdn_k8_d4"]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    log("$ " + " ".join(cmd))
+    return subprocess.run(cmd, **kw)
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def bench_runs(path):
+    rep = load_json(path)
+    by_model = {}
+    for r in rep["runs"]:
+        by_model.setdefault(r["model"], {})[r["backend"]] = r
+    return rep, by_model
+
+
+def median(run):
+    if not run or run.get("status") != "ok":
+        return None
+    return run["latency_us"]["median"]
+
+
+def level_for(limits, working_bytes):
+    """The smallest memory level whose measured buffer is at least the working set."""
+    levels = [lv for lv in limits["levels"] if lv.get("read_gbps")]
+    for lv in levels:
+        if lv.get("cache_bytes") and working_bytes <= lv["cache_bytes"]:
+            return lv
+    return levels[-1] if levels else None
+
+
+def fmt(v, spec, none="-"):
+    return none if v is None else format(v, spec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rtml", default="build/rtml")
+    ap.add_argument("--zoo", default="build/zoo")
+    ap.add_argument("--out", default="build/bench")
+    ap.add_argument("--seconds", default="1", help="timed seconds per model and backend (default 1)")
+    ap.add_argument("--filter", action="append", default=[], help="only models whose name contains this")
+    ap.add_argument("--no-profile", action="store_true", help="skip the engine-overhead profiles")
+    ap.add_argument("--update-readme", metavar="FILE", help="replace the table between the bench-table markers")
+    args = ap.parse_args()
+
+    if not os.access(args.rtml, os.X_OK):
+        sys.exit(f"bench: {args.rtml} is not an executable: build first (make build)")
+    os.makedirs(args.out, exist_ok=True)
+    if not os.path.exists(os.path.join(args.zoo, "manifest.json")):
+        run([args.rtml, "zoo", "--out", args.zoo, "--set", "default"], check=True)
+    filters = [a for f in args.filter for a in ("--filter", f)]
+
+    # 1. The core's limits.
+    limits_path = os.path.join(args.out, "limits.json")
+    run([args.rtml, "limits", "--json", limits_path], check=True, stdout=subprocess.DEVNULL)
+    limits = load_json(limits_path)
+
+    # 2. Native, LibTorch and the hand-written loops, one process.
+    bench_path = os.path.join(args.out, "bench-runs.json")
+    run([args.rtml, "bench", args.zoo, "--backend", "native,torch,handwritten", "--seconds", args.seconds,
+         "--no-db", "--no-samples", "--json", bench_path, *filters], stdout=subprocess.DEVNULL)
+    report, by_model = bench_runs(bench_path)
+    models = list(by_model)
+
+    # 3. Real-time mode for the streaming models (64 µs of work at most per 363 µs block).
+    stream = [m for m in models if m in STREAMING]
+    rt = {}
+    if stream:
+        rt_path = os.path.join(args.out, "bench-rt.json")
+        run([args.rtml, "bench", args.zoo, "--backend", "native", "--block", "16", "--rate", "44100", "--rt",
+             "--seconds", args.seconds, "--no-db", "--no-samples", "--no-accuracy", "--json", rt_path,
+             *[a for m in stream for a in ("--filter", m)]], stdout=subprocess.DEVNULL)
+        rt = {m: r.get("native") for m, r in bench_runs(rt_path)[1].items()}
+
+    # 4. Model facts and the engine's overhead.
+    info, overhead = {}, {}
+    for m in models:
+        onnx = os.path.join(args.zoo, m, "model.onnx")
+        out = run([args.rtml, "info", onnx, "--json"], capture_output=True, text=True, check=True).stdout
+        info[m] = json.loads(out)
+        if not args.no_profile:
+            prof = os.path.join(args.out, "profile-" + m + ".json")
+            p = run([args.rtml, "profile", onnx, "--no-db", "--runs", "2000", "--by-type-only", "--json", prof],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if p.returncode == 0:
+                e = load_json(prof).get("engine_overhead")
+                overhead[m] = e["overhead_us"] if e else None
+
+    # 5. One row per model.
+    peak = limits["fma"]["gflops"]
+    rows = []
+    for m in models:
+        runs = by_model[m]
+        n, t, h = median(runs.get("native")), median(runs.get("torch")), median(runs.get("handwritten"))
+        i = info[m]
+        io_bytes = sum(4 * _numel(x["shape"]) for x in i["inputs"] + i["outputs"])
+        moved = i["parameter_bytes"] + io_bytes
+        level = level_for(limits, i["parameter_bytes"] + i["arena_bytes"] + io_bytes)
+        gflops = i["flops"] / n / 1e3 if n else None
+        gbps = moved / n / 1e3 if n else None
+        roof = None
+        if level and n:
+            roof = min(peak, level["read_gbps"] * i["flops"] / moved) if moved else peak
+        r = rt.get(m)
+        tail = (r["latency_us"]["p999"] / r["latency_us"]["median"]) if r and r.get("status") == "ok" else None
+        lb = i["lower_bound_bytes"]
+        rows.append({
+            "model": m,
+            "native_us": n, "torch_us": t, "handwritten_us": h,
+            "native_vs_torch": n / t if n and t else None,
+            "native_vs_handwritten": n / h if n and h else None,
+            "flops": i["flops"], "bytes_moved": moved,
+            "gflops": gflops, "gbps": gbps,
+            "percent_of_fma_peak": 100 * gflops / peak if gflops else None,
+            "level": level["name"] if level else None,
+            "percent_of_level_bandwidth": 100 * gbps / level["read_gbps"] if gbps and level else None,
+            "percent_of_roofline": 100 * gflops / roof if gflops and roof else None,
+            "engine_overhead_ns": 1e3 * overhead[m] if overhead.get(m) is not None else None,
+            "rt_p999_over_median": tail,
+            "rt_missed": r["realtime"]["missed"] if r and r.get("realtime") else None,
+            "arena_bytes": i["arena_bytes"], "lower_bound_bytes": lb,
+            "arena_ratio": i["arena_bytes"] / lb if lb else None,
+            "accuracy": {b: (x.get("accuracy") or {}).get("passed") for b, x in runs.items()},
+            "errors": {b: x.get("error") for b, x in runs.items() if x.get("status") != "ok"},
+        })
+
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    host = report["host"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    table = markdown(rows, limits, host, when, commit, args.seconds)
+    print(table)
+    with open(os.path.join(args.out, "bench.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump({"schema": "rtml.bench-summary/1", "date": when, "commit": commit, "host": host,
+                   "limits": limits, "rows": rows}, f, indent=1)
+    log(f"wrote {args.out}/bench.md and {args.out}/bench.json")
+    if args.update_readme:
+        update_readme(args.update_readme, table)
+        log(f"updated the table in {args.update_readme}")
+
+
+def _numel(shape):
+    k = 1
+    for d in shape:
+        k *= max(int(d), 1)
+    return k
+
+
+def markdown(rows, limits, host, when, commit, seconds):
+    lv = ", ".join(f"{x['name']} {x['read_gbps']:.0f} GB/s" for x in limits["levels"] if x.get("read_gbps"))
+    out = [f"Measured {when} at {commit or 'an uncommitted tree'} on {host['cpu_model']} ({host['arch']}, "
+           f"{host['cores']} cores, {host['os']}), one thread, {seconds} s per model and runtime. "
+           f"Limits (`rtml limits`): FMA peak {limits['fma']['gflops']:.1f} GFLOP/s ({limits['fma']['target']}); "
+           f"read bandwidth {lv}.",
+           "",
+           "| model | native µs | LibTorch µs | native / LibTorch | hand-written µs | native / hand | GFLOP/s "
+           "| % FMA peak | GB/s | level | % level BW | % roofline | engine overhead ns | rt p99.9 / median "
+           "| arena / bound |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append("| " + " | ".join([
+            r["model"], fmt(r["native_us"], ".2f", "error"), fmt(r["torch_us"], ".2f", "error"),
+            fmt(r["native_vs_torch"], ".3f"), fmt(r["handwritten_us"], ".2f"), fmt(r["native_vs_handwritten"], ".2f"),
+            fmt(r["gflops"], ".2f"), fmt(r["percent_of_fma_peak"], ".0f"), fmt(r["gbps"], ".1f"),
+            r["level"] or "-", fmt(r["percent_of_level_bandwidth"], ".0f"), fmt(r["percent_of_roofline"], ".0f"),
+            fmt(r["engine_overhead_ns"], ".0f"), fmt(r["rt_p999_over_median"], ".2f"),
+            fmt(r["arena_ratio"], ".2f")]) + " |")
+    ratios = sorted(r["native_vs_torch"] for r in rows if r["native_vs_torch"])
+    if ratios:
+        out += ["", f"native / LibTorch: median {ratios[len(ratios) // 2]:.3f} over {len(ratios)} models, "
+                    f"best {ratios[0]:.3f}, worst {ratios[-1]:.3f}."]
+    return "\n".join(out)
+
+
+def update_readme(path, table):
+    begin, end = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+    with open(path) as f:
+        text = f.read()
+    if begin not in text or end not in text:
+        sys.exit(f"bench: {path} has no {begin} ... {end} lines to replace")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(head + begin + "\n" + table + "\n" + end + tail)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()
