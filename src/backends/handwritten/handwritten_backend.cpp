@@ -72,10 +72,11 @@ struct Layer {
 
 float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
-// y = x W + b
-void dense(const Layer& L, const float* x, float* y) {
+// y = x W + b. __restrict (every embedded compiler has it): y is never x or
+// W, so the compiler needs no run-time overlap check before vectorising.
+void dense(const Layer& L, const float* __restrict x, float* __restrict y) {
   for (int j = 0; j < L.out; ++j) y[j] = L.b[j];
-  const float* w = L.wt.data();
+  const float* __restrict w = L.wt.data();
   for (int i = 0; i < L.in; ++i, w += L.out) {
     const float xi = x[i];
     for (int j = 0; j < L.out; ++j) y[j] += xi * w[j];
@@ -127,14 +128,14 @@ struct Recurrent {
 };
 
 // ONNX LSTM, one step: gates in order i, o, f, c.
-void lstm_step(const Recurrent& m, const float* x, const float* h, const float* c, float* h_out, float* c_out,
-               float* g) {
+void lstm_step(const Recurrent& m, const float* __restrict x, const float* __restrict h, const float* __restrict c,
+               float* __restrict h_out, float* __restrict c_out, float* __restrict g) {
   const int H = m.H, G = 4 * H;
   for (int j = 0; j < G; ++j) g[j] = m.wb[j];
-  const float* w = m.wt.data();
+  const float* __restrict w = m.wt.data();
   for (int i = 0; i < m.I; ++i, w += G)
     for (int j = 0; j < G; ++j) g[j] += x[i] * w[j];
-  const float* r = m.rt.data();
+  const float* __restrict r = m.rt.data();
   for (int k = 0; k < H; ++k, r += G)
     for (int j = 0; j < G; ++j) g[j] += h[k] * r[j];
   for (int k = 0; k < H; ++k) {
@@ -149,14 +150,15 @@ void lstm_step(const Recurrent& m, const float* x, const float* h, const float* 
 }
 
 // ONNX GRU, one step, linear_before_reset = 1: gates in order z, r, h.
-void gru_step(const Recurrent& m, const float* x, const float* h, float* h_out, float* gx, float* gh) {
+void gru_step(const Recurrent& m, const float* __restrict x, const float* __restrict h, float* __restrict h_out,
+              float* __restrict gx, float* __restrict gh) {
   const int H = m.H, G = 3 * H;
   for (int j = 0; j < G; ++j) gx[j] = m.wb[j];
   for (int j = 0; j < G; ++j) gh[j] = m.rb[j];
-  const float* w = m.wt.data();
+  const float* __restrict w = m.wt.data();
   for (int i = 0; i < m.I; ++i, w += G)
     for (int j = 0; j < G; ++j) gx[j] += x[i] * w[j];
-  const float* r = m.rt.data();
+  const float* __restrict r = m.rt.data();
   for (int k = 0; k < H; ++k, r += G)
     for (int j = 0; j < G; ++j) gh[j] += h[k] * r[j];
   for (int k = 0; k < H; ++k) {
