@@ -4,6 +4,7 @@
 namespace rtml::backends {
 
 std::unique_ptr<Backend> make_native();
+std::unique_ptr<Backend> make_handwritten();
 #ifdef RTML_WITH_TORCH
 std::unique_ptr<Backend> make_torch();
 #endif
@@ -14,6 +15,10 @@ const std::vector<Registration>& registered() {
 #ifdef RTML_WITH_TORCH
       {"torch", "LibTorch running the TorchScript model.pt beside the .onnx", make_torch},
 #endif
+      {"handwritten",
+       "plain C++ loops written by hand for the streaming models (dense, MLP, one LSTM/GRU step, MDN head): "
+       "the reference the engine is held to; other models are not covered",
+       make_handwritten},
   };
   return table;
 }

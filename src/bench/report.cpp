@@ -1,5 +1,6 @@
 #include "bench/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -173,7 +174,43 @@ std::string format_table(const json& report, bool markdown) {
     out += "\nerrors:\n";
     for (const auto& e : errors) out += "  " + e + "\n";
   }
+  // Pairs a partial backend has no code for, by backend, wrapped at about
+  // 100 columns.
+  if (report.contains("not_covered") && report["not_covered"].is_array() && !report["not_covered"].empty()) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> by_backend;
+    for (const auto& n : report["not_covered"]) {
+      std::string b = n.value("backend", "");
+      auto it = std::find_if(by_backend.begin(), by_backend.end(), [&](const auto& p) { return p.first == b; });
+      if (it == by_backend.end()) it = by_backend.insert(by_backend.end(), {b, {}});
+      it->second.push_back(n.value("model", ""));
+    }
+    out += "\nnot covered (n/a: the backend has no implementation of these models; reasons in the JSON report):\n";
+    for (const auto& [b, models] : by_backend) {
+      std::string line = "  " + b + ":";
+      for (size_t i = 0; i < models.size(); ++i) {
+        if (i > 0 && line.size() + models[i].size() + 2 > 100) {
+          out += line + "\n";
+          line = std::string(b.size() + 3, ' ');
+        }
+        line += " " + models[i] + (i + 1 < models.size() ? "," : "");
+      }
+      out += line + "\n";
+    }
+  }
   return out;
+}
+
+bool is_not_covered(const json& run) { return run.value("not_covered", false); }
+
+void add_run(json& report, json run) {
+  if (!is_not_covered(run)) {
+    report["runs"].push_back(std::move(run));
+    return;
+  }
+  if (!report.contains("not_covered")) report["not_covered"] = json::array();
+  report["not_covered"].push_back({{"model", run.value("model", "")},
+                                   {"backend", run.value("backend", "")},
+                                   {"reason", run["error"].is_string() ? run["error"].get<std::string>() : ""}});
 }
 
 std::string format_csv(const json& report) {
@@ -190,6 +227,7 @@ std::string format_csv(const json& report) {
 }
 
 std::string summary_line(const json& run) {
+  if (is_not_covered(run)) return "n/a (this backend does not cover the model)";
   if (run.value("status", "") != "ok")
     return "error: " + (run["error"].is_string() ? run["error"].get<std::string>() : std::string("?"));
   std::string s = "median " + num_at(run, {"latency_us", "median"}) + " us, p99 " + num_at(run, {"latency_us", "p99"}) +

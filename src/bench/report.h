@@ -23,4 +23,13 @@ std::string format_csv(const nlohmann::json& report);
 // A one-line summary of a run for progress output.
 std::string summary_line(const nlohmann::json& run);
 
+// A run whose backend does not implement the model (backends::NotCovered, the
+// hand-written baseline on a model it has no code for) is not a failure:
+// reports list the pair under "not_covered" instead of in "runs", the
+// table names them below the rows, and they do not change the exit status.
+bool is_not_covered(const nlohmann::json& run);
+// Adds the run to report["runs"], or {model, backend, reason} to
+// report["not_covered"] when is_not_covered(run).
+void add_run(nlohmann::json& report, nlohmann::json run);
+
 }  // namespace rtml::bench

@@ -37,7 +37,7 @@ const char* kUsage =
     "  --token-file FILE     the agent's token (first line); default $RTML_TOKEN_FILE, else none\n"
     "info: the agent's name, board, rtml version, backends and limits (--json: GET /v1/info as is)\n"
     "bench options (as rtml bench; the defaults are the board's rtml bench defaults):\n"
-    "  --backend LIST        comma-separated: native, torch (default: native)\n"
+    "  --backend LIST        comma-separated: native, torch, handwritten (default: native)\n"
     "  --filter SUBSTR       only models whose name contains SUBSTR (repeatable)\n"
     "  --warmup N            warm-up runs (default 50)\n"
     "  --runs N | --seconds S  timed runs (default: up to 1000 runs within 2 s)\n"
@@ -187,6 +187,7 @@ int run_bench(remote::Client& client, const BenchArgs& b) {
 
   json report;  // the first report the agent sends; every job's runs go into it
   json runs = json::array();
+  json not_covered = json::array();
   bool all_good = true;
   for (size_t k = 0; k < models.size(); ++k) {
     const bench::ModelSpec& m = models[k];
@@ -228,6 +229,13 @@ int run_bench(remote::Client& client, const BenchArgs& b) {
         all_good = false;
       runs.push_back(run);
     }
+    if (r.contains("not_covered") && r["not_covered"].is_array())
+      for (auto& n : r["not_covered"]) {
+        n["model"] = m.name;
+        std::fprintf(stderr, "%s (%s): n/a (this backend does not cover the model)\n", head.c_str(),
+                     n.value("backend", std::string("?")).c_str());
+        not_covered.push_back(n);
+      }
     if (report.is_null()) report = std::move(r);
   }
   if (report.is_null()) {
@@ -244,6 +252,8 @@ int run_bench(remote::Client& client, const BenchArgs& b) {
     report = bench::new_report(host, options);
   }
   report["runs"] = std::move(runs);
+  if (!not_covered.empty()) report["not_covered"] = std::move(not_covered);
+  else report.erase("not_covered");
 
   const remote::UploadStats& s = client.stats();
   std::fprintf(stderr, "rtml remote: %lld of %lld blobs uploaded to %s (%s); the rest were already there\n",

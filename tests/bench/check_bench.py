@@ -11,6 +11,9 @@ usage: check_bench.py RTML ZOO_DIR SCHEMA_JSON
   runs zoo models; the torch backend names the BLAS it uses.
 - --block/--rate sets the real-time period; CSV and Markdown have one row
   per run; --db records every run, `rtml runs` lists them.
+- The handwritten backend beside native: a model it does not cover is in
+  the report's not_covered list and the table's "not covered" lines, not a
+  run or an error (exit 0); a covered one is an ordinary run.
 - samples_us holds every timed run by default (null with --no-samples); the
   memory timeline starts at 0, increases, peaks at rss_peak_bytes, and stays
   within 2000 evenly spaced points over a long window.
@@ -173,6 +176,28 @@ def main():
             busy = sum(run["samples_us"])
             check(tl["t_us"][-1] >= busy, f"timeline should cover the timed window ({busy} us of runs): "
                                           f"ends at {tl['t_us'][-1]}")
+
+        # The hand-written baseline beside the engine: a model it has no code for is listed as not
+        # covered (not a run, not an error: exit 0), the covered ones are runs like any other.
+        path = os.path.join(tmp, "handwritten.json")
+        db = os.path.join(tmp, "handwritten.db")
+        r = bench(os.path.join(ZOO, "lstm_stream_h16"), os.path.join(ZOO, "digits_cnn"), "--backend",
+                  "native,handwritten", "--json", path, "--db", db, *QUICK)
+        check(r.returncode == 0, f"handwritten sweep should exit 0, got {r.returncode}\n{r.stdout}\n{r.stderr}")
+        rep = load(path)
+        pairs = sorted((x["model"], x["backend"], x["status"]) for x in rep["runs"])
+        check(pairs == [("digits_cnn", "native", "ok"), ("lstm_stream_h16", "handwritten", "ok"),
+                        ("lstm_stream_h16", "native", "ok")], f"handwritten sweep runs: {pairs}")
+        nc = rep.get("not_covered", [])
+        check(len(nc) == 1 and nc[0]["model"] == "digits_cnn" and nc[0]["backend"] == "handwritten"
+              and "Conv" in nc[0]["reason"], f"not_covered: {nc}")
+        for x in rep["runs"]:
+            if x["backend"] == "handwritten":
+                check(x["backend_info"].get("pattern") == "lstm I=16 H=16 one step, head 16-8"
+                      and x["heap"]["allocations_per_run"] == 0 and x["accuracy"]["passed"],
+                      f"handwritten run: {x.get('backend_info')} {x.get('heap')} {x.get('accuracy')}")
+        check("not covered" in r.stdout and "handwritten: digits_cnn" in r.stdout and "errors:" not in r.stdout,
+              f"table for the handwritten sweep:\n{r.stdout}")
 
         r = bench(os.path.join(ZOO, "matvec_16"), "--markdown", "--no-db", *QUICK)
         check(r.returncode == 0 and "| matvec_16" in r.stdout, f"markdown table:\n{r.stdout}")
