@@ -35,6 +35,8 @@ void usage(std::FILE* to) {
       "  profile MODEL [--backend native|torch] [--runs N] [--perf] [--json F] [--chrome-trace F]...\n"
       "                                          time per operator, counters, perf call stacks; traces for\n"
       "                                          Perfetto and speedscope; kept in the results database\n"
+      "  limits [--json FILE|-] [--seconds S]   this core's float32 FMA peak (GFLOP/s) and read bandwidth\n"
+      "                                          (GB/s) from L1d, L2, L3 and DRAM: the hardware's limits\n"
       "  ui [--db PATH] [--port N] [--host ADDR] a local web page over the results database: runs, charts, op\n"
       "                                          table, flame graph, two runs compared (127.0.0.1 only by default)\n"
       "\n"
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
     if (cmd == "zoo") return rtml::cli::cmd_zoo(args);
     if (cmd == "ui") return rtml::cli::cmd_ui(args);
     if (cmd == "profile") return rtml::cli::cmd_profile(args);
+    if (cmd == "limits") return rtml::cli::cmd_limits(args);
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
       usage(stdout);
       return 0;
