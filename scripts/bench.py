@@ -66,7 +66,7 @@ def level_for(limits, working_bytes):
     """The smallest memory level whose measured buffer is at least the working set."""
     levels = [lv for lv in limits["levels"] if lv.get("read_gbps")]
     for lv in levels:
-        if lv.get("cache_bytes") and working_bytes <= lv["cache_bytes"]:
+        if lv.get("bytes") and working_bytes <= lv["bytes"]:
             return lv
     return levels[-1] if levels else None
 
@@ -130,7 +130,7 @@ def main():
                 overhead[m] = e["overhead_us"] if e else None
 
     # 5. One row per model.
-    peak = limits["fma"]["gflops"]
+    peak = limits["fma_gflops"]
     rows = []
     for m in models:
         runs = by_model[m]
@@ -160,7 +160,7 @@ def main():
             "percent_of_roofline": 100 * gflops / roof if gflops and roof else None,
             "engine_overhead_ns": 1e3 * overhead[m] if overhead.get(m) is not None else None,
             "rt_p999_over_median": tail,
-            "rt_missed": r["realtime"]["missed"] if r and r.get("realtime") else None,
+            "rt_missed": r["realtime"]["deadline_misses"] if r and r.get("realtime") else None,
             "arena_bytes": i["arena_bytes"], "lower_bound_bytes": lb,
             "arena_ratio": i["arena_bytes"] / lb if lb else None,
             "accuracy": {b: (x.get("accuracy") or {}).get("passed") for b, x in runs.items()},
@@ -194,7 +194,7 @@ def markdown(rows, limits, host, when, commit, seconds):
     lv = ", ".join(f"{x['name']} {x['read_gbps']:.0f} GB/s" for x in limits["levels"] if x.get("read_gbps"))
     out = [f"Measured {when} at {commit or 'an uncommitted tree'} on {host['cpu_model']} ({host['arch']}, "
            f"{host['cores']} cores, {host['os']}), one thread, {seconds} s per model and runtime. "
-           f"Limits (`rtml limits`): FMA peak {limits['fma']['gflops']:.1f} GFLOP/s ({limits['fma']['target']}); "
+           f"Limits (`rtml limits`, Highway {limits['target']}): FMA peak {limits['fma_gflops']:.1f} GFLOP/s; "
            f"read bandwidth {lv}.",
            "",
            "| model | native µs | LibTorch µs | native / LibTorch | hand-written µs | native / hand | GFLOP/s "

@@ -7,6 +7,8 @@
 // allocates nothing.
 #include <gtest/gtest.h>
 
+#include "zoo_dir.h"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -31,19 +33,8 @@ using nlohmann::json;
 
 namespace {
 
-#ifdef RTML_ZOO_TEST_DIR
-const fs::path kZoo = RTML_ZOO_TEST_DIR;
-#else
-const fs::path kZoo;  // cross builds: no zoo
-#endif
-
-#define REQUIRE_ZOO()                                                         \
-  do {                                                                        \
-    if (kZoo.empty() || !fs::exists(kZoo / "manifest.json"))                  \
-      GTEST_SKIP() << "no generated zoo (build the zoo_all target): " << kZoo; \
-  } while (0)
-
-std::string onnx_of(const std::string& model) { return (kZoo / model / "model.onnx").string(); }
+using rtml::testing::kZoo;
+using rtml::testing::onnx_of;
 
 // Every test set of the model through one prepared backend; returns the number
 // of outputs compared. Expected values: the zoo's output_I.pb (PyTorch).

@@ -8,6 +8,8 @@
 // LibTorch (RTML_WITH_TORCH).
 #include <gtest/gtest.h>
 
+#include "zoo_dir.h"
+
 #include <cstring>
 #include <filesystem>
 #include <algorithm>
@@ -31,19 +33,8 @@ using rtml::backends::BackendOptions;
 
 namespace {
 
-#ifdef RTML_ZOO_TEST_DIR
-const fs::path kZoo = RTML_ZOO_TEST_DIR;
-#else
-const fs::path kZoo;  // cross builds: no zoo
-#endif
-
-#define REQUIRE_ZOO()                                                                \
-  do {                                                                               \
-    if (kZoo.empty() || !fs::exists(kZoo / "manifest.json"))                         \
-      GTEST_SKIP() << "no generated zoo (build the zoo_all target): " << kZoo;        \
-  } while (0)
-
-std::string onnx_of(const std::string& model) { return (kZoo / model / "model.onnx").string(); }
+using rtml::testing::kZoo;
+using rtml::testing::onnx_of;
 
 // Writes test_data_set_K's inputs into the backend's buffers, runs, and checks
 // every output that has expected data; returns how many were compared.
