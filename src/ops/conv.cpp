@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/fast_conv.h"
 #include "kernels/fast_gemm.h"
 #include "kernels/fast_pool.h"
 #include "kernels/pool.h"
@@ -151,6 +152,8 @@ struct Im2RowConvParams {
   std::vector<int32_t> tap_offset;       // out_size x taps: offset in an input plane, or -1
   std::vector<kernels::PackedB> weights;  // one per group
   int out_slot = 2;
+  // Fused epilogue (Step::fuse): + the operand after Y (same shape), then ReLU.
+  bool residual = false, relu = false;
 };
 
 int run_conv_im2row_f32(const void* params, void* const* ops) {
@@ -159,7 +162,8 @@ int run_conv_im2row_f32(const void* params, void* const* ops) {
   float* y = static_cast<float*>(ops[p.out_slot]);
   const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
   const int64_t kdim = cg * p.taps;
-  float* rows = static_cast<float*>(ops[p.out_slot + 1]);
+  const float* res = p.residual ? static_cast<const float*>(ops[p.out_slot + 1]) : nullptr;
+  float* rows = static_cast<float*>(ops[p.out_slot + 1 + (p.residual ? 1 : 0)]);
   float* tmp = rows + p.out_size * kdim;
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
@@ -174,12 +178,106 @@ int run_conv_im2row_f32(const void* params, void* const* ops) {
         }
       }
       kernels::fast_gemm(p.out_size, rows, kdim, p.weights[static_cast<size_t>(g)], tmp, mg);
-      float* yg = y + (n * p.out_channels + g * mg) * p.out_size;
+      const int64_t yoff = (n * p.out_channels + g * mg) * p.out_size;
+      float* yg = y + yoff;
+      if (!res && !p.relu) {
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
+        continue;
+      }
+      const float* rg = res ? res + yoff : nullptr;
       for (int64_t o = 0; o < p.out_size; ++o)
-        for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
+        for (int64_t m = 0; m < mg; ++m) {
+          float v = tmp[o * mg + m];
+          if (rg) v += rg[m * p.out_size + o];
+          yg[m * p.out_size + o] = p.relu ? (v > 0.0f ? v : 0.0f) : v;
+        }
     }
   }
   return 0;
+}
+
+// The kernel names of a fused epilogue: base, +add, +relu, +add+relu.
+const char* fused_name(const char* const names[4], bool residual, bool relu) {
+  return names[(residual ? 1 : 0) + (relu ? 2 : 0)];
+}
+
+// Step::fuse of both fast Conv kernels: the residual Add comes before the
+// ReLU, so nothing fuses once the ReLU has.
+template <class P>
+bool fuse_conv(ops::Step& step, ops::Step::Epilogue what, const char* const names[4]) {
+  auto& p = *static_cast<P*>(step.params.get());
+  if (p.relu) return false;
+  if (what == ops::Step::Epilogue::Relu) {
+    p.relu = true;
+  } else {
+    if (p.residual) return false;
+    p.residual = true;
+  }
+  step.kernel = fused_name(names, p.residual, p.relu);
+  return true;
+}
+
+const char* const kIm2Row1d[4] = {"conv1d_im2row_gemm_f32", "conv1d_im2row_gemm_f32+add",
+                                  "conv1d_im2row_gemm_f32+relu", "conv1d_im2row_gemm_f32+add+relu"};
+const char* const kIm2Row2d[4] = {"conv2d_im2row_gemm_f32", "conv2d_im2row_gemm_f32+add",
+                                  "conv2d_im2row_gemm_f32+relu", "conv2d_im2row_gemm_f32+add+relu"};
+const char* const kIm2RowNd[4] = {"convnd_im2row_gemm_f32", "convnd_im2row_gemm_f32+add",
+                                  "convnd_im2row_gemm_f32+relu", "convnd_im2row_gemm_f32+add+relu"};
+
+bool fuse_im2row_1d(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<Im2RowConvParams>(s, w, kIm2Row1d); }
+bool fuse_im2row_2d(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<Im2RowConvParams>(s, w, kIm2Row2d); }
+bool fuse_im2row_nd(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<Im2RowConvParams>(s, w, kIm2RowNd); }
+
+// Fast 1-D Conv with stride 1 and constant weights (kernels/fast_conv.h):
+// W and B are read from their (constant) operands at run time.
+struct FastConv1dOpParams {
+  kernels::FastConv1dParams conv;
+  bool has_bias = false;
+  int out_slot = 2;
+  bool residual = false, relu = false;  // fused epilogue, as Im2RowConvParams
+};
+
+int run_conv1d_fast_f32(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const FastConv1dOpParams*>(params);
+  const float* res = p.residual ? static_cast<const float*>(ops[p.out_slot + 1]) : nullptr;
+  kernels::fast_conv1d_f32(p.conv, static_cast<const float*>(ops[0]), static_cast<const float*>(ops[1]),
+                           p.has_bias ? static_cast<const float*>(ops[2]) : nullptr, res, p.relu,
+                           static_cast<float*>(ops[p.out_slot]),
+                           static_cast<float*>(ops[p.out_slot + 1 + (p.residual ? 1 : 0)]));
+  return 0;
+}
+
+const char* const kFast1d[4] = {"conv1d_fast_f32", "conv1d_fast_f32+add", "conv1d_fast_f32+relu",
+                                "conv1d_fast_f32+add+relu"};
+bool fuse_conv1d_fast(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<FastConv1dOpParams>(s, w, kFast1d); }
+
+// Chooses the fast 1-D kernel when it applies: one spatial dim, stride 1,
+// constant W and B, at least 2 output channels per group (depthwise stays
+// on the direct kernel).
+bool prepare_conv1d_fast(OpContext& ctx, const ConvParams& cp) {
+  const bool bias_const = !ctx.has_input(2) || ctx.is_constant(2);
+  const int64_t mg = cp.out_channels / cp.group;
+  if (cp.spatial != 1 || cp.stride[0] != 1 || !ctx.is_constant(1) || !bias_const || mg < 2 || cp.out_size == 0)
+    return false;
+  const ConvParams c = cp;
+  auto& p = make_params<FastConv1dOpParams>(ctx.step);
+  p.conv.batch = c.batch;
+  p.conv.in_channels = c.in_channels;
+  p.conv.out_channels = c.out_channels;
+  p.conv.group = c.group;
+  p.conv.in_len = c.in_size;
+  p.conv.out_len = c.out_size;
+  p.conv.taps = c.kernel_size;
+  p.conv.dilation = c.dilation[0];
+  p.conv.pad_begin = c.pad_begin[0];
+  p.has_bias = ctx.has_input(2);
+  p.out_slot = static_cast<int>(ctx.node().inputs.size());
+  ctx.step.scratch_bytes = static_cast<size_t>(kernels::fast_conv1d_prepare(p.conv)) * sizeof(float);
+  ctx.step.run = run_conv1d_fast_f32;
+  ctx.step.kernel = kFast1d[0];
+  ctx.step.fuse = fuse_conv1d_fast;
+  return true;
 }
 
 // Chooses the im2row + GEMM kernel when it applies; false leaves the direct one.
@@ -229,7 +327,8 @@ bool prepare_conv_im2row(OpContext& ctx, const ConvParams& cp) {
     p.weights.push_back(kernels::pack_b(kdim, mg, w + g * mg * kdim, kdim, true, 1.0f, bias ? bias + g * mg : nullptr));
   ctx.step.scratch_bytes = static_cast<size_t>(c.out_size * (kdim + mg)) * sizeof(float);
   ctx.step.run = run_conv_im2row_f32;
-  ctx.step.kernel = n == 1 ? "conv1d_im2row_gemm_f32" : n == 2 ? "conv2d_im2row_gemm_f32" : "convnd_im2row_gemm_f32";
+  ctx.step.kernel = n == 1 ? kIm2Row1d[0] : n == 2 ? kIm2Row2d[0] : kIm2RowNd[0];
+  ctx.step.fuse = n == 1 ? fuse_im2row_1d : n == 2 ? fuse_im2row_2d : fuse_im2row_nd;
   return true;
 }
 
@@ -308,7 +407,7 @@ void prepare_conv(OpContext& ctx) {
   ctx.step.run = has_bias_slot(ctx) ? run_conv_f32<true> : run_conv_f32<false>;
   ctx.step.kernel = w.n == 1 ? "conv1d_direct_f32" : w.n == 2 ? "conv2d_direct_f32" : "convnd_direct_f32";
   ctx.step.flops = 2.0 * double(x[0]) * double(m) * double(p.out_size) * double(c / group) * double(p.kernel_size);
-  prepare_conv_im2row(ctx, p);
+  if (!prepare_conv1d_fast(ctx, p)) prepare_conv_im2row(ctx, p);
 }
 
 void prepare_conv_transpose(OpContext& ctx) {

@@ -39,13 +39,27 @@ struct PackedGemmParams {
   int64_t rows = 0, K = 0;
   kernels::PackedB b;
   int out_slot = 2;  // operand index of Y
+  bool relu = false;  // a fused Relu (Step::fuse)
 };
 
 int run_packed_gemm(const void* params, void* const* ops) {
   const auto& p = *static_cast<const PackedGemmParams*>(params);
-  kernels::fast_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<float*>(ops[p.out_slot]), p.b.N);
+  kernels::fast_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<float*>(ops[p.out_slot]), p.b.N,
+                     p.relu);
   return 0;
 }
+
+// Step::fuse of the packed GEMM: a following Relu runs in its store.
+template <class P, const char* kFusedName>
+bool fuse_packed_gemm(Step& step, Step::Epilogue what) {
+  auto& p = *static_cast<P*>(step.params.get());
+  if (what != Step::Epilogue::Relu || p.relu) return false;
+  p.relu = true;
+  step.kernel = kFusedName;
+  return true;
+}
+constexpr char kMatMulPackedRelu[] = "matmul_packed_f32+relu";
+constexpr char kGemmPackedRelu[] = "gemm_packed_f32+relu";
 
 // Two float32 activations: each batch's B is packed into the step's scratch
 // at run time (once per distinct B matrix) and multiplied with the fast kernel.
@@ -132,6 +146,7 @@ void MatMul(OpContext& ctx) {
     f.out_slot = 2;
     ctx.step.run = run_packed_gemm;
     ctx.step.kernel = "matmul_packed_f32";
+    ctx.step.fuse = fuse_packed_gemm<PackedGemmParams, kMatMulPackedRelu>;
     return;
   }
   // Both operands at run time (attention's Q*K^T, weights*V): packing B costs
@@ -219,6 +234,7 @@ void Gemm(OpContext& ctx) {
     f.out_slot = slots;
     ctx.step.run = run_packed_gemm;
     ctx.step.kernel = "gemm_packed_f32";
+    ctx.step.fuse = fuse_packed_gemm<PackedGemmParams, kGemmPackedRelu>;
     return;
   }
   switch (dt) {

@@ -169,7 +169,7 @@ void expect_packed_matches(const std::string& op, const Operand& x, const std::v
   const NodeRun ref = run_node(op, x, weights, attrs, false);
   EXPECT_EQ(fast.kernel, packed_kernel);
   // The comparison must be against a reference kernel.
-  for (const char* fast : {"packed", "pack_at_run", "im2row"})
+  for (const char* fast : {"packed", "pack_at_run", "im2row", "fast", "sparse"})
     EXPECT_EQ(ref.kernel.find(fast), std::string::npos) << ref.kernel;
   ASSERT_EQ(fast.outputs[0].size(), ref.outputs[0].size());
   ASSERT_FALSE(fast.outputs[0].empty());
@@ -253,6 +253,11 @@ TEST(FastGemmOps, Conv1dGroupedCausalDilated) {
   expect_packed_matches("Conv", random_operand({1, 8, 21}, rng),
                         {random_operand({12, 2, 3}, rng), random_operand({12}, rng)},
                         {{"group", attr_int(4)}, {"dilations", attr_ints({2})}, {"pads", attr_ints({4, 0})}},
+                        "conv1d_fast_f32", 6);
+  // Stride 2: the fast 1-D kernel is for stride 1; im2row + GEMM takes it.
+  expect_packed_matches("Conv", random_operand({1, 8, 21}, rng),
+                        {random_operand({12, 2, 3}, rng), random_operand({12}, rng)},
+                        {{"group", attr_int(4)}, {"strides", attr_ints({2})}, {"pads", attr_ints({1, 1})}},
                         "conv1d_im2row_gemm_f32", 6);
 }
 
