@@ -177,21 +177,26 @@ int run_conv_im2row_f32(const void* params, void* const* ops) {
           for (int64_t t = 0; t < p.taps; ++t) dst[t] = off[t] < 0 ? 0.0f : plane[off[t]];
         }
       }
-      kernels::fast_gemm(p.out_size, rows, kdim, p.weights[static_cast<size_t>(g)], tmp, mg);
+      // Without a residual the GEMM's store applies the ReLU; with one, the
+      // ReLU comes after the add, in the transposition.
+      kernels::fast_gemm(p.out_size, rows, kdim, p.weights[static_cast<size_t>(g)], tmp, mg, p.relu && !res);
       const int64_t yoff = (n * p.out_channels + g * mg) * p.out_size;
       float* yg = y + yoff;
-      if (!res && !p.relu) {
+      if (!res) {
         for (int64_t o = 0; o < p.out_size; ++o)
           for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
-        continue;
+      } else if (!p.relu) {
+        const float* rg = res + yoff;
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m] + rg[m * p.out_size + o];
+      } else {
+        const float* rg = res + yoff;
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) {
+            const float v = tmp[o * mg + m] + rg[m * p.out_size + o];
+            yg[m * p.out_size + o] = v > 0.0f ? v : 0.0f;
+          }
       }
-      const float* rg = res ? res + yoff : nullptr;
-      for (int64_t o = 0; o < p.out_size; ++o)
-        for (int64_t m = 0; m < mg; ++m) {
-          float v = tmp[o * mg + m];
-          if (rg) v += rg[m * p.out_size + o];
-          yg[m * p.out_size + o] = p.relu ? (v > 0.0f ? v : 0.0f) : v;
-        }
     }
   }
   return 0;
