@@ -258,12 +258,11 @@ const char* const kFast1d[4] = {"conv1d_fast_f32", "conv1d_fast_f32+add", "conv1
 bool fuse_conv1d_fast(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<FastConv1dOpParams>(s, w, kFast1d); }
 
 // Chooses the fast 1-D kernel when it applies: one spatial dim, stride 1,
-// constant W and B, at least 2 output channels per group (depthwise stays
-// on the direct kernel).
+// constant W and B (depthwise too: its tiles are one channel row).
 bool prepare_conv1d_fast(OpContext& ctx, const ConvParams& cp) {
   const bool bias_const = !ctx.has_input(2) || ctx.is_constant(2);
   const int64_t mg = cp.out_channels / cp.group;
-  if (cp.spatial != 1 || cp.stride[0] != 1 || !ctx.is_constant(1) || !bias_const || mg < 2 || cp.out_size == 0)
+  if (cp.spatial != 1 || cp.stride[0] != 1 || !ctx.is_constant(1) || !bias_const || cp.out_size == 0)
     return false;
   const ConvParams c = cp;
   auto& p = make_params<FastConv1dOpParams>(ctx.step);

@@ -86,6 +86,8 @@ int check_random_shapes() {
       {3, 4, 14, 2, 40, 2, 1, 0, 1},    // even kernel, asymmetric pads, batch 3
       {1, 16, 19, 1, 100, 1, 1, 0, 0},  // pointwise, 19 channels
       {1, 6, 10, 2, 31, 4, 4, 3, 9},    // padding at the end longer than the kernel
+      {1, 6, 6, 6, 29, 3, 2, 2, 2},     // depthwise: one output channel per group
+      {2, 4, 8, 4, 19, 5, 1, 4, 0},     // depthwise with multiplier 2
   };
   int cases = 0;
   for (const Geometry& g : shapes) {
@@ -142,7 +144,7 @@ TEST(FastConv1d, MatchesReferenceOnRandomShapesOnEveryTarget) {
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   if (targets.empty()) {  // armhf: the static target only (see fast_gemm_test.cpp)
     EXPECT_EQ(std::string(kernels::fast_conv_target()), hwy::TargetName(HWY_STATIC_TARGET));
-    EXPECT_EQ(check_random_shapes(), 8 * 8);
+    EXPECT_EQ(check_random_shapes(), 10 * 8);
     return;
   }
   std::set<std::string> checked;
@@ -151,7 +153,7 @@ TEST(FastConv1d, MatchesReferenceOnRandomShapesOnEveryTarget) {
     const std::string ran = kernels::fast_conv_target();
     if (!checked.insert(ran).second) continue;
     SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
-    EXPECT_EQ(check_random_shapes(), 8 * 8);
+    EXPECT_EQ(check_random_shapes(), 10 * 8);
     if (HasFatalFailure()) break;
   }
   hwy::SetSupportedTargetsForTest(0);

@@ -261,11 +261,15 @@ TEST(FastGemmOps, Conv1dGroupedCausalDilated) {
                         "conv1d_im2row_gemm_f32", 6);
 }
 
-TEST(FastGemmOps, DepthwiseConvKeepsDirectKernel) {
+TEST(FastGemmOps, DepthwiseConvSkipsIm2Row) {
   std::mt19937 rng(12);
-  const NodeRun r = run_node("Conv", random_operand({1, 4, 10}, rng), {random_operand({4, 1, 3}, rng)},
+  // Depthwise would be a 1-column GEMM: 1-D goes to the fast 1-D kernel
+  // (vectorized over positions), 2-D keeps the direct one.
+  expect_packed_matches("Conv", random_operand({1, 4, 10}, rng), {random_operand({4, 1, 3}, rng)},
+                        {{"group", attr_int(4)}}, "conv1d_fast_f32", 3);
+  const NodeRun r = run_node("Conv", random_operand({1, 4, 6, 5}, rng), {random_operand({4, 1, 3, 3}, rng)},
                              {{"group", attr_int(4)}}, true);
-  EXPECT_EQ(r.kernel, std::string("conv1d_direct_f32"));
+  EXPECT_EQ(r.kernel, std::string("conv2d_direct_f32"));
 }
 
 }  // namespace
