@@ -151,6 +151,32 @@ void FastConv1d(const FastConv1dParams& p, const float* x, const float* w, const
   }
 }
 
+void ConvGemm(int64_t M, int64_t K, int64_t N, const float* w, const float* b, int64_t ldb, const float* bias,
+              const float* residual, bool relu, float* y) {
+  TileArgs a;
+  a.xstride = ldb;
+  a.cg = K;
+  a.taps = 1;
+  a.dilation = 0;
+  a.wstride = K;
+  a.ystride = N;
+  a.relu = relu;
+  for (int64_t m = 0; m < M;) {
+    const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), M - m));
+    a.w = w + m * K;
+    a.bias = bias ? bias + m : nullptr;
+    for (int64_t o = 0; o < N; o += static_cast<int64_t>(kCols)) {
+      a.x = b + o;
+      a.residual = residual ? residual + m * N + o : nullptr;
+      a.y = y + m * N + o;
+      a.ncols = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kCols), N - o));
+      if (rows == kRows) Tile<kRows>(a);
+      else TailTile<kRows - 1>(rows, a);
+    }
+    m += static_cast<int64_t>(rows);
+  }
+}
+
 const char* ConvTargetName() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -161,6 +187,7 @@ HWY_AFTER_NAMESPACE();
 namespace rtml::kernels {
 
 HWY_EXPORT(FastConv1d);
+HWY_EXPORT(ConvGemm);
 HWY_EXPORT(ConvTargetName);
 
 int64_t fast_conv1d_prepare(FastConv1dParams& p) {
@@ -176,6 +203,16 @@ int64_t fast_conv1d_prepare(FastConv1dParams& p) {
 void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, const float* bias,
                      const float* residual, bool relu, float* y, float* scratch) {
   HWY_DYNAMIC_DISPATCH(FastConv1d)(p, x, w, bias, residual, relu, y, scratch);
+}
+
+int64_t fast_conv_gemm_ldb(int64_t N) {
+  constexpr int64_t kMax = RTML_FAST_CONV_MAX_COLS;
+  return (N + kMax - 1) / kMax * kMax;
+}
+
+void fast_conv_gemm_f32(int64_t M, int64_t K, int64_t N, const float* w, const float* b, int64_t ldb,
+                        const float* bias, const float* residual, bool relu, float* y) {
+  HWY_DYNAMIC_DISPATCH(ConvGemm)(M, K, N, w, b, ldb, bias, residual, relu, y);
 }
 
 const char* fast_conv_target() { return HWY_DYNAMIC_DISPATCH(ConvTargetName)(); }

@@ -38,6 +38,14 @@ int64_t fast_conv1d_prepare(FastConv1dParams& p);
 void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, const float* bias,
                      const float* residual, bool relu, float* y, float* scratch);
 
+// The same tiles over an explicit B, for convolutions whose im2col matrix
+// the caller builds (2-D): y[M x N] = w[M x K] * b[K x N] (+ bias[m])
+// (+ residual, M x N) (then ReLU). b's rows are ldb apart, and ldb must be
+// at least fast_conv_gemm_ldb(N): a tile may read (not use) past column N.
+int64_t fast_conv_gemm_ldb(int64_t N);
+void fast_conv_gemm_f32(int64_t M, int64_t K, int64_t N, const float* w, const float* b, int64_t ldb,
+                        const float* bias, const float* residual, bool relu, float* y);
+
 // The Highway target the fast conv dispatches to on this CPU ("AVX2", "NEON"...).
 const char* fast_conv_target();
 

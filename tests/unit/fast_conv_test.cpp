@@ -1,5 +1,6 @@
 // The fast 1-D convolution (kernels/fast_conv.h) against the reference
-// kernels::conv_f32 (plus a plain residual add and ReLU) on random shapes,
+// kernels::conv_f32 (plus a plain residual add and ReLU), and its tiles over
+// an explicit im2col matrix (the 2-D Conv) against a triple loop, on random shapes,
 // most of them not a multiple of the vector width or the tile's rows, on
 // every SIMD target; and epilogue fusion through build_plan and a Session:
 // a ResNet-1D block (Conv, Relu, Conv, Add, Relu) planned with fusion runs
@@ -140,11 +141,49 @@ int check_random_shapes() {
   return cases;
 }
 
+// fast_conv_gemm_f32 (the 2-D Conv's tiles over an explicit im2col matrix)
+// against a plain triple loop; returns the number of cases checked.
+int check_conv_gemm() {
+  std::mt19937 rng(99);
+  int cases = 0;
+  for (int64_t M : {1, 5, 8, 19})
+    for (int64_t N : {1, 17, 64, 71})
+      for (int64_t K : {1, 9, 40}) {
+        const int64_t ldb = kernels::fast_conv_gemm_ldb(N);
+        const std::vector<float> w = random_floats(static_cast<size_t>(M * K), rng);
+        const std::vector<float> b = random_floats(static_cast<size_t>(K * ldb), rng);
+        const std::vector<float> bias = random_floats(static_cast<size_t>(M), rng);
+        const std::vector<float> res = random_floats(static_cast<size_t>(M * N), rng);
+        const bool relu = (M + N + K) % 2 == 0, with_res = N % 2 == 1;
+        std::vector<float> want(static_cast<size_t>(M * N));
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            double acc = bias[m];
+            for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(w[m * K + k]) * b[k * ldb + n];
+            if (with_res) acc += res[m * N + n];
+            want[m * N + n] = relu && acc < 0 ? 0.0f : static_cast<float>(acc);
+          }
+        std::vector<float> got(want.size() + 1, 12345.0f);
+        kernels::fast_conv_gemm_f32(M, K, N, w.data(), b.data(), ldb, bias.data(), with_res ? res.data() : nullptr,
+                                    relu, got.data());
+        const bool overran = got.back() != 12345.0f;
+        got.pop_back();
+        if (overran || !(max_abs_diff(got, want) < 1e-5)) {
+          ADD_FAILURE() << "fast_conv_gemm_f32 M=" << M << " N=" << N << " K=" << K << " on "
+                        << kernels::fast_conv_target() << (overran ? ": wrote past y" : ": wrong values");
+          return cases;
+        }
+        ++cases;
+      }
+  return cases;
+}
+
 TEST(FastConv1d, MatchesReferenceOnRandomShapesOnEveryTarget) {
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   if (targets.empty()) {  // armhf: the static target only (see fast_gemm_test.cpp)
     EXPECT_EQ(std::string(kernels::fast_conv_target()), hwy::TargetName(HWY_STATIC_TARGET));
     EXPECT_EQ(check_random_shapes(), 10 * 8);
+    EXPECT_EQ(check_conv_gemm(), 4 * 4 * 3);
     return;
   }
   std::set<std::string> checked;
@@ -154,6 +193,7 @@ TEST(FastConv1d, MatchesReferenceOnRandomShapesOnEveryTarget) {
     if (!checked.insert(ran).second) continue;
     SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
     EXPECT_EQ(check_random_shapes(), 10 * 8);
+    EXPECT_EQ(check_conv_gemm(), 4 * 4 * 3);
     if (HasFatalFailure()) break;
   }
   hwy::SetSupportedTargetsForTest(0);
@@ -348,6 +388,39 @@ TEST(ConvFusion, StridedConvUsesIm2RowAndFusesToo) {
             (std::vector<std::string>{"conv1d_im2row_gemm_f32", "conv1d_im2row_gemm_f32+add+relu"}));
   EXPECT_EQ(plain.kernels.size(), 4u);
   EXPECT_LT(max_abs_diff(fused.outputs[0], plain.outputs[0]), 1e-5);
+}
+
+TEST(ConvFusion, Conv2dResidualBlockMatchesReference) {
+  // digits_cnn-like 3x3 pad 1 convolutions on a 7x6 image (42 positions:
+  // not a multiple of any tile), 5 channels, residual and ReLU fused.
+  std::mt19937 rng(83);
+  const int64_t c = 5, h = 7, wd = 6;
+  const std::vector<float> w = random_floats(c * c * 9, rng), b = random_floats(c, rng), x = random_floats(c * h * wd, rng);
+  GraphBuilder gb;
+  const ir::TensorId in = gb.input("x", {1, c, h, wd});
+  const ir::TensorId conv =
+      gb.node("Conv", {in, gb.constant("w", {c, c, 3, 3}, w), gb.constant("b", {c}, b)}, {{"pads", attr_ints({1, 1, 1, 1})}});
+  gb.g.outputs = {gb.node("Relu", {gb.node("Add", {in, conv})})};
+  const Ran fused = run_graph(gb.g, true, {x});
+  const Ran plain = run_graph(gb.g, false, {x});
+  EXPECT_EQ(fused.kernels, (std::vector<std::string>{"conv2d_fast_f32+add+relu"}));
+  EXPECT_EQ(plain.kernels.size(), 3u);
+  kernels::ConvParams p;
+  p.spatial = 2;
+  p.in_channels = p.out_channels = c;
+  p.in_shape[0] = p.out_shape[0] = h;
+  p.in_shape[1] = p.out_shape[1] = wd;
+  p.kernel[0] = p.kernel[1] = 3;
+  p.stride[0] = p.stride[1] = 1;
+  p.dilation[0] = p.dilation[1] = 1;
+  p.pad_begin[0] = p.pad_begin[1] = 1;
+  p.in_size = p.out_size = h * wd;
+  p.kernel_size = 9;
+  std::vector<float> want(static_cast<size_t>(c * h * wd));
+  kernels::conv_f32(p, x.data(), w.data(), b.data(), want.data());
+  for (size_t i = 0; i < want.size(); ++i) want[i] = std::max(want[i] + x[i], 0.0f);
+  EXPECT_LT(max_abs_diff(fused.outputs[0], want), 1e-5);
+  EXPECT_LT(max_abs_diff(plain.outputs[0], want), 1e-5);
 }
 
 TEST(GemmFusion, GemmThenReluFuses) {

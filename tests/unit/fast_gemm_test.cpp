@@ -241,10 +241,14 @@ TEST(FastGemmOps, Conv2dPaddedStridedWithBias) {
                         {random_operand({16, 3, 3, 3}, rng), random_operand({16}, rng)},
                         {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 1})}}, "conv2d_im2row_gemm_f32",
                         27);
-  // Dilated, asymmetric pads, no bias, 19 output channels (not a multiple of the panel).
+  // Stride 1 goes to the fast 2-D kernel. Dilated, asymmetric pads, no bias,
+  // 19 output channels (not a multiple of the panel or the tile).
   expect_packed_matches("Conv", random_operand({1, 5, 8, 8}, rng), {random_operand({19, 5, 2, 3}, rng)},
-                        {{"pads", attr_ints({0, 2, 1, 0})}, {"dilations", attr_ints({2, 1})}}, "conv2d_im2row_gemm_f32",
-                        30);
+                        {{"pads", attr_ints({0, 2, 1, 0})}, {"dilations", attr_ints({2, 1})}}, "conv2d_fast_f32", 30);
+  // Grouped, batch 2, 3x3 pad 1 on a 7x9 image (63 positions: a partial tile).
+  expect_packed_matches("Conv", random_operand({2, 6, 7, 9}, rng),
+                        {random_operand({10, 3, 3, 3}, rng), random_operand({10}, rng)},
+                        {{"pads", attr_ints({1, 1, 1, 1})}, {"group", attr_int(2)}}, "conv2d_fast_f32", 27);
 }
 
 TEST(FastGemmOps, Conv1dGroupedCausalDilated) {
