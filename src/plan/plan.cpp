@@ -211,6 +211,7 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
         }
         if (!p.step.fuse(p.step, what)) break;
         if (other != ir::kNoTensor) p.fused.push_back(other);
+        p.step.flops += c.step.flops;
         p.outputs[0] = u;
         producer[u] = static_cast<int>(i);
         uses[t] = 0;

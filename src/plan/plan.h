@@ -86,7 +86,7 @@ struct Plan {
   size_t constant_bytes = 0;     // weights and folded constants the steps read
   double flops = 0;              // per inference, estimated
   std::map<std::string, int> graph_op_counts;  // ops in the file
-  std::map<std::string, int> plan_op_counts;   // ops left to run after folding
+  std::map<std::string, int> plan_op_counts;   // ops left to run after folding (fused ones count as their head op)
 };
 
 // Throws rtml::Error for unsupported ops, bad attributes, shape mismatches,
