@@ -79,7 +79,7 @@ int cmd_info(const Args& args) {
   for (int id : p.outputs)
     std::printf("  %-24s %-8s %s\n", p.tensors[id].name.c_str(), dtype_name(p.tensors[id].dtype),
                 shape_str(p.tensors[id].shape).c_str());
-  std::printf("\nops (in file -> left to run after folding)\n");
+  std::printf("\nops (in file -> left to run after folding; a fused Relu / Add runs in the step before it)\n");
   for (const auto& [op, n] : p.graph_op_counts) {
     auto it = p.plan_op_counts.find(op);
     std::printf("  %-24s %4d -> %d\n", op.c_str(), n, it == p.plan_op_counts.end() ? 0 : it->second);

@@ -45,8 +45,8 @@ constexpr size_t kRows = kV == 1 ? 8 : kV == 2 ? 6 : kV == 4 ? 3 : 1;
 HWY_INLINE void StoreTile(const D d, V* acc, const float* bias, bool relu, float* c, size_t ncols) {
   if (bias)
     for (size_t v = 0; v < kV; ++v) acc[v] = hn::Add(acc[v], hn::LoadU(d, bias + v * kL));
-  if (relu)
-    for (size_t v = 0; v < kV; ++v) acc[v] = hn::Max(acc[v], hn::Zero(d));
+  if (relu)  // as the reference Relu, x > 0 ? x : 0 (NaN -> 0 on every target)
+    for (size_t v = 0; v < kV; ++v) acc[v] = hn::IfThenElseZero(hn::Gt(acc[v], hn::Zero(d)), acc[v]);
   if (ncols == static_cast<size_t>(kPanel)) {
     for (size_t v = 0; v < kV; ++v) hn::StoreU(acc[v], d, c + v * kL);
   } else {

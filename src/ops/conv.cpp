@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/fast_conv.h"
 #include "kernels/fast_gemm.h"
 #include "kernels/fast_pool.h"
 #include "kernels/pool.h"
@@ -151,6 +153,8 @@ struct Im2RowConvParams {
   std::vector<int32_t> tap_offset;       // out_size x taps: offset in an input plane, or -1
   std::vector<kernels::PackedB> weights;  // one per group
   int out_slot = 2;
+  // Fused epilogue (Step::fuse): + the operand after Y (same shape), then ReLU.
+  bool residual = false, relu = false;
 };
 
 int run_conv_im2row_f32(const void* params, void* const* ops) {
@@ -159,7 +163,8 @@ int run_conv_im2row_f32(const void* params, void* const* ops) {
   float* y = static_cast<float*>(ops[p.out_slot]);
   const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
   const int64_t kdim = cg * p.taps;
-  float* rows = static_cast<float*>(ops[p.out_slot + 1]);
+  const float* res = p.residual ? static_cast<const float*>(ops[p.out_slot + 1]) : nullptr;
+  float* rows = static_cast<float*>(ops[p.out_slot + 1 + (p.residual ? 1 : 0)]);
   float* tmp = rows + p.out_size * kdim;
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
@@ -173,13 +178,211 @@ int run_conv_im2row_f32(const void* params, void* const* ops) {
           for (int64_t t = 0; t < p.taps; ++t) dst[t] = off[t] < 0 ? 0.0f : plane[off[t]];
         }
       }
-      kernels::fast_gemm(p.out_size, rows, kdim, p.weights[static_cast<size_t>(g)], tmp, mg);
-      float* yg = y + (n * p.out_channels + g * mg) * p.out_size;
-      for (int64_t o = 0; o < p.out_size; ++o)
-        for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
+      // Without a residual the GEMM's store applies the ReLU; with one, the
+      // ReLU comes after the add, in the transposition.
+      kernels::fast_gemm(p.out_size, rows, kdim, p.weights[static_cast<size_t>(g)], tmp, mg, p.relu && !res);
+      const int64_t yoff = (n * p.out_channels + g * mg) * p.out_size;
+      float* yg = y + yoff;
+      if (!res) {
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
+      } else if (!p.relu) {
+        const float* rg = res + yoff;
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m] + rg[m * p.out_size + o];
+      } else {
+        const float* rg = res + yoff;
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) {
+            const float v = tmp[o * mg + m] + rg[m * p.out_size + o];
+            yg[m * p.out_size + o] = v > 0.0f ? v : 0.0f;
+          }
+      }
     }
   }
   return 0;
+}
+
+// The kernel names of a fused epilogue: base, +add, +relu, +add+relu.
+const char* fused_name(const char* const names[4], bool residual, bool relu) {
+  return names[(residual ? 1 : 0) + (relu ? 2 : 0)];
+}
+
+// Step::fuse of both fast Conv kernels: the residual Add comes before the
+// ReLU, so nothing fuses once the ReLU has.
+template <class P>
+bool fuse_conv(ops::Step& step, ops::Step::Epilogue what, const char* const names[4]) {
+  auto& p = *static_cast<P*>(step.params.get());
+  if (p.relu) return false;
+  if (what == ops::Step::Epilogue::Relu) {
+    p.relu = true;
+  } else {
+    if (p.residual) return false;
+    p.residual = true;
+  }
+  step.kernel = fused_name(names, p.residual, p.relu);
+  return true;
+}
+
+const char* const kIm2Row1d[4] = {"conv1d_im2row_gemm_f32", "conv1d_im2row_gemm_f32+add",
+                                  "conv1d_im2row_gemm_f32+relu", "conv1d_im2row_gemm_f32+add+relu"};
+const char* const kIm2Row2d[4] = {"conv2d_im2row_gemm_f32", "conv2d_im2row_gemm_f32+add",
+                                  "conv2d_im2row_gemm_f32+relu", "conv2d_im2row_gemm_f32+add+relu"};
+const char* const kIm2RowNd[4] = {"convnd_im2row_gemm_f32", "convnd_im2row_gemm_f32+add",
+                                  "convnd_im2row_gemm_f32+relu", "convnd_im2row_gemm_f32+add+relu"};
+
+bool fuse_im2row_1d(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<Im2RowConvParams>(s, w, kIm2Row1d); }
+bool fuse_im2row_2d(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<Im2RowConvParams>(s, w, kIm2Row2d); }
+bool fuse_im2row_nd(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<Im2RowConvParams>(s, w, kIm2RowNd); }
+
+// Fast 1-D Conv with stride 1 and constant weights (kernels/fast_conv.h):
+// W and B are read from their (constant) operands at run time.
+struct FastConv1dOpParams {
+  kernels::FastConv1dParams conv;
+  bool has_bias = false;
+  int out_slot = 2;
+  bool residual = false, relu = false;  // fused epilogue, as Im2RowConvParams
+};
+
+int run_conv1d_fast_f32(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const FastConv1dOpParams*>(params);
+  const float* res = p.residual ? static_cast<const float*>(ops[p.out_slot + 1]) : nullptr;
+  kernels::fast_conv1d_f32(p.conv, static_cast<const float*>(ops[0]), static_cast<const float*>(ops[1]),
+                           p.has_bias ? static_cast<const float*>(ops[2]) : nullptr, res, p.relu,
+                           static_cast<float*>(ops[p.out_slot]),
+                           static_cast<float*>(ops[p.out_slot + 1 + (p.residual ? 1 : 0)]));
+  return 0;
+}
+
+const char* const kFast1d[4] = {"conv1d_fast_f32", "conv1d_fast_f32+add", "conv1d_fast_f32+relu",
+                                "conv1d_fast_f32+add+relu"};
+bool fuse_conv1d_fast(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<FastConv1dOpParams>(s, w, kFast1d); }
+
+// Chooses the fast 1-D kernel when it applies: one spatial dim, stride 1,
+// constant W and B (depthwise too: its tiles are one channel row).
+bool prepare_conv1d_fast(OpContext& ctx, const ConvParams& cp) {
+  const bool bias_const = !ctx.has_input(2) || ctx.is_constant(2);
+  const int64_t mg = cp.out_channels / cp.group;
+  if (cp.spatial != 1 || cp.stride[0] != 1 || !ctx.is_constant(1) || !bias_const || cp.out_size == 0)
+    return false;
+  const ConvParams c = cp;
+  auto& p = make_params<FastConv1dOpParams>(ctx.step);
+  p.conv.batch = c.batch;
+  p.conv.in_channels = c.in_channels;
+  p.conv.out_channels = c.out_channels;
+  p.conv.group = c.group;
+  p.conv.in_len = c.in_size;
+  p.conv.out_len = c.out_size;
+  p.conv.taps = c.kernel_size;
+  p.conv.dilation = c.dilation[0];
+  p.conv.pad_begin = c.pad_begin[0];
+  p.has_bias = ctx.has_input(2);
+  p.out_slot = static_cast<int>(ctx.node().inputs.size());
+  ctx.step.scratch_bytes = static_cast<size_t>(kernels::fast_conv1d_prepare(p.conv)) * sizeof(float);
+  ctx.step.run = run_conv1d_fast_f32;
+  ctx.step.kernel = kFast1d[0];
+  ctx.step.fuse = fuse_conv1d_fast;
+  return true;
+}
+
+// Fast 2-D Conv with stride 1 and constant weights: per batch item and
+// group, the input channels are copied into the scratch with zero borders
+// (padded planes of Hp x Wp), then the im2col matrix (Cg*taps rows, one per
+// channel and tap: the output positions' inputs, a copy of out_w floats per
+// output row) is built beside them, and the fast conv's tiles compute
+// W_g * im2col straight into Y's channel planes (no transposition), with the
+// fused epilogue.
+struct FastConv2dOpParams {
+  int64_t batch = 1, in_channels = 1, out_channels = 1, group = 1;
+  int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1, kh = 1, kw = 1, dh = 1, dw = 1, pad_top = 0, pad_left = 0;
+  int64_t hp = 1, wp = 1;  // padded plane: out_h + (kh-1)*dh rows of out_w + (kw-1)*dw
+  int64_t ldb = 1;         // row stride of the im2col matrix
+  bool has_bias = false;
+  int out_slot = 2;
+  bool residual = false, relu = false;
+};
+
+// Copies n floats, 8 at a time where it can (fixed-size copies compile to vector moves).
+inline void copy_floats(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(float));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+int run_conv2d_fast_f32(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const FastConv2dOpParams*>(params);
+  const float* x = static_cast<const float*>(ops[0]);
+  const float* w = static_cast<const float*>(ops[1]);
+  const float* bias = p.has_bias ? static_cast<const float*>(ops[2]) : nullptr;
+  float* y = static_cast<float*>(ops[p.out_slot]);
+  const float* res = p.residual ? static_cast<const float*>(ops[p.out_slot + 1]) : nullptr;
+  const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
+  const int64_t plane = p.in_h * p.in_w, pplane = p.hp * p.wp, out_size = p.out_h * p.out_w;
+  const int64_t kdim = cg * p.kh * p.kw;
+  float* col = static_cast<float*>(ops[p.out_slot + 1 + (p.residual ? 1 : 0)]);
+  float* xpad = col + kdim * p.ldb;
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.in_channels + g * cg) * plane;
+      std::fill(xpad, xpad + cg * pplane, 0.0f);
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t ih = 0; ih < p.in_h; ++ih)
+          copy_floats(xpad + c * pplane + (ih + p.pad_top) * p.wp + p.pad_left, xg + c * plane + ih * p.in_w, p.in_w);
+      float* row = col;
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t th = 0; th < p.kh; ++th)
+          for (int64_t tw = 0; tw < p.kw; ++tw, row += p.ldb) {
+            const float* src = xpad + c * pplane + th * p.dh * p.wp + tw * p.dw;
+            for (int64_t oh = 0; oh < p.out_h; ++oh) copy_floats(row + oh * p.out_w, src + oh * p.wp, p.out_w);
+          }
+      const int64_t yoff = (n * p.out_channels + g * mg) * out_size;
+      kernels::fast_conv_gemm_f32(mg, kdim, out_size, w + g * mg * kdim, col, p.ldb, bias ? bias + g * mg : nullptr,
+                                  res ? res + yoff : nullptr, p.relu, y + yoff);
+    }
+  }
+  return 0;
+}
+
+const char* const kFast2d[4] = {"conv2d_fast_f32", "conv2d_fast_f32+add", "conv2d_fast_f32+relu",
+                                "conv2d_fast_f32+add+relu"};
+bool fuse_conv2d_fast(ops::Step& s, ops::Step::Epilogue w) { return fuse_conv<FastConv2dOpParams>(s, w, kFast2d); }
+
+// Chooses the fast 2-D kernel: stride 1, constant W and B, at least 2 output
+// channels per group (depthwise keeps the direct kernel).
+bool prepare_conv2d_fast(OpContext& ctx, const ConvParams& cp) {
+  const bool bias_const = !ctx.has_input(2) || ctx.is_constant(2);
+  const int64_t mg = cp.out_channels / cp.group;
+  if (cp.spatial != 2 || cp.stride[0] != 1 || cp.stride[1] != 1 || !ctx.is_constant(1) || !bias_const || mg < 2 ||
+      cp.out_size == 0)
+    return false;
+  const ConvParams c = cp;
+  auto& p = make_params<FastConv2dOpParams>(ctx.step);
+  p.batch = c.batch;
+  p.in_channels = c.in_channels;
+  p.out_channels = c.out_channels;
+  p.group = c.group;
+  p.in_h = c.in_shape[0];
+  p.in_w = c.in_shape[1];
+  p.out_h = c.out_shape[0];
+  p.out_w = c.out_shape[1];
+  p.kh = c.kernel[0];
+  p.kw = c.kernel[1];
+  p.dh = c.dilation[0];
+  p.dw = c.dilation[1];
+  p.pad_top = c.pad_begin[0];
+  p.pad_left = c.pad_begin[1];
+  p.hp = p.out_h + (p.kh - 1) * p.dh;  // >= pad_top + in_h: out_h = in_h + pads - extent + 1
+  p.wp = p.out_w + (p.kw - 1) * p.dw;
+  p.ldb = kernels::fast_conv_gemm_ldb(c.out_size);
+  p.has_bias = ctx.has_input(2);
+  p.out_slot = static_cast<int>(ctx.node().inputs.size());
+  const int64_t cg = c.in_channels / c.group, kdim = cg * c.kernel_size;
+  ctx.step.scratch_bytes = static_cast<size_t>(kdim * p.ldb + cg * p.hp * p.wp) * sizeof(float);
+  (void)kernels::fast_conv_target();  // resolves the dispatch now, at prepare
+  ctx.step.run = run_conv2d_fast_f32;
+  ctx.step.kernel = kFast2d[0];
+  ctx.step.fuse = fuse_conv2d_fast;
+  return true;
 }
 
 // Chooses the im2row + GEMM kernel when it applies; false leaves the direct one.
@@ -229,7 +432,8 @@ bool prepare_conv_im2row(OpContext& ctx, const ConvParams& cp) {
     p.weights.push_back(kernels::pack_b(kdim, mg, w + g * mg * kdim, kdim, true, 1.0f, bias ? bias + g * mg : nullptr));
   ctx.step.scratch_bytes = static_cast<size_t>(c.out_size * (kdim + mg)) * sizeof(float);
   ctx.step.run = run_conv_im2row_f32;
-  ctx.step.kernel = n == 1 ? "conv1d_im2row_gemm_f32" : n == 2 ? "conv2d_im2row_gemm_f32" : "convnd_im2row_gemm_f32";
+  ctx.step.kernel = n == 1 ? kIm2Row1d[0] : n == 2 ? kIm2Row2d[0] : kIm2RowNd[0];
+  ctx.step.fuse = n == 1 ? fuse_im2row_1d : n == 2 ? fuse_im2row_2d : fuse_im2row_nd;
   return true;
 }
 
@@ -308,7 +512,7 @@ void prepare_conv(OpContext& ctx) {
   ctx.step.run = has_bias_slot(ctx) ? run_conv_f32<true> : run_conv_f32<false>;
   ctx.step.kernel = w.n == 1 ? "conv1d_direct_f32" : w.n == 2 ? "conv2d_direct_f32" : "convnd_direct_f32";
   ctx.step.flops = 2.0 * double(x[0]) * double(m) * double(p.out_size) * double(c / group) * double(p.kernel_size);
-  prepare_conv_im2row(ctx, p);
+  if (!prepare_conv1d_fast(ctx, p) && !prepare_conv2d_fast(ctx, p)) prepare_conv_im2row(ctx, p);
 }
 
 void prepare_conv_transpose(OpContext& ctx) {

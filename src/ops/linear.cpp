@@ -2,6 +2,7 @@
 // float32 with a constant B, in kernels::fast_gemm against B packed here at
 // prepare time (kernels/fast_gemm.h).
 #include "kernels/fast_gemm.h"
+#include "kernels/fast_sparse.h"
 #include "kernels/linear.h"
 
 #include "ops/op.h"
@@ -39,13 +40,53 @@ struct PackedGemmParams {
   int64_t rows = 0, K = 0;
   kernels::PackedB b;
   int out_slot = 2;  // operand index of Y
+  bool relu = false;  // a fused Relu (Step::fuse)
 };
 
 int run_packed_gemm(const void* params, void* const* ops) {
   const auto& p = *static_cast<const PackedGemmParams*>(params);
-  kernels::fast_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<float*>(ops[p.out_slot]), p.b.N);
+  kernels::fast_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<float*>(ops[p.out_slot]), p.b.N,
+                     p.relu);
   return 0;
 }
+
+// Mostly-zero constant B (kernels/fast_sparse.h): its nonzeros packed at
+// prepare; B itself (the step's constant operand 1) serves rows of A that
+// hold an infinity or a NaN.
+struct SparseGemmParams {
+  int64_t rows = 0, K = 0, ldb = 0;
+  bool trans_b = false;
+  kernels::SparseB b;
+  int out_slot = 2;
+  bool relu = false;
+};
+
+int run_sparse_gemm(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const SparseGemmParams*>(params);
+  kernels::fast_sparse_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<const float*>(ops[1]),
+                            p.ldb, p.trans_b, static_cast<float*>(ops[p.out_slot]), p.b.N, p.relu);
+  return 0;
+}
+
+// Whether B (constant, K x N as op(B)) is sparse enough for the sparse kernel at `rows` rows of A.
+bool use_sparse(int64_t rows, int64_t K, int64_t N, const float* b, int64_t ldb, bool trans_b) {
+  return rows <= kernels::kSparseMaxRows &&
+         kernels::zero_fraction(K, N, b, ldb, trans_b) >= kernels::kSparseMinZeroFraction;
+}
+
+// Step::fuse of the packed and sparse GEMMs: a following Relu runs in their store.
+template <class P, const char* kFusedName>
+bool fuse_packed_gemm(Step& step, Step::Epilogue what) {
+  auto& p = *static_cast<P*>(step.params.get());
+  if (what != Step::Epilogue::Relu || p.relu) return false;
+  p.relu = true;
+  step.kernel = kFusedName;
+  return true;
+}
+constexpr char kMatMulPackedRelu[] = "matmul_packed_f32+relu";
+constexpr char kGemmPackedRelu[] = "gemm_packed_f32+relu";
+constexpr char kMatMulSparseRelu[] = "matmul_sparse_f32+relu";
+constexpr char kGemmSparseRelu[] = "gemm_sparse_f32+relu";
 
 // Two float32 activations: each batch's B is packed into the step's scratch
 // at run time (once per distinct B matrix) and multiplied with the fast kernel.
@@ -125,6 +166,18 @@ void MatMul(OpContext& ctx) {
   // (batch_count * M) x K by K x N GEMM against B packed once.
   if (dt == DType::F32 && ctx.is_constant(1) && b_batch.empty() && K > 0 && N > 0) {
     const MatMulParams mp = p;
+    const float* b = ctx.input(1).as<float>();
+    if (use_sparse(mp.batch_count * M, K, N, b, N, false)) {
+      auto& f = make_params<SparseGemmParams>(ctx.step);
+      f.rows = mp.batch_count * M;
+      f.K = K;
+      f.ldb = N;
+      f.b = kernels::pack_sparse_b(K, N, b, N, false);
+      ctx.step.run = run_sparse_gemm;
+      ctx.step.kernel = "matmul_sparse_f32";
+      ctx.step.fuse = fuse_packed_gemm<SparseGemmParams, kMatMulSparseRelu>;
+      return;
+    }
     auto& f = make_params<PackedGemmParams>(ctx.step);
     f.rows = mp.batch_count * M;
     f.K = K;
@@ -132,6 +185,7 @@ void MatMul(OpContext& ctx) {
     f.out_slot = 2;
     ctx.step.run = run_packed_gemm;
     ctx.step.kernel = "matmul_packed_f32";
+    ctx.step.fuse = fuse_packed_gemm<PackedGemmParams, kMatMulPackedRelu>;
     return;
   }
   // Both operands at run time (attention's Q*K^T, weights*V): packing B costs
@@ -211,6 +265,21 @@ void Gemm(OpContext& ctx) {
     }
     const GemmParams gp = p;
     const int slots = op.num_inputs;
+    const float* b = ctx.input(1).as<float>();
+    if (use_sparse(gp.M, gp.K, gp.N, b, gp.ldb, gp.trans_b)) {
+      auto& f = make_params<SparseGemmParams>(ctx.step);
+      f.rows = gp.M;
+      f.K = gp.K;
+      f.ldb = gp.ldb;
+      f.trans_b = gp.trans_b;
+      f.b = kernels::pack_sparse_b(gp.K, gp.N, b, gp.ldb, gp.trans_b, static_cast<float>(gp.alpha),
+                                   bias.empty() ? nullptr : bias.data());
+      f.out_slot = slots;
+      ctx.step.run = run_sparse_gemm;
+      ctx.step.kernel = "gemm_sparse_f32";
+      ctx.step.fuse = fuse_packed_gemm<SparseGemmParams, kGemmSparseRelu>;
+      return;
+    }
     auto& f = make_params<PackedGemmParams>(ctx.step);
     f.rows = gp.M;
     f.K = gp.K;
@@ -219,6 +288,7 @@ void Gemm(OpContext& ctx) {
     f.out_slot = slots;
     ctx.step.run = run_packed_gemm;
     ctx.step.kernel = "gemm_packed_f32";
+    ctx.step.fuse = fuse_packed_gemm<PackedGemmParams, kGemmPackedRelu>;
     return;
   }
   switch (dt) {

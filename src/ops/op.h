@@ -16,6 +16,7 @@
 //            middle; trailing optional inputs the node does not list have
 //            no slot at all)
 //   outputs (likewise: the slots the node lists, nullptr for an empty name)
+//   fused   (the other addend of an Add fused into the step; see Step::fuse)
 //   scratch (only if scratch_bytes > 0; 64-byte aligned, uninitialized)
 // So a kernel with optional trailing operands must learn in prepare how many
 // slots the node has (ctx.node().inputs.size(), .outputs.size()) and keep
@@ -51,6 +52,14 @@ struct Step {
   // step; `run` must still be a correct copy for when it cannot.
   bool output_aliases_input = false;
   double flops = 0;  // estimate per run, for `rtml info` and profiles
+  // Epilogue fusion (plan/ asks; PlanOptions::fuse): when this step's output
+  // 0 feeds only a Relu, or an Add with a tensor of the same shape and type,
+  // plan/ calls fuse(*this, what). It returns true when the kernel now
+  // applies that node to its output itself (fuse updates `kernel`); for Add
+  // the other addend becomes one more operand, right after the outputs and
+  // before the scratch. nullptr: the kernel fuses nothing.
+  enum class Epilogue { Relu, Add };
+  bool (*fuse)(Step& step, Epilogue what) = nullptr;
 };
 
 // Type and shape of an operand at prepare time, plus its bytes when constant.

@@ -26,6 +26,10 @@ namespace {
 struct Prepared {
   int node;
   ops::Step step;
+  // The step's operands: the node's, until epilogue fusion gives the step the
+  // output of a node it absorbed and that node's other addend (`fused`).
+  std::vector<ir::TensorId> inputs, outputs, fused;
+  std::string name, op_type;
 };
 
 std::string input_list(const ir::Graph& g) {
@@ -131,7 +135,7 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
       }
     }
     if (!all_constant) {
-      prepared.push_back({n, std::move(ctx.step)});
+      prepared.push_back({n, std::move(ctx.step), node.inputs, node.outputs, {}, node.name, node.op_type});
       continue;
     }
     ir::Buffer scratch(ctx.step.scratch_bytes);
@@ -161,6 +165,61 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
     if (keep[i])
       for (ir::TensorId t : node.inputs)
         if (t != ir::kNoTensor) needed[t] = true;
+  }
+
+  // 2b. Epilogue fusion: a step whose output 0 only feeds a Relu, or an Add
+  // of a same-shaped tensor that is ready before the step, takes that node's
+  // work (Step::fuse) and its output; the node's step goes.
+  if (options.fuse) {
+    std::vector<int> uses(nt, 0), producer(nt, -1);
+    for (ir::TensorId t : g.outputs) ++uses[t];
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      if (!keep[i]) continue;
+      for (ir::TensorId t : prepared[i].inputs)
+        if (t != ir::kNoTensor) ++uses[t];
+      for (ir::TensorId t : prepared[i].outputs)
+        if (t != ir::kNoTensor) producer[t] = static_cast<int>(i);
+    }
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      Prepared& p = prepared[i];
+      while (keep[i] && p.step.fuse && !p.outputs.empty() && p.outputs[0] != ir::kNoTensor) {
+        const ir::TensorId t = p.outputs[0];
+        if (uses[t] != 1) break;
+        size_t j = i + 1;
+        while (j < prepared.size() &&
+               !(keep[j] && std::find(prepared[j].inputs.begin(), prepared[j].inputs.end(), t) != prepared[j].inputs.end()))
+          ++j;
+        if (j == prepared.size()) break;
+        Prepared& c = prepared[j];
+        const ir::Node& cn = g.nodes[c.node];
+        if (!cn.domain.empty() || c.outputs.size() != 1 || c.outputs[0] == ir::kNoTensor) break;
+        const ir::TensorId u = c.outputs[0];
+        if (info[u].dtype != info[t].dtype || info[u].shape != info[t].shape) break;
+        ops::Step::Epilogue what;
+        ir::TensorId other = ir::kNoTensor;
+        if (cn.op_type == "Relu" && c.inputs.size() == 1) {
+          what = ops::Step::Epilogue::Relu;
+        } else if (cn.op_type == "Add" && c.inputs.size() == 2) {
+          other = c.inputs[0] == t ? c.inputs[1] : c.inputs[0];
+          // Same shape (no broadcasting) and written before step i runs.
+          if (other == t || info[other].dtype != info[t].dtype || info[other].shape != info[t].shape ||
+              producer[other] >= static_cast<int>(i))
+            break;
+          what = ops::Step::Epilogue::Add;
+        } else {
+          break;
+        }
+        if (!p.step.fuse(p.step, what)) break;
+        if (other != ir::kNoTensor) p.fused.push_back(other);
+        p.step.flops += c.step.flops;
+        p.outputs[0] = u;
+        producer[u] = static_cast<int>(i);
+        uses[t] = 0;
+        keep[j] = false;
+        p.name += " + " + c.name;
+        p.op_type += "+" + c.op_type;
+      }
+    }
   }
 
   // 3. Give every tensor a storage class; let view ops share their input.
@@ -195,7 +254,7 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
   std::vector<bool> produced(nt, false);
   for (size_t i = 0; i < prepared.size(); ++i)
     if (keep[i])
-      for (ir::TensorId t : g.nodes[prepared[i].node].outputs)
+      for (ir::TensorId t : prepared[i].outputs)
         if (t != ir::kNoTensor) produced[t] = true;
   for (size_t k = 0; k < g.outputs.size(); ++k) {
     ir::TensorId t = g.outputs[k];
@@ -228,25 +287,27 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
   };
   for (size_t i = 0; i < prepared.size(); ++i) {
     if (!keep[i]) continue;
-    const ir::Node& node = g.nodes[prepared[i].node];
+    const Prepared& pr = prepared[i];
+    const ir::Node& node = g.nodes[pr.node];
     ops::Step& step = prepared[i].step;
-    if (step.output_aliases_input && node.inputs.size() >= 1 && node.inputs[0] != ir::kNoTensor &&
-        plan_id[node.outputs[0]] < 0) {
-      int in = id_of(node.inputs[0]);
+    if (step.output_aliases_input && pr.inputs.size() >= 1 && pr.inputs[0] != ir::kNoTensor &&
+        plan_id[pr.outputs[0]] < 0) {
+      int in = id_of(pr.inputs[0]);
       if (plan.tensors[in].storage == Storage::Arena) {
-        plan_id[node.outputs[0]] = in;  // same bytes, no step
+        plan_id[pr.outputs[0]] = in;  // same bytes, no step
         continue;
       }
     }
     const int s = static_cast<int>(plan.steps.size());
     PlanStep ps;
-    ps.node_name = node.name;
-    ps.op_type = node.op_type;
+    ps.node_name = pr.name;
+    ps.op_type = pr.op_type;
     ps.first_operand = static_cast<uint32_t>(plan.operands.size());
-    ps.num_inputs = static_cast<uint32_t>(node.inputs.size());
-    ps.num_outputs = static_cast<uint32_t>(node.outputs.size());
-    for (ir::TensorId t : node.inputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
-    for (ir::TensorId t : node.outputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
+    ps.num_inputs = static_cast<uint32_t>(pr.inputs.size());
+    ps.num_outputs = static_cast<uint32_t>(pr.outputs.size());
+    for (ir::TensorId t : pr.inputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
+    for (ir::TensorId t : pr.outputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
+    for (ir::TensorId t : pr.fused) plan.operands.push_back(id_of(t));
     if (step.scratch_bytes)
       plan.operands.push_back(add(node.name + ":scratch", DType::U8, {static_cast<int64_t>(step.scratch_bytes)},
                                   Storage::Arena));

@@ -29,6 +29,10 @@ struct PlanOptions {
   // Fixed shapes for graph inputs, by name. Required for every input whose
   // declared shape has an unknown dimension; must agree with known ones.
   std::map<std::string, Shape> input_shapes;
+  // Epilogue fusion (ops::Step::fuse): a Relu, or a residual Add, after a
+  // kernel that can apply it to its output runs inside that kernel's step.
+  // false keeps one step per node (the reference for tests).
+  bool fuse = true;
 };
 
 enum class Storage : uint8_t {
@@ -55,8 +59,8 @@ struct PlanStep {
   ops::Step step;
   uint32_t first_operand = 0;  // into Plan::operands
   uint32_t num_operands = 0;
-  uint32_t num_inputs = 0;   // operands: the node's inputs, then its outputs,
-  uint32_t num_outputs = 0;  // then the scratch buffer (when scratch_bytes > 0)
+  uint32_t num_inputs = 0;   // operands: the node's inputs, then its outputs, then
+  uint32_t num_outputs = 0;  // fused addends, then the scratch (when scratch_bytes > 0)
 };
 
 // A graph output whose value is not written by a step (it is a constant, a
@@ -82,7 +86,7 @@ struct Plan {
   size_t constant_bytes = 0;     // weights and folded constants the steps read
   double flops = 0;              // per inference, estimated
   std::map<std::string, int> graph_op_counts;  // ops in the file
-  std::map<std::string, int> plan_op_counts;   // ops left to run after folding
+  std::map<std::string, int> plan_op_counts;   // ops left to run after folding (fused ones count as their head op)
 };
 
 // Throws rtml::Error for unsupported ops, bad attributes, shape mismatches,
