@@ -209,6 +209,11 @@ def markdown(rows, limits, host, when, commit, seconds):
             r["level"] or "-", fmt(r["percent_of_level_bandwidth"], ".0f"), fmt(r["percent_of_roofline"], ".0f"),
             fmt(r["engine_overhead_ns"], ".0f"), fmt(r["rt_p999_over_median"], ".2f"),
             fmt(r["arena_ratio"], ".2f")]) + " |")
+    over = [r["model"] for r in rows
+            if (r["percent_of_fma_peak"] or 0) > 100 or (r["percent_of_level_bandwidth"] or 0) > 100]
+    if over:
+        out += ["", f"Above 100%: {', '.join(over)}. FLOPs and bytes are counted from the graph as dense; "
+                    "a kernel that skips zero weights (kernels/fast_sparse) does less work than that count."]
     ratios = sorted(r["native_vs_torch"] for r in rows if r["native_vs_torch"])
     if ratios:
         out += ["", f"native / LibTorch: median {ratios[len(ratios) // 2]:.3f} over {len(ratios)} models, "

@@ -26,6 +26,7 @@
 #include "kernels/conv.h"
 #include "plan/plan.h"
 #include "attributes.h"
+#include "simd_targets.h"
 
 using namespace rtml;
 
@@ -179,25 +180,10 @@ int check_conv_gemm() {
 }
 
 TEST(FastConv1d, MatchesReferenceOnRandomShapesOnEveryTarget) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  if (targets.empty()) {  // armhf: the static target only (see fast_gemm_test.cpp)
-    EXPECT_EQ(std::string(kernels::fast_conv_target()), hwy::TargetName(HWY_STATIC_TARGET));
+  rtml::testing::check_every_dispatched_target(kernels::fast_conv_target, [] {
     EXPECT_EQ(check_random_shapes(), 10 * 8);
     EXPECT_EQ(check_conv_gemm(), 4 * 4 * 3);
-    return;
-  }
-  std::set<std::string> checked;
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string ran = kernels::fast_conv_target();
-    if (!checked.insert(ran).second) continue;
-    SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
-    EXPECT_EQ(check_random_shapes(), 10 * 8);
-    EXPECT_EQ(check_conv_gemm(), 4 * 4 * 3);
-    if (HasFatalFailure()) break;
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  EXPECT_FALSE(checked.empty());
+  });
 }
 
 TEST(FastConv1d, HandComputedResidualAndRelu) {

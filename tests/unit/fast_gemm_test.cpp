@@ -24,6 +24,7 @@
 #include "plan/plan.h"
 #include "attributes.h"
 #include "one_node.h"
+#include "simd_targets.h"
 
 using namespace rtml;
 
@@ -99,33 +100,11 @@ int check_random_shapes() {
 // On each SIMD target this CPU supports and the library was compiled for
 // (e.g. SSE4, AVX2, AVX3 on x86-64; NEON on ARM), not only the best one.
 TEST(FastGemm, MatchesReferenceOnRandomShapesOnEveryTarget) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  if (targets.empty()) {
-    // armhf: Debian's libhwy is built for the armhf baseline (no NEON), so it
-    // reports no target this file was compiled for; the dispatch then takes
-    // the static target, NEON (-mfpu=neon).
-    EXPECT_EQ(std::string(kernels::fast_gemm_target()), hwy::TargetName(HWY_STATIC_TARGET));
-    EXPECT_EQ(check_random_shapes(), 6 * 7 * 5 * 4);
-    return;
-  }
-  // Each forced target runs the kernel the dispatch picks for it: that
-  // target, or a lower one for targets fast_gemm.cpp leaves out
-  // (HWY_DISABLED_TARGETS: SVE/SVE2, which qemu-aarch64 reports, go to NEON).
-  // Every kernel reached this way is checked once.
-  std::set<std::string> checked;
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string ran = kernels::fast_gemm_target();
-    if (!checked.insert(ran).second) continue;
-    SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
-    EXPECT_EQ(check_random_shapes(), 6 * 7 * 5 * 4);
-    if (HasFatalFailure()) break;
-  }
-  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own
-  EXPECT_FALSE(checked.empty());
+  const std::set<std::string> checked = rtml::testing::check_every_dispatched_target(
+      kernels::fast_gemm_target, [] { EXPECT_EQ(check_random_shapes(), 6 * 7 * 5 * 4); });
 #if HWY_ARCH_X86
   // On x86-64 libhwy and this file agree: every forced target is its own kernel.
-  EXPECT_EQ(checked.size(), targets.size());
+  EXPECT_EQ(checked.size(), hwy::SupportedAndGeneratedTargets().size());
 #endif
 }
 

@@ -22,6 +22,7 @@
 #include "kernels/pool.h"
 #include "attributes.h"
 #include "one_node.h"
+#include "simd_targets.h"
 
 using namespace rtml;
 using rtml::testing::Operand;
@@ -153,25 +154,10 @@ int check_random_shapes() {
 }
 
 TEST(FastPool, MatchesReferenceOnRandomShapesOnEveryTarget) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  if (targets.empty()) {  // armhf: the static target only (see fast_gemm_test.cpp)
-    EXPECT_EQ(std::string(kernels::fast_pool_target()), hwy::TargetName(HWY_STATIC_TARGET));
-    EXPECT_EQ(check_random_shapes(), 600);
-    return;
-  }
-  std::set<std::string> checked;
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string ran = kernels::fast_pool_target();
-    if (!checked.insert(ran).second) continue;
-    SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
-    EXPECT_EQ(check_random_shapes(), 600);
-    if (HasFailure()) break;
-  }
-  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own
-  EXPECT_FALSE(checked.empty());
+  const std::set<std::string> checked = rtml::testing::check_every_dispatched_target(
+      kernels::fast_pool_target, [] { EXPECT_EQ(check_random_shapes(), 600); });
 #if HWY_ARCH_X86
-  EXPECT_EQ(checked.size(), targets.size());
+  EXPECT_EQ(checked.size(), hwy::SupportedAndGeneratedTargets().size());
 #endif
 }
 

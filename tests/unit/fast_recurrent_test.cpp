@@ -32,6 +32,7 @@
 #include "plan/plan.h"
 #include "attributes.h"
 #include "one_node.h"
+#include "simd_targets.h"
 
 using namespace rtml;
 using namespace rtml::kernels;
@@ -194,25 +195,11 @@ int check_all_cases() {
 constexpr int kCases = (3 + 1) * 4 * 2 * 8;  // GRU twice (linear_before_reset 0 and 1)
 
 TEST(FastRecurrent, MatchesReferenceOnEveryTarget) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  if (targets.empty()) {  // armhf: the static target (see fast_gemm_test)
-    EXPECT_EQ(check_all_cases(), kCases);
-    return;
-  }
-  std::set<std::string> checked;
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string ran = fast_recurrent_target();
-    if (!checked.insert(ran).second) continue;
-    SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
+  rtml::testing::check_every_dispatched_target(fast_recurrent_target, [] {
     // The GEMM inside follows the same forced target.
-    EXPECT_EQ(ran, std::string(fast_gemm_target()));
+    EXPECT_EQ(std::string(fast_recurrent_target()), std::string(fast_gemm_target()));
     EXPECT_EQ(check_all_cases(), kCases);
-    std::printf("checked the %s kernel\n", ran.c_str());
-    if (HasFatalFailure()) break;
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  EXPECT_FALSE(checked.empty());
+  });
 }
 
 TEST(FastRecurrent, BadSequenceLengthWritesNothing) {

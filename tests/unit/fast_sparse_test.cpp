@@ -20,6 +20,7 @@
 #include "kernels/linear.h"
 #include "attributes.h"
 #include "one_node.h"
+#include "simd_targets.h"
 
 using namespace rtml;
 
@@ -83,22 +84,8 @@ int check_random_shapes() {
 }
 
 TEST(FastSparse, MatchesReferenceOnRandomShapesOnEveryTarget) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  if (targets.empty()) {  // armhf: the static target only (see fast_gemm_test.cpp)
-    EXPECT_EQ(check_random_shapes(), 3 * 5 * 4 * 2);
-    return;
-  }
-  std::set<std::string> checked;
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string ran = kernels::fast_sparse_target();
-    if (!checked.insert(ran).second) continue;
-    SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
-    EXPECT_EQ(check_random_shapes(), 3 * 5 * 4 * 2);
-    if (HasFatalFailure()) break;
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  EXPECT_FALSE(checked.empty());
+  rtml::testing::check_every_dispatched_target(kernels::fast_sparse_target,
+                                              [] { EXPECT_EQ(check_random_shapes(), 3 * 5 * 4 * 2); });
 }
 
 TEST(FastSparse, HandComputedLayoutAndProduct) {

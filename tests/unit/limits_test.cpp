@@ -20,33 +20,17 @@
 #include "bench/limits_kernels.h"
 #include "core/error.h"
 #include "hwy/targets.h"
+#include "simd_targets.h"
 
 using namespace rtml;
 namespace fs = std::filesystem;
 
 namespace {
 
-// Runs check() once per Highway target this CPU supports (each distinct
-// dispatched target once), as tests/unit/fast_pool_test.cpp does.
+// Runs check() once per dispatched Highway target (tests/unit/simd_targets.h).
 template <class F>
 void on_every_target(const F& check) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  if (targets.empty()) {  // armhf: the static target only (see fast_gemm_test.cpp)
-    SCOPED_TRACE(bench::limits_target());
-    check();
-    return;
-  }
-  std::set<std::string> checked;
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string ran = bench::limits_target();
-    if (!checked.insert(ran).second) continue;
-    SCOPED_TRACE(hwy::TargetName(target) + std::string(" -> ") + ran);
-    check();
-    if (::testing::Test::HasFailure()) break;
-  }
-  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own
-  EXPECT_FALSE(checked.empty());
+  rtml::testing::check_every_dispatched_target(bench::limits_target, check);
 }
 
 // acc[k] = k, then `iters` steps of x -> x * mul + add; compares every lane
