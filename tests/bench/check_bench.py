@@ -194,7 +194,8 @@ def main():
         for x in rep["runs"]:
             if x["backend"] == "handwritten":
                 check(x["backend_info"].get("pattern") == "lstm I=16 H=16 one step, head 16-8"
-                      and x["heap"]["allocations_per_run"] == 0 and x["accuracy"]["passed"],
+                      and (x["heap"] is None or x["heap"]["allocations_per_run"] == 0)  # None: sanitizers
+                      and x["accuracy"]["passed"],
                       f"handwritten run: {x.get('backend_info')} {x.get('heap')} {x.get('accuracy')}")
         check("not covered" in r.stdout and "handwritten: digits_cnn" in r.stdout and "errors:" not in r.stdout,
               f"table for the handwritten sweep:\n{r.stdout}")
