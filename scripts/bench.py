@@ -24,6 +24,7 @@ A benchmark, not a test: timing is noisy on shared machines; read ratios measure
 import argparse
 import datetime
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,6 +33,9 @@ import sys
 # real-time tails and engine overhead are the targets.
 STREAMING = ["matvec_16", "matvec_64", "lstm_stream_h16", "lstm_stream_h64", "gru_stream_h64",
              "mlp_relu_d3_w64", "mlp_tanh_d2_w16", "mlp_sigmoid_d2_w64", "mdn_k8_d2", "mdn_k8_d4"]
+
+# Bytes per element of the dtypes `rtml info --json` names.
+DTYPE_BYTES = {"float": 4, "double": 8, "float16": 2, "int64": 8, "int32": 4, "int8": 1, "uint8": 1, "bool": 1}
 
 
 def log(msg):
@@ -136,7 +140,7 @@ def main():
         runs = by_model[m]
         n, t, h = median(runs.get("native")), median(runs.get("torch")), median(runs.get("handwritten"))
         i = info[m]
-        io_bytes = sum(4 * _numel(x["shape"]) for x in i["inputs"] + i["outputs"])
+        io_bytes = sum(DTYPE_BYTES.get(x["dtype"], 4) * math.prod(x["shape"]) for x in i["inputs"] + i["outputs"])
         moved = i["parameter_bytes"] + io_bytes
         level = level_for(limits, i["parameter_bytes"] + i["arena_bytes"] + io_bytes)
         gflops = i["flops"] / n / 1e3 if n else None
@@ -181,13 +185,6 @@ def main():
     if args.update_readme:
         update_readme(args.update_readme, table)
         log(f"updated the table in {args.update_readme}")
-
-
-def _numel(shape):
-    k = 1
-    for d in shape:
-        k *= max(int(d), 1)
-    return k
 
 
 def markdown(rows, limits, host, when, commit, seconds):

@@ -72,15 +72,20 @@ struct Layer {
 
 float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
-// y = x W + b. __restrict (every embedded compiler has it): y is never x or
-// W, so the compiler needs no run-time overlap check before vectorising.
+// y += x W, W stored [in][out] (row i is what x[i] scales). __restrict
+// (every embedded compiler has it): y is never x or W, so the compiler needs
+// no run-time overlap check before vectorising.
+void add_product(const float* __restrict x, int in, const float* __restrict w, int out, float* __restrict y) {
+  for (int i = 0; i < in; ++i, w += out) {
+    const float xi = x[i];
+    for (int j = 0; j < out; ++j) y[j] += xi * w[j];
+  }
+}
+
+// y = x W + b.
 void dense(const Layer& L, const float* __restrict x, float* __restrict y) {
   for (int j = 0; j < L.out; ++j) y[j] = L.b[j];
-  const float* __restrict w = L.wt.data();
-  for (int i = 0; i < L.in; ++i, w += L.out) {
-    const float xi = x[i];
-    for (int j = 0; j < L.out; ++j) y[j] += xi * w[j];
-  }
+  add_product(x, L.in, L.wt.data(), L.out, y);
 }
 
 void activate(const Layer& L, float* y) {
@@ -132,12 +137,8 @@ void lstm_step(const Recurrent& m, const float* __restrict x, const float* __res
                float* __restrict h_out, float* __restrict c_out, float* __restrict g) {
   const int H = m.H, G = 4 * H;
   for (int j = 0; j < G; ++j) g[j] = m.wb[j];
-  const float* __restrict w = m.wt.data();
-  for (int i = 0; i < m.I; ++i, w += G)
-    for (int j = 0; j < G; ++j) g[j] += x[i] * w[j];
-  const float* __restrict r = m.rt.data();
-  for (int k = 0; k < H; ++k, r += G)
-    for (int j = 0; j < G; ++j) g[j] += h[k] * r[j];
+  add_product(x, m.I, m.wt.data(), G, g);
+  add_product(h, H, m.rt.data(), G, g);
   for (int k = 0; k < H; ++k) {
     const float in_gate = sigmoid(g[k]);
     const float out_gate = sigmoid(g[H + k]);
@@ -155,12 +156,8 @@ void gru_step(const Recurrent& m, const float* __restrict x, const float* __rest
   const int H = m.H, G = 3 * H;
   for (int j = 0; j < G; ++j) gx[j] = m.wb[j];
   for (int j = 0; j < G; ++j) gh[j] = m.rb[j];
-  const float* __restrict w = m.wt.data();
-  for (int i = 0; i < m.I; ++i, w += G)
-    for (int j = 0; j < G; ++j) gx[j] += x[i] * w[j];
-  const float* __restrict r = m.rt.data();
-  for (int k = 0; k < H; ++k, r += G)
-    for (int j = 0; j < G; ++j) gh[j] += h[k] * r[j];
+  add_product(x, m.I, m.wt.data(), G, gx);
+  add_product(h, H, m.rt.data(), G, gh);
   for (int k = 0; k < H; ++k) {
     const float z = sigmoid(gx[k] + gh[k]);
     const float reset = sigmoid(gx[H + k] + gh[H + k]);
