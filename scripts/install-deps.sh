@@ -8,6 +8,7 @@ set -euo pipefail
 
 host_pkgs=(
   cmake make g++ pkg-config
+  ccache                              # the three test builds (native, armhf, ASan) repeat cheaply
   protobuf-compiler libprotobuf-dev   # ONNX protobuf classes are generated from libonnx-dev's onnx.proto
   libonnx-dev                         # onnx.proto
   libonnx-testdata                    # ONNX backend test cases: the conformance oracle
