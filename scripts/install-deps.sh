@@ -72,7 +72,10 @@ select_openblas() {
   $sudo update-alternatives --quiet --set "$alt" "$target"
 }
 
-if [ ${#missing[@]} -eq 0 ]; then select_openblas; exit 0; fi
+# The optional ONNX Runtime backend: not a Debian package (scripts/setup-onnxruntime.sh).
+setup_onnxruntime() { "$(dirname "$0")/setup-onnxruntime.sh"; }
+
+if [ ${#missing[@]} -eq 0 ]; then select_openblas; setup_onnxruntime; exit 0; fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -114,4 +117,5 @@ for arch in armhf arm64; do
   $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${pins[@]}" "${arch_missing[@]}" >/dev/null
 done
 select_openblas
+setup_onnxruntime
 echo "install-deps: done"
