@@ -407,3 +407,74 @@ TEST(TorchBackend, EveryZooModelMatchesItsTestData) {
 }
 
 #endif  // RTML_WITH_TORCH
+
+#ifdef RTML_WITH_ONNXRUNTIME
+
+TEST(OnnxRuntimeBackend, EveryZooModelMatchesItsTestData) {
+  REQUIRE_ZOO();
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kZoo))
+    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  ASSERT_GT(names.size(), 100u) << "the zoo's 'all' set has 151 models";
+  int compared = 0;
+  for (const auto& m : names) {
+    SCOPED_TRACE("onnxruntime on " + m);
+    auto b = backends::create("onnxruntime");
+    b->open(onnx_of(m), {});
+    b->prepare();
+    compared += run_and_compare(*b, m, 0);
+    compared += run_and_compare(*b, m, 1);
+  }
+  EXPECT_GE(compared, static_cast<int>(2 * names.size()));
+}
+
+TEST(OnnxRuntimeBackend, DescribesTheRuntimeItLoaded) {
+  auto b = backends::create("onnxruntime");
+  std::map<std::string, std::string> d = b->describe();
+  EXPECT_EQ(d["runtime"].rfind("ONNX Runtime 1.", 0), 0u) << d["runtime"];
+  EXPECT_EQ(d["execution_provider"], "CPUExecutionProvider");
+  EXPECT_EQ(d["threads"], "1");
+  EXPECT_TRUE(fs::exists(d["library"])) << d["library"];
+}
+
+// Rows come from ONNX Runtime's own trace: one call per profiled run for a
+// node that runs once per inference, named as in the ONNX file where the
+// runtime kept the node.
+TEST(OnnxRuntimeBackend, ProfileRowsAreTheNodesOfEachRun) {
+  REQUIRE_ZOO();
+  auto b = backends::create("onnxruntime");
+  b->open(onnx_of("mlp_relu_d3_w64"), {});
+  b->prepare();
+  backends::OpProfile p = b->profile_op_timeline(25, 2);
+  ASSERT_FALSE(p.ops.empty());
+  ASSERT_EQ(p.run_us.size(), 25u);
+  std::set<std::string> onnx_nodes;
+  ir::Graph g = import::load_onnx(onnx_of("mlp_relu_d3_w64"));
+  for (const auto& n : g.nodes) onnx_nodes.insert(n.name);
+  int named_as_in_file = 0;
+  for (const auto& op : p.ops) {
+    EXPECT_EQ(op.calls, 25) << op.node;
+    EXPECT_GE(op.total_us, 0) << op.node;
+    named_as_in_file += onnx_nodes.count(op.node) ? 1 : 0;
+  }
+  EXPECT_GT(named_as_in_file, 0);
+  for (size_t i = 1; i < p.ops.size(); ++i) EXPECT_GE(p.ops[i - 1].total_us, p.ops[i].total_us);
+  ASSERT_FALSE(p.events.empty());
+  for (const auto& e : p.events) {
+    EXPECT_LT(e.run, 2);
+    EXPECT_LT(e.row, static_cast<int>(p.ops.size()));
+    EXPECT_GE(e.start_us, 0);
+  }
+}
+
+TEST(OnnxRuntimeBackend, ThreadsMustBePositive) {
+  REQUIRE_ZOO();
+  auto b = backends::create("onnxruntime");
+  BackendOptions o;
+  o.threads = 0;
+  std::string e = error_of([&] { b->open(onnx_of("mlp_relu_d3_w64"), o); });
+  EXPECT_NE(e.find("--threads must be at least 1"), std::string::npos) << e;
+}
+
+#endif  // RTML_WITH_ONNXRUNTIME
