@@ -18,6 +18,7 @@ host_pkgs=(
   python3-sklearn                     # the zoo's digits data set
   python3-jsonschema                  # tests validate bench reports against docs/bench-report.schema.json
   libtorch-dev                        # the bench's `torch` backend (LibTorch)
+  libxnnpack-dev libpthreadpool-dev   # the bench's `xnnpack` backend (xnnpack.h includes pthreadpool.h)
   libopenblas0-pthread                # an optimised BLAS for LibTorch (Debian's alternatives switch to it)
   libsqlite3-dev                      # the results database
   nlohmann-json3-dev                  # JSON reports

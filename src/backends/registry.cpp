@@ -28,6 +28,11 @@ const std::vector<KnownPlugin>& known_plugins() {
        "it is built with rtml when ONNX Runtime is found: configure with -DRTML_ONNXRUNTIME_ROOT=DIR (the "
        "include/ and lib/ folders of an ONNX Runtime release; on Debian x86-64 scripts/install-deps.sh sets one "
        "up from npm's onnxruntime-node) and rebuild rtml"},
+      {"xnnpack", "rtml-backend-xnnpack.so",
+       "an XNNPACK subgraph built from the ONNX graph (float32, one thread; models with ops XNNPACK lacks are "
+       "error rows)",
+       "it is built with rtml when XNNPACK is found: install Debian's libxnnpack-dev and libpthreadpool-dev (scripts/install-deps.sh "
+       "does) and rebuild rtml"},
   };
   return table;
 }

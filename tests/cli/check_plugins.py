@@ -9,7 +9,7 @@
   reports its runtime and counts heap allocations per run, and
   `rtml profile` shows per-operator rows from the runtime's own profiler.
 
-usage: check_plugins.py RTML ZOO_DIR [PLUGIN...]   (PLUGIN: torch, onnxruntime)
+usage: check_plugins.py RTML ZOO_DIR [PLUGIN...]   (PLUGIN: torch, onnxruntime, xnnpack)
 """
 import json
 import os
@@ -22,8 +22,11 @@ RTML, ZOO, PLUGINS = sys.argv[1], sys.argv[2], sys.argv[3:]
 failures = []
 RUNTIME_LIBS = ("libtorch", "libc10", "libonnxruntime", "libXNNPACK", "libarmnn")
 # What each plugin's runtime calls itself in the report's backend_info.
-RUNTIME_NAME = {"torch": "LibTorch ", "onnxruntime": "ONNX Runtime "}
-MODELS = ["mlp_relu_d3_w64", "gru_stream_h64", "digits_cnn", "mdn_k8_d2"]
+RUNTIME_NAME = {"torch": "LibTorch ", "onnxruntime": "ONNX Runtime ", "xnnpack": "XNNPACK "}
+# Models each runtime can run (XNNPACK's 2022 build has no recurrent cells, Tanh or Exp).
+MODELS = {"torch": ["mlp_relu_d3_w64", "gru_stream_h64", "digits_cnn", "mdn_k8_d2"],
+          "onnxruntime": ["mlp_relu_d3_w64", "gru_stream_h64", "digits_cnn", "mdn_k8_d2"],
+          "xnnpack": ["mlp_relu_d3_w64", "digits_cnn", "gesture_cnn", "resnet1d_c32_l64"]}
 
 
 def check(cond, what):
@@ -70,7 +73,8 @@ with tempfile.TemporaryDirectory() as tmp:
     shutil.copy(RTML, lone)
     env = {k: v for k, v in os.environ.items() if k != "RTML_PLUGIN_PATH"}
     model = os.path.join(ZOO, "mlp_relu_d3_w64")
-    for name, hint in (("torch", "libtorch-dev"), ("onnxruntime", "RTML_ONNXRUNTIME_ROOT")):
+    for name, hint in (("torch", "libtorch-dev"), ("onnxruntime", "RTML_ONNXRUNTIME_ROOT"),
+                       ("xnnpack", "libxnnpack-dev")):
         rc, out, err = rtml("bench", model, "--backend", name, "--no-db", "--runs", "5", exe=lone, env=env)
         check(rc == 1, f"bench --backend {name} without its plugin: exit {rc}, expected 1")
         for part in (f"rtml-backend-{name}.so", "not installed", tmp, hint):
@@ -81,13 +85,13 @@ with tempfile.TemporaryDirectory() as tmp:
     # 3. Every plugin built here: accuracy against the zoo's test data, its runtime named, heap counted.
     for plugin in PLUGINS:
         report = os.path.join(tmp, f"{plugin}.json")
-        rc, out, err = rtml("bench", *[os.path.join(ZOO, m) for m in MODELS], "--backend", f"native,{plugin}",
+        rc, out, err = rtml("bench", *[os.path.join(ZOO, m) for m in MODELS[plugin]], "--backend", f"native,{plugin}",
                             "--no-db", "--runs", "20", "--json", report)
         check(rc == 0, f"bench --backend native,{plugin}: exit {rc}: {err.strip()[-400:]}")
         if not os.path.exists(report):
             continue
         runs = [r for r in json.load(open(report))["runs"] if r["backend"] == plugin]
-        check(sorted(r["model"] for r in runs) == sorted(MODELS), f"{plugin}: runs {[r['model'] for r in runs]}")
+        check(sorted(r["model"] for r in runs) == sorted(MODELS[plugin]), f"{plugin}: runs {[r['model'] for r in runs]}")
         for r in runs:
             where = f"{plugin} on {r['model']}"
             check(r["status"] == "ok", f"{where}: status {r['status']}: {r.get('error')}")

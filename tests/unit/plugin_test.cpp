@@ -67,7 +67,7 @@ TEST(BackendPlugins, EngineBackendsAreBuiltInAndEveryOtherRuntimeIsAPlugin) {
   std::vector<std::string> builtin;
   for (const auto& r : backends::registered()) builtin.push_back(r.name);
   EXPECT_EQ(builtin, (std::vector<std::string>{"native", "handwritten"}));
-  for (const char* name : {"torch", "onnxruntime"}) EXPECT_EQ(known(name).file, "rtml-backend-" + std::string(name) + ".so");
+  for (const char* name : {"torch", "onnxruntime", "xnnpack"}) EXPECT_EQ(known(name).file, "rtml-backend-" + std::string(name) + ".so");
 }
 
 TEST(BackendPlugins, MissingPluginSaysWhereItLookedAndHowToInstall) {

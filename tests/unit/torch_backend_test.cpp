@@ -478,3 +478,59 @@ TEST(OnnxRuntimeBackend, ThreadsMustBePositive) {
 }
 
 #endif  // RTML_WITH_ONNXRUNTIME
+
+#ifdef RTML_WITH_XNNPACK
+
+// XNNPACK runs what Debian's 2022 build has operators for; every model it
+// takes matches PyTorch's outputs (channels-last convolutions, the permuted
+// weights after a Flatten, a ReduceMean as global average pooling), and every
+// model it does not take is refused at open() naming the node.
+TEST(XnnpackBackend, EveryZooModelItRunsMatchesItsTestDataAndTheRestAreRefused) {
+  REQUIRE_ZOO();
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kZoo))
+    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  ASSERT_GT(names.size(), 100u);
+  std::vector<std::string> ran;
+  for (const auto& m : names) {
+    SCOPED_TRACE("xnnpack on " + m);
+    auto b = backends::create("xnnpack");
+    std::string e = error_of([&] { b->open(onnx_of(m), {}); });
+    if (e != "(no error)") {
+      EXPECT_NE(e.find("the xnnpack backend cannot run this"), std::string::npos) << e;
+      EXPECT_NE(e.find("node '"), std::string::npos) << e;
+      continue;
+    }
+    b->prepare();
+    EXPECT_GT(run_and_compare(*b, m, 0), 0);
+    EXPECT_GT(run_and_compare(*b, m, 1), 0);
+    ran.push_back(m);
+  }
+  // The families XNNPACK has every operator for: the MLPs without Tanh/Erf/Sin,
+  // the matrix-vector products, the 1-D ResNet and both image/gesture CNNs.
+  for (const char* m : {"matvec_16", "matvec_256", "mlp_relu_d3_w64", "mlp_sigmoid_d2_w64", "digits_mlp",
+                        "digits_cnn", "gesture_cnn", "resnet1d_c32_l64"})
+    EXPECT_NE(std::find(ran.begin(), ran.end(), m), ran.end()) << m << " should run on xnnpack";
+}
+
+TEST(XnnpackBackend, UnsupportedOperatorNamesTheNodeAndTheOp) {
+  REQUIRE_ZOO();
+  auto b = backends::create("xnnpack");
+  std::string e = error_of([&] { b->open(onnx_of("gru_stream_h64"), {}); });
+  EXPECT_NE(e.find("(GRU)"), std::string::npos) << e;
+  EXPECT_NE(e.find("has no GRU operator"), std::string::npos) << e;
+}
+
+TEST(XnnpackBackend, TwoThreadsGiveTheSameOutputs) {
+  REQUIRE_ZOO();
+  auto b = backends::create("xnnpack");
+  BackendOptions o;
+  o.threads = 2;
+  b->open(onnx_of("digits_cnn"), o);
+  b->prepare();
+  EXPECT_EQ(b->describe()["threads"], "2");
+  EXPECT_GT(run_and_compare(*b, "digits_cnn", 0), 0);
+}
+
+#endif  // RTML_WITH_XNNPACK
