@@ -84,6 +84,15 @@ void expect_model_matches(const std::string& backend, const std::string& model, 
   b->close();
 }
 
+// Every model of the generated zoo, by name, sorted.
+std::vector<std::string> zoo_models() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kZoo))
+    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 // A scratch folder per test, removed afterwards.
 class TorchBackendFiles : public ::testing::Test {
  protected:
@@ -390,10 +399,7 @@ TEST(TorchBackend, ProfileCountsEveryOpCall) {
 // module) are PyTorch's.
 TEST(TorchBackend, EveryZooModelMatchesItsTestData) {
   REQUIRE_ZOO();
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kZoo))
-    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
+  const std::vector<std::string> names = zoo_models();
   ASSERT_GT(names.size(), 100u) << "the zoo's 'all' set has 151 models";
   int compared = 0;
   for (const auto& m : names) {
@@ -412,10 +418,7 @@ TEST(TorchBackend, EveryZooModelMatchesItsTestData) {
 
 TEST(OnnxRuntimeBackend, EveryZooModelMatchesItsTestData) {
   REQUIRE_ZOO();
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kZoo))
-    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
+  const std::vector<std::string> names = zoo_models();
   ASSERT_GT(names.size(), 100u) << "the zoo's 'all' set has 151 models";
   int compared = 0;
   for (const auto& m : names) {
@@ -487,10 +490,7 @@ TEST(OnnxRuntimeBackend, ThreadsMustBePositive) {
 // model it does not take is refused at open() naming the node.
 TEST(XnnpackBackend, EveryZooModelItRunsMatchesItsTestDataAndTheRestAreRefused) {
   REQUIRE_ZOO();
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kZoo))
-    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
+  const std::vector<std::string> names = zoo_models();
   ASSERT_GT(names.size(), 100u);
   std::vector<std::string> ran;
   for (const auto& m : names) {
