@@ -6,9 +6,11 @@ usage: scripts/bench.py [--rtml build/rtml] [--zoo build/zoo] [--out build/bench
 
 For every model of the zoo (default set), measured here in one go:
   - the core's limits: `rtml limits` (FMA peak GFLOP/s, read bandwidth from L1, L2, L3, DRAM);
-  - `rtml bench --backend native,torch,handwritten`: the medians of our engine, LibTorch
-    (single thread, OpenBLAS) and, for the streaming models it covers, a plain hand-written
-    C++ loop, all in one process on the same core;
+  - `rtml bench --backend native,torch,handwritten,...`: the medians of our engine, LibTorch
+    (single thread, OpenBLAS), ONNX Runtime and XNNPACK where their plugins are built (single
+    thread), and, for the streaming models it covers, a plain hand-written C++ loop, all in one
+    process on the same core; native / the best other runtime per model;
+  - start-up: `rtml info` on a small model, wall time and peak resident memory (median of 20);
   - per model: GFLOP/s and GB/s (parameters + inputs + outputs per inference) and where that
     sits on the roofline of this core (min of FMA peak and bandwidth x intensity, bandwidth of
     the smallest cache level holding the weights and the arena);
@@ -28,6 +30,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 
 # The streaming real-time models: one inference per audio block. Their hand-written baseline,
 # real-time tails and engine overhead are the issue's targets.
@@ -66,6 +69,31 @@ def median(run):
     return run["latency_us"]["median"]
 
 
+# Runtimes other than the engine, in table order: plugin name -> column title.
+RUNTIMES = {"torch": "LibTorch", "onnxruntime": "ONNX Runtime", "xnnpack": "XNNPACK"}
+
+
+def plugins_beside(rtml):
+    """The runtimes whose plugin (rtml-backend-NAME.so) sits beside this rtml."""
+    here = os.path.dirname(os.path.abspath(rtml))
+    return [b for b in RUNTIMES if os.path.exists(os.path.join(here, f"rtml-backend-{b}.so"))]
+
+
+def startup(rtml, model, times=20):
+    """`rtml info MODEL`: median wall ms and median peak resident MiB over `times` runs."""
+    wall, rss = [], []
+    for _ in range(times):
+        t = time.perf_counter()
+        p = subprocess.Popen([rtml, "info", model], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall.append(1e3 * (time.perf_counter() - t))
+        rss.append(usage.ru_maxrss / 1024)  # KiB on Linux
+        if status != 0:
+            sys.exit(f"bench: rtml info {model} failed")
+    return {"model": model, "wall_ms": sorted(wall)[times // 2], "peak_rss_mib": sorted(rss)[times // 2],
+            "runs": times}
+
+
 def level_for(limits, working_bytes):
     """The smallest memory level whose measured buffer is at least the working set."""
     levels = [lv for lv in limits["levels"] if lv.get("read_gbps")]
@@ -102,9 +130,14 @@ def main():
     run([args.rtml, "limits", "--json", limits_path], check=True, stdout=subprocess.DEVNULL)
     limits = load_json(limits_path)
 
-    # 2. Native, LibTorch and the hand-written loops, one process.
+    # 2. Native, the other runtimes and the hand-written loops, one process.
+    runtimes = plugins_beside(args.rtml)
+    missing = [RUNTIMES[b] for b in RUNTIMES if b not in runtimes]
+    if missing:
+        log(f"bench: no plugin for {', '.join(missing)} beside {args.rtml}: those columns stay empty")
     bench_path = os.path.join(args.out, "bench-runs.json")
-    run([args.rtml, "bench", args.zoo, "--backend", "native,torch,handwritten", "--seconds", args.seconds,
+    backends = ",".join(["native", *runtimes, "handwritten"])
+    run([args.rtml, "bench", args.zoo, "--backend", backends, "--seconds", args.seconds,
          "--no-db", "--no-samples", "--json", bench_path, *filters], stdout=subprocess.DEVNULL)
     report, by_model = bench_runs(bench_path)
     models = list(by_model)
@@ -133,12 +166,19 @@ def main():
                 e = load_json(prof).get("engine_overhead")
                 overhead[m] = e["overhead_us"] if e else None
 
-    # 5. One row per model.
+    # 5. Start-up of the rtml command (no runtime loaded: plugins load only when asked for).
+    small = os.path.join(args.zoo, "matvec_16", "model.onnx")
+    start = startup(args.rtml, small) if os.path.exists(small) else None
+
+    # 6. One row per model.
     peak = limits["fma_gflops"]
     rows = []
     for m in models:
         runs = by_model[m]
         n, t, h = median(runs.get("native")), median(runs.get("torch")), median(runs.get("handwritten"))
+        o, x = median(runs.get("onnxruntime")), median(runs.get("xnnpack"))
+        others = {b: median(runs.get(b)) for b in RUNTIMES if median(runs.get(b))}
+        best = min(others, key=others.get) if others else None
         i = info[m]
         io_bytes = sum(DTYPE_BYTES.get(x["dtype"], 4) * math.prod(x["shape"]) for x in i["inputs"] + i["outputs"])
         moved = i["parameter_bytes"] + io_bytes
@@ -153,8 +193,9 @@ def main():
         lb = i["lower_bound_bytes"]
         rows.append({
             "model": m,
-            "native_us": n, "torch_us": t, "handwritten_us": h,
+            "native_us": n, "torch_us": t, "onnxruntime_us": o, "xnnpack_us": x, "handwritten_us": h,
             "native_vs_torch": n / t if n and t else None,
+            "best_other": best, "native_vs_best_other": n / others[best] if n and best else None,
             "native_vs_handwritten": n / h if n and h else None,
             "flops": i["flops"], "bytes_moved": moved,
             "gflops": gflops, "gbps": gbps,
@@ -174,34 +215,44 @@ def main():
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     host = report["host"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    table = markdown(rows, limits, host, when, commit, args.seconds)
+    table = markdown(rows, limits, host, when, commit, args.seconds, start, runtimes)
     print(table)
     with open(os.path.join(args.out, "bench.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump({"schema": "rtml.bench-summary/1", "date": when, "commit": commit, "host": host,
-                   "limits": limits, "rows": rows}, f, indent=1)
+                   "limits": limits, "startup": start, "runtimes": runtimes, "rows": rows}, f, indent=1)
     log(f"wrote {args.out}/bench.md and {args.out}/bench.json")
     if args.update_readme:
         update_readme(args.update_readme, table)
         log(f"updated the table in {args.update_readme}")
 
 
-def markdown(rows, limits, host, when, commit, seconds):
+def markdown(rows, limits, host, when, commit, seconds, start, runtimes):
     lv = ", ".join(f"{x['name']} {x['read_gbps']:.0f} GB/s" for x in limits["levels"] if x.get("read_gbps"))
+    names = ", ".join(RUNTIMES[b] for b in runtimes) or "no other runtime"
     out = [f"Measured {when} at {commit or 'an uncommitted tree'} on {host['cpu_model']} ({host['arch']}, "
-           f"{host['cores']} cores, {host['os']}), one thread, {seconds} s per model and runtime. "
+           f"{host['cores']} cores, {host['os']}), one thread, {seconds} s per model and runtime "
+           f"(runtimes beside the engine: {names}). "
            f"Limits (`rtml limits`, Highway {limits['target']}): FMA peak {limits['fma_gflops']:.1f} GFLOP/s; "
            f"read bandwidth {lv}.",
            "",
-           "| model | native µs | LibTorch µs | native / LibTorch | hand-written µs | native / hand | GFLOP/s "
-           "| % FMA peak | GB/s | level | % level BW | % roofline | engine overhead ns | rt p99.9 / median "
-           "| arena / bound |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+           "| model | native µs | LibTorch µs | ONNX Runtime µs | XNNPACK µs | native / best other | native / LibTorch "
+           "| hand-written µs | native / hand | GFLOP/s | % FMA peak | GB/s | level | % level BW | % roofline "
+           "| engine overhead ns | rt p99.9 / median | arena / bound |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
+        def other(b):
+            if b not in runtimes:
+                return "n/a"
+            return fmt(r[b + "_us"], ".2f", "error" if r["errors"].get(b) else "-")
+        best = fmt(r["native_vs_best_other"], ".3f")
+        if r["best_other"]:
+            best += f" ({RUNTIMES[r['best_other']]})"
         out.append("| " + " | ".join([
-            r["model"], fmt(r["native_us"], ".2f", "error"), fmt(r["torch_us"], ".2f", "error"),
-            fmt(r["native_vs_torch"], ".3f"), fmt(r["handwritten_us"], ".2f"), fmt(r["native_vs_handwritten"], ".2f"),
+            r["model"], fmt(r["native_us"], ".2f", "error"), other("torch"), other("onnxruntime"), other("xnnpack"),
+            best, fmt(r["native_vs_torch"], ".3f"), fmt(r["handwritten_us"], ".2f"),
+            fmt(r["native_vs_handwritten"], ".2f"),
             fmt(r["gflops"], ".2f"), fmt(r["percent_of_fma_peak"], ".0f"), fmt(r["gbps"], ".1f"),
             r["level"] or "-", fmt(r["percent_of_level_bandwidth"], ".0f"), fmt(r["percent_of_roofline"], ".0f"),
             fmt(r["engine_overhead_ns"], ".0f"), fmt(r["rt_p999_over_median"], ".2f"),
@@ -211,10 +262,16 @@ def markdown(rows, limits, host, when, commit, seconds):
     if over:
         out += ["", f"Above 100%: {', '.join(over)}. FLOPs and bytes are counted from the graph as dense; "
                     "a kernel that skips zero weights (kernels/fast_sparse) does less work than that count."]
-    ratios = sorted(r["native_vs_torch"] for r in rows if r["native_vs_torch"])
-    if ratios:
-        out += ["", f"native / LibTorch: median {ratios[len(ratios) // 2]:.3f} over {len(ratios)} models, "
-                    f"best {ratios[0]:.3f}, worst {ratios[-1]:.3f}."]
+    for key, title in (("native_vs_best_other", "the best other runtime"), ("native_vs_torch", "LibTorch")):
+        ratios = sorted(r[key] for r in rows if r[key])
+        if ratios:
+            out += ["", f"native / {title}: median {ratios[len(ratios) // 2]:.3f} over {len(ratios)} models, "
+                        f"best {ratios[0]:.3f}, worst {ratios[-1]:.3f}; above 1.0: "
+                        f"{', '.join(r['model'] for r in rows if (r[key] or 0) > 1.0) or 'none'}."]
+    if start:
+        out += ["", f"Start-up: `rtml info` on {os.path.basename(os.path.dirname(start['model']))} takes "
+                    f"{start['wall_ms']:.1f} ms wall and peaks at {start['peak_rss_mib']:.1f} MiB resident "
+                    f"(median of {start['runs']}; no runtime plugin is loaded)."]
     return "\n".join(out)
 
 

@@ -18,6 +18,7 @@ host_pkgs=(
   python3-sklearn                     # the zoo's digits data set
   python3-jsonschema                  # tests validate bench reports against docs/bench-report.schema.json
   libtorch-dev                        # the bench's `torch` backend (LibTorch)
+  libxnnpack-dev libpthreadpool-dev   # the bench's `xnnpack` backend (xnnpack.h includes pthreadpool.h)
   libopenblas0-pthread                # an optimised BLAS for LibTorch (Debian's alternatives switch to it)
   libsqlite3-dev                      # the results database
   nlohmann-json3-dev                  # JSON reports
@@ -72,7 +73,10 @@ select_openblas() {
   $sudo update-alternatives --quiet --set "$alt" "$target"
 }
 
-if [ ${#missing[@]} -eq 0 ]; then select_openblas; exit 0; fi
+# The optional ONNX Runtime backend: not a Debian package (scripts/setup-onnxruntime.sh).
+setup_onnxruntime() { "$(dirname "$0")/setup-onnxruntime.sh"; }
+
+if [ ${#missing[@]} -eq 0 ]; then select_openblas; setup_onnxruntime; exit 0; fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -114,4 +118,5 @@ for arch in armhf arm64; do
   $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${pins[@]}" "${arch_missing[@]}" >/dev/null
 done
 select_openblas
+setup_onnxruntime
 echo "install-deps: done"

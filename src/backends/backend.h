@@ -1,10 +1,13 @@
 // backends/: one interface over the runtimes `rtml bench` measures.
 //
 // A backend is one folder (src/backends/<name>/) holding a class that
-// implements Backend and a factory function, plus one line in the table of
-// src/backends/registry.cpp (behind #ifdef when it needs an optional library,
-// like RTML_WITH_TORCH). An explicit table, not static registration objects:
-// those are dropped by the linker from a static library.
+// implements Backend. The engine's own backends (native, handwritten) are
+// built into rtml: a factory function and one line in the table of
+// src/backends/registry.cpp (an explicit table, not static registration
+// objects: those are dropped by the linker from a static library). Every other
+// runtime is a plugin, a shared object loaded only when asked for
+// (backends/plugin.h): one line in known_plugins() and a MODULE target in
+// CMakeLists.txt.
 //
 // The bench drives every backend the same way:
 //
@@ -47,6 +50,9 @@
 namespace rtml::engine {
 struct StepObserver;  // engine/session.h
 }
+namespace rtml::ir {
+struct Graph;  // ir/graph.h
+}
 
 namespace rtml::backends {
 
@@ -60,6 +66,10 @@ struct TensorInfo {
 struct BackendOptions {
   int threads = 1;          // intra-op threads; 1 = single-threaded (the default everywhere)
   std::string torch_model;  // torch: the TorchScript file ("" = model.pt beside the .onnx)
+  // Plugins (backends/plugin.h): the ONNX model as the host imported it, valid
+  // until close(). Plugins read the tensor interface (and, where they build
+  // their own graph, the nodes and weights) from it instead of parsing the file.
+  const ir::Graph* graph = nullptr;
 };
 
 // One operator's cost, for runtimes that can profile themselves.
@@ -155,9 +165,14 @@ struct Registration {
   Factory make;
 };
 
-// Every backend compiled in, in table order ("native" first).
+// The backends built into rtml, in table order ("native" first).
 const std::vector<Registration>& registered();
-// Throws rtml::Error listing the available backends if `name` is not one.
+// The names `create` can make here: the built-in backends, then the plugins
+// found in plugin_dirs() (not loaded).
+std::vector<std::string> available();
+// A backend by name: built in, or a plugin loaded on first use. Throws
+// rtml::Error listing the backends if `name` is none of them, and saying how to
+// install a known plugin that is missing.
 std::unique_ptr<Backend> create(const std::string& name);
 
 }  // namespace rtml::backends

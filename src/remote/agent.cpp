@@ -821,7 +821,7 @@ Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>()) {
 
   m.host = bench::host_info();
   if (o.name.empty()) o.name = m.host.value("hostname", "rtml-agent");
-  for (const auto& r : backends::registered()) m.backend_names.push_back(r.name);
+  m.backend_names = backends::available();
 
   // The workdir: new, empty, or one an agent made before.
   m.workdir = fs::absolute(o.workdir);

@@ -5,7 +5,7 @@
 // the build (target zoo_all) into RTML_ZOO_TEST_DIR.
 //
 // The native backend's tests always build; the torch backend's only with
-// LibTorch (RTML_WITH_TORCH).
+// LibTorch (RTML_WITH_TORCH: the rtml-backend-torch.so plugin is built).
 #include <gtest/gtest.h>
 
 #include "zoo_dir.h"
@@ -84,6 +84,15 @@ void expect_model_matches(const std::string& backend, const std::string& model, 
   b->close();
 }
 
+// Every model of the generated zoo, by name, sorted.
+std::vector<std::string> zoo_models() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kZoo))
+    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 // A scratch folder per test, removed afterwards.
 class TorchBackendFiles : public ::testing::Test {
  protected:
@@ -108,10 +117,10 @@ TEST(NativeBackend, OutputsMatchTestData) {
 
 #ifdef RTML_WITH_TORCH
 
-TEST(TorchBackend, IsRegistered) {
-  std::set<std::string> names;
-  for (const auto& r : backends::registered()) names.insert(r.name);
-  EXPECT_TRUE(names.count("torch"));
+TEST(TorchBackend, IsAPluginFoundAndLoaded) {
+  std::vector<std::string> names = backends::available();
+  EXPECT_NE(std::find(names.begin(), names.end(), "torch"), names.end());
+  for (const auto& r : backends::registered()) EXPECT_STRNE(r.name, "torch");  // not built into rtml
   EXPECT_NE(backends::create("torch"), nullptr);
 }
 
@@ -259,7 +268,9 @@ TEST(TorchBackend, DescribeNamesTheBlasThisProcessLoaded) {
   // Independent of the backend's own detection: the kernel's list of mapped
   // files has the real path of the libblas.so.3 the dynamic linker picked.
   // (Run it with LD_LIBRARY_PATH=/usr/lib/<multiarch>/blas to see the
-  // reference BLAS reported.)
+  // reference BLAS reported.) LibTorch, and the BLAS it links, are mapped
+  // once the plugin is loaded.
+  auto b = backends::create("torch");
   std::string blas_path;
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);) {
@@ -273,7 +284,6 @@ TEST(TorchBackend, DescribeNamesTheBlasThisProcessLoaded) {
   }
   ASSERT_FALSE(blas_path.empty()) << "libblas.so.3 is not mapped: LibTorch should link it";
 
-  auto b = backends::create("torch");
   std::map<std::string, std::string> before = b->describe();  // nothing opened yet
   EXPECT_NE(before["blas"].find(blas_path), std::string::npos) << before["blas"] << " vs " << blas_path;
   if (blas_path.find("openblas") != std::string::npos) {
@@ -389,10 +399,7 @@ TEST(TorchBackend, ProfileCountsEveryOpCall) {
 // module) are PyTorch's.
 TEST(TorchBackend, EveryZooModelMatchesItsTestData) {
   REQUIRE_ZOO();
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kZoo))
-    if (fs::exists(e.path() / "model.onnx")) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
+  const std::vector<std::string> names = zoo_models();
   ASSERT_GT(names.size(), 100u) << "the zoo's 'all' set has 151 models";
   int compared = 0;
   for (const auto& m : names) {
@@ -406,3 +413,124 @@ TEST(TorchBackend, EveryZooModelMatchesItsTestData) {
 }
 
 #endif  // RTML_WITH_TORCH
+
+#ifdef RTML_WITH_ONNXRUNTIME
+
+TEST(OnnxRuntimeBackend, EveryZooModelMatchesItsTestData) {
+  REQUIRE_ZOO();
+  const std::vector<std::string> names = zoo_models();
+  ASSERT_GT(names.size(), 100u) << "the zoo's 'all' set has 151 models";
+  int compared = 0;
+  for (const auto& m : names) {
+    SCOPED_TRACE("onnxruntime on " + m);
+    auto b = backends::create("onnxruntime");
+    b->open(onnx_of(m), {});
+    b->prepare();
+    compared += run_and_compare(*b, m, 0);
+    compared += run_and_compare(*b, m, 1);
+  }
+  EXPECT_GE(compared, static_cast<int>(2 * names.size()));
+}
+
+TEST(OnnxRuntimeBackend, DescribesTheRuntimeItLoaded) {
+  auto b = backends::create("onnxruntime");
+  std::map<std::string, std::string> d = b->describe();
+  EXPECT_EQ(d["runtime"].rfind("ONNX Runtime 1.", 0), 0u) << d["runtime"];
+  EXPECT_EQ(d["execution_provider"], "CPUExecutionProvider");
+  EXPECT_EQ(d["threads"], "1");
+  EXPECT_TRUE(fs::exists(d["library"])) << d["library"];
+}
+
+// Rows come from ONNX Runtime's own trace: one call per profiled run for a
+// node that runs once per inference, named as in the ONNX file where the
+// runtime kept the node.
+TEST(OnnxRuntimeBackend, ProfileRowsAreTheNodesOfEachRun) {
+  REQUIRE_ZOO();
+  auto b = backends::create("onnxruntime");
+  b->open(onnx_of("mlp_relu_d3_w64"), {});
+  b->prepare();
+  backends::OpProfile p = b->profile_op_timeline(25, 2);
+  ASSERT_FALSE(p.ops.empty());
+  ASSERT_EQ(p.run_us.size(), 25u);
+  std::set<std::string> onnx_nodes;
+  ir::Graph g = import::load_onnx(onnx_of("mlp_relu_d3_w64"));
+  for (const auto& n : g.nodes) onnx_nodes.insert(n.name);
+  int named_as_in_file = 0;
+  for (const auto& op : p.ops) {
+    EXPECT_EQ(op.calls, 25) << op.node;
+    EXPECT_GE(op.total_us, 0) << op.node;
+    named_as_in_file += onnx_nodes.count(op.node) ? 1 : 0;
+  }
+  EXPECT_GT(named_as_in_file, 0);
+  for (size_t i = 1; i < p.ops.size(); ++i) EXPECT_GE(p.ops[i - 1].total_us, p.ops[i].total_us);
+  ASSERT_FALSE(p.events.empty());
+  for (const auto& e : p.events) {
+    EXPECT_LT(e.run, 2);
+    EXPECT_LT(e.row, static_cast<int>(p.ops.size()));
+    EXPECT_GE(e.start_us, 0);
+  }
+}
+
+TEST(OnnxRuntimeBackend, ThreadsMustBePositive) {
+  REQUIRE_ZOO();
+  auto b = backends::create("onnxruntime");
+  BackendOptions o;
+  o.threads = 0;
+  std::string e = error_of([&] { b->open(onnx_of("mlp_relu_d3_w64"), o); });
+  EXPECT_NE(e.find("--threads must be at least 1"), std::string::npos) << e;
+}
+
+#endif  // RTML_WITH_ONNXRUNTIME
+
+#ifdef RTML_WITH_XNNPACK
+
+// XNNPACK runs what Debian's 2022 build has operators for; every model it
+// takes matches PyTorch's outputs (channels-last convolutions, the permuted
+// weights after a Flatten, a ReduceMean as global average pooling), and every
+// model it does not take is refused at open() naming the node.
+TEST(XnnpackBackend, EveryZooModelItRunsMatchesItsTestDataAndTheRestAreRefused) {
+  REQUIRE_ZOO();
+  const std::vector<std::string> names = zoo_models();
+  ASSERT_GT(names.size(), 100u);
+  std::vector<std::string> ran;
+  for (const auto& m : names) {
+    SCOPED_TRACE("xnnpack on " + m);
+    auto b = backends::create("xnnpack");
+    std::string e = error_of([&] { b->open(onnx_of(m), {}); });
+    if (e != "(no error)") {
+      EXPECT_NE(e.find("the xnnpack backend cannot run this"), std::string::npos) << e;
+      EXPECT_NE(e.find("node '"), std::string::npos) << e;
+      continue;
+    }
+    b->prepare();
+    EXPECT_GT(run_and_compare(*b, m, 0), 0);
+    EXPECT_GT(run_and_compare(*b, m, 1), 0);
+    ran.push_back(m);
+  }
+  // The families XNNPACK has every operator for: the MLPs without Tanh/Erf/Sin,
+  // the matrix-vector products, the 1-D ResNet and both image/gesture CNNs.
+  for (const char* m : {"matvec_16", "matvec_256", "mlp_relu_d3_w64", "mlp_sigmoid_d2_w64", "digits_mlp",
+                        "digits_cnn", "gesture_cnn", "resnet1d_c32_l64"})
+    EXPECT_NE(std::find(ran.begin(), ran.end(), m), ran.end()) << m << " should run on xnnpack";
+}
+
+TEST(XnnpackBackend, UnsupportedOperatorNamesTheNodeAndTheOp) {
+  REQUIRE_ZOO();
+  auto b = backends::create("xnnpack");
+  std::string e = error_of([&] { b->open(onnx_of("gru_stream_h64"), {}); });
+  EXPECT_NE(e.find("(GRU)"), std::string::npos) << e;
+  EXPECT_NE(e.find("has no GRU operator"), std::string::npos) << e;
+}
+
+TEST(XnnpackBackend, TwoThreadsGiveTheSameOutputs) {
+  REQUIRE_ZOO();
+  auto b = backends::create("xnnpack");
+  BackendOptions o;
+  o.threads = 2;
+  b->open(onnx_of("digits_cnn"), o);
+  b->prepare();
+  EXPECT_EQ(b->describe()["threads"], "2");
+  EXPECT_GT(run_and_compare(*b, "digits_cnn", 0), 0);
+}
+
+#endif  // RTML_WITH_XNNPACK

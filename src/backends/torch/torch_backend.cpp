@@ -7,7 +7,11 @@
 // order and return the ONNX outputs in order (a Tensor, or a tuple of them),
 // which run() checks.
 //
-// open()     imports the ONNX file, finds and loads the TorchScript file, sets
+// It is a plugin (rtml-backend-torch.so, backends/plugin.h), loaded only when
+// --backend names it: the rtml command itself links no LibTorch.
+//
+// open()     reads the interface from the ONNX graph the host imported
+//            (BackendOptions::graph), finds and loads the TorchScript file, sets
 //            LibTorch's (and OpenBLAS's) thread counts
 // prepare()  eval + freeze (weights become constants; numerics untouched),
 //            input tensors allocated once and bound to a reusable stack
@@ -34,8 +38,10 @@
 #include <torch/version.h>
 
 #include "backends/backend.h"
+#include "backends/op_profile.h"
+#include "backends/plugin.h"
 #include "core/error.h"
-#include "import/onnx_import.h"
+#include "ir/graph.h"
 
 namespace fs = std::filesystem;
 
@@ -201,7 +207,8 @@ class TorchBackend final : public Backend {
     onnx_path_ = onnx_path;
     pt_path_.clear();
 
-    ir::Graph g = import::load_onnx(onnx_path);
+    if (!options.graph) throw Error("torch: open() needs the ONNX graph from the host (BackendOptions::graph)");
+    const ir::Graph& g = *options.graph;
     for (ir::TensorId id : g.inputs) {
       const ir::Tensor& t = g.tensors[id];
       if (!to_torch(t.dtype))
@@ -457,37 +464,7 @@ class TorchBackend final : public Backend {
         }
       }
     }
-    for (size_t r = 0; r < out.ops.size(); ++r) {
-      std::vector<double>& v = self_of[r];
-      if (v.empty()) continue;
-      size_t mid = v.size() / 2;
-      std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-      double hi = v[mid];
-      if (v.size() % 2) {
-        out.ops[r].median_us = hi;
-      } else {
-        double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
-        out.ops[r].median_us = (lo + hi) / 2;
-      }
-    }
-    // Rows by total self time; events follow their rows to the new order.
-    std::vector<size_t> order(out.ops.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return out.ops[a].total_us > out.ops[b].total_us; });
-    std::vector<int> new_row(order.size());
-    std::vector<OpCost> sorted;
-    for (size_t k = 0; k < order.size(); ++k) {
-      new_row[order[k]] = static_cast<int>(k);
-      sorted.push_back(std::move(out.ops[order[k]]));
-    }
-    out.ops = std::move(sorted);
-    for (OpEvent& e : out.events) e.row = new_row[e.row];
-    std::sort(out.events.begin(), out.events.end(), [](const OpEvent& a, const OpEvent& b) {
-      if (a.run != b.run) return a.run < b.run;
-      if (a.start_us != b.start_us) return a.start_us < b.start_us;
-      return a.depth < b.depth;
-    });
+    finish_op_profile(out, self_of);
     return out;
   }
 
@@ -583,6 +560,11 @@ class TorchBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_torch() { return std::make_unique<TorchBackend>(); }
-
 }  // namespace rtml::backends
+
+extern "C" const rtml::backends::PluginInfo* rtml_backend_plugin_v1() {
+  static const rtml::backends::PluginInfo info = {
+      RTML_PLUGIN_ABI, "torch", "LibTorch running the TorchScript model.pt beside the .onnx",
+      []() -> rtml::backends::Backend* { return new rtml::backends::TorchBackend(); }};
+  return &info;
+}
