@@ -102,14 +102,19 @@ bool same_token(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+// JSON text of an answer. Messages quote what the client sent (a path, a
+// field's value), which need not be UTF-8: bytes that are not become U+FFFD
+// instead of an exception.
+std::string answer_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void set_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
   res.status = status;
-  res.set_content(json{{"error", {{"code", code}, {"message", message}}}}.dump(), "application/json");
+  res.set_content(answer_text(json{{"error", {{"code", code}, {"message", message}}}}), "application/json");
 }
 
 void set_json(httplib::Response& res, int status, const json& j) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(answer_text(j), "application/json");
 }
 
 // A 4xx raised while validating a request.
@@ -186,7 +191,7 @@ struct Agent::Impl {
   fs::path workdir, blobs, tmp, jobs_dir;
   json host;
   std::vector<std::string> backend_names;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   std::thread server_thread, worker_thread;
   int bound_port = 0;
   bool started = false;
@@ -353,8 +358,10 @@ struct Agent::Impl {
     json j;
     try {
       j = json::parse(body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::parse_error& e) {  // also text that is not UTF-8
       bad(std::string("the body is not valid JSON: ") + e.what());
+    } catch (const json::out_of_range& e) {  // a number beyond double's range, e.g. 1e400
+      bad(std::string("the body holds a number out of range: ") + e.what());
     }
     if (!j.is_object()) bad("the body must be a JSON object, got " + json_type(j));
     only_fields(j, "", {"kind", "model", "options"});
@@ -854,7 +861,10 @@ Agent::~Agent() { stop(); }
 int Agent::start() {
   Impl& m = *impl_;
   if (m.started) return m.bound_port;
-  httplib::Server& s = m.server;
+  m.server = make_guarded_server(m.opt.connections, [](const std::string& message) {
+    return answer_text(json{{"error", {{"code", "busy"}, {"message", message}}}});
+  });
+  httplib::Server& s = *m.server;
   s.set_read_timeout(m.opt.io_timeout_s, 0);
   s.set_write_timeout(m.opt.io_timeout_s, 0);
   s.set_payload_max_length(static_cast<size_t>(std::max<int64_t>(m.opt.max_body_bytes, kMaxJobJsonBytes)));
@@ -893,7 +903,7 @@ int Agent::start() {
   m.bound_port = bind_server(s, m.opt.host, m.opt.port, "is another agent running there? is the address this machine's?");
   m.started = true;
   m.worker_thread = std::thread([&m] { m.worker(); });
-  m.server_thread = std::thread([&m] { m.server.listen_after_bind(); });
+  m.server_thread = std::thread([&m] { m.server->listen_after_bind(); });
   // Serving before start() returns: stop() cannot miss a server not yet listening.
   for (int i = 0; i < 500 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return m.bound_port;
@@ -909,7 +919,7 @@ void Agent::stop() {
     if (m.child > 0) ::kill(-m.child, SIGKILL);
   }
   m.cv.notify_all();
-  m.server.stop();
+  m.server->stop();
   if (m.server_thread.joinable()) m.server_thread.join();
   if (m.worker_thread.joinable()) m.worker_thread.join();
 }

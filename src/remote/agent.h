@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "remote/listen.h"
+
 namespace rtml::remote {
 
 struct AgentOptions {
@@ -40,6 +42,7 @@ struct AgentOptions {
   int job_timeout_s = 600;
   int max_queue = 8;               // jobs waiting or running
   int io_timeout_s = 30;           // per socket read / write
+  ConnectionLimits connections;    // slow and idle clients (remote/listen.h)
   // The rtml each job runs ("" = this executable, /proc/self/exe resolved),
   // and a command to run it under (e.g. {"qemu-arm-static", "-L", "/"} when
   // the agent itself runs under qemu-user without binfmt_misc).
