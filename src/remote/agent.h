@@ -61,6 +61,27 @@ bool is_loopback_address(const std::string& host);
 // the file is readable by group or others (else it is cleared).
 std::string read_agent_token(const std::string& path, std::string& warning);
 
+// A job description (POST /v1/jobs) once validated: what the agent lays out
+// in the job folder and how it runs `rtml bench` there.
+struct JobRequest {
+  struct File {
+    std::string dest;   // path in the job folder ("model.onnx", "test_data_set_0/input_0.pb", ...)
+    std::string blob;   // SHA-256 of its bytes
+    std::string field;  // the field that named it ("model.test_data[3].blob"), for messages
+  };
+  std::string model;                    // model.name
+  std::vector<File> files;
+  std::vector<std::string> backends;    // options.backends, default {"native"}
+  std::vector<std::string> bench_args;  // the other options as rtml bench arguments
+};
+
+// Parses and strictly validates a job description (docs/remote-protocol.md):
+// JSON that is not UTF-8, numbers out of range, unknown or ill-typed fields,
+// backends not in `backend_names`. rtml::Error with the message of the 400
+// answer otherwise. Pure: it touches no file (the agent then checks that the
+// blobs are there).
+JobRequest parse_job_request(const std::string& body, const std::vector<std::string>& backend_names);
+
 class Agent {
  public:
   // Checks the options (token or insecure_local on loopback, limits) and

@@ -484,6 +484,28 @@ std::pair<int, std::string> post_job(const TestAgent& t, const std::string& body
   return {r->status, r->body};
 }
 
+TEST(Agent, JobRequestParsesWithoutTheAgent) {
+  // parse_job_request is the agent's parser on its own (no files, no server): the fuzz target's entry
+  const std::string h(64, 'a'), g(64, 'b');
+  json body = {{"kind", "bench"},
+               {"model", {{"name", "m1"}, {"onnx", h}, {"test_data", {{{"set", 1}, {"kind", "label"}, {"blob", g}}}}}},
+               {"options", {{"runs", 10}, {"rt", true}}}};
+  remote::JobRequest r = remote::parse_job_request(body.dump(), {"native", "torch"});
+  EXPECT_EQ(r.model, "m1");
+  ASSERT_EQ(r.files.size(), 2u);
+  EXPECT_EQ(r.files[0].dest, "model.onnx");
+  EXPECT_EQ(r.files[0].blob, h);
+  EXPECT_EQ(r.files[1].dest, "test_data_set_1/label.pb");
+  EXPECT_EQ(r.files[1].field, "model.test_data[0].blob");
+  EXPECT_EQ(r.backends, std::vector<std::string>{"native"});
+  EXPECT_EQ(r.bench_args, (std::vector<std::string>{"--runs", "10", "--rt"}));
+  body["options"]["backends"] = {"torch"};
+  EXPECT_EQ(remote::parse_job_request(body.dump(), {"native", "torch"}).backends, std::vector<std::string>{"torch"});
+  EXPECT_THROW(remote::parse_job_request(body.dump(), {"native"}), Error);
+  EXPECT_THROW(remote::parse_job_request("{\"kind\": 1e400}", {"native"}), Error);
+  EXPECT_THROW(remote::parse_job_request("\"\xff\"", {"native"}), Error);
+}
+
 TEST(Agent, JobValidationIsStrict) {
   remote::AgentOptions o;
   o.max_model_bytes = 5000;
