@@ -184,16 +184,16 @@ class GuardedServer final : public httplib::Server {
     new_task_queue = [threads] { return new GrowingPool(threads); };
   }
 
-  static Clock::duration seconds(time_t sec, time_t usec) {
-    return std::chrono::seconds(sec) + std::chrono::microseconds(usec);
-  }
-
   // httplib listens with a backlog of 5: a burst of connections overflows
   // it, and a client whose handshake completed while the queue was full (and
   // that sends nothing) can be left connected to nothing for a minute.
   void widen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
 
  private:
+  static Clock::duration seconds(time_t sec, time_t usec) {
+    return std::chrono::seconds(sec) + std::chrono::microseconds(usec);
+  }
+
   bool process_and_close_socket(socket_t sock) override {
     Connection conn(sock, seconds(read_timeout_sec_, read_timeout_usec_), seconds(write_timeout_sec_, write_timeout_usec_),
                     svr_sock_);
@@ -212,12 +212,13 @@ class GuardedServer final : public httplib::Server {
         conn.set_deadline(Clock::now() + request_time);
         bool closed = false;
         bool ok = process_request(conn, left == 1, closed, [&](httplib::Request& req) {
-          // The headers are in: the body, if any, gets time by its length.
+          // The headers are in: the body, if any, gets time by its length
+          // (a day at most, whatever length is claimed).
           double length = 0;
           if (req.has_header("Content-Length")) length = std::atof(req.get_header_value("Content-Length").c_str());
-          if (!(length >= 0 && length < 1e15)) length = 0;
+          if (!(length >= 0)) length = 0;
           auto body_time = std::chrono::duration_cast<Clock::duration>(
-              std::chrono::duration<double>(length / limits_.min_body_bytes_per_s));
+              std::chrono::duration<double>(std::min(length / limits_.min_body_bytes_per_s, 86400.0)));
           conn.set_deadline(Clock::now() + request_time + body_time);
         });
         if (!ok || closed) break;
