@@ -4,7 +4,8 @@
 #   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan
 # Other targets: build, install (PREFIX=...), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
-#               bench (not a test: the speed table of README.md, about 5 minutes), clean.
+#               bench (not a test: the speed table of README.md, about 5 minutes),
+#               soak (not part of make test: the agent under 100 000 requests, 4 bench writers, one database), clean.
 
 JOBS   ?= $(shell nproc)
 BUILD  ?= build
@@ -13,7 +14,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps ui-deps build run bench test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
+.PHONY: all deps ui-deps build run bench soak test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
 
 all: build
 
@@ -43,6 +44,14 @@ run: build
 # (a benchmark, not a test; writes $(BUILD)/bench/bench.md and bench.json).
 bench: build
 	@scripts/bench.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo --out $(BUILD)/bench
+
+# A real rtml agent on 127.0.0.1 under SOAK_REQUESTS requests from 8 clients (valid jobs, bad tokens,
+# truncated uploads, malformed JSON...), then `rtml bench --db` from 4 processes into one database:
+# zero lost runs, no leaked files, flat memory (tests/soak/soak.py; stops by itself).
+SOAK_REQUESTS ?= 100000
+soak: build
+	@/usr/bin/python3 tests/soak/soak.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo-all --requests $(SOAK_REQUESTS) \
+		--json $(BUILD)/soak.json
 
 test: test-native test-armhf test-remote-armhf test-asan
 	@echo "make test: all suites passed"

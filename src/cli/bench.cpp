@@ -185,7 +185,8 @@ int cmd_bench(const Args& args) {
   std::fputs(bench::format_table(report, markdown).c_str(), stdout);
   std::fflush(stdout);  // the table before the notes that follow on stderr
   if (!json_path.empty()) {
-    write_text_file(json_path, report.dump(1) + "\n");
+    // (replace: a model folder's name need not be UTF-8)
+    write_text_file(json_path, report.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
     std::fprintf(stderr, "rtml bench: report written to %s\n", json_path.c_str());
   }
   if (!csv_path.empty()) {

@@ -102,23 +102,29 @@ bool same_token(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+// JSON text of an answer. Messages quote what the client sent (a path, a
+// field's value), which need not be UTF-8: bytes that are not become U+FFFD
+// instead of an exception.
+std::string answer_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void set_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
   res.status = status;
-  res.set_content(json{{"error", {{"code", code}, {"message", message}}}}.dump(), "application/json");
+  res.set_content(answer_text(json{{"error", {{"code", code}, {"message", message}}}}), "application/json");
 }
 
 void set_json(httplib::Response& res, int status, const json& j) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(answer_text(j), "application/json");
 }
 
-// A 4xx raised while validating a request.
+// A refusal other than a 400 (413, 500) raised while taking a request.
 struct HttpError {
   int status;
   std::string code;
   std::string message;
 };
-[[noreturn]] void bad(const std::string& message) { throw HttpError{400, "bad_request", message}; }
+// A 400: what is wrong with the request.
+[[noreturn]] void bad(const std::string& message) { throw Error(message); }
 
 std::string json_type(const json& j) {
   if (j.is_null()) return "null";
@@ -181,12 +187,129 @@ struct Job {
 
 }  // namespace
 
+JobRequest parse_job_request(const std::string& body, const std::vector<std::string>& backend_names) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {  // also text that is not UTF-8
+    bad(std::string("the body is not valid JSON: ") + e.what());
+  } catch (const json::out_of_range& e) {  // a number beyond double's range, e.g. 1e400
+    bad(std::string("the body holds a number out of range: ") + e.what());
+  }
+  if (!j.is_object()) bad("the body must be a JSON object, got " + json_type(j));
+  only_fields(j, "", {"kind", "model", "options"});
+  if (!j.contains("kind")) bad("missing field 'kind' (\"bench\")");
+  if (!j["kind"].is_string()) bad("'kind' must be a string, got " + json_type(j["kind"]));
+  std::string kind = j["kind"];
+  if (kind == "profile") bad("'kind': \"profile\" jobs are not supported by this agent yet (use \"bench\")");
+  if (kind != "bench") bad("'kind' must be \"bench\", got \"" + kind + "\"");
+
+  if (!j.contains("model")) bad("missing field 'model'");
+  const json& m = j["model"];
+  if (!m.is_object()) bad("'model' must be an object, got " + json_type(m));
+  only_fields(m, "model.", {"name", "onnx", "torchscript", "test_data"});
+  if (!m.contains("name")) bad("missing field 'model.name'");
+  if (!m["name"].is_string()) bad("'model.name' must be a string, got " + json_type(m["name"]));
+  std::string name = m["name"];
+  static const std::regex name_re("[A-Za-z0-9._-]{1,100}");
+  if (!std::regex_match(name, name_re)) bad("'model.name' must match [A-Za-z0-9._-]{1,100}, got " + json(name).dump());
+
+  JobRequest r;
+  r.model = name;
+  auto blob_field = [&](const json& v, const std::string& field) -> std::string {
+    if (!v.is_string()) bad("'" + field + "' must be a SHA-256 string, got " + json_type(v));
+    std::string h = v;
+    if (!is_sha256_hex(h)) bad("'" + field + "' is not a SHA-256 (64 lower-case hex digits): " + json(h).dump());
+    return h;
+  };
+  if (!m.contains("onnx")) bad("missing field 'model.onnx' (the ONNX file's blob)");
+  r.files.push_back({"model.onnx", blob_field(m["onnx"], "model.onnx"), "model.onnx"});
+  if (m.contains("torchscript"))
+    r.files.push_back({"model.pt", blob_field(m["torchscript"], "model.torchscript"), "model.torchscript"});
+  if (m.contains("test_data")) {
+    const json& td = m["test_data"];
+    if (!td.is_array()) bad("'model.test_data' must be an array, got " + json_type(td));
+    if (td.size() > 10000) bad("'model.test_data' lists " + std::to_string(td.size()) + " files; at most 10000");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < td.size(); ++i) {
+      const std::string where = "model.test_data[" + std::to_string(i) + "]";
+      const json& e = td[i];
+      if (!e.is_object()) bad("'" + where + "' must be an object, got " + json_type(e));
+      only_fields(e, where + ".", {"set", "kind", "index", "blob"});
+      for (const char* f : {"set", "kind", "blob"})
+        if (!e.contains(f)) bad("missing field '" + where + "." + f + "'");
+      int64_t set = get_int(e["set"], where + ".set", 0, 9999);
+      if (!e["kind"].is_string()) bad("'" + where + ".kind' must be a string, got " + json_type(e["kind"]));
+      std::string k = e["kind"];
+      std::string dest = "test_data_set_" + std::to_string(set) + "/";
+      if (k == "input" || k == "output") {
+        if (!e.contains("index")) bad("missing field '" + where + ".index' (an " + k + " needs its position)");
+        dest += k + "_" + std::to_string(get_int(e["index"], where + ".index", 0, 9999)) + ".pb";
+      } else if (k == "label") {
+        if (e.contains("index")) bad("'" + where + ".index': a label has no index (one label.pb per set)");
+        dest += "label.pb";
+      } else {
+        bad("'" + where + ".kind' must be \"input\", \"output\" or \"label\", got " + json(k).dump());
+      }
+      if (!seen.insert(dest).second) bad("'" + where + "' names " + dest + " a second time");
+      r.files.push_back({dest, blob_field(e["blob"], where + ".blob"), where + ".blob"});
+    }
+  }
+
+  // Options -> rtml bench arguments.
+  std::vector<std::string>& args = r.bench_args;
+  std::vector<std::string>& backends = r.backends;
+  backends = {"native"};
+  if (j.contains("options")) {
+    const json& o = j["options"];
+    if (!o.is_object()) bad("'options' must be an object, got " + json_type(o));
+    only_fields(o, "options.", {"backends", "warmup", "runs", "seconds", "threads", "tolerance", "period_us", "rt",
+                                "priority", "cpu", "samples"});
+    auto present = [&](const char* k) { return o.contains(k) && !o[k].is_null(); };
+    if (o.contains("backends")) {
+      const json& b = o["backends"];
+      if (!b.is_array() || b.empty()) bad("'options.backends' must be a non-empty array of names");
+      backends.clear();
+      for (const auto& x : b) {
+        if (!x.is_string()) bad("'options.backends' must hold strings, got " + json_type(x));
+        std::string n = x;
+        if (std::find(backend_names.begin(), backend_names.end(), n) == backend_names.end()) {
+          std::string list;
+          for (const auto& a : backend_names) list += (list.empty() ? "" : ", ") + a;
+          bad("'options.backends': this agent has no backend '" + n + "' (it has: " + list + ")");
+        }
+        backends.push_back(n);
+      }
+    }
+    if (present("warmup")) args.insert(args.end(), {"--warmup", std::to_string(get_int(o["warmup"], "options.warmup", 0, 2000000000))});
+    if (present("runs") && present("seconds")) bad("'options.runs' and 'options.seconds' both given: choose one");
+    if (present("runs")) args.insert(args.end(), {"--runs", std::to_string(get_int(o["runs"], "options.runs", 1, 2000000000))});
+    if (present("seconds")) args.insert(args.end(), {"--seconds", format_number(get_number(o["seconds"], "options.seconds", 0.001))});
+    if (present("threads")) args.insert(args.end(), {"--threads", std::to_string(get_int(o["threads"], "options.threads", 1, 1024))});
+    if (present("tolerance")) args.insert(args.end(), {"--tolerance", format_number(get_number(o["tolerance"], "options.tolerance", 0))});
+    if (present("period_us")) args.insert(args.end(), {"--period-us", format_number(get_number(o["period_us"], "options.period_us", 1))});
+    if (o.contains("rt")) {
+      if (!o["rt"].is_boolean()) bad("'options.rt' must be true or false, got " + json_type(o["rt"]));
+      if (o["rt"].get<bool>()) args.push_back("--rt");
+    }
+    if (present("priority")) args.insert(args.end(), {"--priority", std::to_string(get_int(o["priority"], "options.priority", 1, 99))});
+    if (present("cpu")) args.insert(args.end(), {"--cpu", std::to_string(get_int(o["cpu"], "options.cpu", 0, 4095))});
+    if (o.contains("samples")) {
+      if (!o["samples"].is_boolean()) bad("'options.samples' must be true or false, got " + json_type(o["samples"]));
+      if (o["samples"].get<bool>()) args.push_back("--samples");
+    }
+    for (const char* k : {"backends", "rt", "samples"})
+      if (o.contains(k) && o[k].is_null()) bad(std::string("'options.") + k + "' must not be null");
+  }
+  return r;
+}
+
 struct Agent::Impl {
   AgentOptions opt;
   fs::path workdir, blobs, tmp, jobs_dir;
   json host;
   std::vector<std::string> backend_names;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   std::thread server_thread, worker_thread;
   int bound_port = 0;
   bool started = false;
@@ -348,121 +471,14 @@ struct Agent::Impl {
     set_json(res, 201, {{"blob", hash}, {"size", length}, {"stored", true}});
   }
 
-  // Validates a job description; lays out its folder. Throws HttpError.
+  // Validates a job description (rtml::Error: a 400); checks its blobs and
+  // lays out its folder (HttpError).
   std::shared_ptr<Job> make_job(const std::string& body) {
-    json j;
-    try {
-      j = json::parse(body);
-    } catch (const json::parse_error& e) {
-      bad(std::string("the body is not valid JSON: ") + e.what());
-    }
-    if (!j.is_object()) bad("the body must be a JSON object, got " + json_type(j));
-    only_fields(j, "", {"kind", "model", "options"});
-    if (!j.contains("kind")) bad("missing field 'kind' (\"bench\")");
-    if (!j["kind"].is_string()) bad("'kind' must be a string, got " + json_type(j["kind"]));
-    std::string kind = j["kind"];
-    if (kind == "profile") bad("'kind': \"profile\" jobs are not supported by this agent yet (use \"bench\")");
-    if (kind != "bench") bad("'kind' must be \"bench\", got \"" + kind + "\"");
-
-    if (!j.contains("model")) bad("missing field 'model'");
-    const json& m = j["model"];
-    if (!m.is_object()) bad("'model' must be an object, got " + json_type(m));
-    only_fields(m, "model.", {"name", "onnx", "torchscript", "test_data"});
-    if (!m.contains("name")) bad("missing field 'model.name'");
-    if (!m["name"].is_string()) bad("'model.name' must be a string, got " + json_type(m["name"]));
-    std::string name = m["name"];
-    static const std::regex name_re("[A-Za-z0-9._-]{1,100}");
-    if (!std::regex_match(name, name_re)) bad("'model.name' must match [A-Za-z0-9._-]{1,100}, got " + json(name).dump());
-
-    // (destination in the job folder, blob, field) for every file.
-    struct File {
-      std::string dest, blob, field;
-    };
-    std::vector<File> files;
-    auto blob_field = [&](const json& v, const std::string& field) -> std::string {
-      if (!v.is_string()) bad("'" + field + "' must be a SHA-256 string, got " + json_type(v));
-      std::string h = v;
-      if (!is_sha256_hex(h)) bad("'" + field + "' is not a SHA-256 (64 lower-case hex digits): " + json(h).dump());
-      return h;
-    };
-    if (!m.contains("onnx")) bad("missing field 'model.onnx' (the ONNX file's blob)");
-    files.push_back({"model.onnx", blob_field(m["onnx"], "model.onnx"), "model.onnx"});
-    if (m.contains("torchscript"))
-      files.push_back({"model.pt", blob_field(m["torchscript"], "model.torchscript"), "model.torchscript"});
-    if (m.contains("test_data")) {
-      const json& td = m["test_data"];
-      if (!td.is_array()) bad("'model.test_data' must be an array, got " + json_type(td));
-      if (td.size() > 10000) bad("'model.test_data' lists " + std::to_string(td.size()) + " files; at most 10000");
-      std::set<std::string> seen;
-      for (size_t i = 0; i < td.size(); ++i) {
-        const std::string where = "model.test_data[" + std::to_string(i) + "]";
-        const json& e = td[i];
-        if (!e.is_object()) bad("'" + where + "' must be an object, got " + json_type(e));
-        only_fields(e, where + ".", {"set", "kind", "index", "blob"});
-        for (const char* f : {"set", "kind", "blob"})
-          if (!e.contains(f)) bad("missing field '" + where + "." + f + "'");
-        int64_t set = get_int(e["set"], where + ".set", 0, 9999);
-        if (!e["kind"].is_string()) bad("'" + where + ".kind' must be a string, got " + json_type(e["kind"]));
-        std::string k = e["kind"];
-        std::string dest = "test_data_set_" + std::to_string(set) + "/";
-        if (k == "input" || k == "output") {
-          if (!e.contains("index")) bad("missing field '" + where + ".index' (an " + k + " needs its position)");
-          dest += k + "_" + std::to_string(get_int(e["index"], where + ".index", 0, 9999)) + ".pb";
-        } else if (k == "label") {
-          if (e.contains("index")) bad("'" + where + ".index': a label has no index (one label.pb per set)");
-          dest += "label.pb";
-        } else {
-          bad("'" + where + ".kind' must be \"input\", \"output\" or \"label\", got " + json(k).dump());
-        }
-        if (!seen.insert(dest).second) bad("'" + where + "' names " + dest + " a second time");
-        files.push_back({dest, blob_field(e["blob"], where + ".blob"), where + ".blob"});
-      }
-    }
-
-    // Options -> rtml bench arguments.
-    std::vector<std::string> args;
-    std::vector<std::string> backends = {"native"};
-    if (j.contains("options")) {
-      const json& o = j["options"];
-      if (!o.is_object()) bad("'options' must be an object, got " + json_type(o));
-      only_fields(o, "options.", {"backends", "warmup", "runs", "seconds", "threads", "tolerance", "period_us", "rt",
-                                  "priority", "cpu", "samples"});
-      auto present = [&](const char* k) { return o.contains(k) && !o[k].is_null(); };
-      if (o.contains("backends")) {
-        const json& b = o["backends"];
-        if (!b.is_array() || b.empty()) bad("'options.backends' must be a non-empty array of names");
-        backends.clear();
-        for (const auto& x : b) {
-          if (!x.is_string()) bad("'options.backends' must hold strings, got " + json_type(x));
-          std::string n = x;
-          if (std::find(backend_names.begin(), backend_names.end(), n) == backend_names.end()) {
-            std::string list;
-            for (const auto& a : backend_names) list += (list.empty() ? "" : ", ") + a;
-            bad("'options.backends': this agent has no backend '" + n + "' (it has: " + list + ")");
-          }
-          backends.push_back(n);
-        }
-      }
-      if (present("warmup")) args.insert(args.end(), {"--warmup", std::to_string(get_int(o["warmup"], "options.warmup", 0, 2000000000))});
-      if (present("runs") && present("seconds")) bad("'options.runs' and 'options.seconds' both given: choose one");
-      if (present("runs")) args.insert(args.end(), {"--runs", std::to_string(get_int(o["runs"], "options.runs", 1, 2000000000))});
-      if (present("seconds")) args.insert(args.end(), {"--seconds", format_number(get_number(o["seconds"], "options.seconds", 0.001))});
-      if (present("threads")) args.insert(args.end(), {"--threads", std::to_string(get_int(o["threads"], "options.threads", 1, 1024))});
-      if (present("tolerance")) args.insert(args.end(), {"--tolerance", format_number(get_number(o["tolerance"], "options.tolerance", 0))});
-      if (present("period_us")) args.insert(args.end(), {"--period-us", format_number(get_number(o["period_us"], "options.period_us", 1))});
-      if (o.contains("rt")) {
-        if (!o["rt"].is_boolean()) bad("'options.rt' must be true or false, got " + json_type(o["rt"]));
-        if (o["rt"].get<bool>()) args.push_back("--rt");
-      }
-      if (present("priority")) args.insert(args.end(), {"--priority", std::to_string(get_int(o["priority"], "options.priority", 1, 99))});
-      if (present("cpu")) args.insert(args.end(), {"--cpu", std::to_string(get_int(o["cpu"], "options.cpu", 0, 4095))});
-      if (o.contains("samples")) {
-        if (!o["samples"].is_boolean()) bad("'options.samples' must be true or false, got " + json_type(o["samples"]));
-        if (o["samples"].get<bool>()) args.push_back("--samples");
-      }
-      for (const char* k : {"backends", "rt", "samples"})
-        if (o.contains(k) && o[k].is_null()) bad(std::string("'options.") + k + "' must not be null");
-    }
+    const JobRequest r = parse_job_request(body, backend_names);
+    const auto& files = r.files;
+    const std::string& name = r.model;
+    const auto& backends = r.backends;
+    const auto& args = r.bench_args;
 
     // The blobs: present, and within the model limit.
     int64_t total = 0;
@@ -538,6 +554,8 @@ struct Agent::Impl {
       job = make_job(req.body);
     } catch (const HttpError& e) {
       return set_error(res, e.status, e.code, e.message);
+    } catch (const Error& e) {
+      return set_error(res, 400, "bad_request", e.what());
     }
     std::unique_lock<std::mutex> lock(mu);
     size_t pending = queue.size() + (running ? 1 : 0);
@@ -854,7 +872,10 @@ Agent::~Agent() { stop(); }
 int Agent::start() {
   Impl& m = *impl_;
   if (m.started) return m.bound_port;
-  httplib::Server& s = m.server;
+  m.server = make_guarded_server(m.opt.connections, [](const std::string& message) {
+    return answer_text(json{{"error", {{"code", "busy"}, {"message", message}}}});
+  });
+  httplib::Server& s = *m.server;
   s.set_read_timeout(m.opt.io_timeout_s, 0);
   s.set_write_timeout(m.opt.io_timeout_s, 0);
   s.set_payload_max_length(static_cast<size_t>(std::max<int64_t>(m.opt.max_body_bytes, kMaxJobJsonBytes)));
@@ -893,7 +914,7 @@ int Agent::start() {
   m.bound_port = bind_server(s, m.opt.host, m.opt.port, "is another agent running there? is the address this machine's?");
   m.started = true;
   m.worker_thread = std::thread([&m] { m.worker(); });
-  m.server_thread = std::thread([&m] { m.server.listen_after_bind(); });
+  m.server_thread = std::thread([&m] { m.server->listen_after_bind(); });
   // Serving before start() returns: stop() cannot miss a server not yet listening.
   for (int i = 0; i < 500 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return m.bound_port;
@@ -909,7 +930,7 @@ void Agent::stop() {
     if (m.child > 0) ::kill(-m.child, SIGKILL);
   }
   m.cv.notify_all();
-  m.server.stop();
+  m.server->stop();
   if (m.server_thread.joinable()) m.server_thread.join();
   if (m.worker_thread.joinable()) m.worker_thread.join();
 }

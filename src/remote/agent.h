@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "remote/listen.h"
+
 namespace rtml::remote {
 
 struct AgentOptions {
@@ -40,6 +42,7 @@ struct AgentOptions {
   int job_timeout_s = 600;
   int max_queue = 8;               // jobs waiting or running
   int io_timeout_s = 30;           // per socket read / write
+  ConnectionLimits connections;    // slow and idle clients (remote/listen.h)
   // The rtml each job runs ("" = this executable, /proc/self/exe resolved),
   // and a command to run it under (e.g. {"qemu-arm-static", "-L", "/"} when
   // the agent itself runs under qemu-user without binfmt_misc).
@@ -57,6 +60,27 @@ bool is_loopback_address(const std::string& host);
 // file if it cannot be read or holds no token. `warning` gets a message if
 // the file is readable by group or others (else it is cleared).
 std::string read_agent_token(const std::string& path, std::string& warning);
+
+// A job description (POST /v1/jobs) once validated: what the agent lays out
+// in the job folder and how it runs `rtml bench` there.
+struct JobRequest {
+  struct File {
+    std::string dest;   // path in the job folder ("model.onnx", "test_data_set_0/input_0.pb", ...)
+    std::string blob;   // SHA-256 of its bytes
+    std::string field;  // the field that named it ("model.test_data[3].blob"), for messages
+  };
+  std::string model;                    // model.name
+  std::vector<File> files;
+  std::vector<std::string> backends;    // options.backends, default {"native"}
+  std::vector<std::string> bench_args;  // the other options as rtml bench arguments
+};
+
+// Parses and strictly validates a job description (docs/remote-protocol.md):
+// JSON that is not UTF-8, numbers out of range, unknown or ill-typed fields,
+// backends not in `backend_names`. rtml::Error with the message of the 400
+// answer otherwise. Pure: it touches no file (the agent then checks that the
+// blobs are there).
+JobRequest parse_job_request(const std::string& body, const std::vector<std::string>& backend_names);
 
 class Agent {
  public:

@@ -1,12 +1,13 @@
 // remote/sha256: SHA-256 (FIPS 180-4), the content address of every blob the
-// remote protocol moves (docs/remote-protocol.md). Small and dependency-free:
-// the agent builds for boards where OpenSSL's development files are not at
-// hand. Not constant-time with respect to the data; it hashes public bytes.
+// remote protocol moves (docs/remote-protocol.md), computed by OpenSSL's
+// libcrypto (EVP digest API): the library cpp-httplib links already, on the
+// host and on the boards (libssl-dev:<arch> in cross builds).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -14,7 +15,11 @@ namespace rtml::remote {
 
 class Sha256 {
  public:
+  // rtml::Error if libcrypto cannot set up a digest (out of memory).
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, size_t size);
   // Finishes the hash; the object is then reset for a new message.
   std::array<uint8_t, 32> digest();
@@ -22,11 +27,8 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  void block(const uint8_t* p);
-  std::array<uint32_t, 8> h_;
-  std::array<uint8_t, 64> buf_;
-  size_t used_ = 0;      // bytes in buf_
-  uint64_t total_ = 0;   // bytes hashed so far
+  struct Context;
+  std::unique_ptr<Context> ctx_;
 };
 
 std::string sha256_hex(std::string_view data);

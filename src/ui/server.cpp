@@ -114,7 +114,7 @@ struct UiServer::Impl {
   results::ResultsDb db;
   std::mutex db_mu;  // one connection, one statement at a time
   std::map<std::string_view, const Asset*> assets;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   std::thread thread;
   int bound_port = 0;
   bool started = false;
@@ -269,11 +269,13 @@ UiServer::~UiServer() { stop(); }
 int UiServer::start() {
   Impl& m = *impl_;
   if (m.started) return m.bound_port;
-  httplib::Server& s = m.server;
+  m.server = remote::make_guarded_server(m.opt.connections, [](const std::string& message) {
+    return json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  });
+  httplib::Server& s = *m.server;
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
   s.set_payload_max_length(1 << 16);  // nothing here takes a body
-  s.set_keep_alive_timeout(2);        // idle browser connections do not hold up Ctrl-C for long
   s.set_pre_routing_handler([&m](const httplib::Request& req, httplib::Response& res) {
     // Headers on every answer, errors included.
     res.set_header("X-Content-Type-Options", "nosniff");
@@ -334,14 +336,14 @@ int UiServer::start() {
   m.bound_port = remote::bind_server(s, m.opt.host, m.opt.port,
                                      "is another rtml ui running there? pass --port N, or --port 0 for any free port");
   m.started = true;
-  m.thread = std::thread([&m] { m.server.listen_after_bind(); });
+  m.thread = std::thread([&m] { m.server->listen_after_bind(); });
   for (int i = 0; i < 500 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return m.bound_port;
 }
 
 void UiServer::stop() {
   if (!impl_ || !impl_->started) return;
-  impl_->server.stop();
+  impl_->server->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   impl_->started = false;
 }

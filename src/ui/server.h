@@ -22,6 +22,8 @@
 #include <memory>
 #include <string>
 
+#include "remote/listen.h"
+
 namespace rtml::ui {
 
 struct UiOptions {
@@ -29,6 +31,13 @@ struct UiOptions {
   std::string host = "127.0.0.1";  // address to listen on
   int port = 8321;                 // 0: any free port (UiServer::port() says which)
   bool log = false;                // one line per request on stderr
+  // Slow and idle clients (remote/listen.h); idle browser connections are
+  // closed soon so that they do not hold up Ctrl-C for long.
+  remote::ConnectionLimits connections = [] {
+    remote::ConnectionLimits l;
+    l.idle_timeout_s = 2;
+    return l;
+  }();
 };
 
 class UiServer {

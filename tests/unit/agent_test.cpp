@@ -1,7 +1,9 @@
 // rtml agent (remote/agent.h), started in this process on 127.0.0.1 and
 // driven with httplib::Client and raw sockets: SHA-256 against FIPS 180-2
 // vectors, tokens, upload limits and interrupted uploads, strict job
-// validation, real bench jobs, the job time limit, two clients at once.
+// validation (invalid UTF-8, numbers out of range), slow and idle clients,
+// the per-client connection cap, real bench jobs, the job time limit (a job
+// that never ends), two clients at once.
 #ifdef RTML_WITH_REMOTE
 
 #include <arpa/inet.h>
@@ -13,6 +15,7 @@
 #include <httplib.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -25,6 +28,7 @@
 #include "core/error.h"
 #include "remote/agent.h"
 #include "remote/sha256.h"
+#include "slow_clients.h"
 
 using namespace rtml;
 using nlohmann::json;
@@ -63,6 +67,22 @@ TEST(Sha256, PiecewiseUpdatesMatchOneShot) {
   EXPECT_TRUE(remote::is_sha256_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
   EXPECT_FALSE(remote::is_sha256_hex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
   EXPECT_FALSE(remote::is_sha256_hex("ba7816bf"));
+}
+
+TEST(Sha256, FileIsHashedInChunks) {
+  // one million 'a' (FIPS 180-2 B.3) from a file: 15 full 64 KiB reads and a partial one
+  fs::path p = fs::temp_directory_path() / ("rtml_sha256_" + std::to_string(::getpid()));
+  std::ofstream(p, std::ios::binary) << std::string(1000000, 'a');
+  EXPECT_EQ(remote::sha256_hex_file(p.string()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  std::ofstream(p, std::ios::binary | std::ios::trunc);  // empty
+  EXPECT_EQ(remote::sha256_hex_file(p.string()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  fs::remove(p);
+  try {
+    remote::sha256_hex_file(p.string());
+    ADD_FAILURE() << "no error for a missing file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
+  }
 }
 
 // --- helpers -------------------------------------------------------------------
@@ -117,7 +137,7 @@ struct TestAgent {
   std::unique_ptr<httplib::Client> client(const std::string& token = kToken) const {
     auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
     if (!token.empty()) c->set_bearer_token_auth(token.c_str());
-    c->set_read_timeout(30, 0);
+    c->set_read_timeout(120, 0);  // a guard against a hang, not a speed limit
     return c;
   }
 };
@@ -132,7 +152,7 @@ struct RawConn {
     a.sin_port = htons(static_cast<uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "cannot connect";
-    timeval tv{10, 0};
+    timeval tv{120, 0};  // a guard against a hang
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   ~RawConn() { close(); }
@@ -406,6 +426,49 @@ TEST(Agent, SurvivesGarbage) {
   EXPECT_EQ(error_code(nf->body), "not_found");
 }
 
+// --- slow and idle clients -----------------------------------------------------
+
+TEST(Agent, SlowAndIdleClientsDoNotKeepAValidRequestWaiting) {
+  remote::AgentOptions o;
+  o.connections.request_timeout_s = 3;
+  o.connections.idle_timeout_s = 3;
+  TestAgent t("slow", o);
+  // 8 clients trickle header bytes (no token needed for that) and 8 say nothing
+  auto held = test::hold_connections(t.port, 8, [&] {
+    auto r = t.client()->Get("/v1/info");
+    return r && r->status == 200;
+  });
+  test::expect_served_and_closed(held, 8, "the agent");
+}
+
+TEST(Agent, ConnectionsPerClientAreCapped) {
+  remote::AgentOptions o;
+  o.connections.max_per_client = 3;
+  TestAgent t("cap", o);
+  const std::string get = "GET /v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kToken + "\r\n\r\n";
+  std::vector<std::unique_ptr<RawConn>> open;
+  for (int i = 0; i < 3; ++i) {  // served, and kept open (keep-alive)
+    open.push_back(std::make_unique<RawConn>(t.port));
+    ASSERT_TRUE(open.back()->send(get));
+    EXPECT_EQ(open.back()->response().first, 200);
+  }
+  RawConn extra(t.port);
+  ASSERT_TRUE(extra.send(get));
+  auto [status, body] = extra.response();
+  EXPECT_EQ(status, 503) << body;
+  EXPECT_EQ(error_code(body), "busy");
+  EXPECT_NE(error_message(body).find("too many connections from 127.0.0.1"), std::string::npos) << body;
+  // once those have closed, the client is served again
+  open.clear();
+  int again = 0;
+  for (int i = 0; i < 1200 && again != 200; ++i) {  // until the agent has seen them close (a guard against a hang)
+    auto r = t.client()->Get("/v1/info");
+    again = r ? r->status : 0;
+    if (again != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(again, 200);
+}
+
 // --- jobs: validation ----------------------------------------------------------
 
 std::string upload(const TestAgent& t, const std::string& data) {
@@ -419,6 +482,28 @@ std::pair<int, std::string> post_job(const TestAgent& t, const std::string& body
   auto r = t.client()->Post("/v1/jobs", body, "application/json");
   if (!r) return {0, ""};
   return {r->status, r->body};
+}
+
+TEST(Agent, JobRequestParsesWithoutTheAgent) {
+  // parse_job_request is the agent's parser on its own (no files, no server): the fuzz target's entry
+  const std::string h(64, 'a'), g(64, 'b');
+  json body = {{"kind", "bench"},
+               {"model", {{"name", "m1"}, {"onnx", h}, {"test_data", {{{"set", 1}, {"kind", "label"}, {"blob", g}}}}}},
+               {"options", {{"runs", 10}, {"rt", true}}}};
+  remote::JobRequest r = remote::parse_job_request(body.dump(), {"native", "torch"});
+  EXPECT_EQ(r.model, "m1");
+  ASSERT_EQ(r.files.size(), 2u);
+  EXPECT_EQ(r.files[0].dest, "model.onnx");
+  EXPECT_EQ(r.files[0].blob, h);
+  EXPECT_EQ(r.files[1].dest, "test_data_set_1/label.pb");
+  EXPECT_EQ(r.files[1].field, "model.test_data[0].blob");
+  EXPECT_EQ(r.backends, std::vector<std::string>{"native"});
+  EXPECT_EQ(r.bench_args, (std::vector<std::string>{"--runs", "10", "--rt"}));
+  body["options"]["backends"] = {"torch"};
+  EXPECT_EQ(remote::parse_job_request(body.dump(), {"native", "torch"}).backends, std::vector<std::string>{"torch"});
+  EXPECT_THROW(remote::parse_job_request(body.dump(), {"native"}), Error);
+  EXPECT_THROW(remote::parse_job_request("{\"kind\": 1e400}", {"native"}), Error);
+  EXPECT_THROW(remote::parse_job_request("\"\xff\"", {"native"}), Error);
 }
 
 TEST(Agent, JobValidationIsStrict) {
@@ -438,6 +523,12 @@ TEST(Agent, JobValidationIsStrict) {
   };
   expect_400("{\"kind\": \"bench\", \"model\": ", "JSON");
   expect_400("[1, 2]", "object");
+  // bytes that are not UTF-8 in a string, and a number beyond double's range:
+  // 400 with a readable (UTF-8) message, not the 500 of an escaped exception
+  expect_400("{\"kind\": \"bench\xff\xfe\", \"model\": {}}", "UTF-8");
+  expect_400("{\"kind\": \"bench\", \"model\": {\"name\": \"m\", \"onnx\": \"" + onnx +
+                 "\"}, \"options\": {\"runs\": 1e400}}",
+             "1e400");
   auto with = [&](const json::json_pointer& p, const json& v) {
     json j = good;
     j[p] = v;
@@ -499,8 +590,12 @@ TEST(Agent, JobValidationIsStrict) {
 
 // --- jobs: running -------------------------------------------------------------
 
-json wait_job(const TestAgent& t, const std::string& id, double max_seconds) {
+// Polls the job until it has ended. Every job ends by itself: the agent
+// stops it at its time limit (600 s unless a test sets it), so the guard here
+// only turns a hang into a failure; it is no speed limit.
+json wait_job(const TestAgent& t, const std::string& id) {
   auto c = t.client();
+  const double max_seconds = t.agent->options().job_timeout_s + 300;
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(max_seconds);
   json j;
   while (std::chrono::steady_clock::now() < until) {
@@ -540,7 +635,7 @@ TEST(AgentJobs, ChildWithoutAReportIsFailedWithItsStderr) {
   json model = {{"name", "x"}, {"onnx", upload(t, "not really onnx")}};
   auto [status, answer] = post_job(t, json{{"kind", "bench"}, {"model", model}}.dump());
   ASSERT_EQ(status, 202) << answer;
-  json j = wait_job(t, json::parse(answer)["job"], 20);
+  json j = wait_job(t, json::parse(answer)["job"]);
   EXPECT_EQ(j["state"], "failed");
   std::string err = j["error"];
   EXPECT_NE(err.find("status 3"), std::string::npos) << err;
@@ -557,10 +652,10 @@ TEST(AgentJobs, FinishedJobsBeyondKeepJobsAreForgotten) {
   TestAgent t("prune", o);
   json model = {{"name", "x"}, {"onnx", upload(t, "bytes")}};
   std::string first = json::parse(post_job(t, json{{"kind", "bench"}, {"model", model}}.dump()).second)["job"];
-  EXPECT_EQ(wait_job(t, first, 20)["state"], "failed");
+  EXPECT_EQ(wait_job(t, first)["state"], "failed");
   EXPECT_TRUE(fs::exists(t.dir / "jobs" / first));
   std::string second = json::parse(post_job(t, json{{"kind", "bench"}, {"model", model}}.dump()).second)["job"];
-  EXPECT_EQ(wait_job(t, second, 20)["state"], "failed");
+  EXPECT_EQ(wait_job(t, second)["state"], "failed");
   auto r = t.client()->Get("/v1/jobs/" + first);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
@@ -569,34 +664,81 @@ TEST(AgentJobs, FinishedJobsBeyondKeepJobsAreForgotten) {
   fs::remove(exe);
 }
 
+// A stand-in for rtml that never ends by itself: it writes its own pid and
+// its child's (a `sleep` of an hour) to `pids`, says it is working, and waits.
+fs::path never_ending_job(const std::string& name, const fs::path& pids) {
+  return script(name, "echo $$ > " + pids.string() + "\nsleep 3600 &\necho $! >> " + pids.string() +
+                          "\necho 'working...' >&2\nwait\n");
+}
+
+// The two pids never_ending_job wrote, once it has (empty if it never did).
+std::vector<pid_t> job_pids(const fs::path& pids) {
+  std::vector<pid_t> running;
+  for (int i = 0; i < 6000 && running.size() < 2; ++i) {  // a guard against a hang
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    running.clear();
+    std::ifstream in(pids);
+    for (pid_t p; in >> p;) running.push_back(p);
+  }
+  return running;
+}
+
+// True once none of `pids` runs (a killed job's orphaned `sleep` is reaped by
+// init a moment after the kill).
+bool all_gone(const std::vector<pid_t>& pids) {
+  for (int i = 0; i < 3000; ++i) {  // a guard against a hang
+    if (std::none_of(pids.begin(), pids.end(), process_alive)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 TEST(AgentJobs, StoppingTheAgentKillsARunningJobAndItsChildren) {
   fs::path pids = fresh_dir("pids");
-  fs::path exe = script("sleeps.sh", "echo $$ > " + pids.string() + "\nsleep 60 &\necho $! >> " + pids.string() +
-                                         "\necho 'working...' >&2\nwait\n");
+  fs::path exe = never_ending_job("sleeps.sh", pids);
   remote::AgentOptions o;
   o.rtml_exe = exe.string();
   auto t = std::make_unique<TestAgent>("stop", o);
   json model = {{"name", "x"}, {"onnx", upload(*t, "bytes")}};
   auto [status, answer] = post_job(*t, json{{"kind", "bench"}, {"model", model}}.dump());
   ASSERT_EQ(status, 202) << answer;
-  std::vector<pid_t> running;
-  for (int i = 0; i < 250 && running.size() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    running.clear();
-    std::ifstream in(pids);
-    for (pid_t p; in >> p;) running.push_back(p);
-  }
+  std::vector<pid_t> running = job_pids(pids);
   ASSERT_EQ(running.size(), 2u) << "the job's script did not start";
   EXPECT_TRUE(process_alive(running[0]) && process_alive(running[1]));
-  auto t0 = std::chrono::steady_clock::now();
-  t.reset();  // stop()
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10);
-  bool gone = false;
-  for (int i = 0; i < 100 && !gone; ++i) {
-    gone = !process_alive(running[0]) && !process_alive(running[1]);
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(gone) << "the job's processes outlived the agent";
+  t.reset();  // stop(): it returns only once the job's process is gone, and the job never ends by itself
+  EXPECT_TRUE(all_gone(running)) << "the job's processes outlived the agent";
+  fs::remove(exe);
+  fs::remove(pids);
+}
+
+TEST(AgentJobs, JobOverItsTimeLimitIsKilledAndReportedAsTimeout) {
+  // The job never ends by itself, so the only way it stops is the agent's limit.
+  fs::path pids = fresh_dir("timeout_pids");
+  fs::path exe = never_ending_job("never_ends.sh", pids);
+  remote::AgentOptions o;
+  o.rtml_exe = exe.string();
+  o.job_timeout_s = 2;
+  o.max_queue = 1;
+  TestAgent t("timeout", o);
+  json model = {{"name", "forever"}, {"onnx", upload(t, "bytes")}};
+  auto [status, answer] = post_job(t, json{{"kind", "bench"}, {"model", model}}.dump());
+  ASSERT_EQ(status, 202) << answer;
+  // the queue holds one job: a second is refused
+  auto [status2, answer2] = post_job(t, json{{"kind", "bench"}, {"model", model}}.dump());
+  EXPECT_EQ(status2, 429) << answer2;
+  EXPECT_EQ(error_code(answer2), "queue_full");
+  std::vector<pid_t> running = job_pids(pids);
+  ASSERT_EQ(running.size(), 2u) << "the job's script did not start";
+  json j = wait_job(t, json::parse(answer)["job"]);
+  EXPECT_EQ(j["state"], "timeout") << j.dump(1);
+  EXPECT_NE(j["error"].get<std::string>().find("2 s"), std::string::npos) << j["error"];
+  EXPECT_TRUE(j["report"].is_null());
+  EXPECT_TRUE(all_gone(running)) << "the job's processes outlived its time limit";
+  // the queue has room again
+  fs::remove(pids);
+  auto [status3, answer3] = post_job(t, json{{"kind", "bench"}, {"model", model}}.dump());
+  EXPECT_EQ(status3, 202) << answer3;
+  EXPECT_EQ(wait_job(t, json::parse(answer3)["job"])["state"], "timeout");
   fs::remove(exe);
   fs::remove(pids);
 }
@@ -630,7 +772,7 @@ TEST(AgentJobs, BenchOfAZooModelPassesAccuracy) {
   json a = json::parse(answer);
   EXPECT_EQ(a["state"], "queued");
   EXPECT_EQ(a["job"].get<std::string>().size(), 16u);
-  json j = wait_job(t, a["job"], 60);
+  json j = wait_job(t, a["job"]);
   ASSERT_EQ(j["state"], "done") << j.dump(1);
   EXPECT_TRUE(j["error"].is_null());
   EXPECT_TRUE(j["started"].is_string());
@@ -645,59 +787,6 @@ TEST(AgentJobs, BenchOfAZooModelPassesAccuracy) {
   EXPECT_EQ(run["accuracy"]["passed"], true);
   EXPECT_GE(run["accuracy"]["sets"].get<int>(), 1);
   EXPECT_EQ(report["options"]["runs"], 50);
-}
-
-// Processes whose command line mentions `text`.
-int processes_mentioning(const std::string& text) {
-  int n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    std::string pid = e.path().filename().string();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmd = read_file(e.path() / "cmdline");
-    if (cmd.find(text) != std::string::npos) {
-      // a zombie or a dead entry does not count
-      std::string stat = read_file(e.path() / "stat");
-      size_t close = stat.rfind(')');
-      if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') continue;
-      ++n;
-    }
-  }
-  return n;
-}
-
-TEST(AgentJobs, JobOverItsTimeLimitIsKilledAndReportedAsTimeout) {
-  remote::AgentOptions o;
-  o.job_timeout_s = 1;
-  o.max_queue = 1;
-  TestAgent t("timeout", o);
-  json model = upload_matvec(t, "slow");
-  auto [status, answer] = post_job(t, json{{"kind", "bench"}, {"model", model}, {"options", {{"period_us", 1e6}, {"seconds", 30}}}}.dump());  // 30 runs, one a second
-  ASSERT_EQ(status, 202) << answer;
-  std::string id = json::parse(answer)["job"];
-  // the queue holds one job: a second is refused
-  auto [status2, answer2] = post_job(t, json{{"kind", "bench"}, {"model", model}}.dump());
-  EXPECT_EQ(status2, 429) << answer2;
-  EXPECT_EQ(error_code(answer2), "queue_full");
-  // while it runs, its rtml bench child exists
-  bool seen = false;
-  for (int i = 0; i < 100 && !seen; ++i) {
-    seen = processes_mentioning(id) > 0;
-    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(seen) << "no child process for job " << id;
-  auto t0 = std::chrono::steady_clock::now();
-  json j = wait_job(t, id, 20);
-  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_EQ(j["state"], "timeout") << j.dump(1);
-  EXPECT_LT(waited, 10) << "stopped far later than the 1 s limit";
-  EXPECT_NE(j["error"].get<std::string>().find("1 s"), std::string::npos) << j["error"];
-  EXPECT_TRUE(j["report"].is_null());
-  EXPECT_EQ(processes_mentioning(id), 0) << "the job's child outlived its time limit";
-  // the queue has room again
-  auto [status3, answer3] = post_job(t, json{{"kind", "bench"}, {"model", model}, {"options", {{"runs", 10}}}}.dump());
-  EXPECT_EQ(status3, 202) << answer3;
-  EXPECT_EQ(wait_job(t, json::parse(answer3)["job"], 60)["state"], "done");
 }
 
 TEST(AgentJobs, TwoClientsAtOnceGetTheirOwnAnswers) {
@@ -720,7 +809,7 @@ TEST(AgentJobs, TwoClientsAtOnceGetTheirOwnAnswers) {
       o.error = answer;
       return;
     }
-    json j = wait_job(t, json::parse(answer)["job"], 120);
+    json j = wait_job(t, json::parse(answer)["job"]);
     o.job_state = j["state"];
     if (j["report"].is_object()) {
       o.model = j["report"]["runs"][0]["model"];

@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -311,9 +313,13 @@ TEST(ProfileThreads, BusyThreadAndSleepingMainThread) {
   while (!comm.empty() && comm.back() == '\n') comm.pop_back();
   EXPECT_EQ(before[0].name, comm);
 
-  // The worker burns 200 ms of CPU, then idles until the second snapshot.
+  // The worker burns 200 ms of CPU, then blocks (no wake-ups, so no CPU time
+  // however late the second snapshot comes on a loaded machine) until it.
   std::atomic<long> busy_tid{0};
-  std::atomic<bool> burned{false}, release{false};
+  std::atomic<bool> burned{false};
+  std::mutex release_mu;
+  std::condition_variable release_cv;
+  bool release = false;
   double worker_wall_us = 0, worker_cpu_us = 0;  // as the worker itself saw them
   auto t0 = std::chrono::steady_clock::now();
   std::thread worker([&] {
@@ -324,12 +330,17 @@ TEST(ProfileThreads, BusyThreadAndSleepingMainThread) {
     worker_cpu_us = (thread_cpu_seconds() - c0) * 1e6;
     worker_wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - w0).count();
     burned = true;
-    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::unique_lock<std::mutex> lock(release_mu);
+    release_cv.wait(lock, [&] { return release; });
   });
   while (!burned) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::vector<ThreadTimes> after = thread_times();
   const double wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-  release = true;
+  {
+    std::lock_guard<std::mutex> lock(release_mu);
+    release = true;
+  }
+  release_cv.notify_one();
   worker.join();
 
   std::vector<ThreadUse> use = thread_use(before, after, wall_us);
@@ -341,8 +352,8 @@ TEST(ProfileThreads, BusyThreadAndSleepingMainThread) {
   }
   ASSERT_TRUE(main_use && worker_use);
   EXPECT_EQ(worker_use->name, comm) << "threads inherit the process name";
-  // Its CPU time is what it measured itself (plus thread start-up and the
-  // idle wait's wake-ups).
+  // Its CPU time is what it measured itself (plus thread start-up and
+  // blocking).
   EXPECT_GE(worker_use->cpu_us, worker_cpu_us);
   EXPECT_LT(worker_use->cpu_us, worker_cpu_us + 5000);
   EXPECT_DOUBLE_EQ(worker_use->utilisation, worker_use->cpu_us / wall_us);

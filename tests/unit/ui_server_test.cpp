@@ -1,7 +1,8 @@
 // ui/server: `rtml ui`'s HTTP side in-process, on a free port, against a
 // temporary results database: the JSON API's shapes, paging and filters,
 // 400/404/405/403 as JSON, profiles, the comparison, the embedded files and
-// their content types, and that nothing outside them can be fetched.
+// their content types, and that nothing outside them can be fetched; slow and
+// idle clients do not keep a page request waiting.
 #if defined(RTML_WITH_UI)
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 #include "ui/assets.h"
 #include "ui/server.h"
 #include "error_of.h"
+#include "slow_clients.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -290,6 +292,22 @@ TEST_F(UiServerTest, ReadOnlyLoopbackOnly) {
   // Nothing was written: the same runs, and the file refuses writes through the server's connection.
   rtml::results::ResultsDb db(db_path_);
   EXPECT_EQ(db.count_runs(), total_);
+}
+
+TEST_F(UiServerTest, SlowAndIdleClientsDoNotKeepThePageWaiting) {
+  rtml::ui::UiOptions opt;
+  opt.db_path = db_path_;
+  opt.port = 0;
+  opt.connections.request_timeout_s = 3;
+  rtml::ui::UiServer server(opt);
+  httplib::Client client("127.0.0.1", server.start());
+  client.set_read_timeout(120, 0);  // a guard against a hang
+  // 8 clients trickle header bytes and 8 say nothing (closed after 2 s idle)
+  auto held = rtml::test::hold_connections(server.port(), 8, [&] {
+    auto r = client.Get("/api/facets");
+    return r && r->status == 200;
+  });
+  rtml::test::expect_served_and_closed(held, 8, "rtml ui");
 }
 
 TEST(UiServerOpen, MissingDatabaseIsAClearError) {
