@@ -556,7 +556,10 @@ Recording start_record(const std::string& perf, const std::string& event, const 
     return rec;
   }
   rec.pid = c.pid;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // A guard against a perf that never starts, not a measure of speed: perf's start-up reads every
+  // mapped object's symbols, which on a loaded machine took more than 20 s.
+  constexpr int kStartLimitS = 120;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kStartLimitS);
   auto exited = [&]() {
     int status;
     pid_t r = ::waitpid(c.pid, &status, WNOHANG);
@@ -577,7 +580,7 @@ Recording start_record(const std::string& perf, const std::string& event, const 
     while (got.find("ack") == std::string::npos) {
       if (std::chrono::steady_clock::now() >= deadline) {
         kill_and_reap(c.pid);
-        fail("perf record did not start sampling within 20 s");
+        fail("perf record did not start sampling within " + std::to_string(kStartLimitS) + " s");
         break;
       }
       pollfd p{ack[0], POLLIN, 0};
@@ -617,7 +620,7 @@ Recording start_record(const std::string& perf, const std::string& event, const 
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       kill_and_reap(c.pid);
-      fail("perf record did not start within 20 s");
+      fail("perf record did not start within " + std::to_string(kStartLimitS) + " s");
       return rec;
     }
     if (fs::file_size(data, ec) > 0 && !ec) break;

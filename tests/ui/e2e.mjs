@@ -143,7 +143,11 @@ try {
   for (const leaf of expect.top_leaves) ok(names.includes(leaf), `flame graph: has frame ${leaf}`);
   ok(Number(await page.getAttribute('#flame', 'data-frames')) > 3, `flame graph: ${names.length} frames`);
   const leaf = expect.top_leaves[0];
-  const frame = page.locator(`#flame g.frame[data-name="${leaf.replace(/"/g, '\\"')}"]`).first();
+  // The widest frame of that name: perf's stacks can put the same function in a frame too narrow
+  // to hover (a neighbour then takes the pointer).
+  const sameName = `#flame g.frame[data-name="${leaf.replace(/"/g, '\\"')}"]`;
+  const widths = await page.$$eval(sameName, (gs) => gs.map((g) => g.getBoundingClientRect().width));
+  const frame = page.locator(sameName).nth(widths.indexOf(Math.max(...widths)));
   await frame.hover();
   await page.waitForSelector('#tooltip:not([hidden])');
   const tip = await page.textContent('#tooltip');
