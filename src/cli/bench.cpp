@@ -101,6 +101,7 @@ void write_bench_outputs(const nlohmann::json& report, const BenchArgs& b, const
     std::fprintf(stderr, "%s: %lld runs on %s recorded in %s (rtml runs --db %s --target %s lists them)\n",
                  who.c_str(), static_cast<long long>(n), target.c_str(), path.c_str(), path.c_str(), target.c_str());
 #else
+  (void)target;
   if (!b.db_path.empty())
     throw Error("this rtml was built without SQLite: --db is not available (install libsqlite3-dev and rebuild)");
   std::fprintf(stderr, "%s: built without SQLite; runs not recorded in a database\n", who.c_str());

@@ -248,7 +248,7 @@ std::string OptionTable::options_help() const {
 }
 
 std::string OptionTable::help() const {
-  std::string out = "usage: rtml " + command_ + " ";
+  std::string out = "usage: rtml " + command_ + (usage_.empty() ? "" : " ");
   for (char c : usage_) out += c == '\n' ? "\n       rtml " + command_ + " " : std::string(1, c);
   out += "\n" + about_ + "\n\n" + options_help() + help_line("-h, --help", "this help");
   if (!notes_.empty()) out += "\n" + notes_ + "\n";
