@@ -54,10 +54,11 @@ int cmd_runs(const Args& args) {
   std::optional<int> show;
   int limit = 20;
   OptionTable options("runs",
-                    "[--db PATH] [--model SUBSTR] [--backend NAME] [--since YYYY-MM-DD] [--target NAME] [--limit N] [--json]\n"
-                    "[--db PATH] --show ID\n"
-                    "[--db PATH] --add REPORT.json...",
-                    kAbout);
+                      "[--db PATH] [--model SUBSTR] [--backend NAME] [--since YYYY-MM-DD] [--target NAME] [--limit N]"
+                      " [--json]\n"
+                      "[--db PATH] --show ID\n"
+                      "[--db PATH] --add REPORT.json...",
+                      kAbout);
   options
       .value("--db", "PATH", db_path,
              "the database; default $RTML_DB, else $XDG_DATA_HOME/rtml/results.db,\n"
