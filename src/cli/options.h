@@ -9,7 +9,9 @@
 //     its maximum, not whole where a whole number is needed), a value not
 //     among a choice's;
 //   - a missing positional argument, or one too many.
-// `--opt value` and `--opt=value` are the same; `--` ends the options.
+// `--opt value` and `--opt=value` are the same; a value never starts with
+// "--" (`--out --json` is --out without its value; `--json -` is fine); `--`
+// ends the options. -h or --help anywhere (before a rest()) prints the help.
 //
 // Kinds: flag (no value: sets a bool), value (a string), choice (one of a
 // list), number (int, unsigned or double, plain or std::optional, with a
