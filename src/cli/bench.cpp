@@ -8,6 +8,7 @@
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 #ifdef RTML_WITH_SQLITE
 #include "results/db.h"
@@ -19,124 +20,127 @@ namespace rtml::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: rtml bench MODEL|FOLDER|manifest.json... [options]\n"
+const char* kAbout =
     "Measures each model on each backend: init and first-run time, latency over warm-up and timed runs\n"
     "(min, mean, median, p90, p99, p99.9, max, stddev, jitter), resident memory (sampled by a thread),\n"
     "heap allocations per inference, accuracy against the test data beside the model, and in real-time\n"
     "mode missed deadlines. A FOLDER is a zoo (holding manifest.json), a model folder (model.onnx) or a\n"
-    "folder of those. One model failing on one backend is an error row; the sweep goes on.\n"
-    "\n"
-    "  --backend LIST        comma-separated: native, torch, handwritten (default: native); handwritten\n"
-    "                        covers only the streaming models: the others are listed as not covered\n"
-    "  --filter SUBSTR       only models whose name contains SUBSTR (repeatable)\n"
-    "  --warmup N            warm-up runs (default 50; stops early after 2 s)\n"
-    "  --runs N | --seconds S  timed runs (default: up to 1000 runs within 2 s, at least 10; at most 2 million)\n"
-    "  --threads N           intra-op threads for every backend (default 1)\n"
-    "  --tolerance T         accuracy: an element passes if |a-e| <= T or <= T*|e| (default 1e-4)\n"
-    "  --test-data DIR       test data for the (one) model given: test_data_set_N folders with .pb files,\n"
-    "                        or inputs/NAME.npy + expected/NAME.npy (default: found beside the model)\n"
-    "  --no-accuracy         skip the test data\n"
-    "  --torch-model FILE    TorchScript file for the torch backend (default: model.pt beside the .onnx)\n"
-    "  --memory-interval-us N  resident-memory sampling interval (default 1000)\n"
-    "  --no-samples          leave out every timed run's latency (samples_us, kept by default; --samples\n"
-    "                        is accepted and keeps them)\n"
-    "real-time mode:\n"
-    "  --block N --rate HZ   one inference per N-sample audio block at HZ (e.g. --block 16 --rate 44100)\n"
-    "  --period-us US        ... or per period of US microseconds; counts deadline misses\n"
-    "  --rt                  ask for SCHED_FIFO (--priority N, default 80) and mlockall; says if refused\n"
-    "  --cpu N               pin to CPU N\n"
-    "output:\n"
-    "  --json FILE           the report (schema rtml.bench/1, docs/bench-report.md)\n"
-    "  --csv FILE            one row per run\n"
-    "  --markdown            print the table as Markdown\n"
-    "  --db PATH | --no-db   results database (default: $RTML_DB, else ~/.local/share/rtml/results.db)\n"
-    "Exit status: 0 if every run succeeded and passed its accuracy check, 1 otherwise.";
+    "folder of those. One model failing on one backend is an error row; the sweep goes on.";
 
 }  // namespace
 
+const char* const kBenchExitStatus =
+    "Exit status: 0 if every run succeeded and passed its accuracy check, 1 otherwise, 2 for usage errors.";
+
+void add_bench_run_options(OptionTable& t, BenchArgs& b) {
+  t.positionals("MODEL|FOLDER|manifest.json", b.paths)
+      .custom("--backend", "LIST",
+              "comma-separated: native, handwritten, and the plugins torch, onnxruntime, xnnpack\n"
+              "(default: native); handwritten covers only the streaming models: the others are\n"
+              "listed as not covered",
+              [&b](const std::string& v) {
+                b.backends = split(v, ',');
+                if (b.backends.empty()) throw UsageError("--backend needs at least one name (native, handwritten, torch, onnxruntime, xnnpack)");
+              })
+      .repeatable("--filter", "SUBSTR", b.filter, "only models whose name contains SUBSTR (repeatable)")
+      .number("--warmup", "N", b.warmup, 0, "warm-up runs (default 50; stops early after 2 s)")
+      .number("--runs", "N", b.runs, 1, "timed runs (default: up to 1000 runs within 2 s, at least 10)")
+      .number("--seconds", "S", b.seconds, 0.001, "... or timed runs for S seconds (at most 2 million runs)")
+      .number("--threads", "N", b.threads, 1, "intra-op threads for every backend (default 1)")
+      .number("--tolerance", "T", b.tolerance, 0, "accuracy: an element passes if |a-e| <= T or <= T*|e| (default 1e-4)")
+      .flag("--samples", b.samples, "keep every timed run's latency (samples_us) in the report");
+}
+
+void add_bench_output_options(OptionTable& t, BenchArgs& b) {
+  t.section("real-time mode:")
+      .number("--block", "N", b.block, 1, "one inference per N-sample audio block at --rate HZ\n(e.g. --block 16 --rate 44100)")
+      .number("--rate", "HZ", b.rate, 1, "the sample rate for --block")
+      .number("--period-us", "US", b.period_us, 1, "... or one inference per period of US microseconds; counts deadline misses")
+      .flag("--rt", b.rt, "ask for SCHED_FIFO (--priority N) and mlockall; says if refused")
+      .number("--priority", "N", b.priority, 1, "the SCHED_FIFO priority for --rt (default 80)")
+      .number("--cpu", "N", b.cpu, 0, "pin to CPU N")
+      .section("output:")
+      .value("--json", "FILE", b.json_path, "the report (schema rtml.bench/1, docs/bench-report.md)")
+      .value("--csv", "FILE", b.csv_path, "one row per run")
+      .flag("--markdown", b.markdown, "print the table as Markdown")
+      .value("--db", "PATH", b.db_path, "results database (default: $RTML_DB, else ~/.local/share/rtml/results.db)")
+      .flag("--no-db", b.no_db, "do not record the runs in a results database");
+}
+
+void check_bench_args(BenchArgs& b) {
+  if (b.runs && b.seconds) throw UsageError("--runs and --seconds both given: choose one");
+  if (b.block.has_value() != b.rate.has_value())
+    throw UsageError("--block and --rate go together (e.g. --block 16 --rate 44100)");
+  if (b.block && b.period_us) throw UsageError("--block/--rate and --period-us both given: choose one");
+  if (b.block) b.period_us = *b.block * 1e6 / *b.rate;
+  if (!b.db_path.empty() && b.no_db) throw UsageError("--db and --no-db both given");
+}
+
+void write_bench_outputs(const nlohmann::json& report, const BenchArgs& b, const std::string& command,
+                         const std::string& target) {
+  const std::string who = "rtml " + command;
+  std::fputs("\n", stdout);
+  std::fputs(bench::format_table(report, b.markdown).c_str(), stdout);
+  std::fflush(stdout);  // the table before the notes that follow on stderr
+  if (!b.json_path.empty()) {
+    // (replace: a model folder's name need not be UTF-8)
+    write_text_file(b.json_path, report.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+    std::fprintf(stderr, "%s: report written to %s\n", who.c_str(), b.json_path.c_str());
+  }
+  if (!b.csv_path.empty()) {
+    write_text_file(b.csv_path, bench::format_csv(report));
+    std::fprintf(stderr, "%s: CSV written to %s\n", who.c_str(), b.csv_path.c_str());
+  }
+  if (b.no_db) return;
+#ifdef RTML_WITH_SQLITE
+  std::string path = b.db_path.empty() ? results::default_db_path() : b.db_path;
+  auto db = results::ResultsDb::open(path);
+  int64_t n = db.add_report(report);
+  if (target.empty())
+    std::fprintf(stderr, "%s: %lld runs recorded in %s (rtml runs --db %s lists them)\n", who.c_str(),
+                 static_cast<long long>(n), path.c_str(), path.c_str());
+  else
+    std::fprintf(stderr, "%s: %lld runs on %s recorded in %s (rtml runs --db %s --target %s lists them)\n",
+                 who.c_str(), static_cast<long long>(n), target.c_str(), path.c_str(), path.c_str(), target.c_str());
+#else
+  (void)target;
+  if (!b.db_path.empty())
+    throw Error("this rtml was built without SQLite: --db is not available (install libsqlite3-dev and rebuild)");
+  std::fprintf(stderr, "%s: built without SQLite; runs not recorded in a database\n", who.c_str());
+#endif
+}
+
 int cmd_bench(const Args& args) {
   bench::BenchOptions opt;
-  std::vector<std::string> paths, filter, backends_list = {"native"};
-  std::string json_path, csv_path, db_path, test_data;
-  bool markdown = false, no_db = false, rt = false, accuracy = true;
-  int priority = 80;
-  std::optional<int> cpu, block;
-  std::optional<double> rate;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw Error(a + " needs a value (see rtml bench --help)");
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::puts(kUsage);
-      return 0;
-    } else if (a == "--backend") {
-      backends_list = split_commas(value());
-      if (backends_list.empty()) throw Error("--backend needs at least one name (native, torch, handwritten)");
-    } else if (a == "--filter") {
-      filter.push_back(value());
-    } else if (a == "--warmup") {
-      opt.warmup = parse_int(a, value(), 0);
-    } else if (a == "--runs") {
-      opt.runs = parse_int(a, value(), 1);
-    } else if (a == "--seconds") {
-      opt.seconds = parse_number(a, value(), 0.001);
-    } else if (a == "--threads") {
-      opt.threads = parse_int(a, value(), 1);
-    } else if (a == "--tolerance") {
-      opt.tolerance = parse_number(a, value(), 0);
-    } else if (a == "--test-data") {
-      test_data = value();
-    } else if (a == "--no-accuracy") {
-      accuracy = false;
-    } else if (a == "--torch-model") {
-      opt.torch_model = value();
-    } else if (a == "--memory-interval-us") {
-      opt.memory_interval_us = parse_number(a, value(), 10);
-    } else if (a == "--samples") {
-      opt.keep_samples = true;
-    } else if (a == "--no-samples") {
-      opt.keep_samples = false;
-    } else if (a == "--block") {
-      block = parse_int(a, value(), 1);
-    } else if (a == "--rate") {
-      rate = parse_number(a, value(), 1);
-    } else if (a == "--period-us") {
-      opt.period_us = parse_number(a, value(), 1);
-    } else if (a == "--rt") {
-      rt = true;
-    } else if (a == "--priority") {
-      priority = parse_int(a, value(), 1);
-    } else if (a == "--cpu") {
-      cpu = parse_int(a, value(), 0);
-    } else if (a == "--json") {
-      json_path = value();
-    } else if (a == "--csv") {
-      csv_path = value();
-    } else if (a == "--markdown") {
-      markdown = true;
-    } else if (a == "--db") {
-      db_path = value();
-    } else if (a == "--no-db") {
-      no_db = true;
-    } else if (!a.empty() && a[0] == '-') {
-      throw Error("unknown option '" + a + "' (see rtml bench --help)");
-    } else {
-      paths.push_back(a);
-    }
-  }
-  if (paths.empty()) throw Error("no model given (usage: rtml bench MODEL|FOLDER|manifest.json... [options])");
-  if (opt.runs && opt.seconds) throw Error("--runs and --seconds both given: choose one");
-  if (block.has_value() != rate.has_value()) throw Error("--block and --rate go together (e.g. --block 16 --rate 44100)");
-  if (block && opt.period_us) throw Error("--block/--rate and --period-us both given: choose one");
-  if (block) opt.period_us = *block * 1e6 / *rate;
-  if (!db_path.empty() && no_db) throw Error("--db and --no-db both given");
-  opt.accuracy = accuracy;
-  for (const auto& b : backends_list) backends::create(b);  // unknown names fail before any work
+  BenchArgs b;
+  std::string test_data;
+  bool no_accuracy = false, no_samples = false;
+  OptionTable table("bench", "MODEL|FOLDER|manifest.json... [options]", kAbout);
+  add_bench_run_options(table, b);
+  table
+      .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
+      .value("--test-data", "DIR", test_data,
+             "test data for the (one) model given: test_data_set_N folders with .pb files,\n"
+             "or inputs/NAME.npy + expected/NAME.npy (default: found beside the model)")
+      .flag("--no-accuracy", no_accuracy, "skip the test data")
+      .value("--torch-model", "FILE", opt.torch_model,
+             "TorchScript file for the torch backend (default: model.pt beside the .onnx)")
+      .number("--memory-interval-us", "N", opt.memory_interval_us, 10, "resident-memory sampling interval (default 1000)");
+  add_bench_output_options(table, b);
+  table.notes(kBenchExitStatus);
+  if (!table.parse(args)) return 0;
+  check_bench_args(b);
+  opt.warmup = b.warmup.value_or(opt.warmup);
+  opt.runs = b.runs;
+  opt.seconds = b.seconds;
+  opt.threads = b.threads.value_or(opt.threads);
+  opt.tolerance = b.tolerance.value_or(opt.tolerance);
+  opt.period_us = b.period_us;
+  opt.keep_samples = b.samples || !no_samples;
+  opt.accuracy = !no_accuracy;
+  for (const auto& name : b.backends) backends::create(name);  // unknown names fail before any work
 
-  std::vector<bench::ModelSpec> models = bench::find_models(paths, filter);
+  std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);
   if (models.empty()) throw Error("no models matched (check the paths and --filter)");
   if (!test_data.empty()) {
     if (models.size() != 1)
@@ -144,8 +148,8 @@ int cmd_bench(const Args& args) {
     models[0].test_data = test_data;
   }
 
-  bench::RealtimeSetup rts = bench::apply_realtime(rt, priority, cpu);
-  if (rt || cpu) std::fprintf(stderr, "rtml bench: scheduler %s; mlockall %s; cpu %s\n", rts.scheduler.c_str(),
+  bench::RealtimeSetup rts = bench::apply_realtime(b.rt, b.priority.value_or(80), b.cpu);
+  if (b.rt || b.cpu) std::fprintf(stderr, "rtml bench: scheduler %s; mlockall %s; cpu %s\n", rts.scheduler.c_str(),
                               rts.mlockall.c_str(), rts.cpu.c_str());
 
   json options = {{"warmup", opt.warmup},
@@ -154,25 +158,25 @@ int cmd_bench(const Args& args) {
                   {"threads", opt.threads},
                   {"tolerance", opt.tolerance},
                   {"memory_interval_us", opt.memory_interval_us},
-                  {"rt", rt},
+                  {"rt", b.rt},
                   {"period_us", opt.period_us ? json(*opt.period_us) : json(nullptr)},
-                  {"backends", backends_list}};
+                  {"backends", b.backends}};
   json report = bench::new_report(bench::host_info(), options);
 
   const bool tty = ::isatty(STDERR_FILENO);
-  const size_t total = models.size() * backends_list.size();
+  const size_t total = models.size() * b.backends.size();
   size_t k = 0;
   bool all_good = true;
   for (const auto& m : models)
-    for (const auto& b : backends_list) {
+    for (const auto& backend : b.backends) {
       ++k;
       char prefix[64];
       std::snprintf(prefix, sizeof prefix, "[%zu/%zu] ", k, total);
-      std::string head = prefix + m.name + " on " + b;
+      std::string head = prefix + m.name + " on " + backend;
       auto progress = [&](const std::string& phase) {
         if (tty) std::fprintf(stderr, "\r\033[K%s: %s...", head.c_str(), phase.c_str());
       };
-      json run = bench::bench_model(m, b, opt, rts, progress);
+      json run = bench::bench_model(m, backend, opt, rts, progress);
       std::fprintf(stderr, "%s%s: %s\n", tty ? "\r\033[K" : "", head.c_str(), bench::summary_line(run).c_str());
       if (!bench::is_not_covered(run) &&
           (run["status"] != "ok" ||
@@ -181,30 +185,7 @@ int cmd_bench(const Args& args) {
       bench::add_run(report, std::move(run));
     }
 
-  std::fputs("\n", stdout);
-  std::fputs(bench::format_table(report, markdown).c_str(), stdout);
-  std::fflush(stdout);  // the table before the notes that follow on stderr
-  if (!json_path.empty()) {
-    // (replace: a model folder's name need not be UTF-8)
-    write_text_file(json_path, report.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
-    std::fprintf(stderr, "rtml bench: report written to %s\n", json_path.c_str());
-  }
-  if (!csv_path.empty()) {
-    write_text_file(csv_path, bench::format_csv(report));
-    std::fprintf(stderr, "rtml bench: CSV written to %s\n", csv_path.c_str());
-  }
-  if (!no_db) {
-#ifdef RTML_WITH_SQLITE
-    std::string path = db_path.empty() ? results::default_db_path() : db_path;
-    auto db = results::ResultsDb::open(path);
-    int64_t n = db.add_report(report);
-    std::fprintf(stderr, "rtml bench: %lld runs recorded in %s (rtml runs --db %s lists them)\n",
-                 static_cast<long long>(n), path.c_str(), path.c_str());
-#else
-    if (!db_path.empty()) throw Error("this rtml was built without SQLite: --db is not available (install libsqlite3-dev and rebuild)");
-    std::fprintf(stderr, "rtml bench: built without SQLite; runs not recorded in a database\n");
-#endif
-  }
+  write_bench_outputs(report, b, "bench", "");
   return all_good ? 0 : 1;
 }
 

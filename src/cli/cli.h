@@ -3,8 +3,11 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "core/error.h"
 #include "ir/graph.h"
@@ -33,19 +36,40 @@ struct UsageError : Error {
   using Error::Error;
 };
 
-// Option values: "a,b,c" -> {a, b, c}; a number >= min; a whole number >=
-// min. Throw UsageError naming the option.
-std::vector<std::string> split_commas(const std::string& s);
-double parse_number(const std::string& option, const std::string& value, double min);
-int parse_int(const std::string& option, const std::string& value, int min);
+class OptionTable;  // every command's options (cli/options.h)
 
-// Shared option helpers. Throw rtml::Error with a usage hint on bad input.
+// split("a,b,,c", ',') -> {a, b, c}: the parts between separators, empty ones left out.
+std::vector<std::string> split(const std::string& s, char separator);
+
+// Options shared by commands.
 struct ModelOptions {
   std::string model;
   plan::PlanOptions plan;
 };
-// Consumes `--shape NAME=DIMS` (repeatable) at args[i]; true if it did.
-bool parse_shape_option(const Args& args, size_t& i, ModelOptions& out);
+// MODEL and `--shape NAME=DIMS` (repeatable): rtml info and rtml run.
+void add_model_options(OptionTable& table, ModelOptions& out);
+
+// The options rtml bench and rtml remote ... bench share (cli/bench.cpp).
+// Unset numbers take the defaults of the rtml bench that runs.
+struct BenchArgs {
+  std::vector<std::string> paths, filter, backends = {"native"};
+  std::optional<int> warmup, runs, threads, block, priority, cpu;
+  std::optional<double> seconds, tolerance, rate, period_us;
+  bool samples = false, rt = false, markdown = false, no_db = false;
+  std::string json_path, csv_path, db_path;
+};
+// MODEL|FOLDER|manifest.json... and the run options, then (the second call,
+// after a command's own run options) the real-time and output sections.
+void add_bench_run_options(OptionTable& table, BenchArgs& b);
+void add_bench_output_options(OptionTable& table, BenchArgs& b);
+// The checks between options (--runs and --seconds, --block with --rate, --db
+// and --no-db); sets period_us from --block/--rate. Throws UsageError.
+void check_bench_args(BenchArgs& b);
+extern const char* const kBenchExitStatus;
+// The table on stdout, --json and --csv files, the runs into the results
+// database (unless --no-db); `target`: the agent's name for remote runs.
+void write_bench_outputs(const nlohmann::json& report, const BenchArgs& b, const std::string& command,
+                         const std::string& target);
 std::string format_bytes(double bytes);
 std::string format_count(double n);
 

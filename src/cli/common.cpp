@@ -6,48 +6,34 @@
 #include <fstream>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "util/atomic_file.h"
 
 namespace rtml::cli {
 
-bool parse_shape_option(const Args& args, size_t& i, ModelOptions& out) {
-  if (args[i] != "--shape") return false;
-  if (i + 1 >= args.size()) throw Error("--shape needs NAME=DIMS, e.g. --shape input=1x128");
-  const std::string& spec = args[++i];
-  size_t eq = spec.rfind('=');
-  if (eq == std::string::npos || eq == 0) throw Error("--shape needs NAME=DIMS, e.g. --shape input=1x128; got '" + spec + "'");
-  out.plan.input_shapes[spec.substr(0, eq)] = plan::parse_shape(spec.substr(eq + 1));
-  return true;
+void add_model_options(OptionTable& table, ModelOptions& out) {
+  table.positional("MODEL", out.model)
+      .custom("--shape", "NAME=DIMS", "an input's shape, e.g. --shape input=1x128 (repeatable; needed for\n"
+              "dynamic dimensions such as batch or sequence)",
+              [&out](const std::string& spec) {
+                size_t eq = spec.rfind('=');
+                if (eq == std::string::npos || eq == 0)
+                  throw UsageError("--shape needs NAME=DIMS, e.g. --shape input=1x128; got '" + spec + "'");
+                out.plan.input_shapes[spec.substr(0, eq)] = plan::parse_shape(spec.substr(eq + 1));
+              });
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
+std::vector<std::string> split(const std::string& s, char separator) {
   std::vector<std::string> out;
   size_t start = 0;
   while (start <= s.size()) {
-    size_t end = s.find(',', start);
+    size_t end = s.find(separator, start);
     if (end == std::string::npos) end = s.size();
     if (end > start) out.push_back(s.substr(start, end - start));
     start = end + 1;
   }
   return out;
-}
-
-double parse_number(const std::string& option, const std::string& v, double min) {
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end || !std::isfinite(d) || d < min) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", min);
-    throw UsageError(option + " needs a number >= " + buf + ", got '" + v + "'");
-  }
-  return d;
-}
-
-int parse_int(const std::string& option, const std::string& v, int min) {
-  double d = parse_number(option, v, min);
-  if (d != std::floor(d) || d > 2e9) throw UsageError(option + " needs a whole number, got '" + v + "'");
-  return static_cast<int>(d);
 }
 
 std::string format_bytes(double b) {

@@ -1,7 +1,6 @@
 // `rtml compare A.json B.json`: two `rtml bench` reports side by side, with a
 // verdict per (model, backend) that ignores changes within the noise. The
 // judging is bench/compare.h; this file reads the files and prints.
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -10,14 +9,14 @@
 
 #include "bench/compare.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 
 namespace rtml::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: rtml compare A.json B.json [--threshold PCT] [--json]\n"
+const char* kAbout =
     "Compares two rtml bench reports (A: before, B: after). For every (model, backend) in both:\n"
     "median and p99 latency before and after, the change in %, and a verdict: faster, slower, or\n"
     "same (within noise). Runs only in A or only in B are listed as removed or added; runs that\n"
@@ -30,14 +29,12 @@ const char* kUsage =
     "  - and, when both runs carry their raw samples (samples_us), a two-sided Mann-Whitney U\n"
     "    test (normal approximation, ties corrected) must give p < 0.01 for a median verdict;\n"
     "    the p-value is printed.\n"
-    "Otherwise the verdict is 'same (within noise)'.\n"
-    "\n"
-    "  --threshold PCT  smallest change that counts, in % of the before value (default 5)\n"
-    "  --json           the comparison as JSON (schema rtml.compare/1)\n"
-    "\n"
+    "Otherwise the verdict is 'same (within noise)'.";
+
+const char* kNotes =
     "Exit status: 0 no regression; 1 a median got slower (beyond threshold and noise), or a\n"
-    "run that was ok in A fails in B; 2 bad input (unreadable file, not JSON, not an rtml\n"
-    "bench report: the message names the file and the problem).\n";
+    "run that was ok in A fails in B; 2 bad input (a usage error, or an unreadable file, not JSON,\n"
+    "not an rtml bench report: the message names the file and the problem).";
 
 std::string num(double v) {
   char buf[64];
@@ -86,39 +83,6 @@ struct Options {
   bench::CompareOptions compare;
   bool json = false;
 };
-
-Options parse(const Args& args, bool& help) {
-  Options o;
-  std::vector<std::string> files;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      help = true;
-      return o;
-    }
-    if (a == "--json") {
-      o.json = true;
-    } else if (a == "--threshold") {
-      if (i + 1 >= args.size()) throw Error("--threshold needs a percentage, e.g. --threshold 5");
-      const std::string& v = args[++i];
-      char* end = nullptr;
-      errno = 0;
-      double t = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || errno || !std::isfinite(t) || t < 0)
-        throw Error("--threshold needs a percentage of 0 or more, e.g. --threshold 5; got '" + v + "'");
-      o.compare.threshold_pct = t;
-    } else if (!a.empty() && a[0] == '-') {
-      throw Error("unknown option '" + a + "' (see rtml compare --help)");
-    } else {
-      files.push_back(a);
-    }
-  }
-  if (files.size() != 2)
-    throw Error("needs two report files, got " + std::to_string(files.size()) + " (usage: rtml compare A.json B.json)");
-  o.a = files[0];
-  o.b = files[1];
-  return o;
-}
 
 void print_table(const Options& o, const nlohmann::json& ra, const nlohmann::json& rb,
                  const bench::CompareResult& res) {
@@ -224,14 +188,16 @@ nlohmann::ordered_json result_json(const Options& o, const nlohmann::json& ra, c
 
 int cmd_compare(const Args& args) {
   Options o;
+  OptionTable table("compare", "A.json B.json [--threshold PCT] [--json]", kAbout);
+  table.positional("A.json", o.a)
+      .positional("B.json", o.b)
+      .number("--threshold", "PCT", o.compare.threshold_pct, 0,
+              "smallest change that counts, in % of the before value (default 5)")
+      .flag("--json", o.json, "the comparison as JSON (schema rtml.compare/1)")
+      .notes(kNotes);
+  if (!table.parse(args)) return 0;
   nlohmann::json ra, rb;
   try {
-    bool help = false;
-    o = parse(args, help);
-    if (help) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
     ra = bench::read_report_file(o.a);
     rb = bench::read_report_file(o.b);
   } catch (const Error& e) {

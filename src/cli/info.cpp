@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "import/onnx_import.h"
 
@@ -9,25 +10,14 @@ namespace rtml::cli {
 int cmd_info(const Args& args) {
   ModelOptions opt;
   bool json = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (parse_shape_option(args, i, opt)) continue;
-    if (args[i] == "-h" || args[i] == "--help") {
-      std::puts("usage: rtml info MODEL [--shape NAME=DIMS]... [--json]\n"
-                "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.\n"
-                "--json prints the same numbers as one JSON object: model, opset, inputs and outputs\n"
-                "([{name, dtype, shape}]), parameters, parameter_bytes, flops, steps, arena_bytes,\n"
-                "lower_bound_bytes, no_reuse_bytes.");
-      return 0;
-    }
-    if (args[i] == "--json") {
-      json = true;
-      continue;
-    }
-    if (!args[i].empty() && args[i][0] == '-') throw Error("unknown option '" + args[i] + "' (see rtml info --help)");
-    if (!opt.model.empty()) throw Error("more than one model given: '" + opt.model + "' and '" + args[i] + "'");
-    opt.model = args[i];
-  }
-  if (opt.model.empty()) throw Error("no model given (usage: rtml info MODEL)");
+  OptionTable table("info", "MODEL [options]",
+                    "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.");
+  add_model_options(table, opt);
+  table.flag("--json", json,
+             "the same numbers as one JSON object: model, opset, inputs and outputs\n"
+             "([{name, dtype, shape}]), parameters, parameter_bytes, flops, steps, arena_bytes,\n"
+             "lower_bound_bytes, no_reuse_bytes");
+  if (!table.parse(args)) return 0;
 
   ir::Graph g = import::load_onnx(opt.model);
   size_t param_bytes = 0, params = 0;

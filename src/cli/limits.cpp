@@ -4,25 +4,20 @@
 
 #include "bench/limits.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 
 namespace rtml::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: rtml limits [--json FILE|-] [--seconds S] [--repetitions N] [--cpu N]\n"
+const char* kAbout =
     "Measures the limits of one core, single thread, pinned to it: the float32 FMA peak in GFLOP/s\n"
     "(Highway MulAdd on independent vector chains, 2 flops per lane) and the read bandwidth in GB/s\n"
     "from L1d, L2, L3 and DRAM (a buffer of half of each cache, summed with vector loads; DRAM:\n"
     "max(8 x the largest cache, 64 MiB)). Cache sizes come from sysfs, else sysconf, else defaults;\n"
     "a level the machine does not have is shown as absent. Each number is the best of the\n"
-    "repetitions (the median beside it). Method and caveats (VMs, turbo, neighbours): docs/limits.md.\n"
-    "\n"
-    "  --json FILE|-     the result as JSON (schema rtml.limits/1); '-': on stdout instead of the table\n"
-    "  --seconds S       time per measurement (FMA, each level), split into the repetitions (default 0.2)\n"
-    "  --repetitions N   repetitions per measurement (default 5)\n"
-    "  --cpu N           run on core N (default: the core rtml starts on)\n";
+    "repetitions (the median beside it). Method and caveats (VMs, turbo, neighbours): docs/limits.md.";
 
 std::string fmt(const char* format, double v) {
   char buf[64];
@@ -56,27 +51,13 @@ void print_table(const bench::HardwareLimits& h) {
 int cmd_limits(const Args& args) {
   bench::LimitsOptions o;
   std::string json_path;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError(a + " needs a value (see rtml limits --help)");
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--json") {
-      json_path = value();
-    } else if (a == "--seconds") {
-      o.seconds = parse_number(a, value(), 0.001);
-    } else if (a == "--repetitions") {
-      o.repetitions = parse_int(a, value(), 1);
-    } else if (a == "--cpu") {
-      o.cpu = parse_int(a, value(), 0);
-    } else {
-      throw UsageError("unexpected argument '" + a + "' (see rtml limits --help)");
-    }
-  }
+  OptionTable table("limits", "[--json FILE|-] [--seconds S] [--repetitions N] [--cpu N]", kAbout);
+  table.value("--json", "FILE|-", json_path, "the result as JSON (schema rtml.limits/1); '-': on stdout instead of the table")
+      .number("--seconds", "S", o.seconds, 0.001,
+              "time per measurement (FMA, each level), split into the repetitions (default 0.2)")
+      .number("--repetitions", "N", o.repetitions, 1, "repetitions per measurement (default 5)")
+      .number("--cpu", "N", o.cpu, 0, "run on core N (default: the core rtml starts on)");
+  if (!table.parse(args)) return 0;
   o.progress = [](const std::string& what) { std::fprintf(stderr, "rtml limits: %s...\n", what.c_str()); };
   const bench::HardwareLimits h = bench::measure_limits(o);
   const std::string text = bench::limits_json(h).dump(1) + "\n";

@@ -9,6 +9,7 @@
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "profile/exports.h"
 #include "profile/profiler.h"
@@ -22,32 +23,13 @@ namespace rtml::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: rtml profile MODEL [options]\n"
+const char* kAbout =
     "Benchmarks MODEL as rtml bench does (the run goes to the results database), then profiles it on a\n"
     "fresh instance of the backend: time per operator (mean, median, share, FLOPs and GFLOP/s, output\n"
     "bytes), a summary by op type, hardware counters per operator and per run where the kernel allows\n"
     "them (else the best of: counter group, single counters, task-clock, thread clock; \"n/a\" for what\n"
     "was not measured), per-thread CPU time, and with --perf the hottest functions from Linux perf.\n"
-    "MODEL is an .onnx file or a zoo model folder (holding model.onnx). Report form: docs/profile-report.md.\n"
-    "\n"
-    "  --backend NAME        native (steps timed one by one) or torch (LibTorch's profiler); default native\n"
-    "  --runs N              profiled runs per pass (default 200)\n"
-    "  --warmup N            runs before profiling (default 20)\n"
-    "  --counters LEVEL      auto, group, single, task-clock or clock (default auto: the best available)\n"
-    "  --perf                sample call stacks with Linux perf over a steady-state loop\n"
-    "  --perf-seconds S      length of that loop (default 2)\n"
-    "  --trace-runs N        runs kept as a per-op timeline for the trace exports (default 20)\n"
-    "  --threads N           intra-op threads (default 1)\n"
-    "  --torch-model FILE    TorchScript file for the torch backend (default: model.pt beside the .onnx)\n"
-    "  --top K               operators in the printed table, most expensive first (default 20; 0: all)\n"
-    "  --by-type-only        print only the summary by op type\n"
-    "output (the database keeps the profile, the Chrome trace, the speedscope file and the folded stacks):\n"
-    "  --json FILE           the profile (schema rtml.profile/1)\n"
-    "  --chrome-trace FILE   Chrome trace event JSON (open in https://ui.perfetto.dev or chrome://tracing)\n"
-    "  --speedscope FILE     speedscope JSON (open in https://www.speedscope.app)\n"
-    "  --folded FILE         folded call stacks from perf, one 'frame;frame;leaf COUNT' per line (needs --perf)\n"
-    "  --db PATH | --no-db   results database (default: $RTML_DB, else ~/.local/share/rtml/results.db)";
+    "MODEL is an .onnx file or a zoo model folder (holding model.onnx). Report form: docs/profile-report.md.";
 
 std::string fmt(const char* format, double v) {
   char buf[64];
@@ -161,63 +143,33 @@ int cmd_profile(const Args& args) {
   std::string model_arg, backend = "native", json_path, trace_path, speedscope_path, folded_path, db_path;
   bool no_db = false, by_type_only = false;
   int top = 20;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError(a + " needs a value (see rtml profile --help)");
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::puts(kUsage);
-      return 0;
-    } else if (a == "--backend") {
-      backend = value();
-    } else if (a == "--runs") {
-      opt.runs = parse_int(a, value(), 1);
-    } else if (a == "--warmup") {
-      opt.warmup = parse_int(a, value(), 0);
-    } else if (a == "--counters") {
-      const std::string& v = value();
-      try {
-        opt.counters = profile::parse_level(v);
-      } catch (const Error& e) {
-        throw UsageError("--counters: " + std::string(e.what()));
-      }
-    } else if (a == "--perf") {
-      opt.perf = true;
-    } else if (a == "--perf-seconds") {
-      opt.perf_seconds = parse_number(a, value(), 0.1);
-    } else if (a == "--trace-runs") {
-      opt.trace_runs = parse_int(a, value(), 0);
-    } else if (a == "--threads") {
-      opt.threads = parse_int(a, value(), 1);
-    } else if (a == "--torch-model") {
-      opt.torch_model = value();
-    } else if (a == "--top") {
-      top = parse_int(a, value(), 0);
-    } else if (a == "--by-type-only") {
-      by_type_only = true;
-    } else if (a == "--json") {
-      json_path = value();
-    } else if (a == "--chrome-trace") {
-      trace_path = value();
-    } else if (a == "--speedscope") {
-      speedscope_path = value();
-    } else if (a == "--folded") {
-      folded_path = value();
-    } else if (a == "--db") {
-      db_path = value();
-    } else if (a == "--no-db") {
-      no_db = true;
-    } else if (!a.empty() && a[0] == '-') {
-      throw UsageError("unknown option '" + a + "' (see rtml profile --help)");
-    } else if (!model_arg.empty()) {
-      throw UsageError("one model at a time: got '" + model_arg + "' and '" + a + "'");
-    } else {
-      model_arg = a;
-    }
-  }
-  if (model_arg.empty()) throw UsageError("no model given (usage: rtml profile MODEL [options])");
+  OptionTable table("profile", "MODEL [options]", kAbout);
+  table.positional("MODEL", model_arg)
+      .value("--backend", "NAME", backend,
+             "native (steps timed one by one), torch (LibTorch's profiler) or onnxruntime\n"
+             "(its own JSON trace); default native")
+      .number("--runs", "N", opt.runs, 1, "profiled runs per pass (default 200)")
+      .number("--warmup", "N", opt.warmup, 0, "runs before profiling (default 20)")
+      .custom("--counters", "LEVEL", "auto, group, single, task-clock or clock (default auto: the best available)",
+              [&opt](const std::string& v) { opt.counters = profile::parse_level(v); })
+      .flag("--perf", opt.perf, "sample call stacks with Linux perf over a steady-state loop")
+      .number("--perf-seconds", "S", opt.perf_seconds, 0.1, "length of that loop (default 2)")
+      .number("--trace-runs", "N", opt.trace_runs, 0, "runs kept as a per-op timeline for the trace exports (default 20)")
+      .number("--threads", "N", opt.threads, 1, "intra-op threads (default 1)")
+      .value("--torch-model", "FILE", opt.torch_model,
+             "TorchScript file for the torch backend (default: model.pt beside the .onnx)")
+      .number("--top", "K", top, 0, "operators in the printed table, most expensive first (default 20; 0: all)")
+      .flag("--by-type-only", by_type_only, "print only the summary by op type")
+      .section("output (the database keeps the profile, the Chrome trace, the speedscope file and the folded stacks):")
+      .value("--json", "FILE", json_path, "the profile (schema rtml.profile/1)")
+      .value("--chrome-trace", "FILE", trace_path,
+             "Chrome trace event JSON (open in https://ui.perfetto.dev or chrome://tracing)")
+      .value("--speedscope", "FILE", speedscope_path, "speedscope JSON (open in https://www.speedscope.app)")
+      .value("--folded", "FILE", folded_path,
+             "folded call stacks from perf, one 'frame;frame;leaf COUNT' per line (needs --perf)")
+      .value("--db", "PATH", db_path, "results database (default: $RTML_DB, else ~/.local/share/rtml/results.db)")
+      .flag("--no-db", no_db, "do not record the run and its profile in a results database");
+  if (!table.parse(args)) return 0;
   if (!db_path.empty() && no_db) throw UsageError("--db and --no-db both given");
   if (!folded_path.empty() && !opt.perf) throw UsageError("--folded writes perf's call stacks: add --perf");
   try {

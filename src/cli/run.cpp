@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "data/test_data.h"
 #include "engine/session.h"
@@ -45,19 +46,6 @@ void print_summary(const plan::TensorPlan& t, const void* data) {
   std::printf("  min %.6g  max %.6g  mean %.6g\n  [", lo, hi, sum / static_cast<double>(n));
   for (int64_t i = 0; i < n && i < 8; ++i) std::printf("%s%.6g", i ? ", " : "", data::element_as_double(data, t.dtype, i));
   std::printf("%s]\n", n > 8 ? ", ..." : "");
-}
-
-double parse_tolerance(const std::string& text) {
-  size_t used = 0;
-  double t = -1;
-  try {
-    t = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || !std::isfinite(t) || t < 0)
-    throw Error("--tolerance needs a number >= 0, e.g. --tolerance 1e-4; got '" + text + "'");
-  return t;
 }
 
 std::string report_json(const std::string& model, const std::string& dir, const data::Evaluation& ev) {
@@ -128,69 +116,49 @@ int cmd_run(const Args& args) {
   ModelOptions opt;
   std::vector<std::pair<std::string, std::string>> input_files;
   std::string output_dir, test_data, report;
-  double tolerance = data::kDefaultTolerance;
-  bool tolerance_given = false;
+  std::optional<double> tolerance;
   bool random = false;
   unsigned seed = 1;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw Error(a + " needs a value (see rtml run --help)");
-      return args[++i];
-    };
-    if (parse_shape_option(args, i, opt)) continue;
-    if (a == "-h" || a == "--help") {
-      std::puts("usage: rtml run MODEL [--input NAME=FILE.npy]... [--random] [--seed N] [--output-dir DIR]\n"
-                "                [--shape NAME=DIMS]...\n"
-                "       rtml run MODEL --test-data DIR [--tolerance T] [--report FILE.json] [--shape NAME=DIMS]...\n"
-                "Runs one inference. Inputs come from .npy files; --random fills the others with seeded\n"
-                "normal noise (integers: 0..3); without either, inputs are zeros. With --output-dir every\n"
-                "output is written as DIR/<output name>.npy, otherwise a summary of each is printed.\n"
-                "\n"
-                "--test-data DIR runs once per DIR/test_data_set_N (ONNX backend test layout: input_I.pb,\n"
-                "output_I.pb, optional label.pb; DIR may also be one test_data_set_N folder) and compares\n"
-                "the outputs with the expected ones. An element passes if |actual - expected| <= T or\n"
-                "<= T * |expected| (--tolerance, default 1e-4); outputs without an output_I.pb are not\n"
-                "compared. Prints max absolute and relative errors, elements out of tolerance and, if\n"
-                "the sets have label.pb, top-1 accuracy of the first output. Exits 1 if any element is\n"
-                "out of tolerance. --report writes the summary as JSON. Not combinable with --input,\n"
-                "--random or --output-dir.");
-      return 0;
-    } else if (a == "--input") {
-      const std::string& spec = value();
-      size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) throw Error("--input needs NAME=FILE.npy, got '" + spec + "'");
-      input_files.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
-    } else if (a == "--random") {
-      random = true;
-    } else if (a == "--seed") {
-      seed = static_cast<unsigned>(std::stoul(value()));
-    } else if (a == "--output-dir") {
-      output_dir = value();
-    } else if (a == "--test-data") {
-      test_data = value();
-    } else if (a == "--tolerance") {
-      tolerance = parse_tolerance(value());
-      tolerance_given = true;
-    } else if (a == "--report") {
-      report = value();
-    } else if (!a.empty() && a[0] == '-') {
-      throw Error("unknown option '" + a + "' (see rtml run --help)");
-    } else {
-      if (!opt.model.empty()) throw Error("more than one model given: '" + opt.model + "' and '" + a + "'");
-      opt.model = a;
-    }
-  }
-  if (opt.model.empty()) throw Error("no model given (usage: rtml run MODEL)");
+  OptionTable table(
+      "run", "MODEL [--input NAME=FILE.npy]... [--random] [--seed N] [--output-dir DIR] [--shape NAME=DIMS]...\n"
+             "MODEL --test-data DIR [--tolerance T] [--report FILE.json] [--shape NAME=DIMS]...",
+      "Runs one inference. Inputs come from .npy files; --random fills the others with seeded\n"
+      "normal noise (integers: 0..3); without either, inputs are zeros. With --output-dir every\n"
+      "output is written as DIR/<output name>.npy, otherwise a summary of each is printed.\n"
+      "\n"
+      "--test-data DIR runs once per DIR/test_data_set_N (ONNX backend test layout: input_I.pb,\n"
+      "output_I.pb, optional label.pb; DIR may also be one test_data_set_N folder) and compares\n"
+      "the outputs with the expected ones. An element passes if |actual - expected| <= T or\n"
+      "<= T * |expected| (--tolerance, default 1e-4); outputs without an output_I.pb are not\n"
+      "compared. Prints max absolute and relative errors, elements out of tolerance and, if\n"
+      "the sets have label.pb, top-1 accuracy of the first output. Exits 1 if any element is\n"
+      "out of tolerance. --report writes the summary as JSON. Not combinable with --input,\n"
+      "--random or --output-dir.");
+  add_model_options(table, opt);
+  table
+      .custom("--input", "NAME=FILE.npy", "an input's values from a .npy file (repeatable)",
+              [&](const std::string& spec) {
+                size_t eq = spec.find('=');
+                if (eq == std::string::npos || eq == 0)
+                  throw UsageError("--input needs NAME=FILE.npy, got '" + spec + "'");
+                input_files.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
+              })
+      .flag("--random", random, "fill the inputs not given with seeded normal noise (integers: 0..3)")
+      .number("--seed", "N", seed, 0, "the seed for --random (default 1)")
+      .value("--output-dir", "DIR", output_dir, "write every output as DIR/<output name>.npy")
+      .value("--test-data", "DIR", test_data, "compare with the test sets in DIR (test_data_set_N)")
+      .number("--tolerance", "T", tolerance, 0, "with --test-data: the tolerance (default 1e-4)")
+      .value("--report", "FILE.json", report, "with --test-data: write the summary as JSON");
+  if (!table.parse(args)) return 0;
   if (!test_data.empty()) {
     if (!input_files.empty() || random || !output_dir.empty())
-      throw Error(std::string("--test-data cannot be combined with ") +
+      throw UsageError(std::string("--test-data cannot be combined with ") +
                   (!input_files.empty() ? "--input" : random ? "--random" : "--output-dir") +
                   ": the test data supplies the inputs, and outputs are compared, not written");
-    return run_test_data(opt, test_data, tolerance, report);
+    return run_test_data(opt, test_data, tolerance.value_or(data::kDefaultTolerance), report);
   }
-  if (tolerance_given || !report.empty())
-    throw Error(std::string(tolerance_given ? "--tolerance" : "--report") + " only applies with --test-data DIR");
+  if (tolerance || !report.empty())
+    throw UsageError(std::string(tolerance ? "--tolerance" : "--report") + " only applies with --test-data DIR");
 
   ir::Graph g = import::load_onnx(opt.model);
   // Inputs given as files fix their shapes unless --shape already did.

@@ -11,6 +11,7 @@
 
 #include "bench/compare.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 #ifdef RTML_WITH_SQLITE
 #include "results/db.h"
@@ -20,27 +21,10 @@ namespace rtml::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: rtml runs [--db PATH] [--model SUBSTR] [--backend NAME] [--since YYYY-MM-DD] [--target NAME]\n"
-    "                 [--limit N] [--json]\n"
-    "       rtml runs [--db PATH] --show ID\n"
-    "       rtml runs [--db PATH] --add REPORT.json...\n"
+const char* kAbout =
     "Lists the benchmark runs kept in the results database, newest first: id, date (UTC), model,\n"
     "backend, status, median and p99 latency, peak RSS, heap allocations per run, top-1 accuracy\n"
-    "and deadline misses ('-' where not measured).\n"
-    "  --db PATH        the database; default $RTML_DB, else $XDG_DATA_HOME/rtml/results.db,\n"
-    "                   else ~/.local/share/rtml/results.db\n"
-    "  --model SUBSTR   runs whose model name contains SUBSTR (any case)\n"
-    "  --backend NAME   runs of that backend only\n"
-    "  --since DATE     runs measured on or after DATE (YYYY-MM-DD, UTC)\n"
-    "  --target NAME    runs measured on that remote target ('local': on this machine)\n"
-    "  --limit N        at most N runs (default 20; 0: all)\n"
-    "  --json           the rows as a JSON array (same fields, null where not measured)\n"
-    "  --show ID        run ID as a one-run rtml.bench/1 report (JSON, with its host and\n"
-    "                   options): save it and give it to rtml compare\n"
-    "  --add FILE...    store report files written by rtml bench (e.g. measured on another\n"
-    "                   machine); each file in one transaction\n"
-    "Runs get into the database with rtml bench ... --db.\n";
+    "and deadline misses ('-' where not measured).";
 
 #ifdef RTML_WITH_SQLITE
 std::string fixed(const std::optional<double>& v, const char* fmt) {
@@ -64,53 +48,47 @@ std::string date_of(const std::string& created) {
 }  // namespace
 
 int cmd_runs(const Args& args) {
-  std::string db_path;
+  std::string db_path, model, backend, since, target;
   bool json = false;
   std::vector<std::string> add;
-  std::optional<std::string> show;
-#ifdef RTML_WITH_SQLITE
-  results::RunFilter filter;
-#endif
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (a == "--json") {
-      json = true;
-      continue;
-    }
-    if (a == "--add") {
-      while (i + 1 < args.size() && (args[i + 1].empty() || args[i + 1][0] != '-')) add.push_back(args[++i]);
-      if (add.empty()) throw Error("--add needs one or more report files (see rtml runs --help)");
-      continue;
-    }
-    if (a == "--db" || a == "--model" || a == "--backend" || a == "--since" || a == "--target" || a == "--limit" ||
-        a == "--show") {
-      if (i + 1 >= args.size()) throw Error(a + " needs a value (see rtml runs --help)");
-      const std::string& v = args[++i];
-      if (a == "--db") db_path = v;
-      if (a == "--show") show = v;
-#ifdef RTML_WITH_SQLITE
-      if (a == "--model") filter.model = v;
-      if (a == "--backend") filter.backend = v;
-      if (a == "--since") filter.since = v;
-      if (a == "--target") filter.target = v == "local" ? std::string() : v;
-      if (a == "--limit") filter.limit = parse_int("--limit", v, 0);
-#endif
-      continue;
-    }
-    throw Error((a.empty() || a[0] == '-' ? "unknown option '" : "unexpected argument '") + a +
-                "' (see rtml runs --help)");
-  }
+  std::optional<int> show;
+  int limit = 20;
+  OptionTable options("runs",
+                      "[--db PATH] [--model SUBSTR] [--backend NAME] [--since YYYY-MM-DD] [--target NAME] [--limit N]"
+                      " [--json]\n"
+                      "[--db PATH] --show ID\n"
+                      "[--db PATH] --add REPORT.json...",
+                      kAbout);
+  options
+      .value("--db", "PATH", db_path,
+             "the database; default $RTML_DB, else $XDG_DATA_HOME/rtml/results.db,\n"
+             "else ~/.local/share/rtml/results.db")
+      .value("--model", "SUBSTR", model, "runs whose model name contains SUBSTR (any case)")
+      .value("--backend", "NAME", backend, "runs of that backend only")
+      .value("--since", "DATE", since, "runs measured on or after DATE (YYYY-MM-DD, UTC)")
+      .value("--target", "NAME", target, "runs measured on that remote target ('local': on this machine)")
+      .number("--limit", "N", limit, 0, "at most N runs (default 20; 0: all)")
+      .flag("--json", json, "the rows as a JSON array (same fields, null where not measured)")
+      .number("--show", "ID", show, 1,
+              "run ID as a one-run rtml.bench/1 report (JSON, with its host and\n"
+              "options): save it and give it to rtml compare")
+      .multi("--add", "FILE", add,
+             "store report files written by rtml bench (e.g. measured on another\n"
+             "machine); each file in one transaction")
+      .notes("Runs get into the database with rtml bench ... --db.");
+  if (!options.parse(args)) return 0;
 #ifndef RTML_WITH_SQLITE
-  (void)json;
   throw Error(
       "this rtml was built without SQLite, so it has no results database: install libsqlite3-dev "
       "(scripts/install-deps.sh) and rebuild");
 #else
   if (db_path.empty()) db_path = results::default_db_path();
+  results::RunFilter filter;
+  filter.model = model;
+  filter.backend = backend;
+  filter.since = since;
+  if (!target.empty()) filter.target = target == "local" ? std::string() : target;
+  filter.limit = limit;
 
   if (!add.empty()) {
     // Check every file first: a typo in the third file stores nothing.
@@ -128,7 +106,7 @@ int cmd_runs(const Args& args) {
 
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
-    if (show) throw Error("there is no results database at " + db_path + " (so no run " + *show + ")");
+    if (show) throw Error("there is no results database at " + db_path + " (so no run " + std::to_string(*show) + ")");
     if (json) {
       std::puts("[]");
       return 0;
@@ -140,7 +118,7 @@ int cmd_runs(const Args& args) {
   results::ResultsDb db(db_path);
 
   if (show) {
-    std::printf("%s\n", db.get_run(parse_int("--show", *show, 1)).dump(2).c_str());
+    std::printf("%s\n", db.get_run(*show).dump(2).c_str());
     return 0;
   }
 

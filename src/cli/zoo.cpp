@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "core/error.h"
 
 extern char** environ;
@@ -247,42 +248,21 @@ int cmd_zoo(const Args& args) {
   std::string out = "rtml-zoo", set = "default";
   std::vector<std::string> only;
   bool list = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw Error(a + " needs a value (see rtml zoo --help)");
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::puts("usage: rtml zoo [--out DIR] [--set default|sweep|all] [--only NAME]... [--list]\n"
-                "Generates the example model zoo by running zoo/generate.py: trains and exports the models\n"
-                "into DIR (default ./rtml-zoo). --set picks the models (default: default); --only NAME\n"
-                "(repeatable) limits it to those; --list lists the models instead.\n"
-                "\n"
-                "Needs a Python with torch, onnx, numpy and scikit-learn:\n"
-                "  sudo apt-get install python3-torch python3-onnx python3-numpy python3-sklearn\n"
-                "Environment: RTML_PYTHON (default /usr/bin/python3), RTML_ZOO_DIR (the folder holding\n"
-                "generate.py; default: <rtml's folder>/../share/rtml/zoo, then the source tree's zoo/).\n"
-                "The exit code is the generator's.");
-      return 0;
-    } else if (a == "--out") {
-      out = value();
-      if (out.empty()) throw Error("--out needs a directory name");
-    } else if (a == "--set") {
-      set = value();
-      if (set != "default" && set != "sweep" && set != "all")
-        throw Error("--set must be default, sweep or all; got '" + set + "'");
-    } else if (a == "--only") {
-      only.push_back(value());
-      if (only.back().empty()) throw Error("--only needs a model name (rtml zoo --list shows them)");
-    } else if (a == "--list") {
-      list = true;
-    } else if (!a.empty() && a[0] == '-') {
-      throw Error("unknown option '" + a + "' (see rtml zoo --help)");
-    } else {
-      throw Error("unexpected argument '" + a + "' (model names go after --only; see rtml zoo --help)");
-    }
-  }
+  OptionTable table("zoo", "[--out DIR] [--set default|sweep|all] [--only NAME]... [--list]",
+                    "Generates the example model zoo by running zoo/generate.py: trains and exports the models\n"
+                    "into DIR.");
+  table.value("--out", "DIR", out, "where the zoo goes (default ./rtml-zoo)")
+      .choice("--set", set, {"default", "sweep", "all"}, "which models (default: default)")
+      .repeatable("--only", "NAME", only, "only these models (repeatable; --list shows the names)")
+      .flag("--list", list, "list the models instead")
+      .notes("Needs a Python with torch, onnx, numpy and scikit-learn:\n  " + kInstall +
+             "\nEnvironment: RTML_PYTHON (default /usr/bin/python3), RTML_ZOO_DIR (the folder holding\n"
+             "generate.py; default: <rtml's folder>/../share/rtml/zoo, then the source tree's zoo/).\n"
+             "The exit code is the generator's.");
+  if (!table.parse(args)) return 0;
+  if (out.empty()) throw UsageError("--out needs a directory name");
+  for (const auto& name : only)
+    if (name.empty()) throw UsageError("--only needs a model name (rtml zoo --list shows them)");
 
   fs::path zoo = find_zoo_dir();
   std::string python = find_python();
