@@ -4,6 +4,8 @@
 // then runs the passes of plan_passes() in order; each fills a PassReport
 // (what it changed, in one line) that ends up in Plan::passes. The list, in
 // order (one file each in plan/passes/):
+//   fold_pad_into_conv  (a graph rewrite) a Pad of zeros along the spatial
+//                    dimensions in front of a Conv becomes the Conv's pads
 //   resolve_inputs   types and shapes of the graph inputs (the file and
 //                    PlanOptions::input_shapes) and of the constants
 //   prepare_fold     each node's prepare in topological order (types,
@@ -90,6 +92,7 @@ const std::vector<Pass>& plan_passes();
 // Runs one pass and appends its report to state.plan.passes.
 void run_pass(PlanState& state, const Pass& pass);
 
+void fold_pad_into_conv(PlanState& state, PassReport& report);
 void resolve_inputs(PlanState& state, PassReport& report);
 void prepare_fold(PlanState& state, PassReport& report);
 void drop_dead_steps(PlanState& state, PassReport& report);

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "attributes.h"
+#include "engine/session.h"
 #include "graph_builder.h"
 #include "plan/plan.h"
 
@@ -47,7 +50,7 @@ TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
     EXPECT_EQ(r.summary.find('\n'), std::string::npos) << r.name;
   }
   // The list in plan/pass.h and ARCHITECTURE.md.
-  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "drop_dead_steps", "fuse_epilogues",
+  EXPECT_EQ(names, (std::vector<std::string>{"fold_pad_into_conv", "resolve_inputs", "prepare_fold", "drop_dead_steps", "fuse_epilogues",
                                              "alias_views", "emit_steps", "place_arena"}));
 }
 
@@ -200,6 +203,102 @@ TEST(PlanPasses, PlaceArenaReachesTheHandComputedLowerBound) {
   EXPECT_EQ(place.summary, "4 buffers in an arena of 3,072 B = lower bound, no reuse 4,096 B");
   EXPECT_EQ(number_of(place, "arena_bytes"), 3072);
   EXPECT_EQ(number_of(place, "lower_bound_bytes"), 3072);
+}
+
+namespace {
+
+// x (1x2x8) -> Pad -> Conv (2 -> 3 channels, 3 taps, pads 1/1, no bias). The
+// Pad adds `pads` (ONNX layout: begins, then ends, over N, C, L) filled with
+// `value`; from opset 11 pads and value are initializers, before as attributes.
+// The Conv's output is the graph output; the Pad's too when `pad_is_output`.
+ir::Graph pad_conv(int opset, std::vector<int64_t> pads, float value = 0, const std::string& mode = "constant",
+                   bool pad_is_output = false) {
+  GraphBuilder gb;
+  gb.g.opset = opset;
+  const ir::TensorId x = gb.input("x", {1, 2, 8});
+  std::map<std::string, ir::Attribute> pad_attrs;
+  if (mode != "constant") pad_attrs["mode"].s = mode;
+  ir::TensorId padded;
+  if (opset < 11) {
+    pad_attrs["pads"] = attr_ints(pads);
+    pad_attrs["value"] = attr_float(value);
+    padded = gb.node("Pad", {x}, pad_attrs);
+  } else {
+    padded = gb.node("Pad", {x, gb.constant("pads", {6}, pads), gb.constant("value", {}, std::vector<float>{value})},
+                     pad_attrs);
+  }
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> w(3 * 2 * 3);
+  for (float& v : w) v = u(rng);
+  gb.g.outputs.push_back(gb.node("Conv", {padded, gb.constant("w", {3, 2, 3}, w)}, {{"pads", attr_ints({1, 1})}}));
+  if (pad_is_output) gb.g.outputs.push_back(padded);
+  return gb.g;
+}
+
+std::vector<float> run_first_output(plan::Plan p, const std::vector<float>& x) {
+  engine::Session s(std::move(p));
+  std::memcpy(s.input_data(0), x.data(), x.size() * sizeof(float));
+  EXPECT_TRUE(s.run().ok());
+  const float* y = static_cast<const float*>(s.output_data(0));
+  return std::vector<float>(y, y + shape_numel(s.output(0).shape));
+}
+
+}  // namespace
+
+TEST(PlanPasses, FoldPadIntoConvComputesWhatThePadAndConvDo) {
+  // Zeros: 2 before and 1 after the length. With the Conv's own 1/1 the
+  // Conv pads 3/2: out length 8 + 3 + 2 - 3 + 1 = 11.
+  const std::vector<int64_t> pads = {0, 0, 2, 0, 0, 1};
+  std::vector<float> x(16);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f * static_cast<float>(i) - 1.5f;
+  for (int opset : {10, 17}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    plan::Plan folded = plan::build_plan(pad_conv(opset, pads));
+    EXPECT_EQ(report_of(folded, "fold_pad_into_conv").summary, "folded 1 Pad into the Conv after it: n0 -> n1");
+    EXPECT_EQ(number_of(report_of(folded, "fold_pad_into_conv"), "folded_pads"), 1);
+    ASSERT_EQ(folded.steps.size(), 1u);
+    EXPECT_EQ(folded.steps[0].op_type, "Conv");
+    EXPECT_EQ(folded.tensors[folded.outputs[0]].shape, (Shape{1, 3, 11}));
+    EXPECT_EQ(folded.graph_op_counts.at("Pad"), 1);  // the file's ops, as `rtml info` lists them
+    EXPECT_EQ(folded.plan_op_counts.count("Pad"), 0u);
+
+    // The same graph with the Pad's output also a graph output keeps the Pad step.
+    plan::Plan padded = plan::build_plan(pad_conv(opset, pads, 0, "constant", true));
+    EXPECT_EQ(report_of(padded, "fold_pad_into_conv").summary, "no Pad to fold into a Conv");
+    ASSERT_EQ(padded.steps.size(), 2u);
+    EXPECT_EQ(padded.steps[0].op_type, "Pad");
+
+    const std::vector<float> want = run_first_output(std::move(padded), x);
+    const std::vector<float> got = run_first_output(std::move(folded), x);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+    // Output 0 of each channel sees only padding (3 zeros before x): 0, no bias.
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(got[c * 11], 0.0f);
+  }
+}
+
+TEST(PlanPasses, FoldPadIntoConvLeavesPadsTheConvCannotDo) {
+  const struct {
+    const char* what;
+    ir::Graph g;
+  } cases[] = {
+      {"reflect mode", pad_conv(17, {0, 0, 1, 0, 0, 1}, 0, "reflect")},
+      {"a nonzero value", pad_conv(17, {0, 0, 1, 0, 0, 1}, 0.5f)},
+      {"the channel dimension", pad_conv(17, {0, 1, 1, 0, 0, 1})},
+      {"a negative pad (a crop)", pad_conv(17, {0, 0, -1, 0, 0, 1})},
+      {"a nonzero value (opset 10)", pad_conv(10, {0, 0, 1, 0, 0, 1}, 0.5f)},
+  };
+  for (const auto& c : cases) {  // the rewrite alone: its graph keeps both nodes
+    SCOPED_TRACE(c.what);
+    plan::PlanState state(c.g, {});
+    plan::PassReport report;
+    plan::fold_pad_into_conv(state, report);
+    EXPECT_EQ(report.summary, "no Pad to fold into a Conv");
+    ASSERT_EQ(state.graph.nodes.size(), 2u);
+    EXPECT_EQ(state.graph.nodes[0].op_type, "Pad");
+    EXPECT_EQ(state.graph.nodes[1].inputs[0], state.graph.nodes[0].outputs[0]);
+  }
 }
 
 TEST(PlanPasses, SummaryHelpers) {
