@@ -84,7 +84,7 @@ int cmd_info(const Args& args) {
     return 0;
   }
   if (passes) {
-    for (const plan::PassReport& r : p.passes) std::printf("%-16s %s\n", r.name.c_str(), r.summary.c_str());
+    for (const plan::PassReport& r : p.passes) std::printf("%-20s %s\n", r.name.c_str(), r.summary.c_str());
     return 0;
   }
 

@@ -1,6 +1,7 @@
 #include "plan/pass.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 namespace rtml::plan {

@@ -2,36 +2,38 @@
 //
 // build_plan (plan.cpp) makes a PlanState from the graph and the options,
 // then runs the passes of plan_passes() in order; each fills a PassReport
-// (what it changed, in one line) that ends up in Plan::passes. The list, in
+// (what it changed, in one line) that ends up in Plan::passes (`rtml info
+// --passes`). Passes run once per model, before the first inference: they
+// may allocate and throw; nothing here runs in Session::run. The list, in
 // order (one file each in plan/passes/):
 //   fold_pad_into_conv  (a graph rewrite) a Pad of zeros along the spatial
-//                    dimensions in front of a Conv becomes the Conv's pads
-//   resolve_inputs   types and shapes of the graph inputs (the file and
-//                    PlanOptions::input_shapes) and of the constants
-//   prepare_fold     each node's prepare in topological order (types,
-//                    shapes, kernel); a deterministic node whose inputs are
-//                    all constant runs once now and its outputs become constants
-//   drop_dead_steps  steps whose results no graph output needs
-//   fuse_epilogues   a Relu or a same-shaped Add runs inside the step before
-//                    it when that kernel can (Step::fuse; PlanOptions::fuse)
-//   alias_views      a view step (Reshape, Flatten...) whose input and output
-//                    are both in the arena shares its input's bytes, no step
-//   emit_steps       a storage class per tensor (arena, constant, input,
-//                    output), the PlanSteps with their operands, and each
-//                    arena buffer's lifetime
-//   place_arena      arena offsets (memory_planner.h)
+//                       dimensions in front of a Conv becomes the Conv's pads
+//   resolve_inputs      types and shapes of the graph inputs (the file and
+//                       PlanOptions::input_shapes) and of the initializers
+//   prepare_fold        each node's prepare in topological order (types,
+//                       shapes, kernel); a deterministic node whose inputs are
+//                       all constant runs once now; its outputs become constants
+//   drop_dead_steps     steps whose results no graph output needs
+//   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before
+//                       it when that kernel can (Step::fuse; PlanOptions::fuse)
+//   alias_views         a view step (Reshape, Flatten...) whose input and
+//                       output are both in the arena shares its input's bytes
+//   emit_steps          a storage class per tensor (arena, constant, input,
+//                       output), the PlanSteps with their operands, and each
+//                       arena buffer's lifetime
+//   place_arena         arena offsets (memory_planner.h)
 //
 // Adding a pass: write `void my_pass(PlanState&, PassReport&)` in
 // plan/passes/my_pass.cpp, declare it below, put one line in plan_passes()
 // (plan.cpp), fill report.summary with what it changed ("nothing to do"
 // when nothing) and report.numbers with its counts, and test it in
 // tests/unit/plan_passes_test.cpp. Two kinds fit naturally:
-//   - a graph rewrite (a pattern over nodes: Pad -> Conv into the Conv's
-//     pads, LayerNorm spelled out, QDQ around a Conv) runs BEFORE
+//   - a graph rewrite (a pattern over nodes, like fold_pad_into_conv;
+//     LayerNorm spelled out, QDQ around a Conv) runs BEFORE
 //     resolve_inputs, over `graph` only: the planner's own copy, free to
 //     change (add tensors with add_tensor, rewire node inputs, erase nodes).
 //     Constant initializers are graph.tensors[t].data; types and shapes of
-//     everything else are not known yet (nothing else of the state exists).
+//     everything else are not known yet (info and steps are still empty).
 //   - a step pass (fusion, tiling, a schedule) runs AFTER drop_dead_steps
 //     and before alias_views, over `steps`: every tensor's type and shape is
 //     in `info`, constants' bytes in `constant`; it may change a step's
@@ -40,7 +42,6 @@
 // errors are rtml::Error with the file, node and op in the message.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
