@@ -6,13 +6,14 @@
 // --passes`). Passes run once per model, before the first inference: they
 // may allocate and throw; nothing here runs in Session::run. The list, in
 // order (one file each in plan/passes/):
-//   fold_pad_into_conv  (a graph rewrite) a Pad of zeros along the spatial
-//                       dimensions in front of a Conv becomes the Conv's pads
 //   resolve_inputs      types and shapes of the graph inputs (the file and
 //                       PlanOptions::input_shapes) and of the initializers
 //   prepare_fold        each node's prepare in topological order (types,
 //                       shapes, kernel); a deterministic node whose inputs are
 //                       all constant runs once now; its outputs become constants
+//   fold_pad_into_conv  a Pad of zeros along the spatial dimensions in front
+//                       of a Conv becomes the Conv's pads (rewrites the Conv
+//                       node and prepares it again)
 //   drop_dead_steps     steps whose results no graph output needs
 //   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before
 //                       it when that kernel can (Step::fuse; PlanOptions::fuse)
@@ -27,17 +28,22 @@
 // plan/passes/my_pass.cpp, declare it below, put one line in plan_passes()
 // (plan.cpp), fill report.summary with what it changed ("nothing to do"
 // when nothing) and report.numbers with its counts, and test it in
-// tests/unit/plan_passes_test.cpp. Two kinds fit naturally:
-//   - a graph rewrite (a pattern over nodes, like fold_pad_into_conv;
-//     LayerNorm spelled out, QDQ around a Conv) runs BEFORE
-//     resolve_inputs, over `graph` only: the planner's own copy, free to
-//     change (add tensors with add_tensor, rewire node inputs, erase nodes).
-//     Constant initializers are graph.tensors[t].data; types and shapes of
-//     everything else are not known yet (info and steps are still empty).
+// tests/unit/plan_passes_test.cpp. Three kinds fit naturally:
+//   - a graph rewrite whose pattern needs only the nodes and the constant
+//     initializers (graph.tensors[t].data) runs BEFORE resolve_inputs, over
+//     `graph` only: the planner's own copy, free to change (add tensors
+//     with add_tensor, rewire node inputs, erase nodes); info and steps are
+//     still empty.
+//   - a rewrite that needs folded values, types or shapes (like
+//     fold_pad_into_conv: exporters compute pads, axes and shapes with
+//     small subgraphs that only prepare_fold turns into constants; also
+//     LayerNorm spelled out, QDQ around a Conv) runs right AFTER
+//     prepare_fold: it reads `info` and `constant`, changes nodes of
+//     `graph`, calls prepare_node for each node it changed and sets
+//     keep = false on the steps it made redundant.
 //   - a step pass (fusion, tiling, a schedule) runs AFTER drop_dead_steps
-//     and before alias_views, over `steps`: every tensor's type and shape is
-//     in `info`, constants' bytes in `constant`; it may change a step's
-//     kernel and operands, or absorb a later step (keep = false).
+//     and before alias_views, over `steps`: it may change a step's kernel
+//     and operands, or absorb a later step (keep = false).
 // A pass reads the state that the passes before it left and nothing else;
 // errors are rtml::Error with the file, node and op in the message.
 #pragma once
@@ -93,9 +99,14 @@ const std::vector<Pass>& plan_passes();
 // Runs one pass and appends its report to state.plan.passes.
 void run_pass(PlanState& state, const Pass& pass);
 
-void fold_pad_into_conv(PlanState& state, PassReport& report);
 void resolve_inputs(PlanState& state, PassReport& report);
+// Prepares node `node` of state.graph from state.info (prepare_fold does
+// this for every node, in topological order). A node whose inputs are all
+// constant is run now: its outputs become constants and it returns false;
+// else `prepared` is its step and it returns true. Throws rtml::Error.
+bool prepare_node(PlanState& state, int node, PreparedStep& prepared);
 void prepare_fold(PlanState& state, PassReport& report);
+void fold_pad_into_conv(PlanState& state, PassReport& report);
 void drop_dead_steps(PlanState& state, PassReport& report);
 void fuse_epilogues(PlanState& state, PassReport& report);
 void alias_views(PlanState& state, PassReport& report);

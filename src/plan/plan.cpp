@@ -23,11 +23,9 @@ Shape parse_shape(const std::string& text) {
 // The passes, in order (pass.h says what each does and how to add one).
 const std::vector<Pass>& plan_passes() {
   static const std::vector<Pass> passes = {
-      // Graph rewrites (over the graph's nodes and initializers):
-      {"fold_pad_into_conv", fold_pad_into_conv},  // a zero Pad -> Conv becomes the Conv's pads
-      // Over tensor types and shapes, then the prepared steps:
       {"resolve_inputs", resolve_inputs},          // input and constant types and shapes
       {"prepare_fold", prepare_fold},              // prepare every node; fold the constant ones
+      {"fold_pad_into_conv", fold_pad_into_conv},  // a zero Pad -> Conv becomes the Conv's pads
       {"drop_dead_steps", drop_dead_steps},        // steps no graph output needs
       {"fuse_epilogues", fuse_epilogues},          // Relu / Add into the step before
       {"alias_views", alias_views},                // views share their input's bytes
