@@ -101,7 +101,9 @@ void fold_pad_into_conv(PlanState& s, PassReport& report) {
     merged.ints = pads;
     conv.attrs["pads"] = merged;
     conv.inputs[0] = pad.inputs[0];
-    prepare_node(s, step.node, step);  // same output shape: Pad + Conv = Conv with the sum of the pads
+    // Same output shape: Pad + Conv = Conv with the sum of the pads. (X is not
+    // constant, else the Pad and the Conv would have been folded.)
+    if (!prepare_node(s, step.node, step)) step.keep = false;
     pad_step.keep = false;
     folded.push_back(pad.name + " -> " + conv.name);
   }
