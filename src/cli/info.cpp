@@ -9,14 +9,17 @@ namespace rtml::cli {
 
 int cmd_info(const Args& args) {
   ModelOptions opt;
-  bool json = false;
+  bool json = false, passes = false;
   OptionTable table("info", "MODEL [options]",
                     "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.");
   add_model_options(table, opt);
   table.flag("--json", json,
              "the same numbers as one JSON object: model, opset, inputs and outputs\n"
              "([{name, dtype, shape}]), parameters, parameter_bytes, flops, steps, arena_bytes,\n"
-             "lower_bound_bytes, no_reuse_bytes");
+             "lower_bound_bytes, no_reuse_bytes, and passes ([{name, summary, and its counts}])");
+  table.flag("--passes", passes,
+             "print instead one line per pass of the planner: what it changed (folded nodes,\n"
+             "dropped steps, fused steps, aliased views, arena size against the lower bound)");
   if (!table.parse(args)) return 0;
 
   ir::Graph g = import::load_onnx(opt.model);
@@ -40,6 +43,14 @@ int cmd_info(const Args& args) {
       }
       return out + "]";
     };
+    std::string pass_list = "[";
+    for (size_t k = 0; k < p.passes.size(); ++k) {
+      pass_list += std::string(k ? ",\n    " : "\n    ") + "{\"name\": " + json_string(p.passes[k].name) +
+                   ", \"summary\": " + json_string(p.passes[k].summary);
+      for (const auto& [key, value] : p.passes[k].numbers) pass_list += ", " + json_string(key) + ": " + std::to_string(value);
+      pass_list += "}";
+    }
+    pass_list += p.passes.empty() ? "]" : "\n  ]";
     std::printf("{\n"
                 "  \"model\": %s,\n"
                 "  \"opset\": %lld,\n"
@@ -51,11 +62,16 @@ int cmd_info(const Args& args) {
                 "  \"steps\": %zu,\n"
                 "  \"arena_bytes\": %zu,\n"
                 "  \"lower_bound_bytes\": %zu,\n"
-                "  \"no_reuse_bytes\": %zu\n"
+                "  \"no_reuse_bytes\": %zu,\n"
+                "  \"passes\": %s\n"
                 "}\n",
                 json_string(opt.model).c_str(), static_cast<long long>(g.opset), tensors(p.inputs).c_str(),
                 tensors(p.outputs).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
-                p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes);
+                p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, pass_list.c_str());
+    return 0;
+  }
+  if (passes) {
+    for (const plan::PassReport& r : p.passes) std::printf("%-20s %s\n", r.name.c_str(), r.summary.c_str());
     return 0;
   }
 

@@ -11,7 +11,7 @@ void usage(std::FILE* to) {
       "usage: rtml <command> [options]\n"
       "\n"
       "commands:\n"
-      "  info MODEL [--shape NAME=DIMS]... [--json]\n"
+      "  info MODEL [--shape NAME=DIMS]... [--json] [--passes]\n"
       "                                          inputs, outputs, ops, parameters, FLOPs, memory plan\n"
       "  run MODEL [--input NAME=FILE.npy]... [--random] [--seed N] [--output-dir DIR] [--shape NAME=DIMS]...\n"
       "                                          run one inference; write outputs as .npy or print a summary\n"

@@ -1,14 +1,17 @@
 // plan/: from an ir::Graph and fixed input shapes to a Plan — the flat list
 // of steps the engine walks (and, later, the code generator prints).
 //
-// build_plan does, in one forward pass over the nodes in topological order:
+// build_plan runs a short list of named passes over one shared state
+// (plan/pass.h: the list, what each does, how to add one):
 //   - shape and type inference (each op's prepare),
 //   - constant folding (a deterministic node whose inputs are all constant is
 //     run once now; Constant, Shape->Gather->Concat chains, Identity on
 //     weights... disappear),
-// then drops steps whose results no graph output needs, lets view ops
-// (Reshape, Squeeze, Flatten, Identity, Dropout) share their input's bytes,
-// and gives every intermediate tensor an arena offset (memory_planner.h).
+//   - dropping steps whose results no graph output needs, epilogue fusion,
+//     letting view ops (Reshape, Squeeze, Flatten, Identity, Dropout) share
+//     their input's bytes,
+//   - giving every intermediate tensor an arena offset (memory_planner.h).
+// Each pass says what it changed in Plan::passes (`rtml info --passes`).
 //
 // Graph inputs and outputs are not in the arena: the engine binds them to
 // caller-owned buffers. Constants stay where import put them (read-only,
@@ -18,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -71,6 +75,14 @@ struct OutputCopy {
   int source = 0;  // tensor index
 };
 
+// What one pass of build_plan changed (plan/pass.h), for `rtml info --passes`.
+struct PassReport {
+  std::string name;     // "fuse_epilogues"
+  std::string summary;  // "fused 3 nodes into 2 steps: conv1 + relu1, ..."
+  // The summary's main numbers by name ("fused_nodes", 3), for `rtml info --json`.
+  std::vector<std::pair<std::string, int64_t>> numbers;
+};
+
 struct Plan {
   std::string source;  // model file, for messages
   std::vector<TensorPlan> tensors;
@@ -87,6 +99,7 @@ struct Plan {
   double flops = 0;              // per inference, estimated
   std::map<std::string, int> graph_op_counts;  // ops in the file
   std::map<std::string, int> plan_op_counts;   // ops left to run after folding (fused ones count as their head op)
+  std::vector<PassReport> passes;              // one per pass, in the order they ran
 };
 
 // Throws rtml::Error for unsupported ops, bad attributes, shape mismatches,

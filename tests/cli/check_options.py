@@ -27,7 +27,7 @@ BENCH_SHARED = ["--backend", "--filter", "--warmup", "--runs", "--seconds", "--t
 # command: (its options, [args before an option: the positionals a parse needs], a typo and the option it is
 # close to, an option that needs a value, a call with a positional missing, a call with one too many)
 COMMANDS = {
-    "info": (["--shape", "--json"], ["m.onnx"], ("--jsn", "--json"), "--shape", [], ["a.onnx", "b.onnx"]),
+    "info": (["--shape", "--json", "--passes"], ["m.onnx"], ("--jsn", "--json"), "--shape", [], ["a.onnx", "b.onnx"]),
     "run": (["--input", "--random", "--seed", "--output-dir", "--shape", "--test-data", "--tolerance", "--report"],
             ["m.onnx"], ("--ouput-dir", "--output-dir"), "--seed", [], ["a.onnx", "b.onnx"]),
     "ops": ([], [], None, None, None, ["extra"]),

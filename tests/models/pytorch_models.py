@@ -65,6 +65,17 @@ class Conv1dNet(torch.nn.Module):
         return self.c4(x)
 
 
+class PadConv(torch.nn.Module):
+    """F.pad in front of a Conv1d (exported as Pad with computed pads): rtml folds the Pad into the Conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Conv1d(2, 4, kernel_size=3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.c(torch.nn.functional.pad(x, (2, 1))))
+
+
 class Encoder(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -102,6 +113,7 @@ MODELS = {
     "lstm_step": (LstmStep, {"x": (1, 1, 8), "h": (1, 1, 16), "c": (1, 1, 16)}, ["y", "h_out", "c_out"], 13),
     "lstm_block": (LstmBlock, {"x": (1, 16, 4)}, ["y"], 13),
     "conv1d": (Conv1dNet, {"x": (1, 2, 64)}, ["y"], 13),
+    "pad_conv": (PadConv, {"x": (1, 2, 16)}, ["y"], 13),
     "transformer_encoder": (Encoder, {"x": (1, 16, 32)}, ["y"], 14),
     "demo": (Demo, {"audio": (1, 1, 64)}, ["probabilities"], 13),
 }

@@ -26,6 +26,7 @@
 #include "kernels/conv.h"
 #include "plan/plan.h"
 #include "attributes.h"
+#include "graph_builder.h"
 #include "simd_targets.h"
 
 using namespace rtml;
@@ -208,46 +209,7 @@ TEST(FastConv1d, HandComputedResidualAndRelu) {
 
 // --------------------------------------------------------- fusion in the plan
 
-struct GraphBuilder {
-  ir::Graph g;
-  GraphBuilder() {
-    g.opset = 17;
-    g.source = "fusion_test";
-  }
-  ir::TensorId input(const std::string& name, Shape shape) {
-    ir::Tensor t;
-    t.name = name;
-    t.dtype = DType::F32;
-    t.shape = std::move(shape);
-    const ir::TensorId id = g.add_tensor(t);
-    g.inputs.push_back(id);
-    return id;
-  }
-  ir::TensorId constant(const std::string& name, Shape shape, const std::vector<float>& v) {
-    ir::Tensor t;
-    t.name = name;
-    t.dtype = DType::F32;
-    t.shape = std::move(shape);
-    auto buf = std::make_shared<ir::Buffer>(v.size() * sizeof(float));
-    std::memcpy(buf->data(), v.data(), v.size() * sizeof(float));
-    t.data = buf;
-    return g.add_tensor(t);
-  }
-  ir::TensorId node(const std::string& op, std::vector<ir::TensorId> inputs,
-                    std::map<std::string, ir::Attribute> attrs = {}) {
-    ir::Tensor out;
-    out.name = op + std::to_string(g.nodes.size());
-    const ir::TensorId id = g.add_tensor(out);
-    ir::Node n;
-    n.name = "n" + std::to_string(g.nodes.size());
-    n.op_type = op;
-    n.inputs = std::move(inputs);
-    n.outputs = {id};
-    n.attrs = std::move(attrs);
-    g.nodes.push_back(n);
-    return id;
-  }
-};
+using rtml::testing::GraphBuilder;
 
 struct Ran {
   std::vector<std::vector<float>> outputs;

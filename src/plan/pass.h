@@ -1,0 +1,125 @@
+// The plan as a short list of named passes over one PlanState.
+//
+// build_plan (plan.cpp) makes a PlanState from the graph and the options,
+// then runs the passes of plan_passes() in order; each fills a PassReport
+// (what it changed, in one line) that ends up in Plan::passes (`rtml info
+// --passes`). Passes run once per model, before the first inference: they
+// may allocate and throw; nothing here runs in Session::run. The list, in
+// order (one file each in plan/passes/):
+//   resolve_inputs      types and shapes of the graph inputs (the file and
+//                       PlanOptions::input_shapes) and of the initializers
+//   prepare_fold        each node's prepare in topological order (types,
+//                       shapes, kernel); a deterministic node whose inputs are
+//                       all constant runs once now; its outputs become constants
+//   fold_pad_into_conv  a Pad of zeros along the spatial dimensions in front
+//                       of a Conv becomes the Conv's pads (rewrites the Conv
+//                       node and prepares it again)
+//   drop_dead_steps     steps whose results no graph output needs
+//   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before
+//                       it when that kernel can (Step::fuse; PlanOptions::fuse)
+//   alias_views         a view step (Reshape, Flatten...) whose input and
+//                       output are both in the arena shares its input's bytes
+//   emit_steps          a storage class per tensor (arena, constant, input,
+//                       output), the PlanSteps with their operands, and each
+//                       arena buffer's lifetime
+//   place_arena         arena offsets (memory_planner.h)
+//
+// Adding a pass: write `void my_pass(PlanState&, PassReport&)` in
+// plan/passes/my_pass.cpp, declare it below, put one line in plan_passes()
+// (plan.cpp), fill report.summary with what it changed ("nothing to do"
+// when nothing) and report.numbers with its counts, and test it in
+// tests/unit/plan_passes_test.cpp. Three kinds fit naturally:
+//   - a graph rewrite whose pattern needs only the nodes and the constant
+//     initializers (graph.tensors[t].data) runs BEFORE resolve_inputs, over
+//     `graph` only: the planner's own copy, free to change (add tensors
+//     with add_tensor, rewire node inputs, erase nodes); info and steps are
+//     still empty.
+//   - a rewrite that needs folded values, types or shapes (like
+//     fold_pad_into_conv: exporters compute pads, axes and shapes with
+//     small subgraphs that only prepare_fold turns into constants; also
+//     LayerNorm spelled out, QDQ around a Conv) runs right AFTER
+//     prepare_fold: it reads `info` and `constant`, changes nodes of
+//     `graph`, calls prepare_node for each node it changed and sets
+//     keep = false on the steps it made redundant.
+//   - a step pass (fusion, tiling, a schedule) runs AFTER drop_dead_steps
+//     and before alias_views, over `steps`: it may change a step's kernel
+//     and operands, or absorb a later step (keep = false).
+// A pass reads the state that the passes before it left and nothing else;
+// errors are rtml::Error with the file, node and op in the message.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ops/op.h"
+#include "plan/memory_planner.h"
+#include "plan/plan.h"
+
+namespace rtml::plan {
+
+// One node after prepare that was not folded: the step it will run.
+struct PreparedStep {
+  int node = 0;  // index into PlanState::graph.nodes
+  ops::Step step;
+  // The step's operands: the node's, until epilogue fusion gives the step the
+  // output of a node it absorbed and that node's other addend (`fused`).
+  std::vector<ir::TensorId> inputs, outputs, fused;
+  std::string name, op_type;  // "conv1 + relu1", "Conv+Relu" after fusion
+  bool keep = true;    // false: dead, or absorbed by an earlier step
+  bool alias = false;  // a view whose output shares its input's bytes: no step is emitted
+};
+
+// What the passes share. Each pass owns no state of its own.
+struct PlanState {
+  PlanState(const ir::Graph& source_graph, PlanOptions plan_options);
+
+  ir::Graph graph;      // a copy of the model's graph; graph rewrites change it
+  PlanOptions options;
+  // Per tensor of `graph` (from resolve_inputs on): type, shape, and the
+  // bytes of constants (initializers and folded results).
+  std::vector<ops::TensorInfo> info;
+  std::vector<std::shared_ptr<const ir::Buffer>> constant;
+  std::vector<PreparedStep> steps;  // in topological order (prepare_fold on)
+  // emit_steps -> place_arena: one request per arena tensor and its plan tensor index.
+  std::vector<BufferRequest> requests;
+  std::vector<int> request_tensor;
+  Plan plan;  // what build_plan returns
+};
+
+using PassFn = void (*)(PlanState& state, PassReport& report);
+struct Pass {
+  const char* name;
+  PassFn run;
+};
+
+// The passes build_plan runs, in order.
+const std::vector<Pass>& plan_passes();
+// Runs one pass and appends its report to state.plan.passes.
+void run_pass(PlanState& state, const Pass& pass);
+
+void resolve_inputs(PlanState& state, PassReport& report);
+// Prepares node `node` of state.graph from state.info (prepare_fold does
+// this for every node, in topological order). A node whose inputs are all
+// constant is run now: its outputs become constants and it returns false;
+// else `prepared` is its step and it returns true. Throws rtml::Error.
+bool prepare_node(PlanState& state, int node, PreparedStep& prepared);
+void prepare_fold(PlanState& state, PassReport& report);
+void fold_pad_into_conv(PlanState& state, PassReport& report);
+void drop_dead_steps(PlanState& state, PassReport& report);
+void fuse_epilogues(PlanState& state, PassReport& report);
+void alias_views(PlanState& state, PassReport& report);
+void emit_steps(PlanState& state, PassReport& report);
+void place_arena(PlanState& state, PassReport& report);
+
+// For summaries: "Constant x5, Shape x3, Gather" (most frequent first, at
+// most `max` kinds, then "..."), and "a, b, c, ... (+4 more)".
+std::string count_by_kind(const std::vector<std::string>& kinds, size_t max = 5);
+std::string first_few(const std::vector<std::string>& items, size_t max = 4);
+// (3, "step") -> "3 steps", (1, "step") -> "1 step"
+std::string plural(size_t n, const std::string& noun);
+// 3072 -> "3,072"
+std::string with_commas(size_t n);
+
+}  // namespace rtml::plan

@@ -1,0 +1,322 @@
+// The passes of build_plan (plan/pass.h), each on a small hand-built graph:
+// what it changed in the plan and the line it reports (`rtml info
+// --passes`). Expected values are worked out by hand in the comments.
+#include "plan/pass.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attributes.h"
+#include "engine/session.h"
+#include "graph_builder.h"
+#include "plan/plan.h"
+
+using namespace rtml;
+using rtml::testing::GraphBuilder;
+
+namespace {
+
+const plan::PassReport& report_of(const plan::Plan& p, const std::string& name) {
+  for (const plan::PassReport& r : p.passes)
+    if (r.name == name) return r;
+  throw std::runtime_error("no pass " + name);
+}
+
+int64_t number_of(const plan::PassReport& r, const std::string& name) {
+  for (const auto& [key, value] : r.numbers)
+    if (key == name) return value;
+  throw std::runtime_error("pass " + r.name + " reports no " + name);
+}
+
+// The tensor index of a step's operand slot.
+int operand(const plan::Plan& p, size_t step, uint32_t slot) {
+  return p.operands[p.steps[step].first_operand + slot];
+}
+
+}  // namespace
+
+TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
+  GraphBuilder gb;
+  gb.g.outputs.push_back(gb.node("Relu", {gb.input("x", {4})}));
+  const plan::Plan p = plan::build_plan(gb.g);
+  std::vector<std::string> names;
+  for (const plan::PassReport& r : p.passes) {
+    names.push_back(r.name);
+    EXPECT_FALSE(r.summary.empty()) << r.name;
+    EXPECT_EQ(r.summary.find('\n'), std::string::npos) << r.name;
+  }
+  // The list in plan/pass.h and ARCHITECTURE.md.
+  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad_into_conv", "drop_dead_steps",
+                                             "fuse_epilogues", "alias_views", "emit_steps", "place_arena"}));
+}
+
+TEST(PlanPasses, ResolveInputsTakesTheGivenShape) {
+  GraphBuilder gb;
+  const ir::TensorId x = gb.input("x", {-1, 3});
+  gb.g.outputs.push_back(gb.node("Relu", {x}));
+  plan::PlanOptions opt;
+  opt.input_shapes["x"] = {2, 3};
+  const plan::Plan p = plan::build_plan(gb.g, opt);
+  EXPECT_EQ(report_of(p, "resolve_inputs").summary, "1 input: x 2x3 (given); 0 initializers");
+  EXPECT_EQ(p.tensors[p.inputs[0]].shape, (Shape{2, 3}));
+}
+
+TEST(PlanPasses, PrepareFoldFoldsAShapeGatherConcatChain) {
+  // x: 2x3x4. Shape(x) = [2 3 4], Gather([2]) = [4], Concat([-1], [4]) = [-1 4]:
+  // all known now, so only the Reshape runs, and it gives 6x4.
+  GraphBuilder gb;
+  const ir::TensorId x = gb.input("x", {2, 3, 4});
+  const ir::TensorId dim = gb.node("Gather", {gb.node("Shape", {x}), gb.constant("last", {1}, std::vector<int64_t>{2})});
+  const ir::TensorId shape =
+      gb.node("Concat", {gb.constant("minus_one", {1}, std::vector<int64_t>{-1}), dim}, {{"axis", attr_int(0)}});
+  gb.g.outputs.push_back(gb.node("Reshape", {x, shape}));
+
+  const plan::Plan p = plan::build_plan(gb.g);
+  const plan::PassReport& fold = report_of(p, "prepare_fold");
+  EXPECT_EQ(fold.summary, "prepared 4 nodes: 1 step, folded 3 (Concat, Gather, Shape)");
+  EXPECT_EQ(number_of(fold, "folded_nodes"), 3);
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].op_type, "Reshape");
+  EXPECT_EQ(p.tensors[p.outputs[0]].shape, (Shape{6, 4}));
+  // The folded shape is a constant operand of the Reshape step: [-1, 4].
+  const plan::TensorPlan& folded = p.tensors[operand(p, 0, 1)];
+  ASSERT_EQ(folded.storage, plan::Storage::Constant);
+  const int64_t* v = static_cast<const int64_t*>(folded.constant->data());
+  EXPECT_EQ(std::vector<int64_t>(v, v + 2), (std::vector<int64_t>{-1, 4}));
+  // From a graph input to a graph output: the view must copy.
+  EXPECT_EQ(report_of(p, "alias_views").summary,
+            "no view aliases its input; 1 view copies (from or to a graph input, output or constant)");
+}
+
+TEST(PlanPasses, DropDeadStepsDropsABranchNoOutputNeeds) {
+  // x -> Relu -> y (the output); x -> Sigmoid -> Neg leads nowhere.
+  GraphBuilder gb;
+  const ir::TensorId x = gb.input("x", {4});
+  gb.g.outputs.push_back(gb.node("Relu", {x}));
+  gb.node("Neg", {gb.node("Sigmoid", {x})});
+
+  // The passes one by one on the shared state, as build_plan runs them.
+  plan::PlanState state(gb.g, {});
+  for (const plan::Pass& pass : plan::plan_passes()) {
+    plan::run_pass(state, pass);
+    if (std::string(pass.name) == "drop_dead_steps") break;
+  }
+  ASSERT_EQ(state.steps.size(), 3u);  // prepared, not folded (x is not constant)
+  EXPECT_TRUE(state.steps[0].keep);
+  EXPECT_FALSE(state.steps[1].keep);
+  EXPECT_FALSE(state.steps[2].keep);
+  EXPECT_EQ(state.plan.passes.back().summary, "dropped 2 dead steps: n1, n2");
+
+  const plan::Plan p = plan::build_plan(gb.g);
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].op_type, "Relu");
+  EXPECT_EQ(number_of(report_of(p, "drop_dead_steps"), "dropped_steps"), 2);
+}
+
+namespace {
+
+// x (1x2x8) -> Conv (2 -> 2 channels, 3 taps, pads 1/1: 1x2x8) -> Relu.
+struct ConvRelu {
+  GraphBuilder gb;
+  ir::TensorId conv;
+  ConvRelu() {
+    const ir::TensorId x = gb.input("x", {1, 2, 8});
+    conv = gb.node("Conv", {x, gb.constant("w", {2, 2, 3}, std::vector<float>(12, 0.5f))},
+                   {{"pads", attr_ints({1, 1})}});
+    gb.g.outputs.push_back(gb.node("Relu", {conv}));
+  }
+};
+
+}  // namespace
+
+TEST(PlanPasses, FuseEpiloguesRunsConvAndReluInOneStep) {
+  ConvRelu m;
+  const plan::Plan p = plan::build_plan(m.gb.g);
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].node_name, "n0 + n1");
+  EXPECT_EQ(p.steps[0].op_type, "Conv+Relu");
+  EXPECT_EQ(std::string(p.steps[0].step.kernel).find("+relu") != std::string::npos, true) << p.steps[0].step.kernel;
+  const plan::PassReport& fuse = report_of(p, "fuse_epilogues");
+  EXPECT_EQ(fuse.summary, "fused 1 node into 1 step: n0 + n1");
+  EXPECT_EQ(number_of(fuse, "fused_nodes"), 1);
+  // The step writes the Relu's output, the graph output.
+  EXPECT_EQ(operand(p, 0, p.steps[0].num_inputs), p.outputs[0]);
+}
+
+TEST(PlanPasses, FuseEpiloguesLeavesAConvOutputUsedTwice) {
+  ConvRelu m;  // the Conv's output also feeds a Sigmoid: the Relu cannot take it over
+  m.gb.g.outputs.push_back(m.gb.node("Sigmoid", {m.conv}));
+  const plan::Plan p = plan::build_plan(m.gb.g);
+  EXPECT_EQ(p.steps.size(), 3u);
+  EXPECT_EQ(report_of(p, "fuse_epilogues").summary, "nothing fused");
+  EXPECT_EQ(number_of(report_of(p, "fuse_epilogues"), "fused_nodes"), 0);
+}
+
+TEST(PlanPasses, FuseEpiloguesOffKeepsOneStepPerNode) {
+  ConvRelu m;
+  plan::PlanOptions opt;
+  opt.fuse = false;
+  const plan::Plan p = plan::build_plan(m.gb.g, opt);
+  EXPECT_EQ(p.steps.size(), 2u);
+  EXPECT_EQ(report_of(p, "fuse_epilogues").summary, "off (PlanOptions::fuse = false)");
+}
+
+TEST(PlanPasses, AliasViewsLetsAReshapeShareItsInput) {
+  // x (2x3) -> Relu -> a -> Reshape [6] -> b -> Sigmoid -> y: a and b are both
+  // in the arena, so b is a's bytes and the Reshape runs no step (its shape
+  // operand is never emitted: tensors x, a, y).
+  GraphBuilder gb;
+  const ir::TensorId a = gb.node("Relu", {gb.input("x", {2, 3})});
+  const ir::TensorId b = gb.node("Reshape", {a, gb.constant("shape", {1}, std::vector<int64_t>{6})});
+  gb.g.outputs.push_back(gb.node("Sigmoid", {b}));
+  const plan::Plan p = plan::build_plan(gb.g);
+  ASSERT_EQ(p.steps.size(), 2u);
+  EXPECT_EQ(p.steps[0].op_type, "Relu");
+  EXPECT_EQ(p.steps[1].op_type, "Sigmoid");
+  EXPECT_EQ(operand(p, 1, 0), operand(p, 0, 1));  // Sigmoid reads what Relu wrote
+  const plan::PassReport& alias = report_of(p, "alias_views");
+  EXPECT_EQ(alias.summary, "1 view aliases its input (Reshape)");
+  EXPECT_EQ(number_of(alias, "aliased_views"), 1);
+  EXPECT_EQ(report_of(p, "emit_steps").summary, "2 steps, 3 tensors (1 arena, 0 constant, 1 input, 1 output)");
+}
+
+TEST(PlanPasses, PlaceArenaReachesTheHandComputedLowerBound) {
+  // x: 256 floats (1024 B per tensor). Steps: 0 a = Relu(x), 1 b = Sigmoid(a),
+  // 2 c = Tanh(b), 3 d = Neg(c), 4 y = Add(a, d) (y is the graph output).
+  // Lifetimes: a [0, 4], b [1, 2], c [2, 3], d [3, 4]. Live at step 2: a, b,
+  // c; at step 3: a, c, d. So the lower bound is 3 x 1024 = 3072 B; d can
+  // take b's bytes, so the arena can be as small; no reuse is 4 x 1024.
+  GraphBuilder gb;
+  const ir::TensorId a = gb.node("Relu", {gb.input("x", {256})});
+  const ir::TensorId d = gb.node("Neg", {gb.node("Tanh", {gb.node("Sigmoid", {a})})});
+  gb.g.outputs.push_back(gb.node("Add", {a, d}));
+  const plan::Plan p = plan::build_plan(gb.g);
+  EXPECT_EQ(p.steps.size(), 5u);
+  EXPECT_EQ(p.arena_lower_bound_bytes, 3072u);
+  EXPECT_EQ(p.arena_bytes, 3072u);
+  EXPECT_EQ(p.arena_no_reuse_bytes, 4096u);
+  const plan::PassReport& place = report_of(p, "place_arena");
+  EXPECT_EQ(place.summary, "4 buffers in an arena of 3,072 B = lower bound, no reuse 4,096 B");
+  EXPECT_EQ(number_of(place, "arena_bytes"), 3072);
+  EXPECT_EQ(number_of(place, "lower_bound_bytes"), 3072);
+}
+
+namespace {
+
+// x (1x2x8) -> Pad -> Conv (3 output channels, 3 taps, pads 1/1, no bias).
+// The Pad adds `pads` (ONNX layout: begins, then ends, over N, C, L) filled
+// with `value`; from opset 11 pads and value are inputs (pads computed by a
+// Concat of two halves, as exporters do), before as attributes. The Conv's
+// output is the graph output; the Pad's too when `pad_is_output`.
+ir::Graph pad_conv(int opset, std::vector<int64_t> pads, float value = 0, const std::string& mode = "constant",
+                   bool pad_is_output = false) {
+  GraphBuilder gb;
+  gb.g.opset = opset;
+  const ir::TensorId x = gb.input("x", {1, 2, 8});
+  std::map<std::string, ir::Attribute> pad_attrs;
+  if (mode != "constant") {
+    pad_attrs["mode"].kind = ir::Attribute::Kind::String;
+    pad_attrs["mode"].s = mode;
+  }
+  ir::TensorId padded;
+  if (opset < 11) {
+    pad_attrs["pads"] = attr_ints(pads);
+    pad_attrs["value"] = attr_float(value);
+    padded = gb.node("Pad", {x}, pad_attrs);
+  } else {
+    const ir::TensorId begins = gb.constant("begins", {3}, std::vector<int64_t>(pads.begin(), pads.begin() + 3));
+    const ir::TensorId ends = gb.constant("ends", {3}, std::vector<int64_t>(pads.begin() + 3, pads.end()));
+    const ir::TensorId computed = gb.node("Concat", {begins, ends}, {{"axis", attr_int(0)}});
+    padded = gb.node("Pad", {x, computed, gb.constant("value", {}, std::vector<float>{value})}, pad_attrs);
+  }
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t channels = 2 + pads[1] + pads[4];
+  std::vector<float> w(static_cast<size_t>(3 * channels * 3));
+  for (float& v : w) v = u(rng);
+  gb.g.outputs.push_back(gb.node("Conv", {padded, gb.constant("w", {3, channels, 3}, w)}, {{"pads", attr_ints({1, 1})}}));
+  if (pad_is_output) gb.g.outputs.push_back(padded);
+  return gb.g;
+}
+
+std::vector<float> run_first_output(plan::Plan p, const std::vector<float>& x) {
+  engine::Session s(std::move(p));
+  std::memcpy(s.input_data(0), x.data(), x.size() * sizeof(float));
+  EXPECT_TRUE(s.run().ok());
+  const float* y = static_cast<const float*>(s.output_data(0));
+  return std::vector<float>(y, y + shape_numel(s.output(0).shape));
+}
+
+}  // namespace
+
+TEST(PlanPasses, FoldPadIntoConvComputesWhatThePadAndConvDo) {
+  // Zeros: 2 before and 1 after the length. With the Conv's own 1/1 the
+  // Conv pads 3/2: out length 8 + 3 + 2 - 3 + 1 = 11.
+  const std::vector<int64_t> pads = {0, 0, 2, 0, 0, 1};
+  std::vector<float> x(16);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f * static_cast<float>(i) - 1.5f;
+  for (int opset : {10, 17}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    plan::Plan folded = plan::build_plan(pad_conv(opset, pads));
+    // Opset 17 computes the pads with a Concat (node n0), folded first.
+    EXPECT_EQ(report_of(folded, "fold_pad_into_conv").summary,
+              opset < 11 ? "folded 1 Pad into the Conv after it: n0 -> n1"
+                         : "folded 1 Pad into the Conv after it: n1 -> n2");
+    EXPECT_EQ(number_of(report_of(folded, "fold_pad_into_conv"), "folded_pads"), 1);
+    ASSERT_EQ(folded.steps.size(), 1u);
+    EXPECT_EQ(folded.steps[0].op_type, "Conv");
+    EXPECT_EQ(folded.tensors[folded.outputs[0]].shape, (Shape{1, 3, 11}));
+    EXPECT_EQ(folded.graph_op_counts.at("Pad"), 1);  // the file's ops, as `rtml info` lists them
+    EXPECT_EQ(folded.plan_op_counts.count("Pad"), 0u);
+
+    // The same graph with the Pad's output also a graph output keeps the Pad step.
+    plan::Plan padded = plan::build_plan(pad_conv(opset, pads, 0, "constant", true));
+    EXPECT_EQ(report_of(padded, "fold_pad_into_conv").summary, "no Pad to fold into a Conv");
+    ASSERT_EQ(padded.steps.size(), 2u);
+    EXPECT_EQ(padded.steps[0].op_type, "Pad");
+
+    const std::vector<float> want = run_first_output(std::move(padded), x);
+    const std::vector<float> got = run_first_output(std::move(folded), x);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+    // Output 0 of each channel sees only padding (3 zeros before x): 0, no bias.
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(got[c * 11], 0.0f);
+  }
+}
+
+TEST(PlanPasses, FoldPadIntoConvLeavesPadsTheConvCannotDo) {
+  const struct {
+    const char* what;
+    ir::Graph g;
+  } cases[] = {
+      {"reflect mode", pad_conv(17, {0, 0, 1, 0, 0, 1}, 0, "reflect")},
+      {"a nonzero value", pad_conv(17, {0, 0, 1, 0, 0, 1}, 0.5f)},
+      {"the channel dimension", pad_conv(17, {0, 1, 1, 0, 0, 1})},
+      {"a negative pad (a crop)", pad_conv(17, {0, 0, -1, 0, 0, 1})},
+      {"a nonzero value (opset 10)", pad_conv(10, {0, 0, 1, 0, 0, 1}, 0.5f)},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const plan::Plan p = plan::build_plan(c.g);
+    EXPECT_EQ(report_of(p, "fold_pad_into_conv").summary, "no Pad to fold into a Conv");
+    ASSERT_EQ(p.steps.size(), 2u);
+    EXPECT_EQ(p.steps[0].op_type, "Pad");
+  }
+}
+
+TEST(PlanPasses, SummaryHelpers) {
+  EXPECT_EQ(plan::count_by_kind({"Shape", "Constant", "Shape", "Gather", "Constant", "Constant"}),
+            "Constant x3, Shape x2, Gather");
+  EXPECT_EQ(plan::count_by_kind({"A", "B", "C"}, 2), "A, B, ...");
+  EXPECT_EQ(plan::first_few({"a", "b", "c", "d", "e", "f"}), "a, b, c, d, ... (+2 more)");
+  EXPECT_EQ(plan::plural(1, "step"), "1 step");
+  EXPECT_EQ(plan::plural(0, "step"), "0 steps");
+  EXPECT_EQ(plan::with_commas(0), "0");
+  EXPECT_EQ(plan::with_commas(999), "999");
+  EXPECT_EQ(plan::with_commas(3072), "3,072");
+  EXPECT_EQ(plan::with_commas(1234567), "1,234,567");
+}
