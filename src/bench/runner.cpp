@@ -33,6 +33,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// CLOCK_MONOTONIC, and an absolute sleep on it (no drift from the loop's own time).
+struct SystemPeriodClock final : PeriodClock {
+  int64_t now_ns() override {
+    timespec t;
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+  }
+  void sleep_until_ns(int64_t t_ns) override {
+    timespec t{static_cast<time_t>(t_ns / 1000000000), static_cast<long>(t_ns % 1000000000)};
+    while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, nullptr) == EINTR) {
+    }
+  }
+};
+
 // The sample buffer is sized before timing: at most this many timed runs
 // (16 MB of samples, allocated only with --seconds; a 512 MB board has room).
 constexpr double kMaxTimedRuns = 2e6;
@@ -233,26 +247,18 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
     int64_t done = 0, misses = 0, streak = 0, longest = 0;
     if (opt.period_us) {
       const int64_t period_ns = static_cast<int64_t>(*opt.period_us * 1000);
-      timespec tick;
-      ::clock_gettime(CLOCK_MONOTONIC, &tick);
-      auto advance = [&](timespec& t) {
-        t.tv_nsec += period_ns;
-        t.tv_sec += t.tv_nsec / 1000000000;
-        t.tv_nsec %= 1000000000;
-      };
-      auto ns_of = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
-      advance(tick);
+      SystemPeriodClock system_clock;
+      PeriodClock& clock = opt.period_clock ? *opt.period_clock : system_clock;
+      int64_t tick = clock.now_ns() + period_ns;
       for (; done < count; ++done) {
-        while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, nullptr) == EINTR) {
-        }
-        timespec a, z;
-        ::clock_gettime(CLOCK_MONOTONIC, &a);
+        clock.sleep_until_ns(tick);
+        const int64_t a = clock.now_ns();
         b.run();
-        ::clock_gettime(CLOCK_MONOTONIC, &z);
-        samples[done] = static_cast<double>(ns_of(z) - ns_of(a)) / 1000.0;
+        const int64_t z = clock.now_ns();
+        samples[done] = static_cast<double>(z - a) / 1000.0;
         // The callback's budget runs from its tick: lateness from an earlier
         // overrun or a slow wake-up counts against it, as in an audio driver.
-        double used = static_cast<double>(ns_of(z) - ns_of(tick)) / static_cast<double>(period_ns);
+        double used = static_cast<double>(z - tick) / static_cast<double>(period_ns);
         budget_use[done] = used;
         if (used > 1.0) {
           ++misses;
@@ -260,7 +266,7 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
         } else {
           streak = 0;
         }
-        advance(tick);
+        tick += period_ns;
       }
     } else {
       auto start = Clock::now();

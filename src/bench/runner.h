@@ -21,6 +21,16 @@
 
 namespace rtml::bench {
 
+// The real-time loop's clock: monotonic nanoseconds and a sleep until an
+// absolute time. nullptr in BenchOptions: CLOCK_MONOTONIC and
+// clock_nanosleep. Tests give a virtual clock, so deadline accounting is
+// checked exactly, whatever the machine's load.
+struct PeriodClock {
+  virtual ~PeriodClock() = default;
+  virtual int64_t now_ns() = 0;
+  virtual void sleep_until_ns(int64_t t_ns) = 0;
+};
+
 struct BenchOptions {
   int warmup = 50;                 // warm-up runs (stops early after warmup_max_seconds)
   double warmup_max_seconds = 2;
@@ -35,6 +45,7 @@ struct BenchOptions {
   int memory_timeline_points = 2000;  // at most this many points in memory.timeline
   int histogram_bins = 30;
   std::optional<double> period_us;  // real-time mode: one inference per period
+  PeriodClock* period_clock = nullptr;  // real-time mode's clock (nullptr: the system's)
   std::string torch_model;          // torch backend: explicit TorchScript file
   bool accuracy = true;             // compare with the test data when there is some
 };

@@ -126,28 +126,43 @@ TEST(BenchHeap, NativeEngineAllocatesNothingPerRun) {
 
 // Timing margins are half a period (25 ms) so that a loaded
 // machine or a sanitizer build does not change the counts.
+// A virtual clock for real-time mode: sleeping jumps to the deadline (if it
+// is ahead), and the fake backend's "work" advances the time by what it says.
+// The deadline accounting is then exact, whatever the machine's load.
+struct VirtualClock final : bench::PeriodClock {
+  int64_t t_ns = 1000000000;
+  int64_t now_ns() override { return t_ns; }
+  void sleep_until_ns(int64_t until) override { t_ns = std::max(t_ns, until); }
+  void work_ms(int64_t ms) { t_ns += ms * 1000000; }
+};
+
 TEST(BenchRealtime, CountsMissesOfAWorkloadThatOverrunsEveryFourthPeriod) {
   // Period 50 ms. Calls 3, 7, 11, ... (counting the first run as call 0)
-  // sleep 75 ms: each finishes 25 ms past its deadline; the call after it
+  // take 75 ms: each finishes 25 ms past its deadline; the call after it
   // starts 25 ms late and, being instant, finishes 25 ms before its own
   // deadline. 20 timed calls (1..20) hold 5 such calls: 5 misses, never two
-  // in a row.
-  FakeBackend b([](int call) {
-    if (call % 4 == 3) std::this_thread::sleep_for(std::chrono::milliseconds(75));
+  // in a row. Budget use: 1.5 for those, 0.5 for the call after each, 0
+  // for the rest.
+  VirtualClock clock;
+  FakeBackend b([&](int call) {
+    if (call % 4 == 3) clock.work_ms(75);
   });
   bench::BenchOptions opt;
   opt.warmup = 0;
   opt.runs = 20;
   opt.period_us = 50000;
+  opt.period_clock = &clock;
   json run = bench::bench_backend(b, "fake", fake_model(), opt, {});
   ASSERT_EQ(run["status"], "ok") << run.dump();
   const json& rt = run["realtime"];
   EXPECT_EQ(rt["periods"], 20);
   EXPECT_EQ(rt["deadline_misses"], 5);
   EXPECT_EQ(rt["longest_miss_streak"], 1);
-  EXPECT_GE(rt["budget_use_max"].get<double>(), 1.5);   // 75 ms of a 50 ms budget
-  EXPECT_LT(rt["budget_use_median"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(rt["budget_use_max"].get<double>(), 1.5);  // 75 ms of a 50 ms budget
+  // Sorted: 10 x 0, 5 x 0.5, 5 x 1.5; the median lies halfway between the 10th and 11th.
+  EXPECT_DOUBLE_EQ(rt["budget_use_median"].get<double>(), 0.25);
   EXPECT_DOUBLE_EQ(rt["period_us"].get<double>(), 50000);
+  EXPECT_DOUBLE_EQ(run["latency_us"]["max"].get<double>(), 75000);
 }
 
 TEST(BenchRealtime, ConsecutiveOverrunsMakeAStreak) {
@@ -159,17 +174,34 @@ TEST(BenchRealtime, ConsecutiveOverrunsMakeAStreak) {
   //   8: runs t+225 (instant) deadline t+200   miss (1.5): still 75 ms behind
   //   9: runs t+225           deadline t+250   in time: caught up
   // 4 misses in one streak.
-  FakeBackend b([](int call) {
-    if (call >= 5 && call <= 7) std::this_thread::sleep_for(std::chrono::milliseconds(75));
+  VirtualClock clock;
+  FakeBackend b([&](int call) {
+    if (call >= 5 && call <= 7) clock.work_ms(75);
   });
   bench::BenchOptions opt;
   opt.warmup = 0;
   opt.runs = 12;
   opt.period_us = 50000;
+  opt.period_clock = &clock;
   json run = bench::bench_backend(b, "fake", fake_model(), opt, {});
   ASSERT_EQ(run["status"], "ok") << run.dump();
   EXPECT_EQ(run["realtime"]["longest_miss_streak"], 4);
   EXPECT_EQ(run["realtime"]["deadline_misses"], 4);
+  EXPECT_DOUBLE_EQ(run["realtime"]["budget_use_max"].get<double>(), 2.5);
+}
+
+// The system clock drives the same loop: periods and calls are counted (no
+// timing asserted: how late a wake-up is depends on the machine's load).
+TEST(BenchRealtime, RunsOnePeriodPerCallOnTheSystemClock) {
+  FakeBackend b([](int) {});
+  bench::BenchOptions opt;
+  opt.warmup = 0;
+  opt.runs = 5;
+  opt.period_us = 2000;
+  json run = bench::bench_backend(b, "fake", fake_model(), opt, {});
+  ASSERT_EQ(run["status"], "ok") << run.dump();
+  EXPECT_EQ(run["realtime"]["periods"], 5);
+  EXPECT_EQ(b.calls(), 1 + 5);
 }
 
 TEST(BenchRunner, AFailingBackendIsAnErrorRowNotAnException) {
