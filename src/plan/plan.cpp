@@ -14,7 +14,7 @@ Shape parse_shape(const std::string& text) {
   std::string part;
   std::stringstream ss(text);
   while (std::getline(ss, part, text.find(',') != std::string::npos ? ',' : 'x')) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos)
+    if (part.empty() || part.size() > 18 || part.find_first_not_of("0123456789") != std::string::npos)
       throw Error("bad shape '" + text + "': expected dimensions like 1x128");
     s.push_back(std::stoll(part));
   }
@@ -72,6 +72,7 @@ void resolve_inputs(const ir::Graph& g, const PlanOptions& options, std::vector<
         throw Error(g.source + ": input '" + in.name + "' has a dynamic dimension" + dim + " (shape " +
                     shape_str(in.shape) + "); set it, e.g. --shape " + in.name + "=" + shape_str(example));
       }
+    tensor_bytes(shape, in.dtype, g.source + ": input '" + in.name + "'");  // dims that overflow fail here
     info[t].dtype = in.dtype;
     info[t].shape = shape;
   }
@@ -96,6 +97,7 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
 
   // 1. Prepare every node in order; fold what is constant.
   std::vector<Prepared> prepared;
+  uint64_t folded_bytes = 0;
   for (int n : ir::topological_order(g)) {
     const ir::Node& node = g.nodes[n];
     const std::string where = g.source + ": node '" + node.name + "' (" + node.op_type + ")";
@@ -110,7 +112,8 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
       ins.push_back(t == ir::kNoTensor ? ops::TensorInfo{} : info[t]);
     }
     ops::OpContext ctx(node, g.opset, std::move(ins), node.outputs.size(), g.source);
-    def->prepare(ctx);
+    ctx.max_memory_bytes = options.max_memory_bytes;
+    ops::prepare(*def, ctx);
     if (!ctx.step.run) ctx.fail("internal error: prepare chose no kernel");
 
     bool all_constant = def->deterministic;
@@ -130,6 +133,7 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
       if (out.dtype == DType::Undefined) ctx.fail("internal error: prepare left output " + std::to_string(i) + " untyped");
       info[t] = {out.dtype, out.shape, nullptr};
       if (all_constant) {
+        check_memory(folded_bytes += info[t].bytes(), options.max_memory_bytes, where + ": folding constants");
         folded.push_back(std::make_shared<ir::Buffer>(info[t].bytes()));
         operands.push_back(folded.back()->data());
       }
@@ -138,6 +142,7 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
       prepared.push_back({n, std::move(ctx.step), node.inputs, node.outputs, {}, node.name, node.op_type});
       continue;
     }
+    check_memory(ctx.step.scratch_bytes, options.max_memory_bytes, where + ": scratch for folding");
     ir::Buffer scratch(ctx.step.scratch_bytes);
     if (ctx.step.scratch_bytes) operands.push_back(scratch.data());
     if (int rc = ctx.step.run(ctx.step.params.get(), operands.data()))
@@ -321,7 +326,10 @@ Plan build_plan(const ir::Graph& g, const PlanOptions& options) {
   }
 
   // 5. Arena offsets.
-  MemoryPlan mp = plan_memory(requests);
+  uint64_t io_bytes = 0;  // the session's own input and output buffers
+  for (int id : plan.inputs) io_bytes += plan.tensors[id].bytes;
+  for (int id : plan.outputs) io_bytes += plan.tensors[id].bytes;
+  MemoryPlan mp = plan_memory_within(requests, io_bytes, options.max_memory_bytes, plan.source);
   for (size_t r = 0; r < requests.size(); ++r) plan.tensors[request_tensor[r]].offset = mp.offsets[r];
   plan.arena_bytes = mp.arena_bytes;
   plan.arena_lower_bound_bytes = mp.lower_bound_bytes;
