@@ -65,7 +65,7 @@ Shape parse_dims(const std::string& text, const std::string& path) {
   bool last_empty = false;
   while (std::getline(ss, dim, ',')) {
     size_t s = dim.find_first_not_of(' '), e = dim.find_last_not_of(' ');
-    if (s == std::string::npos) {  // only "(5,)": a trailing comma
+    if (s == std::string::npos) {  // an empty part ("(5, )"): only as the last one
       if (last_empty || shape.empty()) throw bad();
       last_empty = true;
       continue;
