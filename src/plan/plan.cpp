@@ -72,7 +72,8 @@ void resolve_inputs(const ir::Graph& g, const PlanOptions& options, std::vector<
         throw Error(g.source + ": input '" + in.name + "' has a dynamic dimension" + dim + " (shape " +
                     shape_str(in.shape) + "); set it, e.g. --shape " + in.name + "=" + shape_str(example));
       }
-    tensor_bytes(shape, in.dtype, g.source + ": input '" + in.name + "'");  // dims that overflow fail here
+    const std::string what = g.source + ": input '" + in.name + "' (" + shape_str(shape) + ")";
+    check_memory(static_cast<uint64_t>(tensor_bytes(shape, in.dtype, what)), options.max_memory_bytes, what);
     info[t].dtype = in.dtype;
     info[t].shape = shape;
   }
