@@ -102,8 +102,10 @@ uint64_t parse_memory_size(const std::string& text) {
 
 void check_memory(uint64_t bytes, uint64_t limit, const std::string& what) {
   if (bytes <= limit) return;
+  std::string limit_text = format_bytes(limit);
+  if (limit_text == format_bytes(bytes)) limit_text += " (" + std::to_string(limit) + " bytes)";  // 1024 vs 1000
   throw Error(what + " needs " + format_bytes(bytes) + " (" + std::to_string(bytes) + " bytes), over the memory limit of " +
-              format_bytes(limit) + " (--max-memory)");
+              limit_text + " (--max-memory)");
 }
 
 }  // namespace rtml
