@@ -84,7 +84,7 @@ std::shared_ptr<const ir::Buffer> read_external(const onnx::TensorProto& tp, uin
                std::to_string(bytes) + " bytes");
   fs::path full = fs::path(model_dir) / rel;
   std::error_code ec;
-  if (!fs::is_regular_file(full, ec)) where.fail("external data file '" + full.string() + "' is not a regular file");
+  if (!fs::is_regular_file(full, ec)) where.fail("external data file '" + full.string() + "' is missing or not a regular file");
   uint64_t fsize = fs::file_size(full, ec);
   if (ec || offset > fsize || bytes > fsize - offset)
     where.fail("external data file '" + full.string() + "' is too short (" + std::to_string(fsize) +
