@@ -2,9 +2,10 @@
 #   make run    install deps, build, generate the default model zoo and benchmark it on the native
 #               engine and LibTorch (latency, memory, heap, accuracy); runs go to the results database
 #   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
-#               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan
+#               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan, a short
+#               run of every fuzzer over its corpus and past crashes
 # Other targets: build, install (PREFIX=...), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
-#               bench (not a test: the speed table of README.md, about 5 minutes),
+#               bench (not a test: the speed table of README.md, about 5 minutes), fuzz, test-fuzz,
 #               soak (not part of make test: the agent under 100 000 requests, 4 bench writers, one database), clean.
 
 JOBS   ?= $(shell nproc)
@@ -14,7 +15,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps ui-deps build run bench soak test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean
+.PHONY: all deps ui-deps build run bench soak test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean fuzz fuzz-build test-fuzz
 
 all: build
 
@@ -53,7 +54,7 @@ soak: build
 	@/usr/bin/python3 tests/soak/soak.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo-all --requests $(SOAK_REQUESTS) \
 		--json $(BUILD)/soak.json
 
-test: test-native test-armhf test-remote-armhf test-asan
+test: test-native test-armhf test-remote-armhf test-asan test-fuzz
 	@echo "make test: all suites passed"
 
 test-native: build
@@ -83,8 +84,30 @@ test-asan: deps
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# Fuzzing (fuzz/): libFuzzer targets for the file readers, i.e. the ONNX importer + planner
+# (+ one session run), the .npy reader and the TensorProto (.pb) reader, built with clang and
+# ASan+UBSan in $(BUILD)-fuzz (librtml only: no torch, UI or remote). `make fuzz` runs each
+# target for FUZZ_SECONDS (default 1200: over a million executions per target on one core);
+# `make test-fuzz` (part of `make test`) replays fuzz/regressions/<target>/ (every crash found
+# so far, kept once fixed) and the seed corpus fuzz/corpus/<target>/, then fuzzes 5 s each.
+FUZZ_BUILD   ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 1200
+FUZZ_TARGETS := fuzz_onnx fuzz_npy fuzz_tensor_pb
+fuzz-build: deps
+	@command -v clang++ > /dev/null || { echo "fuzzing needs clang (apt-get install clang libclang-rt-14-dev)"; exit 1; }
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTML_FUZZ=ON \
+	  -DRTML_BUILD_CLI=OFF -DRTML_BUILD_TESTS=OFF -DRTML_WITH_TORCH=OFF -DRTML_WITH_SQLITE=OFF \
+	  -DRTML_WITH_REMOTE=OFF $(LAUNCHER) > /dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-fuzz: fuzz-build
+	@fuzz/run.sh check $(FUZZ_BUILD) 5 $(FUZZ_TARGETS)
+
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-armhf $(BUILD)-aarch64
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-armhf $(BUILD)-aarch64 $(BUILD)-fuzz

@@ -117,6 +117,7 @@ int cmd_bench(const Args& args) {
   bool no_accuracy = false, no_samples = false;
   OptionTable table("bench", "MODEL|FOLDER|manifest.json... [options]", kAbout);
   add_bench_run_options(table, b);
+  add_memory_option(table);
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
       .value("--test-data", "DIR", test_data,

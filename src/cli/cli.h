@@ -2,6 +2,7 @@
 // arguments (after the subcommand name) and returning the exit code.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -48,6 +49,9 @@ struct ModelOptions {
 };
 // MODEL and `--shape NAME=DIMS` (repeatable): rtml info and rtml run.
 void add_model_options(OptionTable& table, ModelOptions& out);
+// --max-memory SIZE: sets the process's memory limit (core/size.h) before
+// anything is loaded, and calls `also` with it.
+void add_memory_option(OptionTable& table, std::function<void(uint64_t)> also = {});
 
 // The options rtml bench and rtml remote ... bench share (cli/bench.cpp).
 // Unset numbers take the defaults of the rtml bench that runs.

@@ -12,7 +12,25 @@
 
 namespace rtml::cli {
 
+void add_memory_option(OptionTable& table, std::function<void(uint64_t)> also) {
+  table.custom("--max-memory", "SIZE",
+               "refuse a model or data file that would make rtml allocate more than SIZE\n"
+               "(e.g. 512M, 2G; default: $RTML_MAX_MEMORY, else half of physical memory)",
+               [also](const std::string& text) {
+                 uint64_t bytes = 0;
+                 try {
+                   bytes = parse_memory_size(text);
+                 } catch (const Error& e) {
+                   throw UsageError(std::string("--max-memory: ") + e.what());
+                 }
+                 if (bytes == 0) throw UsageError("--max-memory must be more than 0");
+                 set_default_memory_limit(bytes);
+                 if (also) also(bytes);
+               });
+}
+
 void add_model_options(OptionTable& table, ModelOptions& out) {
+  add_memory_option(table, [&out](uint64_t bytes) { out.plan.max_memory_bytes = bytes; });
   table.positional("MODEL", out.model)
       .custom("--shape", "NAME=DIMS", "an input's shape, e.g. --shape input=1x128 (repeatable; needed for\n"
               "dynamic dimensions such as batch or sequence)",

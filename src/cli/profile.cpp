@@ -144,6 +144,7 @@ int cmd_profile(const Args& args) {
   bool no_db = false, by_type_only = false;
   int top = 20;
   OptionTable table("profile", "MODEL [options]", kAbout);
+  add_memory_option(table);
   table.positional("MODEL", model_arg)
       .value("--backend", "NAME", backend,
              "native (steps timed one by one), torch (LibTorch's profiler) or onnxruntime\n"

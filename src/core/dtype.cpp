@@ -1,5 +1,7 @@
 #include "core/dtype.h"
 
+#include "core/error.h"
+
 namespace rtml {
 
 namespace {
@@ -43,7 +45,9 @@ bool dtype_is_float(DType t) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxShapeNumel || n < -kMaxShapeNumel)
+      throw Error("shape " + shape_str(s) + " has too many elements (its dimensions multiply past 2^62)");
   return n;
 }
 

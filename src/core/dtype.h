@@ -40,8 +40,11 @@ bool dtype_is_float(DType t);
 
 using Shape = std::vector<int64_t>;
 
-// Product of dims; 1 for a scalar (rank 0).
+// Product of dims; 1 for a scalar (rank 0). Throws rtml::Error when the
+// product is over 2^62 (a shape from a hostile file): a safety net, since
+// every shape that reaches a plan has been checked (core/size.h).
 int64_t shape_numel(const Shape& s);
+constexpr int64_t kMaxShapeNumel = int64_t(1) << 62;
 // "1x128x3", or "scalar" for rank 0; unknown dims print as "?".
 std::string shape_str(const Shape& s);
 bool shape_is_static(const Shape& s);

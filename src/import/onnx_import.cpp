@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "onnx.pb.h"
@@ -34,11 +35,22 @@ std::string read_file(const std::string& path, uint64_t max_bytes, const char* w
   return bytes;
 }
 
-// Context for messages: "model.onnx: initializer 'w'".
+// Context for messages: "model.onnx: initializer 'w'", and the memory the
+// file's tensors may take together.
 struct Where {
   const std::string& file;
   std::string what;
   [[noreturn]] void fail(const std::string& msg) const { throw Error(file + ": " + what + ": " + msg); }
+};
+
+struct Budget {
+  uint64_t limit;
+  uint64_t used = 0;
+  // Counts `bytes` in; throws naming the tensor if the total is over the limit.
+  void take(uint64_t bytes, const Where& where) {
+    check_memory(used + bytes, limit, where.file + ": " + where.what + " (with the tensors before it)");
+    used += bytes;
+  }
 };
 
 template <class Src, class Dst>
@@ -47,21 +59,19 @@ void copy_converted(const Src& src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Dst>(src.Get(static_cast<int>(i)));
 }
 
-std::shared_ptr<const ir::Buffer> read_external(const onnx::TensorProto& tp, size_t bytes,
-                                               const std::string& model_dir, const Where& where) {
+std::shared_ptr<const ir::Buffer> read_external(const onnx::TensorProto& tp, uint64_t bytes,
+                                               const std::string& model_dir, const Where& where, Budget& budget) {
   std::string location;
   uint64_t offset = 0, length = bytes;
   bool has_length = false;
   for (const auto& kv : tp.external_data()) {
-    try {
-      if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoull(kv.value());
-      else if (kv.key() == "length") {
-        length = std::stoull(kv.value());
-        has_length = true;
-      }
-    } catch (const std::exception&) {
-      where.fail("external data field '" + kv.key() + "' is not a number: '" + kv.value() + "'");
+    const std::string& v = kv.value();
+    bool number = !v.empty() && v.size() <= 18 && v.find_first_not_of("0123456789") == std::string::npos;
+    if (kv.key() == "location") location = v;
+    else if (kv.key() == "offset" || kv.key() == "length") {
+      if (!number) where.fail("external data field '" + kv.key() + "' is not a number below 10^18: '" + v + "'");
+      (kv.key() == "offset" ? offset : length) = std::stoull(v);
+      has_length |= kv.key() == "length";
     }
   }
   if (location.empty()) where.fail("external data without a 'location'");
@@ -73,13 +83,15 @@ std::shared_ptr<const ir::Buffer> read_external(const onnx::TensorProto& tp, siz
     where.fail("external data length " + std::to_string(length) + " does not match the tensor's " +
                std::to_string(bytes) + " bytes");
   fs::path full = fs::path(model_dir) / rel;
+  std::error_code ec;
+  if (!fs::is_regular_file(full, ec)) where.fail("external data file '" + full.string() + "' is missing or not a regular file");
+  uint64_t fsize = fs::file_size(full, ec);
+  if (ec || offset > fsize || bytes > fsize - offset)
+    where.fail("external data file '" + full.string() + "' is too short (" + std::to_string(fsize) +
+               " bytes, need " + std::to_string(bytes) + " from offset " + std::to_string(offset) + ")");
   std::ifstream in(full, std::ios::binary);
   if (!in) where.fail("cannot open external data file '" + full.string() + "'");
-  std::error_code ec;
-  uint64_t fsize = fs::file_size(full, ec);
-  if (ec || offset + bytes > fsize)
-    where.fail("external data file '" + full.string() + "' is too short (" + std::to_string(fsize) +
-               " bytes, need " + std::to_string(offset + bytes) + ")");
+  budget.take(bytes, where);
   auto buf = std::make_shared<ir::Buffer>(bytes);
   in.seekg(static_cast<std::streamoff>(offset));
   in.read(static_cast<char*>(buf->data()), static_cast<std::streamsize>(bytes));
@@ -87,82 +99,66 @@ std::shared_ptr<const ir::Buffer> read_external(const onnx::TensorProto& tp, siz
   return buf;
 }
 
-ir::Tensor convert_tensor(const onnx::TensorProto& tp, const std::string& model_dir, const Where& where) {
+// How many values of the typed field that holds `t`'s values are present;
+// -1 for types without one.
+int64_t typed_count(const onnx::TensorProto& tp, DType t) {
+  switch (t) {
+    case DType::F32: return tp.float_data_size();
+    case DType::F64: return tp.double_data_size();
+    case DType::I64: return tp.int64_data_size();
+    case DType::U32: case DType::U64: return tp.uint64_data_size();
+    case DType::I32: case DType::I16: case DType::U16: case DType::F16: case DType::BF16:
+    case DType::I8: case DType::U8: case DType::Bool: return tp.int32_data_size();
+    default: return -1;
+  }
+}
+
+ir::Tensor convert_tensor(const onnx::TensorProto& tp, const std::string& model_dir, const Where& where,
+                          Budget& budget) {
   ir::Tensor t;
   t.name = tp.name();
   t.dtype = static_cast<DType>(tp.data_type());
-  for (int64_t d : tp.dims()) {
-    if (d < 0) where.fail("negative dimension " + std::to_string(d));
-    t.shape.push_back(d);
-  }
-  size_t esize = dtype_size(t.dtype);
-  if (esize == 0) where.fail(std::string("element type '") + dtype_name(t.dtype) + "' is not supported");
-  int64_t n = shape_numel(t.shape);
-  if (n > (int64_t(1) << 40)) where.fail("tensor of " + std::to_string(n) + " elements is too large");
-  size_t bytes = static_cast<size_t>(n) * esize;
+  t.shape.assign(tp.dims().begin(), tp.dims().end());
+  if (dtype_size(t.dtype) == 0) where.fail(std::string("element type '") + dtype_name(t.dtype) + "' is not supported");
+  // Checked: a negative dimension, or dims whose product overflows, fail here.
+  const uint64_t bytes = static_cast<uint64_t>(tensor_bytes(t.shape, t.dtype, where.file + ": " + where.what));
+  const int64_t n = shape_numel(t.shape);
 
   if (tp.data_location() == onnx::TensorProto::EXTERNAL) {
-    t.data = read_external(tp, bytes, model_dir, where);
+    t.data = read_external(tp, bytes, model_dir, where, budget);
     return t;
   }
-  auto buf = std::make_shared<ir::Buffer>(bytes);
-  auto count_check = [&](int64_t have) {
-    if (have != n)
-      where.fail("holds " + std::to_string(have) + " values but its shape " + shape_str(t.shape) + " needs " +
-                 std::to_string(n));
-  };
+  // The data must be present before anything is allocated for it.
   if (tp.has_raw_data()) {
     if (tp.raw_data().size() != bytes)
       where.fail("raw_data has " + std::to_string(tp.raw_data().size()) + " bytes, shape " + shape_str(t.shape) +
                  " of " + dtype_name(t.dtype) + " needs " + std::to_string(bytes));
-    std::memcpy(buf->data(), tp.raw_data().data(), bytes);
+  } else if (int64_t have = typed_count(tp, t.dtype); have != n) {
+    if (have < 0) where.fail(std::string("element type '") + dtype_name(t.dtype) + "' is not supported");
+    where.fail("holds " + std::to_string(have) + " values but its shape " + shape_str(t.shape) + " needs " +
+               std::to_string(n));
+  }
+  budget.take(bytes, where);
+  auto buf = std::make_shared<ir::Buffer>(bytes);
+  if (tp.has_raw_data()) {
+    if (bytes) std::memcpy(buf->data(), tp.raw_data().data(), bytes);
   } else {
     switch (t.dtype) {
-      case DType::F32:
-        count_check(tp.float_data_size());
-        copy_converted<decltype(tp.float_data()), float>(tp.float_data(), buf->data(), n);
-        break;
-      case DType::F64:
-        count_check(tp.double_data_size());
-        copy_converted<decltype(tp.double_data()), double>(tp.double_data(), buf->data(), n);
-        break;
-      case DType::I64:
-        count_check(tp.int64_data_size());
-        copy_converted<decltype(tp.int64_data()), int64_t>(tp.int64_data(), buf->data(), n);
-        break;
-      case DType::U32:
-        count_check(tp.uint64_data_size());
-        copy_converted<decltype(tp.uint64_data()), uint32_t>(tp.uint64_data(), buf->data(), n);
-        break;
-      case DType::U64:
-        count_check(tp.uint64_data_size());
-        copy_converted<decltype(tp.uint64_data()), uint64_t>(tp.uint64_data(), buf->data(), n);
-        break;
-      case DType::I32:
-        count_check(tp.int32_data_size());
-        copy_converted<decltype(tp.int32_data()), int32_t>(tp.int32_data(), buf->data(), n);
-        break;
-      case DType::I16:
-        count_check(tp.int32_data_size());
-        copy_converted<decltype(tp.int32_data()), int16_t>(tp.int32_data(), buf->data(), n);
-        break;
+      case DType::F32: copy_converted<decltype(tp.float_data()), float>(tp.float_data(), buf->data(), n); break;
+      case DType::F64: copy_converted<decltype(tp.double_data()), double>(tp.double_data(), buf->data(), n); break;
+      case DType::I64: copy_converted<decltype(tp.int64_data()), int64_t>(tp.int64_data(), buf->data(), n); break;
+      case DType::U32: copy_converted<decltype(tp.uint64_data()), uint32_t>(tp.uint64_data(), buf->data(), n); break;
+      case DType::U64: copy_converted<decltype(tp.uint64_data()), uint64_t>(tp.uint64_data(), buf->data(), n); break;
+      case DType::I32: copy_converted<decltype(tp.int32_data()), int32_t>(tp.int32_data(), buf->data(), n); break;
+      case DType::I16: copy_converted<decltype(tp.int32_data()), int16_t>(tp.int32_data(), buf->data(), n); break;
       case DType::U16:
       case DType::F16:
       case DType::BF16:  // stored as their 16-bit patterns in int32_data
-        count_check(tp.int32_data_size());
         copy_converted<decltype(tp.int32_data()), uint16_t>(tp.int32_data(), buf->data(), n);
         break;
-      case DType::I8:
-        count_check(tp.int32_data_size());
-        copy_converted<decltype(tp.int32_data()), int8_t>(tp.int32_data(), buf->data(), n);
-        break;
-      case DType::U8:
-      case DType::Bool:
-        count_check(tp.int32_data_size());
+      case DType::I8: copy_converted<decltype(tp.int32_data()), int8_t>(tp.int32_data(), buf->data(), n); break;
+      default:  // U8, Bool (typed_count accepted nothing else)
         copy_converted<decltype(tp.int32_data()), uint8_t>(tp.int32_data(), buf->data(), n);
-        break;
-      default:
-        where.fail(std::string("element type '") + dtype_name(t.dtype) + "' is not supported");
     }
   }
   t.data = std::move(buf);
@@ -187,7 +183,8 @@ void read_value_info(const onnx::ValueInfoProto& vi, ir::Tensor& t) {
   }
 }
 
-ir::Attribute convert_attribute(const onnx::AttributeProto& ap, const std::string& model_dir, const Where& where) {
+ir::Attribute convert_attribute(const onnx::AttributeProto& ap, const std::string& model_dir, const Where& where,
+                                Budget& budget) {
   ir::Attribute a;
   using K = ir::Attribute::Kind;
   switch (ap.type()) {
@@ -197,7 +194,7 @@ ir::Attribute convert_attribute(const onnx::AttributeProto& ap, const std::strin
     case onnx::AttributeProto::TENSOR:
       a.kind = K::Tensor;
       a.tensor = std::make_shared<ir::Tensor>(
-          convert_tensor(ap.t(), model_dir, Where{where.file, where.what + ": attribute '" + ap.name() + "'"}));
+          convert_tensor(ap.t(), model_dir, Where{where.file, where.what + ": attribute '" + ap.name() + "'"}, budget));
       break;
     case onnx::AttributeProto::FLOATS: a.kind = K::Floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); break;
     case onnx::AttributeProto::INTS: a.kind = K::Ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); break;
@@ -240,20 +237,22 @@ ir::Graph load_onnx(const std::string& path, const ImportOptions& options) {
   const onnx::GraphProto& gp = model.graph();
   g.name = gp.name();
 
+  std::unordered_map<std::string, ir::TensorId> ids;  // by name (Graph::find is a linear search)
   auto tensor_of = [&](const std::string& name) -> ir::TensorId {
-    ir::TensorId id = g.find(name);
-    if (id != ir::kNoTensor) return id;
+    auto [it, added] = ids.emplace(name, static_cast<ir::TensorId>(g.tensors.size()));
+    if (!added) return it->second;
     ir::Tensor t;
     t.name = name;
     return g.add_tensor(std::move(t));
   };
+  Budget budget{options.max_memory_bytes};
 
   std::set<std::string> initializer_names;
   for (const auto& tp : gp.initializer()) {
     if (tp.name().empty()) throw Error(path + ": an initializer has no name");
     if (!initializer_names.insert(tp.name()).second)
       throw Error(path + ": initializer '" + tp.name() + "' is defined twice");
-    ir::Tensor t = convert_tensor(tp, model_dir, Where{path, "initializer '" + tp.name() + "'"});
+    ir::Tensor t = convert_tensor(tp, model_dir, Where{path, "initializer '" + tp.name() + "'"}, budget);
     ir::TensorId id = tensor_of(tp.name());
     g.tensors[id] = std::move(t);
   }
@@ -281,7 +280,7 @@ ir::Graph load_onnx(const std::string& path, const ImportOptions& options) {
         where.fail("output '" + out + "' overwrites an initializer");
       node.outputs.push_back(id);
     }
-    for (const auto& ap : np.attribute()) node.attrs[ap.name()] = convert_attribute(ap, model_dir, where);
+    for (const auto& ap : np.attribute()) node.attrs[ap.name()] = convert_attribute(ap, model_dir, where, budget);
     g.nodes.push_back(std::move(node));
   }
   for (const auto& vi : gp.output()) {
@@ -295,12 +294,13 @@ ir::Graph load_onnx(const std::string& path, const ImportOptions& options) {
   return g;
 }
 
-ir::Tensor load_tensor_pb(const std::string& path) {
+ir::Tensor load_tensor_pb(const std::string& path, uint64_t max_memory_bytes) {
   std::string bytes = read_file(path, uint64_t(2) << 30, "a serialized TensorProto");
   onnx::TensorProto tp;
   if (!tp.ParseFromString(bytes)) throw Error(path + ": not a serialized onnx.TensorProto");
   std::string dir = fs::path(path).parent_path().string();
-  return convert_tensor(tp, dir.empty() ? "." : dir, Where{path, "tensor '" + tp.name() + "'"});
+  Budget budget{max_memory_bytes};
+  return convert_tensor(tp, dir.empty() ? "." : dir, Where{path, "tensor '" + tp.name() + "'"}, budget);
 }
 
 }  // namespace rtml::import

@@ -11,6 +11,19 @@ namespace {
 template <class T>
 using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
+// A double result (a logarithm, a square root) as T: integer types saturate
+// (the LogSum of zeros is -inf) and NaN becomes 0, where a plain cast would
+// be undefined.
+template <class T>
+T from_double(double v) {
+  if constexpr (std::is_integral_v<T>) {
+    if (std::isnan(v)) return T(0);
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  }
+  return static_cast<T>(v);
+}
+
 template <class T>
 inline bool is_nan(T v) {
   if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
@@ -278,20 +291,20 @@ T reduce_one(const ReduceParams& p, const T* base) {
       A acc = 0;
       for_each_reduced(p, base, [&](T v) { acc += static_cast<A>(v) * static_cast<A>(v); });
       if (p.kind == ReduceKind::SumSquare) return static_cast<T>(acc);
-      return static_cast<T>(std::sqrt(static_cast<double>(acc)));
+      return from_double<T>(std::sqrt(static_cast<double>(acc)));
     }
     case ReduceKind::LogSum: {
       A acc = 0;
       for_each_reduced(p, base, [&](T v) { acc += v; });
-      return static_cast<T>(std::log(static_cast<double>(acc)));
+      return from_double<T>(std::log(static_cast<double>(acc)));
     }
     case ReduceKind::LogSumExp: {
       double m = -std::numeric_limits<double>::infinity();
       for_each_reduced(p, base, [&](T v) { if (static_cast<double>(v) > m || is_nan(v)) m = static_cast<double>(v); });
-      if (std::isinf(m) || std::isnan(m)) return static_cast<T>(m);
+      if (std::isinf(m) || std::isnan(m)) return from_double<T>(m);
       double acc = 0;
       for_each_reduced(p, base, [&](T v) { acc += std::exp(static_cast<double>(v) - m); });
-      return static_cast<T>(m + std::log(acc));
+      return from_double<T>(m + std::log(acc));
     }
   }
   return T(0);

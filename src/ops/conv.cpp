@@ -86,22 +86,23 @@ void resolve_window(const OpContext& ctx, Window& w, bool ceil_mode) {
     }
   }
   for (int d = 0; d < n; ++d) {
-    const int64_t ek = (w.kernel[d] - 1) * w.dilation[d] + 1;  // effective kernel extent
+    // Checked: strides, dilations and pads are the file's numbers.
+    const int64_t ek = ctx.add(ctx.mul(w.kernel[d] - 1, w.dilation[d], "dilations"), 1, "dilations");  // effective kernel extent
     const int64_t s = w.stride[d];
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      w.out[d] = (w.in[d] + s - 1) / s;
-      const int64_t total = std::max<int64_t>(0, (w.out[d] - 1) * s + ek - w.in[d]);
+      w.out[d] = ctx.add(w.in[d], s - 1, "strides") / s;
+      const int64_t total = std::max<int64_t>(0, ctx.add((w.out[d] - 1) * s, ek, "strides") - w.in[d]);
       w.pad_begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       w.pad_end[d] = total - w.pad_begin[d];
       continue;
     }
-    const int64_t span = w.in[d] + w.pad_begin[d] + w.pad_end[d] - ek;
+    const int64_t span = ctx.add(ctx.add(w.in[d], w.pad_begin[d], "pads"), w.pad_end[d], "pads") - ek;
     if (span < 0)
       ctx.fail("spatial dimension " + std::to_string(d) + ": the kernel extent " + std::to_string(ek) +
                " (kernel " + std::to_string(w.kernel[d]) + ", dilation " + std::to_string(w.dilation[d]) +
                ") is larger than the padded input " + std::to_string(w.in[d] + w.pad_begin[d] + w.pad_end[d]));
     if (ceil_mode) {
-      w.out[d] = (span + s - 1) / s + 1;
+      w.out[d] = ctx.add(span, s - 1, "strides") / s + 1;
       // The last window must start inside the input or the left padding.
       if ((w.out[d] - 1) * s >= w.in[d] + w.pad_begin[d]) --w.out[d];
     } else {
@@ -554,18 +555,20 @@ void prepare_conv_transpose(OpContext& ctx) {
       if (v < 0) ctx.fail("attribute 'pads' " + ints_str(pads) + " must not be negative");
   }
   for (int d = 0; d < n; ++d) {
-    const int64_t ek = (w.kernel[d] - 1) * w.dilation[d] + 1;
-    const int64_t full = w.stride[d] * (w.in[d] - 1) + out_pad[d] + ek;  // output size with no padding
+    const int64_t ek = ctx.add(ctx.mul(w.kernel[d] - 1, w.dilation[d], "dilations"), 1, "dilations");
+    const int64_t full =  // output size with no padding
+        ctx.add(ctx.add(ctx.mul(w.stride[d], w.in[d] - 1, "strides"), out_pad[d], "output_padding"),
+                ek, "dilations");
     if (!pads.empty() || (!same && out_shape.empty() && auto_pad != "VALID")) {
       // Explicit pads (or none): the output is `full` minus the pads unless output_shape says otherwise.
       w.pad_begin[d] = pads.empty() ? 0 : pads[d];
       w.pad_end[d] = pads.empty() ? 0 : pads[d + n];
-      w.out[d] = out_shape.empty() ? full - w.pad_begin[d] - w.pad_end[d] : out_shape[d];
+      w.out[d] = out_shape.empty() ? ctx.add(full - w.pad_begin[d], -w.pad_end[d], "pads") : out_shape[d];
     } else if (auto_pad == "VALID" && out_shape.empty()) {
       w.out[d] = full;
     } else {
       // Pads derived from the target shape (output_shape, or in*stride for SAME_*).
-      const int64_t target = out_shape.empty() ? w.in[d] * w.stride[d] : out_shape[d];
+      const int64_t target = out_shape.empty() ? ctx.mul(w.in[d], w.stride[d], "strides") : out_shape[d];
       const int64_t total = full - target;
       if (auto_pad == "SAME_UPPER") {
         w.pad_begin[d] = floor_div(total, 2);

@@ -48,6 +48,18 @@ void OpContext::set_output(int i, DType dtype, Shape shape) {
   if (i >= num_outputs()) fail("has " + std::to_string(num_outputs()) + " outputs, op needs output " + std::to_string(i));
   for (int64_t d : shape)
     if (d < 0) fail("computed a negative output dimension for output " + std::to_string(i) + " (" + shape_str(shape) + ")");
+  if (dtype_size(dtype) && has_output(i)) {
+    auto bytes = checked_bytes(shape, dtype);
+    if (!bytes)
+      fail("output " + std::to_string(i) + " would have shape " + shape_str(shape) + " of " + dtype_name(dtype) +
+           ", more than 2^62 bytes (its dimensions overflow)");
+    try {
+      check_memory(static_cast<uint64_t>(*bytes), max_memory_bytes,
+                   "output " + std::to_string(i) + " (" + dtype_name(dtype) + " " + shape_str(shape) + ")");
+    } catch (const Error& e) {
+      fail(e.what());
+    }
+  }
   outputs_[i].dtype = dtype;
   outputs_[i].shape = std::move(shape);
 }
@@ -119,6 +131,20 @@ void OpContext::fail(const std::string& message) const {
   throw Error(source_ + ": node '" + node_.name + "' (" + node_.op_type + "): " + message);
 }
 
+int64_t OpContext::add(int64_t a, int64_t b, const char* what) const {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r) || r > kMaxSize || r < -kMaxSize)
+    fail(std::string(what) + ": " + std::to_string(a) + " + " + std::to_string(b) + " is out of range");
+  return r;
+}
+
+int64_t OpContext::mul(int64_t a, int64_t b, const char* what) const {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || r > kMaxSize || r < -kMaxSize)
+    fail(std::string(what) + ": " + std::to_string(a) + " * " + std::to_string(b) + " is out of range");
+  return r;
+}
+
 void OpContext::expect_inputs(int min, int max) const {
   int n = static_cast<int>(node_.inputs.size());
   if (n < min || n > max) {
@@ -143,6 +169,20 @@ int OpContext::axis(int64_t axis, int rank, const char* what) const {
   if (a < 0 || a >= std::max(rank, 1) || (rank == 0 && a != 0))
     fail(std::string(what) + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   return static_cast<int>(a);
+}
+
+void prepare(const OpDef& def, OpContext& ctx) {
+  try {
+    def.prepare(ctx);
+  } catch (const Error& e) {
+    const std::string where = ctx.node().name + "' (" + ctx.node().op_type + ")";
+    if (std::string(e.what()).find(where) != std::string::npos) throw;
+    ctx.fail(e.what());
+  }
+  for (int i = 0; i < ctx.num_outputs(); ++i)
+    if (ctx.has_output(i) && ctx.output(i).dtype == DType::Undefined)
+      ctx.fail("the node lists " + std::to_string(ctx.node().outputs.size()) + " outputs, but output " +
+               std::to_string(i) + " is not one this op produces");
 }
 
 void Registry::add(OpDef def) { defs.push_back(def); }

@@ -30,6 +30,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/size.h"
 #include "ir/graph.h"
 
 namespace rtml::ops {
@@ -104,7 +105,11 @@ class OpContext {
   // Outputs.
   int num_outputs() const { return static_cast<int>(outputs_.size()); }
   bool has_output(int i) const;  // false for omitted optional outputs
+  // Fails (naming the output, its shape and the numbers) if a dimension is
+  // negative, the dims overflow, or the tensor needs more than
+  // max_memory_bytes: so every shape downstream is safe to multiply.
   void set_output(int i, DType dtype, Shape shape);
+  uint64_t max_memory_bytes = default_memory_limit();  // plan::PlanOptions::max_memory_bytes
   const TensorInfo& output(int i) const { return outputs_.at(i); }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
 
@@ -120,6 +125,11 @@ class OpContext {
 
   // Checks and failure. All messages name the file, node and op type.
   [[noreturn]] void fail(const std::string& message) const;
+  // a + b and a * b for values a file decides (pads, repeats, blocksizes,
+  // shape entries): fail naming `what` when the result overflows int64 or
+  // its magnitude passes kMaxSize.
+  int64_t add(int64_t a, int64_t b, const char* what) const;
+  int64_t mul(int64_t a, int64_t b, const char* what) const;
   void expect_inputs(int min, int max) const;   // counts present-or-omitted slots
   void expect_dtype(int input, std::initializer_list<DType> allowed) const;
   // Normalizes a possibly negative axis against `rank`; fails if out of range.
@@ -136,6 +146,12 @@ class OpContext {
 };
 
 using PrepareFn = void (*)(OpContext&);
+
+// Runs def.prepare(ctx), then checks that every output the node lists got a
+// type (a node listing more outputs than the op has fails here). An
+// rtml::Error thrown without the node's context (an overflowing shape caught
+// by shape_numel) is rethrown with it.
+void prepare(const struct OpDef& def, OpContext& ctx);
 
 struct OpDef {
   const char* name;     // ONNX op_type

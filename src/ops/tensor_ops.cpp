@@ -67,9 +67,10 @@ int run_copy(const void* params, void* const* ops) {
 void set_view(OpContext& ctx, Shape shape) {
   const TensorInfo& in = ctx.input(0);
   check_sized(ctx, 0);
-  if (shape_numel(shape) != in.numel())
+  auto n = checked_numel(shape);
+  if (!n || *n != in.numel())
     ctx.fail("cannot view " + shape_str(in.shape) + " (" + std::to_string(in.numel()) + " elements) as " +
-             shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
+             shape_str(shape) + " (" + (n ? std::to_string(*n) : std::string("too many")) + " elements)");
   ctx.set_output(0, in.dtype, std::move(shape));
   auto& p = make_params<CopyOp>(ctx.step);
   p.bytes = in.bytes();
@@ -243,9 +244,9 @@ void ConstantOfShape(OpContext& ctx) {
     p.elem_size = elem_size(ctx, dt);
     std::memcpy(p.value, t->data->data(), static_cast<size_t>(p.elem_size));
   }
+  ctx.set_output(0, dt, shape);  // checks the size first
   p.count = shape_numel(shape);
   p.out = out_slot(ctx, 0);
-  ctx.set_output(0, dt, std::move(shape));
   ctx.step.run = run_fill;
   ctx.step.kernel = "fill";
 }
@@ -325,7 +326,7 @@ void Reshape(OpContext& ctx) {
     }
     if (d < 0) ctx.fail("shape has an invalid dimension " + std::to_string(d));
     out[i] = d;
-    known *= d;
+    known = ctx.mul(known, d, "shape");
   }
   if (infer >= 0) {
     if (allowzero && known == 0) ctx.fail("shape has both 0 and -1 with allowzero=1");
@@ -422,6 +423,7 @@ void set_strided(OpContext& ctx, const Shape& shape, const Shape& strides, int64
                  const Shape* out_shape = nullptr) {
   check_sized(ctx, 0);
   check_rank(ctx, shape.size(), kernels::kMaxCopyRank);
+  ctx.set_output(0, ctx.input(0).dtype, out_shape ? *out_shape : shape);  // checks the size first
   auto& p = make_params<StridedOp>(ctx.step);
   p.k.rank = static_cast<int>(shape.size());
   p.k.elem_size = elem_size(ctx, ctx.input(0).dtype);
@@ -433,7 +435,6 @@ void set_strided(OpContext& ctx, const Shape& shape, const Shape& strides, int64
   }
   kernels::simplify_strided_copy(p.k);
   p.out = out_slot(ctx, 0);
-  ctx.set_output(0, ctx.input(0).dtype, out_shape ? *out_shape : shape);
   ctx.step.run = run_strided;
   ctx.step.kernel = kernel;
   ctx.step.flops = 0;
@@ -493,8 +494,10 @@ void Slice(OpContext& ctx) {
     const int a = ctx.axis(axes[i], r);
     if (seen[a]) ctx.fail("axis " + std::to_string(axes[i]) + " is sliced twice");
     seen[a] = true;
-    const int64_t n = in[a], step = steps[i];
-    if (step == 0) ctx.fail("step must not be 0");
+    const int64_t n = in[a];
+    if (steps[i] == 0) ctx.fail("step must not be 0");
+    // A step longer than the axis takes one element, as the axis length does.
+    const int64_t step = std::clamp<int64_t>(steps[i], -std::max<int64_t>(n, 1), std::max<int64_t>(n, 1));
     int64_t s = starts[i], e = ends[i];
     if (s < 0) s += n;
     if (e < 0) e += n;
@@ -548,7 +551,7 @@ void Tile(OpContext& ctx) {
     strides.push_back(0);
     shape.push_back(in[d]);
     strides.push_back(st[d]);
-    out.push_back(in[d] * reps[d]);
+    out.push_back(ctx.mul(in[d], reps[d], "repeats"));
   }
   set_strided(ctx, shape, strides, 0, "tile", &out);
 }
@@ -562,6 +565,7 @@ void DepthToSpace(OpContext& ctx) {
   const int64_t b = ctx.attr_int("blocksize", 0);
   if (b <= 0) ctx.fail("blocksize must be positive");
   const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
+  if (b > C) ctx.fail("blocksize " + std::to_string(b) + " is larger than the channels " + std::to_string(C));
   if (C % (b * b)) ctx.fail("channels " + std::to_string(C) + " are not divisible by blocksize^2");
   const int64_t c = C / (b * b);
   const std::string mode = ctx.attr_string("mode", "DCR");
@@ -591,6 +595,7 @@ void SpaceToDepth(OpContext& ctx) {
   if (b <= 0) ctx.fail("blocksize must be positive");
   const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
   if (H % b || W % b) ctx.fail("spatial dims of " + shape_str(in) + " are not divisible by blocksize");
+  ctx.mul(ctx.mul(C, b, "blocksize"), b, "blocksize");
   // Output channel = (b1 * b + b2) * C + c; output order [N, b1, b2, C, H/b, W/b].
   const int64_t sN = C * H * W, sC = H * W;
   Shape out = {N, C * b * b, H / b, W / b};
@@ -632,7 +637,7 @@ void Concat(OpContext& ctx) {
     if (!ok)
       ctx.fail("input " + std::to_string(i) + " " + shape_str(t.shape) + " does not match input 0 " +
                shape_str(first.shape) + " outside axis " + std::to_string(axis));
-    out[axis] += t.shape[axis];
+    out[axis] = ctx.add(out[axis], t.shape[axis], "concatenated axis");
   }
   auto& p = make_params<ConcatOp>(ctx.step);
   const int64_t es = static_cast<int64_t>(dtype_size(first.dtype));
@@ -680,7 +685,7 @@ void Split(OpContext& ctx) {
     int64_t total = 0;
     for (int64_t s : sizes) {
       if (s < 0) ctx.fail("split sizes must not be negative");
-      total += s;
+      total = ctx.add(total, s, "split sizes");
     }
     if (total != dim)
       ctx.fail("split sizes add up to " + std::to_string(total) + ", but axis " + std::to_string(axis) + " has " +
@@ -1093,7 +1098,7 @@ void Pad(OpContext& ctx) {
   const Shape st = row_major_strides(in.shape);
   Shape out(r);
   for (int d = 0; d < r; ++d) {
-    out[d] = in.shape[d] + pads[d] + pads[d + r];
+    out[d] = ctx.add(ctx.add(in.shape[d], pads[d], "pads"), pads[d + r], "pads");
     if (out[d] < 0) ctx.fail("pads " + shape_str(pads) + " crop dimension " + std::to_string(d) + " below zero");
     if (p.k.mode != kernels::PadMode::Constant && in.shape[d] == 0 && out[d] > 0)
       ctx.fail("cannot pad an empty dimension in mode " + mode);
@@ -1103,9 +1108,9 @@ void Pad(OpContext& ctx) {
     p.k.in_strides[d] = st[d];
   }
   p.k.rank = r;
+  ctx.set_output(0, in.dtype, out);  // checks the size first
   p.k.count = shape_numel(out);
   p.out = out_slot(ctx, 0);
-  ctx.set_output(0, in.dtype, std::move(out));
   ctx.step.run = run_pad;
   ctx.step.kernel = "pad";
 }
@@ -1186,16 +1191,21 @@ void Range(OpContext& ctx) {
     if (ctx.input(i).dtype != dt) ctx.fail("start, limit and delta must have the same type");
   const double start = scalar_value(ctx, 0), limit = scalar_value(ctx, 1), delta = scalar_value(ctx, 2);
   if (delta == 0) ctx.fail("delta must not be 0");
-  int64_t n;
-  if (dt == DType::I64 || dt == DType::I32 || dt == DType::I16) {
-    // Exact integer arithmetic: ceil((limit - start) / delta).
-    const int64_t s = static_cast<int64_t>(start), l = static_cast<int64_t>(limit), d = static_cast<int64_t>(delta);
-    const int64_t num = l - s;
-    n = num / d + ((num % d != 0 && ((num > 0) == (d > 0))) ? 1 : 0);
-  } else {
-    n = static_cast<int64_t>(std::ceil((limit - start) / delta));
+  // ceil((limit - start) / delta), first in double to refuse lengths that do
+  // not fit (and NaN or infinite inputs) before any integer conversion.
+  const double length = std::ceil((limit - start) / delta);
+  if (!(length < static_cast<double>(kMaxSize)))
+    ctx.fail("start " + std::to_string(start) + ", limit " + std::to_string(limit) + " and delta " +
+             std::to_string(delta) + " give a range that is too long or not finite");
+  int64_t n = static_cast<int64_t>(std::max(length, 0.0));
+  if (dt == DType::I64) {
+    // Exact integer arithmetic for int64 (doubles round above 2^53).
+    const int64_t s = *ctx.input(0).as<int64_t>(), l = *ctx.input(1).as<int64_t>(), d = *ctx.input(2).as<int64_t>();
+    int64_t num;
+    if (__builtin_sub_overflow(l, s, &num)) ctx.fail("limit - start overflows int64");
+    n = d == -1 ? num == INT64_MIN ? 0 : -num : num / d + ((num % d != 0 && ((num > 0) == (d > 0))) ? 1 : 0);
+    n = std::clamp<int64_t>(n, 0, kMaxSize);
   }
-  n = std::max<int64_t>(n, 0);
   auto& p = make_params<RangeOp>(ctx.step);
   p.dtype = dt;
   p.n = n;

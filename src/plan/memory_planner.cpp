@@ -1,5 +1,8 @@
 #include "plan/memory_planner.h"
 
+#include "core/error.h"
+#include "core/size.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -129,6 +132,20 @@ std::string check_memory_plan(const std::vector<BufferRequest>& requests, const 
     }
   }
   return {};
+}
+
+MemoryPlan plan_memory_within(const std::vector<BufferRequest>& requests, uint64_t other_bytes, uint64_t limit,
+                              const std::string& what) {
+  // In 64 bits, so that no sum wraps on a 32-bit target; each request is
+  // already at most the limit (ops::OpContext::set_output).
+  uint64_t total = 0;
+  for (const auto& r : requests) total += (uint64_t(r.bytes) + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+  const std::string needs = what + ": the arena and the input and output buffers";
+  if (total > SIZE_MAX)
+    throw Error(needs + " need " + format_bytes(total + other_bytes) + " without reuse, more than this machine can address");
+  MemoryPlan plan = plan_memory(requests);
+  check_memory(uint64_t(plan.arena_bytes) + other_bytes, limit, needs);
+  return plan;
 }
 
 }  // namespace rtml::plan

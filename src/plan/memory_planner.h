@@ -44,6 +44,14 @@ struct MemoryPlan {
 
 MemoryPlan plan_memory(const std::vector<BufferRequest>& requests);
 
+// plan_memory, held to a memory limit: throws rtml::Error ("WHAT: the arena
+// and the input and output buffers need 34.4 GB ..., over the memory limit
+// of 12 GB (--max-memory)") when the lower bound, or then the arena, plus
+// `other_bytes` (what the session allocates besides the arena) is over
+// `limit`, or when the buffers together would not fit in size_t.
+MemoryPlan plan_memory_within(const std::vector<BufferRequest>& requests, uint64_t other_bytes, uint64_t limit,
+                              const std::string& what);
+
 // Returns an empty string if no two buffers with intersecting lifetimes
 // overlap in memory, else a description of the first conflict (for tests).
 std::string check_memory_plan(const std::vector<BufferRequest>& requests, const MemoryPlan& plan);

@@ -82,6 +82,7 @@ struct PlanState {
   std::vector<ops::TensorInfo> info;
   std::vector<std::shared_ptr<const ir::Buffer>> constant;
   std::vector<PreparedStep> steps;  // in topological order (prepare_fold on)
+  uint64_t folded_bytes = 0;        // constants folding made so far (held to options.max_memory_bytes)
   // emit_steps -> place_arena: one request per arena tensor and its plan tensor index.
   std::vector<BufferRequest> requests;
   std::vector<int> request_tensor;

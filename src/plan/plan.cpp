@@ -13,7 +13,7 @@ Shape parse_shape(const std::string& text) {
   std::string part;
   std::stringstream ss(text);
   while (std::getline(ss, part, text.find(',') != std::string::npos ? ',' : 'x')) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos)
+    if (part.empty() || part.size() > 18 || part.find_first_not_of("0123456789") != std::string::npos)
       throw Error("bad shape '" + text + "': expected dimensions like 1x128");
     s.push_back(std::stoll(part));
   }

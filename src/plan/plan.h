@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/size.h"
 #include "ir/graph.h"
 #include "ops/op.h"
 
@@ -37,6 +38,11 @@ struct PlanOptions {
   // kernel that can apply it to its output runs inside that kernel's step.
   // false keeps one step per node (the reference for tests).
   bool fuse = true;
+  // What the plan may make rtml allocate (`--max-memory`): each output a
+  // prepare computes, the constants folding creates, and the session's
+  // arena plus input and output buffers. Over it, build_plan throws with
+  // the numbers before allocating.
+  uint64_t max_memory_bytes = default_memory_limit();
 };
 
 enum class Storage : uint8_t {

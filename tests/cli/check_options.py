@@ -27,13 +27,14 @@ BENCH_SHARED = ["--backend", "--filter", "--warmup", "--runs", "--seconds", "--t
 # command: (its options, [args before an option: the positionals a parse needs], a typo and the option it is
 # close to, an option that needs a value, a call with a positional missing, a call with one too many)
 COMMANDS = {
-    "info": (["--shape", "--json", "--passes"], ["m.onnx"], ("--jsn", "--json"), "--shape", [], ["a.onnx", "b.onnx"]),
-    "run": (["--input", "--random", "--seed", "--output-dir", "--shape", "--test-data", "--tolerance", "--report"],
+    "info": (["--shape", "--json", "--passes", "--max-memory"], ["m.onnx"], ("--jsn", "--json"), "--shape", [], ["a.onnx", "b.onnx"]),
+    "run": (["--input", "--random", "--seed", "--output-dir", "--shape", "--test-data", "--tolerance", "--report",
+             "--max-memory"],
             ["m.onnx"], ("--ouput-dir", "--output-dir"), "--seed", [], ["a.onnx", "b.onnx"]),
     "ops": ([], [], None, None, None, ["extra"]),
     "zoo": (["--out", "--set", "--only", "--list"], [], ("--lst", "--list"), "--only", None, ["extra"]),
     "bench": (BENCH_SHARED + ["--test-data", "--no-accuracy", "--torch-model", "--memory-interval-us",
-                              "--no-samples"],
+                              "--no-samples", "--max-memory"],
               ["m.onnx"], ("--rnus", "--runs"), "--warmup", [], None),
     "compare": (["--threshold", "--json"], ["a.json", "b.json"], ("--treshold", "--threshold"), "--threshold",
                 ["a.json"], ["a.json", "b.json", "c.json"]),
@@ -46,7 +47,7 @@ COMMANDS = {
               [], ("--max-queu", "--max-queue"), "--listen", None, ["extra"]),
     "profile": (["--backend", "--runs", "--warmup", "--counters", "--perf", "--perf-seconds", "--trace-runs",
                  "--threads", "--torch-model", "--top", "--by-type-only", "--json", "--chrome-trace", "--speedscope",
-                 "--folded", "--db", "--no-db"],
+                 "--folded", "--db", "--no-db", "--max-memory"],
                 ["m.onnx"], ("--by-typeonly", "--by-type-only"), "--top", [], ["a.onnx", "b.onnx"]),
     "ui": (["--db", "--port", "--host", "--log"], [], ("--prot", "--port"), "--port", None, ["extra"]),
     "limits": (["--json", "--seconds", "--repetitions", "--cpu"], [], ("--repetition", "--repetitions"),
@@ -127,6 +128,25 @@ with tempfile.TemporaryDirectory() as TMP:
                 "bench --runs with --seconds")
     usage_error(["info", "m.onnx", "--shape", "x"], ["--shape needs NAME=DIMS"], "info --shape x")
     usage_error(["agent", "--workdir", TMP], ["--listen ADDR:PORT is needed"], "agent without --listen")
+    usage_error(["info", "m.onnx", "--max-memory", "lots"], ["--max-memory"], "info --max-memory lots")
+    usage_error(["bench", "m.onnx", "--max-memory", "0"], ["--max-memory must be more than 0"], "bench --max-memory 0")
+
+    # --max-memory holds a model to the limit: an input of 1000 float32 (4000 bytes, by hand) is over 1k
+    # (1000 bytes) and under 1M, for info and for bench (an error row: exit 1).
+    import onnx
+    from onnx import TensorProto, helper
+    big = os.path.join(TMP, "relu1000.onnx")
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1000])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1000])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), big)
+    for cmd in (["info", big], ["bench", big, "--runs", "3", "--no-db"]):
+        r = rtml(*cmd, "--max-memory", "1k")
+        check(r.returncode == 1 and "over the memory limit" in (r.stderr + r.stdout) and "--max-memory" in
+              (r.stderr + r.stdout), f"{cmd[0]} --max-memory 1k refuses a 4000-byte input ({r.returncode}: "
+              f"{(r.stderr + r.stdout)[-300:]})")
+        r = rtml(*cmd, "--max-memory", "1M")
+        check(r.returncode == 0, f"{cmd[0]} --max-memory 1M runs it ({r.returncode}: {r.stderr[-300:]})")
 
     # --opt=value is --opt value: an empty database directory lists nothing.
     db = os.path.join(TMP, "sub", "results.db")

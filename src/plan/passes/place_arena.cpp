@@ -9,8 +9,11 @@
 namespace rtml::plan {
 
 void place_arena(PlanState& s, PassReport& report) {
-  MemoryPlan mp = plan_memory(s.requests);
   Plan& plan = s.plan;
+  uint64_t io_bytes = 0;  // the session's own input and output buffers
+  for (int id : plan.inputs) io_bytes += plan.tensors[id].bytes;
+  for (int id : plan.outputs) io_bytes += plan.tensors[id].bytes;
+  MemoryPlan mp = plan_memory_within(s.requests, io_bytes, s.options.max_memory_bytes, plan.source);
   for (size_t r = 0; r < s.requests.size(); ++r) plan.tensors[s.request_tensor[r]].offset = mp.offsets[r];
   plan.arena_bytes = mp.arena_bytes;
   plan.arena_lower_bound_bytes = mp.lower_bound_bytes;

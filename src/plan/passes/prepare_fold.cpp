@@ -24,7 +24,8 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
     ins.push_back(t == ir::kNoTensor ? ops::TensorInfo{} : s.info[t]);
   }
   ops::OpContext ctx(node, g.opset, std::move(ins), node.outputs.size(), g.source);
-  def->prepare(ctx);
+  ctx.max_memory_bytes = s.options.max_memory_bytes;
+  ops::prepare(*def, ctx);
   if (!ctx.step.run) ctx.fail("internal error: prepare chose no kernel");
 
   bool all_constant = def->deterministic;
@@ -44,6 +45,7 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
     if (out.dtype == DType::Undefined) ctx.fail("internal error: prepare left output " + std::to_string(i) + " untyped");
     s.info[t] = {out.dtype, out.shape, nullptr};
     if (all_constant) {
+      check_memory(s.folded_bytes += s.info[t].bytes(), s.options.max_memory_bytes, where + ": folding constants");
       folded.push_back(std::make_shared<ir::Buffer>(s.info[t].bytes()));
       operands.push_back(folded.back()->data());
     }
@@ -58,6 +60,7 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
     prepared.op_type = node.op_type;
     return true;
   }
+  check_memory(ctx.step.scratch_bytes, s.options.max_memory_bytes, where + ": scratch for folding");
   ir::Buffer scratch(ctx.step.scratch_bytes);
   if (ctx.step.scratch_bytes) operands.push_back(scratch.data());
   if (int rc = ctx.step.run(ctx.step.params.get(), operands.data()))

@@ -71,6 +71,9 @@ void resolve_inputs(PlanState& s, PassReport& report) {
     bool given = false;
     s.info[t].dtype = in.dtype;
     s.info[t].shape = input_shape(g, in, s.options, given);
+    const std::string what = g.source + ": input '" + in.name + "' (" + shape_str(s.info[t].shape) + ")";
+    check_memory(static_cast<uint64_t>(tensor_bytes(s.info[t].shape, in.dtype, what)), s.options.max_memory_bytes,
+                 what);
     inputs.push_back(in.name + " " + shape_str(s.info[t].shape) + (given ? " (given)" : ""));
   }
   report.summary = plural(inputs.size(), "input") + (inputs.empty() ? "" : ": " + first_few(inputs)) + "; " +
