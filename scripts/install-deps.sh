@@ -8,7 +8,8 @@ set -euo pipefail
 
 host_pkgs=(
   cmake make g++ pkg-config
-  ccache                              # the three test builds (native, armhf, ASan) repeat cheaply
+  ccache                              # the test builds (native, armhf, ASan, fuzz) repeat cheaply
+  clang libclang-rt-14-dev            # make test-fuzz / make fuzz: libFuzzer with ASan + UBSan
   protobuf-compiler libprotobuf-dev   # ONNX protobuf classes are generated from libonnx-dev's onnx.proto
   libonnx-dev                         # onnx.proto
   libonnx-testdata                    # ONNX backend test cases: the conformance oracle
