@@ -24,6 +24,7 @@ host_pkgs=(
   libsqlite3-dev                      # the results database
   nlohmann-json3-dev                  # JSON reports
   libcpp-httplib-dev                  # rtml agent / rtml remote (HTTP); optional: without it, no agent
+  time                                # make bench: peak resident memory of rtml info (/usr/bin/time)
   linux-perf                          # rtml profile --perf: sampled call stacks (perf record / perf script)
   chromium fonts-dejavu-core          # rtml ui's browser test (headless, driven by playwright-core)
 )
