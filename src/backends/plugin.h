@@ -37,10 +37,10 @@
 
 namespace rtml::backends {
 
+// (The description users read is the host's, in known_plugins().)
 struct PluginInfo {
   const char* abi;  // RTML_PLUGIN_ABI as the plugin was compiled
   const char* name;
-  const char* description;
   Backend* (*make)();  // a new backend, owned by the caller (delete through Backend's virtual destructor)
 };
 
@@ -67,5 +67,13 @@ std::unique_ptr<Backend> create_plugin_backend(const KnownPlugin& plugin);
 }  // namespace rtml::backends
 
 // Defined by each plugin (built with hidden visibility: this is its one
-// exported symbol).
+// exported symbol), with RTML_BACKEND_PLUGIN below.
 extern "C" __attribute__((visibility("default"))) const rtml::backends::PluginInfo* rtml_backend_plugin_v1();
+
+// The entry point of a plugin whose backend is class CLASS, known as NAME.
+#define RTML_BACKEND_PLUGIN(NAME, CLASS)                                                          \
+  extern "C" const rtml::backends::PluginInfo* rtml_backend_plugin_v1() {                         \
+    static const rtml::backends::PluginInfo info = {                                              \
+        RTML_PLUGIN_ABI, NAME, []() -> rtml::backends::Backend* { return new CLASS(); }};         \
+    return &info;                                                                                 \
+  }

@@ -5,8 +5,7 @@
 
 #ifdef RTML_FAKE_WRONG_ABI
 extern "C" const rtml::backends::PluginInfo* rtml_backend_plugin_v1() {
-  static const rtml::backends::PluginInfo info = {"rtml-backend-plugin/0 some other build", "onnxruntime",
-                                                  "a plugin built for another rtml", nullptr};
+  static const rtml::backends::PluginInfo info = {"rtml-backend-plugin/0 some other build", "onnxruntime", nullptr};
   return &info;
 }
 #else

@@ -314,9 +314,4 @@ class OnnxRuntimeBackend final : public Backend {
 
 }  // namespace rtml::backends
 
-extern "C" const rtml::backends::PluginInfo* rtml_backend_plugin_v1() {
-  static const rtml::backends::PluginInfo info = {
-      RTML_PLUGIN_ABI, "onnxruntime", "ONNX Runtime's CPU execution provider through its C API",
-      []() -> rtml::backends::Backend* { return new rtml::backends::OnnxRuntimeBackend(); }};
-  return &info;
-}
+RTML_BACKEND_PLUGIN("onnxruntime", rtml::backends::OnnxRuntimeBackend)

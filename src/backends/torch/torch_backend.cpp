@@ -562,9 +562,4 @@ class TorchBackend final : public Backend {
 
 }  // namespace rtml::backends
 
-extern "C" const rtml::backends::PluginInfo* rtml_backend_plugin_v1() {
-  static const rtml::backends::PluginInfo info = {
-      RTML_PLUGIN_ABI, "torch", "LibTorch running the TorchScript model.pt beside the .onnx",
-      []() -> rtml::backends::Backend* { return new rtml::backends::TorchBackend(); }};
-  return &info;
-}
+RTML_BACKEND_PLUGIN("torch", rtml::backends::TorchBackend)

@@ -725,9 +725,4 @@ void XnnpackBackend::run() {
 
 }  // namespace rtml::backends
 
-extern "C" const rtml::backends::PluginInfo* rtml_backend_plugin_v1() {
-  static const rtml::backends::PluginInfo info = {
-      RTML_PLUGIN_ABI, "xnnpack", "an XNNPACK subgraph built from the ONNX graph (float32)",
-      []() -> rtml::backends::Backend* { return new rtml::backends::XnnpackBackend(); }};
-  return &info;
-}
+RTML_BACKEND_PLUGIN("xnnpack", rtml::backends::XnnpackBackend)
