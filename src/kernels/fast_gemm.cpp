@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "kernels/fast_gemm.h"
+#include "kernels/linear.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace rtml::kernels {
@@ -162,6 +163,24 @@ void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t
   HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, K, N, packed, bias, C, ldc, relu);
 }
 
+int64_t packed_constant_floats(int64_t K, int64_t N, bool has_bias) {
+  return packed_b_floats(K, N) + (has_bias ? (N + kPanel - 1) / kPanel * kPanel : 0);
+}
+
+void pack_constant(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale, const float* bias,
+                   float* dst) {
+  (void)fast_gemm_target();  // resolves the dispatch now, at prepare, not in the first run
+  const int64_t n = packed_b_floats(K, N);
+  pack_b_into(K, N, B, ldb, trans_b, dst);
+  if (scale != 1.0f)
+    for (int64_t i = 0; i < n; ++i) dst[i] *= scale;
+  if (bias) {
+    float* b = dst + n;
+    std::memcpy(b, bias, static_cast<size_t>(N) * sizeof(float));
+    std::fill(b + N, dst + packed_constant_floats(K, N, true), 0.0f);
+  }
+}
+
 PackedB pack_b(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale, const float* bias) {
   (void)fast_gemm_target();  // resolves the dispatch now, at prepare, not in the first run
   PackedB pb;
@@ -187,4 +206,33 @@ void fast_gemm(int64_t M, const float* A, int64_t lda, const PackedB& B, float* 
 const char* fast_gemm_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
 }  // namespace rtml::kernels
+
+RTML_KERNEL(rtml_f32_gemm__packed_hwy) {
+  const auto& p = *static_cast<const rtml_packed_gemm_params*>(params);
+  const float* packed = static_cast<const float*>(operands[p.packed_slot]);
+  rtml::kernels::fast_gemm_packed(p.rows, static_cast<const float*>(operands[0]), p.K, p.K, p.N, packed,
+                                  p.has_bias ? packed + rtml::kernels::packed_b_floats(p.K, p.N) : nullptr,
+                                  static_cast<float*>(operands[p.out_slot]), p.N, p.relu);
+  return 0;
+}
+
+// Two float32 activations: each batch's B is packed into the step's scratch
+// at run time (once per distinct B matrix) and multiplied with the fast kernel.
+RTML_KERNEL(rtml_f32_matmul__pack_at_run_hwy) {
+  using namespace rtml::kernels;
+  const auto& p = *static_cast<const MatMulParams*>(params);
+  const float* A = static_cast<const float*>(operands[0]);
+  const float* B = static_cast<const float*>(operands[1]);
+  float* Y = static_cast<float*>(operands[2]);
+  float* packed = static_cast<float*>(operands[3]);
+  int64_t packed_off = -1;
+  for_each_batch(p, [&](int64_t n, int64_t a_off, int64_t b_off) {
+    if (b_off != packed_off) {  // a broadcast B is packed once
+      pack_b_into(p.K, p.N, B + b_off, p.N, false, packed);
+      packed_off = b_off;
+    }
+    fast_gemm_packed(p.M, A + a_off, p.K, p.K, p.N, packed, nullptr, Y + n * p.M * p.N, p.N);
+  });
+  return 0;
+}
 #endif  // HWY_ONCE

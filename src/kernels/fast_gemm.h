@@ -69,6 +69,13 @@ void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b
 void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
                       const float* bias, float* C, int64_t ldc, bool relu = false);
 
+// The constant of rtml_f32_gemm__packed_hwy (kernels/linear.h): the panels of
+// scale * op(B), then, when `bias` (N values) is given, the bias padded to
+// whole panels. Its size in floats, and packing into `dst` (that size).
+int64_t packed_constant_floats(int64_t K, int64_t N, bool has_bias);
+void pack_constant(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale, const float* bias,
+                   float* dst);
+
 // The Highway target that fast_gemm dispatches to on this CPU ("AVX2", "NEON"...).
 const char* fast_gemm_target();
 

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/fast_sparse.h"
+#include "kernels/linear.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace rtml::kernels {
@@ -46,8 +47,8 @@ static bool AllFinite(const float* a, int64_t K) {
 }
 
 // The dense product of one row, as the reference computes it (0 * inf and 0 * NaN are NaN).
-static void DenseRow(const float* a, const SparseB& B, const float* dense_b, int64_t ldb, bool trans_b, bool relu, float* c) {
-  const float* bias = B.bias.empty() ? nullptr : B.bias.data();
+static void DenseRow(const float* a, const SparseView& B, const float* dense_b, int64_t ldb, bool trans_b, bool relu, float* c) {
+  const float* bias = B.bias;
   for (int64_t j = 0; j < B.N; ++j) {
     float s = 0.0f;
     for (int64_t k = 0; k < B.K; ++k) s += a[k] * (B.scale * (trans_b ? dense_b[j * ldb + k] : dense_b[k * ldb + j]));
@@ -66,12 +67,12 @@ HWY_INLINE V SparseStep(const V xb, const uint8_t* idx, const float* val, V acc)
 
 size_t SparseLanes() { return kL; }
 
-void SparseGemmBlocks(int64_t M, const float* A, int64_t lda, const SparseB& B, const float* dense_b, int64_t ldb,
+void SparseGemmBlocks(int64_t M, const float* A, int64_t lda, const SparseView& B, const float* dense_b, int64_t ldb,
                 bool trans_b, float* C, int64_t ldc, bool relu) {
   const D d;
   const int64_t L = static_cast<int64_t>(kL);
-  const int64_t groups = B.groups();
-  const float* bias = B.bias.empty() ? nullptr : B.bias.data();
+  const int64_t groups = (B.N + L - 1) / L;
+  const float* bias = B.bias;
   const int64_t full_blocks = B.K / L;
   for (int64_t i = 0; i < M; ++i) {
     const float* HWY_RESTRICT a = A + i * lda;
@@ -85,14 +86,14 @@ void SparseGemmBlocks(int64_t M, const float* A, int64_t lda, const SparseB& B, 
     // The last block of A's row, zero-padded when K is not a multiple of L.
     HWY_ALIGN float tail[kL] = {};
     for (int64_t k = full_blocks * L; k < B.K; ++k) tail[k - full_blocks * L] = a[k];
-    const uint8_t* idx = B.index.data();
-    const float* val = B.value.data();
+    const uint8_t* idx = B.index;
+    const float* val = B.value;
     for (int64_t g = 0; g < groups; ++g) {
       V acc0 = hn::Zero(d), acc1 = hn::Zero(d);
-      for (int32_t e = B.group_entry[static_cast<size_t>(g)]; e < B.group_entry[static_cast<size_t>(g) + 1]; ++e) {
-        const int64_t blk = B.entry_block[static_cast<size_t>(e)];
+      for (int32_t e = B.group_entry[g]; e < B.group_entry[g + 1]; ++e) {
+        const int64_t blk = B.entry_block[e];
         const V xb = hn::LoadU(d, blk < full_blocks ? a + blk * L : tail);
-        const int32_t steps = B.entry_steps[static_cast<size_t>(e)];
+        const int32_t steps = B.entry_steps[e];
         int32_t s = 0;
         for (; s + 2 <= steps; s += 2, idx += 2 * L, val += 2 * L) {
           acc0 = SparseStep(xb, idx, val, acc0);
@@ -181,12 +182,78 @@ SparseB pack_sparse_b(int64_t K, int64_t N, const float* B, int64_t ldb, bool tr
   return sb;
 }
 
+SparseView view(const SparseB& b) {
+  return {b.K, b.N, b.lanes, b.scale, b.group_entry.data(), b.entry_block.data(), b.entry_steps.data(),
+          b.index.data(), b.value.data(), b.bias.empty() ? nullptr : b.bias.data()};
+}
+
+void fast_sparse_gemm(int64_t M, const float* A, int64_t lda, const SparseView& packed, const float* dense_b,
+                      int64_t ldb, bool trans_b, float* C, int64_t ldc, bool relu) {
+  HWY_DYNAMIC_DISPATCH(SparseGemmBlocks)(M, A, lda, packed, dense_b, ldb, trans_b, C, ldc, relu);
+}
+
 void fast_sparse_gemm(int64_t M, const float* A, int64_t lda, const SparseB& packed, const float* dense_b, int64_t ldb,
                       bool trans_b, float* C, int64_t ldc, bool relu) {
-  HWY_DYNAMIC_DISPATCH(SparseGemmBlocks)(M, A, lda, packed, dense_b, ldb, trans_b, C, ldc, relu);
+  fast_sparse_gemm(M, A, lda, view(packed), dense_b, ldb, trans_b, C, ldc, relu);
+}
+
+namespace {
+int64_t align64(int64_t n) { return (n + 63) / 64 * 64; }
+}  // namespace
+
+SparseFlat sparse_flat_layout(const SparseB& b) {
+  SparseFlat f;
+  int64_t at = 0;
+  auto place = [&](int64_t bytes) {
+    const int64_t off = at;
+    at = align64(at + bytes);
+    return off;
+  };
+  f.group_entry = place(static_cast<int64_t>(b.group_entry.size() * sizeof(int32_t)));
+  f.entry_block = place(static_cast<int64_t>(b.entry_block.size() * sizeof(int32_t)));
+  f.entry_steps = place(static_cast<int64_t>(b.entry_steps.size() * sizeof(int32_t)));
+  f.index = place(static_cast<int64_t>(b.index.size()));
+  f.value = place(static_cast<int64_t>(b.value.size() * sizeof(float)));
+  f.bias = b.bias.empty() ? -1 : place(static_cast<int64_t>(b.bias.size() * sizeof(float)));
+  f.bytes = at;
+  return f;
+}
+
+void sparse_flatten(const SparseB& b, const SparseFlat& f, void* dst) {
+  auto* base = static_cast<uint8_t*>(dst);
+  std::memset(base, 0, static_cast<size_t>(f.bytes));
+  auto put = [&](int64_t off, const void* src, size_t bytes) {
+    if (bytes) std::memcpy(base + off, src, bytes);
+  };
+  put(f.group_entry, b.group_entry.data(), b.group_entry.size() * sizeof(int32_t));
+  put(f.entry_block, b.entry_block.data(), b.entry_block.size() * sizeof(int32_t));
+  put(f.entry_steps, b.entry_steps.data(), b.entry_steps.size() * sizeof(int32_t));
+  put(f.index, b.index.data(), b.index.size());
+  put(f.value, b.value.data(), b.value.size() * sizeof(float));
+  if (f.bias >= 0) put(f.bias, b.bias.data(), b.bias.size() * sizeof(float));
 }
 
 const char* fast_sparse_target() { return HWY_DYNAMIC_DISPATCH(SparseTargetName)(); }
 
 }  // namespace rtml::kernels
+
+RTML_KERNEL(rtml_f32_gemm__sparse_hwy) {
+  const auto& p = *static_cast<const rtml_sparse_gemm_params*>(params);
+  const auto* base = static_cast<const uint8_t*>(operands[p.packed_slot]);
+  auto at = [&](int64_t off) { return base + off; };
+  const rtml::kernels::SparseView b{p.K,
+                                    p.N,
+                                    p.lanes,
+                                    p.scale,
+                                    reinterpret_cast<const int32_t*>(at(p.group_entry)),
+                                    reinterpret_cast<const int32_t*>(at(p.entry_block)),
+                                    reinterpret_cast<const int32_t*>(at(p.entry_steps)),
+                                    at(p.index),
+                                    reinterpret_cast<const float*>(at(p.value)),
+                                    p.bias < 0 ? nullptr : reinterpret_cast<const float*>(at(p.bias))};
+  rtml::kernels::fast_sparse_gemm(p.rows, static_cast<const float*>(operands[0]), p.K, b,
+                                  static_cast<const float*>(operands[1]), p.ldb, p.trans_b,
+                                  static_cast<float*>(operands[p.out_slot]), p.N, p.relu);
+  return 0;
+}
 #endif  // HWY_ONCE

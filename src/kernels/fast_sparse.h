@@ -54,11 +54,35 @@ double zero_fraction(int64_t K, int64_t N, const float* B, int64_t ldb, bool tra
 SparseB pack_sparse_b(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale = 1.0f,
                       const float* bias = nullptr);
 
+// What the kernel reads: a SparseB's arrays, or the same arrays in one
+// constant (rtml_f32_gemm__sparse_hwy: sparse_flatten at prepare).
+struct SparseView {
+  int64_t K = 0, N = 0, lanes = 0;
+  float scale = 1.0f;
+  const int32_t* group_entry = nullptr;
+  const int32_t* entry_block = nullptr;
+  const int32_t* entry_steps = nullptr;
+  const uint8_t* index = nullptr;
+  const float* value = nullptr;
+  const float* bias = nullptr;  // null: no bias
+};
+SparseView view(const SparseB& b);
+
+// Byte offsets of each array in the flat constant (64-byte aligned; bias -1
+// when there is none) and its size.
+struct SparseFlat {
+  int64_t group_entry = 0, entry_block = 0, entry_steps = 0, index = 0, value = 0, bias = -1, bytes = 0;
+};
+SparseFlat sparse_flat_layout(const SparseB& b);
+void sparse_flatten(const SparseB& b, const SparseFlat& layout, void* dst);
+
 // C = A * packed (+ bias) (then ReLU: x > 0 ? x : 0). `dense_b`, `ldb`,
 // `trans_b` are the original B that `packed` came from, for rows of A that
 // are not all finite.
 void fast_sparse_gemm(int64_t M, const float* A, int64_t lda, const SparseB& packed, const float* dense_b, int64_t ldb,
                       bool trans_b, float* C, int64_t ldc, bool relu = false);
+void fast_sparse_gemm(int64_t M, const float* A, int64_t lda, const SparseView& packed, const float* dense_b,
+                      int64_t ldb, bool trans_b, float* C, int64_t ldc, bool relu = false);
 
 // The Highway target the sparse kernel dispatches to on this CPU.
 const char* fast_sparse_target();

@@ -69,3 +69,21 @@ RTML_LINEAR_INSTANTIATE(uint32_t)
 RTML_LINEAR_INSTANTIATE(uint64_t)
 
 }  // namespace rtml::kernels
+
+// ---- entry points -------------------------------------------------------------
+
+#define RTML_LINEAR_DEFINE(t, T)                                                                          \
+  RTML_KERNEL(rtml_##t##_matmul__ref) {                                                                   \
+    rtml::kernels::matmul<T>(*static_cast<const rtml_matmul_params*>(params),                            \
+                             static_cast<const T*>(operands[0]), static_cast<const T*>(operands[1]),     \
+                             static_cast<T*>(operands[2]));                                               \
+    return 0;                                                                                             \
+  }                                                                                                       \
+  RTML_KERNEL(rtml_##t##_gemm__ref) {                                                                     \
+    const auto& p = *static_cast<const rtml_gemm_params*>(params);                                       \
+    rtml::kernels::gemm_op<T>(p, static_cast<const T*>(operands[0]), static_cast<const T*>(operands[1]), \
+                              p.num_inputs > 2 ? static_cast<const T*>(operands[2]) : nullptr,          \
+                              static_cast<T*>(operands[p.num_inputs]));                                   \
+    return 0;                                                                                             \
+  }
+RTML_LINEAR_TYPES(RTML_LINEAR_DEFINE)

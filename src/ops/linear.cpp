@@ -1,6 +1,7 @@
-// MatMul and Gemm. Both end in kernels::gemm (see kernels/linear.h), or, for
-// float32 with a constant B, in kernels::fast_gemm against B packed here at
-// prepare time (kernels/fast_gemm.h).
+// MatMul and Gemm. Both end in the reference kernels of kernels/linear.h,
+// or, in the simd kernel set, for float32 with a constant B, in the packed
+// (kernels/fast_gemm.h) or sparse (kernels/fast_sparse.h) GEMM against B
+// packed here at prepare time into a constant of the step.
 #include "kernels/fast_gemm.h"
 #include "kernels/fast_sparse.h"
 #include "kernels/linear.h"
@@ -14,60 +15,6 @@ namespace {
 using kernels::GemmParams;
 using kernels::MatMulParams;
 
-template <class T>
-int run_matmul(const void* params, void* const* ops) {
-  kernels::matmul<T>(*static_cast<const MatMulParams*>(params), static_cast<const T*>(ops[0]),
-                     static_cast<const T*>(ops[1]), static_cast<T*>(ops[2]));
-  return 0;
-}
-
-struct GemmOpParams {
-  GemmParams gemm;
-  int num_inputs = 3;
-};
-
-template <class T>
-int run_gemm(const void* params, void* const* ops) {
-  // The output follows the inputs the node actually lists (2 when C is absent).
-  const auto& p = *static_cast<const GemmOpParams*>(params);
-  kernels::gemm_op<T>(p.gemm, static_cast<const T*>(ops[0]), static_cast<const T*>(ops[1]),
-                      p.num_inputs > 2 ? static_cast<const T*>(ops[2]) : nullptr, static_cast<T*>(ops[p.num_inputs]));
-  return 0;
-}
-
-// Fast path: Y[rows x N] = A[rows x K] * packed (+ bias) for a constant float32 B.
-struct PackedGemmParams {
-  int64_t rows = 0, K = 0;
-  kernels::PackedB b;
-  int out_slot = 2;  // operand index of Y
-  bool relu = false;  // a fused Relu (Step::fuse)
-};
-
-int run_packed_gemm(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const PackedGemmParams*>(params);
-  kernels::fast_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<float*>(ops[p.out_slot]), p.b.N,
-                     p.relu);
-  return 0;
-}
-
-// Mostly-zero constant B (kernels/fast_sparse.h): its nonzeros packed at
-// prepare; B itself (the step's constant operand 1) serves rows of A that
-// hold an infinity or a NaN.
-struct SparseGemmParams {
-  int64_t rows = 0, K = 0, ldb = 0;
-  bool trans_b = false;
-  kernels::SparseB b;
-  int out_slot = 2;
-  bool relu = false;
-};
-
-int run_sparse_gemm(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const SparseGemmParams*>(params);
-  kernels::fast_sparse_gemm(p.rows, static_cast<const float*>(ops[0]), p.K, p.b, static_cast<const float*>(ops[1]),
-                            p.ldb, p.trans_b, static_cast<float*>(ops[p.out_slot]), p.b.N, p.relu);
-  return 0;
-}
-
 // Whether B (constant, K x N as op(B)) is sparse enough for the sparse kernel at `rows` rows of A.
 bool use_sparse(int64_t rows, int64_t K, int64_t N, const float* b, int64_t ldb, bool trans_b) {
   return rows <= kernels::kSparseMaxRows &&
@@ -75,36 +22,64 @@ bool use_sparse(int64_t rows, int64_t K, int64_t N, const float* b, int64_t ldb,
 }
 
 // Step::fuse of the packed and sparse GEMMs: a following Relu runs in their store.
-template <class P, const char* kFusedName>
-bool fuse_packed_gemm(Step& step, Step::Epilogue what) {
+template <class P>
+bool fuse_relu(Step& step, Step::Epilogue what) {
   auto& p = *static_cast<P*>(step.params.get());
   if (what != Step::Epilogue::Relu || p.relu) return false;
   p.relu = true;
-  step.kernel = kFusedName;
+  step.kernel += "+relu";
   return true;
 }
-constexpr char kMatMulPackedRelu[] = "matmul_packed_f32+relu";
-constexpr char kGemmPackedRelu[] = "gemm_packed_f32+relu";
-constexpr char kMatMulSparseRelu[] = "matmul_sparse_f32+relu";
-constexpr char kGemmSparseRelu[] = "gemm_sparse_f32+relu";
 
-// Two float32 activations: each batch's B is packed into the step's scratch
-// at run time (once per distinct B matrix) and multiplied with the fast kernel.
-int run_matmul_pack_at_run(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const MatMulParams*>(params);
-  const float* A = static_cast<const float*>(ops[0]);
-  const float* B = static_cast<const float*>(ops[1]);
-  float* Y = static_cast<float*>(ops[2]);
-  float* packed = static_cast<float*>(ops[3]);
-  int64_t packed_off = -1;
-  kernels::for_each_batch(p, [&](int64_t n, int64_t a_off, int64_t b_off) {
-    if (b_off != packed_off) {  // a broadcast B is packed once
-      kernels::pack_b_into(p.K, p.N, B + b_off, p.N, false, packed);
-      packed_off = b_off;
-    }
-    kernels::fast_gemm_packed(p.M, A + a_off, p.K, p.K, p.N, packed, nullptr, Y + n * p.M * p.N, p.N);
-  });
-  return 0;
+// A constant float32 B (K x N as op(B)) times `rows` rows of A, scaled by
+// alpha, plus `bias` (N values or empty): the sparse kernel when B is mostly
+// zeros, else the packed one; the packing is a constant of the step.
+void use_packed_gemm(OpContext& ctx, int64_t rows, int64_t K, int64_t N, const float* b, int64_t ldb, bool trans_b,
+                     float alpha, const std::vector<float>& bias) {
+  const int out_slot = static_cast<int>(ctx.node().inputs.size());
+  const float* bias_ptr = bias.empty() ? nullptr : bias.data();
+  if (use_sparse(rows, K, N, b, ldb, trans_b)) {
+    const kernels::SparseB sb = kernels::pack_sparse_b(K, N, b, ldb, trans_b, alpha, bias_ptr);
+    const kernels::SparseFlat flat = kernels::sparse_flat_layout(sb);
+    auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(flat.bytes));
+    kernels::sparse_flatten(sb, flat, buf->data());
+    auto& p = ctx.use_kernel<rtml_sparse_gemm_params>("rtml_f32_gemm__sparse_hwy");
+    p.rows = rows;
+    p.K = K;
+    p.N = N;
+    p.ldb = ldb;
+    p.lanes = sb.lanes;
+    p.scale = alpha;
+    p.trans_b = trans_b;
+    p.out_slot = out_slot;
+    p.group_entry = flat.group_entry;
+    p.entry_block = flat.entry_block;
+    p.entry_steps = flat.entry_steps;
+    p.index = flat.index;
+    p.value = flat.value;
+    p.bias = flat.bias;
+    p.packed_slot = ctx.add_constant("sparse_b", DType::U8, {flat.bytes}, std::move(buf));
+    ctx.step.fuse = fuse_relu<rtml_sparse_gemm_params>;
+    return;
+  }
+  const int64_t floats = kernels::packed_constant_floats(K, N, bias_ptr != nullptr);
+  auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(floats) * sizeof(float));
+  kernels::pack_constant(K, N, b, ldb, trans_b, alpha, bias_ptr, static_cast<float*>(buf->data()));
+  auto& p = ctx.use_kernel<rtml_packed_gemm_params>("rtml_f32_gemm__packed_hwy");
+  p.rows = rows;
+  p.K = K;
+  p.N = N;
+  p.out_slot = out_slot;
+  p.has_bias = bias_ptr != nullptr;
+  p.packed_slot = ctx.add_constant("packed_b", DType::F32, {floats}, std::move(buf));
+  ctx.step.fuse = fuse_relu<rtml_packed_gemm_params>;
+}
+
+// The reference kernel of `op` ("matmul", "gemm") for `dt`.
+std::string ref_kernel(const char* op, DType dt) {
+  const char* t = dt == DType::F32 ? "f32" : dt == DType::F64 ? "f64" : dt == DType::I32 ? "s32"
+                : dt == DType::I64 ? "s64" : dt == DType::U32 ? "u32" : "u64";
+  return std::string("rtml_") + t + "_" + op + "__ref";
 }
 
 // MatMul: numpy.matmul. A 1-D first operand is a row vector whose M dim is
@@ -130,7 +105,7 @@ void MatMul(OpContext& ctx) {
   const size_t rank = std::max(a_batch.size(), b_batch.size());
   if (rank > static_cast<size_t>(kMaxRank)) ctx.fail("more than " + std::to_string(kMaxRank) + " batch dims");
 
-  auto& p = make_params<MatMulParams>(ctx.step);
+  MatMulParams p{};
   p.M = M;
   p.N = N;
   p.K = K;
@@ -164,47 +139,19 @@ void MatMul(OpContext& ctx) {
   // A constant float32 B without batch dims: every output batch multiplies the
   // same B, and A's batches are contiguous, so the whole product is one
   // (batch_count * M) x K by K x N GEMM against B packed once.
-  if (dt == DType::F32 && ctx.is_constant(1) && b_batch.empty() && K > 0 && N > 0) {
-    const MatMulParams mp = p;
-    const float* b = ctx.input(1).as<float>();
-    if (use_sparse(mp.batch_count * M, K, N, b, N, false)) {
-      auto& f = make_params<SparseGemmParams>(ctx.step);
-      f.rows = mp.batch_count * M;
-      f.K = K;
-      f.ldb = N;
-      f.b = kernels::pack_sparse_b(K, N, b, N, false);
-      ctx.step.run = run_sparse_gemm;
-      ctx.step.kernel = "matmul_sparse_f32";
-      ctx.step.fuse = fuse_packed_gemm<SparseGemmParams, kMatMulSparseRelu>;
-      return;
-    }
-    auto& f = make_params<PackedGemmParams>(ctx.step);
-    f.rows = mp.batch_count * M;
-    f.K = K;
-    f.b = kernels::pack_b(K, N, ctx.input(1).as<float>(), N, false);
-    f.out_slot = 2;
-    ctx.step.run = run_packed_gemm;
-    ctx.step.kernel = "matmul_packed_f32";
-    ctx.step.fuse = fuse_packed_gemm<PackedGemmParams, kMatMulPackedRelu>;
+  if (ctx.simd() && dt == DType::F32 && ctx.is_constant(1) && b_batch.empty() && K > 0 && N > 0) {
+    use_packed_gemm(ctx, p.batch_count * M, K, N, ctx.input(1).as<float>(), N, false, 1.0f, {});
     return;
   }
   // Both operands at run time (attention's Q*K^T, weights*V): packing B costs
   // about K*N copies, repaid when several rows of A share it.
-  if (dt == DType::F32 && M >= 4 && K > 0 && N > 0) {
+  if (ctx.simd() && dt == DType::F32 && M >= 4 && K > 0 && N > 0) {
     (void)kernels::fast_gemm_target();  // resolve the SIMD dispatch now, not in the first run
+    ctx.use_kernel<MatMulParams>("rtml_f32_matmul__pack_at_run_hwy") = p;
     ctx.step.scratch_bytes = static_cast<size_t>(kernels::packed_b_floats(K, N)) * sizeof(float);
-    ctx.step.run = run_matmul_pack_at_run;
-    ctx.step.kernel = "matmul_pack_at_run_f32";
     return;
   }
-  switch (dt) {
-    case DType::F32: ctx.step.run = run_matmul<float>; ctx.step.kernel = "matmul_f32"; break;
-    case DType::F64: ctx.step.run = run_matmul<double>; ctx.step.kernel = "matmul_f64"; break;
-    case DType::I32: ctx.step.run = run_matmul<int32_t>; ctx.step.kernel = "matmul_i32"; break;
-    case DType::I64: ctx.step.run = run_matmul<int64_t>; ctx.step.kernel = "matmul_i64"; break;
-    case DType::U32: ctx.step.run = run_matmul<uint32_t>; ctx.step.kernel = "matmul_u32"; break;
-    default: ctx.step.run = run_matmul<uint64_t>; ctx.step.kernel = "matmul_u64"; break;
-  }
+  ctx.use_kernel<MatMulParams>(ref_kernel("matmul", dt).c_str()) = p;
 }
 
 // Gemm: Y = alpha * op(A) * op(B) + beta * C. C broadcasts unidirectionally
@@ -223,9 +170,8 @@ void Gemm(OpContext& ctx) {
   const Shape& b = ctx.input(1).shape;
   if (a.size() != 2 || b.size() != 2)
     ctx.fail("A and B must be 2-D, got " + shape_str(a) + " and " + shape_str(b));
-  auto& op = make_params<GemmOpParams>(ctx.step);
-  op.num_inputs = static_cast<int>(ctx.node().inputs.size());
-  GemmParams& p = op.gemm;
+  GemmParams p{};
+  p.num_inputs = static_cast<int32_t>(ctx.node().inputs.size());
   p.trans_a = ctx.attr_int("transA", 0) != 0;
   p.trans_b = ctx.attr_int("transB", 0) != 0;
   p.alpha = ctx.attr_float("alpha", 1.0f);
@@ -256,49 +202,17 @@ void Gemm(OpContext& ctx) {
   // constant that is one value per column ([N], [1,N], scalar): alpha is
   // folded into the packed B and beta into the bias.
   const bool c_per_column = !ctx.has_input(2) || (ctx.is_constant(2) && p.c_row_stride == 0);
-  if (dt == DType::F32 && ctx.is_constant(1) && !p.trans_a && c_per_column && p.K > 0 && p.N > 0) {
+  if (ctx.simd() && dt == DType::F32 && ctx.is_constant(1) && !p.trans_a && c_per_column && p.K > 0 && p.N > 0) {
     std::vector<float> bias;
     if (ctx.has_input(2)) {
       const float* c = ctx.input(2).as<float>();
       bias.resize(static_cast<size_t>(p.N));
       for (int64_t j = 0; j < p.N; ++j) bias[static_cast<size_t>(j)] = static_cast<float>(p.beta) * c[j * p.c_col_stride];
     }
-    const GemmParams gp = p;
-    const int slots = op.num_inputs;
-    const float* b = ctx.input(1).as<float>();
-    if (use_sparse(gp.M, gp.K, gp.N, b, gp.ldb, gp.trans_b)) {
-      auto& f = make_params<SparseGemmParams>(ctx.step);
-      f.rows = gp.M;
-      f.K = gp.K;
-      f.ldb = gp.ldb;
-      f.trans_b = gp.trans_b;
-      f.b = kernels::pack_sparse_b(gp.K, gp.N, b, gp.ldb, gp.trans_b, static_cast<float>(gp.alpha),
-                                   bias.empty() ? nullptr : bias.data());
-      f.out_slot = slots;
-      ctx.step.run = run_sparse_gemm;
-      ctx.step.kernel = "gemm_sparse_f32";
-      ctx.step.fuse = fuse_packed_gemm<SparseGemmParams, kGemmSparseRelu>;
-      return;
-    }
-    auto& f = make_params<PackedGemmParams>(ctx.step);
-    f.rows = gp.M;
-    f.K = gp.K;
-    f.b = kernels::pack_b(gp.K, gp.N, ctx.input(1).as<float>(), gp.ldb, gp.trans_b, static_cast<float>(gp.alpha),
-                          bias.empty() ? nullptr : bias.data());
-    f.out_slot = slots;
-    ctx.step.run = run_packed_gemm;
-    ctx.step.kernel = "gemm_packed_f32";
-    ctx.step.fuse = fuse_packed_gemm<PackedGemmParams, kGemmPackedRelu>;
+    use_packed_gemm(ctx, p.M, p.K, p.N, ctx.input(1).as<float>(), p.ldb, p.trans_b, static_cast<float>(p.alpha), bias);
     return;
   }
-  switch (dt) {
-    case DType::F32: ctx.step.run = run_gemm<float>; ctx.step.kernel = "gemm_f32"; break;
-    case DType::F64: ctx.step.run = run_gemm<double>; ctx.step.kernel = "gemm_f64"; break;
-    case DType::I32: ctx.step.run = run_gemm<int32_t>; ctx.step.kernel = "gemm_i32"; break;
-    case DType::I64: ctx.step.run = run_gemm<int64_t>; ctx.step.kernel = "gemm_i64"; break;
-    case DType::U32: ctx.step.run = run_gemm<uint32_t>; ctx.step.kernel = "gemm_u32"; break;
-    default: ctx.step.run = run_gemm<uint64_t>; ctx.step.kernel = "gemm_u64"; break;
-  }
+  ctx.use_kernel<GemmParams>(ref_kernel("gemm", dt).c_str()) = p;
 }
 
 }  // namespace

@@ -64,6 +64,22 @@ void OpContext::set_output(int i, DType dtype, Shape shape) {
   outputs_[i].shape = std::move(shape);
 }
 
+void OpContext::set_kernel(const kernels::KernelInfo& k, size_t params_size) {
+  const size_t expected = k.params ? k.params->size : 0;
+  if (expected != params_size)
+    fail(std::string("internal error: kernel ") + k.symbol + " takes " + std::to_string(expected) +
+         " bytes of params, prepare filled " + std::to_string(params_size));
+  step.run = k.fn;
+  step.info = &k;
+  step.kernel = k.symbol;
+}
+
+int OpContext::add_constant(const char* role, DType dtype, Shape shape, std::shared_ptr<const ir::Buffer> data) {
+  const int slot = static_cast<int>(node_.inputs.size() + node_.outputs.size() + step.constants.size());
+  step.constants.push_back({role, dtype, std::move(shape), std::move(data)});
+  return slot;
+}
+
 bool OpContext::has_attr(const std::string& name) const { return node_.attrs.count(name) > 0; }
 
 namespace {

@@ -16,6 +16,9 @@
 //            middle; trailing optional inputs the node does not list have
 //            no slot at all)
 //   outputs (likewise: the slots the node lists, nullptr for an empty name)
+//   constants (Step::constants: what prepare made for the step, e.g. packed
+//            weights; the plan owns them, counts them and `rtml compile`
+//            emits them with the model's other constants)
 //   fused   (the other addend of an Add fused into the step; see Step::fuse)
 //   scratch (only if scratch_bytes > 0; 64-byte aligned, uninitialized)
 // So a kernel with optional trailing operands must learn in prepare how many
@@ -32,21 +35,38 @@
 #include "core/error.h"
 #include "core/size.h"
 #include "ir/graph.h"
+#include "kernels/table.h"
 
 namespace rtml::ops {
 
 // Returns 0 on success, or a nonzero code (e.g. an index out of range) that
-// Session::run reports with the failing node.
-using RunFn = int (*)(const void* params, void* const* operands);
+// Session::run reports with the failing node. The kernel library's calling
+// convention (kernels/rtml_kernel.h).
+using RunFn = rtml_kernel_fn;
 // Called by Session::reset() (for stateful kernels such as the seeded RNG).
 using ResetFn = void (*)(void* params);
+
+// A constant prepare made for its step (packed weights, an effective bias):
+// owned by the plan, counted with the model's constants (Plan::constant_bytes).
+struct StepConstant {
+  std::string role;  // "packed_b": the plan names the tensor "<node>:<role>"
+  DType dtype = DType::F32;
+  Shape shape;
+  std::shared_ptr<const ir::Buffer> data;
+};
 
 // What prepare decided for one node.
 struct Step {
   RunFn run = nullptr;
   ResetFn reset = nullptr;
   std::shared_ptr<void> params;  // owned params struct handed to run()
-  const char* kernel = "";       // kernel name for profiles: "binary_add_f32"
+  // The kernel table entry `run` comes from (OpContext::use_kernel);
+  // nullptr for a kernel not in the table yet, which `rtml compile` refuses.
+  const kernels::KernelInfo* info = nullptr;
+  // Name for profiles and `rtml info`: the kernel's symbol, plus "+add" /
+  // "+relu" for a fused epilogue ("rtml_f32_gemm__packed_hwy+relu").
+  std::string kernel;
+  std::vector<StepConstant> constants;  // operands after the outputs (see above)
   size_t scratch_bytes = 0;
   // The output 0 holds exactly the bytes of input 0 (Reshape, Squeeze,
   // Flatten, Identity...). The planner may then share storage and skip the
@@ -110,6 +130,9 @@ class OpContext {
   // max_memory_bytes: so every shape downstream is safe to multiply.
   void set_output(int i, DType dtype, Shape shape);
   uint64_t max_memory_bytes = default_memory_limit();  // plan::PlanOptions::max_memory_bytes
+  kernels::KernelSet kernel_set = kernels::KernelSet::Simd;  // plan::PlanOptions::kernels
+  // True when the plan's kernel set takes the Highway kernels where they apply.
+  bool simd() const { return kernel_set == kernels::KernelSet::Simd; }
   const TensorInfo& output(int i) const { return outputs_.at(i); }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
 
@@ -135,9 +158,20 @@ class OpContext {
   // Normalizes a possibly negative axis against `rank`; fails if out of range.
   int axis(int64_t axis, int rank, const char* what = "axis") const;
 
+  // Picks the table entry `symbol` for this step and returns its params,
+  // value-initialised (all zero). P must be the entry's params struct.
+  template <class P>
+  P& use_kernel(const char* symbol) {
+    set_kernel(kernels::kernel(symbol), sizeof(P));
+    return make_params<P>(step);
+  }
+  // Appends a constant to step.constants; returns its operand slot.
+  int add_constant(const char* role, DType dtype, Shape shape, std::shared_ptr<const ir::Buffer> data);
+
   Step step;
 
  private:
+  void set_kernel(const kernels::KernelInfo& k, size_t params_size);
   const ir::Node& node_;
   int64_t opset_;
   std::vector<TensorInfo> inputs_;

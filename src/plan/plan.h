@@ -43,6 +43,10 @@ struct PlanOptions {
   // arena plus input and output buffers. Over it, build_plan throws with
   // the numbers before allocating.
   uint64_t max_memory_bytes = default_memory_limit();
+  // Which kernels prepare may pick (kernels/table.h, `--kernels`): simd
+  // takes the Highway kernels where they apply; reference and cortex-m use
+  // the portable scalar kernels only.
+  kernels::KernelSet kernels = kernels::KernelSet::Simd;
 };
 
 enum class Storage : uint8_t {
@@ -69,8 +73,8 @@ struct PlanStep {
   ops::Step step;
   uint32_t first_operand = 0;  // into Plan::operands
   uint32_t num_operands = 0;
-  uint32_t num_inputs = 0;   // operands: the node's inputs, then its outputs, then
-  uint32_t num_outputs = 0;  // fused addends, then the scratch (when scratch_bytes > 0)
+  uint32_t num_inputs = 0;   // operands: the node's inputs, then its outputs, then the
+  uint32_t num_outputs = 0;  // step's constants, fused addends, the scratch (when scratch_bytes > 0)
 };
 
 // A graph output whose value is not written by a step (it is a constant, a
@@ -101,7 +105,9 @@ struct Plan {
   size_t arena_bytes = 0;
   size_t arena_lower_bound_bytes = 0;
   size_t arena_no_reuse_bytes = 0;
-  size_t constant_bytes = 0;     // weights and folded constants the steps read
+  size_t constant_bytes = 0;     // weights, folded constants and packed weights the steps read
+  size_t step_constant_bytes = 0;  // of which prepare made for its step (ops::Step::constants)
+  kernels::KernelSet kernels = kernels::KernelSet::Simd;  // PlanOptions::kernels
   double flops = 0;              // per inference, estimated
   std::map<std::string, int> graph_op_counts;  // ops in the file
   std::map<std::string, int> plan_op_counts;   // ops left to run after folding (fused ones count as their head op)

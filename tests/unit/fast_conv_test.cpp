@@ -379,7 +379,7 @@ TEST(GemmFusion, GemmThenReluFuses) {
   gb.g.outputs = {gb.node(
       "Relu", {gb.node("Gemm", {in, gb.constant("w", {7, 9}, w), gb.constant("b", {7}, b)}, {{"transB", attr_int(1)}})})};
   const Ran fused = run_graph(gb.g, true, {x});
-  EXPECT_EQ(fused.kernels, (std::vector<std::string>{"gemm_packed_f32+relu"}));
+  EXPECT_EQ(fused.kernels, (std::vector<std::string>{"rtml_f32_gemm__packed_hwy+relu"}));
   std::vector<float> want;
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 7; ++j) {

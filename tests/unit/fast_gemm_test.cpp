@@ -159,11 +159,11 @@ TEST(FastGemmOps, MatMulWithConstantWeights) {
   std::mt19937 rng(7);
   // Batched A [2, 3, 19] times a constant [19, 33]; and a row vector [19].
   expect_packed_matches("MatMul", random_operand({2, 3, 19}, rng), {random_operand({19, 33}, rng)}, {},
-                        "matmul_packed_f32", 19);
-  expect_packed_matches("MatMul", random_operand({19}, rng), {random_operand({19, 33}, rng)}, {}, "matmul_packed_f32",
+                        "rtml_f32_gemm__packed_hwy", 19);
+  expect_packed_matches("MatMul", random_operand({19}, rng), {random_operand({19, 33}, rng)}, {}, "rtml_f32_gemm__packed_hwy",
                         19);
   // A constant 1-D B: a matrix-vector product with N = 1.
-  expect_packed_matches("MatMul", random_operand({3, 19}, rng), {random_operand({19}, rng)}, {}, "matmul_packed_f32",
+  expect_packed_matches("MatMul", random_operand({3, 19}, rng), {random_operand({19}, rng)}, {}, "rtml_f32_gemm__packed_hwy",
                         19);
 }
 
@@ -173,7 +173,7 @@ TEST(FastGemmOps, MatMulOfTwoActivationsPacksAtRunTime) {
   // both graph inputs; expected from a plain triple loop.
   const Operand a = random_operand({2, 3, 6, 19}, rng), b = random_operand({3, 19, 21}, rng);
   const NodeRun r = run_node("MatMul", a, {b}, {}, false);
-  EXPECT_EQ(r.kernel, std::string("matmul_pack_at_run_f32"));
+  EXPECT_EQ(r.kernel, std::string("rtml_f32_matmul__pack_at_run_hwy"));
   std::vector<float> want;
   for (int64_t i0 = 0; i0 < 2; ++i0)
     for (int64_t i1 = 0; i1 < 3; ++i1)
@@ -188,7 +188,7 @@ TEST(FastGemmOps, MatMulOfTwoActivationsPacksAtRunTime) {
   EXPECT_LT(max_rel_error(r.outputs[0], want), 2e-6 * 19);
   // Fewer than 4 rows: the reference kernel (packing would not pay).
   EXPECT_EQ(run_node("MatMul", random_operand({3, 19}, rng), {random_operand({19, 5}, rng)}, {}, false).kernel,
-            std::string("matmul_f32"));
+            std::string("rtml_f32_matmul__ref"));
 }
 
 TEST(FastGemmOps, GemmFoldsAlphaBetaAndBias) {
@@ -197,12 +197,12 @@ TEST(FastGemmOps, GemmFoldsAlphaBetaAndBias) {
       {"transB", attr_int(1)}, {"alpha", attr_float(0.75f)}, {"beta", attr_float(-2.0f)}};
   // Linear layer: A [3, 40], B [17, 40] (transB), C [17].
   expect_packed_matches("Gemm", random_operand({3, 40}, rng), {random_operand({17, 40}, rng), random_operand({17}, rng)},
-                        attrs, "gemm_packed_f32", 40);
+                        attrs, "rtml_f32_gemm__packed_hwy", 40);
   // C of shape [1, N], B not transposed, M = 1.
   expect_packed_matches("Gemm", random_operand({1, 40}, rng), {random_operand({40, 17}, rng), random_operand({1, 17}, rng)},
-                        {{"beta", attr_float(0.5f)}}, "gemm_packed_f32", 40);
+                        {{"beta", attr_float(0.5f)}}, "rtml_f32_gemm__packed_hwy", 40);
   // No C.
-  expect_packed_matches("Gemm", random_operand({9, 8}, rng), {random_operand({8, 5}, rng)}, {}, "gemm_packed_f32", 8);
+  expect_packed_matches("Gemm", random_operand({9, 8}, rng), {random_operand({8, 5}, rng)}, {}, "rtml_f32_gemm__packed_hwy", 8);
 }
 
 TEST(FastGemmOps, GemmWithFullCKeepsReferencePath) {
@@ -210,7 +210,7 @@ TEST(FastGemmOps, GemmWithFullCKeepsReferencePath) {
   // C [M, N] varies per row: not a per-column bias, so the reference kernel runs.
   const NodeRun r = run_node("Gemm", random_operand({3, 4}, rng),
                              {random_operand({4, 5}, rng), random_operand({3, 5}, rng)}, {}, true);
-  EXPECT_EQ(r.kernel, std::string("gemm_f32"));
+  EXPECT_EQ(r.kernel, std::string("rtml_f32_gemm__ref"));
 }
 
 TEST(FastGemmOps, Conv2dPaddedStridedWithBias) {

@@ -148,8 +148,8 @@ TEST(FastSparseOps, MostlyZeroWeightsTakeTheSparseKernel) {
   const Operand w{{45, 37}, sparse_floats(45 * 37, 0.9, rng)};
   const NodeRun fast = run_node("MatMul", x, {w}, {}, true);
   const NodeRun ref = run_node("MatMul", x, {w}, {}, false);
-  EXPECT_EQ(fast.kernel, std::string("matmul_sparse_f32"));
-  EXPECT_EQ(ref.kernel, std::string("matmul_f32"));
+  EXPECT_EQ(fast.kernel, std::string("rtml_f32_gemm__sparse_hwy"));
+  EXPECT_EQ(ref.kernel, std::string("rtml_f32_matmul__ref"));
   ASSERT_EQ(fast.outputs[0].size(), ref.outputs[0].size());
   for (size_t i = 0; i < ref.outputs[0].size(); ++i) EXPECT_NEAR(fast.outputs[0][i], ref.outputs[0][i], 1e-5);
 
@@ -159,7 +159,7 @@ TEST(FastSparseOps, MostlyZeroWeightsTakeTheSparseKernel) {
       {"transB", attr_int(1)}, {"alpha", attr_float(0.75f)}, {"beta", attr_float(-2.0f)}};
   const NodeRun gf = run_node("Gemm", x, {wt, c}, attrs, true);
   const NodeRun gr = run_node("Gemm", x, {wt, c}, attrs, false);
-  EXPECT_EQ(gf.kernel, std::string("gemm_sparse_f32"));
+  EXPECT_EQ(gf.kernel, std::string("rtml_f32_gemm__sparse_hwy"));
   for (size_t i = 0; i < gr.outputs[0].size(); ++i) EXPECT_NEAR(gf.outputs[0][i], gr.outputs[0][i], 1e-5);
 }
 
@@ -169,12 +169,12 @@ TEST(FastSparseOps, DenseWeightsOrManyRowsKeepThePackedGemm) {
   EXPECT_EQ(run_node("MatMul", {{1, 30}, sparse_floats(30, 0.0, rng)}, {{{30, 20}, sparse_floats(600, 0.5, rng)}}, {},
                      true)
                 .kernel,
-            std::string("matmul_packed_f32"));
+            std::string("rtml_f32_gemm__packed_hwy"));
   // Sparse, but more rows than kSparseMaxRows.
   EXPECT_EQ(run_node("MatMul", {{8, 30}, sparse_floats(240, 0.0, rng)}, {{{30, 20}, sparse_floats(600, 0.95, rng)}}, {},
                      true)
                 .kernel,
-            std::string("matmul_packed_f32"));
+            std::string("rtml_f32_gemm__packed_hwy"));
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ TEST(LinearMatMul, BroadcastsBatchOfB) {
   // A: 2 batches of 1x2; B: one 2x1 shared by both (batch stride 0).
   const float a[] = {1, 2, 3, 4}, b[] = {10, 1};
   float y[2];
-  MatMulParams p;
+  MatMulParams p{};
   p.M = 1;
   p.N = 1;
   p.K = 2;
@@ -62,7 +62,8 @@ TEST(LinearGemmOp, BroadcastsColumnBias) {
   // Y = I * [1 2; 3 4] + C where C is 2x1 = [10; 20] (row stride 1, col stride 0).
   const int32_t a[] = {1, 0, 0, 1}, b[] = {1, 2, 3, 4}, c[] = {10, 20};
   int32_t y[4];
-  GemmParams p;
+  GemmParams p{};
+  p.alpha = p.beta = 1;  // ONNX defaults (C params have no member defaults)
   p.M = p.N = p.K = 2;
   p.lda = p.ldb = 2;
   p.c_row_stride = 1;

@@ -47,7 +47,7 @@ class NativeBackend final : public Backend {
     if (!session_) return out;
     const plan::Plan& p = session_->plan();
     for (const plan::PlanStep& st : p.steps) {
-      StepInfo info{st.node_name, st.op_type, st.step.kernel ? st.step.kernel : "", st.step.flops, std::nullopt};
+      StepInfo info{st.node_name, st.op_type, st.step.kernel, st.step.flops, std::nullopt};
       int64_t bytes = 0;
       for (uint32_t o = 0; o < st.num_outputs; ++o)
         if (int id = p.operands[st.first_operand + st.num_inputs + o]; id >= 0)

@@ -5,7 +5,8 @@
 //      everything else is in the arena. An aliased view's output is its
 //      input's plan tensor.
 //   2. One PlanStep per kept, unaliased step with its operand slots
-//      (inputs, outputs, fused addends, scratch: ops/op.h).
+//      (inputs, outputs, the step's own constants, fused addends, scratch:
+//      ops/op.h). A step's constants become Constant tensors "<node>:<role>".
 //   3. A BufferRequest per arena tensor: its size and the first and last
 //      step that touch it, for place_arena.
 #include <algorithm>
@@ -94,6 +95,13 @@ void emit_steps(PlanState& s, PassReport& report) {
     ps.num_outputs = static_cast<uint32_t>(pr.outputs.size());
     for (ir::TensorId t : pr.inputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
     for (ir::TensorId t : pr.outputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
+    for (const ops::StepConstant& c : pr.step.constants) {
+      const int id = add(pr.name + ":" + c.role, c.dtype, c.shape, Storage::Constant);
+      plan.tensors[id].constant = c.data;
+      plan.constant_bytes += plan.tensors[id].bytes;
+      plan.step_constant_bytes += plan.tensors[id].bytes;
+      plan.operands.push_back(id);
+    }
     for (ir::TensorId t : pr.fused) plan.operands.push_back(id_of(t));
     if (pr.step.scratch_bytes)
       plan.operands.push_back(add(g.nodes[pr.node].name + ":scratch", DType::U8,

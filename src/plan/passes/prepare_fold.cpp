@@ -25,6 +25,7 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
   }
   ops::OpContext ctx(node, g.opset, std::move(ins), node.outputs.size(), g.source);
   ctx.max_memory_bytes = s.options.max_memory_bytes;
+  ctx.kernel_set = s.options.kernels;
   ops::prepare(*def, ctx);
   if (!ctx.step.run) ctx.fail("internal error: prepare chose no kernel");
 
@@ -60,11 +61,12 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
     prepared.op_type = node.op_type;
     return true;
   }
+  for (const ops::StepConstant& c : ctx.step.constants) operands.push_back(const_cast<void*>(c.data->data()));
   check_memory(ctx.step.scratch_bytes, s.options.max_memory_bytes, where + ": scratch for folding");
   ir::Buffer scratch(ctx.step.scratch_bytes);
   if (ctx.step.scratch_bytes) operands.push_back(scratch.data());
   if (int rc = ctx.step.run(ctx.step.params.get(), operands.data()))
-    ctx.fail("failed while folding constants (kernel " + std::string(ctx.step.kernel) + " returned " +
+    ctx.fail("failed while folding constants (kernel " + ctx.step.kernel + " returned " +
              std::to_string(rc) + ")");
   size_t k = 0;
   for (ir::TensorId t : node.outputs)
