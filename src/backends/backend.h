@@ -66,6 +66,7 @@ struct TensorInfo {
 struct BackendOptions {
   int threads = 1;          // intra-op threads; 1 = single-threaded (the default everywhere)
   std::string torch_model;  // torch: the TorchScript file ("" = model.pt beside the .onnx)
+  std::string kernels = "simd";  // native: the kernel set (kernels/table.h, `--kernels`)
   // Plugins (backends/plugin.h): the ONNX model as the host imported it, valid
   // until close(). Plugins read the tensor interface (and, where they build
   // their own graph, the nodes and weights) from it instead of parsing the file.

@@ -214,6 +214,7 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
     backends::BackendOptions bo;
     bo.threads = opt.threads;
     bo.torch_model = opt.torch_model;
+    bo.kernels = opt.kernels;
     auto t0 = Clock::now();
     b.open(spec.path, bo);
     b.prepare();

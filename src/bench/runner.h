@@ -47,6 +47,7 @@ struct BenchOptions {
   std::optional<double> period_us;  // real-time mode: one inference per period
   PeriodClock* period_clock = nullptr;  // real-time mode's clock (nullptr: the system's)
   std::string torch_model;          // torch backend: explicit TorchScript file
+  std::string kernels = "simd";     // native backend: the kernel set (`--kernels`)
   bool accuracy = true;             // compare with the test data when there is some
 };
 

@@ -118,6 +118,7 @@ int cmd_bench(const Args& args) {
   OptionTable table("bench", "MODEL|FOLDER|manifest.json... [options]", kAbout);
   add_bench_run_options(table, b);
   add_memory_option(table);
+  add_kernels_option(table, [&opt](kernels::KernelSet k) { opt.kernels = kernels::kernel_set_name(k); });
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
       .value("--test-data", "DIR", test_data,

@@ -49,6 +49,8 @@ struct ModelOptions {
 };
 // MODEL and `--shape NAME=DIMS` (repeatable): rtml info and rtml run.
 void add_model_options(OptionTable& table, ModelOptions& out);
+// --kernels SET (kernels/table.h): calls `set` with the parsed kernel set.
+void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSet)> set);
 // --max-memory SIZE: sets the process's memory limit (core/size.h) before
 // anything is loaded, and calls `also` with it.
 void add_memory_option(OptionTable& table, std::function<void(uint64_t)> also = {});

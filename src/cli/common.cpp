@@ -29,8 +29,23 @@ void add_memory_option(OptionTable& table, std::function<void(uint64_t)> also) {
                });
 }
 
+void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSet)> set) {
+  table.custom("--kernels", "SET",
+               std::string("the kernels the engine's steps may use: simd (default: Highway SIMD kernels\n"
+                           "where they apply), reference (the scalar reference kernels only), cortex-m\n"
+                           "(the portable kernels a microcontroller build runs)"),
+               [set](const std::string& text) {
+                 try {
+                   set(kernels::parse_kernel_set(text));
+                 } catch (const Error& e) {
+                   throw UsageError(std::string("--kernels: ") + e.what());
+                 }
+               });
+}
+
 void add_model_options(OptionTable& table, ModelOptions& out) {
   add_memory_option(table, [&out](uint64_t bytes) { out.plan.max_memory_bytes = bytes; });
+  add_kernels_option(table, [&out](kernels::KernelSet k) { out.plan.kernels = k; });
   table.positional("MODEL", out.model)
       .custom("--shape", "NAME=DIMS", "an input's shape, e.g. --shape input=1x128 (repeatable; needed for\n"
               "dynamic dimensions such as batch or sequence)",

@@ -145,6 +145,7 @@ int cmd_profile(const Args& args) {
   int top = 20;
   OptionTable table("profile", "MODEL [options]", kAbout);
   add_memory_option(table);
+  add_kernels_option(table, [&opt](kernels::KernelSet k) { opt.kernels = kernels::kernel_set_name(k); });
   table.positional("MODEL", model_arg)
       .value("--backend", "NAME", backend,
              "native (steps timed one by one), torch (LibTorch's profiler) or onnxruntime\n"
@@ -194,6 +195,7 @@ int cmd_profile(const Args& args) {
   bench::BenchOptions bo;
   bo.threads = opt.threads;
   bo.torch_model = opt.torch_model;
+  bo.kernels = opt.kernels;
   bo.keep_samples = true;
   std::fprintf(stderr, "rtml profile: %s: benchmarking...\n", head.c_str());
   json run = bench::bench_model(spec, backend, bo, bench::RealtimeSetup{});

@@ -274,6 +274,7 @@ ProfileResult profile_backend(backends::Backend& b, const std::string& backend_n
     phase("load");
     backends::BackendOptions bo;
     bo.threads = opt.threads;
+    bo.kernels = opt.kernels;
     bo.torch_model = opt.torch_model;
     b.open(spec.path, bo);
     b.prepare();

@@ -46,6 +46,7 @@ struct ProfileOptions {
   int top_frames = 20;                   // perf.top entries
   double memory_interval_us = 1000;
   int threads = 1;
+  std::string kernels = "simd";  // native backend: the kernel set (`--kernels`)
   std::string torch_model;               // torch: explicit TorchScript file
   bool use_test_data = true;             // inputs from test set 0 when the model has test data
 };

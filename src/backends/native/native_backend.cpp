@@ -18,6 +18,7 @@ class NativeBackend final : public Backend {
  public:
   void open(const std::string& onnx_path, const BackendOptions& options) override {
     path_ = onnx_path;
+    plan_options_.kernels = kernels::parse_kernel_set(options.kernels);
     graph_ = import::load_onnx(onnx_path);
     if (options.threads != 1)
       threads_note_ = "native runs on one thread; --threads " + std::to_string(options.threads) + " ignored";
@@ -25,7 +26,7 @@ class NativeBackend final : public Backend {
 
   void prepare() override {
     if (!graph_) throw Error("native: prepare() before open()");
-    session_.emplace(plan::build_plan(*graph_, {}));
+    session_.emplace(plan::build_plan(*graph_, plan_options_));
     inputs_.clear();
     outputs_.clear();
     for (int i = 0; i < session_->num_inputs(); ++i)
@@ -69,7 +70,9 @@ class NativeBackend final : public Backend {
   const void* output_data(int i) const override { return session_->output_data(i); }
 
   std::map<std::string, std::string> describe() const override {
-    std::map<std::string, std::string> d = {{"runtime", "rtml engine (reference kernels)"}, {"threads", "1"}};
+    std::map<std::string, std::string> d = {{"runtime", "rtml engine"},
+                                                {"kernels", kernels::kernel_set_name(plan_options_.kernels)},
+                                                {"threads", "1"}};
     if (session_) {
       d["arena_bytes"] = std::to_string(session_->plan().arena_bytes);
       d["steps"] = std::to_string(session_->plan().steps.size());
@@ -79,6 +82,7 @@ class NativeBackend final : public Backend {
   }
 
  private:
+  plan::PlanOptions plan_options_;
   void check(engine::RunStatus st) const {
     if (st.ok()) return;
     const auto& step = session_->plan().steps[st.step];
