@@ -19,6 +19,7 @@ namespace rtml::cli {
 using Args = std::vector<std::string>;
 
 int cmd_info(const Args& args);
+int cmd_compile(const Args& args);
 int cmd_run(const Args& args);
 int cmd_ops(const Args& args);
 int cmd_zoo(const Args& args);
@@ -46,6 +47,7 @@ std::vector<std::string> split(const std::string& s, char separator);
 struct ModelOptions {
   std::string model;
   plan::PlanOptions plan;
+  bool kernels_given = false;  // --kernels was on the command line
 };
 // MODEL and `--shape NAME=DIMS` (repeatable): rtml info and rtml run.
 void add_model_options(OptionTable& table, ModelOptions& out);

@@ -45,7 +45,10 @@ void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSe
 
 void add_model_options(OptionTable& table, ModelOptions& out) {
   add_memory_option(table, [&out](uint64_t bytes) { out.plan.max_memory_bytes = bytes; });
-  add_kernels_option(table, [&out](kernels::KernelSet k) { out.plan.kernels = k; });
+  add_kernels_option(table, [&out](kernels::KernelSet k) {
+    out.plan.kernels = k;
+    out.kernels_given = true;
+  });
   table.positional("MODEL", out.model)
       .custom("--shape", "NAME=DIMS", "an input's shape, e.g. --shape input=1x128 (repeatable; needed for\n"
               "dynamic dimensions such as batch or sequence)",

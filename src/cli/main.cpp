@@ -18,7 +18,9 @@ void usage(std::FILE* to) {
       "  run MODEL --test-data DIR [--tolerance T] [--report FILE.json]\n"
       "                                          run every test_data_set_N in DIR, compare with its expected\n"
       "                                          outputs (and labels: top-1); exit 1 if out of tolerance\n"
-      "  ops                                     list the ONNX ops the engine supports\n"
+      "  ops [--kernels]                         list the ONNX ops the engine supports (or its kernel table)\n"
+      "  compile MODEL --out DIR [--target host|armhf|cortex-m7|cortex-m4|cortex-m55] [--project]\n"
+      "                                          the planned model as standalone C: one kernel call per step\n"
       "  zoo [--out DIR] [--set default|sweep|all] [--only NAME]... [--list]\n"
       "                                          generate the example model zoo (runs zoo/generate.py with\n"
       "                                          Debian's python3: torch, onnx, numpy, sklearn)\n"
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
     if (cmd == "info") return rtml::cli::cmd_info(args);
     if (cmd == "run") return rtml::cli::cmd_run(args);
     if (cmd == "ops") return rtml::cli::cmd_ops(args);
+    if (cmd == "compile") return rtml::cli::cmd_compile(args);
     if (cmd == "bench") return rtml::cli::cmd_bench(args);
     if (cmd == "compare") return rtml::cli::cmd_compare(args);
     if (cmd == "runs") return rtml::cli::cmd_runs(args);

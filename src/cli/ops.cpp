@@ -27,6 +27,7 @@ void print_kernels(bool as_json) {
       out.push_back({{"symbol", k.symbol},
                      {"operands", k.operands},
                      {"source", k.source},
+                     {"header", kernels::kernel_header(k)},
                      {"portable", k.portable},
                      {"params", k.params ? nlohmann::json(k.params->c_type) : nlohmann::json(nullptr)},
                      {"params_bytes", k.params ? k.params->size : 0},

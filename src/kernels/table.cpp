@@ -82,6 +82,13 @@ const KernelInfo* find_kernel(std::string_view symbol) {
   return it == t.by_symbol.end() ? nullptr : &t.entries[it->second];
 }
 
+std::string kernel_header(const KernelInfo& k) {
+  if (k.header) return k.header;
+  std::string s = k.source;
+  const size_t dot = s.rfind('.');
+  return (dot == std::string::npos ? s : s.substr(0, dot)) + ".h";
+}
+
 const KernelInfo& kernel(std::string_view symbol) {
   if (const KernelInfo* k = find_kernel(symbol)) return *k;
   throw Error("internal error: kernel " + std::string(symbol) + " is not in the kernel table");

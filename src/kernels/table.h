@@ -129,7 +129,12 @@ struct KernelInfo {
   const char* operands = "";            // "A, B, C?, Y" ('?': an optional slot, may be null)
   const char* source = "";              // defining file under src/: "kernels/linear.cpp"
   bool portable = false;                // freestanding (see rtml_kernel.h)
+  // The C header that declares it and its params (generated C includes it);
+  // nullptr: the source's own header (kernels/linear.cpp -> kernels/linear.h).
+  const char* header = nullptr;
 };
+// The header of `k` (KernelInfo::header or the source's .h).
+std::string kernel_header(const KernelInfo& k);
 
 // Every registered kernel, in registration order (built on first use).
 const std::vector<KernelInfo>& kernel_table();

@@ -62,11 +62,11 @@ void add_linear_kernels(std::vector<KernelInfo>& t) {
   RTML_LINEAR_TYPES(RTML_LINEAR_ENTRIES)
 #undef RTML_LINEAR_ENTRIES
   t.push_back({"rtml_f32_matmul__pack_at_run_hwy", rtml_f32_matmul__pack_at_run_hwy, &matmul, "A, B, Y, scratch",
-               "kernels/fast_gemm.cpp", false});
+               "kernels/fast_gemm.cpp", false, "kernels/linear.h"});
   t.push_back({"rtml_f32_gemm__packed_hwy", rtml_f32_gemm__packed_hwy, &packed, "A, (B, C?,) Y, packed",
-               "kernels/fast_gemm.cpp", false});
+               "kernels/fast_gemm.cpp", false, "kernels/linear.h"});
   t.push_back({"rtml_f32_gemm__sparse_hwy", rtml_f32_gemm__sparse_hwy, &sparse, "A, B, (C?,) Y, packed",
-               "kernels/fast_sparse.cpp", false});
+               "kernels/fast_sparse.cpp", false, "kernels/linear.h"});
 }
 
 }  // namespace rtml::kernels

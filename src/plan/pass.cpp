@@ -9,6 +9,7 @@ namespace rtml::plan {
 PlanState::PlanState(const ir::Graph& source_graph, PlanOptions plan_options)
     : graph(source_graph), options(std::move(plan_options)) {
   plan.source = source_graph.source;
+  plan.kernels = options.kernels;
   for (const ir::Node& n : source_graph.nodes) ++plan.graph_op_counts[n.op_type];
 }
 

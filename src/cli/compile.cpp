@@ -1,0 +1,65 @@
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "compile/codegen.h"
+#include "core/error.h"
+#include "import/onnx_import.h"
+
+namespace rtml::cli {
+
+namespace {
+const char* const kAbout =
+    "Writes the planned model as standalone C into DIR: NAME.h (arena size, inputs and outputs,\n"
+    "NAME_run, NAME_reset), NAME.c (one params literal and one kernel call per step, at fixed arena\n"
+    "offsets), NAME_weights.c (the constants as const arrays) and the kernel library's sources the\n"
+    "steps use. The code allocates nothing and holds no maths of its own: it calls the same kernels,\n"
+    "with the same params, as the engine planned with the same --kernels.";
+}  // namespace
+
+int cmd_compile(const Args& args) {
+  ModelOptions opt;
+  compile::CompileOptions co;
+  std::string name;
+  OptionTable table("compile", "MODEL --out DIR [options]", kAbout);
+  add_model_options(table, opt);
+  std::string targets;
+  for (const compile::Target& t : compile::targets())
+    targets += std::string(targets.empty() ? "" : "\n") + t.name + ": " + t.about;
+  table.value("--target", "NAME", co.target, "where the code runs (default host):\n" + targets)
+      .value("--out", "DIR", co.out_dir, "the folder to write (created; files in it are replaced)")
+      .value("--name", "NAME", name, "the C prefix of every symbol (default: the model file's folder or name)")
+      .flag("--project", co.project,
+            "also a Makefile and a test main that reads inputs.bin and writes outputs.bin\n"
+            "(for a Cortex-M: startup code, linker script and semihosting, runs under QEMU)");
+  if (!table.parse(args)) return 0;
+  if (co.out_dir.empty()) throw UsageError("--out DIR is required");
+  const compile::Target& target = compile::find_target(co.target);
+  if (!opt.kernels_given) opt.plan.kernels = target.default_kernels;
+  if (target.microcontroller && opt.plan.kernels == kernels::KernelSet::Simd)
+    throw UsageError(std::string("--kernels simd runs on Linux targets only; ") + target.name +
+                     " takes cortex-m or reference");
+  if (name.empty()) {
+    std::filesystem::path p(opt.model);
+    name = p.stem() == "model" && p.has_parent_path() ? p.parent_path().filename().string() : p.stem().string();
+  }
+  co.name = compile::c_identifier(name);
+  co.model_path = opt.model;
+
+  ir::Graph g = import::load_onnx(opt.model);
+  plan::Plan plan = plan::build_plan(g, opt.plan);
+  compile::CompileResult r = compile::generate_c(plan, co);
+
+  std::printf("%s -> %s/%s.{h,c} for %s, kernels %s\n", opt.model.c_str(), co.out_dir.c_str(), co.name.c_str(),
+              target.name, kernels::kernel_set_name(plan.kernels));
+  std::printf("  arena      %zu bytes (RAM; the caller passes it to %s_run)\n", r.arena_bytes, co.name.c_str());
+  std::printf("  constants  %zu bytes (%s_weights.c: const, flash on a microcontroller)\n", r.constant_bytes,
+              co.name.c_str());
+  std::printf("  steps      %zu, calling %zu kernels:\n", plan.steps.size(), r.kernel_steps.size());
+  for (const auto& [sym, n] : r.kernel_steps) std::printf("    %-44s x%d\n", sym.c_str(), n);
+  std::printf("  files      %zu written (%zu kernel library sources)\n", r.files.size(), r.kernel_sources.size());
+  return 0;
+}
+
+}  // namespace rtml::cli

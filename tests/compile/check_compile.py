@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""`rtml compile --target host --project` against `rtml run` on zoo models.
+
+For every model folder given: compile it with each kernel set, build the project
+with its Makefile (C99 -pedantic -Werror: any warning fails), run it on each
+test_data_set_N's inputs, and compare with `rtml run --kernels SET` on the same
+inputs. The generated code calls the same kernels with the same params in the
+same order, so with the reference set the outputs must be identical bit for bit;
+with simd (Highway kernels built by another compiler invocation) within 1e-5.
+Each set runs in its own process, as `rtml run` does (random ops start from
+their seed each time).
+
+usage: check_compile.py RTML MODEL_DIR... [--kernels reference,simd]
+Exit 77 (skip) when no C compiler is installed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from onnx import TensorProto, numpy_helper
+
+args = sys.argv[1:]
+kernel_sets = ["reference", "simd"]
+if "--kernels" in args:
+    i = args.index("--kernels")
+    kernel_sets = args[i + 1].split(",")
+    del args[i:i + 2]
+RTML, MODELS = args[0], args[1:]
+if not shutil.which("cc") or not shutil.which("c++") or not shutil.which("make"):
+    print("SKIP: no C/C++ compiler or make")
+    sys.exit(77)
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+    return cond
+
+
+def load_pb(path):
+    t = TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def run(cmd, cwd=None):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+
+
+checked = 0
+with tempfile.TemporaryDirectory() as tmp:
+    for folder in MODELS:
+        model = os.path.join(folder, "model.onnx")
+        name = os.path.basename(os.path.normpath(folder))
+        info = json.loads(run([RTML, "info", model, "--json"]).stdout)
+        in_names = [t["name"] for t in info["inputs"]]
+        out_names = [t["name"] for t in info["outputs"]]
+        sets = sorted(d for d in os.listdir(folder) if d.startswith("test_data_set_"))
+        check(len(sets) > 0, f"{name}: has test data")
+        for ks in kernel_sets:
+            out = os.path.join(tmp, f"{name}-{ks}")
+            p = run([RTML, "compile", model, "--out", out, "--project", "--kernels", ks])
+            if not check(p.returncode == 0, f"{name} [{ks}]: rtml compile exits 0\n{p.stderr}"):
+                continue
+            c_name = name.replace("-", "_")
+            b = run(["make", "-s", "-j2"], cwd=out)
+            if not check(b.returncode == 0 and "warning" not in b.stderr,
+                         f"{name} [{ks}]: the project builds warning-free\n{b.stdout}{b.stderr}"):
+                continue
+            for s in sets:
+                d = os.path.join(folder, s)
+                inputs = [load_pb(os.path.join(d, f"input_{i}.pb")) for i in range(len(in_names))]
+                with open(os.path.join(out, "inputs.bin"), "wb") as f:
+                    for a in inputs:
+                        f.write(np.ascontiguousarray(a).tobytes())
+                r = run([os.path.join(out, c_name), "inputs.bin", "outputs.bin"], cwd=out)
+                if not check(r.returncode == 0, f"{name} [{ks}] {s}: the compiled model runs\n{r.stderr}"):
+                    continue
+                npys = []
+                for n, a in zip(in_names, inputs):
+                    path = os.path.join(out, f"in_{len(npys)}.npy")
+                    np.save(path, a)
+                    npys += ["--input", f"{n}={path}"]
+                ref_dir = os.path.join(out, "ref")
+                e = run([RTML, "run", model, "--kernels", ks, *npys, "--output-dir", ref_dir])
+                if not check(e.returncode == 0, f"{name} [{ks}] {s}: rtml run exits 0\n{e.stderr}"):
+                    continue
+                raw = open(os.path.join(out, "outputs.bin"), "rb").read()
+                at = 0
+                for n in out_names:
+                    want = np.load(os.path.join(ref_dir, f"{n}.npy"))
+                    got = np.frombuffer(raw[at:at + want.nbytes], dtype=want.dtype).reshape(want.shape)
+                    at += want.nbytes
+                    if ks == "reference":
+                        same = np.array_equal(got.view(np.uint8), want.view(np.uint8))
+                        check(same, f"{name} [{ks}] {s} output {n}: bit-identical to rtml run "
+                                    f"(max |diff| {np.max(np.abs(got.astype(np.float64) - want)) if want.size else 0})")
+                    else:
+                        check(np.allclose(got, want, rtol=1e-5, atol=1e-5, equal_nan=True),
+                              f"{name} [{ks}] {s} output {n}: within 1e-5 of rtml run")
+                check(at == len(raw), f"{name} [{ks}] {s}: outputs.bin holds exactly the outputs ({len(raw)} bytes)")
+                checked += 1
+
+print(f"{checked} (model, kernel set, test set) runs compared: " + ("all good" if not failures else f"{len(failures)} failures"))
+sys.exit(1 if failures else 0)
