@@ -66,13 +66,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     ::dup2(out[1], STDERR_FILENO);
     int null_in = ::open("/dev/null", O_RDONLY);
     if (null_in >= 0) ::dup2(null_in, STDIN_FILENO);
-    int e = 0;
-    if (!workdir.empty() && ::chdir(workdir.c_str()) != 0) e = errno;
-    if (e == 0) {
+    int failure[2] = {0, 0};  // {1: chdir, 2: execve; errno}
+    if (!workdir.empty() && ::chdir(workdir.c_str()) != 0) {
+      failure[0] = 1, failure[1] = errno;
+    } else {
       ::execve(program.c_str(), cargv.data(), environ);
-      e = errno;
+      failure[0] = 2, failure[1] = errno;
     }
-    (void)!::write(err[1], &e, sizeof e);
+    (void)!::write(err[1], failure, sizeof failure);
     ::_exit(127);
   }
   const int fork_errno = errno;
@@ -109,13 +110,16 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (result.timed_out) ::kill(-pid, SIGKILL);  // anything left in the group
-  int exec_errno = 0;
+  int failure[2] = {0, 0};
   ssize_t got;
-  while ((got = ::read(err[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  while ((got = ::read(err[0], failure, sizeof failure)) < 0 && errno == EINTR) {
   }
   close_fd(err[0]);
-  if (got == static_cast<ssize_t>(sizeof exec_errno))
-    throw Error("cannot run " + program + " (" + std::strerror(exec_errno) + ")");
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    if (failure[0] == 1)
+      throw Error("cannot run " + argv[0] + " in " + workdir + " (" + std::strerror(failure[1]) + ")");
+    throw Error("cannot run " + program + " (" + std::strerror(failure[1]) + ")");
+  }
   if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;

@@ -24,6 +24,7 @@
 #include "compile/qemu_runner.h"
 #include "core/error.h"
 #include "util/subprocess.h"
+#include "../unit/error_of.h"
 
 namespace fs = std::filesystem;
 using namespace rtml;
@@ -139,26 +140,16 @@ void test_counts(const CortexMTarget& target, const fs::path& work) {
     std::ofstream(run_dir / "hang") << "";
     QemuRunOptions quick;
     quick.time_limit_s = 1;
-    bool stopped = false;
-    try {
-      run_under_qemu(target, elf, run_dir.string(), quick);
-    } catch (const Error& e) {
-      stopped = std::string(e.what()).find("did not finish within") != std::string::npos;
-      CHECK(stopped, label + "time limit message: " + e.what());
-    }
-    CHECK(stopped, label + "a program that never exits is stopped at the time limit");
+    std::string m = error_of([&] { run_under_qemu(target, elf, run_dir.string(), quick); });
+    CHECK(m.find("did not finish within") != std::string::npos,
+          label + "a program that never exits is stopped at the time limit: " + m);
 
     QemuRunOptions broken;  // QEMU cannot load the plugin: its own message comes through
     broken.plugin = (run_dir / "not-a-plugin.so").string();
     std::ofstream(broken.plugin) << "not a shared object\n";
     fs::remove(run_dir / "hang");
-    try {
-      run_under_qemu(target, elf, run_dir.string(), broken);
-      CHECK(false, label + "a broken plugin accepted");
-    } catch (const Error& e) {
-      CHECK(std::string(e.what()).find("Could not load plugin") != std::string::npos,
-            label + "broken plugin message: " + e.what());
-    }
+    m = error_of([&] { run_under_qemu(target, elf, run_dir.string(), broken); });
+    CHECK(m.find("Could not load plugin") != std::string::npos, label + "broken plugin message: " + m);
   }
 }
 
@@ -205,23 +196,22 @@ void test_toy_model(const CortexMTarget& target, const fs::path& work) {
               static_cast<unsigned long long>(ram ? ram->store_bytes : 0));
 }
 
+// A project whose C does not compile: build_project's error carries the compiler's message.
+void test_compile_error(const fs::path& work) {
+  fs::path dir = make_project(work, "broken", source_dir() / "tests/cortexm/toy", true);
+  std::ofstream(dir / "broken.c") << "int rtml_broken(void) { return undeclared_name; }\n";
+  const std::string m = error_of([&] { build_project(dir.string(), find_cortexm_target("cortex-m4")); });
+  CHECK(m.find("building for cortex-m4 failed") != std::string::npos && m.find("undeclared_name") != std::string::npos,
+        "compile error message: " + m);
+}
+
 void test_bad_input(const fs::path& work) {
-  try {
-    find_cortexm_target("cortex-m3");
-    CHECK(false, "unknown target accepted");
-  } catch (const Error& e) {
-    std::string m = e.what();
-    CHECK(m.find("cortex-m3") != std::string::npos && m.find("cortex-m7") != std::string::npos &&
-              m.find("cortex-m55") != std::string::npos,
-          "unknown target message names it and the known ones: " + m);
-  }
-  try {
-    run_under_qemu(find_cortexm_target("cortex-m4"), (work / "no-such.elf").string(), work.string());
-    CHECK(false, "missing ELF accepted");
-  } catch (const Error& e) {
-    CHECK(std::string(e.what()).find("no-such.elf: no such ELF file") != std::string::npos,
-          std::string("missing ELF message: ") + e.what());
-  }
+  std::string m = error_of([] { find_cortexm_target("cortex-m3"); });
+  CHECK(m.find("cortex-m3") != std::string::npos && m.find("cortex-m7") != std::string::npos &&
+            m.find("cortex-m55") != std::string::npos,
+        "unknown target message names it and the known ones: " + m);
+  m = error_of([&] { run_under_qemu(find_cortexm_target("cortex-m4"), (work / "no-such.elf").string(), work.string()); });
+  CHECK(m.find("no-such.elf: no such ELF file") != std::string::npos, "missing ELF message: " + m);
 }
 
 }  // namespace
@@ -237,6 +227,7 @@ int main() {
   fs::create_directories(work);
   try {
     test_bad_input(work);
+    test_compile_error(work);
     for (const CortexMTarget& target : cortexm_targets()) {
       test_counts(target, work);
       test_toy_model(target, work);
