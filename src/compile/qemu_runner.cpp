@@ -40,22 +40,23 @@ std::string last_lines(const std::string& text, size_t max_chars = 4000) {
   return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
 }
 
-// The marker functions' entry addresses, from the ELF's symbol table.
-std::map<std::string, uint64_t> marker_addresses(const std::string& nm, const std::string& elf) {
-  util::ProcessResult r = util::run_process({nm, elf}, "", 60);
+const char* const kMarkers[] = {"rtml_inference_begin", "rtml_step_begin", "rtml_inference_end"};
+
+// A helper tool's output, or Error naming the ELF.
+std::string tool_output(const std::vector<std::string>& argv, const std::string& elf) {
+  util::ProcessResult r = util::run_process(argv, "", 60);
   if (r.timed_out || r.exit_status != 0)
-    throw Error(elf + ": cannot read its symbols with " + nm + ": " + last_lines(r.output));
+    throw Error(elf + ": cannot read it with " + argv[0] + ": " + last_lines(r.output));
+  return r.output;
+}
+
+// The marker functions' entry addresses, from the ELF's symbol table.
+std::map<std::string, uint64_t> marker_addresses(const std::string& elf) {
   std::map<std::string, uint64_t> found;
-  std::istringstream lines(r.output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string addr, type, name;
-    if (!(fields >> addr >> type >> name)) continue;
-    if (name == "rtml_inference_begin" || name == "rtml_step_begin" || name == "rtml_inference_end")
-      found[name] = std::stoull(addr, nullptr, 16) & ~uint64_t{1};  // no Thumb bit
-  }
-  for (const char* name : {"rtml_inference_begin", "rtml_step_begin", "rtml_inference_end"})
+  for (const ElfSymbol& s : read_elf_symbols(elf))
+    for (const char* name : kMarkers)
+      if (s.name == name) found[name] = s.address;
+  for (const char* name : kMarkers)
     if (!found.count(name))
       throw Error(elf + ": has no " + name +
                   " (the marker functions of rtml_markers.c): build the project with MARKERS=1 (the default)");
@@ -73,10 +74,9 @@ void parse_main_line(const std::string& output, QemuRun& run) {
   std::string line;
   while (std::getline(lines, line)) {
     if (line.rfind("rtml: sets=", 0) != 0) continue;
-    const std::string padded = " " + line.substr(6);
-    run.sets = field_after(padded, "sets");
-    run.stack_bytes = field_after(padded, "stack_bytes");
-    run.arena_bytes = field_after(padded, "arena_bytes");
+    run.sets = field_after(line, "sets");
+    run.stack_bytes = field_after(line, "stack_bytes");
+    run.arena_bytes = field_after(line, "arena_bytes");
   }
 }
 
@@ -113,6 +113,7 @@ Toolchain find_toolchain() {
       {"arm-none-eabi-gcc", "gcc-arm-none-eabi", &Toolchain::gcc},
       {"arm-none-eabi-g++", "gcc-arm-none-eabi", &Toolchain::gxx},
       {"arm-none-eabi-nm", "binutils-arm-none-eabi", &Toolchain::nm},
+      {"arm-none-eabi-size", "binutils-arm-none-eabi", &Toolchain::size},
       {"make", "make", &Toolchain::make},
       {"qemu-system-arm", "qemu-system-arm", &Toolchain::qemu},
   };
@@ -136,6 +137,45 @@ std::string find_qemu_plugin() {
   for (const std::string& d : util::plugin_dirs()) where += (where.empty() ? "" : ", ") + d;
   throw Error(std::string("the QEMU instruction-count plugin ") + kPluginFile + " is not installed here (looked in " +
               where + "): it is built with rtml (tools/qemu-plugin), or set RTML_PLUGIN_PATH to its folder");
+}
+
+std::vector<ElfSymbol> read_elf_symbols(const std::string& elf) {
+  const std::string text = tool_output({find_toolchain().nm, "-S", elf}, elf);
+  std::vector<ElfSymbol> symbols;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::vector<std::string> w;
+    for (std::string word; f >> word;) w.push_back(word);
+    if (w.size() != 3 && w.size() != 4) continue;  // "ADDR [SIZE] TYPE NAME"; undefined symbols have no address
+    ElfSymbol s;
+    s.address = std::stoull(w[0], nullptr, 16);
+    if (w.size() == 4) s.size = std::stoull(w[1], nullptr, 16);
+    s.type = w[w.size() - 2][0];
+    s.name = w.back();
+    if (s.type == 'T' || s.type == 't') s.address &= ~uint64_t{1};  // Thumb bit
+    symbols.push_back(s);
+  }
+  return symbols;
+}
+
+ElfSizes read_elf_sizes(const std::string& elf) {
+  const std::string text = tool_output({find_toolchain().size, "-A", elf}, elf);
+  ElfSizes sizes;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string section;
+    uint64_t bytes = 0;
+    if (!(f >> section >> bytes)) continue;
+    if (section == ".vectors" || section == ".text") sizes.code_bytes += bytes;
+    else if (section == ".rodata" || section == ".ARM.exidx") sizes.rodata_bytes += bytes;
+    else if (section == ".data") sizes.data_bytes += bytes;
+    else if (section == ".bss") sizes.bss_bytes += bytes;
+  }
+  return sizes;
 }
 
 std::string build_project(const std::string& dir, const CortexMTarget& target, double time_limit_s) {
@@ -202,7 +242,7 @@ QemuRun run_under_qemu(const CortexMTarget& target, const std::string& elf, cons
   const Toolchain tc = find_toolchain();
   const std::string plugin = options.plugin.empty() ? find_qemu_plugin() : options.plugin;
   if (!fs::is_regular_file(plugin, ec)) throw Error(plugin + ": no such QEMU plugin");
-  const auto markers = marker_addresses(tc.nm, elf);
+  const auto markers = marker_addresses(elf);
 
   const fs::path counts_path = fs::absolute(fs::path(workdir) / "rtml-insn-counts.txt");
   fs::remove(counts_path, ec);

@@ -38,7 +38,7 @@ const std::vector<CortexMTarget>& cortexm_targets();
 const CortexMTarget& find_cortexm_target(const std::string& name);
 
 struct Toolchain {
-  std::string gcc, gxx, nm, make, qemu;  // full paths
+  std::string gcc, gxx, nm, size, make, qemu;  // full paths
 };
 
 // Error naming the Debian packages when a tool is missing.
@@ -52,6 +52,29 @@ std::string find_qemu_plugin();
 // (dir/build/<name>/model.elf). Error with the compiler's output when the
 // build fails or passes time_limit_s.
 std::string build_project(const std::string& dir, const CortexMTarget& target, double time_limit_s = 600);
+
+// A symbol of the ELF (arm-none-eabi-nm -S): the Thumb bit cleared from
+// function addresses; size 0 when nm gives none.
+struct ElfSymbol {
+  std::string name;
+  uint64_t address = 0;
+  uint64_t size = 0;
+  char type = 0;  // nm's letter: T/t code, R/r constants, D/d data, B/b bss
+};
+std::vector<ElfSymbol> read_elf_symbols(const std::string& elf);
+
+// What the linked program takes (arm-none-eabi-size -A): flash = vectors,
+// code, constants, exception tables and .data's initial values; static RAM
+// = .data + .bss (the arena is in .bss). Stack and heap are not included.
+struct ElfSizes {
+  uint64_t code_bytes = 0;    // .vectors + .text
+  uint64_t rodata_bytes = 0;  // .rodata + .ARM.exidx (weights are here)
+  uint64_t data_bytes = 0;    // .data (in flash and in RAM)
+  uint64_t bss_bytes = 0;
+  uint64_t flash_bytes() const { return code_bytes + rodata_bytes + data_bytes; }
+  uint64_t static_ram_bytes() const { return data_bytes + bss_bytes; }
+};
+ElfSizes read_elf_sizes(const std::string& elf);
 
 struct QemuRunOptions {
   double time_limit_s = 120;  // QEMU is killed after this: Error

@@ -157,6 +157,19 @@ void test_toy_model(const CortexMTarget& target, const fs::path& work) {
   const std::string label = target.name + " toy: ";
   fs::path dir = make_project(work, target.name + "-toy", source_dir() / "tests/cortexm/toy", true);
   const std::string elf = build_project(dir.string(), target);
+  // The ELF's symbols and sizes: main.c's arena is RTML_ARENA_BYTES (40) of .bss.
+  bool arena_found = false, run_found = false;
+  for (const ElfSymbol& sym : read_elf_symbols(elf)) {
+    if (sym.name == "rtml_arena") arena_found = sym.size == 40 && (sym.type == 'b' || sym.type == 'B');
+    if (sym.name == "toy_run") run_found = sym.type == 'T' && sym.size > 0 && sym.address % 2 == 0;
+  }
+  CHECK(arena_found, label + "rtml_arena: 40 bytes of .bss");
+  CHECK(run_found, label + "toy_run: code, with a size, at an even address");
+  const ElfSizes sizes = read_elf_sizes(elf);
+  CHECK(sizes.code_bytes > 0 && sizes.bss_bytes >= 40 && sizes.flash_bytes() >= sizes.code_bytes &&
+            sizes.static_ram_bytes() >= sizes.bss_bytes,
+        label + "ELF sizes: code " + std::to_string(sizes.code_bytes) + ", bss " + std::to_string(sizes.bss_bytes));
+
   fs::path run_dir = dir / "run";
   fs::create_directories(run_dir);
 
