@@ -36,7 +36,7 @@ std::string qemu_option_value(const std::string& v) {
   return out;
 }
 
-std::string last_lines(const std::string& text, size_t max_chars = 4000) {
+std::string tail_of(const std::string& text, size_t max_chars = 4000) {
   return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
 }
 
@@ -46,7 +46,7 @@ const char* const kMarkers[] = {"rtml_inference_begin", "rtml_step_begin", "rtml
 std::string tool_output(const std::vector<std::string>& argv, const std::string& elf) {
   util::ProcessResult r = util::run_process(argv, "", 60);
   if (r.timed_out || r.exit_status != 0)
-    throw Error(elf + ": cannot read it with " + argv[0] + ": " + last_lines(r.output));
+    throw Error(elf + ": cannot read it with " + argv[0] + ": " + tail_of(r.output));
   return r.output;
 }
 
@@ -186,9 +186,9 @@ std::string build_project(const std::string& dir, const CortexMTarget& target, d
   util::ProcessResult r = util::run_process({tc.make, "-s", "TARGET=" + target.name}, dir, time_limit_s);
   if (r.timed_out)
     throw Error(dir + ": building for " + target.name + " did not finish within " + std::to_string(time_limit_s) +
-                " s (stopped): " + last_lines(r.output));
+                " s (stopped): " + tail_of(r.output));
   if (r.exit_status != 0)
-    throw Error(dir + ": building for " + target.name + " failed:\n" + last_lines(r.output));
+    throw Error(dir + ": building for " + target.name + " failed:\n" + tail_of(r.output));
   const std::string elf = (fs::path(dir) / "build" / target.name / "model.elf").string();
   if (!fs::is_regular_file(elf, ec)) throw Error(dir + ": make succeeded but wrote no " + elf);
   return elf;
@@ -264,14 +264,14 @@ QemuRun run_under_qemu(const CortexMTarget& target, const std::string& elf, cons
   run.exit_status = r.exit_status;
   if (r.timed_out)
     throw Error(elf + " on " + target.machine + " (" + target.core + ") did not finish within " +
-                std::to_string(options.time_limit_s) + " s: QEMU was stopped. Its output:\n" + last_lines(r.output));
+                std::to_string(options.time_limit_s) + " s: QEMU was stopped. Its output:\n" + tail_of(r.output));
   if (r.signal != 0)
     throw Error("QEMU (" + tc.qemu + ") ended by signal " + std::to_string(r.signal) + " running " + elf + ":\n" +
-                last_lines(r.output));
+                tail_of(r.output));
   std::ifstream counts(counts_path);
   if (!counts)
     throw Error("QEMU or its plugin " + plugin + " failed (exit status " + std::to_string(r.exit_status) +
-                ", no counts written) running " + elf + " on " + target.machine + ":\n" + last_lines(r.output));
+                ", no counts written) running " + elf + " on " + target.machine + ":\n" + tail_of(r.output));
   std::stringstream text;
   text << counts.rdbuf();
   parse_insn_counts(text.str(), run);

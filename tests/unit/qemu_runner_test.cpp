@@ -4,6 +4,9 @@
 // boards are tests/cortexm (ctest cortexm_harness).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "compile/qemu_runner.h"
@@ -79,4 +82,45 @@ TEST(CortexMTargets, ParsesThePluginsCounts) {
   EXPECT_NE(error_of([&] { compile::parse_insn_counts("hello\n", bad); }).find("unknown line 'hello'"),
             std::string::npos);
   EXPECT_NE(error_of([&] { compile::parse_insn_counts("", bad); }).find("not the plugin's output"), std::string::npos);
+}
+
+// The target table and the project files say the same thing: the Makefile's
+// flags, machine and linker script per target, and each linker script's
+// FLASH and RAM regions (the plugin's region map).
+TEST(CortexMTargets, AgreeWithTheMakefileAndTheLinkerScripts) {
+  const std::string dir = std::string(RTML_SOURCE_DIR) + "/src/compile/targets/cortex-m/";
+  auto read = [](const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  };
+  const std::string makefile = read(dir + "Makefile");
+  for (const compile::CortexMTarget& t : compile::cortexm_targets()) {
+    size_t block = makefile.find("ifeq ($(TARGET)," + t.name + ")");
+    if (block == std::string::npos) block = makefile.find("else ifeq ($(TARGET)," + t.name + ")");
+    ASSERT_NE(block, std::string::npos) << t.name;
+    const std::string rest = makefile.substr(block, makefile.find("else", block + 5) - block);
+    EXPECT_NE(rest.find("CPU_FLAGS := " + t.gcc_flags + "\n"), std::string::npos) << t.name;
+    EXPECT_NE(rest.find("MACHINE := " + t.machine + "\n"), std::string::npos) << t.name;
+    EXPECT_NE(rest.find("LDSCRIPT := " + t.linker_script + "\n"), std::string::npos) << t.name;
+
+    const std::string script = read(dir + t.linker_script);
+    ASSERT_FALSE(script.empty()) << t.linker_script;
+    for (const compile::MemoryRegion& r : t.regions) {
+      const std::string region = r.name == "flash" ? "FLASH" : "RAM";
+      size_t at = script.find("\n  " + region + " ");
+      ASSERT_NE(at, std::string::npos) << t.linker_script << ": " << region;
+      unsigned long long origin = 0, length = 0;
+      char unit = 0;
+      const std::string line = script.substr(at, script.find('\n', at + 1) - at);
+      ASSERT_EQ(std::sscanf(line.c_str() + line.find("ORIGIN"), "ORIGIN = %llx, LENGTH = %llu%c", &origin, &length,
+                            &unit),
+                3)
+          << line;
+      length *= unit == 'M' ? 1024 * 1024 : unit == 'K' ? 1024 : 1;
+      EXPECT_EQ(r.start, origin) << t.linker_script << ": " << region;
+      EXPECT_EQ(r.end, origin + length) << t.linker_script << ": " << region;
+    }
+  }
 }
