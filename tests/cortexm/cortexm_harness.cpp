@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "compile/board_files.h"
 #include "compile/qemu_runner.h"
 #include "core/error.h"
 #include "util/subprocess.h"
@@ -46,13 +47,12 @@ const uint64_t kLoops[3] = {1000, 2500, 7};  // count_main.c's movw immediates
 
 fs::path source_dir() { return fs::path(RTML_SOURCE_DIR); }
 
-// A project folder: the board files (without main.c when the program has its own) and the test's sources.
+// A project folder: the board files as rtml embeds them (without main.c when the program has its
+// own) and the test's sources.
 fs::path make_project(const fs::path& work, const std::string& name, const fs::path& sources, bool with_main) {
   fs::path dir = work / name;
   fs::remove_all(dir);
-  fs::create_directories(dir);
-  for (const auto& e : fs::directory_iterator(source_dir() / "src/compile/targets/cortex-m"))
-    if (with_main || e.path().filename() != "main.c") fs::copy_file(e.path(), dir / e.path().filename());
+  write_cortexm_board_files(dir.string(), with_main);
   for (const auto& e : fs::directory_iterator(sources)) fs::copy_file(e.path(), dir / e.path().filename());
   return dir;
 }
