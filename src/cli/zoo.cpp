@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "util/subprocess.h"
 
 extern char** environ;
 
@@ -67,15 +68,7 @@ std::string find_python() {
   const char* env = std::getenv("RTML_PYTHON");
   std::string py = env && *env ? env : "/usr/bin/python3";
   if (py.find('/') == std::string::npos) {
-    const char* path = std::getenv("PATH");
-    std::string dirs = path ? path : "";
-    for (size_t start = 0; start <= dirs.size();) {
-      size_t end = dirs.find(':', start);
-      if (end == std::string::npos) end = dirs.size();
-      std::string candidate = (end > start ? dirs.substr(start, end - start) : ".") + "/" + py;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-      start = end + 1;
-    }
+    if (std::string found = util::find_in_path(py); !found.empty()) return found;
     throw Error("RTML_PYTHON is '" + py + "', which is not on PATH (give the full path, e.g. /usr/bin/python3)");
   }
   if (::access(py.c_str(), X_OK) != 0)

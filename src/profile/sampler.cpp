@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "util/subprocess.h"
 
 namespace fs = std::filesystem;
 
@@ -324,22 +325,6 @@ std::string perf_messages(const std::string& log) {
   }
   if (out.size() > 600) out = out.substr(0, 600) + "...";
   return out;
-}
-
-std::string find_executable(const std::string& name) {
-  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (size_t start = 0; start <= dirs.size();) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = (end > start ? dirs.substr(start, end - start) : ".") + "/" + name;
-    struct stat st;
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    start = end + 1;
-  }
-  return "";
 }
 
 std::string paranoid() {
@@ -636,7 +621,7 @@ Recording start_record(const std::string& perf, const std::string& event, const 
 SampleResult sample_with_perf(const std::function<void()>& work, const SampleOptions& options) {
   SampleResult res;
   res.call_graph = options.call_graph.empty() ? "fp" : options.call_graph;
-  const std::string perf = find_executable(options.perf);
+  const std::string perf = util::find_in_path(options.perf);
   if (perf.empty()) {
     res.error = (options.perf.find('/') != std::string::npos ? options.perf + " does not exist or cannot run"
                                                              : "perf not found on PATH") +
