@@ -1,8 +1,8 @@
 // The Cortex-M board support files (src/compile/targets/cortex-m: linker
 // scripts of every board, startup.c, rtml_semihost, rtml_markers, the test
-// main.c, Makefile), embedded in rtml at build time
-// (cmake/embed_board_files.cmake), so that `rtml compile --project` writes
-// them without the source tree.
+// main.c, Makefile), embedded in rtml at build time with the kernel library
+// (compile/embedded_sources.h), so that `rtml compile --project` writes them
+// without the source tree.
 #pragma once
 
 #include <string>
@@ -12,11 +12,11 @@
 namespace rtml::compile {
 
 struct BoardFile {
-  const char* name;       // file name, no folder
+  std::string_view name;  // file name, no folder
   std::string_view text;  // its bytes
 };
 
-const std::vector<BoardFile>& cortexm_board_files();
+std::vector<BoardFile> cortexm_board_files();
 
 // Writes every board file into dir (made if missing); with_main false leaves
 // out main.c, for a program with its own main. Error naming the file when a

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "compile/board_files.h"
 #include "compile/embedded_sources.h"
 #include "core/error.h"
 #include "util/atomic_file.h"
@@ -475,10 +476,9 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   std::set<std::string> headers;
   for (const plan::PlanStep& st : plan.steps) headers.insert(kernels::kernel_header(*st.step.info));
   for (const std::string& s : headers) c << "#include \"" << s << "\"\n";
-  c << "\n/* Per-step instruction counts under QEMU (rtml bench --target cortex-m*): marker calls. */\n"
-    << "#ifdef RTML_MARKERS\n#include \"rtml_markers.h\"\n#else\n"
-    << "#define RTML_INFERENCE_BEGIN() ((void)0)\n#define RTML_STEP_BEGIN() ((void)0)\n"
-    << "#define RTML_INFERENCE_END() ((void)0)\n#endif\n\n";
+  c << "\n/* Per-step instruction counts under QEMU (rtml bench --target cortex-m*): a marker call\n"
+    << " * before each step when built with RTML_MARKERS (the project's Makefile does). */\n"
+    << "#ifdef RTML_MARKERS\n#include \"rtml_markers.h\"\n#else\n#define RTML_STEP_BEGIN() ((void)0)\n#endif\n\n";
   for (int id : constants) {
     const plan::TensorPlan& t = plan.tensors[id];
     c << "extern const " << c_type(t.dtype) << " " << const_name(id) << "[];\n";
@@ -534,7 +534,6 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     << "  uint8_t* a = (uint8_t*)arena;\n"
     << "  if (((uintptr_t)arena & 7u) != 0) return -1;\n"
     << "  (void)a;\n  (void)inputs;\n  (void)outputs;\n"
-    << "  RTML_INFERENCE_BEGIN();\n"
     << body.str();
   for (const plan::OutputCopy& oc : plan.output_copies) {
     const plan::TensorPlan& t = plan.tensors[oc.source];
@@ -544,7 +543,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
                                                            : "a + " + std::to_string(t.offset);
     c << "  memcpy(outputs[" << oc.output << "], " << src << ", " << t.bytes << "u);\n";
   }
-  c << "  RTML_INFERENCE_END();\n  return 0;\n}\n\n"
+  c << "  return 0;\n}\n\n"
     << "void " << N << "_reset(void* arena) { (void)arena; }\n";
   std::string c_text = c.str();
   if (needs_math) c_text.insert(c_text.find("#include <stdint.h>"), "#include <math.h>\n");
@@ -567,9 +566,26 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     if (fs::path(s).extension() == ".cpp") cxx_sources.push_back(s);
     if (text.find("hwy/highway.h") != std::string_view::npos) highway = true;
   }
-  if (o.project) {
-    if (target.microcontroller)
-      throw Error("--project for " + std::string(target.name) + " is not available in this build yet");
+  if (o.project && target.microcontroller) {
+    // The board support files and the test main (targets/cortex-m), and the
+    // header through which that main reaches this model.
+    write_cortexm_board_files(o.out_dir);
+    for (const BoardFile& f : cortexm_board_files()) r.files.push_back(std::string(f.name));
+    std::ostringstream e;
+    e << banner(o, plan) << "/* What the test main (main.c) needs of the model. */\n#ifndef RTML_MODEL_ENTRY_H\n"
+      << "#define RTML_MODEL_ENTRY_H\n#include \"" << N << ".h\"\n"
+      << "#define RTML_ARENA_BYTES " << N << "_ARENA_BYTES\n#define RTML_NUM_INPUTS " << N << "_NUM_INPUTS\n"
+      << "#define RTML_NUM_OUTPUTS " << N << "_NUM_OUTPUTS\n";
+    for (const char* what : {"input", "output"}) {
+      const std::vector<int>& ids = std::string(what) == "input" ? plan.inputs : plan.outputs;
+      e << "static const unsigned long rtml_" << what << "_bytes[" << std::max<size_t>(1, ids.size()) << "] = {";
+      for (size_t k = 0; k < ids.size(); ++k) e << (k ? ", " : "") << plan.tensors[ids[k]].bytes << "ul";
+      e << (ids.empty() ? "0" : "") << "};\n";
+    }
+    e << "#define RTML_RUN(arena, inputs, outputs) " << N << "_run((arena), (inputs), (outputs))\n"
+      << "#define RTML_RESET(arena) " << N << "_reset(arena)\n#endif\n";
+    emit("rtml_model_entry.h", e.str());
+  } else if (o.project) {
     emit("main.c", host_main(N));
     emit("Makefile", host_makefile(N, target, cxx_sources, highway));
   }
