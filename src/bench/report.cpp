@@ -133,7 +133,18 @@ std::string format_table(const json& report, bool markdown) {
   const auto& cols = columns();
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> errors;
+  std::vector<std::vector<std::string>> emulated;  // runs on an emulated target: instructions, not time
   for (const auto& run : report.at("runs")) {
+    if (run.contains("emulated") && run["emulated"].is_object()) {
+      const json& e = run["emulated"];
+      auto kib = [](const json& v) { return fmt("%.1f", v.get<double>() / 1024); };
+      emulated.push_back({run.value("model", ""), run.value("target", ""), e.value("kernels", ""),
+                          fmt("%.0f", e["instructions"]["median"].get<double>()),
+                          kib(e["flash"]["total_bytes"]), kib(e["flash"]["weights_bytes"]),
+                          kib(e["flash"]["kernel_library_bytes"]), kib(e["ram"]["total_bytes"]),
+                          kib(e["ram"]["arena_bytes"]), kib(e["ram"]["stack_bytes"]), accuracy_cell(run)});
+      continue;
+    }
     std::vector<std::string> row;
     for (const auto& c : cols) {
       std::string v = c.cell(run);
@@ -170,6 +181,34 @@ std::string format_table(const json& report, bool markdown) {
     out += "|\n";
   }
   for (const auto& row : rows) line(row);
+  if (rows.empty()) out.clear();
+  if (!emulated.empty()) {
+    const std::vector<std::string> head = {"model",          "target",     "kernels",  "instructions",
+                                           "flash KiB",      "weights KiB", "kernels KiB", "RAM KiB",
+                                           "arena KiB",      "stack KiB",   "accuracy"};
+    std::vector<size_t> w;
+    for (const auto& h : head) w.push_back(h.size());
+    for (const auto& row : emulated)
+      for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
+    if (!out.empty()) out += "\n";
+    out += "emulated (QEMU counts executed instructions; it has no timing model, so no times):\n";
+    auto eline = [&](const std::vector<std::string>& cells) {
+      for (size_t i = 0; i < cells.size(); ++i) {
+        const bool left = i < 3 || i + 1 == cells.size();
+        const std::string pad(w[i] - cells[i].size(), ' ');
+        if (markdown) out += "| ";
+        out += left ? cells[i] + pad : pad + cells[i];
+        out += markdown ? " " : (i + 1 < cells.size() ? "  " : "");
+      }
+      out += markdown ? "|\n" : "\n";
+    };
+    eline(head);
+    if (markdown) {
+      for (size_t i = 0; i < head.size(); ++i) out += "|" + std::string(w[i] + 2, '-');
+      out += "|\n";
+    }
+    for (const auto& row : emulated) eline(row);
+  }
   if (!errors.empty()) {
     out += "\nerrors:\n";
     for (const auto& e : errors) out += "  " + e + "\n";

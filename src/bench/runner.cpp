@@ -96,44 +96,19 @@ json latency_json(const LatencyStats& s) {
 // top-1 of the first output against label.pb where there is one.
 json accuracy(backends::Backend& b, const std::string& dir, double tolerance) {
   auto in = specs(b.inputs()), out = specs(b.outputs());
-  double max_abs = 0, sum_abs = 0;
-  int64_t elements = 0, mismatches = 0;
-  data::Top1 top1;
-  int sets = 0;
+  std::vector<data::TestSet> sets;
+  std::vector<std::vector<std::vector<uint8_t>>> outputs;  // per set, per output: its bytes
   for (const std::string& set_dir : data::find_test_sets(dir)) {
-    data::TestSet set = data::load_test_set(set_dir, in, out);
-    copy_inputs(b, set);
+    sets.push_back(data::load_test_set(set_dir, in, out));
+    copy_inputs(b, sets.back());
     b.run();
-    ++sets;
-    for (size_t o = 0; o < set.outputs.size(); ++o) {
-      if (!set.outputs[o]) continue;
-      const auto& info = b.outputs()[o];
-      const void* actual = b.output_data(static_cast<int>(o));
-      data::OutputStats st = data::compare(*set.outputs[o], info.dtype, info.shape, actual, tolerance);
-      mismatches += st.mismatches;
-      max_abs = std::max(max_abs, st.max_abs_error);
-      const auto& expected = set.outputs[o]->tensor;
-      for (int64_t k = 0; k < st.elements; ++k) {
-        double e = data::element_as_double(expected.data->data(), expected.dtype, k);
-        double a = data::element_as_double(actual, info.dtype, k);
-        sum_abs += std::isfinite(a - e) ? std::fabs(a - e) : 0;
-      }
-      elements += st.elements;
-    }
-    if (set.label && !b.outputs().empty()) {
-      const auto& info = b.outputs()[0];
-      ++top1.labelled;
-      if (data::argmax_last_axis(info.name, info.dtype, info.shape, b.output_data(0)) == *set.label) ++top1.correct;
+    auto& o = outputs.emplace_back();
+    for (size_t k = 0; k < b.outputs().size(); ++k) {
+      const auto* p = static_cast<const uint8_t*>(b.output_data(static_cast<int>(k)));
+      o.emplace_back(p, p + b.outputs()[k].bytes());
     }
   }
-  json j = {{"test_data", dir}, {"sets", sets}, {"tolerance", tolerance}, {"labelled_sets", top1.labelled}};
-  j["max_abs_error"] = elements ? json(max_abs) : json(nullptr);
-  j["mean_abs_error"] = elements ? json(sum_abs / static_cast<double>(elements)) : json(nullptr);
-  j["top1"] = top1.accuracy() ? json(*top1.accuracy()) : json(nullptr);
-  j["compared_elements"] = elements;
-  j["mismatches"] = mismatches;
-  j["passed"] = mismatches == 0 && (elements > 0 || top1.labelled > 0);
-  return j;
+  return accuracy_json(dir, sets, out, outputs, tolerance);
 }
 
 std::string first_line_of(const std::string& path, const std::string& key) {
@@ -152,6 +127,46 @@ std::string first_line_of(const std::string& path, const std::string& key) {
 }
 
 }  // namespace
+
+json accuracy_json(const std::string& dir, const std::vector<data::TestSet>& sets,
+                   const std::vector<data::TensorSpec>& outputs,
+                   const std::vector<std::vector<std::vector<uint8_t>>>& actual, double tolerance) {
+  double max_abs = 0, sum_abs = 0;
+  int64_t elements = 0, mismatches = 0;
+  data::Top1 top1;
+  for (size_t s = 0; s < sets.size(); ++s) {
+    const data::TestSet& set = sets[s];
+    for (size_t o = 0; o < set.outputs.size() && o < outputs.size(); ++o) {
+      if (!set.outputs[o]) continue;
+      const data::TensorSpec& info = outputs[o];
+      const void* got = actual[s][o].data();
+      data::OutputStats st = data::compare(*set.outputs[o], info.dtype, info.shape, got, tolerance);
+      mismatches += st.mismatches;
+      max_abs = std::max(max_abs, st.max_abs_error);
+      const auto& expected = set.outputs[o]->tensor;
+      for (int64_t k = 0; k < st.elements; ++k) {
+        double e = data::element_as_double(expected.data->data(), expected.dtype, k);
+        double a = data::element_as_double(got, info.dtype, k);
+        sum_abs += std::isfinite(a - e) ? std::fabs(a - e) : 0;
+      }
+      elements += st.elements;
+    }
+    if (set.label && !outputs.empty()) {
+      ++top1.labelled;
+      if (data::argmax_last_axis(outputs[0].name, outputs[0].dtype, outputs[0].shape, actual[s][0].data()) ==
+          *set.label)
+        ++top1.correct;
+    }
+  }
+  json j = {{"test_data", dir}, {"sets", sets.size()}, {"tolerance", tolerance}, {"labelled_sets", top1.labelled}};
+  j["max_abs_error"] = elements ? json(max_abs) : json(nullptr);
+  j["mean_abs_error"] = elements ? json(sum_abs / static_cast<double>(elements)) : json(nullptr);
+  j["top1"] = top1.accuracy() ? json(*top1.accuracy()) : json(nullptr);
+  j["compared_elements"] = elements;
+  j["mismatches"] = mismatches;
+  j["passed"] = mismatches == 0 && (elements > 0 || top1.labelled > 0);
+  return j;
+}
 
 RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu) {
   RealtimeSetup s;

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
+#include "data/test_data.h"
 
 namespace rtml::bench {
 
@@ -79,6 +80,14 @@ nlohmann::json bench_model(const ModelSpec& spec, const std::string& backend, co
 // The same on a backend instance the caller made (tests use their own).
 nlohmann::json bench_backend(backends::Backend& backend, const std::string& backend_name, const ModelSpec& spec,
                              const BenchOptions& options, const RealtimeSetup& rt, const Progress& progress = {});
+
+// A run's "accuracy" section: `actual` holds, per set, each output's bytes
+// (dense, as `outputs` describes them), compared with the sets' expected
+// outputs and labels. For runs that produce their outputs elsewhere (a
+// compiled model under QEMU) as well as for backends.
+nlohmann::json accuracy_json(const std::string& dir, const std::vector<data::TestSet>& sets,
+                             const std::vector<data::TensorSpec>& outputs,
+                             const std::vector<std::vector<std::vector<uint8_t>>>& actual, double tolerance);
 
 // hostname, arch, os, kernel, cpu_model, cores, memory_bytes, rtml_version, compiler.
 nlohmann::json host_info();

@@ -8,6 +8,8 @@
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "cli/cli.h"
+#include "compile/bench_target.h"
+#include "compile/qemu_runner.h"
 #include "cli/options.h"
 #include "core/error.h"
 #ifdef RTML_WITH_SQLITE
@@ -110,6 +112,55 @@ void write_bench_outputs(const nlohmann::json& report, const BenchArgs& b, const
 #endif
 }
 
+namespace {
+
+// rtml bench --target cortex-m*: each model compiled, built and run under QEMU
+// (compile/bench_target.h), in the same report.
+int bench_targets(const BenchArgs& b, const std::string& target, std::optional<kernels::KernelSet> kernel_set,
+                  const std::string& keep_project, const bench::BenchOptions& opt, const std::string& test_data) {
+  compile::find_cortexm_target(target);  // an unknown name fails before any work
+  if (b.backends != std::vector<std::string>{"native"})
+    throw UsageError("--target runs the compiled model, not a backend: leave out --backend");
+  compile::TargetBenchOptions to;
+  to.target = target;
+  to.kernels = kernel_set.value_or(kernels::KernelSet::CortexM);
+  if (to.kernels == kernels::KernelSet::Simd)
+    throw UsageError("--kernels simd runs on Linux targets only; " + target + " takes cortex-m or reference");
+  to.tolerance = opt.tolerance;
+  to.accuracy = opt.accuracy;
+  to.keep_dir = keep_project;
+  std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);
+  if (models.empty()) throw Error("no models matched (check the paths and --filter)");
+  if (!keep_project.empty() && models.size() != 1)
+    throw UsageError("--keep-project keeps one model's project, but " + std::to_string(models.size()) + " models were given");
+  if (!test_data.empty()) {
+    if (models.size() != 1)
+      throw Error("--test-data names the data of one model, but " + std::to_string(models.size()) + " models were given");
+    models[0].test_data = test_data;
+  }
+  json options = {{"warmup", 0},          {"runs", nullptr},          {"seconds", nullptr},
+                  {"threads", 1},         {"tolerance", opt.tolerance}, {"memory_interval_us", opt.memory_interval_us},
+                  {"target", target},     {"kernels", kernels::kernel_set_name(to.kernels)}};
+  json report = bench::new_report(bench::host_info(), options);
+  const bool tty = ::isatty(STDERR_FILENO);
+  bool all_good = true;
+  for (size_t k = 0; k < models.size(); ++k) {
+    const std::string head = "[" + std::to_string(k + 1) + "/" + std::to_string(models.size()) + "] " +
+                             models[k].name + " on " + target;
+    json run = compile::bench_on_target(models[k], to, [&](const std::string& phase) {
+      if (tty) std::fprintf(stderr, "\r\033[K%s: %s...", head.c_str(), phase.c_str());
+    });
+    std::fprintf(stderr, "%s%s: %s\n", tty ? "\r\033[K" : "", head.c_str(), compile::emulated_summary(run).c_str());
+    if (run["status"] != "ok" || (run["accuracy"].is_object() && !run["accuracy"].value("passed", false)))
+      all_good = false;
+    bench::add_run(report, std::move(run));
+  }
+  write_bench_outputs(report, b, "bench", "");
+  return all_good ? 0 : 1;
+}
+
+}  // namespace
+
 int cmd_bench(const Args& args) {
   bench::BenchOptions opt;
   BenchArgs b;
@@ -118,7 +169,17 @@ int cmd_bench(const Args& args) {
   OptionTable table("bench", "MODEL|FOLDER|manifest.json... [options]", kAbout);
   add_bench_run_options(table, b);
   add_memory_option(table);
-  add_kernels_option(table, [&opt](kernels::KernelSet k) { opt.kernels = kernels::kernel_set_name(k); });
+  std::optional<kernels::KernelSet> kernel_set;
+  add_kernels_option(table, [&](kernels::KernelSet k) {
+    opt.kernels = kernels::kernel_set_name(k);
+    kernel_set = k;
+  });
+  std::string target, keep_project;
+  table.value("--target", "NAME",
+              target, "compile each model for an emulated microcontroller and run it under QEMU:\n"
+              "cortex-m7, cortex-m4 or cortex-m55 (needs arm-none-eabi-gcc and qemu-system-arm);\n"
+              "reports instructions per inference and per step, flash and RAM, accuracy (no times)")
+      .value("--keep-project", "DIR", keep_project, "with --target: keep the generated project in DIR (one model)");
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
       .value("--test-data", "DIR", test_data,
@@ -140,6 +201,7 @@ int cmd_bench(const Args& args) {
   opt.period_us = b.period_us;
   opt.keep_samples = b.samples || !no_samples;
   opt.accuracy = !no_accuracy;
+  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data);
   for (const auto& name : b.backends) backends::create(name);  // unknown names fail before any work
 
   std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);

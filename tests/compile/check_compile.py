@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""`rtml compile --target host --project` against `rtml run` on zoo models.
+"""`rtml compile --project` against `rtml run` on zoo models, on the host or
+under QEMU on an emulated Cortex-M (--target cortex-m7|cortex-m4|cortex-m55).
 
 For every model folder given: compile it with each kernel set, build the project
 with its Makefile (C99 -pedantic -Werror: any warning fails), run it on each
@@ -7,11 +8,13 @@ test_data_set_N's inputs, and compare with `rtml run --kernels SET` on the same
 inputs. The generated code calls the same kernels with the same params in the
 same order, so with the reference set the outputs must be identical bit for bit;
 with simd (Highway kernels built by another compiler invocation) within 1e-5.
+On a Cortex-M (arm-none-eabi-gcc, QEMU's board) the float results may differ
+from the host's in the last bits (the FPU fuses multiply-adds): within 1e-5.
 Each set runs in its own process, as `rtml run` does (random ops start from
 their seed each time).
 
-usage: check_compile.py RTML MODEL_DIR... [--kernels reference,simd]
-Exit 77 (skip) when no C compiler is installed.
+usage: check_compile.py RTML MODEL_DIR... [--kernels reference,simd] [--target NAME]
+Exit 77 (skip) when the compilers (or, for a Cortex-M, QEMU) are not installed.
 """
 import json
 import os
@@ -29,9 +32,19 @@ if "--kernels" in args:
     i = args.index("--kernels")
     kernel_sets = args[i + 1].split(",")
     del args[i:i + 2]
+target = "host"
+if "--target" in args:
+    i = args.index("--target")
+    target = args[i + 1]
+    del args[i:i + 2]
+    if "--kernels" not in sys.argv:
+        kernel_sets = ["cortex-m"]
 RTML, MODELS = args[0], args[1:]
-if not shutil.which("cc") or not shutil.which("c++") or not shutil.which("make"):
-    print("SKIP: no C/C++ compiler or make")
+cortex_m = target.startswith("cortex-m")
+tools = ["arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm", "make"] if cortex_m else ["cc", "c++", "make"]
+missing = [t for t in tools if not shutil.which(t)]
+if missing:
+    print("SKIP: not installed: " + ", ".join(missing) + " (scripts/install-deps.sh installs them)")
     sys.exit(77)
 failures = []
 
@@ -66,11 +79,11 @@ with tempfile.TemporaryDirectory() as tmp:
         check(len(sets) > 0, f"{name}: has test data")
         for ks in kernel_sets:
             out = os.path.join(tmp, f"{name}-{ks}")
-            p = run([RTML, "compile", model, "--out", out, "--project", "--kernels", ks])
+            p = run([RTML, "compile", model, "--out", out, "--project", "--kernels", ks, "--target", target])
             if not check(p.returncode == 0, f"{name} [{ks}]: rtml compile exits 0\n{p.stderr}"):
                 continue
             c_name = name.replace("-", "_")
-            b = run(["make", "-s", "-j2"], cwd=out)
+            b = run(["make", "-s", "-j2"] + ([f"TARGET={target}", "MARKERS=0"] if cortex_m else []), cwd=out)
             if not check(b.returncode == 0 and "warning" not in b.stderr,
                          f"{name} [{ks}]: the project builds warning-free\n{b.stdout}{b.stderr}"):
                 continue
@@ -80,7 +93,10 @@ with tempfile.TemporaryDirectory() as tmp:
                 with open(os.path.join(out, "inputs.bin"), "wb") as f:
                     for a in inputs:
                         f.write(np.ascontiguousarray(a).tobytes())
-                r = run([os.path.join(out, c_name), "inputs.bin", "outputs.bin"], cwd=out)
+                if cortex_m:
+                    r = run(["make", "-s", "run", f"TARGET={target}", "MARKERS=0"], cwd=out)
+                else:
+                    r = run([os.path.join(out, c_name), "inputs.bin", "outputs.bin"], cwd=out)
                 if not check(r.returncode == 0, f"{name} [{ks}] {s}: the compiled model runs\n{r.stderr}"):
                     continue
                 npys = []
@@ -98,7 +114,7 @@ with tempfile.TemporaryDirectory() as tmp:
                     want = np.load(os.path.join(ref_dir, f"{n}.npy"))
                     got = np.frombuffer(raw[at:at + want.nbytes], dtype=want.dtype).reshape(want.shape)
                     at += want.nbytes
-                    if ks == "reference":
+                    if ks == "reference" and not cortex_m or not np.issubdtype(want.dtype, np.floating):
                         same = np.array_equal(got.view(np.uint8), want.view(np.uint8))
                         check(same, f"{name} [{ks}] {s} output {n}: bit-identical to rtml run "
                                     f"(max |diff| {np.max(np.abs(got.astype(np.float64) - want)) if want.size else 0})")

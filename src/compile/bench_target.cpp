@@ -1,0 +1,247 @@
+#include "compile/bench_target.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "compile/codegen.h"
+#include "compile/qemu_runner.h"
+#include "core/error.h"
+#include "data/test_data.h"
+#include "import/onnx_import.h"
+
+namespace rtml::compile {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// A temporary project folder, removed at the end unless the caller keeps it.
+struct WorkDir {
+  fs::path path;
+  bool keep = false;
+  explicit WorkDir(const std::string& keep_dir) {
+    if (!keep_dir.empty()) {
+      path = keep_dir;
+      keep = true;
+      fs::create_directories(path);
+      return;
+    }
+    std::string tmpl = (fs::temp_directory_path() / "rtml-target-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw Error("cannot create a temporary folder in " + fs::temp_directory_path().string());
+    path = tmpl;
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    if (!keep) fs::remove_all(path, ec);
+  }
+};
+
+void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out.good()) throw Error(path.string() + ": cannot write it (disk full?)");
+}
+
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": the program wrote no outputs");
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Seeded normal noise for float inputs, zeros for the others (as rtml bench
+// does without test data).
+std::vector<uint8_t> random_inputs(const plan::Plan& plan) {
+  std::vector<uint8_t> out;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int id : plan.inputs) {
+    const plan::TensorPlan& t = plan.tensors[id];
+    const size_t at = out.size();
+    out.resize(at + t.bytes, 0);
+    if (t.dtype == DType::F32)
+      for (size_t i = 0; i < t.bytes / 4; ++i) {
+        const float v = normal(rng);
+        std::memcpy(out.data() + at + i * 4, &v, 4);
+      }
+  }
+  return out;
+}
+
+double median_of(std::vector<uint64_t> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? static_cast<double>(v[n / 2]) : (static_cast<double>(v[n / 2 - 1]) + static_cast<double>(v[n / 2])) / 2;
+}
+
+}  // namespace
+
+json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt,
+                     const std::function<void(const std::string&)>& progress) {
+  auto phase = [&](const char* p) {
+    if (progress) progress(p);
+  };
+  json run = {{"model", spec.name},   {"model_path", spec.path}, {"backend", "compiled"},
+              {"target", opt.target}, {"status", "ok"},          {"family", spec.family.empty() ? json(nullptr) : json(spec.family)},
+              {"latency_us", nullptr}, {"accuracy", nullptr}};
+  if (spec.flops) run["flops"] = *spec.flops;
+  try {
+    const CortexMTarget& target = find_cortexm_target(opt.target);
+    find_toolchain();
+    phase("plan");
+    ir::Graph g = import::load_onnx(spec.path);
+    std::vector<data::TestSet> sets;
+    plan::PlanOptions po;
+    po.kernels = opt.kernels;
+    if (opt.accuracy && !spec.test_data.empty()) {
+      sets = data::load_test_data(spec.test_data, g);
+      if (!sets.empty()) po.input_shapes = data::input_shapes(sets[0]);
+    }
+    const plan::Plan plan = plan::build_plan(g, po);
+
+    phase("generate C");
+    WorkDir dir(opt.keep_dir);
+    CompileOptions co;
+    co.name = c_identifier(spec.name);
+    co.target = opt.target;
+    co.out_dir = dir.path.string();
+    co.project = true;
+    co.model_path = spec.path;
+    const CompileResult cr = generate_c(plan, co);
+
+    std::vector<uint8_t> inputs;
+    for (const data::TestSet& set : sets)
+      for (const data::TestTensor& t : set.inputs) {
+        const auto* p = static_cast<const uint8_t*>(t.tensor.data->data());
+        inputs.insert(inputs.end(), p, p + t.tensor.data->size());
+      }
+    if (sets.empty()) inputs = random_inputs(plan);
+    write_bytes(dir.path / "inputs.bin", inputs);
+
+    phase("build");
+    const std::string elf = build_project(dir.path.string(), target, opt.build_time_limit_s);
+    phase("run under QEMU");
+    QemuRunOptions qo;
+    qo.time_limit_s = opt.run_time_limit_s;
+    const QemuRun q = run_under_qemu(target, elf, dir.path.string(), qo);
+    if (q.exit_status != 0)
+      throw Error("the compiled model exited with status " + std::to_string(q.exit_status) + " on " + target.machine +
+                  ": " + q.output);
+    const size_t n_sets = std::max<size_t>(1, sets.size());
+    if (q.inference_instructions.size() != n_sets)
+      throw Error("QEMU counted " + std::to_string(q.inference_instructions.size()) + " inferences, expected " +
+                  std::to_string(n_sets));
+
+    // Outputs: per set, per output.
+    const std::vector<uint8_t> raw = read_bytes(dir.path / "outputs.bin");
+    size_t set_bytes = 0;
+    for (int id : plan.outputs) set_bytes += plan.tensors[id].bytes;
+    if (raw.size() != set_bytes * n_sets)
+      throw Error("outputs.bin holds " + std::to_string(raw.size()) + " bytes, expected " +
+                  std::to_string(set_bytes * n_sets));
+    if (!sets.empty()) {
+      phase("accuracy");
+      std::vector<data::TensorSpec> out_specs;
+      for (int id : plan.outputs) out_specs.push_back({plan.tensors[id].name, plan.tensors[id].dtype, plan.tensors[id].shape});
+      std::vector<std::vector<std::vector<uint8_t>>> actual(sets.size());
+      size_t at = 0;
+      for (size_t s = 0; s < sets.size(); ++s)
+        for (int id : plan.outputs) {
+          actual[s].emplace_back(raw.begin() + static_cast<std::ptrdiff_t>(at),
+                                 raw.begin() + static_cast<std::ptrdiff_t>(at + plan.tensors[id].bytes));
+          at += plan.tensors[id].bytes;
+        }
+      run["accuracy"] = bench::accuracy_json(spec.test_data, sets, out_specs, actual, opt.tolerance);
+    }
+
+    // Instructions.
+    json steps = json::array();
+    const std::vector<uint64_t>& first = q.step_instructions.at(0);
+    if (first.size() != plan.steps.size())
+      throw Error("QEMU counted " + std::to_string(first.size()) + " steps in an inference, the plan has " +
+                  std::to_string(plan.steps.size()));
+    for (size_t s = 0; s < plan.steps.size(); ++s)
+      steps.push_back({{"index", s},
+                       {"node", plan.steps[s].node_name},
+                       {"op_type", plan.steps[s].op_type},
+                       {"kernel", plan.steps[s].step.kernel},
+                       {"instructions", first[s]}});
+    json traffic = json::array();
+    for (const RegionTraffic& r : q.regions)
+      traffic.push_back({{"region", r.name}, {"load_bytes", r.load_bytes}, {"store_bytes", r.store_bytes}});
+
+    // Flash and RAM from the linked program.
+    const ElfSizes sizes = read_elf_sizes(elf);
+    json kernel_code = json::array();
+    uint64_t library = 0, weights = 0;
+    const std::string weight_prefix = co.name + "_c";
+    std::vector<std::pair<std::string, uint64_t>> entries;
+    for (const ElfSymbol& sym : read_elf_symbols(elf)) {
+      const bool code = sym.type == 'T' || sym.type == 't' || sym.type == 'W' || sym.type == 'w';
+      if (code && kernels::find_kernel(sym.name)) {
+        entries.push_back({sym.name, sym.size});
+        library += sym.size;
+      } else if (code && sym.name.rfind("_ZN4rtml7kernels", 0) == 0) {
+        library += sym.size;  // templates and helpers the entry points share
+      } else if (!code && sym.name.rfind(weight_prefix, 0) == 0) {
+        weights += sym.size;
+      }
+    }
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    for (const auto& [name, bytes] : entries) kernel_code.push_back({{"symbol", name}, {"bytes", bytes}});
+    const uint64_t stack = q.stack_bytes < 0 ? 0 : static_cast<uint64_t>(q.stack_bytes);
+
+    run["emulated"] = {
+        {"tool", "qemu-system-arm -M " + target.machine + " (TCG, instruction-count plugin)"},
+        {"core", target.core},
+        {"kernels", kernels::kernel_set_name(plan.kernels)},
+        {"instructions", {{"per_inference", q.inference_instructions}, {"median", median_of(q.inference_instructions)}}},
+        {"program_instructions", q.program_instructions},
+        {"steps", std::move(steps)},
+        {"memory_traffic", std::move(traffic)},
+        {"flash", {{"total_bytes", sizes.flash_bytes()},
+                   {"code_bytes", sizes.code_bytes},
+                   {"constant_bytes", sizes.rodata_bytes},
+                   {"weights_bytes", weights},
+                   {"kernel_library_bytes", library},
+                   {"kernel_entry_points", std::move(kernel_code)}}},
+        {"ram", {{"arena_bytes", plan.arena_bytes},
+                 {"stack_bytes", stack},
+                 {"static_bytes", sizes.static_ram_bytes()},
+                 {"total_bytes", sizes.static_ram_bytes() + stack}}}};
+    run["backend_info"] = {{"runtime", "generated C (rtml compile)"},
+                           {"kernels", kernels::kernel_set_name(plan.kernels)},
+                           {"target", opt.target},
+                           {"steps", std::to_string(plan.steps.size())}};
+  } catch (const std::exception& e) {
+    run["status"] = "error";
+    run["error"] = e.what();
+  }
+  return run;
+}
+
+std::string emulated_summary(const json& run) {
+  if (run.value("status", "") != "ok") return "error: " + run.value("error", std::string("?"));
+  const json& e = run["emulated"];
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%.0f instructions per inference, flash %.1f KiB, RAM %.1f KiB (arena %.1f + stack %.1f)",
+                e["instructions"]["median"].get<double>(), e["flash"]["total_bytes"].get<double>() / 1024,
+                e["ram"]["total_bytes"].get<double>() / 1024, e["ram"]["arena_bytes"].get<double>() / 1024,
+                e["ram"]["stack_bytes"].get<double>() / 1024);
+  std::string s = buf;
+  const json& acc = run["accuracy"];
+  if (acc.is_object()) {
+    if (acc["top1"].is_number()) {
+      std::snprintf(buf, sizeof buf, ", top1 %.1f%%", acc["top1"].get<double>() * 100);
+      s += buf;
+    }
+    s += acc.value("passed", false) ? ", accuracy ok" : ", ACCURACY FAILED";
+  }
+  return s;
+}
+
+}  // namespace rtml::compile

@@ -1,0 +1,44 @@
+// compile/bench_target: `rtml bench MODEL --target cortex-m7|cortex-m4|cortex-m55`.
+// The model is planned with the target's kernel set, compiled to C
+// (codegen.h), built with arm-none-eabi-gcc (qemu_runner.h) and run on
+// QEMU's emulated board with the instruction-count plugin, over the test
+// data when there is some (else one set of seeded random inputs). The run
+// goes into the bench report like any other, with "target" and an
+// "emulated" section instead of latencies: QEMU has no timing model, so
+// rtml reports executed instructions, never a time.
+//   emulated.instructions   per inference (one per input set) and their median
+//   emulated.steps          per step: node, op, kernel, instructions (set 0)
+//   emulated.memory_traffic loaded / stored bytes per memory region
+//   emulated.flash          code (by kernel entry point), constants, weights
+//   emulated.ram            arena (planned), stack (measured by painting), static
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/runner.h"
+#include "kernels/table.h"
+
+namespace rtml::compile {
+
+struct TargetBenchOptions {
+  std::string target = "cortex-m7";
+  kernels::KernelSet kernels = kernels::KernelSet::CortexM;
+  double tolerance = 1e-4;
+  bool accuracy = true;        // run the test data when the model has some
+  std::string keep_dir;        // keep the generated project here ("" = a temporary folder, removed)
+  double build_time_limit_s = 900;
+  double run_time_limit_s = 600;
+};
+
+// A bench run (rtml.bench/1 "run"): status "error" with the message when a
+// step fails (no toolchain, unsupported op, a build error, QEMU failing).
+nlohmann::json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& options,
+                               const std::function<void(const std::string&)>& progress = {});
+
+// "1.23 M instr, flash 40.1 KiB, RAM 56.0 KiB, top1 97.2% ok" for one run.
+std::string emulated_summary(const nlohmann::json& run);
+
+}  // namespace rtml::compile
