@@ -9,6 +9,7 @@
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "cli/cli.h"
+#include "compile/bench_target.h"
 #include "cli/options.h"
 #include "core/error.h"
 #include "profile/exports.h"
@@ -136,10 +137,53 @@ void print_summary(const json& p) {
   }
 }
 
+// rtml profile --target: the per-step instruction counts of a compiled model
+// on an emulated board (no times: QEMU has no timing model).
+void print_emulated(const json& p, int top) {
+  const json& ops = p["ops"];
+  std::vector<size_t> order(ops.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return ops[a]["percent"].get<double>() > ops[b]["percent"].get<double>();
+  });
+  if (top > 0 && order.size() > static_cast<size_t>(top)) order.resize(static_cast<size_t>(top));
+  std::vector<std::vector<std::string>> rows = {
+      {"#", "node", "op type", "kernel", "instructions", "%", "cum %", "FLOPs", "instr/FLOP"}};
+  for (size_t k : order) {
+    const json& o = ops[k];
+    const double n = o["counters"]["instructions"].get<double>(), flops = o["flops"].get<double>();
+    rows.push_back({std::to_string(o["index"].get<int>()), o["node"].get<std::string>(), o["op_type"].get<std::string>(),
+                    o["kernel"].get<std::string>(), fmt("%.0f", n), num(o["percent"], "%.1f"),
+                    num(o["cumulative_percent"], "%.1f"), count(o["flops"]), flops > 0 ? fmt("%.2f", n / flops) : "n/a"});
+  }
+  const json& e = p["emulated"];
+  std::printf("%s on %s (%s, kernels %s): %.0f instructions per inference (QEMU counts executed instructions; it has\n"
+              "no timing model, so there are no times)\n",
+              p["model"].get<std::string>().c_str(), p["target"].get<std::string>().c_str(),
+              e["core"].get<std::string>().c_str(), e["kernels"].get<std::string>().c_str(),
+              e["instructions"]["median"].get<double>());
+  std::printf("\nSteps, most instructions first (%zu of %zu; instructions of one inference, test set 0):\n", order.size(),
+              ops.size());
+  std::fputs(format_table(rows, {true, false, false, false, true, true, true, true, true}).c_str(), stdout);
+  std::vector<std::vector<std::string>> types = {{"op type", "nodes", "instructions", "%", "FLOPs"}};
+  for (const auto& t : p["by_type"])
+    types.push_back({t["op_type"].get<std::string>(), std::to_string(t["nodes"].get<int>()),
+                     fmt("%.0f", t["instructions"].get<double>()), num(t["percent"], "%.1f"), count(t["flops"])});
+  std::printf("\nBy op type:\n");
+  std::fputs(format_table(types, {false, true, true, true, true}).c_str(), stdout);
+  const json& f = e["flash"];
+  const json& r = e["ram"];
+  std::printf("\nflash %s (weights %s, kernel library %s); RAM %s (arena %s, stack %s measured, static %s)\n",
+              bytes(f["total_bytes"]).c_str(), bytes(f["weights_bytes"]).c_str(), bytes(f["kernel_library_bytes"]).c_str(),
+              bytes(r["total_bytes"]).c_str(), bytes(r["arena_bytes"]).c_str(), bytes(r["stack_bytes"]).c_str(),
+              bytes(r["static_bytes"]).c_str());
+}
+
 }  // namespace
 
 int cmd_profile(const Args& args) {
   profile::ProfileOptions opt;
+  std::string target;
   std::string model_arg, backend = "native", json_path, trace_path, speedscope_path, folded_path, db_path;
   bool no_db = false, by_type_only = false;
   int top = 20;
@@ -160,6 +204,9 @@ int cmd_profile(const Args& args) {
       .number("--threads", "N", opt.threads, 1, "intra-op threads (default 1)")
       .value("--torch-model", "FILE", opt.torch_model,
              "TorchScript file for the torch backend (default: model.pt beside the .onnx)")
+      .value("--target", "NAME", target,
+             "compile the model for an emulated microcontroller (cortex-m7, cortex-m4, cortex-m55) and\n"
+             "count each step's executed instructions under QEMU (no times: QEMU has no timing model)")
       .number("--top", "K", top, 0, "operators in the printed table, most expensive first (default 20; 0: all)")
       .flag("--by-type-only", by_type_only, "print only the summary by op type")
       .section("output (the database keeps the profile, the Chrome trace, the speedscope file and the folded stacks):")
@@ -189,6 +236,40 @@ int cmd_profile(const Args& args) {
     throw UsageError(model_arg + " holds " + std::to_string(models.size()) +
                      " models; rtml profile takes one (an .onnx file or a model folder)");
   const bench::ModelSpec& spec = models[0];
+  if (!target.empty()) {
+    if (opt.perf || !trace_path.empty() || !speedscope_path.empty() || !folded_path.empty())
+      throw UsageError("--target counts instructions under QEMU: --perf and the trace exports do not apply");
+    compile::TargetBenchOptions to;
+    to.target = target;
+    to.kernels = opt.kernels == "reference" ? kernels::KernelSet::Reference : kernels::KernelSet::CortexM;
+    std::fprintf(stderr, "rtml profile: %s on %s: compiling, building, running under QEMU...\n", spec.name.c_str(),
+                 target.c_str());
+    json run = compile::bench_on_target(spec, to);
+    json p = compile::profile_from_emulated(run);  // throws with the run's error
+    print_emulated(p, top);
+    std::fflush(stdout);
+    if (!json_path.empty()) {
+      write_text_file(json_path, p.dump(1) + "\n");
+      std::fprintf(stderr, "rtml profile: profile written to %s\n", json_path.c_str());
+    }
+#ifdef RTML_WITH_SQLITE
+    if (!no_db) {
+      json report = bench::new_report(bench::host_info(), {{"warmup", 0}, {"runs", nullptr}, {"seconds", nullptr},
+                                                           {"threads", 1}, {"tolerance", to.tolerance},
+                                                           {"memory_interval_us", 1000}, {"target", target},
+                                                           {"command", "profile"}});
+      report["runs"].push_back(run);
+      results::ResultsDb db(db_path.empty() ? results::default_db_path() : db_path);
+      std::vector<int64_t> ids;
+      db.add_report(report, nullptr, &ids);
+      p["run_id"] = ids.at(0);
+      db.add_profile(ids.at(0), "profile", p.dump());
+      std::fprintf(stderr, "rtml profile: run %lld and its profile recorded in %s (rtml runs --show %lld)\n",
+                   static_cast<long long>(ids.at(0)), db.path().c_str(), static_cast<long long>(ids.at(0)));
+    }
+#endif
+    return 0;
+  }
   const std::string head = spec.name + " on " + backend;
 
   // 1. The benchmark run the profile belongs to.

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "bench/report.h"
 #include "compile/codegen.h"
 #include "compile/qemu_runner.h"
 #include "core/error.h"
@@ -169,6 +170,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
                        {"node", plan.steps[s].node_name},
                        {"op_type", plan.steps[s].op_type},
                        {"kernel", plan.steps[s].step.kernel},
+                       {"flops", plan.steps[s].step.flops},
                        {"instructions", first[s]}});
     json traffic = json::array();
     for (const RegionTraffic& r : q.regions)
@@ -222,6 +224,84 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     run["error"] = e.what();
   }
   return run;
+}
+
+json profile_from_emulated(const json& run) {
+  if (run.value("status", "") != "ok" || !run.contains("emulated"))
+    throw Error(run.value("model", std::string("?")) + " on " + run.value("target", std::string("?")) + ": " +
+                run.value("error", std::string("the emulated run failed")));
+  const json& e = run["emulated"];
+  const int64_t sets = static_cast<int64_t>(e["instructions"]["per_inference"].size());
+  auto counters = [](const json& instructions) {
+    return json{{"cycles", nullptr}, {"instructions", instructions}, {"cache_misses", nullptr},
+                {"branch_misses", nullptr}, {"task_clock_ns", nullptr}};
+  };
+  double total = 0;
+  for (const json& s : e["steps"]) total += s["instructions"].get<double>();
+  json ops = json::array();
+  std::vector<std::pair<double, size_t>> order;
+  for (const json& s : e["steps"]) {
+    const double n = s["instructions"].get<double>();
+    ops.push_back({{"index", s["index"]}, {"node", s["node"]}, {"op_type", s["op_type"]}, {"kernel", s["kernel"]},
+                   {"calls", sets}, {"mean_us", nullptr}, {"median_us", nullptr}, {"total_us", nullptr},
+                   {"percent", total > 0 ? 100.0 * n / total : 0.0}, {"cumulative_percent", 0.0},
+                   {"flops", s.value("flops", 0.0)}, {"gflops", nullptr}, {"output_bytes", nullptr},
+                   {"counters", counters(s["instructions"])}});
+    order.push_back({n, ops.size() - 1});
+  }
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  double cumulative = 0;
+  for (const auto& [n, i] : order) ops[i]["cumulative_percent"] = cumulative += ops[i]["percent"].get<double>();
+  // By op type, most instructions first.
+  std::vector<json> types;
+  for (const json& o : ops) {
+    auto it = std::find_if(types.begin(), types.end(), [&](const json& t) { return t["op_type"] == o["op_type"]; });
+    if (it == types.end()) {
+      types.push_back({{"op_type", o["op_type"]}, {"nodes", 0}, {"calls", 0}, {"mean_us", nullptr}, {"total_us", nullptr},
+                       {"percent", 0.0}, {"cumulative_percent", 0.0}, {"flops", 0.0}, {"gflops", nullptr},
+                       {"instructions", 0}});
+      it = types.end() - 1;
+    }
+    (*it)["nodes"] = (*it)["nodes"].get<int64_t>() + 1;
+    (*it)["calls"] = (*it)["calls"].get<int64_t>() + sets;
+    (*it)["percent"] = (*it)["percent"].get<double>() + o["percent"].get<double>();
+    (*it)["flops"] = (*it)["flops"].get<double>() + o["flops"].get<double>();
+    (*it)["instructions"] = (*it)["instructions"].get<int64_t>() + o["counters"]["instructions"].get<int64_t>();
+  }
+  std::sort(types.begin(), types.end(), [](const json& a, const json& b) { return a["percent"] > b["percent"]; });
+  cumulative = 0;
+  for (json& t : types) t["cumulative_percent"] = cumulative += t["percent"].get<double>();
+  json p = bench::new_report(bench::host_info(), json::object());
+  p.erase("runs");
+  p["schema"] = "rtml.profile/1";
+  p["model"] = run["model"];
+  p["model_path"] = run["model_path"];
+  p["backend"] = run["backend"];
+  p["backend_info"] = run["backend_info"];
+  p["run_id"] = nullptr;
+  p["options"] = {{"runs", sets}, {"warmup", 0}, {"perf", false}, {"counters", "emulated"}, {"trace_runs", 0}};
+  p["runs"] = sets;
+  p["total_us"] = {{"mean", nullptr}, {"median", nullptr}};
+  p["ops_us"] = nullptr;
+  p["overhead_us"] = nullptr;
+  p["engine_overhead"] = nullptr;
+  p["ops"] = std::move(ops);
+  p["by_type"] = std::move(types);
+  p["counters"] = {{"level", "emulated"},
+                   {"notes", {"instructions executed on QEMU's " + e.value("core", std::string("")) +
+                              " (TCG plugin); QEMU has no timing model: no cycles, no time"}},
+                   {"per_op", true},
+                   {"read_overhead", counters(0)},
+                   {"per_run", counters(e["instructions"]["median"])},
+                   {"ipc", nullptr}};
+  p["threads"] = json::array();
+  p["threads_wall_us"] = nullptr;
+  p["perf"] = nullptr;
+  p["trace"] = nullptr;
+  p["memory"] = nullptr;
+  p["target"] = run["target"];
+  p["emulated"] = e;
+  return p;
 }
 
 std::string emulated_summary(const json& run) {

@@ -38,6 +38,12 @@ struct TargetBenchOptions {
 nlohmann::json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& options,
                                const std::function<void(const std::string&)>& progress = {});
 
+// `rtml profile --target`: an rtml.profile/1 report from an emulated run:
+// one row per step with counters.instructions and the share of the
+// inference's instructions as `percent`; every time field null, since QEMU
+// measures none (counters.level "emulated"). Throws for a failed run.
+nlohmann::json profile_from_emulated(const nlohmann::json& run);
+
 // "1.23 M instr, flash 40.1 KiB, RAM 56.0 KiB, top1 97.2% ok" for one run.
 std::string emulated_summary(const nlohmann::json& run);
 

@@ -8,6 +8,9 @@ its weights are 64*64*4 = 16384 bytes of flash; the product is 4096
 multiply-adds, each needing at least a load of W and an FPU multiply-add, so
 at least 8192 instructions per inference; there is one step.
 
+`rtml profile MODEL --target cortex-m4` gives the same per-step count in an
+rtml.profile/1 report (docs/profile-report.schema.json) with no times.
+
 usage: check_bench_target.py RTML ZOO_DIR SCHEMA
 Exit 77 (skip) without arm-none-eabi-gcc or qemu-system-arm.
 """
@@ -70,6 +73,21 @@ with tempfile.TemporaryDirectory() as tmp:
     check(run["accuracy"] and run["accuracy"]["passed"], "the test data passes")
     ram = {r["region"]: r for r in e.get("memory_traffic", [])}
     check(ram.get("flash", {}).get("load_bytes", 0) >= 16384 * sets, "every weight is loaded from flash in each inference")
+
+    profile_path = os.path.join(tmp, "p.json")
+    p = subprocess.run([RTML, "profile", model, "--target", "cortex-m4", "--json", profile_path, "--no-db"],
+                       capture_output=True, text=True)
+    if check(p.returncode == 0, f"rtml profile --target cortex-m4 exits 0 ({p.stderr.strip()})"):
+        prof = json.load(open(profile_path))
+        try:
+            jsonschema.validate(prof, json.load(open(os.path.join(os.path.dirname(SCHEMA), "profile-report.schema.json"))))
+        except jsonschema.ValidationError as err:
+            check(False, f"the profile matches docs/profile-report.schema.json: {err.message}")
+        op = prof["ops"][0]
+        check(op["counters"]["instructions"] == e["steps"][0]["instructions"],
+              "the profile's step count equals the bench run's (deterministic)")
+        check(op["mean_us"] is None and prof["total_us"]["mean"] is None, "the profile has no times")
+        check(str(op["counters"]["instructions"]) in p.stdout, "the printed table shows the step's instructions")
 
     bad = subprocess.run([RTML, "bench", model, "--target", "cortex-m9", "--no-db"], capture_output=True, text=True)
     check(bad.returncode != 0 and "cortex-m7" in bad.stderr, f"an unknown target names the known ones ({bad.stderr.strip()})")

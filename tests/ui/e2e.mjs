@@ -174,6 +174,20 @@ try {
   const emptyText = await page.textContent('#view');
   ok(emptyText.includes('No profile for this run') && emptyText.includes('rtml profile'), 'run without a profile: says how to get one');
 
+  // A compiled model on an emulated Cortex-M7: instructions per step, shares of instructions, no times.
+  if (expect.emulated_id !== null) {
+    await page.goto(`${expect.url}#/run/${expect.emulated_id}`);
+    await page.waitForSelector('#ops-table');
+    const text = await page.textContent('#view');
+    ok(text.includes('instructions / inference') && text.includes('no timing model'), 'emulated run: instructions, and why there are no times');
+    const headers = await page.$$eval('#ops-table th', (ths) => ths.map((t) => t.textContent.trim()));
+    ok(headers.some((h) => h.startsWith('% instr.')) && !headers.some((h) => h.startsWith('% time')), 'emulated profile: shares of instructions', headers.join(','));
+    const cells = await page.$$eval('#ops-table tbody tr:first-child td', (tds) => tds.map((t) => t.textContent.trim()));
+    const shown = cells.map((c) => c.replace(/[ ,]/g, ''));
+    ok(shown.includes(String(expect.emulated_instructions)),
+      'emulated profile: the step row shows its instruction count', cells.join(' | '));
+  }
+
   // --- Compare: tick two runs in the list, press Compare. --------------------
   await page.goto(`${expect.url}#/?model=gru_stream_h64`);
   await page.waitForSelector('#runs-table tbody tr');

@@ -154,6 +154,14 @@ def main():
             con.commit()
             con.close()
 
+        # A compiled model on an emulated Cortex-M7 (rtml profile --target): instructions, no times.
+        emulated = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
+        if emulated:
+            check(run([rtml, "profile", os.path.join(zoo, "matvec_64"), "--target", "cortex-m7", "--db", db]),
+                  "rtml profile --target cortex-m7")
+        else:
+            print("NOTE: no arm-none-eabi-gcc or qemu-system-arm: the emulated-run page is not checked", flush=True)
+
         # Scale: the whole zoo measured once, briefly, stored under seven dates.
         sweep = os.path.join(tmp, "sweep.json")
         check(run([rtml, "bench", zoo, "--backend", "native", "--runs", "10", "--warmup", "2", "--no-accuracy",
@@ -203,6 +211,11 @@ def main():
         # Ops by mean time, slowest first (the table sorted by "mean", descending).
         ops_by_mean = [o["node"] for o in sorted(gru_profile["ops"], key=lambda o: -o["mean_us"])]
         timeline = (gru_run.get("memory") or {}).get("timeline") or (gru_profile.get("memory") or {}).get("timeline")
+        emulated_id, emulated_instructions = None, None
+        if emulated:
+            emulated_id, content = q("SELECT runs.id, profiles.content FROM runs JOIN profiles ON profiles.run_id = runs.id "
+                                     "WHERE runs.backend = 'compiled' AND profiles.kind = 'profile' ORDER BY runs.id DESC LIMIT 1")[0]
+            emulated_instructions = json.loads(content)["ops"][0]["counters"]["instructions"]
         unprofiled = q("SELECT runs.id FROM runs WHERE model = 'digits_cnn' AND NOT EXISTS "
                        "(SELECT 1 FROM profiles WHERE run_id = runs.id) ORDER BY id LIMIT 1")[0][0]
         con.close()
@@ -230,6 +243,7 @@ def main():
             "has_timeline": bool(timeline and timeline.get("t_us")),
             "top_leaves": top_leaves, "ops_by_mean": ops_by_mean,
             "gru_median_us": gru_run["latency_us"]["median"],
+            "emulated_id": emulated_id, "emulated_instructions": emulated_instructions,
         }
         print("expectations: " + json.dumps(expect), flush=True)
         env = dict(os.environ, RTML_UI_DIR=UI_DIR)

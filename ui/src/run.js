@@ -59,13 +59,35 @@ export async function runView(target, idText, { isCurrent }) {
   const lat = r.latency_us || {};
   const mem = r.memory || {};
   const acc = r.accuracy;
+  const accuracyText = acc ? (acc.passed ? 'passed' : 'FAILED') + (acc.top1 !== null && acc.top1 !== undefined ? ` · top-1 ${(100 * acc.top1).toFixed(1)} %` : '') : NA;
+  if (r.emulated) {
+    // rtml bench --target: instructions on QEMU's board, flash and RAM; QEMU has no timing model.
+    const e = r.emulated;
+    target.append(el('section', { class: 'stats' },
+      stat('target', `${r.target} (${e.core})`), stat('kernels', e.kernels),
+      stat('instructions / inference', fmtNum(e.instructions.median), 'executed instructions under QEMU: not a time'),
+      stat('flash', fmtBytes(e.flash.total_bytes)), stat('weights', fmtBytes(e.flash.weights_bytes)),
+      stat('kernel code', fmtBytes(e.flash.kernel_library_bytes)), stat('RAM', fmtBytes(e.ram.total_bytes)),
+      stat('arena', fmtBytes(e.ram.arena_bytes)), stat('stack', fmtBytes(e.ram.stack_bytes), 'measured by painting the stack'),
+      stat('accuracy', accuracyText)));
+    target.append(el('p', { class: 'muted' }, 'QEMU counts executed instructions and has no timing model, so this run has no latencies. ',
+      code(`rtml profile MODEL --target ${r.target}`), ' shows the instructions of each step.'));
+    if (detail.profiles.some((p) => p.kind === 'profile')) {
+      const profile = await api.profileJSON(id, 'profile').catch((err) => ({ error: err }));
+      if (!isCurrent()) return;
+      target.append(el('h2', {}, 'Profile'));
+      if (profile.error) target.append(errorBox('Could not load the profile', String(profile.error.message || profile.error)));
+      else renderProfile(target, profile);
+    }
+    return;
+  }
   target.append(el('section', { class: 'stats' },
     stat('median', fmtUs(lat.median)), stat('p99', fmtUs(lat.p99)), stat('mean', fmtUs(lat.mean)),
     stat('min', fmtUs(lat.min)), stat('max', fmtUs(lat.max)), stat('jitter', fmtUs(lat.jitter), 'mean absolute difference between consecutive runs'),
     stat('init', fmtUs(r.init_us), 'open + prepare'), stat('first run', fmtUs(r.first_run_us)),
     stat('timed runs', fmtNum(r.timed_runs)), stat('peak RSS', fmtBytes(mem.rss_peak_bytes)),
     stat('allocs / run', fmtNum(r.heap ? r.heap.allocations_per_run : null)),
-    stat('accuracy', acc ? (acc.passed ? 'passed' : 'FAILED') + (acc.top1 !== null && acc.top1 !== undefined ? ` · top-1 ${(100 * acc.top1).toFixed(1)} %` : '') : NA),
+    stat('accuracy', accuracyText),
     r.realtime ? stat('deadline misses', fmtNum(r.realtime.deadline_misses)) : null));
 
   // Profiles first (the memory timeline may come from one).
@@ -142,6 +164,8 @@ const pct = (v) => fmtPct(v);
 
 function renderProfile(target, p) {
   const c = p.counters || {};
+  // rtml profile --target: shares of the executed instructions (QEMU), not of time.
+  const share = c.level === 'emulated' ? '% instr.' : '% time';
   const per = c.per_run || {};
   target.append(el('section', { class: 'stats' },
     stat('profiled runs', fmtNum(p.runs)), stat('mean', fmtUs(p.total_us && p.total_us.mean)),
@@ -169,7 +193,7 @@ function renderProfile(target, p) {
       { key: 'mean_us', label: 'mean', num: true, fmt: us },
       { key: 'median_us', label: 'median', num: true, fmt: us },
       { key: 'total_us', label: 'total', num: true, fmt: us },
-      { key: 'percent', label: '% time', num: true, fmt: pct },
+      { key: 'percent', label: share, num: true, fmt: pct },
       { key: 'cumulative_percent', label: 'cum. %', num: true, fmt: pct },
       { key: 'flops', label: 'FLOPs', num: true, fmt: n },
       { key: 'gflops', label: 'GFLOP/s', num: true, fmt: (v) => fmtNum(v, 3) },
@@ -190,7 +214,7 @@ function renderProfile(target, p) {
       { key: 'calls', label: 'calls', num: true, fmt: n },
       { key: 'mean_us', label: 'mean', num: true, fmt: us },
       { key: 'total_us', label: 'total', num: true, fmt: us },
-      { key: 'percent', label: '% time', num: true, fmt: pct },
+      { key: 'percent', label: share, num: true, fmt: pct },
       { key: 'flops', label: 'FLOPs', num: true, fmt: n },
       { key: 'gflops', label: 'GFLOP/s', num: true, fmt: (v) => fmtNum(v, 3) },
     ], byType, { sort: 'percent', desc: true, id: 'bytype-table' })));
