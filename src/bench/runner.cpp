@@ -87,11 +87,6 @@ void copy_inputs(backends::Backend& b, const data::TestSet& set) {
   }
 }
 
-json latency_json(const LatencyStats& s) {
-  return {{"min", s.min},       {"mean", s.mean}, {"median", s.median}, {"p90", s.p90},         {"p99", s.p99},
-          {"p999", s.p999},     {"max", s.max},   {"stddev", s.stddev}, {"jitter", s.jitter}};
-}
-
 // Accuracy over every test data set: errors of every compared output, and
 // top-1 of the first output against label.pb where there is one.
 json accuracy(backends::Backend& b, const std::string& dir, double tolerance) {
@@ -127,6 +122,11 @@ std::string first_line_of(const std::string& path, const std::string& key) {
 }
 
 }  // namespace
+
+json latency_json(const LatencyStats& s) {
+  return {{"min", s.min},       {"mean", s.mean}, {"median", s.median}, {"p90", s.p90},         {"p99", s.p99},
+          {"p999", s.p999},     {"max", s.max},   {"stddev", s.stddev}, {"jitter", s.jitter}};
+}
 
 json accuracy_json(const std::string& dir, const std::vector<data::TestSet>& sets,
                    const std::vector<data::TensorSpec>& outputs,

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
+#include "bench/stats.h"
 #include "data/test_data.h"
 
 namespace rtml::bench {
@@ -80,6 +81,9 @@ nlohmann::json bench_model(const ModelSpec& spec, const std::string& backend, co
 // The same on a backend instance the caller made (tests use their own).
 nlohmann::json bench_backend(backends::Backend& backend, const std::string& backend_name, const ModelSpec& spec,
                              const BenchOptions& options, const RealtimeSetup& rt, const Progress& progress = {});
+
+// A run's "latency_us" section.
+nlohmann::json latency_json(const LatencyStats& s);
 
 // A run's "accuracy" section: `actual` holds, per set, each output's bytes
 // (dense, as `outputs` describes them), compared with the sets' expected

@@ -118,13 +118,14 @@ namespace {
 // (compile/bench_target.h), in the same report.
 int bench_targets(const BenchArgs& b, const std::string& target, std::optional<kernels::KernelSet> kernel_set,
                   const std::string& keep_project, const bench::BenchOptions& opt, const std::string& test_data) {
-  compile::find_cortexm_target(target);  // an unknown name fails before any work
+  if (target != "host") compile::find_cortexm_target(target);  // an unknown name fails before any work
   if (b.backends != std::vector<std::string>{"native"})
     throw UsageError("--target runs the compiled model, not a backend: leave out --backend");
   compile::TargetBenchOptions to;
   to.target = target;
-  to.kernels = kernel_set.value_or(kernels::KernelSet::CortexM);
-  if (to.kernels == kernels::KernelSet::Simd)
+  to.kernels = kernel_set.value_or(target == "host" ? kernels::KernelSet::Simd : kernels::KernelSet::CortexM);
+  if (opt.runs) to.runs = *opt.runs;
+  if (target != "host" && to.kernels == kernels::KernelSet::Simd)
     throw UsageError("--kernels simd runs on Linux targets only; " + target + " takes cortex-m or reference");
   to.tolerance = opt.tolerance;
   to.accuracy = opt.accuracy;
@@ -176,9 +177,10 @@ int cmd_bench(const Args& args) {
   });
   std::string target, keep_project;
   table.value("--target", "NAME",
-              target, "compile each model for an emulated microcontroller and run it under QEMU:\n"
-              "cortex-m7, cortex-m4 or cortex-m55 (needs arm-none-eabi-gcc and qemu-system-arm);\n"
-              "reports instructions per inference and per step, flash and RAM, accuracy (no times)")
+              target, "run each model compiled to C (rtml compile): host (built with cc, timed: --runs\n"
+              "runs, default 1000) or an emulated microcontroller under QEMU: cortex-m7, cortex-m4,\n"
+              "cortex-m55 (needs arm-none-eabi-gcc and qemu-system-arm; reports instructions per\n"
+              "inference and per step, flash and RAM, accuracy; no times)")
       .value("--keep-project", "DIR", keep_project, "with --target: keep the generated project in DIR (one model)");
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")

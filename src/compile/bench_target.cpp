@@ -1,17 +1,20 @@
 #include "compile/bench_target.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
 #include "bench/report.h"
+#include "bench/stats.h"
 #include "compile/codegen.h"
 #include "compile/qemu_runner.h"
 #include "core/error.h"
 #include "data/test_data.h"
 #include "import/onnx_import.h"
+#include "util/subprocess.h"
 
 namespace rtml::compile {
 
@@ -91,8 +94,18 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
               {"latency_us", nullptr}, {"accuracy", nullptr}};
   if (spec.flops) run["flops"] = *spec.flops;
   try {
-    const CortexMTarget& target = find_cortexm_target(opt.target);
-    find_toolchain();
+    // host: built with this machine's cc and timed; a Cortex-M: built with
+    // arm-none-eabi-gcc and counted under QEMU.
+    const bool host = opt.target == "host";
+    const CortexMTarget* target = host ? nullptr : &find_cortexm_target(opt.target);
+    if (target) {
+      find_toolchain();
+    } else {
+      for (const char* tool : {"cc", "c++", "make"})
+        if (util::find_in_path(tool).empty())
+          throw Error(std::string(tool) + " is not installed: --target host builds the generated C with it "
+                      "(Debian packages gcc, g++ and make)");
+    }
     phase("plan");
     ir::Graph g = import::load_onnx(spec.path);
     std::vector<data::TestSet> sets;
@@ -123,19 +136,44 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     if (sets.empty()) inputs = random_inputs(plan);
     write_bytes(dir.path / "inputs.bin", inputs);
 
-    phase("build");
-    const std::string elf = build_project(dir.path.string(), target, opt.build_time_limit_s);
-    phase("run under QEMU");
-    QemuRunOptions qo;
-    qo.time_limit_s = opt.run_time_limit_s;
-    const QemuRun q = run_under_qemu(target, elf, dir.path.string(), qo);
-    if (q.exit_status != 0)
-      throw Error("the compiled model exited with status " + std::to_string(q.exit_status) + " on " + target.machine +
-                  ": " + q.output);
     const size_t n_sets = std::max<size_t>(1, sets.size());
-    if (q.inference_instructions.size() != n_sets)
-      throw Error("QEMU counted " + std::to_string(q.inference_instructions.size()) + " inferences, expected " +
-                  std::to_string(n_sets));
+    std::string elf;
+    QemuRun q;
+    if (host) {
+      phase("build");
+      const util::ProcessResult b = util::run_process({"make", "-s", "-j2"}, dir.path.string(), opt.build_time_limit_s);
+      if (b.exit_status != 0 || b.timed_out)
+        throw Error("building the generated C failed" + std::string(b.timed_out ? " (time limit)" : "") + ":\n" + b.output);
+      phase("run");
+      const util::ProcessResult r =
+          util::run_process({(dir.path / co.name).string(), "inputs.bin", "outputs.bin", "--repeat",
+                             std::to_string(opt.runs), "--samples", "samples.bin"},
+                            dir.path.string(), opt.run_time_limit_s);
+      if (r.exit_status != 0 || r.timed_out)
+        throw Error("the compiled model failed" + std::string(r.timed_out ? " (time limit)" : "") + ":\n" + r.output);
+      const std::vector<uint8_t> raw = read_bytes(dir.path / "samples.bin");
+      std::vector<double> us(raw.size() / sizeof(double));
+      std::memcpy(us.data(), raw.data(), us.size() * sizeof(double));
+      for (double& v : us) v /= 1000.0;
+      if (us.empty()) throw Error("the compiled model timed no runs");
+      run["timed_runs"] = us.size();
+      run["latency_us"] = bench::latency_json(bench::summarize(us));
+      const bench::Histogram h = bench::histogram(us);
+      run["histogram"] = {{"edges_us", h.edges}, {"counts", h.counts}};
+    } else {
+      phase("build");
+      elf = build_project(dir.path.string(), *target, opt.build_time_limit_s);
+      phase("run under QEMU");
+      QemuRunOptions qo;
+      qo.time_limit_s = opt.run_time_limit_s;
+      q = run_under_qemu(*target, elf, dir.path.string(), qo);
+      if (q.exit_status != 0)
+        throw Error("the compiled model exited with status " + std::to_string(q.exit_status) + " on " +
+                    target->machine + ": " + q.output);
+      if (q.inference_instructions.size() != n_sets)
+        throw Error("QEMU counted " + std::to_string(q.inference_instructions.size()) + " inferences, expected " +
+                    std::to_string(n_sets));
+    }
 
     // Outputs: per set, per output.
     const std::vector<uint8_t> raw = read_bytes(dir.path / "outputs.bin");
@@ -158,6 +196,12 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
         }
       run["accuracy"] = bench::accuracy_json(spec.test_data, sets, out_specs, actual, opt.tolerance);
     }
+
+    run["backend_info"] = {{"runtime", "generated C (rtml compile)"},
+                           {"kernels", kernels::kernel_set_name(plan.kernels)},
+                           {"target", opt.target},
+                           {"steps", std::to_string(plan.steps.size())}};
+    if (host) return run;
 
     // Instructions.
     json steps = json::array();
@@ -198,8 +242,8 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     const uint64_t stack = q.stack_bytes < 0 ? 0 : static_cast<uint64_t>(q.stack_bytes);
 
     run["emulated"] = {
-        {"tool", "qemu-system-arm -M " + target.machine + " (TCG, instruction-count plugin)"},
-        {"core", target.core},
+        {"tool", "qemu-system-arm -M " + target->machine + " (TCG, instruction-count plugin)"},
+        {"core", target->core},
         {"kernels", kernels::kernel_set_name(plan.kernels)},
         {"instructions", {{"per_inference", q.inference_instructions}, {"median", median_of(q.inference_instructions)}}},
         {"program_instructions", q.program_instructions},
@@ -215,10 +259,6 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
                  {"stack_bytes", stack},
                  {"static_bytes", sizes.static_ram_bytes()},
                  {"total_bytes", sizes.static_ram_bytes() + stack}}}};
-    run["backend_info"] = {{"runtime", "generated C (rtml compile)"},
-                           {"kernels", kernels::kernel_set_name(plan.kernels)},
-                           {"target", opt.target},
-                           {"steps", std::to_string(plan.steps.size())}};
   } catch (const std::exception& e) {
     run["status"] = "error";
     run["error"] = e.what();
@@ -306,6 +346,7 @@ json profile_from_emulated(const json& run) {
 
 std::string emulated_summary(const json& run) {
   if (run.value("status", "") != "ok") return "error: " + run.value("error", std::string("?"));
+  if (!run.contains("emulated")) return bench::summary_line(run);
   const json& e = run["emulated"];
   char buf[256];
   std::snprintf(buf, sizeof buf, "%.0f instructions per inference, flash %.1f KiB, RAM %.1f KiB (arena %.1f + stack %.1f)",

@@ -1,4 +1,7 @@
-// compile/bench_target: `rtml bench MODEL --target cortex-m7|cortex-m4|cortex-m55`.
+// compile/bench_target: `rtml bench MODEL --target host|cortex-m7|cortex-m4|cortex-m55`.
+// host: the generated C built with this machine's cc (the simd kernels by
+// default) and timed by its test main (`--repeat`), latencies in the usual
+// "latency_us" section: the engine without its per-step dispatch.
 // The model is planned with the target's kernel set, compiled to C
 // (codegen.h), built with arm-none-eabi-gcc (qemu_runner.h) and run on
 // QEMU's emulated board with the instruction-count plugin, over the test
@@ -29,6 +32,7 @@ struct TargetBenchOptions {
   double tolerance = 1e-4;
   bool accuracy = true;        // run the test data when the model has some
   std::string keep_dir;        // keep the generated project here ("" = a temporary folder, removed)
+  int runs = 1000;              // host: timed runs of test set 0 (after one run of every set)
   double build_time_limit_s = 900;
   double run_time_limit_s = 600;
 };

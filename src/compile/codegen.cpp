@@ -270,7 +270,8 @@ std::string host_main(const std::string& N) {
   std::string m = R"(/* Test main written by rtml compile --project. Reads INPUTS (default inputs.bin: K sets of
  * every input's bytes, concatenated in input order), runs each set (after one reset), writes
  * OUTPUTS (default outputs.bin: the K sets of outputs, concatenated). --repeat N then runs
- * set 0 N more times and prints the mean time of one inference. */
+ * set 0 N more times and prints the mean time of one inference; --samples FILE also writes
+ * each of those runs' nanoseconds there (N doubles). */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,8 @@ static unsigned char arena[@N@_ARENA_BYTES + 64];
 int main(int argc, char** argv) {
   const char* in_path = "inputs.bin";
   const char* out_path = "outputs.bin";
+  const char* samples_path = 0;
+  double* samples = 0;
   long repeat = 0, set_bytes = 0, out_bytes = 0, size, sets, k;
   int positional = 0, i, status = 0;
   unsigned char *data, *outs;
@@ -293,9 +296,10 @@ int main(int argc, char** argv) {
   FILE* f;
   for (i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = atol(argv[++i]);
+    else if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc) samples_path = argv[++i];
     else if (positional == 0) { in_path = argv[i]; ++positional; }
     else if (positional == 1) { out_path = argv[i]; ++positional; }
-    else { fprintf(stderr, "usage: %s [INPUTS [OUTPUTS]] [--repeat N]\n", argv[0]); return 2; }
+    else { fprintf(stderr, "usage: %s [INPUTS [OUTPUTS]] [--repeat N [--samples FILE]]\n", argv[0]); return 2; }
   }
   for (i = 0; i < @N@_NUM_INPUTS; ++i) set_bytes += (long)@N@_input_bytes[i];
   for (i = 0; i < @N@_NUM_OUTPUTS; ++i) out_bytes += (long)@N@_output_bytes[i];
@@ -330,14 +334,29 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (repeat > 0) {
-    struct timespec t0, t1;
+    struct timespec t0, t1, a0, a1;
     long at = 0;
     for (i = 0; i < @N@_NUM_INPUTS; ++i) { in[i] = data + at; at += (long)@N@_input_bytes[i]; }
+    if (samples_path && !(samples = malloc((size_t)repeat * sizeof(double)))) { fprintf(stderr, "rtml: out of memory\n"); return 1; }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (k = 0; k < repeat; ++k) status |= @N@_run(a, in, out);
+    for (k = 0; k < repeat; ++k) {
+      if (samples) clock_gettime(CLOCK_MONOTONIC, &a0);
+      status |= @N@_run(a, in, out);
+      if (samples) {
+        clock_gettime(CLOCK_MONOTONIC, &a1);
+        samples[k] = (double)(a1.tv_sec - a0.tv_sec) * 1e9 + (double)(a1.tv_nsec - a0.tv_nsec);
+      }
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("rtml: repeat=%ld mean_ns=%.1f\n", repeat,
            ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)repeat);
+    if (samples) {
+      f = fopen(samples_path, "wb");
+      if (!f || fwrite(samples, sizeof(double), (size_t)repeat, f) != (size_t)repeat || fclose(f) != 0) {
+        fprintf(stderr, "rtml: cannot write %s\n", samples_path);
+        return 1;
+      }
+    }
   }
   printf("rtml: sets=%ld status=%d\n", sets, status);
   return status != 0;
