@@ -379,7 +379,8 @@ std::string host_makefile(const std::string& N, const Target& target, const std:
          "RUN ?=\n";
   else
     m += "CC ?= cc\nCXX ?= c++\nARCH ?=\nRUN ?=\n";
-  m += "CFLAGS ?= -O2\nCXXFLAGS ?= -O2\n"
+  // -O3 as the engine is built: the Highway kernels run about 2x slower at -O2.
+  m += "CFLAGS ?= -O2\nCXXFLAGS ?= -O3\n"
        "C_FLAGS = -std=c99 -pedantic -Wall -Wextra -Werror -I. $(ARCH) $(CFLAGS)\n"
        "CXX_FLAGS = -std=c++17 -fno-exceptions -fno-rtti -Wall -Wextra -I. $(ARCH) $(CXXFLAGS)\n"
        "LDLIBS = " + std::string(highway ? "-lhwy " : "") + "-lm\n"
