@@ -15,7 +15,8 @@ int cmd_info(const Args& args) {
   add_model_options(table, opt);
   table.flag("--json", json,
              "the same numbers as one JSON object: model, opset, inputs and outputs\n"
-             "([{name, dtype, shape}]), parameters, parameter_bytes, flops, steps, arena_bytes,\n"
+             "([{name, dtype, shape}]), parameters, parameter_bytes, flops, steps, kernels (the set),\n"
+             "step_kernels ([{node, op_type, kernel}]), constant_bytes, step_constant_bytes, arena_bytes,\n"
              "lower_bound_bytes, no_reuse_bytes, and passes ([{name, summary, and its counts}])");
   table.flag("--passes", passes,
              "print instead one line per pass of the planner: what it changed (folded nodes,\n"
@@ -51,6 +52,12 @@ int cmd_info(const Args& args) {
       pass_list += "}";
     }
     pass_list += p.passes.empty() ? "]" : "\n  ]";
+    std::string kernel_list = "[";
+    for (size_t k = 0; k < p.steps.size(); ++k)
+      kernel_list += std::string(k ? ",\n    " : "\n    ") + "{\"node\": " + json_string(p.steps[k].node_name) +
+                     ", \"op_type\": " + json_string(p.steps[k].op_type) + ", \"kernel\": " +
+                     json_string(p.steps[k].step.kernel) + "}";
+    kernel_list += p.steps.empty() ? "]" : "\n  ]";
     std::printf("{\n"
                 "  \"model\": %s,\n"
                 "  \"opset\": %lld,\n"
@@ -60,6 +67,10 @@ int cmd_info(const Args& args) {
                 "  \"parameter_bytes\": %zu,\n"
                 "  \"flops\": %s,\n"
                 "  \"steps\": %zu,\n"
+                "  \"kernels\": %s,\n"
+                "  \"step_kernels\": %s,\n"
+                "  \"constant_bytes\": %zu,\n"
+                "  \"step_constant_bytes\": %zu,\n"
                 "  \"arena_bytes\": %zu,\n"
                 "  \"lower_bound_bytes\": %zu,\n"
                 "  \"no_reuse_bytes\": %zu,\n"
@@ -67,7 +78,8 @@ int cmd_info(const Args& args) {
                 "}\n",
                 json_string(opt.model).c_str(), static_cast<long long>(g.opset), tensors(p.inputs).c_str(),
                 tensors(p.outputs).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
-                p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, pass_list.c_str());
+                json_string(kernels::kernel_set_name(p.kernels)).c_str(), kernel_list.c_str(), p.constant_bytes,
+                p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, pass_list.c_str());
     return 0;
   }
   if (passes) {
@@ -92,8 +104,12 @@ int cmd_info(const Args& args) {
   }
   std::printf("\nparameters  %s values, %s (%zu bytes)\n", format_count(static_cast<double>(params)).c_str(),
               format_bytes(static_cast<double>(param_bytes)).c_str(), param_bytes);
+  std::printf("constants   %s held by the plan (%zu bytes), of which %s prepared for its steps (packed weights)\n",
+              format_bytes(static_cast<double>(p.constant_bytes)).c_str(), p.constant_bytes,
+              format_bytes(static_cast<double>(p.step_constant_bytes)).c_str());
   std::printf("flops       %s per inference (estimate)\n", format_count(p.flops).c_str());
-  std::printf("steps       %zu\n", p.steps.size());
+  std::printf("steps       %zu (kernel set %s; rtml info --json lists each step's kernel)\n", p.steps.size(),
+              kernels::kernel_set_name(p.kernels));
   std::printf("\nmemory plan (intermediate tensors, one arena)\n");
   std::printf("  arena_bytes        %zu (%s)\n", p.arena_bytes, format_bytes(static_cast<double>(p.arena_bytes)).c_str());
   std::printf("  lower_bound_bytes  %zu (%s)  most bytes live at any step\n", p.arena_lower_bound_bytes,
