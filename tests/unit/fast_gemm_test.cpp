@@ -218,16 +218,16 @@ TEST(FastGemmOps, Conv2dPaddedStridedWithBias) {
   // digits_cnn-like: 3x3, pad 1, 3 -> 16 channels on a 9x7 image, batch 2, stride 2 in one dim.
   expect_packed_matches("Conv", random_operand({2, 3, 9, 7}, rng),
                         {random_operand({16, 3, 3, 3}, rng), random_operand({16}, rng)},
-                        {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 1})}}, "conv2d_im2row_gemm_f32",
+                        {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 1})}}, "rtml_f32_conv__im2row_hwy",
                         27);
   // Stride 1 goes to the fast 2-D kernel. Dilated, asymmetric pads, no bias,
   // 19 output channels (not a multiple of the panel or the tile).
   expect_packed_matches("Conv", random_operand({1, 5, 8, 8}, rng), {random_operand({19, 5, 2, 3}, rng)},
-                        {{"pads", attr_ints({0, 2, 1, 0})}, {"dilations", attr_ints({2, 1})}}, "conv2d_fast_f32", 30);
+                        {{"pads", attr_ints({0, 2, 1, 0})}, {"dilations", attr_ints({2, 1})}}, "rtml_f32_conv2d__fast_hwy", 30);
   // Grouped, batch 2, 3x3 pad 1 on a 7x9 image (63 positions: a partial tile).
   expect_packed_matches("Conv", random_operand({2, 6, 7, 9}, rng),
                         {random_operand({10, 3, 3, 3}, rng), random_operand({10}, rng)},
-                        {{"pads", attr_ints({1, 1, 1, 1})}, {"group", attr_int(2)}}, "conv2d_fast_f32", 27);
+                        {{"pads", attr_ints({1, 1, 1, 1})}, {"group", attr_int(2)}}, "rtml_f32_conv2d__fast_hwy", 27);
 }
 
 TEST(FastGemmOps, Conv1dGroupedCausalDilated) {
@@ -236,12 +236,12 @@ TEST(FastGemmOps, Conv1dGroupedCausalDilated) {
   expect_packed_matches("Conv", random_operand({1, 8, 21}, rng),
                         {random_operand({12, 2, 3}, rng), random_operand({12}, rng)},
                         {{"group", attr_int(4)}, {"dilations", attr_ints({2})}, {"pads", attr_ints({4, 0})}},
-                        "conv1d_fast_f32", 6);
+                        "rtml_f32_conv1d__fast_hwy", 6);
   // Stride 2: the fast 1-D kernel is for stride 1; im2row + GEMM takes it.
   expect_packed_matches("Conv", random_operand({1, 8, 21}, rng),
                         {random_operand({12, 2, 3}, rng), random_operand({12}, rng)},
                         {{"group", attr_int(4)}, {"strides", attr_ints({2})}, {"pads", attr_ints({1, 1})}},
-                        "conv1d_im2row_gemm_f32", 6);
+                        "rtml_f32_conv__im2row_hwy", 6);
 }
 
 TEST(FastGemmOps, DepthwiseConvSkipsIm2Row) {
@@ -249,10 +249,10 @@ TEST(FastGemmOps, DepthwiseConvSkipsIm2Row) {
   // Depthwise would be a 1-column GEMM: 1-D goes to the fast 1-D kernel
   // (vectorized over positions), 2-D keeps the direct one.
   expect_packed_matches("Conv", random_operand({1, 4, 10}, rng), {random_operand({4, 1, 3}, rng)},
-                        {{"group", attr_int(4)}}, "conv1d_fast_f32", 3);
+                        {{"group", attr_int(4)}}, "rtml_f32_conv1d__fast_hwy", 3);
   const NodeRun r = run_node("Conv", random_operand({1, 4, 6, 5}, rng), {random_operand({4, 1, 3, 3}, rng)},
                              {{"group", attr_int(4)}}, true);
-  EXPECT_EQ(r.kernel, std::string("conv2d_direct_f32"));
+  EXPECT_EQ(r.kernel, std::string("rtml_f32_conv__ref"));
 }
 
 }  // namespace
