@@ -47,6 +47,20 @@ double max_rel_error(const std::vector<float>& got, const std::vector<float>& wa
 
 // Every shape of the brief's grid, with and without trans_b and bias, some
 // with ReLU; returns the number of cases checked.
+// The constant rtml_f32_gemm__packed_hwy reads (kernels::pack_constant), and
+// the product with it.
+std::vector<float> pack(int64_t K, int64_t N, const float* b, int64_t ldb, bool trans_b, float scale,
+                        const float* bias) {
+  std::vector<float> packed(static_cast<size_t>(kernels::packed_constant_floats(K, N, bias != nullptr)));
+  kernels::pack_constant(K, N, b, ldb, trans_b, scale, bias, packed.data());
+  return packed;
+}
+void gemm_packed(int64_t M, const float* a, int64_t lda, int64_t K, int64_t N, const std::vector<float>& packed,
+                 bool with_bias, float* c, int64_t ldc, bool relu) {
+  kernels::fast_gemm_packed(M, a, lda, K, N, packed.data(),
+                            with_bias ? packed.data() + kernels::packed_b_floats(K, N) : nullptr, c, ldc, relu);
+}
+
 int check_random_shapes() {
   std::mt19937 rng(1234);
   int cases = 0;
@@ -69,11 +83,10 @@ int check_random_shapes() {
             kernels::gemm<float>(M, N, K, alpha, a.data(), lda, false, b.data(), ldb, trans_b, 1.0f, want.data(), ldc);
             if (relu)
               for (float& x : want) x = std::max(x, 0.0f);
-            const kernels::PackedB packed =
-                kernels::pack_b(K, N, b.data(), ldb, trans_b, alpha, with_bias ? bias.data() : nullptr);
+            const std::vector<float> packed = pack(K, N, b.data(), ldb, trans_b, alpha, with_bias ? bias.data() : nullptr);
             // Sentinels in the padding columns of C must survive.
             std::vector<float> got(static_cast<size_t>(M * ldc), 12345.0f);
-            kernels::fast_gemm(M, a.data(), lda, packed, got.data(), ldc, relu);
+            gemm_packed(M, a.data(), lda, K, N, packed, with_bias, got.data(), ldc, relu);
             std::vector<float> got_c, want_c;
             for (int64_t i = 0; i < M; ++i) {
               for (int64_t j = 0; j < N; ++j) {
@@ -112,11 +125,11 @@ TEST(FastGemm, HandComputedProductWithBiasAndRelu) {
   // [1 2; 3 4] * [5 6; 7 -8] = [19 -10; 43 -14]; + bias [1, 2] = [20 -8; 44 -12];
   // ReLU -> [20 0; 44 0].
   const float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, -8}, bias[] = {1, 2};
-  const kernels::PackedB p = kernels::pack_b(2, 2, b, 2, false, 1.0f, bias);
+  const std::vector<float> p = pack(2, 2, b, 2, false, 1.0f, bias);
   float c[4];
-  kernels::fast_gemm(2, a, 2, p, c, 2, false);
+  gemm_packed(2, a, 2, 2, 2, p, true, c, 2, false);
   EXPECT_EQ(std::vector<float>(c, c + 4), (std::vector<float>{20, -8, 44, -12}));
-  kernels::fast_gemm(2, a, 2, p, c, 2, true);
+  gemm_packed(2, a, 2, 2, 2, p, true, c, 2, true);
   EXPECT_EQ(std::vector<float>(c, c + 4), (std::vector<float>{20, 0, 44, 0}));
 }
 
