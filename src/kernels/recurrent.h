@@ -28,8 +28,9 @@
  * Y rows past a row's sequence length are zero; Y_h/Y_c hold the state after
  * the row's last valid step (the initial state when the length is 0).
  * Temporary memory comes from `scratch` (recurrent_scratch_bytes).
- * Nodes with constant weights run kernels/fast_recurrent.h instead; this
- * kernel serves weights known only at run time and is its test oracle.
+ * In the simd kernel set, nodes with constant weights run
+ * kernels/fast_recurrent.h instead; this kernel serves weights known only at
+ * run time, the reference and cortex-m sets, and is the test oracle.
  *
  * Entry points (operands: the node's inputs X, W, R, B?, sequence_lens?,
  * initial_h?, initial_c?, P? and outputs Y?, Y_h?, Y_c? as far as it lists
