@@ -180,7 +180,7 @@ int run_recurrent(const void* params, void* const* ops) {
   const auto& p = *static_cast<const rtml_recurrent_params*>(params);
   auto in = [&](int i) -> const float* { return i < p.num_inputs ? static_cast<const float*>(ops[i]) : nullptr; };
   auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
-  const bool lstm = p.cell == rtml::kernels::Lstm;
+  const bool lstm = p.cell == rtml::kernels::RnnCell::Lstm;
   return rtml::kernels::recurrent_f32(p, in(0), in(1), in(2), in(3), p.num_inputs > 4 ? ops[4] : nullptr, in(5),
                                       lstm ? in(6) : nullptr, lstm ? in(7) : nullptr, out(0), out(1),
                                       lstm ? out(2) : nullptr, ops[p.num_inputs + p.num_outputs]);

@@ -92,8 +92,11 @@ RTML_KERNEL(rtml_f32_lstm__packed_hwy);
 
 namespace rtml::kernels {
 
+// Plain enums with an int32_t base, so that they assign to the params' int32_t
+// fields; their own namespace keeps the enumerators out of rtml::kernels
+// (write RnnCell::Gru).
+namespace rnn_enums {
 enum RnnCell : int32_t { Rnn, Gru, Lstm };
-
 enum RnnActivation : int32_t {
   Relu,
   Tanh,
@@ -107,6 +110,9 @@ enum RnnActivation : int32_t {
   Softsign,         // x / (1 + |x|)
   Softplus,         // log(1 + exp(x))
 };
+}  // namespace rnn_enums
+using rnn_enums::RnnActivation;
+using rnn_enums::RnnCell;
 
 using RnnActivationSpec = rtml_rnn_activation;
 using RecurrentParams = rtml_recurrent_params;
