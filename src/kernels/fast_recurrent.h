@@ -1,37 +1,43 @@
-// Fast RNN / GRU / LSTM (float32, constant weights) on one core, with the
-// same semantics and operand layouts as the reference kernels::recurrent_f32
-// (kernels/recurrent.h), which stays the test oracle.
-//
-// At prepare, W and R of each direction are packed for the SIMD GEMM
-// (kernels/fast_gemm.h) into one constant of the step (layout:
-// rtml_packed_recurrent_params in kernels/recurrent.h), with every gate
-// block padded to Hp = H rounded up to kPanel columns, so each gate starts
-// on a panel and the cell update runs on
-// whole vectors with no tail (padding columns are zero weights and zero
-// bias; their lanes compute finite values that are never stored). The run:
-//
-//   1. one GEMM for the input projection of every time step and batch row:
-//      XP[seq*batch, G*Hp] = X[seq*batch, I] * W^T + (Wb + Rb)
-//      (GRU with linear_before_reset keeps Rb of the h gate out: it is
-//      multiplied by r, so it goes with the recurrent product);
-//   2. per time step, one GEMM of the state of all batch rows with R
-//      (M = batch; the M = 1 path for streaming models), then the gate
-//      equations on vectors: sigmoid and tanh through Highway's Exp / Tanh
-//      (hwy/contrib/math), ReLU as a max; any other ONNX activation goes lane
-//      by lane through the scalar kernels::rnn_activate.
-//   GRU with linear_before_reset = 0 needs r before the h gate's recurrent
-//   product, so its step is two GEMMs: h * R_zr^T, then (r*h) * R_h^T.
-//
-// Rows whose sequence length has run out keep their state (their lanes of
-// the batched GEMM are computed and ignored). All temporary memory is the
-// caller's scratch (fast_recurrent_scratch_bytes): run does not allocate.
-#pragma once
+/* Fast RNN / GRU / LSTM (float32, constant weights) on one core, with the
+ * same semantics and operand layouts as the reference kernels::recurrent_f32
+ * (kernels/recurrent.h), which stays the test oracle.
+ *
+ * At prepare, W and R of each direction are packed for the SIMD GEMM
+ * (kernels/fast_gemm.h) into one constant of the step (layout:
+ * rtml_packed_recurrent_params in kernels/recurrent.h), with every gate
+ * block padded to Hp = H rounded up to kPanel columns, so each gate starts
+ * on a panel and the cell update runs on
+ * whole vectors with no tail (padding columns are zero weights and zero
+ * bias; their lanes compute finite values that are never stored). The run:
+ *
+ *   1. one GEMM for the input projection of every time step and batch row:
+ *      XP[seq*batch, G*Hp] = X[seq*batch, I] * W^T + (Wb + Rb)
+ *      (GRU with linear_before_reset keeps Rb of the h gate out: it is
+ *      multiplied by r, so it goes with the recurrent product);
+ *   2. per time step, one GEMM of the state of all batch rows with R
+ *      (M = batch; the M = 1 path for streaming models), then the gate
+ *      equations on vectors: sigmoid and tanh through Highway's Exp / Tanh
+ *      (hwy/contrib/math), ReLU as a max; any other ONNX activation goes lane
+ *      by lane through the scalar kernels::rnn_activate.
+ *   GRU with linear_before_reset = 0 needs r before the h gate's recurrent
+ *   product, so its step is two GEMMs: h * R_zr^T, then (r*h) * R_h^T.
+ *
+ * Rows whose sequence length has run out keep their state (their lanes of
+ * the batched GEMM are computed and ignored). All temporary memory is the
+ * caller's scratch (fast_recurrent_scratch_bytes): run does not allocate.
+ *
+ * The header compiles as C too (for generated C): there it is just the
+ * family header it includes, which declares these kernels' entry points. */
+#ifndef RTML_KERNELS_FAST_RECURRENT_H
+#define RTML_KERNELS_FAST_RECURRENT_H
 
+#include "kernels/recurrent.h"
+
+#ifdef __cplusplus
 #include <cstddef>
 #include <cstdint>
 
 #include "kernels/fast_gemm.h"
-#include "kernels/recurrent.h"
 
 namespace rtml::kernels {
 
@@ -63,3 +69,6 @@ inline int fast_recurrent_f32(const FastRecurrent& f, const float* X, const void
 const char* fast_recurrent_target();
 
 }  // namespace rtml::kernels
+#endif
+
+#endif
