@@ -1,7 +1,6 @@
 #include "kernels/conv.h"
 
-#include <algorithm>
-#include <cmath>
+#include "kernels/kmath.h"
 
 namespace rtml::kernels {
 
@@ -39,8 +38,8 @@ void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp
   const int64_t s = p.stride[last];
   const int64_t off = tap[last] * p.dilation[last] - p.pad_begin[last];
   const int64_t L = p.in_shape[last], O = p.out_shape[last];
-  const int64_t lo = std::max<int64_t>(0, ceil_div(-off, s));
-  const int64_t hi = std::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
+  const int64_t lo = km::max<int64_t>(0, ceil_div(-off, s));
+  const int64_t hi = km::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
   if (lo >= hi) return;
   int64_t o[kMaxSpatial] = {};
   do {
@@ -75,8 +74,8 @@ void conv_transpose_tap(const ConvParams& p, const int64_t* tap, float wv, const
   const int64_t s = p.stride[last];
   const int64_t off = tap[last] * p.dilation[last] - p.pad_begin[last];
   const int64_t I = p.in_shape[last], O = p.out_shape[last];
-  const int64_t lo = std::max<int64_t>(0, ceil_div(-off, s));
-  const int64_t hi = std::min<int64_t>(I, floor_div(O - 1 - off, s) + 1);
+  const int64_t lo = km::max<int64_t>(0, ceil_div(-off, s));
+  const int64_t hi = km::min<int64_t>(I, floor_div(O - 1 - off, s) + 1);
   if (lo >= hi) return;
   int64_t i[kMaxSpatial] = {};
   do {
@@ -104,7 +103,8 @@ void fill_bias(const ConvParams& p, const float* bias, float* y) {
   for (int64_t n = 0; n < p.batch; ++n)
     for (int64_t m = 0; m < p.out_channels; ++m) {
       float* yp = y + (n * p.out_channels + m) * p.out_size;
-      std::fill(yp, yp + p.out_size, bias ? bias[m] : 0.0f);
+      const float b = bias ? bias[m] : 0.0f;
+      for (int64_t i = 0; i < p.out_size; ++i) yp[i] = b;
     }
 }
 
@@ -159,7 +159,7 @@ void conv_transpose_f32(const ConvParams& p, const float* x, const float* w, con
 void batchnorm_f32(const BatchNormParams& p, const float* x, const float* scale, const float* bias,
                    const float* mean, const float* var, float* y) {
   for (int64_t c = 0; c < p.channels; ++c) {
-    const float a = scale[c] / std::sqrt(var[c] + p.epsilon);
+    const float a = scale[c] / km::sqrt(var[c] + p.epsilon);
     const float b = bias[c] - mean[c] * a;
     for (int64_t n = 0; n < p.batch; ++n) {
       const int64_t base = (n * p.channels + c) * p.inner;
@@ -188,7 +188,7 @@ void batchnorm_training_f32(const BatchNormParams& p, const float* x, const floa
       }
     }
     const double v = count > 0 ? sq / count : 0.0;
-    const float a = static_cast<float>(scale[c] / std::sqrt(v + p.epsilon));
+    const float a = static_cast<float>(scale[c] / km::sqrt(v + p.epsilon));
     const float b = static_cast<float>(bias[c] - mu * a);
     for (int64_t n = 0; n < p.batch; ++n) {
       const int64_t base = (n * p.channels + c) * p.inner;
@@ -200,3 +200,37 @@ void batchnorm_training_f32(const BatchNormParams& p, const float* x, const floa
 }
 
 }  // namespace rtml::kernels
+
+// ---- entry points -------------------------------------------------------------
+
+RTML_KERNEL(rtml_f32_conv__ref) {
+  const auto& p = *static_cast<const rtml_conv_params*>(params);
+  rtml::kernels::conv_f32(p, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
+                          p.out_slot > 2 ? static_cast<const float*>(operands[2]) : nullptr,
+                          static_cast<float*>(operands[p.out_slot]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_conv_transpose__ref) {
+  const auto& p = *static_cast<const rtml_conv_params*>(params);
+  rtml::kernels::conv_transpose_f32(p, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
+                                    p.out_slot > 2 ? static_cast<const float*>(operands[2]) : nullptr,
+                                    static_cast<float*>(operands[p.out_slot]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_batchnorm__ref) {
+  auto in = [operands](int i) { return static_cast<const float*>(operands[i]); };
+  rtml::kernels::batchnorm_f32(*static_cast<const rtml_batchnorm_params*>(params), in(0), in(1), in(2), in(3), in(4),
+                               static_cast<float*>(operands[5]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_batchnorm_training__ref) {
+  const auto& p = *static_cast<const rtml_batchnorm_params*>(params);
+  auto in = [operands](int i) { return static_cast<const float*>(operands[i]); };
+  rtml::kernels::batchnorm_training_f32(p, in(0), in(1), in(2), in(3), in(4), static_cast<float*>(operands[5]),
+                                        p.num_outputs > 1 ? static_cast<float*>(operands[6]) : nullptr,
+                                        p.num_outputs > 2 ? static_cast<float*>(operands[7]) : nullptr);
+  return 0;
+}

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/fast_conv.h"
+#include "kernels/fast_gemm.h"
 
 // Every target's tile is at most this many positions wide: the padded input
 // rows are rounded up to it, so a partial last tile still reads inside them.
@@ -217,5 +218,120 @@ void fast_conv_gemm_f32(int64_t M, int64_t K, int64_t N, const float* w, const f
 
 const char* fast_conv_target() { return HWY_DYNAMIC_DISPATCH(ConvTargetName)(); }
 
+namespace {
+
+// Copies n floats, 8 at a time where it can (fixed-size copies compile to vector moves).
+inline void copy_floats(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(float));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+}  // namespace
 }  // namespace rtml::kernels
+
+RTML_KERNEL(rtml_f32_conv1d__fast_hwy) {
+  const auto& p = *static_cast<const rtml_fast_conv1d_params*>(params);
+  const float* res = p.residual ? static_cast<const float*>(operands[p.out_slot + 1]) : nullptr;
+  rtml::kernels::fast_conv1d_f32(p, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
+                                 p.has_bias ? static_cast<const float*>(operands[2]) : nullptr, res, p.relu,
+                                 static_cast<float*>(operands[p.out_slot]),
+                                 static_cast<float*>(operands[p.out_slot + 1 + (p.residual ? 1 : 0)]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
+  using rtml::kernels::copy_floats;
+  const auto& p = *static_cast<const rtml_fast_conv2d_params*>(params);
+  const float* x = static_cast<const float*>(operands[0]);
+  const float* w = static_cast<const float*>(operands[1]);
+  const float* bias = p.has_bias ? static_cast<const float*>(operands[2]) : nullptr;
+  float* y = static_cast<float*>(operands[p.out_slot]);
+  const float* res = p.residual ? static_cast<const float*>(operands[p.out_slot + 1]) : nullptr;
+  const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
+  const int64_t plane = p.in_h * p.in_w, pplane = p.hp * p.wp, out_size = p.out_h * p.out_w;
+  const int64_t kdim = cg * p.kh * p.kw;
+  float* col = static_cast<float*>(operands[p.out_slot + 1 + (p.residual ? 1 : 0)]);
+  float* xpad = col + kdim * p.ldb;
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.in_channels + g * cg) * plane;
+      std::fill(xpad, xpad + cg * pplane, 0.0f);
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t ih = 0; ih < p.in_h; ++ih)
+          copy_floats(xpad + c * pplane + (ih + p.pad_top) * p.wp + p.pad_left, xg + c * plane + ih * p.in_w, p.in_w);
+      float* row = col;
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t th = 0; th < p.kh; ++th)
+          for (int64_t tw = 0; tw < p.kw; ++tw, row += p.ldb) {
+            const float* src = xpad + c * pplane + th * p.dh * p.wp + tw * p.dw;
+            for (int64_t oh = 0; oh < p.out_h; ++oh) copy_floats(row + oh * p.out_w, src + oh * p.wp, p.out_w);
+          }
+      const int64_t yoff = (n * p.out_channels + g * mg) * out_size;
+      rtml::kernels::fast_conv_gemm_f32(mg, kdim, out_size, w + g * mg * kdim, col, p.ldb,
+                                        bias ? bias + g * mg : nullptr, res ? res + yoff : nullptr, p.relu, y + yoff);
+    }
+  }
+  return 0;
+}
+
+// Per batch item and group, the scratch `rows` gets one row per output
+// position holding its receptive field (Cg input channels x kernel taps,
+// zeros where the window reaches into the padding); then
+//     rows[out_size x Cg*taps] * W_g^T[Cg*taps x Mg] (+ bias) -> tmp[out_size x Mg]
+// against the packed constant, and tmp is transposed into Y's channel planes.
+RTML_KERNEL(rtml_f32_conv__im2row_hwy) {
+  using namespace rtml::kernels;
+  const auto& p = *static_cast<const rtml_im2row_conv_params*>(params);
+  const float* x = static_cast<const float*>(operands[0]);
+  float* y = static_cast<float*>(operands[p.out_slot]);
+  const int32_t* tap_offset = static_cast<const int32_t*>(operands[p.taps_slot]);
+  const float* packed = static_cast<const float*>(operands[p.packed_slot]);
+  const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
+  const int64_t kdim = cg * p.taps;
+  const int64_t group_floats = packed_constant_floats(kdim, mg, p.has_bias);
+  const int64_t panel_floats = packed_b_floats(kdim, mg);
+  // The fused addend follows the step's constants (the two above).
+  const int fused_slot = p.packed_slot + 1;
+  const float* res = p.residual ? static_cast<const float*>(operands[fused_slot]) : nullptr;
+  float* rows = static_cast<float*>(operands[fused_slot + (p.residual ? 1 : 0)]);
+  float* tmp = rows + p.out_size * kdim;
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.in_channels + g * cg) * p.in_size;
+      for (int64_t o = 0; o < p.out_size; ++o) {
+        const int32_t* off = tap_offset + o * p.taps;
+        float* row = rows + o * kdim;
+        for (int64_t c = 0; c < cg; ++c) {
+          const float* plane = xg + c * p.in_size;
+          float* dst = row + c * p.taps;
+          for (int64_t t = 0; t < p.taps; ++t) dst[t] = off[t] < 0 ? 0.0f : plane[off[t]];
+        }
+      }
+      // Without a residual the GEMM's store applies the ReLU; with one, the
+      // ReLU comes after the add, in the transposition.
+      const float* pg = packed + g * group_floats;
+      fast_gemm_packed(p.out_size, rows, kdim, kdim, mg, pg, p.has_bias ? pg + panel_floats : nullptr, tmp, mg,
+                       p.relu && !res);
+      const int64_t yoff = (n * p.out_channels + g * mg) * p.out_size;
+      float* yg = y + yoff;
+      if (!res) {
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
+      } else if (!p.relu) {
+        const float* rg = res + yoff;
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m] + rg[m * p.out_size + o];
+      } else {
+        const float* rg = res + yoff;
+        for (int64_t o = 0; o < p.out_size; ++o)
+          for (int64_t m = 0; m < mg; ++m) {
+            const float v = tmp[o * mg + m] + rg[m * p.out_size + o];
+            yg[m * p.out_size + o] = v > 0.0f ? v : 0.0f;
+          }
+      }
+    }
+  }
+  return 0;
+}
 #endif  // HWY_ONCE

@@ -181,28 +181,6 @@ void pack_constant(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans
   }
 }
 
-PackedB pack_b(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale, const float* bias) {
-  (void)fast_gemm_target();  // resolves the dispatch now, at prepare, not in the first run
-  PackedB pb;
-  pb.K = K;
-  pb.N = N;
-  const int64_t panels = pb.panels();
-  pb.data.resize(static_cast<size_t>(packed_b_floats(K, N)));
-  pack_b_into(K, N, B, ldb, trans_b, pb.data.data());
-  if (scale != 1.0f)
-    for (float& v : pb.data) v *= scale;
-  if (bias) {
-    pb.bias.assign(static_cast<size_t>(panels * kPanel), 0.0f);
-    std::memcpy(pb.bias.data(), bias, static_cast<size_t>(N) * sizeof(float));
-  }
-  return pb;
-}
-
-void fast_gemm(int64_t M, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc, bool relu) {
-  HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, B.K, B.N, B.data.data(), B.bias.empty() ? nullptr : B.bias.data(), C,
-                                   ldc, relu);
-}
-
 const char* fast_gemm_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
 }  // namespace rtml::kernels

@@ -43,27 +43,12 @@ struct CacheLineAllocator {
 template <class T>
 using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
 
-struct PackedB {
-  int64_t K = 0, N = 0;
-  AlignedVector<float> data;  // ceil(N / kPanel) panels of K x kPanel
-  std::vector<float> bias;    // padded to a whole number of panels; empty: no bias
-  int64_t panels() const { return (N + kPanel - 1) / kPanel; }
-};
-
-// Packs op(B) (K x N; B is K x N row-major with leading dimension ldb, or
-// N x K when trans_b) scaled by `scale`. `bias` (N values, may be null) is
-// added to every row of the product.
-PackedB pack_b(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float scale = 1.0f,
-               const float* bias = nullptr);
-
-// C = A * packed (+ bias) with C row-major, leading dimension ldc; A row-major
-// with leading dimension lda. `relu` clamps the result at 0.
-void fast_gemm(int64_t M, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc, bool relu = false);
-
 // For a B known only at run time (MatMul of two activations): the packed
 // size in floats, packing into a caller's buffer (the step's scratch; no
-// allocation), and the product with that buffer (bias may be null, else
-// padded to whole panels like PackedB::bias).
+// allocation), and the product with a packed buffer (bias may be null, else
+// padded to whole panels, as pack_constant stores it). C = A * packed (+
+// bias) with C row-major, leading dimension ldc; A row-major with leading
+// dimension lda. `relu` clamps the result at 0.
 int64_t packed_b_floats(int64_t K, int64_t N);
 void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float* packed);
 void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,

@@ -257,4 +257,16 @@ void fast_avgpool_f32(const PoolParams& p, const float* x, float* y) { HWY_DYNAM
 const char* fast_pool_target() { return HWY_DYNAMIC_DISPATCH(PoolTargetName)(); }
 
 }  // namespace rtml::kernels
+
+RTML_KERNEL(rtml_f32_maxpool__hwy) {
+  rtml::kernels::fast_maxpool_f32(*static_cast<const rtml_pool_params*>(params),
+                                  static_cast<const float*>(operands[0]), static_cast<float*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_avgpool__hwy) {
+  rtml::kernels::fast_avgpool_f32(*static_cast<const rtml_pool_params*>(params),
+                                  static_cast<const float*>(operands[0]), static_cast<float*>(operands[1]));
+  return 0;
+}
 #endif  // HWY_ONCE

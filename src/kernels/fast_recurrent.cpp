@@ -62,9 +62,9 @@ int64_t row_len(const RecurrentParams& p, const void* seq_lens, int64_t b) {
   return p.seq_lens_i64 ? static_cast<const int64_t*>(seq_lens)[b] : static_cast<const int32_t*>(seq_lens)[b];
 }
 
-int RecurrentRun(const FastRecurrent& f, const float* X, const void* seq_lens, const float* initial_h,
-                 const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
-  const RecurrentParams& p = f.p;
+int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const float* X, const void* seq_lens,
+                 const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
+  const RecurrentParams& p = f.r;
   const int64_t S = p.seq_length, N = p.batch, I = p.input_size, H = p.hidden, Hp = f.hp;
   const int D2 = p.num_directions;
   const int G = recurrent_gates(p.cell);
@@ -96,14 +96,16 @@ int RecurrentRun(const FastRecurrent& f, const float* X, const void* seq_lens, c
   auto state_off = [&](int dd, int64_t b) { return (p.layout == 0 ? (dd * N + b) : (b * D2 + dd)) * H; };
 
   for (int dd = 0; dd < D2; ++dd) {
-    const FastRecurrentDirection& w = f.dir[dd];
+    const float* w = packed + f.w_off[dd];
+    const float* r = packed + f.r_off[dd];
+    const float* rh = f.rh_off[dd] < 0 ? nullptr : packed + f.rh_off[dd];
     const bool rev = D2 == 2 ? dd == 1 : p.reverse;
     const RnnActivationSpec& fa = p.act[dd][0];
     const RnnActivationSpec& ga = p.act[dd][1];
     const RnnActivationSpec& ha = p.act[dd][2];
-    const float* P = w.p.empty() ? nullptr : w.p.data();  // std::vector: unaligned loads
+    const float* P = f.peep_off[dd] < 0 ? nullptr : packed + f.peep_off[dd];
 
-    if (S * N > 0) fast_gemm(S * N, X, I, w.w, xp, G * Hp);
+    if (S * N > 0) fast_gemm_packed(S * N, X, I, I, G * Hp, w, w + packed_b_floats(I, G * Hp), xp, G * Hp);
     for (int64_t b = 0; b < N; ++b) {
       const int64_t so = state_off(dd, b);
       float* hb = h + b * Hp;
@@ -117,7 +119,7 @@ int RecurrentRun(const FastRecurrent& f, const float* X, const void* seq_lens, c
     }
 
     for (int64_t s = 0; s < max_len; ++s) {
-      fast_gemm(N, h, Hp, w.r, hr, GR * Hp);
+      fast_gemm_packed(N, h, Hp, H, GR * Hp, r, f.r_bias ? r + packed_b_floats(H, GR * Hp) : nullptr, hr, GR * Hp);
       for (int64_t b = 0; b < N; ++b) {
         const int64_t len = row_len(p, seq_lens, b);
         if (s >= len) continue;
@@ -171,7 +173,7 @@ int RecurrentRun(const FastRecurrent& f, const float* X, const void* seq_lens, c
         }
       }
       if (gru_split) {
-        fast_gemm(N, tmp, Hp, w.rh, hn_, Hp);
+        fast_gemm_packed(N, tmp, Hp, H, Hp, rh, nullptr, hn_, Hp);
         for (int64_t b = 0; b < N; ++b) {
           const int64_t len = row_len(p, seq_lens, b);
           if (s >= len) continue;
@@ -237,54 +239,60 @@ FastRecurrent prepare_fast_recurrent(const RecurrentParams& p, const float* W, c
                                      const float* P) {
   (void)fast_recurrent_target();  // resolve the dispatch now, at prepare, not in the first run
   FastRecurrent f;
-  f.p = p;
+  f.p.r = p;
   const int64_t H = p.hidden, I = p.input_size, Hp = padded(H);
-  f.hp = Hp;
+  f.p.hp = Hp;
   const int G = recurrent_gates(p.cell);
   const int64_t GH = G * H;
   const bool gru_split = p.cell == RnnCell::Gru && !p.linear_before_reset;
+  const int64_t GR = gru_split ? 2 : G;
+  // Rb of the GRU h gate is multiplied by r (linear_before_reset = 1): it goes with R.
+  f.p.r_bias = B && p.cell == RnnCell::Gru && p.linear_before_reset;
+  // Every block is a whole number of panels, so each stays 64-byte aligned.
+  const int64_t w_floats = packed_constant_floats(I, G * Hp, true);
+  const int64_t r_floats = packed_constant_floats(H, GR * Hp, f.p.r_bias);
+  const int64_t rh_floats = gru_split ? packed_constant_floats(H, Hp, false) : 0;
+  const int64_t p_floats = P ? 3 * Hp : 0;
+  const int64_t per_dir = w_floats + r_floats + rh_floats + p_floats;
+  f.packed.assign(static_cast<size_t>(per_dir * p.num_directions), 0.0f);
+  for (int d = 0; d < 2; ++d) f.p.w_off[d] = f.p.r_off[d] = f.p.rh_off[d] = f.p.peep_off[d] = -1;
   for (int d = 0; d < p.num_directions; ++d) {
-    FastRecurrentDirection& dir = f.dir[d];
+    const int64_t base = d * per_dir;
+    f.p.w_off[d] = base;
+    f.p.r_off[d] = base + w_floats;
+    if (gru_split) f.p.rh_off[d] = base + w_floats + r_floats;
+    if (P) f.p.peep_off[d] = base + w_floats + r_floats + rh_floats;
     const float* Wd = W + d * GH * I;
     const float* Rd = R + d * GH * H;
     const float* Wb = B ? B + d * 2 * GH : nullptr;
     const float* Rb = B ? Wb + GH : nullptr;
 
-    // Input projection bias: Wb + Rb, except the GRU h gate's Rb when it is
-    // multiplied by r (linear_before_reset = 1), which goes with R.
-    std::vector<float> wbias(static_cast<size_t>(G * Hp), 0.0f), rbias(static_cast<size_t>(G * Hp), 0.0f);
-    bool r_has_bias = false;
+    // Input projection bias: Wb + Rb, except the GRU h gate's Rb when it
+    // goes with R.
+    std::vector<float> wbias(static_cast<size_t>(G * Hp), 0.0f), rbias(static_cast<size_t>(GR * Hp), 0.0f);
     if (B)
       for (int g = 0; g < G; ++g)
         for (int64_t j = 0; j < H; ++j) {
           float& wb = wbias[static_cast<size_t>(g * Hp + j)];
           wb = Wb[g * H + j];
-          if (p.cell == RnnCell::Gru && p.linear_before_reset && g == 2) {
-            rbias[static_cast<size_t>(g * Hp + j)] = Rb[g * H + j];
-            r_has_bias = true;
-          } else {
-            wb += Rb[g * H + j];
-          }
+          if (f.p.r_bias && g == 2) rbias[static_cast<size_t>(g * Hp + j)] = Rb[g * H + j];
+          else wb += Rb[g * H + j];
         }
+    float* dst = f.packed.data();
     const std::vector<float> wpad = pad_gate_rows(Wd, G, H, Hp, I);
-    dir.w = pack_b(I, G * Hp, wpad.data(), I, true, 1.0f, wbias.data());
-
+    pack_constant(I, G * Hp, wpad.data(), I, true, 1.0f, wbias.data(), dst + f.p.w_off[d]);
     const std::vector<float> rpad = pad_gate_rows(Rd, G, H, Hp, H);
-    const int64_t GR = gru_split ? 2 : G;
-    dir.r = pack_b(H, GR * Hp, rpad.data(), H, true, 1.0f, r_has_bias ? rbias.data() : nullptr);
-    if (gru_split) dir.rh = pack_b(H, Hp, rpad.data() + 2 * Hp * H, H, true);
-
-    if (P) {
-      dir.p.assign(static_cast<size_t>(3 * Hp), 0.0f);
+    pack_constant(H, GR * Hp, rpad.data(), H, true, 1.0f, f.p.r_bias ? rbias.data() : nullptr, dst + f.p.r_off[d]);
+    if (gru_split) pack_constant(H, Hp, rpad.data() + 2 * Hp * H, H, true, 1.0f, nullptr, dst + f.p.rh_off[d]);
+    if (P)
       for (int g = 0; g < 3; ++g)
-        std::memcpy(dir.p.data() + g * Hp, P + d * 3 * H + g * H, static_cast<size_t>(H) * sizeof(float));
-    }
+        std::memcpy(dst + f.p.peep_off[d] + g * Hp, P + d * 3 * H + g * H, static_cast<size_t>(H) * sizeof(float));
   }
   return f;
 }
 
-size_t fast_recurrent_scratch_bytes(const FastRecurrent& f) {
-  const RecurrentParams& p = f.p;
+size_t fast_recurrent_scratch_bytes(const PackedRecurrentParams& f) {
+  const RecurrentParams& p = f.r;
   const int64_t N = p.batch, Hp = f.hp;
   const int G = recurrent_gates(p.cell);
   const bool gru_split = p.cell == RnnCell::Gru && !p.linear_before_reset;
@@ -295,12 +303,34 @@ size_t fast_recurrent_scratch_bytes(const FastRecurrent& f) {
   return static_cast<size_t>(floats) * sizeof(float);
 }
 
-int fast_recurrent_f32(const FastRecurrent& f, const float* X, const void* seq_lens, const float* initial_h,
-                       const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
-  return HWY_DYNAMIC_DISPATCH(RecurrentRun)(f, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c, scratch);
+int fast_recurrent_f32(const PackedRecurrentParams& p, const float* packed, const float* X, const void* seq_lens,
+                       const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c,
+                       void* scratch) {
+  return HWY_DYNAMIC_DISPATCH(RecurrentRun)(p, packed, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c, scratch);
 }
 
 const char* fast_recurrent_target() { return HWY_DYNAMIC_DISPATCH(RecurrentTargetName)(); }
 
 }  // namespace rtml::kernels
+
+namespace {
+
+// Operands: the node's input slots, its output slots, the packed constant, the scratch.
+int run_packed_recurrent(const void* params, void* const* ops) {
+  using namespace rtml::kernels;
+  const auto& f = *static_cast<const rtml_packed_recurrent_params*>(params);
+  const RecurrentParams& p = f.r;
+  auto in = [&](int i) -> const float* { return i < p.num_inputs ? static_cast<const float*>(ops[i]) : nullptr; };
+  auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
+  const bool lstm = p.cell == RnnCell::Lstm;
+  return fast_recurrent_f32(f, static_cast<const float*>(ops[f.packed_slot]), in(0),
+                            p.num_inputs > 4 ? ops[4] : nullptr, in(5), lstm ? in(6) : nullptr, out(0), out(1),
+                            lstm ? out(2) : nullptr, ops[f.packed_slot + 1]);
+}
+
+}  // namespace
+
+RTML_KERNEL(rtml_f32_rnn__packed_hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_gru__packed_hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_lstm__packed_hwy) { return run_packed_recurrent(params, operands); }
 #endif  // HWY_ONCE

@@ -1,11 +1,14 @@
 #include "kernels/pool.h"
 
-#include <cmath>
-#include <limits>
+#include "kernels/kmath.h"
 
 namespace rtml::kernels {
 
 namespace {
+
+// NaN is the one value unequal to itself (kmath.h's isnan is a macro's victim in freestanding builds).
+template <class T>
+bool is_nan(T v) { return v != v; }
 
 bool next_index(int64_t* idx, const int64_t* shape, int n) {
   for (int d = n - 1; d >= 0; --d) {
@@ -49,12 +52,12 @@ void maxpool(const PoolParams& p, const T* x, T* y, int64_t* indices) {
     T* yp = y + plane * p.out_size;
     int64_t o[kMaxPoolSpatial] = {};
     for (int64_t k = 0; k < p.out_size; ++k) {
-      T best = std::numeric_limits<T>::lowest();
+      T best = km::limits<T>::lowest();
       int64_t best_flat = -1;
       int64_t best_idx[kMaxPoolSpatial] = {};
       for_each_tap(p, o, [&](int64_t flat, const int64_t* idx) {
         const T v = xp[flat];
-        if (best_flat < 0 || v > best || (std::isnan(static_cast<double>(v)) && !std::isnan(static_cast<double>(best)))) {
+        if (best_flat < 0 || v > best || (is_nan(v) && !is_nan(best))) {
           best = v;
           best_flat = flat;
           for (int d = 0; d < p.spatial; ++d) best_idx[d] = idx[d];
@@ -110,8 +113,8 @@ void lppool_f32(const PoolParams& p, const float* x, float* y) {
     int64_t o[kMaxPoolSpatial] = {};
     for (int64_t k = 0; k < p.out_size; ++k) {
       double sum = 0;
-      for_each_tap(p, o, [&](int64_t flat, const int64_t*) { sum += std::pow(std::fabs(double(xp[flat])), double(p.p)); });
-      yp[k] = static_cast<float>(std::pow(sum, 1.0 / p.p));
+      for_each_tap(p, o, [&](int64_t flat, const int64_t*) { sum += km::pow(km::fabs(double(xp[flat])), double(p.p)); });
+      yp[k] = static_cast<float>(km::pow(sum, 1.0 / p.p));
       next_index(o, p.out_shape, p.spatial);
     }
   }
@@ -128,11 +131,11 @@ void global_avgpool_f32(int64_t planes, int64_t size, const float* x, float* y) 
 template <class T>
 void global_maxpool(int64_t planes, int64_t size, const T* x, T* y) {
   for (int64_t c = 0; c < planes; ++c) {
-    T best = std::numeric_limits<T>::lowest();
+    T best = km::limits<T>::lowest();
     for (int64_t i = 0; i < size; ++i) {
       const T v = x[c * size + i];
-      if (v > best || std::isnan(static_cast<double>(v))) best = v;
-      if (std::isnan(static_cast<double>(best))) break;
+      if (v > best || is_nan(v)) best = v;
+      if (is_nan(best)) break;
     }
     y[c] = best;
   }
@@ -146,9 +149,53 @@ template void global_maxpool<int8_t>(int64_t, int64_t, const int8_t*, int8_t*);
 void global_lppool_f32(int64_t planes, int64_t size, float p, const float* x, float* y) {
   for (int64_t c = 0; c < planes; ++c) {
     double sum = 0;
-    for (int64_t i = 0; i < size; ++i) sum += std::pow(std::fabs(double(x[c * size + i])), double(p));
-    y[c] = static_cast<float>(std::pow(sum, 1.0 / p));
+    for (int64_t i = 0; i < size; ++i) sum += km::pow(km::fabs(double(x[c * size + i])), double(p));
+    y[c] = static_cast<float>(km::pow(sum, 1.0 / p));
   }
 }
 
 }  // namespace rtml::kernels
+
+// ---- entry points -------------------------------------------------------------
+
+#define RTML_POOL_DEFINE(t, T)                                                                              \
+  RTML_KERNEL(rtml_##t##_maxpool__ref) {                                                                    \
+    const auto& p = *static_cast<const rtml_pool_params*>(params);                                         \
+    rtml::kernels::maxpool<T>(p, static_cast<const T*>(operands[0]), static_cast<T*>(operands[1]),         \
+                              p.has_indices ? static_cast<int64_t*>(operands[2]) : nullptr);               \
+    return 0;                                                                                               \
+  }                                                                                                         \
+  RTML_KERNEL(rtml_##t##_global_maxpool__ref) {                                                             \
+    const auto& p = *static_cast<const rtml_global_pool_params*>(params);                                  \
+    rtml::kernels::global_maxpool<T>(p.planes, p.size, static_cast<const T*>(operands[0]),                 \
+                                     static_cast<T*>(operands[1]));                                        \
+    return 0;                                                                                               \
+  }
+RTML_MAXPOOL_TYPES(RTML_POOL_DEFINE)
+#undef RTML_POOL_DEFINE
+
+RTML_KERNEL(rtml_f32_avgpool__ref) {
+  rtml::kernels::avgpool_f32(*static_cast<const rtml_pool_params*>(params), static_cast<const float*>(operands[0]),
+                             static_cast<float*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_lppool__ref) {
+  rtml::kernels::lppool_f32(*static_cast<const rtml_pool_params*>(params), static_cast<const float*>(operands[0]),
+                            static_cast<float*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_global_avgpool__ref) {
+  const auto& p = *static_cast<const rtml_global_pool_params*>(params);
+  rtml::kernels::global_avgpool_f32(p.planes, p.size, static_cast<const float*>(operands[0]),
+                                    static_cast<float*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_global_lppool__ref) {
+  const auto& p = *static_cast<const rtml_global_pool_params*>(params);
+  rtml::kernels::global_lppool_f32(p.planes, p.size, p.p, static_cast<const float*>(operands[0]),
+                                   static_cast<float*>(operands[1]));
+  return 0;
+}

@@ -1,28 +1,29 @@
 #include "kernels/recurrent.h"
 
-#include <algorithm>
-#include <cmath>
+#include <string.h>
+
+#include "kernels/kmath.h"
 
 namespace rtml::kernels {
 
 float rnn_activate(const RnnActivationSpec& a, float x) {
   switch (a.kind) {
     case RnnActivation::Relu: return x > 0 ? x : 0.0f;
-    case RnnActivation::Tanh: return std::tanh(x);
-    case RnnActivation::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case RnnActivation::Tanh: return km::tanh(x);
+    case RnnActivation::Sigmoid: return 1.0f / (1.0f + km::exp(-x));
     case RnnActivation::Affine: return a.alpha * x + a.beta;
     case RnnActivation::LeakyRelu: return x >= 0 ? x : a.alpha * x;
     case RnnActivation::ThresholdedRelu: return x > a.alpha ? x : 0.0f;
-    case RnnActivation::ScaledTanh: return a.alpha * std::tanh(a.beta * x);
-    case RnnActivation::HardSigmoid: return std::min(1.0f, std::max(0.0f, a.alpha * x + a.beta));
-    case RnnActivation::Elu: return x >= 0 ? x : a.alpha * (std::exp(x) - 1.0f);
-    case RnnActivation::Softsign: return x / (1.0f + std::fabs(x));
-    case RnnActivation::Softplus: return x > 20.0f ? x : std::log1p(std::exp(x));
+    case RnnActivation::ScaledTanh: return a.alpha * km::tanh(a.beta * x);
+    case RnnActivation::HardSigmoid: return km::min(1.0f, km::max(0.0f, a.alpha * x + a.beta));
+    case RnnActivation::Elu: return x >= 0 ? x : a.alpha * (km::exp(x) - 1.0f);
+    case RnnActivation::Softsign: return x / (1.0f + km::fabs(x));
+    case RnnActivation::Softplus: return x > 20.0f ? x : km::log1p(km::exp(x));
   }
   return x;
 }
 
-int recurrent_gates(RnnCell cell) {
+int recurrent_gates(int32_t cell) {
   switch (cell) {
     case RnnCell::Rnn: return 1;
     case RnnCell::Gru: return 3;
@@ -44,7 +45,9 @@ inline float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-inline float clipv(float x, float clip) { return clip > 0 ? std::min(clip, std::max(-clip, x)) : x; }
+inline void copy(const float* src, int64_t n, float* dst) { memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); }
+
+inline float clipv(float x, float clip) { return clip > 0 ? km::min(clip, km::max(-clip, x)) : x; }
 
 }  // namespace
 
@@ -106,7 +109,7 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
               if (Wb) v += Wb[j] + Rb[j];
               gates[j] = rnn_activate(fa, clipv(v, p.clip));
             }
-            std::copy(gates, gates + H, h);
+            copy(gates, H, h);
             break;
           }
           case RnnCell::Gru: {
@@ -155,15 +158,36 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
             break;
           }
         }
-        if (Y) std::copy(h, h + H, y_at(t, d, b));
+        if (Y) copy(h, H, y_at(t, d, b));
       }
       if (Y)
-        for (int64_t t = len; t < S; ++t) std::fill(y_at(t, d, b), y_at(t, d, b) + H, 0.0f);
-      if (Y_h) std::copy(h, h + H, Y_h + so);
-      if (Y_c) std::copy(c, c + H, Y_c + so);
+        for (int64_t t = len; t < S; ++t) memset(y_at(t, d, b), 0, static_cast<size_t>(H) * sizeof(float));
+      if (Y_h) copy(h, H, Y_h + so);
+      if (Y_c) copy(c, H, Y_c + so);
     }
   }
   return 0;
 }
 
 }  // namespace rtml::kernels
+
+// ---- entry points -------------------------------------------------------------
+
+namespace {
+
+// Operands: the node's input slots, its output slots, the scratch.
+int run_recurrent(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const rtml_recurrent_params*>(params);
+  auto in = [&](int i) -> const float* { return i < p.num_inputs ? static_cast<const float*>(ops[i]) : nullptr; };
+  auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
+  const bool lstm = p.cell == rtml::kernels::RnnCell::Lstm;
+  return rtml::kernels::recurrent_f32(p, in(0), in(1), in(2), in(3), p.num_inputs > 4 ? ops[4] : nullptr, in(5),
+                                      lstm ? in(6) : nullptr, lstm ? in(7) : nullptr, out(0), out(1),
+                                      lstm ? out(2) : nullptr, ops[p.num_inputs + p.num_outputs]);
+}
+
+}  // namespace
+
+RTML_KERNEL(rtml_f32_rnn__ref) { return run_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_gru__ref) { return run_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_lstm__ref) { return run_recurrent(params, operands); }

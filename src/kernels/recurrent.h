@@ -1,45 +1,103 @@
-// One-layer recurrent cells as specified by ONNX: RNN, GRU and LSTM.
-//
-// Shapes (D = num_directions, G = gates per cell: RNN 1, GRU 3, LSTM 4,
-// H = hidden_size, I = input_size):
-//   X          [seq, batch, I]   (layout 0)  or [batch, seq, I]   (layout 1)
-//   W          [D, G*H, I]       gate blocks in ONNX order: GRU z,r,h; LSTM i,o,f,c
-//   R          [D, G*H, H]
-//   B          [D, 2*G*H]        Wb then Rb (optional, zero when absent)
-//   seq_lens   [batch]           int32 or int64 (optional, seq when absent)
-//   initial_h  [D, batch, H]     (layout 0)  or [batch, D, H]     (layout 1)
-//   initial_c  like initial_h    (LSTM only)
-//   P          [D, 3*H]          LSTM peepholes, order i,o,f (optional)
-//   Y          [seq, D, batch, H] (layout 0) or [batch, seq, D, H] (layout 1)
-//   Y_h, Y_c   like initial_h
-//
-// Algorithm: a clear reference implementation. For each direction and each
-// batch row (rows are independent), the state h (and c) walks the row's valid
-// time steps — forward 0..len-1, reverse len-1..0 — and each step computes
-// the gate pre-activations W·x + R·h + Wb + Rb as plain dot products, clips
-// them to [-clip, clip] when clip > 0, and applies the cell equations:
-//   RNN:  h = f(pre)
-//   GRU:  z = f(pre_z), r = f(pre_r),
-//         n = g(Wh·x + Wbh + Rh·(r*h) + Rbh)        (linear_before_reset = 0)
-//         n = g(Wh·x + Wbh + r*(Rh·h + Rbh))        (linear_before_reset = 1)
-//         h = (1-z)*n + z*h
-//   LSTM: i = f(pre_i + Pi*c), f = f(pre_f + Pf*c)  (f = 1-i if input_forget),
-//         c = f*c + i*g(pre_c), o = f(pre_o + Po*c), h = o*h(c)
-// Y rows past a row's sequence length are zero; Y_h/Y_c hold the state after
-// the row's last valid step (the initial state when the length is 0).
-// Temporary memory comes from `scratch` (recurrent_scratch_bytes).
-// Nodes with constant weights run kernels/fast_recurrent.h instead; this
-// kernel serves weights known only at run time and is its test oracle.
-#pragma once
+/* One-layer recurrent cells as specified by ONNX: RNN, GRU and LSTM.
+ *
+ * Shapes (D = num_directions, G = gates per cell: RNN 1, GRU 3, LSTM 4,
+ * H = hidden_size, I = input_size):
+ *   X          [seq, batch, I]   (layout 0)  or [batch, seq, I]   (layout 1)
+ *   W          [D, G*H, I]       gate blocks in ONNX order: GRU z,r,h; LSTM i,o,f,c
+ *   R          [D, G*H, H]
+ *   B          [D, 2*G*H]        Wb then Rb (optional, zero when absent)
+ *   seq_lens   [batch]           int32 or int64 (optional, seq when absent)
+ *   initial_h  [D, batch, H]     (layout 0)  or [batch, D, H]     (layout 1)
+ *   initial_c  like initial_h    (LSTM only)
+ *   P          [D, 3*H]          LSTM peepholes, order i,o,f (optional)
+ *   Y          [seq, D, batch, H] (layout 0) or [batch, seq, D, H] (layout 1)
+ *   Y_h, Y_c   like initial_h
+ *
+ * Algorithm: a clear reference implementation. For each direction and each
+ * batch row (rows are independent), the state h (and c) walks the row's valid
+ * time steps — forward 0..len-1, reverse len-1..0 — and each step computes
+ * the gate pre-activations W·x + R·h + Wb + Rb as plain dot products, clips
+ * them to [-clip, clip] when clip > 0, and applies the cell equations:
+ *   RNN:  h = f(pre)
+ *   GRU:  z = f(pre_z), r = f(pre_r),
+ *         n = g(Wh·x + Wbh + Rh·(r*h) + Rbh)        (linear_before_reset = 0)
+ *         n = g(Wh·x + Wbh + r*(Rh·h + Rbh))        (linear_before_reset = 1)
+ *         h = (1-z)*n + z*h
+ *   LSTM: i = f(pre_i + Pi*c), f = f(pre_f + Pf*c)  (f = 1-i if input_forget),
+ *         c = f*c + i*g(pre_c), o = f(pre_o + Po*c), h = o*h(c)
+ * Y rows past a row's sequence length are zero; Y_h/Y_c hold the state after
+ * the row's last valid step (the initial state when the length is 0).
+ * Temporary memory comes from `scratch` (recurrent_scratch_bytes).
+ * In the simd kernel set, nodes with constant weights run
+ * kernels/fast_recurrent.h instead; this kernel serves weights known only at
+ * run time, the reference and cortex-m sets, and is the test oracle.
+ *
+ * Entry points (operands: the node's inputs X, W, R, B?, sequence_lens?,
+ * initial_h?, initial_c?, P? and outputs Y?, Y_h?, Y_c? as far as it lists
+ * them, then the scratch):
+ *   rtml_f32_rnn__ref, rtml_f32_gru__ref, rtml_f32_lstm__ref
+ *   rtml_f32_{rnn,gru,lstm}__packed_hwy (kernels/fast_recurrent.h; W, R, B and
+ *   P are read from the packed constant, which follows the outputs) */
+#ifndef RTML_KERNELS_RECURRENT_H
+#define RTML_KERNELS_RECURRENT_H
 
-#include <cstddef>
-#include <cstdint>
+#include "kernels/rtml_kernel.h"
+
+/* An activation: kind is an RnnActivation (below), alpha and beta its parameters. */
+typedef struct rtml_rnn_activation {
+  int32_t kind;
+  float alpha, beta;
+} rtml_rnn_activation;
+
+typedef struct rtml_recurrent_params {
+  int32_t cell; /* RnnCell: 0 RNN, 1 GRU, 2 LSTM */
+  int64_t seq_length, batch, input_size, hidden;
+  int32_t num_directions;
+  bool reverse;   /* single direction running backwards ("reverse") */
+  int32_t layout; /* 0: sequence-first, 1: batch-first */
+  /* Per direction: f, g, h (RNN uses f; GRU f,g; LSTM f,g,h). */
+  rtml_rnn_activation act[2][3];
+  float clip; /* <= 0: no clipping */
+  bool linear_before_reset, input_forget;
+  bool seq_lens_i64;    /* sequence_lens dtype (int32 when false) */
+  int32_t num_inputs;   /* node input slots (operands before the outputs) */
+  int32_t num_outputs;  /* node output slots */
+} rtml_recurrent_params;
+
+/* Params of rtml_f32_{rnn,gru,lstm}__packed_hwy (kernels/fast_recurrent.h):
+ * the cell's params and where each direction's weights sit in the packed
+ * constant (float offsets, each a multiple of the GEMM panel): W with the
+ * input-projection bias (K = I, N = G*hp, in fast_gemm.h's pack_constant
+ * layout), R (K = H, N = G*hp, or 2*hp for GRU with linear_before_reset = 0;
+ * with its bias when r_bias), the GRU h gate's R (rh_off; -1 when not
+ * split) and the LSTM peepholes i, o, f, each padded to hp (peep_off; -1
+ * when absent). */
+typedef struct rtml_packed_recurrent_params {
+  rtml_recurrent_params r;
+  int64_t hp; /* hidden size padded to a whole number of panels */
+  int32_t packed_slot;
+  bool r_bias;
+  int64_t w_off[2], r_off[2], rh_off[2], peep_off[2];
+} rtml_packed_recurrent_params;
+
+RTML_KERNEL(rtml_f32_rnn__ref);
+RTML_KERNEL(rtml_f32_gru__ref);
+RTML_KERNEL(rtml_f32_lstm__ref);
+RTML_KERNEL(rtml_f32_rnn__packed_hwy);
+RTML_KERNEL(rtml_f32_gru__packed_hwy);
+RTML_KERNEL(rtml_f32_lstm__packed_hwy);
+
+#ifdef __cplusplus
+#include <stddef.h>
 
 namespace rtml::kernels {
 
-enum class RnnCell : int32_t { Rnn, Gru, Lstm };
-
-enum class RnnActivation : int32_t {
+// Plain enums with an int32_t base, so that they assign to the params' int32_t
+// fields; their own namespace keeps the enumerators out of rtml::kernels
+// (write RnnCell::Gru).
+namespace rnn_enums {
+enum RnnCell : int32_t { Rnn, Gru, Lstm };
+enum RnnActivation : int32_t {
   Relu,
   Tanh,
   Sigmoid,
@@ -52,33 +110,17 @@ enum class RnnActivation : int32_t {
   Softsign,         // x / (1 + |x|)
   Softplus,         // log(1 + exp(x))
 };
+}  // namespace rnn_enums
+using rnn_enums::RnnActivation;
+using rnn_enums::RnnCell;
 
-struct RnnActivationSpec {
-  RnnActivation kind = RnnActivation::Tanh;
-  float alpha = 0;
-  float beta = 0;
-};
+using RnnActivationSpec = rtml_rnn_activation;
+using RecurrentParams = rtml_recurrent_params;
+using PackedRecurrentParams = rtml_packed_recurrent_params;
 
 float rnn_activate(const RnnActivationSpec& a, float x);
 
-struct RecurrentParams {
-  RnnCell cell = RnnCell::Rnn;
-  int64_t seq_length = 0;
-  int64_t batch = 0;
-  int64_t input_size = 0;
-  int64_t hidden = 0;
-  int32_t num_directions = 1;
-  bool reverse = false;  // single direction running backwards ("reverse")
-  int32_t layout = 0;    // 0: sequence-first, 1: batch-first
-  // Per direction: f, g, h (RNN uses f; GRU f,g; LSTM f,g,h).
-  RnnActivationSpec act[2][3] = {};
-  float clip = 0;  // <= 0: no clipping
-  bool linear_before_reset = false;
-  bool input_forget = false;
-  bool seq_lens_i64 = false;  // sequence_lens dtype (int32 when false)
-};
-
-int recurrent_gates(RnnCell cell);
+int recurrent_gates(int32_t cell);
 size_t recurrent_scratch_bytes(const RecurrentParams& p);
 
 // Returns 0, or 1 when a sequence length is outside [0, seq_length].
@@ -88,3 +130,6 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
                   float* Y_h, float* Y_c, void* scratch);
 
 }  // namespace rtml::kernels
+#endif
+
+#endif

@@ -145,6 +145,9 @@ const KernelInfo* find_kernel(std::string_view symbol);
 const KernelInfo& kernel(std::string_view symbol);
 
 // Each family appends its entries (kernels/table_<family>.cpp).
+void add_conv_kernels(std::vector<KernelInfo>& table);
 void add_linear_kernels(std::vector<KernelInfo>& table);
+void add_pool_kernels(std::vector<KernelInfo>& table);
+void add_recurrent_kernels(std::vector<KernelInfo>& table);
 
 }  // namespace rtml::kernels

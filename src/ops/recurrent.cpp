@@ -20,41 +20,6 @@ using kernels::RnnActivation;
 using kernels::RnnActivationSpec;
 using kernels::RnnCell;
 
-struct RecurrentStep {
-  RecurrentParams k;
-  int num_inputs = 0;   // node input slots (operands before the outputs)
-  int num_outputs = 0;  // node output slots
-};
-
-// Constant weights: packed at prepare for kernels::fast_recurrent_f32.
-struct FastRecurrentStep {
-  kernels::FastRecurrent k;
-  int num_inputs = 0;
-  int num_outputs = 0;
-};
-
-int run_fast_recurrent(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const FastRecurrentStep*>(params);
-  auto in = [&](int i) -> const void* { return i < p.num_inputs ? ops[i] : nullptr; };
-  auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
-  const bool lstm = p.k.p.cell == RnnCell::Lstm;
-  return kernels::fast_recurrent_f32(p.k, static_cast<const float*>(in(0)), in(4), static_cast<const float*>(in(5)),
-                                     lstm ? static_cast<const float*>(in(6)) : nullptr, out(0), out(1),
-                                     lstm ? out(2) : nullptr, ops[p.num_inputs + p.num_outputs]);
-}
-
-int run_recurrent(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const RecurrentStep*>(params);
-  auto in = [&](int i) -> const void* { return i < p.num_inputs ? ops[i] : nullptr; };
-  auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
-  const bool lstm = p.k.cell == RnnCell::Lstm;
-  return kernels::recurrent_f32(p.k, static_cast<const float*>(in(0)), static_cast<const float*>(in(1)),
-                                static_cast<const float*>(in(2)), static_cast<const float*>(in(3)), in(4),
-                                static_cast<const float*>(in(5)), lstm ? static_cast<const float*>(in(6)) : nullptr,
-                                lstm ? static_cast<const float*>(in(7)) : nullptr, out(0), out(1),
-                                lstm ? out(2) : nullptr, ops[p.num_inputs + p.num_outputs]);
-}
-
 std::string lower(std::string s) {
   for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return s;
@@ -87,7 +52,7 @@ RnnActivationSpec parse_activation(OpContext& ctx, const std::string& name, cons
   const std::string key = lower(name);
   for (const Entry& e : table) {
     if (key != e.name) continue;
-    RnnActivationSpec a;
+    RnnActivationSpec a{};
     a.kind = e.kind;
     a.alpha = e.alpha;
     a.beta = e.beta;
@@ -120,11 +85,10 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
     if (i < max_inputs && ctx.has_input(i)) ctx.expect_dtype(i, {DType::F32});
   if (ctx.has_input(4)) ctx.expect_dtype(4, {DType::I32, DType::I64});
 
-  auto& sp = make_params<RecurrentStep>(ctx.step);
-  RecurrentParams& p = sp.k;
+  RecurrentParams p{};
   p.cell = cell;
-  sp.num_inputs = static_cast<int>(ctx.node().inputs.size());
-  sp.num_outputs = static_cast<int>(ctx.node().outputs.size());
+  p.num_inputs = static_cast<int32_t>(ctx.node().inputs.size());
+  p.num_outputs = static_cast<int32_t>(ctx.node().outputs.size());
 
   const std::string direction = ctx.attr_string("direction", "forward");
   if (direction == "forward" || direction == "reverse") p.num_directions = 1;
@@ -201,26 +165,28 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
   ctx.step.flops = static_cast<double>(D) * static_cast<double>(p.seq_length) * static_cast<double>(p.batch) *
                    (2.0 * G * H * static_cast<double>(p.input_size + H) + 8.0 * H);
 
+  const char* name = cell == RnnCell::Rnn ? "rnn" : cell == RnnCell::Gru ? "gru" : "lstm";
   // Constant weights (the usual case: initializers) take the packed SIMD
-  // kernel; weights fed at run time take the reference.
+  // kernel in the simd kernel set; weights fed at run time, and the
+  // reference and cortex-m sets, take the reference.
   const bool weights_known = ctx.is_constant(1) && ctx.is_constant(2) && (!ctx.has_input(3) || ctx.is_constant(3)) &&
                              (!lstm || !ctx.has_input(7) || ctx.is_constant(7));
-  if (weights_known && p.input_size > 0) {
-    const RecurrentStep ref = sp;
-    auto& f = make_params<FastRecurrentStep>(ctx.step);
-    f.num_inputs = ref.num_inputs;
-    f.num_outputs = ref.num_outputs;
-    f.k = kernels::prepare_fast_recurrent(ref.k, ctx.input(1).as<float>(), ctx.input(2).as<float>(),
-                                          ctx.has_input(3) ? ctx.input(3).as<float>() : nullptr,
-                                          lstm && ctx.has_input(7) ? ctx.input(7).as<float>() : nullptr);
-    ctx.step.run = run_fast_recurrent;
-    ctx.step.kernel =
-        cell == RnnCell::Rnn ? "rnn_packed_f32" : cell == RnnCell::Gru ? "gru_packed_f32" : "lstm_packed_f32";
-    ctx.step.scratch_bytes = kernels::fast_recurrent_scratch_bytes(f.k);
+  if (ctx.simd() && weights_known && p.input_size > 0) {
+    const kernels::FastRecurrent f =
+        kernels::prepare_fast_recurrent(p, ctx.input(1).as<float>(), ctx.input(2).as<float>(),
+                                        ctx.has_input(3) ? ctx.input(3).as<float>() : nullptr,
+                                        lstm && ctx.has_input(7) ? ctx.input(7).as<float>() : nullptr);
+    auto packed = std::make_shared<ir::Buffer>(f.packed.size() * sizeof(float));
+    std::copy(f.packed.begin(), f.packed.end(), static_cast<float*>(packed->data()));
+    auto& fp = ctx.use_kernel<kernels::PackedRecurrentParams>(
+        (std::string("rtml_f32_") + name + "__packed_hwy").c_str());
+    fp = f.p;
+    fp.packed_slot = ctx.add_constant("packed_weights", DType::F32, {static_cast<int64_t>(f.packed.size())},
+                                      std::move(packed));
+    ctx.step.scratch_bytes = kernels::fast_recurrent_scratch_bytes(fp);
     return;
   }
-  ctx.step.run = run_recurrent;
-  ctx.step.kernel = cell == RnnCell::Rnn ? "rnn_f32" : cell == RnnCell::Gru ? "gru_f32" : "lstm_f32";
+  ctx.use_kernel<RecurrentParams>((std::string("rtml_f32_") + name + "__ref").c_str()) = p;
   ctx.step.scratch_bytes = kernels::recurrent_scratch_bytes(p);
 }
 

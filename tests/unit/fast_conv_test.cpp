@@ -53,7 +53,7 @@ struct Geometry {
 // Reference: conv_f32, then + residual, then x > 0 ? x : 0.
 std::vector<float> reference(const Geometry& g, const std::vector<float>& x, const std::vector<float>& w,
                              const float* bias, const float* residual, bool relu, int64_t out_len) {
-  kernels::ConvParams p;
+  kernels::ConvParams p{};
   p.spatial = 1;
   p.batch = g.batch;
   p.in_channels = g.c;
@@ -101,7 +101,7 @@ int check_random_shapes() {
     const std::vector<float> w = random_floats(static_cast<size_t>(g.m * cg * g.taps), rng);
     const std::vector<float> bias = random_floats(static_cast<size_t>(g.m), rng);
     const std::vector<float> res = random_floats(static_cast<size_t>(g.batch * g.m * out_len), rng);
-    kernels::FastConv1dParams p;
+    kernels::FastConv1dParams p{};
     p.batch = g.batch;
     p.in_channels = g.c;
     p.out_channels = g.m;
@@ -193,7 +193,8 @@ TEST(FastConv1d, HandComputedResidualAndRelu) {
   //   conv ch0: [0-1, 1-2, 2-3, 3-4] + 0.5   = [-0.5, -0.5, -0.5, -0.5]
   //   conv ch1: 2 * [-1, -1, -1, -1] - 1     = [-3, -3, -3, -3]
   // + residual [1 0 2 0 | 4 3 2 1] = [0.5 -0.5 1.5 -0.5 | 1 0 -1 -2], ReLU.
-  kernels::FastConv1dParams p;
+  kernels::FastConv1dParams p{};
+  p.batch = p.group = p.dilation = 1;
   p.in_channels = 1;
   p.out_channels = 2;
   p.in_len = 4;
@@ -249,7 +250,7 @@ TEST(ConvFusion, ResNet1dBlockRunsInTwoStepsAndMatchesReference) {
 
   const Ran fused = run_graph(gb.g, true, {x});
   const Ran plain = run_graph(gb.g, false, {x});
-  EXPECT_EQ(fused.kernels, (std::vector<std::string>{"conv1d_fast_f32+relu", "conv1d_fast_f32+add+relu"}));
+  EXPECT_EQ(fused.kernels, (std::vector<std::string>{"rtml_f32_conv1d__fast_hwy+relu", "rtml_f32_conv1d__fast_hwy+add+relu"}));
   EXPECT_EQ(plain.kernels.size(), 5u);
   // Independent of the engine: the reference conv, add and ReLU.
   const Geometry geo{1, c, c, 1, len, 3, 1, 1, 1};
@@ -293,7 +294,7 @@ TEST(ConvFusion, ReluThenAddFusesOnlyTheRelu) {
   gb.g.outputs = {gb.node("Add", {r, in})};
   const Ran fused = run_graph(gb.g, true, {x});
   ASSERT_EQ(fused.kernels.size(), 2u);  // the Add stays its own step
-  EXPECT_EQ(fused.kernels[0], std::string("conv1d_fast_f32+relu"));
+  EXPECT_EQ(fused.kernels[0], std::string("rtml_f32_conv1d__fast_hwy+relu"));
   const Geometry geo{1, c, c, 1, len, 3, 1, 1, 1};
   std::vector<float> want = reference(geo, x, w, nullptr, nullptr, true, len);
   for (size_t i = 0; i < want.size(); ++i) want[i] += x[i];
@@ -310,7 +311,7 @@ TEST(ConvFusion, ConvOutputUsedTwiceOrAGraphOutputIsNotFused) {
   gb.g.outputs = {gb.node("Relu", {conv}), conv};
   const Ran fused = run_graph(gb.g, true, {x});
   ASSERT_EQ(fused.kernels.size(), 2u);
-  EXPECT_EQ(fused.kernels[0], std::string("conv1d_fast_f32"));
+  EXPECT_EQ(fused.kernels[0], std::string("rtml_f32_conv1d__fast_hwy"));
   const Geometry geo{1, c, c, 1, len, 3, 1, 1, 1};
   EXPECT_LT(max_abs_diff(fused.outputs[0], reference(geo, x, w, nullptr, nullptr, true, len)), 1e-5);
   EXPECT_LT(max_abs_diff(fused.outputs[1], reference(geo, x, w, nullptr, nullptr, false, len)), 1e-5);
@@ -333,7 +334,7 @@ TEST(ConvFusion, StridedConvUsesIm2RowAndFusesToo) {
   const Ran fused = run_graph(gb.g, true, {x});
   const Ran plain = run_graph(gb.g, false, {x});
   EXPECT_EQ(fused.kernels,
-            (std::vector<std::string>{"conv1d_im2row_gemm_f32", "conv1d_im2row_gemm_f32+add+relu"}));
+            (std::vector<std::string>{"rtml_f32_conv__im2row_hwy", "rtml_f32_conv__im2row_hwy+add+relu"}));
   EXPECT_EQ(plain.kernels.size(), 4u);
   EXPECT_LT(max_abs_diff(fused.outputs[0], plain.outputs[0]), 1e-5);
 }
@@ -351,10 +352,11 @@ TEST(ConvFusion, Conv2dResidualBlockMatchesReference) {
   gb.g.outputs = {gb.node("Relu", {gb.node("Add", {in, conv})})};
   const Ran fused = run_graph(gb.g, true, {x});
   const Ran plain = run_graph(gb.g, false, {x});
-  EXPECT_EQ(fused.kernels, (std::vector<std::string>{"conv2d_fast_f32+add+relu"}));
+  EXPECT_EQ(fused.kernels, (std::vector<std::string>{"rtml_f32_conv2d__fast_hwy+add+relu"}));
   EXPECT_EQ(plain.kernels.size(), 3u);
-  kernels::ConvParams p;
+  kernels::ConvParams p{};
   p.spatial = 2;
+  p.batch = p.group = 1;
   p.in_channels = p.out_channels = c;
   p.in_shape[0] = p.out_shape[0] = h;
   p.in_shape[1] = p.out_shape[1] = wd;

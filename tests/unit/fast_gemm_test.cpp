@@ -47,6 +47,20 @@ double max_rel_error(const std::vector<float>& got, const std::vector<float>& wa
 
 // Every shape of the brief's grid, with and without trans_b and bias, some
 // with ReLU; returns the number of cases checked.
+// The constant rtml_f32_gemm__packed_hwy reads (kernels::pack_constant), and
+// the product with it.
+std::vector<float> pack(int64_t K, int64_t N, const float* b, int64_t ldb, bool trans_b, float scale,
+                        const float* bias) {
+  std::vector<float> packed(static_cast<size_t>(kernels::packed_constant_floats(K, N, bias != nullptr)));
+  kernels::pack_constant(K, N, b, ldb, trans_b, scale, bias, packed.data());
+  return packed;
+}
+void gemm_packed(int64_t M, const float* a, int64_t lda, int64_t K, int64_t N, const std::vector<float>& packed,
+                 bool with_bias, float* c, int64_t ldc, bool relu) {
+  kernels::fast_gemm_packed(M, a, lda, K, N, packed.data(),
+                            with_bias ? packed.data() + kernels::packed_b_floats(K, N) : nullptr, c, ldc, relu);
+}
+
 int check_random_shapes() {
   std::mt19937 rng(1234);
   int cases = 0;
@@ -69,11 +83,10 @@ int check_random_shapes() {
             kernels::gemm<float>(M, N, K, alpha, a.data(), lda, false, b.data(), ldb, trans_b, 1.0f, want.data(), ldc);
             if (relu)
               for (float& x : want) x = std::max(x, 0.0f);
-            const kernels::PackedB packed =
-                kernels::pack_b(K, N, b.data(), ldb, trans_b, alpha, with_bias ? bias.data() : nullptr);
+            const std::vector<float> packed = pack(K, N, b.data(), ldb, trans_b, alpha, with_bias ? bias.data() : nullptr);
             // Sentinels in the padding columns of C must survive.
             std::vector<float> got(static_cast<size_t>(M * ldc), 12345.0f);
-            kernels::fast_gemm(M, a.data(), lda, packed, got.data(), ldc, relu);
+            gemm_packed(M, a.data(), lda, K, N, packed, with_bias, got.data(), ldc, relu);
             std::vector<float> got_c, want_c;
             for (int64_t i = 0; i < M; ++i) {
               for (int64_t j = 0; j < N; ++j) {
@@ -112,11 +125,11 @@ TEST(FastGemm, HandComputedProductWithBiasAndRelu) {
   // [1 2; 3 4] * [5 6; 7 -8] = [19 -10; 43 -14]; + bias [1, 2] = [20 -8; 44 -12];
   // ReLU -> [20 0; 44 0].
   const float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, -8}, bias[] = {1, 2};
-  const kernels::PackedB p = kernels::pack_b(2, 2, b, 2, false, 1.0f, bias);
+  const std::vector<float> p = pack(2, 2, b, 2, false, 1.0f, bias);
   float c[4];
-  kernels::fast_gemm(2, a, 2, p, c, 2, false);
+  gemm_packed(2, a, 2, 2, 2, p, true, c, 2, false);
   EXPECT_EQ(std::vector<float>(c, c + 4), (std::vector<float>{20, -8, 44, -12}));
-  kernels::fast_gemm(2, a, 2, p, c, 2, true);
+  gemm_packed(2, a, 2, 2, 2, p, true, c, 2, true);
   EXPECT_EQ(std::vector<float>(c, c + 4), (std::vector<float>{20, 0, 44, 0}));
 }
 
@@ -218,16 +231,16 @@ TEST(FastGemmOps, Conv2dPaddedStridedWithBias) {
   // digits_cnn-like: 3x3, pad 1, 3 -> 16 channels on a 9x7 image, batch 2, stride 2 in one dim.
   expect_packed_matches("Conv", random_operand({2, 3, 9, 7}, rng),
                         {random_operand({16, 3, 3, 3}, rng), random_operand({16}, rng)},
-                        {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 1})}}, "conv2d_im2row_gemm_f32",
+                        {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 1})}}, "rtml_f32_conv__im2row_hwy",
                         27);
   // Stride 1 goes to the fast 2-D kernel. Dilated, asymmetric pads, no bias,
   // 19 output channels (not a multiple of the panel or the tile).
   expect_packed_matches("Conv", random_operand({1, 5, 8, 8}, rng), {random_operand({19, 5, 2, 3}, rng)},
-                        {{"pads", attr_ints({0, 2, 1, 0})}, {"dilations", attr_ints({2, 1})}}, "conv2d_fast_f32", 30);
+                        {{"pads", attr_ints({0, 2, 1, 0})}, {"dilations", attr_ints({2, 1})}}, "rtml_f32_conv2d__fast_hwy", 30);
   // Grouped, batch 2, 3x3 pad 1 on a 7x9 image (63 positions: a partial tile).
   expect_packed_matches("Conv", random_operand({2, 6, 7, 9}, rng),
                         {random_operand({10, 3, 3, 3}, rng), random_operand({10}, rng)},
-                        {{"pads", attr_ints({1, 1, 1, 1})}, {"group", attr_int(2)}}, "conv2d_fast_f32", 27);
+                        {{"pads", attr_ints({1, 1, 1, 1})}, {"group", attr_int(2)}}, "rtml_f32_conv2d__fast_hwy", 27);
 }
 
 TEST(FastGemmOps, Conv1dGroupedCausalDilated) {
@@ -236,12 +249,12 @@ TEST(FastGemmOps, Conv1dGroupedCausalDilated) {
   expect_packed_matches("Conv", random_operand({1, 8, 21}, rng),
                         {random_operand({12, 2, 3}, rng), random_operand({12}, rng)},
                         {{"group", attr_int(4)}, {"dilations", attr_ints({2})}, {"pads", attr_ints({4, 0})}},
-                        "conv1d_fast_f32", 6);
+                        "rtml_f32_conv1d__fast_hwy", 6);
   // Stride 2: the fast 1-D kernel is for stride 1; im2row + GEMM takes it.
   expect_packed_matches("Conv", random_operand({1, 8, 21}, rng),
                         {random_operand({12, 2, 3}, rng), random_operand({12}, rng)},
                         {{"group", attr_int(4)}, {"strides", attr_ints({2})}, {"pads", attr_ints({1, 1})}},
-                        "conv1d_im2row_gemm_f32", 6);
+                        "rtml_f32_conv__im2row_hwy", 6);
 }
 
 TEST(FastGemmOps, DepthwiseConvSkipsIm2Row) {
@@ -249,10 +262,10 @@ TEST(FastGemmOps, DepthwiseConvSkipsIm2Row) {
   // Depthwise would be a 1-column GEMM: 1-D goes to the fast 1-D kernel
   // (vectorized over positions), 2-D keeps the direct one.
   expect_packed_matches("Conv", random_operand({1, 4, 10}, rng), {random_operand({4, 1, 3}, rng)},
-                        {{"group", attr_int(4)}}, "conv1d_fast_f32", 3);
+                        {{"group", attr_int(4)}}, "rtml_f32_conv1d__fast_hwy", 3);
   const NodeRun r = run_node("Conv", random_operand({1, 4, 6, 5}, rng), {random_operand({4, 1, 3, 3}, rng)},
                              {{"group", attr_int(4)}}, true);
-  EXPECT_EQ(r.kernel, std::string("conv2d_direct_f32"));
+  EXPECT_EQ(r.kernel, std::string("rtml_f32_conv__ref"));
 }
 
 }  // namespace

@@ -46,8 +46,9 @@ int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, bool 
 }
 
 kernels::PoolParams params_of(const Geometry& g, int64_t planes, bool count_include_pad) {
-  kernels::PoolParams p;
+  kernels::PoolParams p{};
   p.spatial = static_cast<int>(g.in.size());
+  p.in_size = p.out_size = p.kernel_size = 1;
   p.planes = planes;
   for (int d = 0; d < p.spatial; ++d) {
     p.in_shape[d] = g.in[d];
@@ -162,7 +163,7 @@ TEST(FastPool, MatchesReferenceOnRandomShapesOnEveryTarget) {
 }
 
 TEST(FastPool, Supported) {
-  kernels::PoolParams p;
+  kernels::PoolParams p{};
   p.spatial = 2;
   p.dilation[0] = p.dilation[1] = 1;
   EXPECT_TRUE(kernels::fast_pool_supported(p));
@@ -185,17 +186,17 @@ TEST(FastPool, TwoDimensionalPaddedByHandThroughTheEngine) {
   const std::map<std::string, ir::Attribute> attrs = {
       {"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}, {"pads", attr_ints({1, 1, 0, 0})}};
   auto mx = run_pool("MaxPool", {1, 1, 3, 4}, x, attrs);
-  EXPECT_EQ(mx.kernel, "maxpool_fast_f32");
+  EXPECT_EQ(mx.kernel, "rtml_f32_maxpool__hwy");
   EXPECT_EQ(mx.outputs[0], (std::vector<float>{1, 3, 9, 11}));
 
   auto avg = run_pool("AveragePool", {1, 1, 3, 4}, x, attrs);
-  EXPECT_EQ(avg.kernel, "avgpool_fast_f32");
+  EXPECT_EQ(avg.kernel, "rtml_f32_avgpool__hwy");
   EXPECT_EQ(avg.outputs[0], (std::vector<float>{1, 2.5f, 7, 8.5f}));
 
   auto cip_attrs = attrs;
   cip_attrs["count_include_pad"] = attr_int(1);
   auto cip = run_pool("AveragePool", {1, 1, 3, 4}, x, cip_attrs);
-  EXPECT_EQ(cip.kernel, "avgpool_fast_f32");
+  EXPECT_EQ(cip.kernel, "rtml_f32_avgpool__hwy");
   EXPECT_EQ(cip.outputs[0], (std::vector<float>{0.25f, 1.25f, 3.5f, 8.5f}));
 }
 
@@ -207,14 +208,14 @@ TEST(FastPool, OneDimensionalLongRowsThroughTheEngine) {
   std::vector<float> x(2 * w);
   for (int64_t i = 0; i < 2 * w; ++i) x[i] = static_cast<float>(i % 5 == 0 ? -i : (i * 7) % 11);
   auto k2 = run_pool("MaxPool", {1, 2, w}, x, {{"kernel_shape", attr_ints({2})}, {"strides", attr_ints({2})}});
-  EXPECT_EQ(k2.kernel, "maxpool_fast_f32");
+  EXPECT_EQ(k2.kernel, "rtml_f32_maxpool__hwy");
   ASSERT_EQ(k2.outputs[0].size(), 2u * 33u);
   for (int64_t c = 0; c < 2; ++c)
     for (int64_t j = 0; j < 33; ++j)
       EXPECT_EQ(k2.outputs[0][c * 33 + j], std::max(x[c * w + 2 * j], x[c * w + 2 * j + 1])) << c << "," << j;
 
   auto k3 = run_pool("AveragePool", {1, 2, w}, x, {{"kernel_shape", attr_ints({3})}});
-  EXPECT_EQ(k3.kernel, "avgpool_fast_f32");
+  EXPECT_EQ(k3.kernel, "rtml_f32_avgpool__hwy");
   ASSERT_EQ(k3.outputs[0].size(), 2u * 65u);
   for (int64_t c = 0; c < 2; ++c)
     for (int64_t j = 0; j < 65; ++j) {
@@ -228,13 +229,13 @@ TEST(FastPool, OtherCasesKeepTheReferenceKernel) {
   const std::vector<float> x(2 * 5 * 5 * 5, 1.0f);
   auto dil = run_pool("MaxPool", {1, 2, 25}, std::vector<float>(x.begin(), x.begin() + 50),
                       {{"kernel_shape", attr_ints({2})}, {"dilations", attr_ints({2})}});
-  EXPECT_EQ(dil.kernel, "maxpool_f32");
+  EXPECT_EQ(dil.kernel, "rtml_f32_maxpool__ref");
   auto with_indices = run_pool("MaxPool", {1, 2, 25}, std::vector<float>(x.begin(), x.begin() + 50),
                                {{"kernel_shape", attr_ints({2})}}, 2);
-  EXPECT_EQ(with_indices.kernel, "maxpool_f32");
+  EXPECT_EQ(with_indices.kernel, "rtml_f32_maxpool__ref");
   EXPECT_EQ(with_indices.outputs[0], std::vector<float>(2 * 24, 1.0f));
   auto avg3 = run_pool("AveragePool", {1, 2, 5, 5, 5}, x, {{"kernel_shape", attr_ints({2, 2, 2})}});
-  EXPECT_EQ(avg3.kernel, "avgpool_f32");
+  EXPECT_EQ(avg3.kernel, "rtml_f32_avgpool__ref");
   EXPECT_EQ(avg3.outputs[0], std::vector<float>(2 * 4 * 4 * 4, 1.0f));
 }
 

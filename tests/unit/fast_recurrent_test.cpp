@@ -79,7 +79,8 @@ float max_abs_diff(const std::vector<float>& got, const std::vector<float>& want
 // Runs one case through both kernels; a failure names the case.
 void check_case(const Case& c, std::mt19937& rng) {
   SCOPED_TRACE(describe(c));
-  RecurrentParams p;
+  RecurrentParams p{};
+  p.num_directions = 1;
   p.cell = c.cell;
   p.seq_length = c.seq;
   p.batch = c.batch;
@@ -203,7 +204,8 @@ TEST(FastRecurrent, MatchesReferenceOnEveryTarget) {
 }
 
 TEST(FastRecurrent, BadSequenceLengthWritesNothing) {
-  RecurrentParams p;
+  RecurrentParams p{};
+  p.num_directions = 1;
   p.cell = RnnCell::Gru;
   p.seq_length = 2;
   p.batch = 2;
@@ -229,7 +231,8 @@ TEST(FastRecurrent, BadSequenceLengthWritesNothing) {
 TEST(FastRecurrent, SigmoidAndTanhSaturateAndPassNan) {
   // Pre-activations far outside exp's range: h = tanh(+-big) = +-1 exactly,
   // and an LSTM whose gates are sigmoid(+-big) = 1 / 0.
-  RecurrentParams p;
+  RecurrentParams p{};
+  p.num_directions = 1;
   p.cell = RnnCell::Rnn;
   p.seq_length = 1;
   p.batch = 1;
@@ -333,10 +336,10 @@ ir::Attribute attr_string(const std::string& s) {
 }
 
 TEST(FastRecurrentOps, ConstantWeightsTakeThePackedKernel) {
-  expect_packed_matches("RNN", 1, 7, 4, 3, 2, 1, {}, "rnn_packed_f32");
-  expect_packed_matches("GRU", 3, 20, 16, 5, 1, 2, {{"direction", attr_string("bidirectional")}}, "gru_packed_f32");
-  expect_packed_matches("GRU", 3, 20, 16, 5, 2, 1, {{"linear_before_reset", attr_int(1)}}, "gru_packed_f32");
-  expect_packed_matches("LSTM", 4, 9, 5, 4, 3, 2, {{"direction", attr_string("bidirectional")}}, "lstm_packed_f32");
+  expect_packed_matches("RNN", 1, 7, 4, 3, 2, 1, {}, "rtml_f32_rnn__packed_hwy");
+  expect_packed_matches("GRU", 3, 20, 16, 5, 1, 2, {{"direction", attr_string("bidirectional")}}, "rtml_f32_gru__packed_hwy");
+  expect_packed_matches("GRU", 3, 20, 16, 5, 2, 1, {{"linear_before_reset", attr_int(1)}}, "rtml_f32_gru__packed_hwy");
+  expect_packed_matches("LSTM", 4, 9, 5, 4, 3, 2, {{"direction", attr_string("bidirectional")}}, "rtml_f32_lstm__packed_hwy");
 }
 
 // ------------------------------------------------- ONNX backend test data

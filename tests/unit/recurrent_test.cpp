@@ -23,7 +23,7 @@ namespace {
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 RecurrentParams relu_rnn(int64_t seq, int64_t batch, int dirs) {
-  RecurrentParams p;
+  RecurrentParams p{};
   p.cell = RnnCell::Rnn;
   p.seq_length = seq;
   p.batch = batch;
@@ -107,7 +107,8 @@ TEST(Recurrent, GruLinearBeforeReset) {
   const float x[] = {1.0f}, h0[] = {0.5f};
   const float z = sigmoid(0.5f * 1 + 1 * 0.5f + 0.1f), r = sigmoid(-1 * 1 + 0.5f * 0.5f + 0.2f);
   for (bool lbr : {false, true}) {
-    RecurrentParams p;
+    RecurrentParams p{};
+    p.num_directions = 1;
     p.cell = RnnCell::Gru;
     p.seq_length = p.batch = p.input_size = p.hidden = 1;
     p.act[0][0].kind = RnnActivation::Sigmoid;
@@ -132,7 +133,8 @@ TEST(Recurrent, LstmPeepholesInputForgetAndClip) {
   const float pi = 1.0f * 1.5f + 0.5f * 0.2f + 0.1f, po = -0.5f * 1.5f + 1.0f * 0.2f + 0.3f;
   const float pf = 0.25f * 1.5f - 1.0f * 0.2f + 0.2f, pc = 2.0f * 1.5f + 0.5f * 0.2f + 0.1f;
   for (int variant = 0; variant < 3; ++variant) {
-    RecurrentParams p;
+    RecurrentParams p{};
+    p.num_directions = 1;
     p.cell = RnnCell::Lstm;
     p.seq_length = p.batch = p.input_size = p.hidden = 1;
     p.act[0][0].kind = RnnActivation::Sigmoid;
