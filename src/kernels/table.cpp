@@ -60,6 +60,7 @@ struct Table {
   std::vector<KernelInfo> entries;
   std::unordered_map<std::string_view, size_t> by_symbol;
   Table() {
+    add_elementwise_kernels(entries);
     add_linear_kernels(entries);
     for (size_t i = 0; i < entries.size(); ++i)
       if (!by_symbol.emplace(entries[i].symbol, i).second)

@@ -140,6 +140,7 @@ const KernelInfo* find_kernel(std::string_view symbol);
 const KernelInfo& kernel(std::string_view symbol);
 
 // Each family appends its entries (kernels/table_<family>.cpp).
+void add_elementwise_kernels(std::vector<KernelInfo>& table);
 void add_linear_kernels(std::vector<KernelInfo>& table);
 
 }  // namespace rtml::kernels
