@@ -1,33 +1,29 @@
-// NumPy-style (multidirectional) broadcasting for kernels with up to three
-// inputs. The op layer computes a Broadcast once at prepare time; kernels
-// walk it without allocating.
-//
-// Strides are in elements; a broadcast dimension has stride 0. Dimensions of
-// size 1 in the output are dropped and adjacent dimensions that are
-// contiguous for every input are merged, so the common cases (same shape,
-// scalar, row vector) end up with rank 0 or 1 and a tight inner loop.
-#pragma once
+/* NumPy-style (multidirectional) broadcasting for kernels with up to three
+ * inputs: C/C++ header of the kernel library (kernels/rtml_kernel.h).
+ * prepare computes an rtml_broadcast once (kernels/broadcast_plan.h, host
+ * only); kernels walk it without allocating.
+ *
+ * Strides are in elements; a broadcast dimension has stride 0. Dimensions of
+ * size 1 in the output are dropped and adjacent dimensions that are
+ * contiguous for every input are merged, so the common cases (same shape,
+ * scalar, row vector) end up with rank 0 or 1 and a tight inner loop. */
+#ifndef RTML_KERNELS_BROADCAST_H
+#define RTML_KERNELS_BROADCAST_H
 
-#include <cstdint>
-#include <vector>
+#include "kernels/rtml_kernel.h"
 
-#include "core/dtype.h"
+typedef struct rtml_broadcast {
+  int32_t rank;       /* after merging; 0 means a single element */
+  int32_t num_inputs; /* 1 to 3 */
+  int64_t count;      /* output elements */
+  int64_t shape[RTML_MAX_RANK];
+  int64_t strides[3][RTML_MAX_RANK];
+} rtml_broadcast;
 
+#ifdef __cplusplus
 namespace rtml::kernels {
 
-struct Broadcast {
-  int rank = 0;        // after merging; 0 means a single element
-  int num_inputs = 0;  // 1 to 3
-  int64_t count = 1;   // output elements
-  int64_t shape[kMaxRank] = {};
-  int64_t strides[3][kMaxRank] = {};
-};
-
-// The broadcast output shape of `shapes`; returns false if they are incompatible.
-bool broadcast_shape(const std::vector<Shape>& shapes, Shape& out);
-// Fills a Broadcast for inputs of `shapes` producing `out` (from broadcast_shape).
-// Returns false if the rank exceeds kMaxRank.
-bool make_broadcast(const std::vector<Shape>& shapes, const Shape& out, Broadcast& b);
+using Broadcast = rtml_broadcast;
 
 // Calls f(out_index, offset_0, offset_1, offset_2) for every output element in
 // row-major order. Offsets of unused inputs are 0.
@@ -41,7 +37,7 @@ inline void broadcast_for_each(const Broadcast& b, F&& f) {
   const int last = b.rank - 1;
   const int64_t n = b.shape[last];
   const int64_t s0 = b.strides[0][last], s1 = b.strides[1][last], s2 = b.strides[2][last];
-  int64_t idx[kMaxRank] = {};
+  int64_t idx[RTML_MAX_RANK] = {};
   int64_t base[3] = {0, 0, 0};
   int64_t out = 0;
   while (true) {
@@ -60,3 +56,6 @@ inline void broadcast_for_each(const Broadcast& b, F&& f) {
 }
 
 }  // namespace rtml::kernels
+#endif
+
+#endif

@@ -1,9 +1,11 @@
+// Elementwise reference kernels (kernels/elementwise.h): one template per
+// operation, instantiated per element type by the entry macros at the end.
 #include "kernels/elementwise.h"
 
-#include <cmath>
-#include <cstring>
-#include <limits>
-#include <type_traits>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kmath.h"
 
 namespace rtml::kernels {
 
@@ -15,145 +17,189 @@ namespace {
 struct Half { uint16_t bits; };
 struct BFloat16 { uint16_t bits; };
 
-template <class T>
-constexpr bool is_float_v = std::is_floating_point_v<T>;
-template <class T>
-constexpr bool is_int_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+// The few type traits the templates need (no <type_traits> here).
+template <class A, class B>
+struct Same { static constexpr bool value = false; };
+template <class A>
+struct Same<A, A> { static constexpr bool value = true; };
+template <class A, class B>
+constexpr bool is_same_v = Same<A, B>::value;
 
-// Calls f(T{}) with the C++ type for `t`; returns false for unsupported types.
-// Bool is stored as uint8_t but passed as bool so functors can tell.
-template <class F>
-bool with_type(DType t, F&& f) {
-  switch (t) {
-    case DType::F32: f(float{}); return true;
-    case DType::F64: f(double{}); return true;
-    case DType::I8: f(int8_t{}); return true;
-    case DType::I16: f(int16_t{}); return true;
-    case DType::I32: f(int32_t{}); return true;
-    case DType::I64: f(int64_t{}); return true;
-    case DType::U8: f(uint8_t{}); return true;
-    case DType::U16: f(uint16_t{}); return true;
-    case DType::U32: f(uint32_t{}); return true;
-    case DType::U64: f(uint64_t{}); return true;
-    case DType::Bool: f(bool{}); return true;
-    case DType::F16: f(Half{}); return true;
-    case DType::BF16: f(BFloat16{}); return true;
-    default: return false;
-  }
-}
+template <bool C, class A, class B>
+struct Cond { using type = A; };
+template <class A, class B>
+struct Cond<false, A, B> { using type = B; };
+template <bool C, class A, class B>
+using conditional_t = typename Cond<C, A, B>::type;
+
+template <class T>
+struct Unsigned;
+// By the fundamental types: int32_t is long on some targets, int on others.
+template <> struct Unsigned<signed char> { using type = unsigned char; };
+template <> struct Unsigned<short> { using type = unsigned short; };
+template <> struct Unsigned<int> { using type = unsigned; };
+template <> struct Unsigned<long> { using type = unsigned long; };
+template <> struct Unsigned<long long> { using type = unsigned long long; };
+template <> struct Unsigned<unsigned char> { using type = unsigned char; };
+template <> struct Unsigned<unsigned short> { using type = unsigned short; };
+template <> struct Unsigned<unsigned> { using type = unsigned; };
+template <> struct Unsigned<unsigned long> { using type = unsigned long; };
+template <> struct Unsigned<unsigned long long> { using type = unsigned long long; };
+template <class T>
+using make_unsigned_t = typename Unsigned<T>::type;
+
+template <class T>
+constexpr bool is_float_v = is_same_v<T, float> || is_same_v<T, double>;
+template <class T>
+constexpr bool is_int_v = is_same_v<T, int8_t> || is_same_v<T, int16_t> || is_same_v<T, int32_t> ||
+                          is_same_v<T, int64_t> || is_same_v<T, uint8_t> || is_same_v<T, uint16_t> ||
+                          is_same_v<T, uint32_t> || is_same_v<T, uint64_t>;
+// For arithmetic T (float, double and the integers).
+template <class T>
+constexpr bool is_signed_v = T(-1) < T(0);
+template <class T>
+constexpr bool is_unsigned_v = is_int_v<T> && !is_signed_v<T>;
 
 // In-memory type for an element type (bool lives in one byte, 0 or 1).
 template <class T>
-using Mem = std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>;
+using Mem = conditional_t<is_same_v<T, bool>, uint8_t, T>;
 
 template <class T>
-constexpr bool is_half_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+constexpr bool is_half_v = is_same_v<T, Half> || is_same_v<T, BFloat16>;
 
 // The type arithmetic runs in, and loads / stores converting to it.
 template <class T>
-using Compute = std::conditional_t<is_half_v<T>, float, T>;
+using Compute = conditional_t<is_half_v<T>, float, T>;
 
 template <class T>
 inline Compute<T> load(Mem<T> v) {
-  if constexpr (std::is_same_v<T, Half>) return half_to_float(v.bits);
-  else if constexpr (std::is_same_v<T, BFloat16>) return bfloat16_to_float(v.bits);
+  if constexpr (is_same_v<T, Half>) return half_to_float(v.bits);
+  else if constexpr (is_same_v<T, BFloat16>) return bfloat16_to_float(v.bits);
   else return static_cast<T>(v);
 }
 
 template <class T, class V>
 inline Mem<T> store(V v) {
-  if constexpr (std::is_same_v<T, Half>) return Half{float_to_half(static_cast<float>(v))};
-  else if constexpr (std::is_same_v<T, BFloat16>) return BFloat16{float_to_bfloat16(static_cast<float>(v))};
+  if constexpr (is_same_v<T, Half>) return Half{float_to_half(static_cast<float>(v))};
+  else if constexpr (is_same_v<T, BFloat16>) return BFloat16{float_to_bfloat16(static_cast<float>(v))};
   else return static_cast<Mem<T>>(v);
 }
 
 // The stored result type of an op on T whose computed result type is R.
 template <class T, class R>
-using Result = std::conditional_t<is_half_v<T> && !std::is_same_v<R, bool>, T, R>;
+using Result = conditional_t<is_half_v<T> && !is_same_v<R, bool>, T, R>;
 
 // Wrapping integer arithmetic without signed-overflow UB.
 template <class T>
-using Wide = std::make_unsigned_t<std::conditional_t<(sizeof(T) < sizeof(int)), int, T>>;
+using Wide = make_unsigned_t<conditional_t<(sizeof(T) < sizeof(int)), int, T>>;
+
+// ---- unary --------------------------------------------------------------------
+
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Sign, Relu,
+  Sqrt, Exp, Log, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Tanh, Erf,
+  Sigmoid, Reciprocal, Floor, Ceil, Round,
+  LeakyRelu,        // x < 0 ? alpha * x : x
+  Elu,              // x < 0 ? alpha * (exp(x) - 1) : x
+  Selu,             // gamma * (x > 0 ? x : alpha * (exp(x) - 1))
+  Celu,             // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+  ThresholdedRelu,  // x > alpha ? x : 0
+  HardSigmoid,      // max(0, min(1, alpha * x + beta))
+  HardSwish,        // x * max(0, min(1, x / 6 + 1 / 2))
+  Softplus,         // log(1 + exp(x)), overflow-free
+  Softsign,         // x / (1 + |x|)
+  Mish,             // x * tanh(softplus(x))
+  IsNaN,            // -> bool
+  IsInf,            // -> bool; alpha != 0: detect -inf, beta != 0: detect +inf
+  Not,              // bool only
+};
+
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Mod, FMod, Max, Min, PRelu,   // -> type of a
+  Equal, Less, Greater, LessOrEqual, GreaterOrEqual,     // -> bool
+  And, Or, Xor,                                          // bool -> bool
+  BitShiftLeft, BitShiftRight,                           // unsigned ints
+};
+
+using UnaryParams = rtml_unary_params;
 
 // ---- unary functors -------------------------------------------------------------
 
 template <class T>
 T round_half_even(T x) {
-  if (!std::isfinite(x)) return x;
-  T f = std::floor(x);
+  if (!km::isfinite(x)) return x;
+  T f = km::floor(x);
   T d = x - f;
   if (d > T(0.5)) return f + 1;
   if (d < T(0.5)) return f;
-  return std::fmod(f, T(2)) == 0 ? f : f + 1;
+  return km::fmod(f, T(2)) == 0 ? f : f + 1;
 }
 
 template <class T>
 T softplus(T x) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
-  return (x > 0 ? x : T(0)) + std::log1p(std::exp(-std::fabs(x)));
+  return (x > 0 ? x : T(0)) + km::log1p(km::exp(-km::fabs(x)));
 }
 
 template <class T>
 T sigmoid(T x) {
-  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
+  if (x >= 0) return T(1) / (T(1) + km::exp(-x));
+  T e = km::exp(x);
   return e / (T(1) + e);
 }
 
 template <UnaryOp Op, class T>
 inline auto unary_op(T x, const UnaryParams& p) {
-  using R = std::conditional_t<Op == UnaryOp::IsNaN || Op == UnaryOp::IsInf, bool, T>;
+  using R = conditional_t<Op == UnaryOp::IsNaN || Op == UnaryOp::IsInf, bool, T>;
   [[maybe_unused]] const T a = static_cast<T>(p.alpha);
-  if constexpr (Op == UnaryOp::Identity) return x;
-  else if constexpr (Op == UnaryOp::Neg) {
+  if constexpr (Op == UnaryOp::Neg) {
     if constexpr (is_int_v<T>) return static_cast<T>(Wide<T>(0) - static_cast<Wide<T>>(x));
     else return static_cast<T>(-x);
   } else if constexpr (Op == UnaryOp::Abs) {
-    if constexpr (std::is_unsigned_v<T>) return x;
+    if constexpr (is_unsigned_v<T>) return x;
     else if constexpr (is_int_v<T>) return x < 0 ? static_cast<T>(Wide<T>(0) - static_cast<Wide<T>>(x)) : x;
-    else return std::fabs(x);
+    else return km::fabs(x);
   } else if constexpr (Op == UnaryOp::Sign) {
-    if constexpr (is_float_v<T>) { if (std::isnan(x)) return x; }
+    if constexpr (is_float_v<T>) { if (km::isnan(x)) return x; }
     return static_cast<T>((T(0) < x) - (x < T(0)));
   } else if constexpr (Op == UnaryOp::Relu) return x > T(0) ? x : T(0);
-  else if constexpr (Op == UnaryOp::Sqrt) return std::sqrt(x);
-  else if constexpr (Op == UnaryOp::Exp) return std::exp(x);
-  else if constexpr (Op == UnaryOp::Log) return std::log(x);
-  else if constexpr (Op == UnaryOp::Sin) return std::sin(x);
-  else if constexpr (Op == UnaryOp::Cos) return std::cos(x);
-  else if constexpr (Op == UnaryOp::Tan) return std::tan(x);
-  else if constexpr (Op == UnaryOp::Asin) return std::asin(x);
-  else if constexpr (Op == UnaryOp::Acos) return std::acos(x);
-  else if constexpr (Op == UnaryOp::Atan) return std::atan(x);
-  else if constexpr (Op == UnaryOp::Sinh) return std::sinh(x);
-  else if constexpr (Op == UnaryOp::Cosh) return std::cosh(x);
-  else if constexpr (Op == UnaryOp::Asinh) return std::asinh(x);
-  else if constexpr (Op == UnaryOp::Acosh) return std::acosh(x);
-  else if constexpr (Op == UnaryOp::Atanh) return std::atanh(x);
-  else if constexpr (Op == UnaryOp::Tanh) return std::tanh(x);
-  else if constexpr (Op == UnaryOp::Erf) return std::erf(x);
+  else if constexpr (Op == UnaryOp::Sqrt) return km::sqrt(x);
+  else if constexpr (Op == UnaryOp::Exp) return km::exp(x);
+  else if constexpr (Op == UnaryOp::Log) return km::log(x);
+  else if constexpr (Op == UnaryOp::Sin) return km::sin(x);
+  else if constexpr (Op == UnaryOp::Cos) return km::cos(x);
+  else if constexpr (Op == UnaryOp::Tan) return km::tan(x);
+  else if constexpr (Op == UnaryOp::Asin) return km::asin(x);
+  else if constexpr (Op == UnaryOp::Acos) return km::acos(x);
+  else if constexpr (Op == UnaryOp::Atan) return km::atan(x);
+  else if constexpr (Op == UnaryOp::Sinh) return km::sinh(x);
+  else if constexpr (Op == UnaryOp::Cosh) return km::cosh(x);
+  else if constexpr (Op == UnaryOp::Asinh) return km::asinh(x);
+  else if constexpr (Op == UnaryOp::Acosh) return km::acosh(x);
+  else if constexpr (Op == UnaryOp::Atanh) return km::atanh(x);
+  else if constexpr (Op == UnaryOp::Tanh) return km::tanh(x);
+  else if constexpr (Op == UnaryOp::Erf) return km::erf(x);
   else if constexpr (Op == UnaryOp::Sigmoid) return sigmoid(x);
   else if constexpr (Op == UnaryOp::Reciprocal) return T(1) / x;
-  else if constexpr (Op == UnaryOp::Floor) return std::floor(x);
-  else if constexpr (Op == UnaryOp::Ceil) return std::ceil(x);
+  else if constexpr (Op == UnaryOp::Floor) return km::floor(x);
+  else if constexpr (Op == UnaryOp::Ceil) return km::ceil(x);
   else if constexpr (Op == UnaryOp::Round) return round_half_even(x);
   else if constexpr (Op == UnaryOp::LeakyRelu) return x < 0 ? a * x : x;
-  else if constexpr (Op == UnaryOp::Elu) return x < 0 ? a * (std::exp(x) - T(1)) : x;
+  else if constexpr (Op == UnaryOp::Elu) return x < 0 ? a * (km::exp(x) - T(1)) : x;
   else if constexpr (Op == UnaryOp::Selu)
-    return static_cast<T>(p.gamma) * (x > 0 ? x : a * std::exp(x) - a);
+    return static_cast<T>(p.gamma) * (x > 0 ? x : a * km::exp(x) - a);
   else if constexpr (Op == UnaryOp::Celu)
-    return (x > 0 ? x : T(0)) + std::fmin(T(0), a * (std::exp(x / a) - T(1)));
+    return (x > 0 ? x : T(0)) + km::fmin(T(0), a * (km::exp(x / a) - T(1)));
   else if constexpr (Op == UnaryOp::ThresholdedRelu) return x > a ? x : T(0);
   else if constexpr (Op == UnaryOp::HardSigmoid)
-    return std::fmax(T(0), std::fmin(T(1), a * x + static_cast<T>(p.beta)));
-  else if constexpr (Op == UnaryOp::HardSwish) return x * std::fmax(T(0), std::fmin(T(1), x / T(6) + T(0.5)));
+    return km::fmax(T(0), km::fmin(T(1), a * x + static_cast<T>(p.beta)));
+  else if constexpr (Op == UnaryOp::HardSwish) return x * km::fmax(T(0), km::fmin(T(1), x / T(6) + T(0.5)));
   else if constexpr (Op == UnaryOp::Softplus) return softplus(x);
-  else if constexpr (Op == UnaryOp::Softsign) return x / (T(1) + std::fabs(x));
-  else if constexpr (Op == UnaryOp::Mish) return x * std::tanh(softplus(x));
-  else if constexpr (Op == UnaryOp::DivideBy) return x / a;
-  else if constexpr (Op == UnaryOp::IsNaN) return static_cast<R>(std::isnan(x));
+  else if constexpr (Op == UnaryOp::Softsign) return x / (T(1) + km::fabs(x));
+  else if constexpr (Op == UnaryOp::Mish) return x * km::tanh(softplus(x));
+  else if constexpr (Op == UnaryOp::IsNaN) return static_cast<R>(km::isnan(x));
   else if constexpr (Op == UnaryOp::IsInf)
-    return static_cast<R>(std::isinf(x) && ((x < 0 && p.alpha != 0) || (x > 0 && p.beta != 0)));
+    return static_cast<R>(km::isinf(x) && ((x < 0 && p.alpha != 0) || (x > 0 && p.beta != 0)));
   else if constexpr (Op == UnaryOp::Not) return !x;
 }
 
@@ -167,29 +213,11 @@ void unary_impl(const UnaryParams& p, const void* xv, void* yv) {
   for (int64_t i = 0; i < n; ++i) y[i] = store<R>(unary_op<Op, C>(load<T>(x[i]), p));
 }
 
-constexpr bool unary_any_type(UnaryOp op) { return op <= UnaryOp::Relu; }
-constexpr bool unary_bool_only(UnaryOp op) { return op == UnaryOp::Not; }
-
-template <class T, int I = 0>
-UnaryFn unary_lookup(UnaryOp op) {
-  constexpr UnaryOp kOp = static_cast<UnaryOp>(I);
-  if constexpr (I > static_cast<int>(UnaryOp::Not)) {
-    return nullptr;
-  } else {
-    if (op != kOp) return unary_lookup<T, I + 1>(op);
-    constexpr bool ok = std::is_same_v<T, bool> ? unary_bool_only(kOp)
-                        : is_float_v<Compute<T>> ? !unary_bool_only(kOp)
-                                                : unary_any_type(kOp);
-    if constexpr (ok) return &unary_impl<kOp, T>;
-    else return nullptr;
-  }
-}
-
 // ---- binary functors -------------------------------------------------------------
 
 template <class T>
 T int_pow(T base, T exp) {
-  if constexpr (std::is_signed_v<T>) {
+  if constexpr (is_signed_v<T>) {
     if (exp < 0) {
       if (base == 1) return 1;
       if (base == -1) return (exp % 2) ? T(-1) : T(1);
@@ -197,7 +225,7 @@ T int_pow(T base, T exp) {
     }
   }
   Wide<T> r = 1, b = static_cast<Wide<T>>(base);
-  auto e = static_cast<std::make_unsigned_t<T>>(exp);
+  auto e = static_cast<make_unsigned_t<T>>(exp);
   while (e) {
     if (e & 1) r *= b;
     b *= b;
@@ -210,24 +238,24 @@ template <BinaryOp Op, class A, class B>
 inline auto binary_op(A a, B b) {
   if constexpr (Op == BinaryOp::Pow) {
     if constexpr (is_int_v<A> && is_int_v<B>) {
-      if constexpr (std::is_same_v<A, B>) return int_pow<A>(a, b);
+      if constexpr (is_same_v<A, B>) return int_pow<A>(a, b);
       else return static_cast<A>(int_pow<int64_t>(static_cast<int64_t>(a), static_cast<int64_t>(b)));
-    } else if constexpr (std::is_same_v<A, float> && is_int_v<B>) {
-      return static_cast<A>(std::pow(static_cast<double>(a), static_cast<double>(b)));
-    } else if constexpr (std::is_same_v<A, B>) {
-      return static_cast<A>(std::pow(a, b));
+    } else if constexpr (is_same_v<A, float> && is_int_v<B>) {
+      return static_cast<A>(km::pow(static_cast<double>(a), static_cast<double>(b)));
+    } else if constexpr (is_same_v<A, B>) {
+      return static_cast<A>(km::pow(a, b));
     } else {
-      double r = std::pow(static_cast<double>(a), static_cast<double>(b));
+      double r = km::pow(static_cast<double>(a), static_cast<double>(b));
       if constexpr (is_int_v<A>) {
-        if (!(r >= static_cast<double>(std::numeric_limits<A>::lowest()) &&
-              r <= static_cast<double>(std::numeric_limits<A>::max())))
+        if (!(r >= static_cast<double>(km::limits<A>::lowest()) &&
+              r <= static_cast<double>(km::limits<A>::max())))
           return A(0);
       }
       return static_cast<A>(r);
     }
   } else {
     using T = A;
-    static_assert(std::is_same_v<A, B>);
+    static_assert(is_same_v<A, B>);
     if constexpr (Op == BinaryOp::Add || Op == BinaryOp::Sub || Op == BinaryOp::Mul) {
       if constexpr (is_int_v<T>) {
         Wide<T> x = static_cast<Wide<T>>(a), y = static_cast<Wide<T>>(b);
@@ -242,7 +270,7 @@ inline auto binary_op(A a, B b) {
     } else if constexpr (Op == BinaryOp::Div) {
       if constexpr (is_int_v<T>) {
         if (b == 0) return T(0);
-        if constexpr (std::is_signed_v<T>)
+        if constexpr (is_signed_v<T>)
           if (b == T(-1)) return static_cast<T>(Wide<T>(0) - static_cast<Wide<T>>(a));
         return static_cast<T>(a / b);
       } else {
@@ -252,19 +280,19 @@ inline auto binary_op(A a, B b) {
       T r;
       if constexpr (is_int_v<T>) {
         if (b == 0) return T(0);
-        if constexpr (std::is_signed_v<T>)
+        if constexpr (is_signed_v<T>)
           if (b == T(-1)) return T(0);
         r = static_cast<T>(a % b);
       } else {
-        r = std::fmod(a, b);
+        r = km::fmod(a, b);
       }
-      if constexpr (Op == BinaryOp::Mod && std::is_signed_v<T>)
+      if constexpr (Op == BinaryOp::Mod && is_signed_v<T>)
         if (r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
       return r;
     } else if constexpr (Op == BinaryOp::Max || Op == BinaryOp::Min) {
       if constexpr (is_float_v<T>) {
-        if (std::isnan(a)) return a;
-        if (std::isnan(b)) return b;
+        if (km::isnan(a)) return a;
+        if (km::isnan(b)) return b;
       }
       if constexpr (Op == BinaryOp::Max) return a < b ? b : a;
       else return b < a ? b : a;
@@ -315,64 +343,43 @@ void binary_impl(const Broadcast& bc, const void* av, const void* bv, void* yv) 
   broadcast_for_each(bc, [&](int64_t o, int64_t i, int64_t j, int64_t) { y[o] = f(a[i], b[j]); });
 }
 
-constexpr bool binary_is_compare(BinaryOp op) { return op >= BinaryOp::Equal && op <= BinaryOp::GreaterOrEqual; }
-constexpr bool binary_is_logic(BinaryOp op) { return op >= BinaryOp::And && op <= BinaryOp::Xor; }
-constexpr bool binary_is_shift(BinaryOp op) { return op == BinaryOp::BitShiftLeft || op == BinaryOp::BitShiftRight; }
-
-template <class T, int I = 0>
-BinaryFn binary_lookup(BinaryOp op) {
-  constexpr BinaryOp kOp = static_cast<BinaryOp>(I);
-  if constexpr (I > static_cast<int>(BinaryOp::BitShiftRight)) {
-    return nullptr;
-  } else {
-    if (op != kOp) return binary_lookup<T, I + 1>(op);
-    constexpr bool is_bool = std::is_same_v<T, bool>;
-    constexpr bool ok = binary_is_logic(kOp)   ? is_bool
-                        : binary_is_compare(kOp) ? true
-                        : binary_is_shift(kOp)   ? std::is_unsigned_v<T> && !is_bool
-                                                 : !is_bool && (kOp != BinaryOp::PRelu || !std::is_unsigned_v<T>);
-    if constexpr (ok) return &binary_impl<kOp, T, T>;
-    else return nullptr;
-  }
-}
-
 // ---- cast -----------------------------------------------------------------------
 
 uint32_t float_bits(float f) {
   uint32_t u;
-  std::memcpy(&u, &f, 4);
+  memcpy(&u, &f, 4);
   return u;
 }
 float bits_float(uint32_t u) {
   float f;
-  std::memcpy(&f, &u, 4);
+  memcpy(&f, &u, 4);
   return f;
 }
 
 template <class T>
 float to_float_if_half(T v) {
-  if constexpr (std::is_same_v<T, Half>) return half_to_float(v.bits);
+  if constexpr (is_same_v<T, Half>) return half_to_float(v.bits);
   else return bfloat16_to_float(v.bits);
 }
 
 template <class To, class From>
 To convert(From v) {
-  constexpr bool from_half = std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>;
+  constexpr bool from_half = is_same_v<From, Half> || is_same_v<From, BFloat16>;
   if constexpr (from_half) {
     return convert<To, float>(to_float_if_half(v));
-  } else if constexpr (std::is_same_v<To, Half>) {
+  } else if constexpr (is_same_v<To, Half>) {
     return Half{float_to_half(static_cast<float>(v))};
-  } else if constexpr (std::is_same_v<To, BFloat16>) {
+  } else if constexpr (is_same_v<To, BFloat16>) {
     return BFloat16{float_to_bfloat16(static_cast<float>(v))};
-  } else if constexpr (std::is_same_v<To, bool>) {
+  } else if constexpr (is_same_v<To, bool>) {
     return v != From(0);
   } else if constexpr (is_float_v<From> && is_int_v<To>) {
-    if (std::isnan(v)) return To(0);
+    if (km::isnan(v)) return To(0);
     // Saturate. The bounds -2^(N-1) (or 0) and 2^(N-1) (or 2^N) are exact in double.
     const double d = static_cast<double>(v);
-    const double hi = std::ldexp(1.0, static_cast<int>(sizeof(To) * 8) - (std::is_signed_v<To> ? 1 : 0));
-    if (d <= static_cast<double>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
-    if (d >= hi) return std::numeric_limits<To>::max();
+    const double hi = km::ldexp(1.0, static_cast<int>(sizeof(To) * 8) - (is_signed_v<To> ? 1 : 0));
+    if (d <= static_cast<double>(km::limits<To>::lowest())) return km::limits<To>::lowest();
+    if (d >= hi) return km::limits<To>::max();
     return static_cast<To>(v);
   } else {
     return static_cast<To>(v);
@@ -389,19 +396,19 @@ void cast_impl(int64_t n, const void* xv, void* yv) {
 // ---- clip -----------------------------------------------------------------------
 
 template <class T>
-void clip_impl(const ClipParams& p, const void* xv, const void* lov, const void* hiv, void* yv) {
+void clip_impl(const rtml_clip_params& p, const void* xv, const void* lov, const void* hiv, void* yv) {
   using C = Compute<T>;
   const Mem<T>* x = static_cast<const Mem<T>*>(xv);
   Mem<T>* y = static_cast<Mem<T>*>(yv);
-  C lo = std::numeric_limits<C>::lowest(), hi = std::numeric_limits<C>::max();
+  C lo = km::limits<C>::lowest(), hi = km::limits<C>::max();
   if constexpr (is_float_v<C>) {
-    lo = -std::numeric_limits<C>::infinity();
-    hi = std::numeric_limits<C>::infinity();
+    lo = -static_cast<C>(INFINITY);
+    hi = static_cast<C>(INFINITY);
   }
   if (lov) lo = load<T>(*static_cast<const Mem<T>*>(lov));
-  else if (p.has_min_attr) lo = convert<C, float>(p.min_attr);
+  else if (p.has_min) lo = convert<C, float>(p.min);
   if (hiv) hi = load<T>(*static_cast<const Mem<T>*>(hiv));
-  else if (p.has_max_attr) hi = convert<C, float>(p.max_attr);
+  else if (p.has_max) hi = convert<C, float>(p.max);
   for (int64_t i = 0, n = p.count; i < n; ++i) {
     C v = load<T>(x[i]);
     v = v < lo ? lo : v;
@@ -409,79 +416,77 @@ void clip_impl(const ClipParams& p, const void* xv, const void* lov, const void*
   }
 }
 
+
+
+// ---- variadic, Where ---------------------------------------------------------------
+
+template <BinaryOp Op, class T, bool Mean>
+void variadic_impl(const rtml_variadic_params& p, void* const* x) {
+  void* y = x[p.n];
+  if (p.n == 1) {
+    const Mem<T>* x0 = static_cast<const Mem<T>*>(x[0]);
+    Mem<T>* out = static_cast<Mem<T>*>(y);
+    for (int64_t i = 0; i < p.count; ++i) out[i] = x0[i];
+  } else {
+    binary_impl<Op, T, T>(p.bc[0], x[0], x[1], y);
+    for (int k = 2; k < p.n; ++k) binary_impl<Op, T, T>(p.bc[k - 1], y, x[k], y);
+  }
+  if constexpr (Mean) {
+    using C = Compute<T>;
+    Mem<T>* out = static_cast<Mem<T>*>(y);
+    const C n = static_cast<C>(p.n);
+    for (int64_t i = 0; i < p.count; ++i) out[i] = store<T>(load<T>(out[i]) / n);
+  }
+}
+
+// y = cond ? x : z with three-way broadcasting, for elements of T's size.
+template <class T>
+void where_impl(const Broadcast& bc, const void* condv, const void* xv, const void* zv, void* yv) {
+  const uint8_t* c = static_cast<const uint8_t*>(condv);
+  const T* x = static_cast<const T*>(xv);
+  const T* z = static_cast<const T*>(zv);
+  T* y = static_cast<T*>(yv);
+  broadcast_for_each(bc, [&](int64_t o, int64_t i, int64_t j, int64_t k) { y[o] = c[i] ? x[j] : z[k]; });
+}
+
+// ---- entry bodies (the calling convention of kernels/rtml_kernel.h) ----------------
+
+template <UnaryOp Op, class T>
+int unary_entry(const void* p, void* const* o) {
+  unary_impl<Op, T>(*static_cast<const rtml_unary_params*>(p), o[0], o[1]);
+  return 0;
+}
+template <BinaryOp Op, class A, class B>
+int binary_entry(const void* p, void* const* o) {
+  binary_impl<Op, A, B>(static_cast<const rtml_broadcast_params*>(p)->bc, o[0], o[1], o[2]);
+  return 0;
+}
+template <BinaryOp Op, class T, bool Mean>
+int variadic_entry(const void* p, void* const* o) {
+  variadic_impl<Op, T, Mean>(*static_cast<const rtml_variadic_params*>(p), o);
+  return 0;
+}
+template <class T>
+int where_entry(const void* p, void* const* o) {
+  where_impl<T>(static_cast<const rtml_broadcast_params*>(p)->bc, o[0], o[1], o[2], o[3]);
+  return 0;
+}
+template <class From, class To>
+int cast_entry(const void* pv, void* const* o) {
+  const auto& p = *static_cast<const rtml_cast_params*>(pv);
+  cast_impl<From, To>(p.count, o[0], o[p.out_slot]);
+  return 0;
+}
+template <class T>
+int clip_entry(const void* pv, void* const* o) {
+  const auto& p = *static_cast<const rtml_clip_params*>(pv);
+  clip_impl<T>(p, o[0], p.num_inputs > 1 ? o[1] : nullptr, p.num_inputs > 2 ? o[2] : nullptr, o[p.num_inputs]);
+  return 0;
+}
+
 }  // namespace
 
-// ---- public -----------------------------------------------------------------------
-
-UnaryFn find_unary(UnaryOp op, DType t) {
-  UnaryFn fn = nullptr;
-  with_type(t, [&](auto v) { fn = unary_lookup<decltype(v)>(op); });
-  return fn;
-}
-
-BinaryFn find_binary(BinaryOp op, DType a, DType b) {
-  BinaryFn fn = nullptr;
-  if (op == BinaryOp::Pow) {
-    // Base and exponent may differ; both numeric.
-    with_type(a, [&](auto x) {
-      using A = decltype(x);
-      if constexpr (!std::is_same_v<A, bool>)
-        with_type(b, [&](auto z) {
-          using B = decltype(z);
-          if constexpr (!std::is_same_v<B, bool>) fn = &binary_impl<BinaryOp::Pow, A, B>;
-        });
-    });
-    return fn;
-  }
-  if (a != b) return nullptr;
-  with_type(a, [&](auto v) { fn = binary_lookup<decltype(v)>(op); });
-  return fn;
-}
-
-void variadic(const VariadicParams& p, const void* const* x, void* y) {
-  if (p.n == 1) {
-    p.copy.fn(p.copy, x[0], y);
-  } else {
-    p.fn(p.bc[0], x[0], x[1], y);
-    for (int k = 2; k < p.n; ++k) p.fn(p.bc[k - 1], y, x[k], y);
-  }
-  if (p.post.fn) p.post.fn(p.post, y, y);
-}
-
-void where(const WhereParams& p, const void* condv, const void* xv, const void* zv, void* yv) {
-  auto run = [&](auto tag) {
-    using T = decltype(tag);
-    const uint8_t* c = static_cast<const uint8_t*>(condv);
-    const T* x = static_cast<const T*>(xv);
-    const T* z = static_cast<const T*>(zv);
-    T* y = static_cast<T*>(yv);
-    broadcast_for_each(p.bc, [&](int64_t o, int64_t i, int64_t j, int64_t k) { y[o] = c[i] ? x[j] : z[k]; });
-  };
-  switch (p.elem_size) {
-    case 1: run(uint8_t{}); break;
-    case 2: run(uint16_t{}); break;
-    case 4: run(uint32_t{}); break;
-    case 8: run(uint64_t{}); break;
-    default: break;
-  }
-}
-
-CastFn find_cast(DType from, DType to) {
-  CastFn fn = nullptr;
-  with_type(from, [&](auto f) {
-    with_type(to, [&](auto t) { fn = &cast_impl<decltype(f), decltype(t)>; });
-  });
-  return fn;
-}
-
-ClipFn find_clip(DType t) {
-  ClipFn fn = nullptr;
-  with_type(t, [&](auto v) {
-    using T = decltype(v);
-    if constexpr (!std::is_same_v<T, bool>) fn = &clip_impl<T>;
-  });
-  return fn;
-}
+// ---- float16 / bfloat16 ------------------------------------------------------------
 
 float half_to_float(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
@@ -489,7 +494,7 @@ float half_to_float(uint16_t h) {
   if (exp == 0x1f) return bits_float(sign | 0x7f800000u | (man << 13));  // inf / NaN
   if (exp == 0) {
     // zero or subnormal: man * 2^-24
-    float f = std::ldexp(static_cast<float>(man), -24);
+    float f = km::ldexp(static_cast<float>(man), -24);
     return sign ? -f : f;
   }
   return bits_float(sign | ((exp + 112) << 23) | (man << 13));
@@ -505,8 +510,8 @@ uint16_t float_to_half(float f) {
     // Result is subnormal (or zero) in half: value / 2^-24, rounded to even.
     float a = bits_float(abs);
     float scaled = a * 16777216.0f;  // exact (power of two)
-    float fl = std::floor(scaled), d = scaled - fl;
-    float r = d > 0.5f ? fl + 1 : d < 0.5f ? fl : (std::fmod(fl, 2.0f) == 0 ? fl : fl + 1);
+    float fl = km::floor(scaled), d = scaled - fl;
+    float r = d > 0.5f ? fl + 1 : d < 0.5f ? fl : (km::fmod(fl, 2.0f) == 0 ? fl : fl + 1);
     return sign | static_cast<uint16_t>(r);
   }
   // Normal: rebias exponent, round mantissa from 23 to 10 bits (nearest even).
@@ -524,4 +529,85 @@ uint16_t float_to_bfloat16(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 
+
 }  // namespace rtml::kernels
+
+// ---- entry points -------------------------------------------------------------------
+
+// The C++ element type of each type tag.
+#define RTML_EW_T_f32 float
+#define RTML_EW_T_f64 double
+#define RTML_EW_T_f16 rtml::kernels::Half
+#define RTML_EW_T_bf16 rtml::kernels::BFloat16
+#define RTML_EW_T_s8 int8_t
+#define RTML_EW_T_s16 int16_t
+#define RTML_EW_T_s32 int32_t
+#define RTML_EW_T_s64 int64_t
+#define RTML_EW_T_u8 uint8_t
+#define RTML_EW_T_u16 uint16_t
+#define RTML_EW_T_u32 uint32_t
+#define RTML_EW_T_u64 uint64_t
+#define RTML_EW_T_b8 bool
+#define RTML_EW_T(t) RTML_EW_T_##t
+
+#define RTML_EW_UNARY(t, op, Op)                                                                          \
+  RTML_KERNEL(rtml_##t##_##op##__ref) {                                                                   \
+    return rtml::kernels::unary_entry<rtml::kernels::UnaryOp::Op, RTML_EW_T(t)>(params, operands);        \
+  }
+#define RTML_EW_BINARY(t, op, Op)                                                                         \
+  RTML_KERNEL(rtml_##t##_##op##__ref) {                                                                   \
+    return rtml::kernels::binary_entry<rtml::kernels::BinaryOp::Op, RTML_EW_T(t), RTML_EW_T(t)>(params,   \
+                                                                                               operands); \
+  }
+#define RTML_EW_VARIADIC(t, op, Op)                                                                       \
+  RTML_KERNEL(rtml_##t##_##op##__ref) {                                                                   \
+    return rtml::kernels::variadic_entry<rtml::kernels::BinaryOp::Op, RTML_EW_T(t), false>(params,        \
+                                                                                            operands);    \
+  }
+#define RTML_EW_MEAN(t, op, Op)                                                                           \
+  RTML_KERNEL(rtml_##t##_mean__ref) {                                                                     \
+    return rtml::kernels::variadic_entry<rtml::kernels::BinaryOp::Add, RTML_EW_T(t), true>(params,        \
+                                                                                            operands);    \
+  }
+#define RTML_EW_CLIP(t, op, Op)                                                                           \
+  RTML_KERNEL(rtml_##t##_clip__ref) { return rtml::kernels::clip_entry<RTML_EW_T(t)>(params, operands); }
+#define RTML_EW_WHERE(x, T) \
+  RTML_KERNEL(rtml_##x##_where__ref) { return rtml::kernels::where_entry<T>(params, operands); }
+#define RTML_EW_CAST(a, b)                                                                                \
+  RTML_KERNEL(rtml_##a##_cast_##b##__ref) {                                                               \
+    return rtml::kernels::cast_entry<RTML_EW_T(a), RTML_EW_T(b)>(params, operands);                       \
+  }
+#define RTML_EW_PAIR(a, b)                                                                                \
+  RTML_EW_CAST(a, b)                                                                                      \
+  RTML_KERNEL(rtml_##a##_pow_##b##__ref) {                                                                \
+    return rtml::kernels::binary_entry<rtml::kernels::BinaryOp::Pow, RTML_EW_T(a), RTML_EW_T(b)>(params,  \
+                                                                                                operands); \
+  }
+
+#define RTML_EW_UNARY_NUMERIC(op, Op) RTML_EW_NUMERIC_TYPES(RTML_EW_UNARY, op, Op)
+#define RTML_EW_UNARY_FLOAT(op, Op) RTML_EW_FLOAT_TYPES(RTML_EW_UNARY, op, Op)
+#define RTML_EW_UNARY_BOOL(op, Op) RTML_EW_UNARY(b8, op, Op)
+#define RTML_EW_BINARY_NUMERIC(op, Op) RTML_EW_NUMERIC_TYPES(RTML_EW_BINARY, op, Op)
+#define RTML_EW_BINARY_SIGNED(op, Op) RTML_EW_FLOAT_TYPES(RTML_EW_BINARY, op, Op) RTML_EW_SINT_TYPES(RTML_EW_BINARY, op, Op)
+#define RTML_EW_BINARY_ALL(op, Op) RTML_EW_ALL_TYPES(RTML_EW_BINARY, op, Op)
+#define RTML_EW_BINARY_BOOL(op, Op) RTML_EW_BINARY(b8, op, Op)
+#define RTML_EW_BINARY_UINT(op, Op) RTML_EW_UINT_TYPES(RTML_EW_BINARY, op, Op)
+#define RTML_EW_VARIADIC_NUMERIC(op, Op) RTML_EW_NUMERIC_TYPES(RTML_EW_VARIADIC, op, Op)
+#define RTML_EW_PAIRS(a, u, v) RTML_EW_NUMERIC_TYPES_2(RTML_EW_PAIR, a)
+#define RTML_EW_BOOL_CASTS(a, u, v) RTML_EW_CAST(a, b8) RTML_EW_CAST(b8, a)
+
+RTML_EW_UNARY_NUMERIC_OPS(RTML_EW_UNARY_NUMERIC)
+RTML_EW_UNARY_FLOAT_OPS(RTML_EW_UNARY_FLOAT)
+RTML_EW_UNARY_BOOL_OPS(RTML_EW_UNARY_BOOL)
+RTML_EW_BINARY_NUMERIC_OPS(RTML_EW_BINARY_NUMERIC)
+RTML_EW_BINARY_SIGNED_OPS(RTML_EW_BINARY_SIGNED)
+RTML_EW_BINARY_ALL_OPS(RTML_EW_BINARY_ALL)
+RTML_EW_BINARY_BOOL_OPS(RTML_EW_BINARY_BOOL)
+RTML_EW_BINARY_UINT_OPS(RTML_EW_BINARY_UINT)
+RTML_EW_VARIADIC_OPS(RTML_EW_VARIADIC_NUMERIC)
+RTML_EW_FLOAT_TYPES(RTML_EW_MEAN, _, _)
+RTML_EW_NUMERIC_TYPES(RTML_EW_PAIRS, _, _)
+RTML_EW_NUMERIC_TYPES(RTML_EW_BOOL_CASTS, _, _)
+RTML_EW_CAST(b8, b8)
+RTML_EW_NUMERIC_TYPES(RTML_EW_CLIP, _, _)
+RTML_EW_WHERE_SIZES(RTML_EW_WHERE)

@@ -1,134 +1,154 @@
-// Elementwise kernels: unary math and activations, binary arithmetic /
-// comparison / logic with NumPy broadcasting, variadic Sum/Max/Min/Mean,
-// Where, Cast and Clip.
-//
-// Each kernel is a template over the element type instantiated once per
-// (operation, type) pair. The op layer picks the instantiation at prepare
-// time with find_*() (nullptr when the pair is unsupported) and stores the
-// function pointer in the params struct, so the run-time path is a single
-// indirect call followed by a tight loop, with no per-element dispatch.
-//
-// Broadcasting walks a kernels::Broadcast computed at prepare time. Same
-// shapes and scalar operands collapse to rank <= 1, where the loop is a plain
-// strided (stride 0 or 1) loop the compiler can vectorize.
-//
-// Integer semantics (matching ONNX Runtime / the ONNX reference):
-//   Div truncates toward zero; x / 0 gives 0 instead of trapping.
-//   Mod (fmod=0) takes the sign of the divisor (Python %); FMod (fmod=1)
-//   takes the sign of the dividend (C fmod / %). x mod 0 gives 0.
-//   Add/Sub/Mul/Neg wrap around on overflow (computed in unsigned).
-//   Pow with two integer operands uses exact repeated squaring; otherwise it
-//   is computed in double and converted to the base's type.
-// Round is round-half-to-even, independent of the floating-point environment.
-// Cast from floating point to integer truncates toward zero, saturates out of
-// range values and maps NaN to 0 (ONNX leaves these undefined).
-#pragma once
+/* Elementwise kernels: unary math and activations, binary arithmetic /
+ * comparison / logic with NumPy broadcasting, variadic Sum/Max/Min/Mean,
+ * Where, Cast and Clip. C/C++ header of the kernel library
+ * (kernels/rtml_kernel.h: calling convention, naming).
+ *
+ * One entry per (operation, element type), generated from the lists below:
+ *   rtml_<t>_<op>__ref       [X, Y]           unary (rtml_unary_params); isnan,
+ *                                             isinf write b8
+ *   rtml_<t>_<op>__ref       [A, B, Y]        binary (rtml_broadcast_params);
+ *                                             compare and logical ops write b8
+ *   rtml_<a>_pow_<b>__ref    [A, B, Y]        Pow, base type a, exponent type b
+ *   rtml_<t>_<op>__ref       [X0..Xn-1, Y]    sum, mean, max, min (rtml_variadic_params)
+ *   rtml_x<bits>_where__ref  [C, X, Z, Y]     Where by element size (rtml_broadcast_params)
+ *   rtml_<from>_cast_<to>__ref [X, (like,) Y] Cast / CastLike (rtml_cast_params)
+ *   rtml_<t>_clip__ref       [X, min?, max?, Y] (rtml_clip_params)
+ * An op over two element types names the first before the op and the second
+ * after it (Pow, Cast). t: f32 f64 f16 bf16 s8 s16 s32 s64 u8 u16 u32 u64 b8.
+ * float16 / bfloat16 compute in float32.
+ *
+ * Broadcasting walks an rtml_broadcast computed at prepare time. Same shapes
+ * and scalar operands collapse to rank <= 1, where the loop is a plain strided
+ * (stride 0 or 1) loop the compiler can vectorize.
+ *
+ * Integer semantics (matching ONNX Runtime / the ONNX reference):
+ *   Div truncates toward zero; x / 0 gives 0 instead of trapping.
+ *   Mod (mod) takes the sign of the divisor (Python %); FMod (fmod) takes the
+ *   sign of the dividend (C fmod / %). x mod 0 gives 0.
+ *   Add/Sub/Mul/Neg wrap around on overflow (computed in unsigned).
+ *   Pow with two integer operands uses exact repeated squaring; otherwise it
+ *   is computed in double and converted to the base's type.
+ * Round is round-half-to-even, independent of the floating-point environment.
+ * Cast from floating point to integer truncates toward zero, saturates out of
+ * range values and maps NaN to 0 (ONNX leaves these undefined). */
+#ifndef RTML_KERNELS_ELEMENTWISE_H
+#define RTML_KERNELS_ELEMENTWISE_H
 
-#include <cstdint>
-
-#include "core/dtype.h"
 #include "kernels/broadcast.h"
+#include "kernels/rtml_kernel.h"
 
+/* Unary: count elements; alpha / beta / gamma are the activation's
+ * attributes (LeakyRelu, Elu, Selu, Celu, ThresholdedRelu, HardSigmoid;
+ * IsInf: alpha != 0 detects -inf, beta != 0 detects +inf). */
+typedef struct rtml_unary_params {
+  int64_t count;
+  float alpha, beta, gamma;
+} rtml_unary_params;
+
+/* Binary ops (inputs A, B) and Where (inputs C, X, Z). */
+typedef struct rtml_broadcast_params {
+  rtml_broadcast bc;
+} rtml_broadcast_params;
+
+/* y = x0 op x1 op ... op x(n-1), folded left to right into y: step 0 reads
+ * x0 and x1 (bc[0]), step k >= 1 reads y and x(k+1) (bc[k]). n == 1 copies
+ * x0. Mean then divides by n. */
+#define RTML_MAX_VARIADIC_INPUTS 16
+typedef struct rtml_variadic_params {
+  int32_t n;
+  int64_t count; /* output elements */
+  rtml_broadcast bc[RTML_MAX_VARIADIC_INPUTS - 1];
+} rtml_variadic_params;
+
+/* Cast: Y is operand out_slot (1 for Cast, 2 for CastLike). */
+typedef struct rtml_cast_params {
+  int64_t count;
+  int32_t out_slot;
+} rtml_cast_params;
+
+/* y = min(max(x, lo), hi). lo / hi come from the optional scalar operands
+ * when given, else from min / max when has_min / has_max (opset < 11
+ * attributes), else the type's limits (no bound). Y is operand num_inputs. */
+typedef struct rtml_clip_params {
+  int64_t count;
+  int32_t num_inputs;
+  bool has_min, has_max;
+  float min, max;
+} rtml_clip_params;
+
+/* ---- the entries' (op, type) lists: X(tag, ...) ---- */
+/* X(t, a, b): a and b pass through (an op's two names, or unused). */
+#define RTML_EW_FLOAT_TYPES(X, a, b) X(f32, a, b) X(f64, a, b) X(f16, a, b) X(bf16, a, b)
+#define RTML_EW_SINT_TYPES(X, a, b) X(s8, a, b) X(s16, a, b) X(s32, a, b) X(s64, a, b)
+#define RTML_EW_UINT_TYPES(X, a, b) X(u8, a, b) X(u16, a, b) X(u32, a, b) X(u64, a, b)
+#define RTML_EW_NUMERIC_TYPES(X, a, b) \
+  RTML_EW_FLOAT_TYPES(X, a, b) RTML_EW_SINT_TYPES(X, a, b) RTML_EW_UINT_TYPES(X, a, b)
+#define RTML_EW_ALL_TYPES(X, a, b) RTML_EW_NUMERIC_TYPES(X, a, b) X(b8, a, b)
+/* X(a, t): the numeric and all types again, for the second type of a pair
+ * (a macro cannot expand inside its own expansion). */
+#define RTML_EW_NUMERIC_TYPES_2(X, a)                                                                      \
+  X(a, f32) X(a, f64) X(a, f16) X(a, bf16) X(a, s8) X(a, s16) X(a, s32) X(a, s64) X(a, u8) X(a, u16) \
+  X(a, u32) X(a, u64)
+#define RTML_EW_ALL_TYPES_2(X, a) RTML_EW_NUMERIC_TYPES_2(X, a) X(a, b8)
+
+/* X(op, Enum): unary ops of every numeric type, of the floating point
+ * types, of bool. */
+#define RTML_EW_UNARY_NUMERIC_OPS(X) X(neg, Neg) X(abs, Abs) X(sign, Sign) X(relu, Relu)
+#define RTML_EW_UNARY_FLOAT_OPS(X)                                                                          \
+  X(sqrt, Sqrt) X(exp, Exp) X(log, Log) X(sin, Sin) X(cos, Cos) X(tan, Tan) X(asin, Asin) X(acos, Acos)     \
+  X(atan, Atan) X(sinh, Sinh) X(cosh, Cosh) X(asinh, Asinh) X(acosh, Acosh) X(atanh, Atanh) X(tanh, Tanh)   \
+  X(erf, Erf) X(sigmoid, Sigmoid) X(reciprocal, Reciprocal) X(floor, Floor) X(ceil, Ceil) X(round, Round)   \
+  X(leaky_relu, LeakyRelu) X(elu, Elu) X(selu, Selu) X(celu, Celu) X(thresholded_relu, ThresholdedRelu)    \
+  X(hard_sigmoid, HardSigmoid) X(hard_swish, HardSwish) X(softplus, Softplus) X(softsign, Softsign)         \
+  X(mish, Mish) X(isnan, IsNaN) X(isinf, IsInf)
+#define RTML_EW_UNARY_BOOL_OPS(X) X(logical_not, Not)
+
+/* Binary ops of every numeric type, of the floating point and signed
+ * integer types, of every type, of bool, of the unsigned types. */
+#define RTML_EW_BINARY_NUMERIC_OPS(X) X(add, Add) X(sub, Sub) X(mul, Mul) X(div, Div) X(mod, Mod) X(fmod, FMod)
+#define RTML_EW_BINARY_SIGNED_OPS(X) X(prelu, PRelu)
+#define RTML_EW_BINARY_ALL_OPS(X)                                                                     \
+  X(equal, Equal) X(less, Less) X(greater, Greater) X(less_or_equal, LessOrEqual)                   \
+  X(greater_or_equal, GreaterOrEqual)
+#define RTML_EW_BINARY_BOOL_OPS(X) X(logical_and, And) X(logical_or, Or) X(logical_xor, Xor)
+#define RTML_EW_BINARY_UINT_OPS(X) X(bitshift_left, BitShiftLeft) X(bitshift_right, BitShiftRight)
+
+/* Variadic ops of every numeric type (mean: of the floating point types). */
+#define RTML_EW_VARIADIC_OPS(X) X(sum, Add) X(max, Max) X(min, Min)
+
+#define RTML_EW_WHERE_SIZES(X) X(x8, uint8_t) X(x16, uint16_t) X(x32, uint32_t) X(x64, uint64_t)
+
+/* ---- declarations ---- */
+#define RTML_EW_DECLARE(t, op, Op) RTML_KERNEL(rtml_##t##_##op##__ref);
+#define RTML_EW_DECLARE_PAIR(a, b) RTML_KERNEL(rtml_##a##_pow_##b##__ref); RTML_KERNEL(rtml_##a##_cast_##b##__ref);
+#define RTML_EW_DECLARE_CAST(a, b) RTML_KERNEL(rtml_##a##_cast_##b##__ref);
+#define RTML_EW_DECLARE_NUMERIC(op, Op) RTML_EW_NUMERIC_TYPES(RTML_EW_DECLARE, op, Op)
+#define RTML_EW_DECLARE_FLOAT(op, Op) RTML_EW_FLOAT_TYPES(RTML_EW_DECLARE, op, Op)
+#define RTML_EW_DECLARE_SIGNED(op, Op) RTML_EW_FLOAT_TYPES(RTML_EW_DECLARE, op, Op) RTML_EW_SINT_TYPES(RTML_EW_DECLARE, op, Op)
+#define RTML_EW_DECLARE_ALL(op, Op) RTML_EW_ALL_TYPES(RTML_EW_DECLARE, op, Op)
+#define RTML_EW_DECLARE_UINT(op, Op) RTML_EW_UINT_TYPES(RTML_EW_DECLARE, op, Op)
+#define RTML_EW_DECLARE_BOOL(op, Op) RTML_KERNEL(rtml_b8_##op##__ref);
+#define RTML_EW_DECLARE_NUMERIC_PAIRS(a, u, v) RTML_EW_NUMERIC_TYPES_2(RTML_EW_DECLARE_PAIR, a)
+#define RTML_EW_DECLARE_BOOL_CASTS(a, u, v) RTML_EW_DECLARE_CAST(a, b8) RTML_EW_DECLARE_CAST(b8, a)
+#define RTML_EW_DECLARE_WHERE(x, T) RTML_KERNEL(rtml_##x##_where__ref);
+RTML_EW_UNARY_NUMERIC_OPS(RTML_EW_DECLARE_NUMERIC)
+RTML_EW_UNARY_FLOAT_OPS(RTML_EW_DECLARE_FLOAT)
+RTML_EW_UNARY_BOOL_OPS(RTML_EW_DECLARE_BOOL)
+RTML_EW_BINARY_NUMERIC_OPS(RTML_EW_DECLARE_NUMERIC)
+RTML_EW_BINARY_SIGNED_OPS(RTML_EW_DECLARE_SIGNED)
+RTML_EW_BINARY_ALL_OPS(RTML_EW_DECLARE_ALL)
+RTML_EW_BINARY_BOOL_OPS(RTML_EW_DECLARE_BOOL)
+RTML_EW_BINARY_UINT_OPS(RTML_EW_DECLARE_UINT)
+RTML_EW_VARIADIC_OPS(RTML_EW_DECLARE_NUMERIC)
+RTML_EW_DECLARE_FLOAT(mean, Add)
+RTML_EW_NUMERIC_TYPES(RTML_EW_DECLARE_NUMERIC_PAIRS, _, _)
+RTML_EW_NUMERIC_TYPES(RTML_EW_DECLARE_BOOL_CASTS, _, _)
+RTML_EW_DECLARE_CAST(b8, b8)
+RTML_EW_NUMERIC_TYPES(RTML_EW_DECLARE, clip, _)
+RTML_EW_WHERE_SIZES(RTML_EW_DECLARE_WHERE)
+
+#ifdef __cplusplus
 namespace rtml::kernels {
-
-// ---- unary ------------------------------------------------------------------
-
-enum class UnaryOp : uint8_t {
-  // any numeric type
-  Identity, Neg, Abs, Sign, Relu,
-  // floating point only
-  Sqrt, Exp, Log, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Tanh, Erf,
-  Sigmoid, Reciprocal, Floor, Ceil, Round,
-  LeakyRelu,        // x < 0 ? alpha * x : x
-  Elu,              // x < 0 ? alpha * (exp(x) - 1) : x
-  Selu,             // gamma * (x > 0 ? x : alpha * (exp(x) - 1))
-  Celu,             // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
-  ThresholdedRelu,  // x > alpha ? x : 0
-  HardSigmoid,      // max(0, min(1, alpha * x + beta))
-  HardSwish,        // x * max(0, min(1, x / 6 + 1 / 2))
-  Softplus,         // log(1 + exp(x)), overflow-free
-  Softsign,         // x / (1 + |x|)
-  Mish,             // x * tanh(softplus(x))
-  DivideBy,         // x / alpha (Mean's final step)
-  IsNaN,            // -> bool
-  IsInf,            // -> bool; alpha != 0: detect -inf, beta != 0: detect +inf
-  // bool only
-  Not,
-};
-
-struct UnaryParams;
-using UnaryFn = void (*)(const UnaryParams& p, const void* x, void* y);
-
-struct UnaryParams {
-  UnaryFn fn = nullptr;
-  int64_t count = 0;
-  float alpha = 0, beta = 0, gamma = 0;
-};
-
-// The kernel for `op` on elements of type `t`, or nullptr if unsupported.
-// The output type equals `t` except for IsNaN / IsInf (bool).
-UnaryFn find_unary(UnaryOp op, DType t);
-inline void unary(const UnaryParams& p, const void* x, void* y) { p.fn(p, x, y); }
-
-// ---- binary -----------------------------------------------------------------
-
-enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Pow, Mod, FMod, Max, Min, PRelu,   // -> type of a
-  Equal, Less, Greater, LessOrEqual, GreaterOrEqual,     // -> bool
-  And, Or, Xor,                                          // bool -> bool
-  BitShiftLeft, BitShiftRight,                           // unsigned ints
-};
-
-struct BinaryParams;
-using BinaryFn = void (*)(const Broadcast& b, const void* a, const void* c, void* y);
-
-struct BinaryParams {
-  BinaryFn fn = nullptr;
-  Broadcast bc;  // two inputs
-};
-
-// The kernel for `op` with operand types `a` and `b` (they must be equal
-// except for Pow's exponent), or nullptr if unsupported.
-BinaryFn find_binary(BinaryOp op, DType a, DType b);
-inline void binary(const BinaryParams& p, const void* a, const void* b, void* y) { p.fn(p.bc, a, b, y); }
-
-// ---- variadic (Sum, Max, Min, Mean) -------------------------------------------
-
-constexpr int kMaxVariadicInputs = 16;
-
-// y = x0 op x1 op ... op x(n-1), folded left to right into y. Step 0 reads
-// x0 and x1 (bc[0]); step k >= 1 reads y and x(k+1) (bc[k]); every step
-// writes the whole output. n == 1 copies x0 (`copy`). `post` (if set) then
-// runs in place on y (Mean's division).
-struct VariadicParams {
-  int n = 0;
-  BinaryFn fn = nullptr;
-  UnaryParams copy;
-  UnaryParams post;
-  Broadcast bc[kMaxVariadicInputs - 1];
-};
-void variadic(const VariadicParams& p, const void* const* x, void* y);
-
-// ---- Where ------------------------------------------------------------------
-
-// y = cond ? x : z with three-way broadcasting; any element size 1, 2, 4, 8.
-struct WhereParams {
-  int elem_size = 0;
-  Broadcast bc;  // inputs: cond, x, z
-};
-void where(const WhereParams& p, const void* cond, const void* x, const void* z, void* y);
-
-// ---- Cast -------------------------------------------------------------------
-
-struct CastParams;
-using CastFn = void (*)(int64_t count, const void* x, void* y);
-struct CastParams {
-  CastFn fn = nullptr;
-  int64_t count = 0;
-};
-// Any pair of numeric types, bool, float16 and bfloat16; nullptr otherwise.
-CastFn find_cast(DType from, DType to);
-inline void cast(const CastParams& p, const void* x, void* y) { p.fn(p.count, x, y); }
 
 // IEEE half and bfloat16 conversions (round to nearest even; NaN stays NaN).
 float half_to_float(uint16_t h);
@@ -136,22 +156,7 @@ uint16_t float_to_half(float f);
 float bfloat16_to_float(uint16_t h);
 uint16_t float_to_bfloat16(float f);
 
-// ---- Clip -------------------------------------------------------------------
-
-// y = min(max(x, lo), hi). lo / hi come from the optional scalar operands
-// when given, else from the attribute values when has_*_attr, else the
-// type's limits (no bound).
-struct ClipParams;
-using ClipFn = void (*)(const ClipParams& p, const void* x, const void* lo, const void* hi, void* y);
-struct ClipParams {
-  ClipFn fn = nullptr;
-  int64_t count = 0;
-  bool has_min_attr = false, has_max_attr = false;
-  float min_attr = 0, max_attr = 0;
-};
-ClipFn find_clip(DType t);
-inline void clip(const ClipParams& p, const void* x, const void* lo, const void* hi, void* y) {
-  p.fn(p, x, lo, hi, y);
-}
-
 }  // namespace rtml::kernels
+#endif
+
+#endif

@@ -9,6 +9,12 @@
 #include <math.h>
 #include <stdint.h>
 
+// <math.h> may define these as function-like macros (picolibc does), which
+// would rewrite km::isnan(x); the templates below take their names.
+#undef isnan
+#undef isinf
+#undef isfinite
+
 namespace rtml::kernels::km {
 
 template <class T>
@@ -60,4 +66,14 @@ RTML_KM_LIMITS(float, -FLT_MAX, FLT_MAX)
 RTML_KM_LIMITS(double, -DBL_MAX, DBL_MAX)
 #undef RTML_KM_LIMITS
 
+}  // namespace rtml::kernels::km
+
+namespace rtml::kernels::km {
+// math.h's fmin / fmax (a NaN operand yields the other one) and ldexp.
+inline float fmin(float x, float y) { return ::fminf(x, y); }
+inline double fmin(double x, double y) { return ::fmin(x, y); }
+inline float fmax(float x, float y) { return ::fmaxf(x, y); }
+inline double fmax(double x, double y) { return ::fmax(x, y); }
+inline float ldexp(float x, int e) { return ::ldexpf(x, e); }
+inline double ldexp(double x, int e) { return ::ldexp(x, e); }
 }  // namespace rtml::kernels::km

@@ -61,6 +61,7 @@ struct Table {
   std::unordered_map<std::string_view, size_t> by_symbol;
   Table() {
     add_conv_kernels(entries);
+    add_elementwise_kernels(entries);
     add_linear_kernels(entries);
     add_pool_kernels(entries);
     add_recurrent_kernels(entries);

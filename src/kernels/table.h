@@ -146,6 +146,7 @@ const KernelInfo& kernel(std::string_view symbol);
 
 // Each family appends its entries (kernels/table_<family>.cpp).
 void add_conv_kernels(std::vector<KernelInfo>& table);
+void add_elementwise_kernels(std::vector<KernelInfo>& table);
 void add_linear_kernels(std::vector<KernelInfo>& table);
 void add_pool_kernels(std::vector<KernelInfo>& table);
 void add_recurrent_kernels(std::vector<KernelInfo>& table);

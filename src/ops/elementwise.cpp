@@ -1,13 +1,12 @@
 // Elementwise ops: unary math and activations, binary arithmetic, comparison
 // and logic with NumPy broadcasting, variadic Sum/Max/Min/Mean, Where, Cast,
-// CastLike and Clip. Every prepare picks a kernel instantiation for the
-// element type (kernels/elementwise.h) and precomputes the broadcast walk.
-#include <mutex>
-#include <set>
+// CastLike and Clip. Every prepare picks the kernel table entry for its
+// element types (kernels/elementwise.h: rtml_<t>_<op>__ref; the table says
+// which (op, type) pairs exist) and precomputes the broadcast walk.
 #include <string>
 #include <vector>
 
-#include "kernels/broadcast.h"
+#include "kernels/broadcast_plan.h"
 #include "kernels/elementwise.h"
 #include "ops/op.h"
 
@@ -16,8 +15,6 @@ namespace rtml::ops {
 namespace {
 
 namespace k = rtml::kernels;
-using k::BinaryOp;
-using k::UnaryOp;
 
 constexpr DType kAllTypes[] = {DType::F32, DType::F64, DType::F16, DType::BF16, DType::I8,  DType::I16, DType::I32,
                                DType::I64, DType::U8,  DType::U16, DType::U32,  DType::U64, DType::Bool};
@@ -36,15 +33,41 @@ std::string type_list(F&& supported) {
          " does not support (supported: " + supported + ")");
 }
 
-// A static name for profiles such as "add_float" or "cast_float_to_int64".
-// Names are interned once at prepare time (never on the run path).
-const char* kernel_name(const std::string& name) {
-  static std::mutex mu;
-  static std::set<std::string> names;
-  std::lock_guard<std::mutex> lock(mu);
-  return names.insert(name).first->c_str();
+// The kernel library's name for an element type ("f32", "s64", "b8"), or
+// nullptr for one the elementwise kernels do not handle.
+const char* type_tag(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F64: return "f64";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+    case DType::I8: return "s8";
+    case DType::I16: return "s16";
+    case DType::I32: return "s32";
+    case DType::I64: return "s64";
+    case DType::U8: return "u8";
+    case DType::U16: return "u16";
+    case DType::U32: return "u32";
+    case DType::U64: return "u64";
+    case DType::Bool: return "b8";
+    default: return nullptr;
+  }
 }
-const char* kernel_name(const char* op, DType t) { return kernel_name(std::string(op) + "_" + dtype_name(t)); }
+
+// "rtml_<t>_<op>__ref"; "" when t has no tag.
+std::string symbol(DType t, const std::string& op) {
+  const char* tag = type_tag(t);
+  return tag ? std::string("rtml_") + tag + "_" + op + "__ref" : std::string();
+}
+bool has_kernel(DType t, const std::string& op) { return k::find_kernel(symbol(t, op)) != nullptr; }
+
+// Picks rtml_<t>_<op>__ref for the step; fails naming the types `op` has
+// entries for when t is not one of them.
+template <class P>
+P& use(OpContext& c, DType t, const std::string& op) {
+  if (!has_kernel(t, op)) fail_type(c, 0, t, type_list([&](DType d) { return has_kernel(d, op); }));
+  return c.use_kernel<P>(symbol(t, op).c_str());
+}
 
 Shape broadcast_or_fail(const OpContext& c, const std::vector<Shape>& shapes) {
   Shape out;
@@ -66,91 +89,74 @@ k::Broadcast make_broadcast_or_fail(const OpContext& c, const std::vector<Shape>
 
 // ---- unary ---------------------------------------------------------------------
 
-int run_unary(const void* p, void* const* o) {
-  k::unary(*static_cast<const k::UnaryParams*>(p), o[0], o[1]);
-  return 0;
-}
-
-void unary(OpContext& c, UnaryOp op, const char* kernel, float alpha = 0, float beta = 0, float gamma = 0) {
+void unary(OpContext& c, const char* op, float alpha = 0, float beta = 0, float gamma = 0) {
   c.expect_inputs(1, 1);
   const TensorInfo& x = c.input(0);
-  k::UnaryFn fn = k::find_unary(op, x.dtype);
-  if (!fn) fail_type(c, 0, x.dtype, type_list([&](DType t) { return k::find_unary(op, t) != nullptr; }));
-  auto& p = make_params<k::UnaryParams>(c.step);
-  p.fn = fn;
+  auto& p = use<rtml_unary_params>(c, x.dtype, op);
   p.count = x.numel();
   p.alpha = alpha;
   p.beta = beta;
   p.gamma = gamma;
-  const bool to_bool = op == UnaryOp::IsNaN || op == UnaryOp::IsInf;
+  const bool to_bool = std::string(op) == "isnan" || std::string(op) == "isinf";
   c.set_output(0, to_bool ? DType::Bool : x.dtype, x.shape);
-  c.step.run = run_unary;
-  c.step.kernel = kernel_name(kernel, x.dtype);
   c.step.flops = static_cast<double>(p.count);
 }
 
-void Neg(OpContext& c) { unary(c, UnaryOp::Neg, "neg"); }
-void Abs(OpContext& c) { unary(c, UnaryOp::Abs, "abs"); }
-void Sign(OpContext& c) { unary(c, UnaryOp::Sign, "sign"); }
-void Relu(OpContext& c) { unary(c, UnaryOp::Relu, "relu"); }
-void Sqrt(OpContext& c) { unary(c, UnaryOp::Sqrt, "sqrt"); }
-void Exp(OpContext& c) { unary(c, UnaryOp::Exp, "exp"); }
-void Log(OpContext& c) { unary(c, UnaryOp::Log, "log"); }
-void Sin(OpContext& c) { unary(c, UnaryOp::Sin, "sin"); }
-void Cos(OpContext& c) { unary(c, UnaryOp::Cos, "cos"); }
-void Tan(OpContext& c) { unary(c, UnaryOp::Tan, "tan"); }
-void Asin(OpContext& c) { unary(c, UnaryOp::Asin, "asin"); }
-void Acos(OpContext& c) { unary(c, UnaryOp::Acos, "acos"); }
-void Atan(OpContext& c) { unary(c, UnaryOp::Atan, "atan"); }
-void Sinh(OpContext& c) { unary(c, UnaryOp::Sinh, "sinh"); }
-void Cosh(OpContext& c) { unary(c, UnaryOp::Cosh, "cosh"); }
-void Asinh(OpContext& c) { unary(c, UnaryOp::Asinh, "asinh"); }
-void Acosh(OpContext& c) { unary(c, UnaryOp::Acosh, "acosh"); }
-void Atanh(OpContext& c) { unary(c, UnaryOp::Atanh, "atanh"); }
-void Tanh(OpContext& c) { unary(c, UnaryOp::Tanh, "tanh"); }
-void Erf(OpContext& c) { unary(c, UnaryOp::Erf, "erf"); }
-void Sigmoid(OpContext& c) { unary(c, UnaryOp::Sigmoid, "sigmoid"); }
-void Reciprocal(OpContext& c) { unary(c, UnaryOp::Reciprocal, "reciprocal"); }
-void Floor(OpContext& c) { unary(c, UnaryOp::Floor, "floor"); }
-void Ceil(OpContext& c) { unary(c, UnaryOp::Ceil, "ceil"); }
-void Round(OpContext& c) { unary(c, UnaryOp::Round, "round_half_even"); }
-void Softplus(OpContext& c) { unary(c, UnaryOp::Softplus, "softplus"); }
-void Softsign(OpContext& c) { unary(c, UnaryOp::Softsign, "softsign"); }
-void Mish(OpContext& c) { unary(c, UnaryOp::Mish, "mish"); }
-void IsNaN(OpContext& c) { unary(c, UnaryOp::IsNaN, "isnan"); }
-void Not(OpContext& c) { unary(c, UnaryOp::Not, "not"); }
-void HardSwish(OpContext& c) { unary(c, UnaryOp::HardSwish, "hardswish"); }
+void Neg(OpContext& c) { unary(c, "neg"); }
+void Abs(OpContext& c) { unary(c, "abs"); }
+void Sign(OpContext& c) { unary(c, "sign"); }
+void Relu(OpContext& c) { unary(c, "relu"); }
+void Sqrt(OpContext& c) { unary(c, "sqrt"); }
+void Exp(OpContext& c) { unary(c, "exp"); }
+void Log(OpContext& c) { unary(c, "log"); }
+void Sin(OpContext& c) { unary(c, "sin"); }
+void Cos(OpContext& c) { unary(c, "cos"); }
+void Tan(OpContext& c) { unary(c, "tan"); }
+void Asin(OpContext& c) { unary(c, "asin"); }
+void Acos(OpContext& c) { unary(c, "acos"); }
+void Atan(OpContext& c) { unary(c, "atan"); }
+void Sinh(OpContext& c) { unary(c, "sinh"); }
+void Cosh(OpContext& c) { unary(c, "cosh"); }
+void Asinh(OpContext& c) { unary(c, "asinh"); }
+void Acosh(OpContext& c) { unary(c, "acosh"); }
+void Atanh(OpContext& c) { unary(c, "atanh"); }
+void Tanh(OpContext& c) { unary(c, "tanh"); }
+void Erf(OpContext& c) { unary(c, "erf"); }
+void Sigmoid(OpContext& c) { unary(c, "sigmoid"); }
+void Reciprocal(OpContext& c) { unary(c, "reciprocal"); }
+void Floor(OpContext& c) { unary(c, "floor"); }
+void Ceil(OpContext& c) { unary(c, "ceil"); }
+void Round(OpContext& c) { unary(c, "round"); }
+void Softplus(OpContext& c) { unary(c, "softplus"); }
+void Softsign(OpContext& c) { unary(c, "softsign"); }
+void Mish(OpContext& c) { unary(c, "mish"); }
+void IsNaN(OpContext& c) { unary(c, "isnan"); }
+void Not(OpContext& c) { unary(c, "logical_not"); }
+void HardSwish(OpContext& c) { unary(c, "hard_swish"); }
 
 void IsInf(OpContext& c) {
-  unary(c, UnaryOp::IsInf, "isinf", c.attr_int("detect_negative", 1) != 0 ? 1.f : 0.f,
+  unary(c, "isinf", c.attr_int("detect_negative", 1) != 0 ? 1.f : 0.f,
         c.attr_int("detect_positive", 1) != 0 ? 1.f : 0.f);
 }
-void LeakyRelu(OpContext& c) { unary(c, UnaryOp::LeakyRelu, "leaky_relu", c.attr_float("alpha", 0.01f)); }
-void Elu(OpContext& c) { unary(c, UnaryOp::Elu, "elu", c.attr_float("alpha", 1.0f)); }
+void LeakyRelu(OpContext& c) { unary(c, "leaky_relu", c.attr_float("alpha", 0.01f)); }
+void Elu(OpContext& c) { unary(c, "elu", c.attr_float("alpha", 1.0f)); }
 void Selu(OpContext& c) {
-  unary(c, UnaryOp::Selu, "selu", c.attr_float("alpha", 1.67326319217681884765625f), 0,
+  unary(c, "selu", c.attr_float("alpha", 1.67326319217681884765625f), 0,
         c.attr_float("gamma", 1.05070102519989013671875f));
 }
 void Celu(OpContext& c) {
   float alpha = c.attr_float("alpha", 1.0f);
   if (alpha == 0) c.fail("attribute alpha must be nonzero");
-  unary(c, UnaryOp::Celu, "celu", alpha);
+  unary(c, "celu", alpha);
 }
 void ThresholdedRelu(OpContext& c) {
-  unary(c, UnaryOp::ThresholdedRelu, "thresholded_relu", c.attr_float("alpha", 1.0f));
+  unary(c, "thresholded_relu", c.attr_float("alpha", 1.0f));
 }
 void HardSigmoid(OpContext& c) {
-  unary(c, UnaryOp::HardSigmoid, "hard_sigmoid", c.attr_float("alpha", 0.2f), c.attr_float("beta", 0.5f));
+  unary(c, "hard_sigmoid", c.attr_float("alpha", 0.2f), c.attr_float("beta", 0.5f));
 }
 
 // ---- binary --------------------------------------------------------------------
-
-int run_binary(const void* p, void* const* o) {
-  k::binary(*static_cast<const k::BinaryParams*>(p), o[0], o[1], o[2]);
-  return 0;
-}
-
-bool binary_to_bool(BinaryOp op) { return op >= BinaryOp::Equal && op <= BinaryOp::Xor; }
 
 // Opset < 7 binary ops broadcast only with broadcast=1, aligning B at `axis`
 // of A (default: trailing). Returns B's shape padded for NumPy rules.
@@ -164,55 +170,54 @@ Shape legacy_b_shape(const OpContext& c, const Shape& a, const Shape& b) {
   return s;
 }
 
-void binary(OpContext& c, BinaryOp op, const char* kernel) {
+// `to_bool`: compare and logical ops, whose output is bool.
+void binary(OpContext& c, const char* op, bool to_bool = false) {
   c.expect_inputs(2, 2);
   const TensorInfo& a = c.input(0);
   const TensorInfo& b = c.input(1);
-  if (op != BinaryOp::Pow && a.dtype != b.dtype)
+  const bool pow = std::string(op) == "pow";
+  if (!pow && a.dtype != b.dtype)
     c.fail(std::string("inputs have different types (") + dtype_name(a.dtype) + " and " + dtype_name(b.dtype) +
            "); they must match");
-  k::BinaryFn fn = k::find_binary(op, a.dtype, b.dtype);
-  if (!fn) {
-    if (op == BinaryOp::Pow && k::find_binary(op, a.dtype, a.dtype))
-      fail_type(c, 1, b.dtype, type_list([&](DType t) { return k::find_binary(op, a.dtype, t) != nullptr; }));
-    fail_type(c, 0, a.dtype, type_list([&](DType t) { return k::find_binary(op, t, t) != nullptr; }));
-  }
+  // Pow's entries name the exponent's type too: rtml_<base>_pow_<exponent>__ref.
+  auto pow_with = [](DType e) { return std::string("pow_") + (type_tag(e) ? type_tag(e) : "?"); };
+  if (pow && !has_kernel(a.dtype, pow_with(b.dtype)) && has_kernel(a.dtype, pow_with(a.dtype)))
+    fail_type(c, 1, b.dtype, type_list([&](DType t) { return has_kernel(a.dtype, pow_with(t)); }));
+  const std::string entry = pow ? pow_with(b.dtype) : op;
+  if (pow && !has_kernel(a.dtype, entry))
+    fail_type(c, 0, a.dtype, type_list([&](DType t) { return has_kernel(t, pow_with(t)); }));
   const Shape bs = legacy_b_shape(c, a.shape, b.shape);
   const Shape out = broadcast_or_fail(c, {a.shape, bs});
-  auto& p = make_params<k::BinaryParams>(c.step);
-  p.fn = fn;
+  auto& p = use<rtml_broadcast_params>(c, a.dtype, entry);
   p.bc = make_broadcast_or_fail(c, {a.shape, bs}, out);
-  c.set_output(0, binary_to_bool(op) ? DType::Bool : a.dtype, out);
-  c.step.run = run_binary;
-  c.step.kernel = kernel_name(kernel, a.dtype);
+  c.set_output(0, to_bool ? DType::Bool : a.dtype, out);
   c.step.flops = static_cast<double>(p.bc.count);
 }
 
-void Add(OpContext& c) { binary(c, BinaryOp::Add, "add"); }
-void Sub(OpContext& c) { binary(c, BinaryOp::Sub, "sub"); }
-void Mul(OpContext& c) { binary(c, BinaryOp::Mul, "mul"); }
-void Div(OpContext& c) { binary(c, BinaryOp::Div, "div"); }
-void Pow(OpContext& c) { binary(c, BinaryOp::Pow, "pow"); }
-void Equal(OpContext& c) { binary(c, BinaryOp::Equal, "equal"); }
-void Less(OpContext& c) { binary(c, BinaryOp::Less, "less"); }
-void Greater(OpContext& c) { binary(c, BinaryOp::Greater, "greater"); }
-void LessOrEqual(OpContext& c) { binary(c, BinaryOp::LessOrEqual, "less_or_equal"); }
-void GreaterOrEqual(OpContext& c) { binary(c, BinaryOp::GreaterOrEqual, "greater_or_equal"); }
-void And(OpContext& c) { binary(c, BinaryOp::And, "and"); }
-void Or(OpContext& c) { binary(c, BinaryOp::Or, "or"); }
-void Xor(OpContext& c) { binary(c, BinaryOp::Xor, "xor"); }
+void Add(OpContext& c) { binary(c, "add"); }
+void Sub(OpContext& c) { binary(c, "sub"); }
+void Mul(OpContext& c) { binary(c, "mul"); }
+void Div(OpContext& c) { binary(c, "div"); }
+void Pow(OpContext& c) { binary(c, "pow"); }
+void Equal(OpContext& c) { binary(c, "equal", true); }
+void Less(OpContext& c) { binary(c, "less", true); }
+void Greater(OpContext& c) { binary(c, "greater", true); }
+void LessOrEqual(OpContext& c) { binary(c, "less_or_equal", true); }
+void GreaterOrEqual(OpContext& c) { binary(c, "greater_or_equal", true); }
+void And(OpContext& c) { binary(c, "logical_and", true); }
+void Or(OpContext& c) { binary(c, "logical_or", true); }
+void Xor(OpContext& c) { binary(c, "logical_xor", true); }
 
 void Mod(OpContext& c) {
   const int64_t fmod = c.attr_int("fmod", 0);
   if (fmod != 0 && fmod != 1) c.fail("attribute fmod must be 0 or 1, got " + std::to_string(fmod));
-  binary(c, fmod ? BinaryOp::FMod : BinaryOp::Mod, fmod ? "fmod" : "mod");
+  binary(c, fmod ? "fmod" : "mod");
 }
 
 void BitShift(OpContext& c) {
   const std::string dir = c.attr_string("direction", "");
   if (dir != "LEFT" && dir != "RIGHT") c.fail("attribute direction must be \"LEFT\" or \"RIGHT\", got \"" + dir + "\"");
-  binary(c, dir == "LEFT" ? BinaryOp::BitShiftLeft : BinaryOp::BitShiftRight,
-         dir == "LEFT" ? "bitshift_left" : "bitshift_right");
+  binary(c, dir == "LEFT" ? "bitshift_left" : "bitshift_right");
 }
 
 // PRelu: slope broadcasts to X (unidirectionally). Older exporters also give
@@ -223,8 +228,6 @@ void PRelu(OpContext& c) {
   const TensorInfo& s = c.input(1);
   if (x.dtype != s.dtype)
     c.fail(std::string("slope has type ") + dtype_name(s.dtype) + ", X has " + dtype_name(x.dtype) + "; they must match");
-  k::BinaryFn fn = k::find_binary(BinaryOp::PRelu, x.dtype, s.dtype);
-  if (!fn) fail_type(c, 0, x.dtype, type_list([](DType t) { return k::find_binary(BinaryOp::PRelu, t, t) != nullptr; }));
   Shape slope = s.shape;
   Shape out;
   bool ok = k::broadcast_shape({x.shape, slope}, out) && out == x.shape;
@@ -233,28 +236,20 @@ void PRelu(OpContext& c) {
     ok = k::broadcast_shape({x.shape, slope}, out) && out == x.shape;
   }
   if (!ok) c.fail("slope of shape " + shape_str(s.shape) + " does not broadcast to X of shape " + shape_str(x.shape));
-  auto& p = make_params<k::BinaryParams>(c.step);
-  p.fn = fn;
+  auto& p = use<rtml_broadcast_params>(c, x.dtype, "prelu");
   p.bc = make_broadcast_or_fail(c, {x.shape, slope}, x.shape);
   c.set_output(0, x.dtype, x.shape);
-  c.step.run = run_binary;
-  c.step.kernel = kernel_name("prelu", x.dtype);
   c.step.flops = static_cast<double>(p.bc.count);
 }
 
 // ---- variadic ------------------------------------------------------------------
 
-int run_variadic(const void* p, void* const* o) {
-  const auto& q = *static_cast<const k::VariadicParams*>(p);
-  k::variadic(q, o, o[q.n]);
-  return 0;
-}
-
-void variadic(OpContext& c, BinaryOp op, bool mean, const char* kernel) {
+void variadic(OpContext& c, const char* op) {
   const int n = static_cast<int>(c.node().inputs.size());
   if (n < 1) c.fail("expects at least 1 input");
-  if (n > k::kMaxVariadicInputs)
-    c.fail("has " + std::to_string(n) + " inputs; at most " + std::to_string(k::kMaxVariadicInputs) + " are supported");
+  if (n > RTML_MAX_VARIADIC_INPUTS)
+    c.fail("has " + std::to_string(n) + " inputs; at most " + std::to_string(RTML_MAX_VARIADIC_INPUTS) +
+           " are supported");
   const DType t = c.input(0).dtype;
   std::vector<Shape> shapes;
   for (int i = 0; i < n; ++i) {
@@ -264,44 +259,25 @@ void variadic(OpContext& c, BinaryOp op, bool mean, const char* kernel) {
              "; they must match");
     shapes.push_back(in.shape);
   }
-  auto supported = [&](DType d) {
-    return k::find_binary(op, d, d) != nullptr && (!mean || k::find_unary(UnaryOp::DivideBy, d) != nullptr);
-  };
-  if (!supported(t)) fail_type(c, 0, t, type_list(supported));
   const Shape out = broadcast_or_fail(c, shapes);
-  auto& p = make_params<k::VariadicParams>(c.step);
+  auto& p = use<rtml_variadic_params>(c, t, op);
   p.n = n;
-  p.fn = k::find_binary(op, t, t);
-  const int64_t count = shape_numel(out);
-  if (n == 1) {
-    p.copy.fn = k::find_unary(UnaryOp::Identity, t);
-    p.copy.count = count;
-  } else {
+  p.count = shape_numel(out);
+  if (n > 1) {
     p.bc[0] = make_broadcast_or_fail(c, {shapes[0], shapes[1]}, out);
     for (int i = 2; i < n; ++i) p.bc[i - 1] = make_broadcast_or_fail(c, {out, shapes[i]}, out);
   }
-  if (mean) {
-    p.post.fn = k::find_unary(UnaryOp::DivideBy, t);
-    p.post.count = count;
-    p.post.alpha = static_cast<float>(n);
-  }
+  const bool mean = std::string(op) == "mean";
   c.set_output(0, t, out);
-  c.step.run = run_variadic;
-  c.step.kernel = kernel_name(kernel, t);
-  c.step.flops = static_cast<double>(count) * (n > 1 ? n - 1 : 1) + (mean ? static_cast<double>(count) : 0);
+  c.step.flops = static_cast<double>(p.count) * (n > 1 ? n - 1 : 1) + (mean ? static_cast<double>(p.count) : 0);
 }
 
-void Sum(OpContext& c) { variadic(c, BinaryOp::Add, false, "sum"); }
-void Mean(OpContext& c) { variadic(c, BinaryOp::Add, true, "mean"); }
-void Max(OpContext& c) { variadic(c, BinaryOp::Max, false, "max"); }
-void Min(OpContext& c) { variadic(c, BinaryOp::Min, false, "min"); }
+void Sum(OpContext& c) { variadic(c, "sum"); }
+void Mean(OpContext& c) { variadic(c, "mean"); }
+void Max(OpContext& c) { variadic(c, "max"); }
+void Min(OpContext& c) { variadic(c, "min"); }
 
 // ---- Where ---------------------------------------------------------------------
-
-int run_where(const void* p, void* const* o) {
-  k::where(*static_cast<const k::WhereParams*>(p), o[0], o[1], o[2], o[3]);
-  return 0;
-}
 
 void Where(OpContext& c) {
   c.expect_inputs(3, 3);
@@ -314,38 +290,25 @@ void Where(OpContext& c) {
   if (size != 1 && size != 2 && size != 4 && size != 8) fail_type(c, 1, x.dtype, "any numeric type or bool");
   const std::vector<Shape> shapes = {c.input(0).shape, x.shape, y.shape};
   const Shape out = broadcast_or_fail(c, shapes);
-  auto& p = make_params<k::WhereParams>(c.step);
-  p.elem_size = static_cast<int>(size);
+  auto& p = c.use_kernel<rtml_broadcast_params>(("rtml_x" + std::to_string(size * 8) + "_where__ref").c_str());
   p.bc = make_broadcast_or_fail(c, shapes, out);
   c.set_output(0, x.dtype, out);
-  c.step.run = run_where;
-  c.step.kernel = kernel_name("where", x.dtype);
   c.step.flops = static_cast<double>(p.bc.count);
 }
 
 // ---- Cast ----------------------------------------------------------------------
 
-int run_cast(const void* p, void* const* o) {
-  k::cast(*static_cast<const k::CastParams*>(p), o[0], o[1]);
-  return 0;
-}
-int run_castlike(const void* p, void* const* o) {
-  k::cast(*static_cast<const k::CastParams*>(p), o[0], o[2]);
-  return 0;
-}
-
 void cast_to(OpContext& c, DType to, bool like) {
   const TensorInfo& x = c.input(0);
-  k::CastFn fn = k::find_cast(x.dtype, to);
-  if (!fn)
+  // rtml_<from>_cast_<to>__ref
+  const std::string op = std::string("cast_") + (type_tag(to) ? type_tag(to) : "?");
+  if (!has_kernel(x.dtype, op))
     c.fail(std::string("cannot cast ") + dtype_name(x.dtype) + " to " + dtype_name(to) +
            " (supported: numeric types, bool, float16, bfloat16)");
-  auto& p = make_params<k::CastParams>(c.step);
-  p.fn = fn;
+  auto& p = c.use_kernel<rtml_cast_params>(symbol(x.dtype, op).c_str());
   p.count = x.numel();
+  p.out_slot = like ? 2 : 1;
   c.set_output(0, to, x.shape);
-  c.step.run = like ? run_castlike : run_cast;
-  c.step.kernel = kernel_name(std::string("cast_") + dtype_name(x.dtype) + "_to_" + dtype_name(to));
   c.step.flops = static_cast<double>(p.count);
   c.step.output_aliases_input = !like && x.dtype == to;
 }
@@ -367,23 +330,11 @@ void CastLike(OpContext& c) {
 
 // ---- Clip ----------------------------------------------------------------------
 
-struct ClipStep {
-  k::ClipParams k;
-  int num_inputs = 1;  // node input slots: the output operand follows them
-};
-
-int run_clip(const void* p, void* const* o) {
-  const auto& q = *static_cast<const ClipStep*>(p);
-  k::clip(q.k, o[0], q.num_inputs > 1 ? o[1] : nullptr, q.num_inputs > 2 ? o[2] : nullptr, o[q.num_inputs]);
-  return 0;
-}
-
 void Clip(OpContext& c) {
   const bool attrs = c.opset() < 11;
   c.expect_inputs(1, attrs ? 1 : 3);
   const TensorInfo& x = c.input(0);
-  k::ClipFn fn = k::find_clip(x.dtype);
-  if (!fn) fail_type(c, 0, x.dtype, type_list([](DType t) { return k::find_clip(t) != nullptr; }));
+  auto& p = use<rtml_clip_params>(c, x.dtype, "clip");
   for (int i = 1; i <= 2; ++i) {
     if (!c.has_input(i)) continue;
     const TensorInfo& b = c.input(i);
@@ -393,20 +344,16 @@ void Clip(OpContext& c) {
              "; they must match");
     if (b.numel() != 1) c.fail(std::string(what) + " must be a scalar, got shape " + shape_str(b.shape));
   }
-  auto& p = make_params<ClipStep>(c.step);
-  p.k.fn = fn;
-  p.k.count = x.numel();
-  p.num_inputs = static_cast<int>(c.node().inputs.size());
+  p.count = x.numel();
+  p.num_inputs = static_cast<int32_t>(c.node().inputs.size());
   if (attrs) {
-    p.k.has_min_attr = c.has_attr("min");
-    p.k.has_max_attr = c.has_attr("max");
-    p.k.min_attr = c.attr_float("min", 0);
-    p.k.max_attr = c.attr_float("max", 0);
+    p.has_min = c.has_attr("min");
+    p.has_max = c.has_attr("max");
+    p.min = c.attr_float("min", 0);
+    p.max = c.attr_float("max", 0);
   }
   c.set_output(0, x.dtype, x.shape);
-  c.step.run = run_clip;
-  c.step.kernel = kernel_name("clip", x.dtype);
-  c.step.flops = static_cast<double>(p.k.count);
+  c.step.flops = static_cast<double>(p.count);
 }
 
 }  // namespace

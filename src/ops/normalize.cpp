@@ -1,6 +1,7 @@
 // Softmax family, LayerNormalization, InstanceNormalization, LpNormalization,
 // the Reduce* ops and ArgMax/ArgMin. Kernels: kernels/normalize.h.
 #include "kernels/normalize.h"
+#include "kernels/broadcast_plan.h"
 
 #include <algorithm>
 #include <mutex>

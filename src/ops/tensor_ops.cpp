@@ -14,7 +14,7 @@
 #include <cstring>
 #include <numeric>
 
-#include "kernels/broadcast.h"
+#include "kernels/broadcast_plan.h"
 #include "kernels/tensor_ops.h"
 #include "ops/op.h"
 

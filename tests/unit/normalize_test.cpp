@@ -1,6 +1,7 @@
 // Kernel edge cases for softmax, normalization and reductions. Expected
 // values are worked out by hand.
 #include "kernels/normalize.h"
+#include "kernels/broadcast_plan.h"
 
 #include <gtest/gtest.h>
 

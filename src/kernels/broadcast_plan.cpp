@@ -1,4 +1,4 @@
-#include "kernels/broadcast.h"
+#include "kernels/broadcast_plan.h"
 
 #include <algorithm>
 
