@@ -6,10 +6,6 @@ namespace rtml::kernels {
 
 namespace {
 
-// NaN is the one value unequal to itself (kmath.h's isnan is a macro's victim in freestanding builds).
-template <class T>
-bool is_nan(T v) { return v != v; }
-
 bool next_index(int64_t* idx, const int64_t* shape, int n) {
   for (int d = n - 1; d >= 0; --d) {
     if (++idx[d] < shape[d]) return true;
@@ -57,7 +53,7 @@ void maxpool(const PoolParams& p, const T* x, T* y, int64_t* indices) {
       int64_t best_idx[kMaxPoolSpatial] = {};
       for_each_tap(p, o, [&](int64_t flat, const int64_t* idx) {
         const T v = xp[flat];
-        if (best_flat < 0 || v > best || (is_nan(v) && !is_nan(best))) {
+        if (best_flat < 0 || v > best || (km::isnan(static_cast<double>(v)) && !km::isnan(static_cast<double>(best)))) {
           best = v;
           best_flat = flat;
           for (int d = 0; d < p.spatial; ++d) best_idx[d] = idx[d];
@@ -134,8 +130,8 @@ void global_maxpool(int64_t planes, int64_t size, const T* x, T* y) {
     T best = km::limits<T>::lowest();
     for (int64_t i = 0; i < size; ++i) {
       const T v = x[c * size + i];
-      if (v > best || is_nan(v)) best = v;
-      if (is_nan(best)) break;
+      if (v > best || km::isnan(static_cast<double>(v))) best = v;
+      if (km::isnan(static_cast<double>(best))) break;
     }
     y[c] = best;
   }
