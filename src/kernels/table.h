@@ -129,6 +129,10 @@ struct KernelInfo {
   const char* operands = "";            // "A, B, C?, Y" ('?': an optional slot, may be null)
   const char* source = "";              // defining file under src/: "kernels/linear.cpp"
   bool portable = false;                // freestanding (see rtml_kernel.h)
+  // For a kernel with state (ops::Step::state_bytes): the function that
+  // returns the state to its start, and its C name. nullptr / "": none.
+  rtml_kernel_reset_fn reset = nullptr;
+  const char* reset_symbol = "";
 };
 
 // Every registered kernel, in registration order (built on first use).
@@ -141,5 +145,6 @@ const KernelInfo& kernel(std::string_view symbol);
 
 // Each family appends its entries (kernels/table_<family>.cpp).
 void add_linear_kernels(std::vector<KernelInfo>& table);
+void add_random_kernels(std::vector<KernelInfo>& table);
 
 }  // namespace rtml::kernels

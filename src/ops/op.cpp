@@ -70,6 +70,7 @@ void OpContext::set_kernel(const kernels::KernelInfo& k, size_t params_size) {
     fail(std::string("internal error: kernel ") + k.symbol + " takes " + std::to_string(expected) +
          " bytes of params, prepare filled " + std::to_string(params_size));
   step.run = k.fn;
+  step.reset = k.reset;
   step.info = &k;
   step.kernel = k.symbol;
 }
