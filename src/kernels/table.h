@@ -145,6 +145,7 @@ const KernelInfo& kernel(std::string_view symbol);
 
 // Each family appends its entries (kernels/table_<family>.cpp).
 void add_linear_kernels(std::vector<KernelInfo>& table);
+void add_normalize_kernels(std::vector<KernelInfo>& table);
 void add_random_kernels(std::vector<KernelInfo>& table);
 
 }  // namespace rtml::kernels

@@ -104,6 +104,13 @@ struct TensorInfo {
   const T* as() const { return static_cast<const T*>(data); }
 };
 
+// A kernel table symbol: kernel_symbol(DType::F32, "softmax") is
+// "rtml_f32_softmax__ref" (rtml_kernel.h's type names: f32 f64 s8 s16 s32
+// s64 u8 u16 u32 u64 b8 f16 bf16); kernel_symbol_x(4, "transpose") is
+// "rtml_x32_transpose__ref" for kernels that only move elements.
+std::string kernel_symbol(DType t, const char* op, const char* impl = "ref");
+std::string kernel_symbol_x(size_t element_bytes, const char* op, const char* impl = "ref");
+
 // Makes a params struct owned by a Step.
 template <class P>
 P& make_params(Step& step) {
