@@ -147,5 +147,6 @@ const KernelInfo& kernel(std::string_view symbol);
 void add_linear_kernels(std::vector<KernelInfo>& table);
 void add_normalize_kernels(std::vector<KernelInfo>& table);
 void add_random_kernels(std::vector<KernelInfo>& table);
+void add_tensor_ops_kernels(std::vector<KernelInfo>& table);
 
 }  // namespace rtml::kernels

@@ -16,6 +16,7 @@
 
 #include "kernels/broadcast.h"
 #include "kernels/tensor_ops.h"
+#include "kernels/tensor_ops_index.h"
 #include "ops/op.h"
 
 namespace rtml::ops {
@@ -52,15 +53,28 @@ int elem_size(const OpContext& ctx, DType t) {
 
 // ---- plain copy (view ops) -----------------------------------------------------
 
-struct CopyOp {
-  size_t bytes = 0;
-  int out = 1;
-};
+// The strided-copy entry of `op` for the element size of `t`.
+std::string sized_symbol(OpContext& ctx, DType t, const char* op) {
+  return kernel_symbol_x(static_cast<size_t>(elem_size(ctx, t)), op);
+}
 
-int run_copy(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const CopyOp*>(params);
-  kernels::copy_bytes(ops[0], ops[p.out], p.bytes);
-  return 0;
+// Output 0 = `data` (a step constant of `dtype` and `shape`), copied by
+// rtml_x8_copy__ref (Constant, Shape, Size: folded at prepare).
+void copy_constant(OpContext& ctx, DType dtype, Shape shape, std::shared_ptr<const ir::Buffer> data) {
+  ctx.set_output(0, dtype, shape);
+  const int64_t bytes = shape_numel(shape) * static_cast<int64_t>(dtype_size(dtype));
+  const int slot = ctx.add_constant("value", dtype, std::move(shape), std::move(data));
+  auto& p = ctx.use_kernel<rtml_copy_params>("rtml_x8_copy__ref");
+  p.bytes = bytes;
+  p.in_slot = slot;
+  p.out_slot = out_slot(ctx, 0);
+}
+
+// A buffer holding `bytes` bytes copied from `src`.
+std::shared_ptr<const ir::Buffer> buffer_of(const void* src, size_t bytes) {
+  auto buf = std::make_shared<ir::Buffer>(bytes);
+  if (bytes) std::memcpy(buf->data(), src, bytes);
+  return buf;
 }
 
 // Output 0 = input 0's bytes with `shape`; the planner may alias the two.
@@ -72,11 +86,10 @@ void set_view(OpContext& ctx, Shape shape) {
     ctx.fail("cannot view " + shape_str(in.shape) + " (" + std::to_string(in.numel()) + " elements) as " +
              shape_str(shape) + " (" + (n ? std::to_string(*n) : std::string("too many")) + " elements)");
   ctx.set_output(0, in.dtype, std::move(shape));
-  auto& p = make_params<CopyOp>(ctx.step);
-  p.bytes = in.bytes();
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_copy;
-  ctx.step.kernel = "copy";
+  auto& p = ctx.use_kernel<rtml_copy_params>("rtml_x8_copy__ref");
+  p.bytes = static_cast<int64_t>(in.bytes());
+  p.in_slot = 0;
+  p.out_slot = out_slot(ctx, 0);
   ctx.step.output_aliases_input = true;
   ctx.step.flops = 0;
 }
@@ -115,7 +128,7 @@ int run_dropout(const void* params, void* const* ops) {
   if (p.training >= 0 && ops[p.training] && *static_cast<const uint8_t*>(ops[p.training]) &&
       !dropout_ratio_zero(p, ops))
     return 2;
-  kernels::copy_bytes(ops[0], ops[p.out], p.bytes);
+  if (p.bytes && ops[0] != ops[p.out]) std::memmove(ops[p.out], ops[0], p.bytes);
   if (p.mask >= 0 && ops[p.mask]) std::memset(ops[p.mask], 1, static_cast<size_t>(p.mask_count));
   return 0;
 }
@@ -155,46 +168,28 @@ void Dropout(OpContext& ctx) {
     p.mask = out_slot(ctx, 1);
     p.mask_count = in.numel();
   }
+  if (p.mask < 0 && p.training < 0) {  // the usual case: a plain view (replaces these params)
+    set_view(ctx, in.shape);
+    return;
+  }
   ctx.step.run = run_dropout;
   ctx.step.kernel = "dropout_inference";
-  ctx.step.output_aliases_input = p.mask < 0 && p.training < 0;
 }
 
 // ---- Constant / ConstantOfShape ----------------------------------------------
 
-struct ConstantOp {
-  std::shared_ptr<const void> keep;  // owns `data`
-  const void* data = nullptr;
-  size_t bytes = 0;
-};
-
-int run_constant(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const ConstantOp*>(params);
-  kernels::copy_bytes(p.data, ops[0], p.bytes);
-  return 0;
-}
-
 void Constant(OpContext& ctx) {
   ctx.expect_inputs(0, 0);
-  auto& p = make_params<ConstantOp>(ctx.step);
-  ctx.step.run = run_constant;
-  ctx.step.kernel = "constant";
   if (const ir::Tensor* t = ctx.has_attr("value") ? ctx.attr_tensor("value") : nullptr) {
     if (dtype_size(t->dtype) == 0) ctx.fail(std::string("value of type ") + dtype_name(t->dtype) + " is not supported");
     ctx.set_output(0, t->dtype, t->shape);
-    p.bytes = static_cast<size_t>(shape_numel(t->shape)) * dtype_size(t->dtype);
-    if (!t->data || t->data->size() < p.bytes) ctx.fail("value tensor holds fewer bytes than its shape needs");
-    p.keep = t->data;
-    p.data = t->data->data();
+    const size_t bytes = static_cast<size_t>(shape_numel(t->shape)) * dtype_size(t->dtype);
+    if (!t->data || t->data->size() < bytes) ctx.fail("value tensor holds fewer bytes than its shape needs");
+    copy_constant(ctx, t->dtype, t->shape, t->data);
     return;
   }
   auto own = [&](DType dt, Shape shape, const void* src, size_t bytes) {
-    auto buf = std::shared_ptr<unsigned char[]>(new unsigned char[bytes ? bytes : 1]);
-    if (bytes) std::memcpy(buf.get(), src, bytes);
-    p.keep = buf;
-    p.data = buf.get();
-    p.bytes = bytes;
-    ctx.set_output(0, dt, std::move(shape));
+    copy_constant(ctx, dt, std::move(shape), buffer_of(src, bytes));
   };
   if (ctx.has_attr("value_float")) {
     float v = ctx.attr_float("value_float", 0);
@@ -217,53 +212,26 @@ void Constant(OpContext& ctx) {
   }
 }
 
-struct FillOp {
-  alignas(8) unsigned char value[8] = {};
-  int elem_size = 4;
-  int64_t count = 0;
-  int out = 1;
-};
-
-int run_fill(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const FillOp*>(params);
-  kernels::fill(p.value, p.elem_size, p.count, ops[p.out]);
-  return 0;
-}
-
 void ConstantOfShape(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
   Shape shape = ctx.const_ints(0);
   if (ctx.input(0).rank() != 1) ctx.fail("input must be a 1-D shape, got " + shape_str(ctx.input(0).shape));
   for (int64_t d : shape)
     if (d < 0) ctx.fail("shape " + shape_str(shape) + " has a negative dimension");
-  auto& p = make_params<FillOp>(ctx.step);
+  rtml_fill_params p{};
   DType dt = DType::F32;
   if (const ir::Tensor* t = ctx.attr_tensor("value")) {
     if (shape_numel(t->shape) != 1) ctx.fail("attribute value must hold exactly one element");
     dt = t->dtype;
-    p.elem_size = elem_size(ctx, dt);
-    std::memcpy(p.value, t->data->data(), static_cast<size_t>(p.elem_size));
+    std::memcpy(p.value, t->data->data(), static_cast<size_t>(elem_size(ctx, dt)));
   }
   ctx.set_output(0, dt, shape);  // checks the size first
   p.count = shape_numel(shape);
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_fill;
-  ctx.step.kernel = "fill";
+  p.out_slot = out_slot(ctx, 0);
+  ctx.use_kernel<rtml_fill_params>(sized_symbol(ctx, dt, "fill").c_str()) = p;
 }
 
 // ---- Shape / Size ----------------------------------------------------------------
-
-struct ShapeOp {
-  int64_t count = 0;
-  int64_t values[kMaxRank] = {};
-  int out = 1;
-};
-
-int run_shape(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const ShapeOp*>(params);
-  std::memcpy(ops[p.out], p.values, static_cast<size_t>(p.count) * sizeof(int64_t));
-  return 0;
-}
 
 void ShapeOpPrepare(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
@@ -275,24 +243,15 @@ void ShapeOpPrepare(OpContext& ctx) {
   if (end < 0) end += r;
   start = std::clamp<int64_t>(start, 0, r);
   end = std::clamp<int64_t>(end, 0, r);
-  auto& p = make_params<ShapeOp>(ctx.step);
-  p.count = std::max<int64_t>(end - start, 0);
-  for (int64_t i = 0; i < p.count; ++i) p.values[i] = s[static_cast<size_t>(start + i)];
-  p.out = out_slot(ctx, 0);
-  ctx.set_output(0, DType::I64, {p.count});
-  ctx.step.run = run_shape;
-  ctx.step.kernel = "shape";
+  const std::vector<int64_t> values(s.begin() + start, s.begin() + std::max(start, end));
+  copy_constant(ctx, DType::I64, {static_cast<int64_t>(values.size())},
+                buffer_of(values.data(), values.size() * sizeof(int64_t)));
 }
 
 void Size(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
-  auto& p = make_params<ShapeOp>(ctx.step);
-  p.count = 1;
-  p.values[0] = ctx.input(0).numel();
-  p.out = out_slot(ctx, 0);
-  ctx.set_output(0, DType::I64, {});
-  ctx.step.run = run_shape;
-  ctx.step.kernel = "size";
+  const int64_t n = ctx.input(0).numel();
+  copy_constant(ctx, DType::I64, {}, buffer_of(&n, sizeof n));
 }
 
 // ---- Reshape / Flatten / Squeeze / Unsqueeze ---------------------------------------
@@ -407,36 +366,22 @@ void Unsqueeze(OpContext& ctx) {
 
 // ---- strided copies: Transpose, Slice, Expand, Tile, DepthToSpace, SpaceToDepth ----
 
-struct StridedOp {
-  StridedCopyParams k;
-  int out = 1;
-};
-
-int run_strided(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const StridedOp*>(params);
-  kernels::strided_copy(p.k, ops[0], ops[p.out]);
-  return 0;
-}
-
 // Output 0 of `shape` reads input 0 at `offset` + sum(i_k * strides[k]).
 void set_strided(OpContext& ctx, const Shape& shape, const Shape& strides, int64_t offset, const char* kernel,
                  const Shape* out_shape = nullptr) {
   check_sized(ctx, 0);
   check_rank(ctx, shape.size(), kernels::kMaxCopyRank);
   ctx.set_output(0, ctx.input(0).dtype, out_shape ? *out_shape : shape);  // checks the size first
-  auto& p = make_params<StridedOp>(ctx.step);
-  p.k.rank = static_cast<int>(shape.size());
-  p.k.elem_size = elem_size(ctx, ctx.input(0).dtype);
-  p.k.count = shape_numel(shape);
-  p.k.in_offset = offset;
+  auto& p = ctx.use_kernel<StridedCopyParams>(sized_symbol(ctx, ctx.input(0).dtype, kernel).c_str());
+  p.rank = static_cast<int32_t>(shape.size());
+  p.count = shape_numel(shape);
+  p.in_offset = offset;
   for (size_t d = 0; d < shape.size(); ++d) {
-    p.k.shape[d] = shape[d];
-    p.k.in_strides[d] = strides[d];
+    p.shape[d] = shape[d];
+    p.in_strides[d] = strides[d];
   }
-  kernels::simplify_strided_copy(p.k);
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_strided;
-  ctx.step.kernel = kernel;
+  kernels::simplify_strided_copy(p);
+  p.out_slot = out_slot(ctx, 0);
   ctx.step.flops = 0;
 }
 
@@ -604,16 +549,11 @@ void SpaceToDepth(OpContext& ctx) {
 
 // ---- Concat / Split ------------------------------------------------------------
 
-struct ConcatOp {
-  kernels::ConcatParams k;
-  std::vector<int64_t> blocks;  // owned storage for k.in_block_bytes (filled at prepare)
-  int out = 1;
-};
-
-int run_concat(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const ConcatOp*>(params);
-  kernels::concat(p.k, ops, ops[p.out]);
-  return 0;
+// The per-input (or per-output) block sizes in bytes, as the int64 step
+// constant "blocks" of Concat and Split; returns its operand slot.
+int add_blocks(OpContext& ctx, const std::vector<int64_t>& blocks) {
+  return ctx.add_constant("blocks", DType::I64, {static_cast<int64_t>(blocks.size())},
+                          buffer_of(blocks.data(), blocks.size() * sizeof(int64_t)));
 }
 
 void Concat(OpContext& ctx) {
@@ -639,33 +579,18 @@ void Concat(OpContext& ctx) {
                shape_str(first.shape) + " outside axis " + std::to_string(axis));
     out[axis] = ctx.add(out[axis], t.shape[axis], "concatenated axis");
   }
-  auto& p = make_params<ConcatOp>(ctx.step);
   const int64_t es = static_cast<int64_t>(dtype_size(first.dtype));
-  int64_t inner = 1;
+  int64_t inner = 1, outer = 1;
   for (int d = axis + 1; d < r; ++d) inner *= out[d];
-  p.k.outer = 1;
-  for (int d = 0; d < axis; ++d) p.k.outer *= out[d];
-  p.blocks.resize(n);
-  for (int i = 0; i < n; ++i) p.blocks[i] = ctx.input(i).shape[axis] * inner * es;
-  p.k.num_inputs = n;
-  p.k.in_block_bytes = p.blocks.data();
-  p.k.out_block_bytes = out[axis] * inner * es;
-  p.out = n;
+  for (int d = 0; d < axis; ++d) outer *= out[d];
+  std::vector<int64_t> blocks(n);
+  for (int i = 0; i < n; ++i) blocks[i] = ctx.input(i).shape[axis] * inner * es;
   ctx.set_output(0, first.dtype, std::move(out));
-  ctx.step.run = run_concat;
-  ctx.step.kernel = "concat";
-}
-
-struct SplitOp {
-  kernels::SplitParams k;
-  std::vector<int64_t> blocks;  // owned storage for k.out_block_bytes
-  int first_out = 1;
-};
-
-int run_split(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const SplitOp*>(params);
-  kernels::split(p.k, ops[0], ops + p.first_out);
-  return 0;
+  const int blocks_slot = add_blocks(ctx, blocks);
+  auto& p = ctx.use_kernel<rtml_concat_params>("rtml_x8_concat__ref");
+  p.num_inputs = n;
+  p.outer = outer;
+  p.blocks_slot = blocks_slot;
 }
 
 void Split(OpContext& ctx) {
@@ -709,36 +634,26 @@ void Split(OpContext& ctx) {
       sizes.assign(n, dim / n);
     }
   }
-  auto& p = make_params<SplitOp>(ctx.step);
   const int64_t es = static_cast<int64_t>(dtype_size(in.dtype));
-  int64_t inner = 1;
+  int64_t inner = 1, outer = 1;
   for (int d = axis + 1; d < r; ++d) inner *= in.shape[d];
-  p.k.outer = 1;
-  for (int d = 0; d < axis; ++d) p.k.outer *= in.shape[d];
-  p.blocks.resize(n);
+  for (int d = 0; d < axis; ++d) outer *= in.shape[d];
+  std::vector<int64_t> blocks(n);
   for (int i = 0; i < n; ++i) {
-    p.blocks[i] = sizes[i] * inner * es;
+    blocks[i] = sizes[i] * inner * es;
     Shape s = in.shape;
     s[axis] = sizes[i];
     if (ctx.has_output(i)) ctx.set_output(i, in.dtype, s);
   }
-  p.k.num_outputs = n;
-  p.k.out_block_bytes = p.blocks.data();
-  p.k.in_block_bytes = dim * inner * es;
+  const int blocks_slot = add_blocks(ctx, blocks);
+  auto& p = ctx.use_kernel<rtml_split_params>("rtml_x8_split__ref");
+  p.num_outputs = n;
+  p.outer = outer;
   p.first_out = out_slot(ctx, 0);
-  ctx.step.run = run_split;
-  ctx.step.kernel = "split";
+  p.blocks_slot = blocks_slot;
 }
 
 // ---- Gather / GatherElements -----------------------------------------------------
-
-struct GatherOp {
-  kernels::GatherParams k;
-};
-
-int run_gather(const void* params, void* const* ops) {
-  return kernels::gather(static_cast<const GatherOp*>(params)->k, ops[0], ops[1], ops[2]);
-}
 
 void Gather(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
@@ -752,24 +667,23 @@ void Gather(OpContext& ctx) {
   Shape out(data.shape.begin(), data.shape.begin() + axis);
   out.insert(out.end(), idx.shape.begin(), idx.shape.end());
   out.insert(out.end(), data.shape.begin() + axis + 1, data.shape.end());
-  auto& p = make_params<GatherOp>(ctx.step);
-  p.k.outer = 1;
-  for (int d = 0; d < axis; ++d) p.k.outer *= data.shape[d];
+  rtml_gather_params p{};
+  p.outer = 1;
+  for (int d = 0; d < axis; ++d) p.outer *= data.shape[d];
   int64_t inner = 1;
   for (int d = axis + 1; d < r; ++d) inner *= data.shape[d];
-  p.k.axis_dim = data.shape[axis];
-  p.k.inner_bytes = inner * static_cast<int64_t>(dtype_size(data.dtype));
-  p.k.num_indices = idx.numel();
-  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
+  p.axis_dim = data.shape[axis];
+  p.inner_bytes = inner * static_cast<int64_t>(dtype_size(data.dtype));
+  p.num_indices = idx.numel();
+  p.index_size = static_cast<int32_t>(dtype_size(idx.dtype));
   // Constant indices: report a bad index now rather than at run time.
   if (idx.data)
     for (int64_t v : ctx.const_ints(1))
-      if (v < -p.k.axis_dim || v >= p.k.axis_dim)
+      if (v < -p.axis_dim || v >= p.axis_dim)
         ctx.fail("index " + std::to_string(v) + " is out of range for axis " + std::to_string(axis) + " of size " +
-                 std::to_string(p.k.axis_dim));
+                 std::to_string(p.axis_dim));
   ctx.set_output(0, data.dtype, std::move(out));
-  ctx.step.run = run_gather;
-  ctx.step.kernel = "gather";
+  ctx.use_kernel<rtml_gather_params>("rtml_x8_gather__ref") = p;
 }
 
 // GatherElements and ScatterElements: inputs 0 (data) and 1 (indices), same
@@ -1020,18 +934,6 @@ void ReverseSequence(OpContext& ctx) {
 
 // ---- Pad -----------------------------------------------------------------------------
 
-struct PadOp {
-  kernels::PadParams k;
-  int value_input = -1;  // operand of a run-time constant_value, or -1
-  int out = 1;
-};
-
-int run_pad(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const PadOp*>(params);
-  kernels::pad(p.k, ops[0], p.value_input >= 0 ? ops[p.value_input] : nullptr, ops[p.out]);
-  return 0;
-}
-
 // Stores `v` as one element of type `t` (the Pad value attribute is a float).
 void store_scalar(OpContext& ctx, DType t, double v, unsigned char* dst) {
   auto put = [&](auto x) { std::memcpy(dst, &x, sizeof x); };
@@ -1057,12 +959,12 @@ void Pad(OpContext& ctx) {
   const int r = in.rank();
   check_rank(ctx, in.shape.size());
   std::vector<int64_t> pads;
-  auto& p = make_params<PadOp>(ctx.step);
-  p.k.elem_size = elem_size(ctx, in.dtype);
+  rtml_pad_params p{};
+  p.value_slot = -1;
   if (ctx.opset() < 11) {
     ctx.expect_inputs(1, 1);
     pads = ctx.attr_ints(ctx.has_attr("pads") ? "pads" : "paddings");
-    store_scalar(ctx, in.dtype, ctx.attr_float("value", 0.f), p.k.value);
+    store_scalar(ctx, in.dtype, ctx.attr_float("value", 0.f), p.value);
   } else {
     ctx.expect_inputs(2, 4);
     pads = ctx.const_ints(1);
@@ -1070,8 +972,8 @@ void Pad(OpContext& ctx) {
       const TensorInfo& v = ctx.input(2);
       if (v.dtype != in.dtype) ctx.fail("constant_value must have the input's type");
       if (v.numel() != 1) ctx.fail("constant_value must hold one element");
-      if (v.data) std::memcpy(p.k.value, v.data, dtype_size(v.dtype));
-      else p.value_input = 2;
+      if (v.data) std::memcpy(p.value, v.data, dtype_size(v.dtype));
+      else p.value_slot = 2;
     }
     if (ctx.has_input(3)) {
       // Opset 18 axes: pads cover only these axes.
@@ -1090,29 +992,28 @@ void Pad(OpContext& ctx) {
     ctx.fail("pads has " + std::to_string(pads.size()) + " entries; an input of rank " + std::to_string(r) + " needs " +
              std::to_string(2 * r));
   const std::string mode = ctx.attr_string("mode", "constant");
-  if (mode == "constant") p.k.mode = kernels::PadMode::Constant;
-  else if (mode == "reflect") p.k.mode = kernels::PadMode::Reflect;
-  else if (mode == "edge") p.k.mode = kernels::PadMode::Edge;
-  else if (mode == "wrap") p.k.mode = kernels::PadMode::Wrap;
+  if (mode == "constant") p.mode = RTML_PAD_CONSTANT;
+  else if (mode == "reflect") p.mode = RTML_PAD_REFLECT;
+  else if (mode == "edge") p.mode = RTML_PAD_EDGE;
+  else if (mode == "wrap") p.mode = RTML_PAD_WRAP;
   else ctx.fail("mode must be constant, reflect, edge or wrap, got '" + mode + "'");
   const Shape st = row_major_strides(in.shape);
   Shape out(r);
   for (int d = 0; d < r; ++d) {
     out[d] = ctx.add(ctx.add(in.shape[d], pads[d], "pads"), pads[d + r], "pads");
     if (out[d] < 0) ctx.fail("pads " + shape_str(pads) + " crop dimension " + std::to_string(d) + " below zero");
-    if (p.k.mode != kernels::PadMode::Constant && in.shape[d] == 0 && out[d] > 0)
+    if (p.mode != RTML_PAD_CONSTANT && in.shape[d] == 0 && out[d] > 0)
       ctx.fail("cannot pad an empty dimension in mode " + mode);
-    p.k.in_shape[d] = in.shape[d];
-    p.k.out_shape[d] = out[d];
-    p.k.pad_begin[d] = pads[d];
-    p.k.in_strides[d] = st[d];
+    p.in_shape[d] = in.shape[d];
+    p.out_shape[d] = out[d];
+    p.pad_begin[d] = pads[d];
+    p.in_strides[d] = st[d];
   }
-  p.k.rank = r;
+  p.rank = r;
   ctx.set_output(0, in.dtype, out);  // checks the size first
-  p.k.count = shape_numel(out);
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_pad;
-  ctx.step.kernel = "pad";
+  p.count = shape_numel(out);
+  p.out_slot = out_slot(ctx, 0);
+  ctx.use_kernel<rtml_pad_params>(sized_symbol(ctx, in.dtype, "pad").c_str()) = p;
 }
 
 // ---- Trilu ------------------------------------------------------------------------

@@ -9,17 +9,9 @@
 #include <vector>
 
 #include "kernels/normalize_plan.h"
+#include "kernel_call.h"
 
 using namespace rtml::kernels;
-
-namespace {
-// Calls a kernel entry with the operands in order.
-int call(rtml_kernel_fn fn, const void* params, std::initializer_list<const void*> operands) {
-  std::vector<void*> ptrs;
-  for (const void* p : operands) ptrs.push_back(const_cast<void*>(p));
-  return fn(params, ptrs.data());
-}
-}  // namespace
 
 TEST(NormalizeSoftmax, StridedAxis) {
   // 2x2, softmax over axis 0 (inner = 2). Column 0 = {0, ln 3} -> {1/4, 3/4};
