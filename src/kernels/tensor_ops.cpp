@@ -148,6 +148,156 @@ void pad_t(const rtml_pad_params& p, const W* in, W value, W* out) {
     }
   }
 }
+// ---- GatherElements / GatherND / Scatter -----------------------------------------
+
+// Calls f(i, offset) for every index element i with the data offset (in
+// elements) it addresses; 1 for an index out of range, else 0.
+template <class F>
+int for_each_indexed_element(const rtml_elements_params& p, const void* indices, F&& f) {
+  int64_t idx[RTML_MAX_RANK] = {};
+  for (int64_t i = 0; i < p.count; ++i) {
+    int64_t k = read_index(indices, p.index_size, i);
+    if (k < 0) k += p.axis_dim;
+    if (k < 0 || k >= p.axis_dim) return 1;
+    int64_t off = 0;
+    for (int d = 0; d < p.rank; ++d) off += (d == p.axis ? k : idx[d]) * p.data_strides[d];
+    f(i, off);
+    for (int d = p.rank - 1; d >= 0; --d) {
+      if (++idx[d] < p.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return 0;
+}
+
+template <class W>
+int gather_elements_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_elements_params*>(params);
+  const W* data = static_cast<const W*>(operands[0]);
+  W* out = static_cast<W*>(operands[2]);
+  return for_each_indexed_element(p, operands[1], [&](int64_t i, int64_t off) { out[i] = data[off]; });
+}
+
+int gather_nd(const rtml_gather_nd_params& p, const void* data, const void* indices, void* out) {
+  const auto* d = static_cast<const unsigned char*>(data);
+  auto* o = static_cast<unsigned char*>(out);
+  int64_t t = 0;  // running tuple number over all batches
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const unsigned char* slab = d + b * p.data_batch_bytes;
+    for (int64_t j = 0; j < p.tuples; ++j, ++t) {
+      int64_t off = 0;
+      for (int q = 0; q < p.k; ++q) {
+        int64_t x = read_index(indices, p.index_size, t * p.k + q);
+        if (x < 0) x += p.dims[q];
+        if (x < 0 || x >= p.dims[q]) return 1;
+        off += x * p.strides_bytes[q];
+      }
+      if (p.inner_bytes) memcpy(o, slab + off, static_cast<size_t>(p.inner_bytes));
+      o += p.inner_bytes;
+    }
+  }
+  return 0;
+}
+
+// How an update combines with the value already in the output.
+enum Reduction { kAssign, kAdd, kMul, kMax, kMin };
+
+template <int R, class T>
+inline void combine(T& dst, T src) {
+  if constexpr (R == kAssign) dst = src;
+  else if constexpr (R == kAdd) dst = static_cast<T>(dst + src);
+  else if constexpr (R == kMul) dst = static_cast<T>(dst * src);
+  else if constexpr (R == kMax) dst = dst < src ? src : dst;
+  else dst = src < dst ? src : dst;
+}
+
+inline void copy_data(const void* data, void* out, int64_t bytes) {
+  if (bytes && data != out) memmove(out, data, static_cast<size_t>(bytes));
+}
+
+template <class T, int R>
+int scatter_elements_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_elements_params*>(params);
+  T* out = static_cast<T*>(operands[3]);
+  const T* upd = static_cast<const T*>(operands[2]);
+  copy_data(operands[0], out, p.data_bytes);
+  return for_each_indexed_element(p, operands[1], [&](int64_t i, int64_t off) { combine<R>(out[off], upd[i]); });
+}
+
+template <class T, int R>
+int scatter_nd_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_scatter_nd_params*>(params);
+  const int64_t* indices = static_cast<const int64_t*>(operands[1]);
+  const T* upd = static_cast<const T*>(operands[2]);
+  T* out = static_cast<T*>(operands[3]);
+  copy_data(operands[0], out, p.data_bytes);
+  for (int64_t t = 0; t < p.tuples; ++t) {
+    int64_t off = 0;
+    for (int q = 0; q < p.k; ++q) {
+      int64_t x = indices[t * p.k + q];
+      if (x < 0) x += p.dims[q];
+      if (x < 0 || x >= p.dims[q]) return 1;
+      off += x * p.strides[q];
+    }
+    for (int64_t j = 0; j < p.inner; ++j) combine<R>(out[off + j], upd[t * p.inner + j]);
+  }
+  return 0;
+}
+
+// ---- EyeLike / ReverseSequence / Trilu / Range -------------------------------------
+
+template <class W>
+int eye_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_eye_params*>(params);
+  W one;
+  memcpy(&one, p.one, sizeof one);
+  W* out = static_cast<W*>(operands[p.out_slot]);
+  for (int64_t i = 0; i < p.rows; ++i)
+    for (int64_t j = 0; j < p.cols; ++j) out[i * p.cols + j] = j - i == p.k ? one : W(0);
+  return 0;
+}
+
+int reverse_sequence(const rtml_reverse_sequence_params& p, const void* in, const void* lens, void* out) {
+  const auto* s = static_cast<const unsigned char*>(in);
+  auto* o = static_cast<unsigned char*>(out);
+  const size_t inner = static_cast<size_t>(p.inner_bytes);
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t len = static_cast<const int64_t*>(lens)[b];
+    if (len < 0 || len > p.time) return 1;
+    for (int64_t t = 0; t < p.time; ++t) {
+      const int64_t src_t = t < len ? len - 1 - t : t;
+      const int64_t dst = p.time_outer ? t * p.batch + b : b * p.time + t;
+      const int64_t src = p.time_outer ? src_t * p.batch + b : b * p.time + src_t;
+      if (inner) memcpy(o + dst * p.inner_bytes, s + src * p.inner_bytes, inner);
+    }
+  }
+  return 0;
+}
+
+template <class W>
+int trilu_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_trilu_params*>(params);
+  const int64_t k = p.k_runtime ? *static_cast<const int64_t*>(operands[1]) : p.k;
+  const W* in = static_cast<const W*>(operands[0]);
+  W* out = static_cast<W*>(operands[p.out_slot]);
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t i = 0; i < p.rows; ++i)
+      for (int64_t j = 0; j < p.cols; ++j) {
+        const int64_t off = (b * p.rows + i) * p.cols + j;
+        out[off] = (p.upper ? j - i >= k : j - i <= k) ? in[off] : W(0);
+      }
+  return 0;
+}
+
+template <class T>
+int range_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_range_params*>(params);
+  const T s = *static_cast<const T*>(operands[0]), d = *static_cast<const T*>(operands[2]);
+  T* o = static_cast<T*>(operands[3]);
+  for (int64_t i = 0; i < p.n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
+  return 0;
+}
+
 // ---- entry points' bodies ---------------------------------------------------------
 
 template <class W>
@@ -214,3 +364,41 @@ RTML_KERNEL(rtml_x8_gather__ref) {
   RTML_KERNEL(rtml_##x##_space_to_depth__ref) { return rtml::kernels::strided_entry<W>(params, operands); }    \
   RTML_KERNEL(rtml_##x##_pad__ref) { return rtml::kernels::pad_entry<W>(params, operands); }
 RTML_TENSOR_OPS_SIZES(RTML_TENSOR_OPS_DEFINE)
+
+#define RTML_TENSOR_OPS_DEFINE_INDEXED(x, W)                                                                  \
+  RTML_KERNEL(rtml_##x##_gather_elements__ref) { return rtml::kernels::gather_elements_entry<W>(params, operands); } \
+  RTML_KERNEL(rtml_##x##_scatter_elements__ref) {                                                            \
+    return rtml::kernels::scatter_elements_entry<W, rtml::kernels::kAssign>(params, operands);               \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##x##_scatter_nd__ref) {                                                                  \
+    return rtml::kernels::scatter_nd_entry<W, rtml::kernels::kAssign>(params, operands);                     \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##x##_eye_like__ref) { return rtml::kernels::eye_entry<W>(params, operands); }            \
+  RTML_KERNEL(rtml_##x##_trilu__ref) { return rtml::kernels::trilu_entry<W>(params, operands); }
+RTML_TENSOR_OPS_SIZES(RTML_TENSOR_OPS_DEFINE_INDEXED)
+
+#define RTML_SCATTER_DEFINE_RED(t, T, red, R)                                                                \
+  RTML_KERNEL(rtml_##t##_scatter_elements_##red##__ref) {                                                    \
+    return rtml::kernels::scatter_elements_entry<T, rtml::kernels::R>(params, operands);                     \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_scatter_nd_##red##__ref) {                                                          \
+    return rtml::kernels::scatter_nd_entry<T, rtml::kernels::R>(params, operands);                           \
+  }
+#define RTML_SCATTER_DEFINE(t, T)                                                                 \
+  RTML_SCATTER_DEFINE_RED(t, T, add, kAdd) RTML_SCATTER_DEFINE_RED(t, T, mul, kMul)               \
+  RTML_SCATTER_DEFINE_RED(t, T, max, kMax) RTML_SCATTER_DEFINE_RED(t, T, min, kMin)
+RTML_SCATTER_TYPES(RTML_SCATTER_DEFINE)
+
+#define RTML_RANGE_DEFINE(t, T) \
+  RTML_KERNEL(rtml_##t##_range__ref) { return rtml::kernels::range_entry<T>(params, operands); }
+RTML_RANGE_TYPES(RTML_RANGE_DEFINE)
+
+RTML_KERNEL(rtml_x8_gather_nd__ref) {
+  return rtml::kernels::gather_nd(*static_cast<const rtml_gather_nd_params*>(params), operands[0], operands[1],
+                                  operands[2]);
+}
+
+RTML_KERNEL(rtml_x8_reverse_sequence__ref) {
+  return rtml::kernels::reverse_sequence(*static_cast<const rtml_reverse_sequence_params*>(params), operands[0],
+                                         operands[1], operands[2]);
+}

@@ -1,14 +1,14 @@
 /* Data-movement kernels on the kernel table: copy (Identity, Reshape,
  * Flatten, Squeeze, Unsqueeze, Constant, Shape, Size), fill
  * (ConstantOfShape), strided copy (Transpose, Slice, Expand, Tile,
- * DepthToSpace, SpaceToDepth), Concat, Split, Gather and Pad. C/C++ header of
- * the kernel library (kernels/rtml_kernel.h); the index-driven and typed ones
- * (GatherElements, GatherND, Scatter*, EyeLike, ReverseSequence, Trilu,
- * Range) are in kernels/tensor_ops_index.h.
+ * DepthToSpace, SpaceToDepth), Concat, Split, Gather, GatherElements,
+ * GatherND, ScatterElements, ScatterND, Pad, EyeLike, ReverseSequence, Trilu
+ * and Range. C/C++ header of the kernel library (kernels/rtml_kernel.h).
  *
  * Data movement does not look at values, so these kernels work on element
  * size instead of element type: rtml_x32_transpose__ref serves every 4-byte
- * type (float, int32, uint32), rtml_x8_copy__ref copies bytes. A kernel that
+ * type (float, int32, uint32), rtml_x8_copy__ref copies bytes. Only the
+ * Scatter reductions and Range compute values and are typed. A kernel that
  * can meet bad run-time data (an index out of range) returns a nonzero code;
  * all others cannot fail.
  *
@@ -20,7 +20,16 @@
  *   rtml_x8_concat__ref           [X0..Xn-1, Y, blocks]
  *   rtml_x8_split__ref            [X, split?, Y0..Yn-1, blocks]
  *   rtml_x8_gather__ref           [data, indices, Y]          returns 1: index out of range
- *   rtml_xN_pad__ref              [X, pads, value?, axes?, Y] */
+ *   rtml_xN_pad__ref              [X, pads, value?, axes?, Y]
+ *   rtml_xN_gather_elements__ref  [data, indices, Y]          returns 1: index out of range
+ *   rtml_x8_gather_nd__ref        [data, indices, Y]          returns 1: index out of range
+ *   rtml_xN_scatter_elements__ref, rtml_<t>_scatter_elements_<red>__ref  [data, indices, updates, Y]
+ *   rtml_xN_scatter_nd__ref, rtml_<t>_scatter_nd_<red>__ref              [data, indices, updates, Y]
+ *                                 t = f32 f64 s32 s64, red = add mul max min; return 1 as above
+ *   rtml_xN_eye_like__ref         [X, Y]
+ *   rtml_x8_reverse_sequence__ref [X, sequence_lens, Y]      returns 1: a length out of range
+ *   rtml_xN_trilu__ref            [X, k?, Y]
+ *   rtml_<t>_range__ref           [start, limit, delta, Y]   t = f32 f64 s16 s32 s64 */
 #ifndef RTML_KERNELS_TENSOR_OPS_H
 #define RTML_KERNELS_TENSOR_OPS_H
 
@@ -103,14 +112,97 @@ typedef struct rtml_pad_params {
   int32_t value_slot, out_slot;
 } rtml_pad_params;
 
+/* GatherElements / ScatterElements: indices (shape `shape`, `count`
+ * elements, int32 or int64) address data element by element: element i at
+ * coordinates c reads/writes data at c with c[axis] replaced by indices[i]
+ * (negative: from the end). Scatter first copies data (data_bytes) to the
+ * output, then combines the updates in row-major order of i (with no
+ * reduction a later duplicate wins). Returns 1 on an out-of-range index. */
+typedef struct rtml_elements_params {
+  int32_t rank, axis, index_size;
+  int64_t count, axis_dim, data_bytes;
+  int64_t shape[RTML_MAX_RANK];
+  int64_t data_strides[RTML_MAX_RANK]; /* of data, elements */
+} rtml_elements_params;
+
+/* GatherND: data viewed as [batch, d_0, ..., d_(k-1), inner]; indices as
+ * [batch, tuples, k]. Each k-tuple (negative entries count from the end)
+ * selects an `inner_bytes` block: out[b, t] = data[b, tuple, :]. Returns 1 on
+ * an out-of-range entry. */
+typedef struct rtml_gather_nd_params {
+  int32_t k, index_size;
+  int64_t batch, tuples, data_batch_bytes, inner_bytes;
+  int64_t dims[RTML_MAX_RANK];
+  int64_t strides_bytes[RTML_MAX_RANK];
+} rtml_gather_nd_params;
+
+/* ScatterND: out = data; then for each of `tuples` int64 k-tuples in
+ * indices, the `inner`-element block of out it selects (op)= the next block
+ * of updates. Returns 1 on an out-of-range index. */
+typedef struct rtml_scatter_nd_params {
+  int32_t k;
+  int64_t data_bytes, tuples, inner;
+  int64_t dims[RTML_MAX_RANK];
+  int64_t strides[RTML_MAX_RANK]; /* elements */
+} rtml_scatter_nd_params;
+
+/* EyeLike: rows x cols of zeros with `one` (the element 1 in the output
+ * type) where j - i == k. */
+typedef struct rtml_eye_params {
+  int64_t rows, cols, k;
+  uint8_t one[8];
+  int32_t out_slot;
+} rtml_eye_params;
+
+/* ReverseSequence: input viewed as [outer_len, mid_len, inner_bytes] where
+ * either the outer or the middle dim is time (the other is batch). For batch
+ * b with length L = lens[b] (int64), time steps t < L come from L - 1 - t;
+ * the rest are copied. Returns 1 if a length is outside [0, time]. */
+typedef struct rtml_reverse_sequence_params {
+  bool time_outer; /* time_axis 0, batch_axis 1 */
+  int64_t time, batch, inner_bytes;
+} rtml_reverse_sequence_params;
+
+/* Trilu: input [batch, rows, cols]. Keeps element (i, j) when j - i >= k
+ * (upper) or j - i <= k (lower) and zeroes the rest; k is `k`, or the int64
+ * operand 1 when k_runtime. */
+typedef struct rtml_trilu_params {
+  bool upper, k_runtime;
+  int64_t batch, rows, cols, k;
+  int32_t out_slot;
+} rtml_trilu_params;
+
+/* Range: out[i] = start + i * delta for i in [0, n). */
+typedef struct rtml_range_params {
+  int64_t n;
+} rtml_range_params;
+
 #define RTML_TENSOR_OPS_SIZES(X) X(x8, uint8_t) X(x16, uint16_t) X(x32, uint32_t) X(x64, uint64_t)
 #define RTML_TENSOR_OPS_DECLARE(x, W)                                                                        \
   RTML_KERNEL(rtml_##x##_fill__ref); RTML_KERNEL(rtml_##x##_transpose__ref); RTML_KERNEL(rtml_##x##_slice__ref); \
   RTML_KERNEL(rtml_##x##_expand__ref); RTML_KERNEL(rtml_##x##_tile__ref);                                   \
   RTML_KERNEL(rtml_##x##_depth_to_space__ref); RTML_KERNEL(rtml_##x##_space_to_depth__ref);                 \
-  RTML_KERNEL(rtml_##x##_pad__ref);
+  RTML_KERNEL(rtml_##x##_pad__ref);                                                                          \
+  RTML_KERNEL(rtml_##x##_gather_elements__ref); RTML_KERNEL(rtml_##x##_scatter_elements__ref);            \
+  RTML_KERNEL(rtml_##x##_scatter_nd__ref); RTML_KERNEL(rtml_##x##_eye_like__ref);                           \
+  RTML_KERNEL(rtml_##x##_trilu__ref);
 RTML_TENSOR_OPS_SIZES(RTML_TENSOR_OPS_DECLARE)
 #undef RTML_TENSOR_OPS_DECLARE
+/* Scatter reductions and Range compute values: typed entries. */
+#define RTML_SCATTER_TYPES(X) X(f32, float) X(f64, double) X(s32, int32_t) X(s64, int64_t)
+#define RTML_RANGE_TYPES(X) X(f32, float) X(f64, double) X(s16, int16_t) X(s32, int32_t) X(s64, int64_t)
+#define RTML_SCATTER_DECLARE(t, T)                                                                   \
+  RTML_KERNEL(rtml_##t##_scatter_elements_add__ref); RTML_KERNEL(rtml_##t##_scatter_elements_mul__ref); \
+  RTML_KERNEL(rtml_##t##_scatter_elements_max__ref); RTML_KERNEL(rtml_##t##_scatter_elements_min__ref); \
+  RTML_KERNEL(rtml_##t##_scatter_nd_add__ref); RTML_KERNEL(rtml_##t##_scatter_nd_mul__ref);             \
+  RTML_KERNEL(rtml_##t##_scatter_nd_max__ref); RTML_KERNEL(rtml_##t##_scatter_nd_min__ref);
+#define RTML_RANGE_DECLARE(t, T) RTML_KERNEL(rtml_##t##_range__ref);
+RTML_SCATTER_TYPES(RTML_SCATTER_DECLARE)
+RTML_RANGE_TYPES(RTML_RANGE_DECLARE)
+#undef RTML_SCATTER_DECLARE
+#undef RTML_RANGE_DECLARE
+RTML_KERNEL(rtml_x8_gather_nd__ref);
+RTML_KERNEL(rtml_x8_reverse_sequence__ref);
 RTML_KERNEL(rtml_x8_copy__ref);
 RTML_KERNEL(rtml_x8_concat__ref);
 RTML_KERNEL(rtml_x8_split__ref);

@@ -16,7 +16,6 @@
 
 #include "kernels/broadcast.h"
 #include "kernels/tensor_ops.h"
-#include "kernels/tensor_ops_index.h"
 #include "ops/op.h"
 
 namespace rtml::ops {
@@ -688,7 +687,7 @@ void Gather(OpContext& ctx) {
 
 // GatherElements and ScatterElements: inputs 0 (data) and 1 (indices), same
 // rank, indices no larger than data off the axis.
-kernels::ElementsIndexing prepare_elements_indexing(OpContext& ctx) {
+rtml_elements_params prepare_elements_indexing(OpContext& ctx) {
   ctx.expect_dtype(1, {DType::I64, DType::I32});
   const TensorInfo& data = ctx.input(0);
   const TensorInfo& idx = ctx.input(1);
@@ -701,12 +700,11 @@ kernels::ElementsIndexing prepare_elements_indexing(OpContext& ctx) {
   for (int d = 0; d < r; ++d)
     if (d != axis && idx.shape[d] > data.shape[d])
       ctx.fail("indices " + shape_str(idx.shape) + " exceed data " + shape_str(data.shape) + " in dimension " + std::to_string(d));
-  kernels::ElementsIndexing ix;
+  rtml_elements_params ix{};
   const Shape st = row_major_strides(data.shape);
   ix.rank = r;
   ix.axis = axis;
-  ix.elem_size = elem_size(ctx, data.dtype);
-  ix.index_size = static_cast<int>(dtype_size(idx.dtype));
+  ix.index_size = static_cast<int32_t>(dtype_size(idx.dtype));
   ix.count = idx.numel();
   ix.axis_dim = data.shape[axis];
   for (int d = 0; d < r; ++d) {
@@ -716,33 +714,15 @@ kernels::ElementsIndexing prepare_elements_indexing(OpContext& ctx) {
   return ix;
 }
 
-struct GatherElementsOp {
-  kernels::GatherElementsParams k;
-};
-
-int run_gather_elements(const void* params, void* const* ops) {
-  return kernels::gather_elements(static_cast<const GatherElementsOp*>(params)->k, ops[0], ops[1], ops[2]);
-}
-
 void GatherElements(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
-  auto& p = make_params<GatherElementsOp>(ctx.step);
-  p.k = prepare_elements_indexing(ctx);
+  const rtml_elements_params ix = prepare_elements_indexing(ctx);
   ctx.set_output(0, ctx.input(0).dtype, ctx.input(1).shape);
-  ctx.step.run = run_gather_elements;
-  ctx.step.kernel = "gather_elements";
+  ctx.use_kernel<rtml_elements_params>(sized_symbol(ctx, ctx.input(0).dtype, "gather_elements").c_str()) = ix;
 }
 
 // GatherND: each k-tuple of the last indices dim addresses a slice of data
 // after the batch_dims leading (shared) dims.
-struct GatherNDOp {
-  kernels::GatherNDParams k;
-};
-
-int run_gather_nd(const void* params, void* const* ops) {
-  return kernels::gather_nd(static_cast<const GatherNDOp*>(params)->k, ops[0], ops[1], ops[2]);
-}
-
 void GatherND(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
   ctx.expect_dtype(1, {DType::I64, DType::I32});
@@ -763,73 +743,51 @@ void GatherND(OpContext& ctx) {
   out.insert(out.end(), data.shape.begin() + b + k, data.shape.end());
   const Shape st = row_major_strides(data.shape);
   const int64_t es = static_cast<int64_t>(dtype_size(data.dtype));
-  auto& p = make_params<GatherNDOp>(ctx.step);
-  p.k.k = static_cast<int>(k);
-  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
-  p.k.batch = 1;
-  for (int64_t d = 0; d < b; ++d) p.k.batch *= data.shape[d];
-  p.k.tuples = 1;
-  for (int d = static_cast<int>(b); d < q - 1; ++d) p.k.tuples *= idx.shape[d];
-  p.k.data_batch_bytes = es;
-  for (int d = static_cast<int>(b); d < r; ++d) p.k.data_batch_bytes *= data.shape[d];
-  p.k.inner_bytes = es;
-  for (int d = static_cast<int>(b + k); d < r; ++d) p.k.inner_bytes *= data.shape[d];
+  rtml_gather_nd_params p{};
+  p.k = static_cast<int32_t>(k);
+  p.index_size = static_cast<int32_t>(dtype_size(idx.dtype));
+  p.batch = 1;
+  for (int64_t d = 0; d < b; ++d) p.batch *= data.shape[d];
+  p.tuples = 1;
+  for (int d = static_cast<int>(b); d < q - 1; ++d) p.tuples *= idx.shape[d];
+  p.data_batch_bytes = es;
+  for (int d = static_cast<int>(b); d < r; ++d) p.data_batch_bytes *= data.shape[d];
+  p.inner_bytes = es;
+  for (int d = static_cast<int>(b + k); d < r; ++d) p.inner_bytes *= data.shape[d];
   for (int64_t j = 0; j < k; ++j) {
-    p.k.dims[j] = data.shape[b + j];
-    p.k.strides_bytes[j] = st[b + j] * es;
+    p.dims[j] = data.shape[b + j];
+    p.strides_bytes[j] = st[b + j] * es;
   }
   ctx.set_output(0, data.dtype, std::move(out));
-  ctx.step.run = run_gather_nd;
-  ctx.step.kernel = "gather_nd";
+  ctx.use_kernel<rtml_gather_nd_params>("rtml_x8_gather_nd__ref") = p;
 }
 
 // ---- Scatter -------------------------------------------------------------------------
 
-kernels::ScatterReduce scatter_reduction(OpContext& ctx, DType dt) {
+// The entry of ScatterElements / ScatterND (`op`) for the reduction
+// attribute: by element size without one, typed with one.
+std::string scatter_symbol(OpContext& ctx, DType dt, const std::string& op) {
   const std::string r = ctx.attr_string("reduction", "none");
-  kernels::ScatterReduce red;
-  if (r == "none") return kernels::ScatterReduce::None;
-  if (r == "add") red = kernels::ScatterReduce::Add;
-  else if (r == "mul") red = kernels::ScatterReduce::Mul;
-  else if (r == "max") red = kernels::ScatterReduce::Max;
-  else if (r == "min") red = kernels::ScatterReduce::Min;
-  else ctx.fail("reduction must be none, add, mul, max or min, got '" + r + "'");
+  if (r == "none") return sized_symbol(ctx, dt, op.c_str());
+  if (r != "add" && r != "mul" && r != "max" && r != "min")
+    ctx.fail("reduction must be none, add, mul, max or min, got '" + r + "'");
   if (dt != DType::F32 && dt != DType::F64 && dt != DType::I32 && dt != DType::I64)
     ctx.fail("reduction '" + r + "' supports float, double, int32 and int64, got " + dtype_name(dt));
-  return red;
-}
-
-struct ScatterElementsOp {
-  kernels::ScatterElementsParams k;
-};
-
-int run_scatter_elements(const void* params, void* const* ops) {
-  return kernels::scatter_elements(static_cast<const ScatterElementsOp*>(params)->k, ops[0], ops[1], ops[2], ops[3]);
+  return kernel_symbol(dt, (op + "_" + r).c_str());
 }
 
 void ScatterElements(OpContext& ctx) {
   ctx.expect_inputs(3, 3);
   const TensorInfo& data = ctx.input(0);
   const TensorInfo& upd = ctx.input(2);
-  auto& p = make_params<ScatterElementsOp>(ctx.step);
-  p.k.ix = prepare_elements_indexing(ctx);
+  rtml_elements_params p = prepare_elements_indexing(ctx);
   if (upd.shape != ctx.input(1).shape)
     ctx.fail("updates " + shape_str(upd.shape) + " must have the shape of indices " + shape_str(ctx.input(1).shape));
   if (upd.dtype != data.dtype) ctx.fail("updates must have the type of data");
-  p.k.dtype = data.dtype;
-  p.k.reduce = scatter_reduction(ctx, data.dtype);
-  p.k.data_bytes = static_cast<int64_t>(data.bytes());
+  p.data_bytes = static_cast<int64_t>(data.bytes());
+  const std::string symbol = scatter_symbol(ctx, data.dtype, "scatter_elements");
   ctx.set_output(0, data.dtype, data.shape);
-  ctx.step.run = run_scatter_elements;
-  ctx.step.kernel = "scatter_elements";
-}
-
-struct ScatterNDOp {
-  kernels::ScatterNDParams k;
-};
-
-int run_scatter_nd(const void* params, void* const* ops) {
-  return kernels::scatter_nd(static_cast<const ScatterNDOp*>(params)->k, ops[0], ops[1], ops[2], ops[3]);
+  ctx.use_kernel<rtml_elements_params>(symbol.c_str()) = p;
 }
 
 void ScatterND(OpContext& ctx) {
@@ -848,41 +806,24 @@ void ScatterND(OpContext& ctx) {
   want.insert(want.end(), data.shape.begin() + k, data.shape.end());
   if (upd.shape != want) ctx.fail("updates have shape " + shape_str(upd.shape) + ", expected " + shape_str(want));
   const Shape st = row_major_strides(data.shape);
-  auto& p = make_params<ScatterNDOp>(ctx.step);
-  p.k.k = static_cast<int>(k);
-  p.k.elem_size = elem_size(ctx, data.dtype);
-  p.k.index_size = 8;
-  p.k.dtype = data.dtype;
-  p.k.reduce = scatter_reduction(ctx, data.dtype);
-  p.k.data_bytes = static_cast<int64_t>(data.bytes());
-  p.k.tuples = idx.numel() / k;
-  p.k.inner = 1;
-  for (int d = static_cast<int>(k); d < r; ++d) p.k.inner *= data.shape[d];
+  rtml_scatter_nd_params p{};
+  p.k = static_cast<int32_t>(k);
+  p.data_bytes = static_cast<int64_t>(data.bytes());
+  p.tuples = idx.numel() / k;
+  p.inner = 1;
+  for (int d = static_cast<int>(k); d < r; ++d) p.inner *= data.shape[d];
   for (int64_t j = 0; j < k; ++j) {
-    p.k.dims[j] = data.shape[j];
-    p.k.strides[j] = st[j];
+    p.dims[j] = data.shape[j];
+    p.strides[j] = st[j];
   }
+  const std::string symbol = scatter_symbol(ctx, data.dtype, "scatter_nd");
   ctx.set_output(0, data.dtype, data.shape);
-  ctx.step.run = run_scatter_nd;
-  ctx.step.kernel = "scatter_nd";
+  ctx.use_kernel<rtml_scatter_nd_params>(symbol.c_str()) = p;
 }
 
 // ---- EyeLike / ReverseSequence ------------------------------------------------------
 
-struct EyeOp {
-  int64_t rows = 0, cols = 0, k = 0;
-  int elem_size = 4;
-  alignas(8) unsigned char one[8] = {};
-  int out = 1;
-};
-
-int run_eye(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const EyeOp*>(params);
-  kernels::eye(p.rows, p.cols, p.k, p.elem_size, p.one, ops[p.out]);
-  return 0;
-}
-
-void store_scalar(OpContext& ctx, DType t, double v, unsigned char* dst);
+void store_scalar(OpContext& ctx, DType t, double v, uint8_t* dst);
 
 void EyeLike(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
@@ -890,24 +831,14 @@ void EyeLike(OpContext& ctx) {
   if (in.rank() != 2) ctx.fail("input must be 2-D, got " + shape_str(in.shape));
   const DType dt = ctx.has_attr("dtype") ? static_cast<DType>(ctx.attr_int("dtype", 1)) : in.dtype;
   if (dtype_size(dt) == 0) ctx.fail("unsupported output dtype " + std::to_string(static_cast<int>(dt)));
-  auto& p = make_params<EyeOp>(ctx.step);
+  rtml_eye_params p{};
   p.rows = in.shape[0];
   p.cols = in.shape[1];
   p.k = ctx.attr_int("k", 0);
-  p.elem_size = elem_size(ctx, dt);
   store_scalar(ctx, dt, 1.0, p.one);
-  p.out = out_slot(ctx, 0);
+  p.out_slot = out_slot(ctx, 0);
   ctx.set_output(0, dt, in.shape);
-  ctx.step.run = run_eye;
-  ctx.step.kernel = "eye_like";
-}
-
-struct ReverseSequenceOp {
-  kernels::ReverseSequenceParams k;
-};
-
-int run_reverse_sequence(const void* params, void* const* ops) {
-  return kernels::reverse_sequence(static_cast<const ReverseSequenceOp*>(params)->k, ops[0], ops[1], ops[2]);
+  ctx.use_kernel<rtml_eye_params>(sized_symbol(ctx, dt, "eye_like").c_str()) = p;
 }
 
 void ReverseSequence(OpContext& ctx) {
@@ -918,24 +849,22 @@ void ReverseSequence(OpContext& ctx) {
   if (in.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(in.shape));
   const int64_t ta = ctx.attr_int("time_axis", 0), ba = ctx.attr_int("batch_axis", 1);
   if (!((ta == 0 && ba == 1) || (ta == 1 && ba == 0))) ctx.fail("time_axis and batch_axis must be 0 and 1 in some order");
-  auto& p = make_params<ReverseSequenceOp>(ctx.step);
-  p.k.time_outer = ta == 0;
-  p.k.time = in.shape[ta];
-  p.k.batch = in.shape[ba];
-  if (ctx.input(1).shape != Shape{p.k.batch})
-    ctx.fail("sequence_lens must have shape [" + std::to_string(p.k.batch) + "], got " + shape_str(ctx.input(1).shape));
-  p.k.index_size = 8;
-  p.k.inner_bytes = static_cast<int64_t>(dtype_size(in.dtype));
-  for (size_t d = 2; d < in.shape.size(); ++d) p.k.inner_bytes *= in.shape[d];
+  rtml_reverse_sequence_params p{};
+  p.time_outer = ta == 0;
+  p.time = in.shape[ta];
+  p.batch = in.shape[ba];
+  if (ctx.input(1).shape != Shape{p.batch})
+    ctx.fail("sequence_lens must have shape [" + std::to_string(p.batch) + "], got " + shape_str(ctx.input(1).shape));
+  p.inner_bytes = static_cast<int64_t>(dtype_size(in.dtype));
+  for (size_t d = 2; d < in.shape.size(); ++d) p.inner_bytes *= in.shape[d];
   ctx.set_output(0, in.dtype, in.shape);
-  ctx.step.run = run_reverse_sequence;
-  ctx.step.kernel = "reverse_sequence";
+  ctx.use_kernel<rtml_reverse_sequence_params>("rtml_x8_reverse_sequence__ref") = p;
 }
 
 // ---- Pad -----------------------------------------------------------------------------
 
 // Stores `v` as one element of type `t` (the Pad value attribute is a float).
-void store_scalar(OpContext& ctx, DType t, double v, unsigned char* dst) {
+void store_scalar(OpContext& ctx, DType t, double v, uint8_t* dst) {
   auto put = [&](auto x) { std::memcpy(dst, &x, sizeof x); };
   switch (t) {
     case DType::F32: put(static_cast<float>(v)); break;
@@ -1018,54 +947,29 @@ void Pad(OpContext& ctx) {
 
 // ---- Trilu ------------------------------------------------------------------------
 
-struct TriluOp {
-  kernels::TriluParams k;
-  int64_t k_const = 0;
-  bool k_runtime = false;
-  int out = 1;
-};
-
-int run_trilu(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const TriluOp*>(params);
-  kernels::trilu(p.k, p.k_runtime ? *static_cast<const int64_t*>(ops[1]) : p.k_const, ops[0], ops[p.out]);
-  return 0;
-}
-
 void Trilu(OpContext& ctx) {
   ctx.expect_inputs(1, 2);
   const TensorInfo& in = ctx.input(0);
   check_sized(ctx, 0);
   if (in.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(in.shape));
-  auto& p = make_params<TriluOp>(ctx.step);
+  rtml_trilu_params p{};
   if (ctx.has_input(1)) {
     ctx.expect_dtype(1, {DType::I64});
     if (ctx.input(1).numel() != 1) ctx.fail("k must be a scalar");
-    if (ctx.is_constant(1)) p.k_const = *ctx.input(1).as<int64_t>();
+    if (ctx.is_constant(1)) p.k = *ctx.input(1).as<int64_t>();
     else p.k_runtime = true;
   }
-  p.k.elem_size = static_cast<int>(dtype_size(in.dtype));
-  p.k.upper = ctx.attr_int("upper", 1) != 0;
-  p.k.rows = in.shape[in.shape.size() - 2];
-  p.k.cols = in.shape.back();
-  p.k.batch = 1;
-  for (size_t d = 0; d + 2 < in.shape.size(); ++d) p.k.batch *= in.shape[d];
-  p.out = out_slot(ctx, 0);
+  p.upper = ctx.attr_int("upper", 1) != 0;
+  p.rows = in.shape[in.shape.size() - 2];
+  p.cols = in.shape.back();
+  p.batch = 1;
+  for (size_t d = 0; d + 2 < in.shape.size(); ++d) p.batch *= in.shape[d];
+  p.out_slot = out_slot(ctx, 0);
   ctx.set_output(0, in.dtype, in.shape);
-  ctx.step.run = run_trilu;
-  ctx.step.kernel = "trilu";
+  ctx.use_kernel<rtml_trilu_params>(sized_symbol(ctx, in.dtype, "trilu").c_str()) = p;
 }
 
 // ---- Range ------------------------------------------------------------------------
-
-struct RangeOp {
-  DType dtype = DType::F32;
-  int64_t n = 0;
-};
-
-int run_range(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const RangeOp*>(params);
-  return kernels::range(p.dtype, ops[0], ops[2], p.n, ops[3]);
-}
 
 double scalar_value(const OpContext& ctx, int i) {
   const TensorInfo& t = ctx.input(i);
@@ -1107,12 +1011,8 @@ void Range(OpContext& ctx) {
     n = d == -1 ? num == INT64_MIN ? 0 : -num : num / d + ((num % d != 0 && ((num > 0) == (d > 0))) ? 1 : 0);
     n = std::clamp<int64_t>(n, 0, kMaxSize);
   }
-  auto& p = make_params<RangeOp>(ctx.step);
-  p.dtype = dt;
-  p.n = n;
   ctx.set_output(0, dt, {n});
-  ctx.step.run = run_range;
-  ctx.step.kernel = "range";
+  ctx.use_kernel<rtml_range_params>(kernel_symbol(dt, "range").c_str()).n = n;
   ctx.step.flops = static_cast<double>(n);
 }
 

@@ -1,7 +1,7 @@
 // Data-movement kernels: edge cases the ONNX node tests cover thinly.
 // Expected values are worked out by hand in the comments.
 #include "kernels/tensor_ops.h"
-#include "kernels/tensor_ops_index.h"
+#include "kernels/table.h"
 
 #include <gtest/gtest.h>
 
@@ -111,10 +111,9 @@ TEST(TensorOps, GatherElementsAxis1) {
   // data [[1,2],[3,4]], indices [[1,1],[-2,1]] on axis 1 -> [[2,2],[3,4]].
   const std::vector<int16_t> data = {1, 2, 3, 4};
   const std::vector<int64_t> idx = {1, 1, -2, 1};
-  GatherElementsParams p;
+  rtml_elements_params p{};
   p.rank = 2;
   p.axis = 1;
-  p.elem_size = 2;
   p.index_size = 8;
   p.count = 4;
   p.axis_dim = 2;
@@ -123,10 +122,10 @@ TEST(TensorOps, GatherElementsAxis1) {
   p.data_strides[0] = 2;
   p.data_strides[1] = 1;
   std::vector<int16_t> out(4);
-  EXPECT_EQ(gather_elements(p, data.data(), idx.data(), out.data()), 0);
+  EXPECT_EQ(call(rtml_x16_gather_elements__ref, &p, {data.data(), idx.data(), out.data()}), 0);
   EXPECT_EQ(out, (std::vector<int16_t>{2, 2, 3, 4}));
   const std::vector<int64_t> bad = {0, 2, 0, 0};
-  EXPECT_NE(gather_elements(p, data.data(), bad.data(), out.data()), 0);
+  EXPECT_NE(call(rtml_x16_gather_elements__ref, &p, {data.data(), bad.data(), out.data()}), 0);
 }
 
 namespace {
@@ -203,15 +202,20 @@ TEST(TensorOps, TriluUpperAndLowerWithOffset) {
   // 3x3 of ones. upper k=1 keeps j - i >= 1; lower k=-1 keeps j - i <= -1.
   const std::vector<double> in(9, 1.0);
   std::vector<double> out(9);
-  TriluParams p;
-  p.elem_size = 8;
+  rtml_trilu_params p{};
+  p.batch = 1;
   p.rows = 3;
   p.cols = 3;
   p.upper = true;
-  trilu(p, 1, in.data(), out.data());
+  p.k = 1;
+  p.out_slot = 1;
+  call(rtml_x64_trilu__ref, &p, {in.data(), out.data()});
   EXPECT_EQ(out, (std::vector<double>{0, 1, 1, 0, 0, 1, 0, 0, 0}));
   p.upper = false;
-  trilu(p, -1, in.data(), out.data());
+  p.k_runtime = true;  // k = -1 as a run-time input
+  p.out_slot = 2;
+  const int64_t k = -1;
+  call(rtml_x64_trilu__ref, &p, {in.data(), &k, out.data()});
   EXPECT_EQ(out, (std::vector<double>{0, 0, 0, 1, 0, 0, 1, 1, 0}));
 }
 
@@ -219,9 +223,11 @@ TEST(TensorOps, RangeIntegerNegativeDelta) {
   // Range(10, 4, -3) -> 10, 7 (ceil(6 / 3) = 2 elements).
   const int32_t start = 10, delta = -3;
   std::vector<int32_t> out(2);
-  EXPECT_EQ(range(DType::I32, &start, &delta, 2, out.data()), 0);
+  const int32_t limit = 4;
+  rtml_range_params p{2};
+  EXPECT_EQ(call(rtml_s32_range__ref, &p, {&start, &limit, &delta, out.data()}), 0);
   EXPECT_EQ(out, (std::vector<int32_t>{10, 7}));
-  EXPECT_NE(range(DType::U8, &start, &delta, 2, out.data()), 0);
+  EXPECT_EQ(find_kernel("rtml_u8_range__ref"), nullptr);  // Range has no uint8 kernel
 }
 
 TEST(TensorOps, FillRepeatsValueBytes) {
