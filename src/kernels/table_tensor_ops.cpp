@@ -8,6 +8,17 @@ void add_tensor_ops_kernels(std::vector<KernelInfo>& t) {
   using C = rtml_copy_params;
   static const ParamsLayout copy =
       layout<C>("rtml_copy_params").field("bytes", &C::bytes).field("in_slot", &C::in_slot).field("out_slot", &C::out_slot).build();
+  using D = rtml_dropout_params;
+  static const ParamsLayout dropout = layout<D>("rtml_dropout_params")
+                                          .field("bytes", &D::bytes)
+                                          .field("mask_count", &D::mask_count)
+                                          .field("out_slot", &D::out_slot)
+                                          .field("mask_slot", &D::mask_slot)
+                                          .field("training_slot", &D::training_slot)
+                                          .field("ratio_slot", &D::ratio_slot)
+                                          .field("ratio_bytes", &D::ratio_bytes)
+                                          .field("ratio_zero", &D::ratio_zero)
+                                          .build();
   using F = rtml_fill_params;
   static const ParamsLayout fill =
       layout<F>("rtml_fill_params").field("count", &F::count).field("value", &F::value).field("out_slot", &F::out_slot).build();
@@ -117,6 +128,7 @@ void add_tensor_ops_kernels(std::vector<KernelInfo>& t) {
     t.push_back({symbol, fn, &params, operands, src, true});
   };
   add("rtml_x8_copy__ref", rtml_x8_copy__ref, copy, "X?, Y, src?");
+  add("rtml_x8_dropout__ref", rtml_x8_dropout__ref, dropout, "X, ratio?, training_mode?, Y, mask?");
   add("rtml_x8_concat__ref", rtml_x8_concat__ref, concat, "X0..Xn-1, Y, blocks");
   add("rtml_x8_split__ref", rtml_x8_split__ref, split, "X, split?, Y0..Yn-1, blocks");
   add("rtml_x8_gather__ref", rtml_x8_gather__ref, gather, "data, indices, Y");

@@ -339,6 +339,19 @@ RTML_KERNEL(rtml_x8_copy__ref) {
   return 0;
 }
 
+RTML_KERNEL(rtml_x8_dropout__ref) {
+  const auto& p = *static_cast<const rtml_dropout_params*>(params);
+  if (p.training_slot >= 0 && operands[p.training_slot] && *static_cast<const uint8_t*>(operands[p.training_slot])) {
+    const void* r = p.ratio_slot >= 0 ? operands[p.ratio_slot] : nullptr;
+    const bool zero = p.ratio_zero || (r && p.ratio_bytes == 4 && *static_cast<const float*>(r) == 0.f) ||
+                      (r && p.ratio_bytes == 8 && *static_cast<const double*>(r) == 0.0);
+    if (!zero) return 2;
+  }
+  if (p.bytes && operands[0] != operands[p.out_slot]) memmove(operands[p.out_slot], operands[0], static_cast<size_t>(p.bytes));
+  if (p.mask_slot >= 0 && operands[p.mask_slot]) memset(operands[p.mask_slot], 1, static_cast<size_t>(p.mask_count));
+  return 0;
+}
+
 RTML_KERNEL(rtml_x8_concat__ref) {
   rtml::kernels::concat(*static_cast<const rtml_concat_params*>(params), operands);
   return 0;

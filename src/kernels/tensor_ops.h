@@ -14,6 +14,7 @@
  *
  * Entry points (operands in brackets), all portable; N = 8 16 32 64:
  *   rtml_x8_copy__ref             [X?, Y, src?]  bytes from in_slot to out_slot
+ *   rtml_x8_dropout__ref          [X, ratio?, training_mode?, Y, mask?]  returns 2: training
  *   rtml_xN_fill__ref             [shape, Y]
  *   rtml_xN_<op>__ref             [X, ..., Y]    strided copy; op = transpose slice
  *                                                expand tile depth_to_space space_to_depth
@@ -42,6 +43,17 @@ typedef struct rtml_copy_params {
   int64_t bytes;
   int32_t in_slot, out_slot;
 } rtml_copy_params;
+
+/* Inference-mode Dropout: Y = X, the mask (when mask_slot >= 0 and
+ * present) all ones. Returns 2 when a run-time training_mode
+ * (training_slot >= 0) is true and the ratio is not 0 (ratio_zero, or the
+ * run-time ratio at ratio_slot: a float (ratio_bytes 4) or double (8); 0
+ * bytes: not readable, taken as nonzero). */
+typedef struct rtml_dropout_params {
+  int64_t bytes, mask_count;
+  int32_t out_slot, mask_slot, training_slot, ratio_slot, ratio_bytes;
+  bool ratio_zero;
+} rtml_dropout_params;
 
 /* `count` copies of the element `value` (its first N/8 bytes). */
 typedef struct rtml_fill_params {
@@ -204,6 +216,7 @@ RTML_RANGE_TYPES(RTML_RANGE_DECLARE)
 RTML_KERNEL(rtml_x8_gather_nd__ref);
 RTML_KERNEL(rtml_x8_reverse_sequence__ref);
 RTML_KERNEL(rtml_x8_copy__ref);
+RTML_KERNEL(rtml_x8_dropout__ref);
 RTML_KERNEL(rtml_x8_concat__ref);
 RTML_KERNEL(rtml_x8_split__ref);
 RTML_KERNEL(rtml_x8_gather__ref);

@@ -103,76 +103,51 @@ void Identity(OpContext& ctx) {
 // where it is the identity too. A training_mode input that is true with a
 // nonzero ratio fails: at prepare time when both are constant, else with
 // run-time code 2.
-struct DropoutOp {
-  size_t bytes = 0;
-  int out = 1;
-  int mask = -1;        // operand of the mask output, or -1
-  int64_t mask_count = 0;
-  int training = -1;    // operand of a run-time training_mode, or -1
-  int ratio = -1;       // operand of a run-time ratio, or -1
-  DType ratio_type = DType::F32;
-  bool ratio_zero = false;  // ratio known to be 0 at prepare time
-};
-
-bool dropout_ratio_zero(const DropoutOp& p, void* const* ops) {
-  if (p.ratio_zero) return true;
-  if (p.ratio < 0 || !ops[p.ratio]) return false;  // default ratio 0.5
-  if (p.ratio_type == DType::F32) return *static_cast<const float*>(ops[p.ratio]) == 0.f;
-  if (p.ratio_type == DType::F64) return *static_cast<const double*>(ops[p.ratio]) == 0.0;
-  return false;
-}
-
-int run_dropout(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const DropoutOp*>(params);
-  if (p.training >= 0 && ops[p.training] && *static_cast<const uint8_t*>(ops[p.training]) &&
-      !dropout_ratio_zero(p, ops))
-    return 2;
-  if (p.bytes && ops[0] != ops[p.out]) std::memmove(ops[p.out], ops[0], p.bytes);
-  if (p.mask >= 0 && ops[p.mask]) std::memset(ops[p.mask], 1, static_cast<size_t>(p.mask_count));
-  return 0;
-}
-
 void Dropout(OpContext& ctx) {
   ctx.expect_inputs(1, ctx.opset() >= 12 ? 3 : 1);
   const TensorInfo& in = ctx.input(0);
   check_sized(ctx, 0);
   if (ctx.opset() < 7 && ctx.attr_int("is_test", 0) == 0 && ctx.has_attr("is_test"))
     ctx.fail("training mode (is_test=0) is not supported; rtml runs inference only");
-  auto& p = make_params<DropoutOp>(ctx.step);
+  rtml_dropout_params p{};
+  p.mask_slot = p.training_slot = p.ratio_slot = -1;
   if (ctx.has_input(1)) {
     ctx.expect_dtype(1, {DType::F32, DType::F64, DType::F16});
     if (ctx.input(1).numel() != 1) ctx.fail("ratio must be a scalar");
-    p.ratio_type = ctx.input(1).dtype;
-    if (ctx.is_constant(1) && p.ratio_type != DType::F16) p.ratio_zero = ctx.const_floats(1)[0] == 0.f;
-    else p.ratio = 1;
+    const DType rt = ctx.input(1).dtype;
+    if (ctx.is_constant(1) && rt != DType::F16) {
+      p.ratio_zero = ctx.const_floats(1)[0] == 0.f;
+    } else {
+      p.ratio_slot = 1;
+      p.ratio_bytes = rt == DType::F16 ? 0 : static_cast<int32_t>(dtype_size(rt));
+    }
   }
   if (ctx.has_input(2)) {
     ctx.expect_dtype(2, {DType::Bool});
     if (ctx.is_constant(2)) {
-      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero && p.ratio < 0)
+      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero && p.ratio_slot < 0)
         ctx.fail("training_mode=true (random dropping) is not supported; rtml runs inference only");
-      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero) p.training = 2;  // checked against the run-time ratio
+      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero) p.training_slot = 2;  // checked against the run-time ratio
     } else {
-      p.training = 2;
+      p.training_slot = 2;
     }
   }
   ctx.set_output(0, in.dtype, in.shape);
-  p.bytes = in.bytes();
-  p.out = out_slot(ctx, 0);
+  p.bytes = static_cast<int64_t>(in.bytes());
+  p.out_slot = out_slot(ctx, 0);
   if (ctx.has_output(1)) {
     // Opset < 10 typed the mask like the input; later opsets use bool.
     ctx.set_output(1, ctx.opset() >= 10 ? DType::Bool : in.dtype, in.shape);
     if (ctx.opset() < 10 && in.dtype != DType::Bool)
       ctx.fail("a mask output of the input's type (opset < 10) is not supported");
-    p.mask = out_slot(ctx, 1);
+    p.mask_slot = out_slot(ctx, 1);
     p.mask_count = in.numel();
   }
-  if (p.mask < 0 && p.training < 0) {  // the usual case: a plain view (replaces these params)
+  if (p.mask_slot < 0 && p.training_slot < 0) {  // the usual case: a plain view
     set_view(ctx, in.shape);
     return;
   }
-  ctx.step.run = run_dropout;
-  ctx.step.kernel = "dropout_inference";
+  ctx.use_kernel<rtml_dropout_params>("rtml_x8_dropout__ref") = p;
 }
 
 // ---- Constant / ConstantOfShape ----------------------------------------------
