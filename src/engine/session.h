@@ -12,10 +12,10 @@
 //                  each run, so a streaming RNN carries its state; reset()
 //                  zeroes linked inputs and calls each stateful step's reset
 //                  on its state (random ops start their sequence again).
-// Steps with state (ops::Step::state_bytes) keep it in one more block the
-// session allocates (Plan::state_bytes) and resets on construction.
 //   run_observed(obs) is run() with obs.before(i) / obs.after(i) around step
 //                  i (for the profiler); run() itself stays the plain loop.
+// Steps with state (ops::Step::state_bytes) keep it in one more block the
+// session allocates (Plan::state_bytes) and resets on construction.
 #pragma once
 
 #include <cstddef>
