@@ -14,14 +14,24 @@ uint8_t* new_zeroed(size_t bytes) {
   std::memset(p, 0, bytes ? bytes : 1);
   return p;
 }
+// 64-byte aligned and zeroed; nullptr for 0 bytes.
+void* aligned_zeroed(size_t bytes) {
+  if (!bytes) return nullptr;
+  bytes = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  return p;
+}
 }  // namespace
 
 Session::Session(plan::Plan plan) : plan_(std::move(plan)) {
-  if (plan_.arena_bytes) {
-    size_t bytes = (plan_.arena_bytes + 63) / 64 * 64;
-    arena_ = std::aligned_alloc(64, bytes);
-    if (!arena_) throw std::bad_alloc();
-    std::memset(arena_, 0, bytes);
+  arena_ = aligned_zeroed(plan_.arena_bytes);
+  try {
+    state_ = aligned_zeroed(plan_.state_bytes);
+  } catch (...) {
+    std::free(arena_);
+    throw;
   }
   for (int id : plan_.inputs) {
     own_buffers_.emplace_back(new_zeroed(plan_.tensors[id].bytes));
@@ -42,9 +52,13 @@ Session::Session(plan::Plan plan) : plan_(std::move(plan)) {
   }
   copy_source_.resize(plan_.output_copies.size());
   rebuild_pointers();
+  reset_steps();
 }
 
-Session::~Session() { std::free(arena_); }
+Session::~Session() {
+  std::free(arena_);
+  std::free(state_);
+}
 
 const void* Session::tensor_data(int id) const {
   const plan::TensorPlan& t = plan_.tensors[id];
@@ -53,6 +67,7 @@ const void* Session::tensor_data(int id) const {
     case plan::Storage::Constant: return t.constant->data();
     case plan::Storage::Input: return input_ptr_[t.index];
     case plan::Storage::Output: return output_ptr_[t.index];
+    case plan::Storage::State: return static_cast<uint8_t*>(state_) + t.offset;
   }
   return nullptr;
 }
@@ -139,10 +154,17 @@ RunStatus Session::run_observed(StepObserver& observer) noexcept {
   return {};
 }
 
+// A step's state is its last operand (ops/op.h).
+void Session::reset_steps() noexcept {
+  for (const plan::PlanStep& st : plan_.steps)
+    if (st.step.reset)
+      st.step.reset(st.step.params.get(),
+                    st.step.state_bytes ? operand_ptr_[st.first_operand + st.num_operands - 1] : nullptr);
+}
+
 void Session::reset() noexcept {
   for (const Link& l : links_) std::memset(input_ptr_[l.input], 0, l.bytes);
-  for (plan::PlanStep& st : plan_.steps)
-    if (st.step.reset) st.step.reset(st.step.params.get());
+  reset_steps();
 }
 
 }  // namespace rtml::engine

@@ -10,9 +10,12 @@
 //                  (a Bela audio buffer, say); it only rewrites pointers.
 //   link_state(out, in) makes run() copy output `out` into input `in` after
 //                  each run, so a streaming RNN carries its state; reset()
-//                  zeroes linked inputs and re-seeds random ops.
+//                  zeroes linked inputs and calls each stateful step's reset
+//                  on its state (random ops start their sequence again).
 //   run_observed(obs) is run() with obs.before(i) / obs.after(i) around step
 //                  i (for the profiler); run() itself stays the plain loop.
+// Steps with state (ops::Step::state_bytes) keep it in one more block the
+// session allocates (Plan::state_bytes) and resets on construction.
 #pragma once
 
 #include <cstddef>
@@ -81,9 +84,11 @@ class Session {
   void rebuild_pointers() noexcept;
   void finish_run() noexcept;
   void point_slots(const std::vector<uint32_t>& slots, void* data) noexcept;
+  void reset_steps() noexcept;
 
   plan::Plan plan_;
   void* arena_ = nullptr;
+  void* state_ = nullptr;  // Storage::State tensors
   std::vector<std::unique_ptr<uint8_t[]>> own_buffers_;
   std::vector<void*> input_ptr_, output_ptr_;
   std::vector<void*> operand_ptr_;  // one per Plan::operands entry

@@ -1,38 +1,49 @@
+// Normalization and reduction kernels (kernels/normalize.h). Portable:
+// freestanding C++17.
 #include "kernels/normalize.h"
 
-#include <cmath>
-#include <limits>
-#include <type_traits>
+#include <math.h>
+
+#include "kernels/kmath.h"
 
 namespace rtml::kernels {
 
 namespace {
 // Accumulator type: double for floating inputs, int64 for integers.
+template <class T> struct AccOf { using type = int64_t; };
+template <> struct AccOf<float> { using type = double; };
+template <> struct AccOf<double> { using type = double; };
 template <class T>
-using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+using Acc = typename AccOf<T>::type;
+template <class T>
+constexpr bool kIsFloat = static_cast<T>(0.5) != static_cast<T>(0);
+// (NaN and infinity tests use the compiler builtins: <math.h>'s isnan and
+// isinf macros hide km::isnan / km::isinf in a freestanding host build.)
+template <class T>
+constexpr bool kIsUnsigned = static_cast<T>(-1) > static_cast<T>(0);
 
 // A double result (a logarithm, a square root) as T: integer types saturate
 // (the LogSum of zeros is -inf) and NaN becomes 0, where a plain cast would
 // be undefined.
 template <class T>
 T from_double(double v) {
-  if constexpr (std::is_integral_v<T>) {
-    if (std::isnan(v)) return T(0);
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  if constexpr (!kIsFloat<T>) {
+    if (__builtin_isnan(v)) return T(0);
+    if (v <= static_cast<double>(km::limits<T>::lowest())) return km::limits<T>::lowest();
+    if (v >= static_cast<double>(km::limits<T>::max())) return km::limits<T>::max();
   }
   return static_cast<T>(v);
 }
 
 template <class T>
 inline bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  if constexpr (kIsFloat<T>) return __builtin_isnan(v);
   else return false;
 }
 
 template <class T>
 inline Acc<T> abs_acc(T v) {
-  if constexpr (std::is_unsigned_v<T>) return static_cast<Acc<T>>(v);
+  if constexpr (kIsUnsigned<T>) return static_cast<Acc<T>>(v);
   else return v < T(0) ? -static_cast<Acc<T>>(v) : static_cast<Acc<T>>(v);
 }
 }  // namespace
@@ -64,7 +75,7 @@ void softmax(const AxisParams& p, const T* x, T* y) {
     const T m = row_max(xr, n, s);
     double sum = 0;
     for (int64_t j = 0; j < n; ++j) {
-      const T e = std::exp(xr[j * s] - m);
+      const T e = km::exp(xr[j * s] - m);
       yr[j * s] = e;
       sum += e;
     }
@@ -79,9 +90,9 @@ void log_softmax(const AxisParams& p, const T* x, T* y) {
   for_each_row(p, x, y, [&](const T* xr, T* yr) {
     const T m = row_max(xr, n, s);
     double sum = 0;
-    for (int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(xr[j * s] - m));
+    for (int64_t j = 0; j < n; ++j) sum += km::exp(static_cast<double>(xr[j * s] - m));
     // (x - m) - log(sum): subtracting m first keeps precision for large x.
-    const T lse = static_cast<T>(std::log(sum));
+    const T lse = static_cast<T>(km::log(sum));
     for (int64_t j = 0; j < n; ++j) yr[j * s] = (xr[j * s] - m) - lse;
   });
 }
@@ -101,6 +112,35 @@ void hardmax(const AxisParams& p, const T* x, T* y) {
 
 // --- LayerNormalization --------------------------------------------------------------
 
+namespace {
+// Calls f(j, scale_offset, bias_offset) for the n elements of one row, j in
+// row-major order over the normalized dims (an odometer over p.shape).
+template <class F>
+void for_each_affine(const LayerNormParams& p, F&& f) {
+  if (p.n == 0) return;
+  if (p.rank == 0) {
+    f(int64_t{0}, int64_t{0}, int64_t{0});
+    return;
+  }
+  const int last = p.rank - 1;
+  const int64_t len = p.shape[last], ss = p.scale_stride[last], bs = p.bias_stride[last];
+  int64_t idx[RTML_MAX_RANK] = {};
+  int64_t so = 0, bo = 0;
+  for (int64_t j = 0; j < p.n; j += len) {
+    for (int64_t i = 0; i < len; ++i) f(j + i, so + i * ss, bo + i * bs);
+    for (int d = last - 1; d >= 0; --d) {
+      ++idx[d];
+      so += p.scale_stride[d];
+      bo += p.bias_stride[d];
+      if (idx[d] < p.shape[d]) break;
+      so -= p.scale_stride[d] * p.shape[d];
+      bo -= p.bias_stride[d] * p.shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+}  // namespace
+
 template <class T>
 void layer_norm(const LayerNormParams& p, const T* x, const T* scale, const T* bias, T* y, T* mean_out,
                 T* inv_std_out) {
@@ -117,16 +157,14 @@ void layer_norm(const LayerNormParams& p, const T* x, const T* scale, const T* b
       sq += d * d;
     }
     const double var = n > 0 ? sq / static_cast<double>(n) : 0.0;
-    const double inv = 1.0 / std::sqrt(var + p.epsilon);
+    const double inv = 1.0 / km::sqrt(var + p.epsilon);
     const T m = static_cast<T>(mean), is = static_cast<T>(inv);
     if (mean_out) mean_out[r] = m;
     if (inv_std_out) inv_std_out[r] = is;
     if (p.has_bias)
-      broadcast_for_each(p.affine, [&](int64_t j, int64_t s, int64_t b, int64_t) {
-        yr[j] = (xr[j] - m) * is * scale[s] + bias[b];
-      });
+      for_each_affine(p, [&](int64_t j, int64_t s, int64_t b) { yr[j] = (xr[j] - m) * is * scale[s] + bias[b]; });
     else
-      broadcast_for_each(p.affine, [&](int64_t j, int64_t s, int64_t, int64_t) { yr[j] = (xr[j] - m) * is * scale[s]; });
+      for_each_affine(p, [&](int64_t j, int64_t s, int64_t) { yr[j] = (xr[j] - m) * is * scale[s]; });
   }
 }
 
@@ -149,7 +187,7 @@ void instance_norm(const InstanceNormParams& p, const T* x, const T* scale, cons
         sq += d * d;
       }
       const double var = S > 0 ? sq / static_cast<double>(S) : 0.0;
-      const T k = static_cast<T>(scale[c] / std::sqrt(var + p.epsilon));
+      const T k = static_cast<T>(scale[c] / km::sqrt(var + p.epsilon));
       const T m = static_cast<T>(mean);
       const T bc = bias[c];
       for (int64_t j = 0; j < S; ++j) yr[j] = (xr[j] - m) * k + bc;
@@ -169,60 +207,14 @@ void lp_norm(const LpNormParams& lp, const T* x, T* y) {
       double norm = 0;
       for (int64_t j = 0; j < n; ++j) {
         const double v = xr[j * s];
-        norm += lp.p == 1 ? std::fabs(v) : v * v;
+        norm += lp.p == 1 ? km::fabs(v) : v * v;
       }
-      if (lp.p == 2) norm = std::sqrt(norm);
+      if (lp.p == 2) norm = km::sqrt(norm);
       for (int64_t j = 0; j < n; ++j) yr[j * s] = norm == 0 ? T(0) : static_cast<T>(xr[j * s] / norm);
     }
 }
 
 // --- Reductions ---------------------------------------------------------------------------
-
-bool make_reduce(const Shape& shape, const std::vector<bool>& reduced, ReduceParams& p) {
-  p.kept_rank = p.red_rank = 0;
-  p.out_count = p.red_count = 1;
-  const int rank = static_cast<int>(shape.size());
-  int last_group = -1;  // 0 kept, 1 reduced
-  int64_t stride = 1;
-  // Walk from the innermost dim so strides accumulate; build groups reversed.
-  int64_t ks[kMaxRank * 2], kd[kMaxRank * 2], rs[kMaxRank * 2], rd[kMaxRank * 2];
-  int nk = 0, nr = 0;
-  for (int d = rank - 1; d >= 0; --d) {
-    const int64_t dim = shape[d];
-    const bool red = reduced[d];
-    if (red) p.red_count *= dim;
-    else p.out_count *= dim;
-    if (dim != 1) {
-      const int group = red ? 1 : 0;
-      if (group == last_group) {
-        // Adjacent (inner) dim of the same group: merge; stride stays the inner one.
-        (red ? rd[nr - 1] : kd[nk - 1]) *= dim;
-      } else {
-        if (nk >= kMaxRank || nr >= kMaxRank) return false;
-        if (red) {
-          rd[nr] = dim;
-          rs[nr++] = stride;
-        } else {
-          kd[nk] = dim;
-          ks[nk++] = stride;
-        }
-        last_group = group;
-      }
-    }
-    stride *= dim;
-  }
-  p.kept_rank = nk;
-  p.red_rank = nr;
-  for (int i = 0; i < nk; ++i) {
-    p.kept_shape[i] = kd[nk - 1 - i];
-    p.kept_stride[i] = ks[nk - 1 - i];
-  }
-  for (int i = 0; i < nr; ++i) {
-    p.red_shape[i] = rd[nr - 1 - i];
-    p.red_stride[i] = rs[nr - 1 - i];
-  }
-  return true;
-}
 
 namespace {
 
@@ -236,7 +228,7 @@ inline void for_each_reduced(const ReduceParams& p, const T* base, F&& f) {
   }
   const int last = p.red_rank - 1;
   const int64_t n = p.red_shape[last], s = p.red_stride[last];
-  int64_t idx[kMaxRank] = {};
+  int64_t idx[RTML_MAX_RANK] = {};
   int64_t off = 0;
   while (true) {
     const T* q = base + off;
@@ -253,24 +245,24 @@ inline void for_each_reduced(const ReduceParams& p, const T* base, F&& f) {
   }
 }
 
-template <class T>
+template <class T, ReduceKind K>
 T reduce_one(const ReduceParams& p, const T* base) {
   using A = Acc<T>;
-  constexpr bool kFloat = std::is_floating_point_v<T>;
-  switch (p.kind) {
+  constexpr bool kFloat = kIsFloat<T>;
+  switch (K) {
     case ReduceKind::Sum:
     case ReduceKind::Mean: {
       A acc = 0;
       for_each_reduced(p, base, [&](T v) { acc += v; });
-      if (p.kind == ReduceKind::Sum) return static_cast<T>(acc);
-      if (p.red_count == 0) return kFloat ? std::numeric_limits<T>::quiet_NaN() : T(0);
+      if (K == ReduceKind::Sum) return static_cast<T>(acc);
+      if (p.red_count == 0) return kFloat ? static_cast<T>(NAN) : T(0);
       return static_cast<T>(acc / static_cast<A>(p.red_count));
     }
     case ReduceKind::Max:
     case ReduceKind::Min: {
-      const bool is_max = p.kind == ReduceKind::Max;
-      T acc = kFloat ? (is_max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity())
-                     : (is_max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max());
+      const bool is_max = K == ReduceKind::Max;
+      T acc = kFloat ? (is_max ? static_cast<T>(-INFINITY) : static_cast<T>(INFINITY))
+                     : (is_max ? km::limits<T>::lowest() : km::limits<T>::max());
       // NaN propagates: once acc is NaN no comparison replaces it.
       if (is_max) for_each_reduced(p, base, [&](T v) { if (v > acc || is_nan(v)) acc = v; });
       else for_each_reduced(p, base, [&](T v) { if (v < acc || is_nan(v)) acc = v; });
@@ -290,21 +282,21 @@ T reduce_one(const ReduceParams& p, const T* base) {
     case ReduceKind::L2: {
       A acc = 0;
       for_each_reduced(p, base, [&](T v) { acc += static_cast<A>(v) * static_cast<A>(v); });
-      if (p.kind == ReduceKind::SumSquare) return static_cast<T>(acc);
-      return from_double<T>(std::sqrt(static_cast<double>(acc)));
+      if (K == ReduceKind::SumSquare) return static_cast<T>(acc);
+      return from_double<T>(km::sqrt(static_cast<double>(acc)));
     }
     case ReduceKind::LogSum: {
       A acc = 0;
       for_each_reduced(p, base, [&](T v) { acc += v; });
-      return from_double<T>(std::log(static_cast<double>(acc)));
+      return from_double<T>(km::log(static_cast<double>(acc)));
     }
     case ReduceKind::LogSumExp: {
-      double m = -std::numeric_limits<double>::infinity();
+      double m = -static_cast<double>(INFINITY);
       for_each_reduced(p, base, [&](T v) { if (static_cast<double>(v) > m || is_nan(v)) m = static_cast<double>(v); });
-      if (std::isinf(m) || std::isnan(m)) return from_double<T>(m);
+      if (__builtin_isinf(m) || __builtin_isnan(m)) return from_double<T>(m);
       double acc = 0;
-      for_each_reduced(p, base, [&](T v) { acc += std::exp(static_cast<double>(v) - m); });
-      return from_double<T>(m + std::log(acc));
+      for_each_reduced(p, base, [&](T v) { acc += km::exp(static_cast<double>(v) - m); });
+      return from_double<T>(m + km::log(acc));
     }
   }
   return T(0);
@@ -312,13 +304,13 @@ T reduce_one(const ReduceParams& p, const T* base) {
 
 }  // namespace
 
-template <class T>
+template <class T, ReduceKind K>
 void reduce(const ReduceParams& p, const T* x, T* y) {
   if (p.out_count == 0) return;
-  int64_t idx[kMaxRank] = {};
+  int64_t idx[RTML_MAX_RANK] = {};
   int64_t off = 0;
   for (int64_t o = 0; o < p.out_count; ++o) {
-    y[o] = reduce_one<T>(p, x + off);
+    y[o] = reduce_one<T, K>(p, x + off);
     for (int d = p.kept_rank - 1; d >= 0; --d) {
       ++idx[d];
       off += p.kept_stride[d];
@@ -332,7 +324,7 @@ void reduce(const ReduceParams& p, const T* x, T* y) {
 // --- ArgMax / ArgMin -----------------------------------------------------------------------
 
 template <class T>
-void arg_reduce(const ArgParams& ap, const T* x, int64_t* y) {
+void arg_reduce(const ArgParams& ap, bool is_max, const T* x, int64_t* y) {
   const AxisParams& p = ap.axis;
   const int64_t n = p.n, s = p.inner;
   for (int64_t o = 0; o < p.outer; ++o)
@@ -342,7 +334,7 @@ void arg_reduce(const ArgParams& ap, const T* x, int64_t* y) {
       T bv = xr[0];
       for (int64_t j = 1; j < n; ++j) {
         const T v = xr[j * s];
-        const bool better = ap.is_max ? (ap.select_last_index ? v >= bv : v > bv)
+        const bool better = is_max ? (ap.select_last_index ? v >= bv : v > bv)
                                       : (ap.select_last_index ? v <= bv : v < bv);
         if (better) {
           best = j;
@@ -353,25 +345,85 @@ void arg_reduce(const ArgParams& ap, const T* x, int64_t* y) {
     }
 }
 
-#define RTML_NORM_FLOAT(T)                                                                           \
-  template void softmax<T>(const AxisParams&, const T*, T*);                                         \
-  template void log_softmax<T>(const AxisParams&, const T*, T*);                                     \
-  template void hardmax<T>(const AxisParams&, const T*, T*);                                         \
-  template void layer_norm<T>(const LayerNormParams&, const T*, const T*, const T*, T*, T*, T*);     \
-  template void instance_norm<T>(const InstanceNormParams&, const T*, const T*, const T*, T*);       \
-  template void lp_norm<T>(const LpNormParams&, const T*, T*);
-
-#define RTML_NORM_ANY(T)                                          \
-  template void reduce<T>(const ReduceParams&, const T*, T*);     \
-  template void arg_reduce<T>(const ArgParams&, const T*, int64_t*);
-
-RTML_NORM_FLOAT(float)
-RTML_NORM_FLOAT(double)
-RTML_NORM_ANY(float)
-RTML_NORM_ANY(double)
-RTML_NORM_ANY(int32_t)
-RTML_NORM_ANY(int64_t)
-RTML_NORM_ANY(uint8_t)
-RTML_NORM_ANY(int8_t)
-
 }  // namespace rtml::kernels
+
+// ---- entry points -------------------------------------------------------------
+
+namespace rtml::kernels {
+namespace {
+
+template <class T, void (*F)(const AxisParams&, const T*, T*)>
+int axis_entry(const void* params, void* const* operands) {
+  F(*static_cast<const AxisParams*>(params), static_cast<const T*>(operands[0]), static_cast<T*>(operands[1]));
+  return 0;
+}
+
+template <class T>
+int layer_norm_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const LayerNormParams*>(params);
+  const int o = p.num_inputs;
+  layer_norm<T>(p, static_cast<const T*>(operands[0]), static_cast<const T*>(operands[1]),
+                p.has_bias ? static_cast<const T*>(operands[2]) : nullptr, static_cast<T*>(operands[o]),
+                p.num_outputs > 1 ? static_cast<T*>(operands[o + 1]) : nullptr,
+                p.num_outputs > 2 ? static_cast<T*>(operands[o + 2]) : nullptr);
+  return 0;
+}
+
+template <class T>
+int instance_norm_entry(const void* params, void* const* operands) {
+  instance_norm<T>(*static_cast<const InstanceNormParams*>(params), static_cast<const T*>(operands[0]),
+                   static_cast<const T*>(operands[1]), static_cast<const T*>(operands[2]),
+                   static_cast<T*>(operands[3]));
+  return 0;
+}
+
+template <class T>
+int lp_norm_entry(const void* params, void* const* operands) {
+  lp_norm<T>(*static_cast<const LpNormParams*>(params), static_cast<const T*>(operands[0]),
+             static_cast<T*>(operands[1]));
+  return 0;
+}
+
+template <class T, ReduceKind K>
+int reduce_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const ReduceParams*>(params);
+  reduce<T, K>(p, static_cast<const T*>(operands[0]), static_cast<T*>(operands[p.out_slot]));
+  return 0;
+}
+
+template <class T, bool IsMax>
+int arg_entry(const void* params, void* const* operands) {
+  arg_reduce<T>(*static_cast<const ArgParams*>(params), IsMax, static_cast<const T*>(operands[0]),
+                static_cast<int64_t*>(operands[1]));
+  return 0;
+}
+
+}  // namespace
+}  // namespace rtml::kernels
+
+#define RTML_NORMALIZE_DEFINE_FLOAT(t, T)                                                                      \
+  RTML_KERNEL(rtml_##t##_softmax__ref) { return rtml::kernels::axis_entry<T, rtml::kernels::softmax<T>>(params, operands); } \
+  RTML_KERNEL(rtml_##t##_log_softmax__ref) {                                                                 \
+    return rtml::kernels::axis_entry<T, rtml::kernels::log_softmax<T>>(params, operands);                    \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_hardmax__ref) { return rtml::kernels::axis_entry<T, rtml::kernels::hardmax<T>>(params, operands); } \
+  RTML_KERNEL(rtml_##t##_layer_norm__ref) { return rtml::kernels::layer_norm_entry<T>(params, operands); }   \
+  RTML_KERNEL(rtml_##t##_instance_norm__ref) { return rtml::kernels::instance_norm_entry<T>(params, operands); } \
+  RTML_KERNEL(rtml_##t##_lp_norm__ref) { return rtml::kernels::lp_norm_entry<T>(params, operands); }
+RTML_NORMALIZE_FLOAT_TYPES(RTML_NORMALIZE_DEFINE_FLOAT)
+
+#define RTML_NORMALIZE_DEFINE_REDUCE(t, T)                                                                  \
+  RTML_KERNEL(rtml_##t##_argmax__ref) { return rtml::kernels::arg_entry<T, true>(params, operands); }       \
+  RTML_KERNEL(rtml_##t##_argmin__ref) { return rtml::kernels::arg_entry<T, false>(params, operands); }
+#define RTML_NORMALIZE_DEFINE_KIND(t, T, name, Kind)                                                       \
+  RTML_KERNEL(rtml_##t##_reduce_##name##__ref) {                                                            \
+    return rtml::kernels::reduce_entry<T, rtml::kernels::ReduceKind::Kind>(params, operands);               \
+  }
+#define RTML_NORMALIZE_DEFINE_KINDS(t, T)                                                                   \
+  RTML_NORMALIZE_DEFINE_REDUCE(t, T)                                                                        \
+  RTML_NORMALIZE_DEFINE_KIND(t, T, sum, Sum) RTML_NORMALIZE_DEFINE_KIND(t, T, mean, Mean)                   \
+  RTML_NORMALIZE_DEFINE_KIND(t, T, max, Max) RTML_NORMALIZE_DEFINE_KIND(t, T, min, Min)                     \
+  RTML_NORMALIZE_DEFINE_KIND(t, T, prod, Prod) RTML_NORMALIZE_DEFINE_KIND(t, T, l1, L1)                     \
+  RTML_NORMALIZE_DEFINE_KIND(t, T, l2, L2) RTML_NORMALIZE_DEFINE_KIND(t, T, log_sum, LogSum)                \
+  RTML_NORMALIZE_DEFINE_KIND(t, T, log_sum_exp, LogSumExp) RTML_NORMALIZE_DEFINE_KIND(t, T, sum_square, SumSquare)
+RTML_NORMALIZE_ANY_TYPES(RTML_NORMALIZE_DEFINE_KINDS)

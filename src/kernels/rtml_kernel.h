@@ -38,6 +38,12 @@
 
 typedef int (*rtml_kernel_fn)(const void* params, void* const* operands);
 
+/* A stateful kernel's reset (the random ops): returns the step's state
+ * operand (ops::Step::state_bytes, kept across runs) to its start from the
+ * params. Called when a session is created and on every reset; generated C
+ * calls it from NAME_init and NAME_reset. */
+typedef void (*rtml_kernel_reset_fn)(const void* params, void* state);
+
 /* Declares (or, followed by a body, defines) a kernel entry point. */
 #define RTML_KERNEL(symbol) RTML_EXTERN_C int symbol(const void* params, void* const* operands)
 

@@ -63,8 +63,11 @@ struct Table {
     add_conv_kernels(entries);
     add_elementwise_kernels(entries);
     add_linear_kernels(entries);
+    add_normalize_kernels(entries);
     add_pool_kernels(entries);
+    add_random_kernels(entries);
     add_recurrent_kernels(entries);
+    add_tensor_ops_kernels(entries);
     for (size_t i = 0; i < entries.size(); ++i)
       if (!by_symbol.emplace(entries[i].symbol, i).second)
         throw Error(std::string("internal error: kernel ") + entries[i].symbol + " registered twice");

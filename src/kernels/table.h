@@ -132,6 +132,10 @@ struct KernelInfo {
   // The C header that declares it and its params (generated C includes it);
   // nullptr: the source's own header (kernels/linear.cpp -> kernels/linear.h).
   const char* header = nullptr;
+  // For a kernel with state (ops::Step::state_bytes): the function that
+  // returns the state to its start, and its C name. nullptr / "": none.
+  rtml_kernel_reset_fn reset = nullptr;
+  const char* reset_symbol = "";
 };
 // The header of `k` (KernelInfo::header or the source's .h).
 std::string kernel_header(const KernelInfo& k);
@@ -148,7 +152,10 @@ const KernelInfo& kernel(std::string_view symbol);
 void add_conv_kernels(std::vector<KernelInfo>& table);
 void add_elementwise_kernels(std::vector<KernelInfo>& table);
 void add_linear_kernels(std::vector<KernelInfo>& table);
+void add_normalize_kernels(std::vector<KernelInfo>& table);
 void add_pool_kernels(std::vector<KernelInfo>& table);
+void add_random_kernels(std::vector<KernelInfo>& table);
 void add_recurrent_kernels(std::vector<KernelInfo>& table);
+void add_tensor_ops_kernels(std::vector<KernelInfo>& table);
 
 }  // namespace rtml::kernels

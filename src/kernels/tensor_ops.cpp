@@ -1,42 +1,13 @@
+// Data-movement kernels (kernels/tensor_ops.h). Portable: freestanding C++17.
 #include "kernels/tensor_ops.h"
 
-#include <cstring>
+#include <string.h>
 
 namespace rtml::kernels {
 
-namespace {
-
-// Calls f(W{}) with W the unsigned integer type of `elem_size` bytes.
-template <class F>
-void by_size(int elem_size, F&& f) {
-  switch (elem_size) {
-    case 1: f(uint8_t{}); break;
-    case 2: f(uint16_t{}); break;
-    case 4: f(uint32_t{}); break;
-    default: f(uint64_t{}); break;
-  }
-}
-
-inline int64_t read_index(const void* indices, int index_size, int64_t i) {
-  return index_size == 4 ? static_cast<const int32_t*>(indices)[i] : static_cast<const int64_t*>(indices)[i];
-}
-
-}  // namespace
-
-void copy_bytes(const void* in, void* out, size_t bytes) {
-  if (bytes && in != out) std::memmove(out, in, bytes);
-}
-
-void fill(const void* value, int elem_size, int64_t count, void* out) {
-  auto* o = static_cast<unsigned char*>(out);
-  for (int64_t i = 0; i < count; ++i) std::memcpy(o + i * elem_size, value, static_cast<size_t>(elem_size));
-}
-
-// ---- strided copy -------------------------------------------------------------
-
 void simplify_strided_copy(StridedCopyParams& p) {
   int r = 0;
-  int64_t shape[kMaxCopyRank], strides[kMaxCopyRank];
+  int64_t shape[RTML_MAX_COPY_RANK], strides[RTML_MAX_COPY_RANK];
   for (int d = 0; d < p.rank; ++d) {
     if (p.shape[d] == 1) continue;
     if (r > 0 && strides[r - 1] == p.in_strides[d] * p.shape[d]) {
@@ -49,7 +20,7 @@ void simplify_strided_copy(StridedCopyParams& p) {
     strides[r] = p.in_strides[d];
     ++r;
   }
-  for (int d = 0; d < kMaxCopyRank; ++d) {
+  for (int d = 0; d < RTML_MAX_COPY_RANK; ++d) {
     p.shape[d] = d < r ? shape[d] : 0;
     p.in_strides[d] = d < r ? strides[d] : 0;
   }
@@ -57,8 +28,9 @@ void simplify_strided_copy(StridedCopyParams& p) {
 }
 
 namespace {
+
 template <class W>
-void strided_copy_t(const StridedCopyParams& p, const W* in, W* out) {
+void strided_copy_t(const rtml_strided_copy_params& p, const W* in, W* out) {
   if (p.count == 0) return;
   in += p.in_offset;
   if (p.rank == 0) {
@@ -67,11 +39,11 @@ void strided_copy_t(const StridedCopyParams& p, const W* in, W* out) {
   }
   const int last = p.rank - 1;
   const int64_t n = p.shape[last], s = p.in_strides[last];
-  int64_t idx[kMaxCopyRank] = {};
+  int64_t idx[RTML_MAX_COPY_RANK] = {};
   int64_t base = 0;
   while (true) {
     if (s == 1) {
-      std::memcpy(out, in + base, static_cast<size_t>(n) * sizeof(W));
+      memcpy(out, in + base, static_cast<size_t>(n) * sizeof(W));
     } else {
       const W* src = in + base;
       for (int64_t i = 0; i < n; ++i) out[i] = src[i * s];
@@ -87,40 +59,35 @@ void strided_copy_t(const StridedCopyParams& p, const W* in, W* out) {
     if (d < 0) return;
   }
 }
-}  // namespace
-
-void strided_copy(const StridedCopyParams& p, const void* in, void* out) {
-  by_size(p.elem_size, [&](auto w) {
-    using W = decltype(w);
-    strided_copy_t(p, static_cast<const W*>(in), static_cast<W*>(out));
-  });
-}
 
 // ---- Concat / Split -----------------------------------------------------------
 
-void concat(const ConcatParams& p, const void* const* inputs, void* out) {
-  auto* o = static_cast<unsigned char*>(out);
+void concat(const rtml_concat_params& p, void* const* operands) {
+  const auto* blocks = static_cast<const int64_t*>(operands[p.blocks_slot]);
+  auto* o = static_cast<unsigned char*>(operands[p.num_inputs]);
   for (int64_t i = 0; i < p.outer; ++i)
     for (int k = 0; k < p.num_inputs; ++k) {
-      const int64_t b = p.in_block_bytes[k];
-      if (b) std::memcpy(o, static_cast<const unsigned char*>(inputs[k]) + i * b, static_cast<size_t>(b));
+      const int64_t b = blocks[k];
+      if (b) memcpy(o, static_cast<const unsigned char*>(operands[k]) + i * b, static_cast<size_t>(b));
       o += b;
     }
 }
 
-void split(const SplitParams& p, const void* in, void* const* outputs) {
-  const auto* s = static_cast<const unsigned char*>(in);
+void split(const rtml_split_params& p, void* const* operands) {
+  const auto* blocks = static_cast<const int64_t*>(operands[p.blocks_slot]);
+  const auto* s = static_cast<const unsigned char*>(operands[0]);
+  void* const* outputs = operands + p.first_out;
   for (int64_t i = 0; i < p.outer; ++i)
     for (int k = 0; k < p.num_outputs; ++k) {
-      const int64_t b = p.out_block_bytes[k];
-      if (outputs[k] && b) std::memcpy(static_cast<unsigned char*>(outputs[k]) + i * b, s, static_cast<size_t>(b));
+      const int64_t b = blocks[k];
+      if (outputs[k] && b) memcpy(static_cast<unsigned char*>(outputs[k]) + i * b, s, static_cast<size_t>(b));
       s += b;
     }
 }
 
 // ---- Gather ---------------------------------------------------------------------
 
-int gather(const GatherParams& p, const void* data, const void* indices, void* out) {
+int gather(const rtml_gather_params& p, const void* data, const void* indices, void* out) {
   const auto* d = static_cast<const unsigned char*>(data);
   auto* o = static_cast<unsigned char*>(out);
   const size_t inner = static_cast<size_t>(p.inner_bytes);
@@ -130,158 +97,8 @@ int gather(const GatherParams& p, const void* data, const void* indices, void* o
       int64_t idx = read_index(indices, p.index_size, j);
       if (idx < 0) idx += p.axis_dim;
       if (idx < 0 || idx >= p.axis_dim) return 1;
-      if (inner) std::memcpy(o, slab + idx * p.inner_bytes, inner);
+      if (inner) memcpy(o, slab + idx * p.inner_bytes, inner);
       o += inner;
-    }
-  }
-  return 0;
-}
-
-namespace {
-// Calls f(i, offset) for every index element i with the data offset (in
-// elements) it addresses; 1 for an index out of range, else what f's first
-// failure returns (f returns 0 to go on).
-template <class F>
-int for_each_indexed_element(const ElementsIndexing& p, const void* indices, F&& f) {
-  int64_t idx[kMaxRank] = {};
-  for (int64_t i = 0; i < p.count; ++i) {
-    int64_t k = read_index(indices, p.index_size, i);
-    if (k < 0) k += p.axis_dim;
-    if (k < 0 || k >= p.axis_dim) return 1;
-    int64_t off = 0;
-    for (int d = 0; d < p.rank; ++d) off += (d == p.axis ? k : idx[d]) * p.data_strides[d];
-    if (int rc = f(i, off)) return rc;
-    for (int d = p.rank - 1; d >= 0; --d) {
-      if (++idx[d] < p.shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-  return 0;
-}
-
-template <class W>
-int gather_elements_t(const ElementsIndexing& p, const W* data, const void* indices, W* out) {
-  return for_each_indexed_element(p, indices, [&](int64_t i, int64_t off) {
-    out[i] = data[off];
-    return 0;
-  });
-}
-}  // namespace
-
-int gather_elements(const GatherElementsParams& p, const void* data, const void* indices, void* out) {
-  int rc = 0;
-  by_size(p.elem_size, [&](auto w) {
-    using W = decltype(w);
-    rc = gather_elements_t(p, static_cast<const W*>(data), indices, static_cast<W*>(out));
-  });
-  return rc;
-}
-
-int gather_nd(const GatherNDParams& p, const void* data, const void* indices, void* out) {
-  const auto* d = static_cast<const unsigned char*>(data);
-  auto* o = static_cast<unsigned char*>(out);
-  int64_t t = 0;  // running tuple number over all batches
-  for (int64_t b = 0; b < p.batch; ++b) {
-    const unsigned char* slab = d + b * p.data_batch_bytes;
-    for (int64_t j = 0; j < p.tuples; ++j, ++t) {
-      int64_t off = 0;
-      for (int q = 0; q < p.k; ++q) {
-        int64_t x = read_index(indices, p.index_size, t * p.k + q);
-        if (x < 0) x += p.dims[q];
-        if (x < 0 || x >= p.dims[q]) return 1;
-        off += x * p.strides_bytes[q];
-      }
-      if (p.inner_bytes) std::memcpy(o, slab + off, static_cast<size_t>(p.inner_bytes));
-      o += p.inner_bytes;
-    }
-  }
-  return 0;
-}
-
-// ---- Scatter ----------------------------------------------------------------------
-
-namespace {
-template <class T>
-void reduce_into(ScatterReduce r, T* dst, const T* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    switch (r) {
-      case ScatterReduce::None: dst[i] = src[i]; break;
-      case ScatterReduce::Add: dst[i] = static_cast<T>(dst[i] + src[i]); break;
-      case ScatterReduce::Mul: dst[i] = static_cast<T>(dst[i] * src[i]); break;
-      case ScatterReduce::Max: dst[i] = dst[i] < src[i] ? src[i] : dst[i]; break;
-      case ScatterReduce::Min: dst[i] = src[i] < dst[i] ? src[i] : dst[i]; break;
-    }
-  }
-}
-
-// Combines n elements at src into dst; returns false for an unsupported type.
-bool combine(ScatterReduce r, DType t, int elem_size, void* dst, const void* src, int64_t n) {
-  if (r == ScatterReduce::None) {
-    if (n) std::memmove(dst, src, static_cast<size_t>(n * elem_size));
-    return true;
-  }
-  switch (t) {
-    case DType::F32: reduce_into(r, static_cast<float*>(dst), static_cast<const float*>(src), n); return true;
-    case DType::F64: reduce_into(r, static_cast<double*>(dst), static_cast<const double*>(src), n); return true;
-    case DType::I32: reduce_into(r, static_cast<int32_t*>(dst), static_cast<const int32_t*>(src), n); return true;
-    case DType::I64: reduce_into(r, static_cast<int64_t*>(dst), static_cast<const int64_t*>(src), n); return true;
-    default: return false;
-  }
-}
-}  // namespace
-
-int scatter_elements(const ScatterElementsParams& p, const void* data, const void* indices, const void* updates,
-                     void* out) {
-  copy_bytes(data, out, static_cast<size_t>(p.data_bytes));
-  auto* o = static_cast<unsigned char*>(out);
-  const auto* u = static_cast<const unsigned char*>(updates);
-  const int es = p.ix.elem_size;
-  return for_each_indexed_element(p.ix, indices, [&](int64_t i, int64_t off) {
-    return combine(p.reduce, p.dtype, es, o + off * es, u + i * es, 1) ? 0 : 2;
-  });
-}
-
-int scatter_nd(const ScatterNDParams& p, const void* data, const void* indices, const void* updates, void* out) {
-  copy_bytes(data, out, static_cast<size_t>(p.data_bytes));
-  auto* o = static_cast<unsigned char*>(out);
-  const auto* u = static_cast<const unsigned char*>(updates);
-  for (int64_t t = 0; t < p.tuples; ++t) {
-    int64_t off = 0;
-    for (int q = 0; q < p.k; ++q) {
-      int64_t x = read_index(indices, p.index_size, t * p.k + q);
-      if (x < 0) x += p.dims[q];
-      if (x < 0 || x >= p.dims[q]) return 1;
-      off += x * p.strides[q];
-    }
-    if (!combine(p.reduce, p.dtype, p.elem_size, o + off * p.elem_size, u + t * p.inner * p.elem_size, p.inner))
-      return 2;
-  }
-  return 0;
-}
-
-// ---- EyeLike / ReverseSequence ------------------------------------------------------
-
-void eye(int64_t rows, int64_t cols, int64_t k, int elem_size, const void* one, void* out) {
-  auto* o = static_cast<unsigned char*>(out);
-  std::memset(o, 0, static_cast<size_t>(rows * cols * elem_size));
-  for (int64_t i = 0; i < rows; ++i) {
-    const int64_t j = i + k;
-    if (j >= 0 && j < cols) std::memcpy(o + (i * cols + j) * elem_size, one, static_cast<size_t>(elem_size));
-  }
-}
-
-int reverse_sequence(const ReverseSequenceParams& p, const void* in, const void* lens, void* out) {
-  const auto* s = static_cast<const unsigned char*>(in);
-  auto* o = static_cast<unsigned char*>(out);
-  const size_t inner = static_cast<size_t>(p.inner_bytes);
-  for (int64_t b = 0; b < p.batch; ++b) {
-    const int64_t len = read_index(lens, p.index_size, b);
-    if (len < 0 || len > p.time) return 1;
-    for (int64_t t = 0; t < p.time; ++t) {
-      const int64_t src_t = t < len ? len - 1 - t : t;
-      const int64_t dst = p.time_outer ? t * p.batch + b : b * p.time + t;
-      const int64_t src = p.time_outer ? src_t * p.batch + b : b * p.time + src_t;
-      if (inner) std::memcpy(o + dst * p.inner_bytes, s + src * p.inner_bytes, inner);
     }
   }
   return 0;
@@ -289,18 +106,17 @@ int reverse_sequence(const ReverseSequenceParams& p, const void* in, const void*
 
 // ---- Pad ------------------------------------------------------------------------
 
-namespace {
 // Maps an output coordinate to an input coordinate, or -1 for "use the value".
-inline int64_t pad_source(PadMode mode, int64_t x, int64_t n) {
+inline int64_t pad_source(uint8_t mode, int64_t x, int64_t n) {
   if (x >= 0 && x < n) return x;
   switch (mode) {
-    case PadMode::Constant: return -1;
-    case PadMode::Edge: return x < 0 ? 0 : n - 1;
-    case PadMode::Wrap: {
+    case RTML_PAD_CONSTANT: return -1;
+    case RTML_PAD_EDGE: return x < 0 ? 0 : n - 1;
+    case RTML_PAD_WRAP: {
       int64_t m = x % n;
       return m < 0 ? m + n : m;
     }
-    case PadMode::Reflect: {
+    case RTML_PAD_REFLECT: {
       if (n == 1) return 0;
       const int64_t period = 2 * (n - 1);
       int64_t m = x % period;
@@ -312,8 +128,8 @@ inline int64_t pad_source(PadMode mode, int64_t x, int64_t n) {
 }
 
 template <class W>
-void pad_t(const PadParams& p, const W* in, W value, W* out) {
-  int64_t o[kMaxRank] = {};
+void pad_t(const rtml_pad_params& p, const W* in, W value, W* out) {
+  int64_t o[RTML_MAX_RANK] = {};
   for (int64_t i = 0; i < p.count; ++i) {
     int64_t off = 0;
     bool inside = true;
@@ -332,53 +148,270 @@ void pad_t(const PadParams& p, const W* in, W value, W* out) {
     }
   }
 }
-}  // namespace
+// ---- GatherElements / GatherND / Scatter -----------------------------------------
 
-void pad(const PadParams& p, const void* in, const void* value_override, void* out) {
-  by_size(p.elem_size, [&](auto w) {
-    using W = decltype(w);
-    W value;
-    std::memcpy(&value, value_override ? value_override : p.value, sizeof(W));
-    pad_t(p, static_cast<const W*>(in), value, static_cast<W*>(out));
-  });
+// Calls f(i, offset) for every index element i with the data offset (in
+// elements) it addresses; 1 for an index out of range, else 0.
+template <class F>
+int for_each_indexed_element(const rtml_elements_params& p, const void* indices, F&& f) {
+  int64_t idx[RTML_MAX_RANK] = {};
+  for (int64_t i = 0; i < p.count; ++i) {
+    int64_t k = read_index(indices, p.index_size, i);
+    if (k < 0) k += p.axis_dim;
+    if (k < 0 || k >= p.axis_dim) return 1;
+    int64_t off = 0;
+    for (int d = 0; d < p.rank; ++d) off += (d == p.axis ? k : idx[d]) * p.data_strides[d];
+    f(i, off);
+    for (int d = p.rank - 1; d >= 0; --d) {
+      if (++idx[d] < p.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return 0;
 }
 
-// ---- Trilu ----------------------------------------------------------------------
+template <class W>
+int gather_elements_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_elements_params*>(params);
+  const W* data = static_cast<const W*>(operands[0]);
+  W* out = static_cast<W*>(operands[2]);
+  return for_each_indexed_element(p, operands[1], [&](int64_t i, int64_t off) { out[i] = data[off]; });
+}
 
-void trilu(const TriluParams& p, int64_t k, const void* in, void* out) {
+int gather_nd(const rtml_gather_nd_params& p, const void* data, const void* indices, void* out) {
+  const auto* d = static_cast<const unsigned char*>(data);
+  auto* o = static_cast<unsigned char*>(out);
+  int64_t t = 0;  // running tuple number over all batches
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const unsigned char* slab = d + b * p.data_batch_bytes;
+    for (int64_t j = 0; j < p.tuples; ++j, ++t) {
+      int64_t off = 0;
+      for (int q = 0; q < p.k; ++q) {
+        int64_t x = read_index(indices, p.index_size, t * p.k + q);
+        if (x < 0) x += p.dims[q];
+        if (x < 0 || x >= p.dims[q]) return 1;
+        off += x * p.strides_bytes[q];
+      }
+      if (p.inner_bytes) memcpy(o, slab + off, static_cast<size_t>(p.inner_bytes));
+      o += p.inner_bytes;
+    }
+  }
+  return 0;
+}
+
+// How an update combines with the value already in the output.
+enum Reduction { kAssign, kAdd, kMul, kMax, kMin };
+
+template <int R, class T>
+inline void combine(T& dst, T src) {
+  if constexpr (R == kAssign) dst = src;
+  else if constexpr (R == kAdd) dst = static_cast<T>(dst + src);
+  else if constexpr (R == kMul) dst = static_cast<T>(dst * src);
+  else if constexpr (R == kMax) dst = dst < src ? src : dst;
+  else dst = src < dst ? src : dst;
+}
+
+inline void copy_data(const void* data, void* out, int64_t bytes) {
+  if (bytes && data != out) memmove(out, data, static_cast<size_t>(bytes));
+}
+
+template <class T, int R>
+int scatter_elements_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_elements_params*>(params);
+  T* out = static_cast<T*>(operands[3]);
+  const T* upd = static_cast<const T*>(operands[2]);
+  copy_data(operands[0], out, p.data_bytes);
+  return for_each_indexed_element(p, operands[1], [&](int64_t i, int64_t off) { combine<R>(out[off], upd[i]); });
+}
+
+template <class T, int R>
+int scatter_nd_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_scatter_nd_params*>(params);
+  const int64_t* indices = static_cast<const int64_t*>(operands[1]);
+  const T* upd = static_cast<const T*>(operands[2]);
+  T* out = static_cast<T*>(operands[3]);
+  copy_data(operands[0], out, p.data_bytes);
+  for (int64_t t = 0; t < p.tuples; ++t) {
+    int64_t off = 0;
+    for (int q = 0; q < p.k; ++q) {
+      int64_t x = indices[t * p.k + q];
+      if (x < 0) x += p.dims[q];
+      if (x < 0 || x >= p.dims[q]) return 1;
+      off += x * p.strides[q];
+    }
+    for (int64_t j = 0; j < p.inner; ++j) combine<R>(out[off + j], upd[t * p.inner + j]);
+  }
+  return 0;
+}
+
+// ---- EyeLike / ReverseSequence / Trilu / Range -------------------------------------
+
+template <class W>
+int eye_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_eye_params*>(params);
+  W one;
+  memcpy(&one, p.one, sizeof one);
+  W* out = static_cast<W*>(operands[p.out_slot]);
+  for (int64_t i = 0; i < p.rows; ++i)
+    for (int64_t j = 0; j < p.cols; ++j) out[i * p.cols + j] = j - i == p.k ? one : W(0);
+  return 0;
+}
+
+int reverse_sequence(const rtml_reverse_sequence_params& p, const void* in, const void* lens, void* out) {
   const auto* s = static_cast<const unsigned char*>(in);
   auto* o = static_cast<unsigned char*>(out);
-  const size_t es = static_cast<size_t>(p.elem_size);
+  const size_t inner = static_cast<size_t>(p.inner_bytes);
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t len = static_cast<const int64_t*>(lens)[b];
+    if (len < 0 || len > p.time) return 1;
+    for (int64_t t = 0; t < p.time; ++t) {
+      const int64_t src_t = t < len ? len - 1 - t : t;
+      const int64_t dst = p.time_outer ? t * p.batch + b : b * p.time + t;
+      const int64_t src = p.time_outer ? src_t * p.batch + b : b * p.time + src_t;
+      if (inner) memcpy(o + dst * p.inner_bytes, s + src * p.inner_bytes, inner);
+    }
+  }
+  return 0;
+}
+
+template <class W>
+int trilu_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_trilu_params*>(params);
+  const int64_t k = p.k_runtime ? *static_cast<const int64_t*>(operands[1]) : p.k;
+  const W* in = static_cast<const W*>(operands[0]);
+  W* out = static_cast<W*>(operands[p.out_slot]);
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t i = 0; i < p.rows; ++i)
       for (int64_t j = 0; j < p.cols; ++j) {
-        const bool keep = p.upper ? j - i >= k : j - i <= k;
-        const size_t off = static_cast<size_t>((b * p.rows + i) * p.cols + j) * es;
-        if (keep) std::memcpy(o + off, s + off, es);
-        else std::memset(o + off, 0, es);
+        const int64_t off = (b * p.rows + i) * p.cols + j;
+        out[off] = (p.upper ? j - i >= k : j - i <= k) ? in[off] : W(0);
       }
+  return 0;
 }
 
-// ---- Range ----------------------------------------------------------------------
-
-namespace {
 template <class T>
-void range_t(const void* start, const void* delta, int64_t n, void* out) {
-  const T s = *static_cast<const T*>(start), d = *static_cast<const T*>(delta);
-  T* o = static_cast<T*>(out);
-  for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
+int range_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_range_params*>(params);
+  const T s = *static_cast<const T*>(operands[0]), d = *static_cast<const T*>(operands[2]);
+  T* o = static_cast<T*>(operands[3]);
+  for (int64_t i = 0; i < p.n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
+  return 0;
 }
+
+// ---- entry points' bodies ---------------------------------------------------------
+
+template <class W>
+int fill_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_fill_params*>(params);
+  W value;
+  memcpy(&value, p.value, sizeof value);
+  W* y = static_cast<W*>(operands[p.out_slot]);
+  for (int64_t i = 0; i < p.count; ++i) y[i] = value;
+  return 0;
+}
+
+template <class W>
+int strided_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_strided_copy_params*>(params);
+  strided_copy_t(p, static_cast<const W*>(operands[0]), static_cast<W*>(operands[p.out_slot]));
+  return 0;
+}
+
+template <class W>
+int pad_entry(const void* params, void* const* operands) {
+  const auto& p = *static_cast<const rtml_pad_params*>(params);
+  W value;
+  memcpy(&value, p.value_slot >= 0 ? operands[p.value_slot] : p.value, sizeof value);
+  pad_t(p, static_cast<const W*>(operands[0]), value, static_cast<W*>(operands[p.out_slot]));
+  return 0;
+}
+
 }  // namespace
+}  // namespace rtml::kernels
 
-int range(DType dtype, const void* start, const void* delta, int64_t n, void* out) {
-  switch (dtype) {
-    case DType::F32: range_t<float>(start, delta, n, out); return 0;
-    case DType::F64: range_t<double>(start, delta, n, out); return 0;
-    case DType::I16: range_t<int16_t>(start, delta, n, out); return 0;
-    case DType::I32: range_t<int32_t>(start, delta, n, out); return 0;
-    case DType::I64: range_t<int64_t>(start, delta, n, out); return 0;
-    default: return 1;
-  }
+// ---- entry points -------------------------------------------------------------
+
+RTML_KERNEL(rtml_x8_copy__ref) {
+  const auto& p = *static_cast<const rtml_copy_params*>(params);
+  const void* in = operands[p.in_slot];
+  void* out = operands[p.out_slot];
+  if (p.bytes && in != out) memmove(out, in, static_cast<size_t>(p.bytes));
+  return 0;
 }
 
-}  // namespace rtml::kernels
+RTML_KERNEL(rtml_x8_dropout__ref) {
+  const auto& p = *static_cast<const rtml_dropout_params*>(params);
+  if (p.training_slot >= 0 && operands[p.training_slot] && *static_cast<const uint8_t*>(operands[p.training_slot])) {
+    const void* r = p.ratio_slot >= 0 ? operands[p.ratio_slot] : nullptr;
+    const bool zero = p.ratio_zero || (r && p.ratio_bytes == 4 && *static_cast<const float*>(r) == 0.f) ||
+                      (r && p.ratio_bytes == 8 && *static_cast<const double*>(r) == 0.0);
+    if (!zero) return 2;
+  }
+  if (p.bytes && operands[0] != operands[p.out_slot]) memmove(operands[p.out_slot], operands[0], static_cast<size_t>(p.bytes));
+  if (p.mask_slot >= 0 && operands[p.mask_slot]) memset(operands[p.mask_slot], 1, static_cast<size_t>(p.mask_count));
+  return 0;
+}
+
+RTML_KERNEL(rtml_x8_concat__ref) {
+  rtml::kernels::concat(*static_cast<const rtml_concat_params*>(params), operands);
+  return 0;
+}
+
+RTML_KERNEL(rtml_x8_split__ref) {
+  rtml::kernels::split(*static_cast<const rtml_split_params*>(params), operands);
+  return 0;
+}
+
+RTML_KERNEL(rtml_x8_gather__ref) {
+  return rtml::kernels::gather(*static_cast<const rtml_gather_params*>(params), operands[0], operands[1],
+                               operands[2]);
+}
+
+#define RTML_TENSOR_OPS_DEFINE(x, W)                                                                           \
+  RTML_KERNEL(rtml_##x##_fill__ref) { return rtml::kernels::fill_entry<W>(params, operands); }                 \
+  RTML_KERNEL(rtml_##x##_transpose__ref) { return rtml::kernels::strided_entry<W>(params, operands); }         \
+  RTML_KERNEL(rtml_##x##_slice__ref) { return rtml::kernels::strided_entry<W>(params, operands); }             \
+  RTML_KERNEL(rtml_##x##_expand__ref) { return rtml::kernels::strided_entry<W>(params, operands); }            \
+  RTML_KERNEL(rtml_##x##_tile__ref) { return rtml::kernels::strided_entry<W>(params, operands); }              \
+  RTML_KERNEL(rtml_##x##_depth_to_space__ref) { return rtml::kernels::strided_entry<W>(params, operands); }    \
+  RTML_KERNEL(rtml_##x##_space_to_depth__ref) { return rtml::kernels::strided_entry<W>(params, operands); }    \
+  RTML_KERNEL(rtml_##x##_pad__ref) { return rtml::kernels::pad_entry<W>(params, operands); }
+RTML_TENSOR_OPS_SIZES(RTML_TENSOR_OPS_DEFINE)
+
+#define RTML_TENSOR_OPS_DEFINE_INDEXED(x, W)                                                                  \
+  RTML_KERNEL(rtml_##x##_gather_elements__ref) { return rtml::kernels::gather_elements_entry<W>(params, operands); } \
+  RTML_KERNEL(rtml_##x##_scatter_elements__ref) {                                                            \
+    return rtml::kernels::scatter_elements_entry<W, rtml::kernels::kAssign>(params, operands);               \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##x##_scatter_nd__ref) {                                                                  \
+    return rtml::kernels::scatter_nd_entry<W, rtml::kernels::kAssign>(params, operands);                     \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##x##_eye_like__ref) { return rtml::kernels::eye_entry<W>(params, operands); }            \
+  RTML_KERNEL(rtml_##x##_trilu__ref) { return rtml::kernels::trilu_entry<W>(params, operands); }
+RTML_TENSOR_OPS_SIZES(RTML_TENSOR_OPS_DEFINE_INDEXED)
+
+#define RTML_SCATTER_DEFINE_RED(t, T, red, R)                                                                \
+  RTML_KERNEL(rtml_##t##_scatter_elements_##red##__ref) {                                                    \
+    return rtml::kernels::scatter_elements_entry<T, rtml::kernels::R>(params, operands);                     \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_scatter_nd_##red##__ref) {                                                          \
+    return rtml::kernels::scatter_nd_entry<T, rtml::kernels::R>(params, operands);                           \
+  }
+#define RTML_SCATTER_DEFINE(t, T)                                                                 \
+  RTML_SCATTER_DEFINE_RED(t, T, add, kAdd) RTML_SCATTER_DEFINE_RED(t, T, mul, kMul)               \
+  RTML_SCATTER_DEFINE_RED(t, T, max, kMax) RTML_SCATTER_DEFINE_RED(t, T, min, kMin)
+RTML_SCATTER_TYPES(RTML_SCATTER_DEFINE)
+
+#define RTML_RANGE_DEFINE(t, T) \
+  RTML_KERNEL(rtml_##t##_range__ref) { return rtml::kernels::range_entry<T>(params, operands); }
+RTML_RANGE_TYPES(RTML_RANGE_DEFINE)
+
+RTML_KERNEL(rtml_x8_gather_nd__ref) {
+  return rtml::kernels::gather_nd(*static_cast<const rtml_gather_nd_params*>(params), operands[0], operands[1],
+                                  operands[2]);
+}
+
+RTML_KERNEL(rtml_x8_reverse_sequence__ref) {
+  return rtml::kernels::reverse_sequence(*static_cast<const rtml_reverse_sequence_params*>(params), operands[0],
+                                         operands[1], operands[2]);
+}

@@ -1,11 +1,8 @@
 // Softmax family, LayerNormalization, InstanceNormalization, LpNormalization,
 // the Reduce* ops and ArgMax/ArgMin. Kernels: kernels/normalize.h.
-#include "kernels/normalize.h"
-#include "kernels/broadcast_plan.h"
+#include "kernels/normalize_plan.h"
 
 #include <algorithm>
-#include <mutex>
-#include <set>
 
 #include "ops/op.h"
 
@@ -15,49 +12,10 @@ namespace {
 
 namespace k = kernels;
 
-const char* short_name(DType t) {
-  switch (t) {
-    case DType::F32: return "f32";
-    case DType::F64: return "f64";
-    case DType::I32: return "i32";
-    case DType::I64: return "i64";
-    case DType::U8: return "u8";
-    case DType::I8: return "i8";
-    default: return "other";
-  }
-}
-
-// Kernel names live as long as the program (Step::kernel is a plain pointer).
-const char* kernel_name(const std::string& base, DType t) {
-  static std::mutex mu;
-  static std::set<std::string> names;
-  std::lock_guard<std::mutex> lock(mu);
-  return names.insert(base + "_" + short_name(t)).first->c_str();
-}
-
-// Picks Run<T>::run for the input type; `Run` is a class template.
-template <template <class> class Run>
-void set_run(OpContext& ctx, DType t, const std::string& base) {
-  switch (t) {
-    case DType::F32: ctx.step.run = Run<float>::run; break;
-    case DType::F64: ctx.step.run = Run<double>::run; break;
-    case DType::I32: ctx.step.run = Run<int32_t>::run; break;
-    case DType::I64: ctx.step.run = Run<int64_t>::run; break;
-    case DType::U8: ctx.step.run = Run<uint8_t>::run; break;
-    case DType::I8: ctx.step.run = Run<int8_t>::run; break;
-    default: ctx.fail(std::string("internal error: no kernel for type ") + dtype_name(t));
-  }
-  ctx.step.kernel = kernel_name(base, t);
-}
-
-template <template <class> class Run>
-void set_run_float(OpContext& ctx, DType t, const std::string& base) {
-  switch (t) {
-    case DType::F32: ctx.step.run = Run<float>::run; break;
-    case DType::F64: ctx.step.run = Run<double>::run; break;
-    default: ctx.fail(std::string("internal error: no kernel for type ") + dtype_name(t));
-  }
-  ctx.step.kernel = kernel_name(base, t);
+// Picks the entry rtml_<type>_<op>__ref and returns its params.
+template <class P>
+P& use(OpContext& ctx, DType t, const char* op) {
+  return ctx.use_kernel<P>(kernel_symbol(t, op).c_str());
 }
 
 int64_t prod(const Shape& s, size_t from, size_t to) {
@@ -68,32 +26,10 @@ int64_t prod(const Shape& s, size_t from, size_t to) {
 
 // --- Softmax / LogSoftmax / Hardmax ---------------------------------------------------
 
-enum class SoftKind { Softmax, LogSoftmax, Hardmax };
-
-struct SoftParams {
-  SoftKind kind;
-  k::AxisParams axis;
-};
-
-template <class T>
-struct SoftRun {
-  static int run(const void* params, void* const* ops) {
-    const auto& p = *static_cast<const SoftParams*>(params);
-    const T* x = static_cast<const T*>(ops[0]);
-    T* y = static_cast<T*>(ops[1]);
-    switch (p.kind) {
-      case SoftKind::Softmax: k::softmax<T>(p.axis, x, y); break;
-      case SoftKind::LogSoftmax: k::log_softmax<T>(p.axis, x, y); break;
-      case SoftKind::Hardmax: k::hardmax<T>(p.axis, x, y); break;
-    }
-    return 0;
-  }
-};
-
 // Opset < 13: the input is flattened to 2-D at `axis` (default 1) and each
 // row is normalized. Opset >= 13: normalized along the single `axis`
 // (default -1).
-void softmax_like(OpContext& ctx, SoftKind kind, const char* name) {
+void softmax_like(OpContext& ctx, const char* op) {
   ctx.expect_inputs(1, 1);
   ctx.expect_dtype(0, {DType::F32, DType::F64});
   const TensorInfo& x = ctx.input(0);
@@ -101,45 +37,24 @@ void softmax_like(OpContext& ctx, SoftKind kind, const char* name) {
   if (rank == 0) ctx.fail("input must have rank >= 1");
   const bool legacy = ctx.opset() < 13;
   const int axis = ctx.axis(ctx.attr_int("axis", legacy ? 1 : -1), rank);
-  auto& p = make_params<SoftParams>(ctx.step);
-  p.kind = kind;
-  p.axis.outer = prod(x.shape, 0, axis);
-  if (legacy) {
-    p.axis.n = prod(x.shape, axis, rank);
-    p.axis.inner = 1;
-  } else {
-    p.axis.n = x.shape[axis];
-    p.axis.inner = prod(x.shape, axis + 1, rank);
-  }
   ctx.set_output(0, x.dtype, x.shape);
-  ctx.step.flops = (kind == SoftKind::Hardmax ? 1.0 : 4.0) * x.numel();
-  set_run_float<SoftRun>(ctx, x.dtype, name);
+  auto& p = use<k::AxisParams>(ctx, x.dtype, op);
+  p.outer = prod(x.shape, 0, axis);
+  if (legacy) {
+    p.n = prod(x.shape, axis, rank);
+    p.inner = 1;
+  } else {
+    p.n = x.shape[axis];
+    p.inner = prod(x.shape, axis + 1, rank);
+  }
+  ctx.step.flops = (std::string(op) == "hardmax" ? 1.0 : 4.0) * x.numel();
 }
 
-void Softmax(OpContext& ctx) { softmax_like(ctx, SoftKind::Softmax, "softmax"); }
-void LogSoftmax(OpContext& ctx) { softmax_like(ctx, SoftKind::LogSoftmax, "log_softmax"); }
-void Hardmax(OpContext& ctx) { softmax_like(ctx, SoftKind::Hardmax, "hardmax"); }
+void Softmax(OpContext& ctx) { softmax_like(ctx, "softmax"); }
+void LogSoftmax(OpContext& ctx) { softmax_like(ctx, "log_softmax"); }
+void Hardmax(OpContext& ctx) { softmax_like(ctx, "hardmax"); }
 
 // --- LayerNormalization -------------------------------------------------------------------
-
-struct LayerNormOpParams {
-  k::LayerNormParams ln;
-  int num_inputs = 3;   // outputs follow the inputs the node lists
-  int num_outputs = 1;  // Mean / InvStdDev operands exist only if listed
-};
-
-template <class T>
-struct LayerNormRun {
-  static int run(const void* params, void* const* ops) {
-    const auto& p = *static_cast<const LayerNormOpParams*>(params);
-    const int o = p.num_inputs;
-    k::layer_norm<T>(p.ln, static_cast<const T*>(ops[0]), static_cast<const T*>(ops[1]),
-                     p.ln.has_bias ? static_cast<const T*>(ops[2]) : nullptr, static_cast<T*>(ops[o]),
-                     p.num_outputs > 1 ? static_cast<T*>(ops[o + 1]) : nullptr,
-                     p.num_outputs > 2 ? static_cast<T*>(ops[o + 2]) : nullptr);
-    return 0;
-  }
-};
 
 // Opset 17. Normalizes over dims [axis, rank); Scale and B broadcast to those
 // dims. Optional outputs Mean and InvStdDev have the input's shape with the
@@ -158,44 +73,28 @@ void LayerNormalization(OpContext& ctx) {
   const int64_t stash = ctx.attr_int("stash_type", 1);
   if (stash != 1 && stash != 11) ctx.fail("stash_type " + std::to_string(stash) + " is not supported (float or double)");
   if (ctx.num_outputs() > 3) ctx.fail("has at most 3 outputs");
-  auto& op = make_params<LayerNormOpParams>(ctx.step);
-  op.num_inputs = static_cast<int>(ctx.node().inputs.size());
-  op.num_outputs = static_cast<int>(ctx.node().outputs.size());
-  k::LayerNormParams& p = op.ln;
-  p.outer = prod(x.shape, 0, axis);
-  p.n = prod(x.shape, axis, rank);
-  p.epsilon = ctx.attr_float("epsilon", 1e-5f);
-  p.has_bias = ctx.has_input(2);
-  const Shape norm(x.shape.begin() + axis, x.shape.end());
-  std::vector<Shape> shapes = {ctx.input(1).shape};
-  if (p.has_bias) shapes.push_back(ctx.input(2).shape);
-  for (Shape& s : shapes) {
-    // Leading 1s beyond the normalized rank (e.g. Scale of shape [1, C]) are dropped.
-    while (s.size() > norm.size() && s.front() == 1) s.erase(s.begin());
-    Shape b;
-    if (!k::broadcast_shape({norm, s}, b) || b != norm)
-      ctx.fail("Scale/B of shape " + shape_str(s) + " does not broadcast to the normalized shape " + shape_str(norm));
-  }
-  if (!k::make_broadcast(shapes, norm, p.affine)) ctx.fail("rank exceeds " + std::to_string(kMaxRank));
   ctx.set_output(0, x.dtype, x.shape);
   Shape stat = x.shape;
   for (int d = axis; d < rank; ++d) stat[d] = 1;
   for (int i = 1; i < ctx.num_outputs(); ++i)
     if (ctx.has_output(i)) ctx.set_output(i, x.dtype, stat);
+  auto& p = use<k::LayerNormParams>(ctx, x.dtype, "layer_norm");
+  p.num_inputs = static_cast<int32_t>(ctx.node().inputs.size());
+  p.num_outputs = static_cast<int32_t>(ctx.node().outputs.size());
+  p.outer = prod(x.shape, 0, axis);
+  p.n = prod(x.shape, axis, rank);
+  p.epsilon = ctx.attr_float("epsilon", 1e-5f);
+  p.has_bias = ctx.has_input(2);
+  // Scale and B broadcast to the normalized dims; leading 1s beyond their
+  // rank (e.g. Scale of shape [1, C]) are dropped.
+  const Shape norm(x.shape.begin() + axis, x.shape.end());
+  if (!k::make_layer_norm_affine(norm, ctx.input(1).shape, p.has_bias ? &ctx.input(2).shape : nullptr, p))
+    ctx.fail("Scale " + shape_str(ctx.input(1).shape) + (p.has_bias ? " or B " + shape_str(ctx.input(2).shape) : "") +
+             " does not broadcast to the normalized shape " + shape_str(norm));
   ctx.step.flops = 8.0 * x.numel();
-  set_run_float<LayerNormRun>(ctx, x.dtype, "layer_norm");
 }
 
 // --- InstanceNormalization -------------------------------------------------------------------
-
-template <class T>
-struct InstanceNormRun {
-  static int run(const void* params, void* const* ops) {
-    k::instance_norm<T>(*static_cast<const k::InstanceNormParams*>(params), static_cast<const T*>(ops[0]),
-                        static_cast<const T*>(ops[1]), static_cast<const T*>(ops[2]), static_cast<T*>(ops[3]));
-    return 0;
-  }
-};
 
 void InstanceNormalization(OpContext& ctx) {
   ctx.expect_inputs(3, 3);
@@ -209,25 +108,16 @@ void InstanceNormalization(OpContext& ctx) {
     if (t.rank() != 1 || t.shape[0] != C)
       ctx.fail("input " + std::to_string(i) + " must have shape [" + std::to_string(C) + "], got " + shape_str(t.shape));
   }
-  auto& p = make_params<k::InstanceNormParams>(ctx.step);
+  ctx.set_output(0, x.dtype, x.shape);
+  auto& p = use<k::InstanceNormParams>(ctx, x.dtype, "instance_norm");
   p.batch = x.shape[0];
   p.channels = C;
   p.spatial = prod(x.shape, 2, x.shape.size());
   p.epsilon = ctx.attr_float("epsilon", 1e-5f);
-  ctx.set_output(0, x.dtype, x.shape);
   ctx.step.flops = 6.0 * x.numel();
-  set_run_float<InstanceNormRun>(ctx, x.dtype, "instance_norm");
 }
 
 // --- LpNormalization ---------------------------------------------------------------------------
-
-template <class T>
-struct LpNormRun {
-  static int run(const void* params, void* const* ops) {
-    k::lp_norm<T>(*static_cast<const k::LpNormParams*>(params), static_cast<const T*>(ops[0]), static_cast<T*>(ops[1]));
-    return 0;
-  }
-};
 
 void LpNormalization(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
@@ -237,37 +127,22 @@ void LpNormalization(OpContext& ctx) {
   const int axis = ctx.axis(ctx.attr_int("axis", -1), x.rank());
   const int64_t pn = ctx.attr_int("p", 2);
   if (pn != 1 && pn != 2) ctx.fail("p must be 1 or 2, got " + std::to_string(pn));
-  auto& p = make_params<k::LpNormParams>(ctx.step);
-  p.p = static_cast<int>(pn);
+  ctx.set_output(0, x.dtype, x.shape);
+  auto& p = use<k::LpNormParams>(ctx, x.dtype, "lp_norm");
+  p.p = static_cast<int32_t>(pn);
   p.axis.outer = prod(x.shape, 0, axis);
   p.axis.n = x.shape[axis];
   p.axis.inner = prod(x.shape, axis + 1, x.shape.size());
-  ctx.set_output(0, x.dtype, x.shape);
   ctx.step.flops = 3.0 * x.numel();
-  set_run_float<LpNormRun>(ctx, x.dtype, "lp_norm");
 }
 
 // --- Reductions -----------------------------------------------------------------------------------
 
-struct ReduceOpParams {
-  k::ReduceParams r;
-  int num_inputs = 1;
-};
-
-template <class T>
-struct ReduceOpRun {
-  static int run(const void* params, void* const* ops) {
-    const auto& p = *static_cast<const ReduceOpParams*>(params);
-    k::reduce<T>(p.r, static_cast<const T*>(ops[0]), static_cast<T*>(ops[p.num_inputs]));
-    return 0;
-  }
-};
-
 // Axes come from the `axes` attribute, or from input 1 for ReduceSum at
 // opset >= 13 and the other reductions at opset >= 18. Empty axes reduce
 // everything unless noop_with_empty_axes is set (then nothing is reduced).
-void reduce_op(OpContext& ctx, k::ReduceKind kind, const char* name) {
-  const bool axes_input = kind == k::ReduceKind::Sum ? ctx.opset() >= 13 : ctx.opset() >= 18;
+void reduce_op(OpContext& ctx, const char* op) {
+  const bool axes_input = std::string(op) == "reduce_sum" ? ctx.opset() >= 13 : ctx.opset() >= 18;
   ctx.expect_inputs(1, axes_input ? 2 : 1);
   ctx.expect_dtype(0, {DType::F32, DType::F64, DType::I32, DType::I64, DType::U8, DType::I8});
   const TensorInfo& x = ctx.input(0);
@@ -292,43 +167,32 @@ void reduce_op(OpContext& ctx, k::ReduceKind kind, const char* name) {
     }
   }
   if (rank > kMaxRank) ctx.fail("rank exceeds " + std::to_string(kMaxRank));
-  auto& op = make_params<ReduceOpParams>(ctx.step);
-  op.num_inputs = static_cast<int>(ctx.node().inputs.size());
-  op.r.kind = kind;
-  if (!k::make_reduce(x.shape, reduced, op.r)) ctx.fail("rank exceeds " + std::to_string(kMaxRank));
   Shape out;
   for (int d = 0; d < rank; ++d) {
     if (!reduced[d]) out.push_back(x.shape[d]);
     else if (keepdims) out.push_back(1);
   }
   ctx.set_output(0, x.dtype, out);
+  auto& p = use<k::ReduceParams>(ctx, x.dtype, op);
+  p.out_slot = static_cast<int32_t>(ctx.node().inputs.size());
+  if (!k::make_reduce(x.shape, reduced, p)) ctx.fail("rank exceeds " + std::to_string(kMaxRank));
   ctx.step.flops = static_cast<double>(x.numel());
-  set_run<ReduceOpRun>(ctx, x.dtype, name);
 }
 
-void ReduceSum(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::Sum, "reduce_sum"); }
-void ReduceMean(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::Mean, "reduce_mean"); }
-void ReduceMax(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::Max, "reduce_max"); }
-void ReduceMin(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::Min, "reduce_min"); }
-void ReduceProd(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::Prod, "reduce_prod"); }
-void ReduceL1(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::L1, "reduce_l1"); }
-void ReduceL2(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::L2, "reduce_l2"); }
-void ReduceLogSum(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::LogSum, "reduce_log_sum"); }
-void ReduceLogSumExp(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::LogSumExp, "reduce_log_sum_exp"); }
-void ReduceSumSquare(OpContext& ctx) { reduce_op(ctx, k::ReduceKind::SumSquare, "reduce_sum_square"); }
+void ReduceSum(OpContext& ctx) { reduce_op(ctx, "reduce_sum"); }
+void ReduceMean(OpContext& ctx) { reduce_op(ctx, "reduce_mean"); }
+void ReduceMax(OpContext& ctx) { reduce_op(ctx, "reduce_max"); }
+void ReduceMin(OpContext& ctx) { reduce_op(ctx, "reduce_min"); }
+void ReduceProd(OpContext& ctx) { reduce_op(ctx, "reduce_prod"); }
+void ReduceL1(OpContext& ctx) { reduce_op(ctx, "reduce_l1"); }
+void ReduceL2(OpContext& ctx) { reduce_op(ctx, "reduce_l2"); }
+void ReduceLogSum(OpContext& ctx) { reduce_op(ctx, "reduce_log_sum"); }
+void ReduceLogSumExp(OpContext& ctx) { reduce_op(ctx, "reduce_log_sum_exp"); }
+void ReduceSumSquare(OpContext& ctx) { reduce_op(ctx, "reduce_sum_square"); }
 
 // --- ArgMax / ArgMin ---------------------------------------------------------------------------------
 
-template <class T>
-struct ArgRun {
-  static int run(const void* params, void* const* ops) {
-    k::arg_reduce<T>(*static_cast<const k::ArgParams*>(params), static_cast<const T*>(ops[0]),
-                     static_cast<int64_t*>(ops[1]));
-    return 0;
-  }
-};
-
-void arg_op(OpContext& ctx, bool is_max, const char* name) {
+void arg_op(OpContext& ctx, const char* op) {
   ctx.expect_inputs(1, 1);
   ctx.expect_dtype(0, {DType::F32, DType::F64, DType::I32, DType::I64, DType::U8, DType::I8});
   const TensorInfo& x = ctx.input(0);
@@ -336,22 +200,20 @@ void arg_op(OpContext& ctx, bool is_max, const char* name) {
   if (rank == 0) ctx.fail("input must have rank >= 1");
   const int axis = ctx.axis(ctx.attr_int("axis", 0), rank);
   if (x.shape[axis] == 0) ctx.fail("cannot take the arg of an empty axis (" + shape_str(x.shape) + ")");
-  auto& p = make_params<k::ArgParams>(ctx.step);
-  p.is_max = is_max;
-  p.select_last_index = ctx.attr_int("select_last_index", 0) != 0;
-  p.axis.outer = prod(x.shape, 0, axis);
-  p.axis.n = x.shape[axis];
-  p.axis.inner = prod(x.shape, axis + 1, rank);
   Shape out = x.shape;
   if (ctx.attr_int("keepdims", 1) != 0) out[axis] = 1;
   else out.erase(out.begin() + axis);
   ctx.set_output(0, DType::I64, out);
+  auto& p = use<k::ArgParams>(ctx, x.dtype, op);
+  p.select_last_index = ctx.attr_int("select_last_index", 0) != 0;
+  p.axis.outer = prod(x.shape, 0, axis);
+  p.axis.n = x.shape[axis];
+  p.axis.inner = prod(x.shape, axis + 1, rank);
   ctx.step.flops = static_cast<double>(x.numel());
-  set_run<ArgRun>(ctx, x.dtype, name);
 }
 
-void ArgMax(OpContext& ctx) { arg_op(ctx, true, "argmax"); }
-void ArgMin(OpContext& ctx) { arg_op(ctx, false, "argmin"); }
+void ArgMax(OpContext& ctx) { arg_op(ctx, "argmax"); }
+void ArgMin(OpContext& ctx) { arg_op(ctx, "argmin"); }
 
 }  // namespace
 

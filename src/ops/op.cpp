@@ -64,12 +64,38 @@ void OpContext::set_output(int i, DType dtype, Shape shape) {
   outputs_[i].shape = std::move(shape);
 }
 
+std::string kernel_symbol(DType t, const char* op, const char* impl) {
+  const char* name = "?";
+  switch (t) {
+    case DType::F32: name = "f32"; break;
+    case DType::F64: name = "f64"; break;
+    case DType::I8: name = "s8"; break;
+    case DType::I16: name = "s16"; break;
+    case DType::I32: name = "s32"; break;
+    case DType::I64: name = "s64"; break;
+    case DType::U8: name = "u8"; break;
+    case DType::U16: name = "u16"; break;
+    case DType::U32: name = "u32"; break;
+    case DType::U64: name = "u64"; break;
+    case DType::Bool: name = "b8"; break;
+    case DType::F16: name = "f16"; break;
+    case DType::BF16: name = "bf16"; break;
+    default: break;
+  }
+  return std::string("rtml_") + name + "_" + op + "__" + impl;
+}
+
+std::string kernel_symbol_x(size_t element_bytes, const char* op, const char* impl) {
+  return "rtml_x" + std::to_string(element_bytes * 8) + "_" + op + "__" + impl;
+}
+
 void OpContext::set_kernel(const kernels::KernelInfo& k, size_t params_size) {
   const size_t expected = k.params ? k.params->size : 0;
   if (expected != params_size)
     fail(std::string("internal error: kernel ") + k.symbol + " takes " + std::to_string(expected) +
          " bytes of params, prepare filled " + std::to_string(params_size));
   step.run = k.fn;
+  step.reset = k.reset;
   step.info = &k;
   step.kernel = k.symbol;
 }

@@ -21,6 +21,9 @@
 //            emits them with the model's other constants)
 //   fused   (the other addend of an Add fused into the step; see Step::fuse)
 //   scratch (only if scratch_bytes > 0; 64-byte aligned, uninitialized)
+//   state   (only if state_bytes > 0; 64-byte aligned: the step's own memory,
+//            shared with no other tensor, kept from one run to the next and
+//            set by `reset` when the session is created and on each reset)
 // So a kernel with optional trailing operands must learn in prepare how many
 // slots the node has (ctx.node().inputs.size(), .outputs.size()) and keep
 // that in its params.
@@ -43,8 +46,10 @@ namespace rtml::ops {
 // Session::run reports with the failing node. The kernel library's calling
 // convention (kernels/rtml_kernel.h).
 using RunFn = rtml_kernel_fn;
-// Called by Session::reset() (for stateful kernels such as the seeded RNG).
-using ResetFn = void (*)(void* params);
+// Returns a stateful step's state operand to its start (the seeded RNG):
+// called when a session is created and by Session::reset(). The kernel
+// table entry's reset (kernels/rtml_kernel.h).
+using ResetFn = rtml_kernel_reset_fn;
 
 // A constant prepare made for its step (packed weights, an effective bias):
 // owned by the plan, counted with the model's constants (Plan::constant_bytes).
@@ -68,6 +73,10 @@ struct Step {
   std::string kernel;
   std::vector<StepConstant> constants;  // operands after the outputs (see above)
   size_t scratch_bytes = 0;
+  // Bytes of the step's persistent state (the last operand; see above).
+  // Params stay read-only: what a kernel carries between runs lives here.
+  // Such a step needs `reset` and is never constant-folded.
+  size_t state_bytes = 0;
   // The output 0 holds exactly the bytes of input 0 (Reshape, Squeeze,
   // Flatten, Identity...). The planner may then share storage and skip the
   // step; `run` must still be a correct copy for when it cannot.
@@ -94,6 +103,13 @@ struct TensorInfo {
   template <class T>
   const T* as() const { return static_cast<const T*>(data); }
 };
+
+// A kernel table symbol: kernel_symbol(DType::F32, "softmax") is
+// "rtml_f32_softmax__ref" (rtml_kernel.h's type names: f32 f64 s8 s16 s32
+// s64 u8 u16 u32 u64 b8 f16 bf16); kernel_symbol_x(4, "transpose") is
+// "rtml_x32_transpose__ref" for kernels that only move elements.
+std::string kernel_symbol(DType t, const char* op, const char* impl = "ref");
+std::string kernel_symbol_x(size_t element_bytes, const char* op, const char* impl = "ref");
 
 // Makes a params struct owned by a Step.
 template <class P>

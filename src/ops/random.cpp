@@ -4,7 +4,8 @@
 // portable PCG32 of kernels/random.h: with a `seed` attribute the sequence is
 // fixed by it; without one a fixed default seed (kRandomDefaultSeed) is used,
 // so runs are reproducible too. Every run draws the next numbers of the
-// sequence; Session::reset() replays it from the start.
+// sequence (the generator is the step's state operand); Session::reset()
+// replays it from the start (the entry's reset function).
 #include "kernels/random.h"
 #include "ops/op.h"
 
@@ -12,22 +13,7 @@ namespace rtml::ops {
 
 namespace {
 
-using kernels::RandomDist;
-using kernels::RandomParams;
-
-struct RandomStep {
-  RandomParams k;
-  int out_operand = 0;
-};
-
-int run_random(const void* params, void* const* ops) {
-  // The generator state is the one mutable part of a step's params.
-  auto& p = *const_cast<RandomStep*>(static_cast<const RandomStep*>(params));
-  kernels::random_fill(p.k, ops[p.out_operand]);
-  return 0;
-}
-
-void reset_random(void* params) { kernels::random_reset(static_cast<RandomStep*>(params)->k); }
+enum class Dist { Uniform, Normal };
 
 DType checked_dtype(OpContext& ctx, int64_t code) {
   const DType t = static_cast<DType>(code);
@@ -36,54 +22,56 @@ DType checked_dtype(OpContext& ctx, int64_t code) {
   ctx.fail("output dtype " + std::to_string(code) + " (" + name + ") is not supported; rtml supports float and double");
 }
 
-void prepare_random(OpContext& ctx, RandomDist dist, bool like) {
-  auto& sp = make_params<RandomStep>(ctx.step);
-  RandomParams& p = sp.k;
-  p.dist = dist;
+void prepare_random(OpContext& ctx, Dist dist, bool like) {
   Shape shape;
+  DType dtype;
   if (like) {
     ctx.expect_inputs(1, 1);
     const TensorInfo& in = ctx.input(0);
     shape = in.shape;
-    p.dtype = ctx.has_attr("dtype") ? checked_dtype(ctx, ctx.attr_int("dtype", 1))
-                                    : checked_dtype(ctx, static_cast<int64_t>(in.dtype));
-    sp.out_operand = static_cast<int>(ctx.node().inputs.size());
+    dtype = ctx.has_attr("dtype") ? checked_dtype(ctx, ctx.attr_int("dtype", 1))
+                                  : checked_dtype(ctx, static_cast<int64_t>(in.dtype));
   } else {
     ctx.expect_inputs(0, 0);
     if (!ctx.has_attr("shape")) ctx.fail("attribute shape is required");
     shape = ctx.attr_ints("shape");
     for (int64_t d : shape)
       if (d < 0) ctx.fail("attribute shape has a negative dimension (" + shape_str(shape) + ")");
-    p.dtype = checked_dtype(ctx, ctx.attr_int("dtype", 1));
-    sp.out_operand = 0;
+    dtype = checked_dtype(ctx, ctx.attr_int("dtype", 1));
   }
   if (ctx.num_outputs() != 1) ctx.fail("expects 1 output, got " + std::to_string(ctx.num_outputs()));
-  if (dist == RandomDist::Normal) {
-    p.a = ctx.attr_float("mean", 0.0f);
-    p.b = ctx.attr_float("scale", 1.0f);
+  double a, b;
+  if (dist == Dist::Normal) {
+    a = ctx.attr_float("mean", 0.0f);
+    b = ctx.attr_float("scale", 1.0f);
   } else {
-    p.a = ctx.attr_float("low", 0.0f);
-    p.b = ctx.attr_float("high", 1.0f);
-    if (p.b < p.a) ctx.fail("attribute high (" + std::to_string(p.b) + ") is below low (" + std::to_string(p.a) + ")");
+    a = ctx.attr_float("low", 0.0f);
+    b = ctx.attr_float("high", 1.0f);
+    if (b < a) ctx.fail("attribute high (" + std::to_string(b) + ") is below low (" + std::to_string(a) + ")");
   }
+  ctx.set_output(0, dtype, shape);
+
+  const bool f64 = dtype == DType::F64;
+  const char* symbol = dist == Dist::Normal ? (f64 ? "rtml_f64_random_normal__ref" : "rtml_f32_random_normal__ref")
+                                            : (f64 ? "rtml_f64_random_uniform__ref" : "rtml_f32_random_uniform__ref");
+  auto& p = ctx.use_kernel<rtml_random_params>(symbol);
   p.count = shape_numel(shape);
+  p.a = a;
+  p.b = b;
   const uint64_t seed = ctx.has_attr("seed") ? kernels::random_seed_from_float(ctx.attr_float("seed", 0))
                                              : kernels::kRandomDefaultSeed;
-  kernels::random_init(p, seed);
-  ctx.set_output(0, p.dtype, shape);
-
-  ctx.step.run = run_random;
-  ctx.step.reset = reset_random;
-  const bool f64 = p.dtype == DType::F64;
-  ctx.step.kernel = dist == RandomDist::Normal ? (f64 ? "random_normal_f64" : "random_normal_f32")
-                                               : (f64 ? "random_uniform_f64" : "random_uniform_f32");
-  ctx.step.flops = static_cast<double>(p.count) * (dist == RandomDist::Normal ? 20.0 : 4.0);
+  p.seed_lo = static_cast<uint32_t>(seed);
+  p.seed_hi = static_cast<uint32_t>(seed >> 32);
+  p.out_slot = static_cast<int32_t>(ctx.node().inputs.size());
+  p.state_slot = p.out_slot + 1;  // after the output: random steps have no constants, addend or scratch
+  ctx.step.state_bytes = sizeof(rtml_random_state);
+  ctx.step.flops = static_cast<double>(p.count) * (dist == Dist::Normal ? 20.0 : 4.0);
 }
 
-void prepare_RandomNormal(OpContext& ctx) { prepare_random(ctx, RandomDist::Normal, false); }
-void prepare_RandomNormalLike(OpContext& ctx) { prepare_random(ctx, RandomDist::Normal, true); }
-void prepare_RandomUniform(OpContext& ctx) { prepare_random(ctx, RandomDist::Uniform, false); }
-void prepare_RandomUniformLike(OpContext& ctx) { prepare_random(ctx, RandomDist::Uniform, true); }
+void prepare_RandomNormal(OpContext& ctx) { prepare_random(ctx, Dist::Normal, false); }
+void prepare_RandomNormalLike(OpContext& ctx) { prepare_random(ctx, Dist::Normal, true); }
+void prepare_RandomUniform(OpContext& ctx) { prepare_random(ctx, Dist::Uniform, false); }
+void prepare_RandomUniformLike(OpContext& ctx) { prepare_random(ctx, Dist::Uniform, true); }
 
 }  // namespace
 

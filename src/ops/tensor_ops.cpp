@@ -52,15 +52,28 @@ int elem_size(const OpContext& ctx, DType t) {
 
 // ---- plain copy (view ops) -----------------------------------------------------
 
-struct CopyOp {
-  size_t bytes = 0;
-  int out = 1;
-};
+// The strided-copy entry of `op` for the element size of `t`.
+std::string sized_symbol(OpContext& ctx, DType t, const char* op) {
+  return kernel_symbol_x(static_cast<size_t>(elem_size(ctx, t)), op);
+}
 
-int run_copy(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const CopyOp*>(params);
-  kernels::copy_bytes(ops[0], ops[p.out], p.bytes);
-  return 0;
+// Output 0 = `data` (a step constant of `dtype` and `shape`), copied by
+// rtml_x8_copy__ref (Constant, Shape, Size: folded at prepare).
+void copy_constant(OpContext& ctx, DType dtype, Shape shape, std::shared_ptr<const ir::Buffer> data) {
+  ctx.set_output(0, dtype, shape);
+  const int64_t bytes = shape_numel(shape) * static_cast<int64_t>(dtype_size(dtype));
+  const int slot = ctx.add_constant("value", dtype, std::move(shape), std::move(data));
+  auto& p = ctx.use_kernel<rtml_copy_params>("rtml_x8_copy__ref");
+  p.bytes = bytes;
+  p.in_slot = slot;
+  p.out_slot = out_slot(ctx, 0);
+}
+
+// A buffer holding `bytes` bytes copied from `src`.
+std::shared_ptr<const ir::Buffer> buffer_of(const void* src, size_t bytes) {
+  auto buf = std::make_shared<ir::Buffer>(bytes);
+  if (bytes) std::memcpy(buf->data(), src, bytes);
+  return buf;
 }
 
 // Output 0 = input 0's bytes with `shape`; the planner may alias the two.
@@ -72,11 +85,10 @@ void set_view(OpContext& ctx, Shape shape) {
     ctx.fail("cannot view " + shape_str(in.shape) + " (" + std::to_string(in.numel()) + " elements) as " +
              shape_str(shape) + " (" + (n ? std::to_string(*n) : std::string("too many")) + " elements)");
   ctx.set_output(0, in.dtype, std::move(shape));
-  auto& p = make_params<CopyOp>(ctx.step);
-  p.bytes = in.bytes();
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_copy;
-  ctx.step.kernel = "copy";
+  auto& p = ctx.use_kernel<rtml_copy_params>("rtml_x8_copy__ref");
+  p.bytes = static_cast<int64_t>(in.bytes());
+  p.in_slot = 0;
+  p.out_slot = out_slot(ctx, 0);
   ctx.step.output_aliases_input = true;
   ctx.step.flops = 0;
 }
@@ -91,110 +103,67 @@ void Identity(OpContext& ctx) {
 // where it is the identity too. A training_mode input that is true with a
 // nonzero ratio fails: at prepare time when both are constant, else with
 // run-time code 2.
-struct DropoutOp {
-  size_t bytes = 0;
-  int out = 1;
-  int mask = -1;        // operand of the mask output, or -1
-  int64_t mask_count = 0;
-  int training = -1;    // operand of a run-time training_mode, or -1
-  int ratio = -1;       // operand of a run-time ratio, or -1
-  DType ratio_type = DType::F32;
-  bool ratio_zero = false;  // ratio known to be 0 at prepare time
-};
-
-bool dropout_ratio_zero(const DropoutOp& p, void* const* ops) {
-  if (p.ratio_zero) return true;
-  if (p.ratio < 0 || !ops[p.ratio]) return false;  // default ratio 0.5
-  if (p.ratio_type == DType::F32) return *static_cast<const float*>(ops[p.ratio]) == 0.f;
-  if (p.ratio_type == DType::F64) return *static_cast<const double*>(ops[p.ratio]) == 0.0;
-  return false;
-}
-
-int run_dropout(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const DropoutOp*>(params);
-  if (p.training >= 0 && ops[p.training] && *static_cast<const uint8_t*>(ops[p.training]) &&
-      !dropout_ratio_zero(p, ops))
-    return 2;
-  kernels::copy_bytes(ops[0], ops[p.out], p.bytes);
-  if (p.mask >= 0 && ops[p.mask]) std::memset(ops[p.mask], 1, static_cast<size_t>(p.mask_count));
-  return 0;
-}
-
 void Dropout(OpContext& ctx) {
   ctx.expect_inputs(1, ctx.opset() >= 12 ? 3 : 1);
   const TensorInfo& in = ctx.input(0);
   check_sized(ctx, 0);
   if (ctx.opset() < 7 && ctx.attr_int("is_test", 0) == 0 && ctx.has_attr("is_test"))
     ctx.fail("training mode (is_test=0) is not supported; rtml runs inference only");
-  auto& p = make_params<DropoutOp>(ctx.step);
+  rtml_dropout_params p{};
+  p.mask_slot = p.training_slot = p.ratio_slot = -1;
   if (ctx.has_input(1)) {
     ctx.expect_dtype(1, {DType::F32, DType::F64, DType::F16});
     if (ctx.input(1).numel() != 1) ctx.fail("ratio must be a scalar");
-    p.ratio_type = ctx.input(1).dtype;
-    if (ctx.is_constant(1) && p.ratio_type != DType::F16) p.ratio_zero = ctx.const_floats(1)[0] == 0.f;
-    else p.ratio = 1;
+    const DType rt = ctx.input(1).dtype;
+    if (ctx.is_constant(1) && rt != DType::F16) {
+      p.ratio_zero = ctx.const_floats(1)[0] == 0.f;
+    } else {
+      p.ratio_slot = 1;
+      p.ratio_bytes = rt == DType::F16 ? 0 : static_cast<int32_t>(dtype_size(rt));
+    }
   }
   if (ctx.has_input(2)) {
     ctx.expect_dtype(2, {DType::Bool});
     if (ctx.is_constant(2)) {
-      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero && p.ratio < 0)
+      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero && p.ratio_slot < 0)
         ctx.fail("training_mode=true (random dropping) is not supported; rtml runs inference only");
-      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero) p.training = 2;  // checked against the run-time ratio
+      if (*ctx.input(2).as<uint8_t>() && !p.ratio_zero) p.training_slot = 2;  // checked against the run-time ratio
     } else {
-      p.training = 2;
+      p.training_slot = 2;
     }
   }
   ctx.set_output(0, in.dtype, in.shape);
-  p.bytes = in.bytes();
-  p.out = out_slot(ctx, 0);
+  p.bytes = static_cast<int64_t>(in.bytes());
+  p.out_slot = out_slot(ctx, 0);
   if (ctx.has_output(1)) {
     // Opset < 10 typed the mask like the input; later opsets use bool.
     ctx.set_output(1, ctx.opset() >= 10 ? DType::Bool : in.dtype, in.shape);
     if (ctx.opset() < 10 && in.dtype != DType::Bool)
       ctx.fail("a mask output of the input's type (opset < 10) is not supported");
-    p.mask = out_slot(ctx, 1);
+    p.mask_slot = out_slot(ctx, 1);
     p.mask_count = in.numel();
   }
-  ctx.step.run = run_dropout;
-  ctx.step.kernel = "dropout_inference";
-  ctx.step.output_aliases_input = p.mask < 0 && p.training < 0;
+  if (p.mask_slot < 0 && p.training_slot < 0) {  // the usual case: a plain view
+    set_view(ctx, in.shape);
+    return;
+  }
+  ctx.use_kernel<rtml_dropout_params>("rtml_x8_dropout__ref") = p;
 }
 
 // ---- Constant / ConstantOfShape ----------------------------------------------
 
-struct ConstantOp {
-  std::shared_ptr<const void> keep;  // owns `data`
-  const void* data = nullptr;
-  size_t bytes = 0;
-};
-
-int run_constant(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const ConstantOp*>(params);
-  kernels::copy_bytes(p.data, ops[0], p.bytes);
-  return 0;
-}
-
 void Constant(OpContext& ctx) {
   ctx.expect_inputs(0, 0);
-  auto& p = make_params<ConstantOp>(ctx.step);
-  ctx.step.run = run_constant;
-  ctx.step.kernel = "constant";
   if (const ir::Tensor* t = ctx.has_attr("value") ? ctx.attr_tensor("value") : nullptr) {
     if (dtype_size(t->dtype) == 0) ctx.fail(std::string("value of type ") + dtype_name(t->dtype) + " is not supported");
     ctx.set_output(0, t->dtype, t->shape);
-    p.bytes = static_cast<size_t>(shape_numel(t->shape)) * dtype_size(t->dtype);
-    if (!t->data || t->data->size() < p.bytes) ctx.fail("value tensor holds fewer bytes than its shape needs");
-    p.keep = t->data;
-    p.data = t->data->data();
+    const size_t bytes = static_cast<size_t>(shape_numel(t->shape)) * dtype_size(t->dtype);
+    if (!t->data || t->data->size() < bytes) ctx.fail("value tensor holds fewer bytes than its shape needs");
+    copy_constant(ctx, t->dtype, t->shape, t->data);
     return;
   }
   auto own = [&](DType dt, Shape shape, const void* src, size_t bytes) {
-    auto buf = std::shared_ptr<unsigned char[]>(new unsigned char[bytes ? bytes : 1]);
-    if (bytes) std::memcpy(buf.get(), src, bytes);
-    p.keep = buf;
-    p.data = buf.get();
-    p.bytes = bytes;
-    ctx.set_output(0, dt, std::move(shape));
+    copy_constant(ctx, dt, std::move(shape), buffer_of(src, bytes));
   };
   if (ctx.has_attr("value_float")) {
     float v = ctx.attr_float("value_float", 0);
@@ -217,53 +186,26 @@ void Constant(OpContext& ctx) {
   }
 }
 
-struct FillOp {
-  alignas(8) unsigned char value[8] = {};
-  int elem_size = 4;
-  int64_t count = 0;
-  int out = 1;
-};
-
-int run_fill(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const FillOp*>(params);
-  kernels::fill(p.value, p.elem_size, p.count, ops[p.out]);
-  return 0;
-}
-
 void ConstantOfShape(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
   Shape shape = ctx.const_ints(0);
   if (ctx.input(0).rank() != 1) ctx.fail("input must be a 1-D shape, got " + shape_str(ctx.input(0).shape));
   for (int64_t d : shape)
     if (d < 0) ctx.fail("shape " + shape_str(shape) + " has a negative dimension");
-  auto& p = make_params<FillOp>(ctx.step);
+  rtml_fill_params p{};
   DType dt = DType::F32;
   if (const ir::Tensor* t = ctx.attr_tensor("value")) {
     if (shape_numel(t->shape) != 1) ctx.fail("attribute value must hold exactly one element");
     dt = t->dtype;
-    p.elem_size = elem_size(ctx, dt);
-    std::memcpy(p.value, t->data->data(), static_cast<size_t>(p.elem_size));
+    std::memcpy(p.value, t->data->data(), static_cast<size_t>(elem_size(ctx, dt)));
   }
   ctx.set_output(0, dt, shape);  // checks the size first
   p.count = shape_numel(shape);
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_fill;
-  ctx.step.kernel = "fill";
+  p.out_slot = out_slot(ctx, 0);
+  ctx.use_kernel<rtml_fill_params>(sized_symbol(ctx, dt, "fill").c_str()) = p;
 }
 
 // ---- Shape / Size ----------------------------------------------------------------
-
-struct ShapeOp {
-  int64_t count = 0;
-  int64_t values[kMaxRank] = {};
-  int out = 1;
-};
-
-int run_shape(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const ShapeOp*>(params);
-  std::memcpy(ops[p.out], p.values, static_cast<size_t>(p.count) * sizeof(int64_t));
-  return 0;
-}
 
 void ShapeOpPrepare(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
@@ -275,24 +217,15 @@ void ShapeOpPrepare(OpContext& ctx) {
   if (end < 0) end += r;
   start = std::clamp<int64_t>(start, 0, r);
   end = std::clamp<int64_t>(end, 0, r);
-  auto& p = make_params<ShapeOp>(ctx.step);
-  p.count = std::max<int64_t>(end - start, 0);
-  for (int64_t i = 0; i < p.count; ++i) p.values[i] = s[static_cast<size_t>(start + i)];
-  p.out = out_slot(ctx, 0);
-  ctx.set_output(0, DType::I64, {p.count});
-  ctx.step.run = run_shape;
-  ctx.step.kernel = "shape";
+  const std::vector<int64_t> values(s.begin() + start, s.begin() + std::max(start, end));
+  copy_constant(ctx, DType::I64, {static_cast<int64_t>(values.size())},
+                buffer_of(values.data(), values.size() * sizeof(int64_t)));
 }
 
 void Size(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
-  auto& p = make_params<ShapeOp>(ctx.step);
-  p.count = 1;
-  p.values[0] = ctx.input(0).numel();
-  p.out = out_slot(ctx, 0);
-  ctx.set_output(0, DType::I64, {});
-  ctx.step.run = run_shape;
-  ctx.step.kernel = "size";
+  const int64_t n = ctx.input(0).numel();
+  copy_constant(ctx, DType::I64, {}, buffer_of(&n, sizeof n));
 }
 
 // ---- Reshape / Flatten / Squeeze / Unsqueeze ---------------------------------------
@@ -407,36 +340,22 @@ void Unsqueeze(OpContext& ctx) {
 
 // ---- strided copies: Transpose, Slice, Expand, Tile, DepthToSpace, SpaceToDepth ----
 
-struct StridedOp {
-  StridedCopyParams k;
-  int out = 1;
-};
-
-int run_strided(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const StridedOp*>(params);
-  kernels::strided_copy(p.k, ops[0], ops[p.out]);
-  return 0;
-}
-
 // Output 0 of `shape` reads input 0 at `offset` + sum(i_k * strides[k]).
 void set_strided(OpContext& ctx, const Shape& shape, const Shape& strides, int64_t offset, const char* kernel,
                  const Shape* out_shape = nullptr) {
   check_sized(ctx, 0);
   check_rank(ctx, shape.size(), kernels::kMaxCopyRank);
   ctx.set_output(0, ctx.input(0).dtype, out_shape ? *out_shape : shape);  // checks the size first
-  auto& p = make_params<StridedOp>(ctx.step);
-  p.k.rank = static_cast<int>(shape.size());
-  p.k.elem_size = elem_size(ctx, ctx.input(0).dtype);
-  p.k.count = shape_numel(shape);
-  p.k.in_offset = offset;
+  auto& p = ctx.use_kernel<StridedCopyParams>(sized_symbol(ctx, ctx.input(0).dtype, kernel).c_str());
+  p.rank = static_cast<int32_t>(shape.size());
+  p.count = shape_numel(shape);
+  p.in_offset = offset;
   for (size_t d = 0; d < shape.size(); ++d) {
-    p.k.shape[d] = shape[d];
-    p.k.in_strides[d] = strides[d];
+    p.shape[d] = shape[d];
+    p.in_strides[d] = strides[d];
   }
-  kernels::simplify_strided_copy(p.k);
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_strided;
-  ctx.step.kernel = kernel;
+  kernels::simplify_strided_copy(p);
+  p.out_slot = out_slot(ctx, 0);
   ctx.step.flops = 0;
 }
 
@@ -604,16 +523,11 @@ void SpaceToDepth(OpContext& ctx) {
 
 // ---- Concat / Split ------------------------------------------------------------
 
-struct ConcatOp {
-  kernels::ConcatParams k;
-  std::vector<int64_t> blocks;  // owned storage for k.in_block_bytes (filled at prepare)
-  int out = 1;
-};
-
-int run_concat(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const ConcatOp*>(params);
-  kernels::concat(p.k, ops, ops[p.out]);
-  return 0;
+// The per-input (or per-output) block sizes in bytes, as the int64 step
+// constant "blocks" of Concat and Split; returns its operand slot.
+int add_blocks(OpContext& ctx, const std::vector<int64_t>& blocks) {
+  return ctx.add_constant("blocks", DType::I64, {static_cast<int64_t>(blocks.size())},
+                          buffer_of(blocks.data(), blocks.size() * sizeof(int64_t)));
 }
 
 void Concat(OpContext& ctx) {
@@ -639,33 +553,18 @@ void Concat(OpContext& ctx) {
                shape_str(first.shape) + " outside axis " + std::to_string(axis));
     out[axis] = ctx.add(out[axis], t.shape[axis], "concatenated axis");
   }
-  auto& p = make_params<ConcatOp>(ctx.step);
   const int64_t es = static_cast<int64_t>(dtype_size(first.dtype));
-  int64_t inner = 1;
+  int64_t inner = 1, outer = 1;
   for (int d = axis + 1; d < r; ++d) inner *= out[d];
-  p.k.outer = 1;
-  for (int d = 0; d < axis; ++d) p.k.outer *= out[d];
-  p.blocks.resize(n);
-  for (int i = 0; i < n; ++i) p.blocks[i] = ctx.input(i).shape[axis] * inner * es;
-  p.k.num_inputs = n;
-  p.k.in_block_bytes = p.blocks.data();
-  p.k.out_block_bytes = out[axis] * inner * es;
-  p.out = n;
+  for (int d = 0; d < axis; ++d) outer *= out[d];
+  std::vector<int64_t> blocks(n);
+  for (int i = 0; i < n; ++i) blocks[i] = ctx.input(i).shape[axis] * inner * es;
   ctx.set_output(0, first.dtype, std::move(out));
-  ctx.step.run = run_concat;
-  ctx.step.kernel = "concat";
-}
-
-struct SplitOp {
-  kernels::SplitParams k;
-  std::vector<int64_t> blocks;  // owned storage for k.out_block_bytes
-  int first_out = 1;
-};
-
-int run_split(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const SplitOp*>(params);
-  kernels::split(p.k, ops[0], ops + p.first_out);
-  return 0;
+  const int blocks_slot = add_blocks(ctx, blocks);
+  auto& p = ctx.use_kernel<rtml_concat_params>("rtml_x8_concat__ref");
+  p.num_inputs = n;
+  p.outer = outer;
+  p.blocks_slot = blocks_slot;
 }
 
 void Split(OpContext& ctx) {
@@ -709,36 +608,26 @@ void Split(OpContext& ctx) {
       sizes.assign(n, dim / n);
     }
   }
-  auto& p = make_params<SplitOp>(ctx.step);
   const int64_t es = static_cast<int64_t>(dtype_size(in.dtype));
-  int64_t inner = 1;
+  int64_t inner = 1, outer = 1;
   for (int d = axis + 1; d < r; ++d) inner *= in.shape[d];
-  p.k.outer = 1;
-  for (int d = 0; d < axis; ++d) p.k.outer *= in.shape[d];
-  p.blocks.resize(n);
+  for (int d = 0; d < axis; ++d) outer *= in.shape[d];
+  std::vector<int64_t> blocks(n);
   for (int i = 0; i < n; ++i) {
-    p.blocks[i] = sizes[i] * inner * es;
+    blocks[i] = sizes[i] * inner * es;
     Shape s = in.shape;
     s[axis] = sizes[i];
     if (ctx.has_output(i)) ctx.set_output(i, in.dtype, s);
   }
-  p.k.num_outputs = n;
-  p.k.out_block_bytes = p.blocks.data();
-  p.k.in_block_bytes = dim * inner * es;
+  const int blocks_slot = add_blocks(ctx, blocks);
+  auto& p = ctx.use_kernel<rtml_split_params>("rtml_x8_split__ref");
+  p.num_outputs = n;
+  p.outer = outer;
   p.first_out = out_slot(ctx, 0);
-  ctx.step.run = run_split;
-  ctx.step.kernel = "split";
+  p.blocks_slot = blocks_slot;
 }
 
 // ---- Gather / GatherElements -----------------------------------------------------
-
-struct GatherOp {
-  kernels::GatherParams k;
-};
-
-int run_gather(const void* params, void* const* ops) {
-  return kernels::gather(static_cast<const GatherOp*>(params)->k, ops[0], ops[1], ops[2]);
-}
 
 void Gather(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
@@ -752,29 +641,28 @@ void Gather(OpContext& ctx) {
   Shape out(data.shape.begin(), data.shape.begin() + axis);
   out.insert(out.end(), idx.shape.begin(), idx.shape.end());
   out.insert(out.end(), data.shape.begin() + axis + 1, data.shape.end());
-  auto& p = make_params<GatherOp>(ctx.step);
-  p.k.outer = 1;
-  for (int d = 0; d < axis; ++d) p.k.outer *= data.shape[d];
+  rtml_gather_params p{};
+  p.outer = 1;
+  for (int d = 0; d < axis; ++d) p.outer *= data.shape[d];
   int64_t inner = 1;
   for (int d = axis + 1; d < r; ++d) inner *= data.shape[d];
-  p.k.axis_dim = data.shape[axis];
-  p.k.inner_bytes = inner * static_cast<int64_t>(dtype_size(data.dtype));
-  p.k.num_indices = idx.numel();
-  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
+  p.axis_dim = data.shape[axis];
+  p.inner_bytes = inner * static_cast<int64_t>(dtype_size(data.dtype));
+  p.num_indices = idx.numel();
+  p.index_size = static_cast<int32_t>(dtype_size(idx.dtype));
   // Constant indices: report a bad index now rather than at run time.
   if (idx.data)
     for (int64_t v : ctx.const_ints(1))
-      if (v < -p.k.axis_dim || v >= p.k.axis_dim)
+      if (v < -p.axis_dim || v >= p.axis_dim)
         ctx.fail("index " + std::to_string(v) + " is out of range for axis " + std::to_string(axis) + " of size " +
-                 std::to_string(p.k.axis_dim));
+                 std::to_string(p.axis_dim));
   ctx.set_output(0, data.dtype, std::move(out));
-  ctx.step.run = run_gather;
-  ctx.step.kernel = "gather";
+  ctx.use_kernel<rtml_gather_params>("rtml_x8_gather__ref") = p;
 }
 
 // GatherElements and ScatterElements: inputs 0 (data) and 1 (indices), same
 // rank, indices no larger than data off the axis.
-kernels::ElementsIndexing prepare_elements_indexing(OpContext& ctx) {
+rtml_elements_params prepare_elements_indexing(OpContext& ctx) {
   ctx.expect_dtype(1, {DType::I64, DType::I32});
   const TensorInfo& data = ctx.input(0);
   const TensorInfo& idx = ctx.input(1);
@@ -787,12 +675,11 @@ kernels::ElementsIndexing prepare_elements_indexing(OpContext& ctx) {
   for (int d = 0; d < r; ++d)
     if (d != axis && idx.shape[d] > data.shape[d])
       ctx.fail("indices " + shape_str(idx.shape) + " exceed data " + shape_str(data.shape) + " in dimension " + std::to_string(d));
-  kernels::ElementsIndexing ix;
+  rtml_elements_params ix{};
   const Shape st = row_major_strides(data.shape);
   ix.rank = r;
   ix.axis = axis;
-  ix.elem_size = elem_size(ctx, data.dtype);
-  ix.index_size = static_cast<int>(dtype_size(idx.dtype));
+  ix.index_size = static_cast<int32_t>(dtype_size(idx.dtype));
   ix.count = idx.numel();
   ix.axis_dim = data.shape[axis];
   for (int d = 0; d < r; ++d) {
@@ -802,33 +689,15 @@ kernels::ElementsIndexing prepare_elements_indexing(OpContext& ctx) {
   return ix;
 }
 
-struct GatherElementsOp {
-  kernels::GatherElementsParams k;
-};
-
-int run_gather_elements(const void* params, void* const* ops) {
-  return kernels::gather_elements(static_cast<const GatherElementsOp*>(params)->k, ops[0], ops[1], ops[2]);
-}
-
 void GatherElements(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
-  auto& p = make_params<GatherElementsOp>(ctx.step);
-  p.k = prepare_elements_indexing(ctx);
+  const rtml_elements_params ix = prepare_elements_indexing(ctx);
   ctx.set_output(0, ctx.input(0).dtype, ctx.input(1).shape);
-  ctx.step.run = run_gather_elements;
-  ctx.step.kernel = "gather_elements";
+  ctx.use_kernel<rtml_elements_params>(sized_symbol(ctx, ctx.input(0).dtype, "gather_elements").c_str()) = ix;
 }
 
 // GatherND: each k-tuple of the last indices dim addresses a slice of data
 // after the batch_dims leading (shared) dims.
-struct GatherNDOp {
-  kernels::GatherNDParams k;
-};
-
-int run_gather_nd(const void* params, void* const* ops) {
-  return kernels::gather_nd(static_cast<const GatherNDOp*>(params)->k, ops[0], ops[1], ops[2]);
-}
-
 void GatherND(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
   ctx.expect_dtype(1, {DType::I64, DType::I32});
@@ -849,73 +718,51 @@ void GatherND(OpContext& ctx) {
   out.insert(out.end(), data.shape.begin() + b + k, data.shape.end());
   const Shape st = row_major_strides(data.shape);
   const int64_t es = static_cast<int64_t>(dtype_size(data.dtype));
-  auto& p = make_params<GatherNDOp>(ctx.step);
-  p.k.k = static_cast<int>(k);
-  p.k.index_size = static_cast<int>(dtype_size(idx.dtype));
-  p.k.batch = 1;
-  for (int64_t d = 0; d < b; ++d) p.k.batch *= data.shape[d];
-  p.k.tuples = 1;
-  for (int d = static_cast<int>(b); d < q - 1; ++d) p.k.tuples *= idx.shape[d];
-  p.k.data_batch_bytes = es;
-  for (int d = static_cast<int>(b); d < r; ++d) p.k.data_batch_bytes *= data.shape[d];
-  p.k.inner_bytes = es;
-  for (int d = static_cast<int>(b + k); d < r; ++d) p.k.inner_bytes *= data.shape[d];
+  rtml_gather_nd_params p{};
+  p.k = static_cast<int32_t>(k);
+  p.index_size = static_cast<int32_t>(dtype_size(idx.dtype));
+  p.batch = 1;
+  for (int64_t d = 0; d < b; ++d) p.batch *= data.shape[d];
+  p.tuples = 1;
+  for (int d = static_cast<int>(b); d < q - 1; ++d) p.tuples *= idx.shape[d];
+  p.data_batch_bytes = es;
+  for (int d = static_cast<int>(b); d < r; ++d) p.data_batch_bytes *= data.shape[d];
+  p.inner_bytes = es;
+  for (int d = static_cast<int>(b + k); d < r; ++d) p.inner_bytes *= data.shape[d];
   for (int64_t j = 0; j < k; ++j) {
-    p.k.dims[j] = data.shape[b + j];
-    p.k.strides_bytes[j] = st[b + j] * es;
+    p.dims[j] = data.shape[b + j];
+    p.strides_bytes[j] = st[b + j] * es;
   }
   ctx.set_output(0, data.dtype, std::move(out));
-  ctx.step.run = run_gather_nd;
-  ctx.step.kernel = "gather_nd";
+  ctx.use_kernel<rtml_gather_nd_params>("rtml_x8_gather_nd__ref") = p;
 }
 
 // ---- Scatter -------------------------------------------------------------------------
 
-kernels::ScatterReduce scatter_reduction(OpContext& ctx, DType dt) {
+// The entry of ScatterElements / ScatterND (`op`) for the reduction
+// attribute: by element size without one, typed with one.
+std::string scatter_symbol(OpContext& ctx, DType dt, const std::string& op) {
   const std::string r = ctx.attr_string("reduction", "none");
-  kernels::ScatterReduce red;
-  if (r == "none") return kernels::ScatterReduce::None;
-  if (r == "add") red = kernels::ScatterReduce::Add;
-  else if (r == "mul") red = kernels::ScatterReduce::Mul;
-  else if (r == "max") red = kernels::ScatterReduce::Max;
-  else if (r == "min") red = kernels::ScatterReduce::Min;
-  else ctx.fail("reduction must be none, add, mul, max or min, got '" + r + "'");
+  if (r == "none") return sized_symbol(ctx, dt, op.c_str());
+  if (r != "add" && r != "mul" && r != "max" && r != "min")
+    ctx.fail("reduction must be none, add, mul, max or min, got '" + r + "'");
   if (dt != DType::F32 && dt != DType::F64 && dt != DType::I32 && dt != DType::I64)
     ctx.fail("reduction '" + r + "' supports float, double, int32 and int64, got " + dtype_name(dt));
-  return red;
-}
-
-struct ScatterElementsOp {
-  kernels::ScatterElementsParams k;
-};
-
-int run_scatter_elements(const void* params, void* const* ops) {
-  return kernels::scatter_elements(static_cast<const ScatterElementsOp*>(params)->k, ops[0], ops[1], ops[2], ops[3]);
+  return kernel_symbol(dt, (op + "_" + r).c_str());
 }
 
 void ScatterElements(OpContext& ctx) {
   ctx.expect_inputs(3, 3);
   const TensorInfo& data = ctx.input(0);
   const TensorInfo& upd = ctx.input(2);
-  auto& p = make_params<ScatterElementsOp>(ctx.step);
-  p.k.ix = prepare_elements_indexing(ctx);
+  rtml_elements_params p = prepare_elements_indexing(ctx);
   if (upd.shape != ctx.input(1).shape)
     ctx.fail("updates " + shape_str(upd.shape) + " must have the shape of indices " + shape_str(ctx.input(1).shape));
   if (upd.dtype != data.dtype) ctx.fail("updates must have the type of data");
-  p.k.dtype = data.dtype;
-  p.k.reduce = scatter_reduction(ctx, data.dtype);
-  p.k.data_bytes = static_cast<int64_t>(data.bytes());
+  p.data_bytes = static_cast<int64_t>(data.bytes());
+  const std::string symbol = scatter_symbol(ctx, data.dtype, "scatter_elements");
   ctx.set_output(0, data.dtype, data.shape);
-  ctx.step.run = run_scatter_elements;
-  ctx.step.kernel = "scatter_elements";
-}
-
-struct ScatterNDOp {
-  kernels::ScatterNDParams k;
-};
-
-int run_scatter_nd(const void* params, void* const* ops) {
-  return kernels::scatter_nd(static_cast<const ScatterNDOp*>(params)->k, ops[0], ops[1], ops[2], ops[3]);
+  ctx.use_kernel<rtml_elements_params>(symbol.c_str()) = p;
 }
 
 void ScatterND(OpContext& ctx) {
@@ -934,41 +781,24 @@ void ScatterND(OpContext& ctx) {
   want.insert(want.end(), data.shape.begin() + k, data.shape.end());
   if (upd.shape != want) ctx.fail("updates have shape " + shape_str(upd.shape) + ", expected " + shape_str(want));
   const Shape st = row_major_strides(data.shape);
-  auto& p = make_params<ScatterNDOp>(ctx.step);
-  p.k.k = static_cast<int>(k);
-  p.k.elem_size = elem_size(ctx, data.dtype);
-  p.k.index_size = 8;
-  p.k.dtype = data.dtype;
-  p.k.reduce = scatter_reduction(ctx, data.dtype);
-  p.k.data_bytes = static_cast<int64_t>(data.bytes());
-  p.k.tuples = idx.numel() / k;
-  p.k.inner = 1;
-  for (int d = static_cast<int>(k); d < r; ++d) p.k.inner *= data.shape[d];
+  rtml_scatter_nd_params p{};
+  p.k = static_cast<int32_t>(k);
+  p.data_bytes = static_cast<int64_t>(data.bytes());
+  p.tuples = idx.numel() / k;
+  p.inner = 1;
+  for (int d = static_cast<int>(k); d < r; ++d) p.inner *= data.shape[d];
   for (int64_t j = 0; j < k; ++j) {
-    p.k.dims[j] = data.shape[j];
-    p.k.strides[j] = st[j];
+    p.dims[j] = data.shape[j];
+    p.strides[j] = st[j];
   }
+  const std::string symbol = scatter_symbol(ctx, data.dtype, "scatter_nd");
   ctx.set_output(0, data.dtype, data.shape);
-  ctx.step.run = run_scatter_nd;
-  ctx.step.kernel = "scatter_nd";
+  ctx.use_kernel<rtml_scatter_nd_params>(symbol.c_str()) = p;
 }
 
 // ---- EyeLike / ReverseSequence ------------------------------------------------------
 
-struct EyeOp {
-  int64_t rows = 0, cols = 0, k = 0;
-  int elem_size = 4;
-  alignas(8) unsigned char one[8] = {};
-  int out = 1;
-};
-
-int run_eye(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const EyeOp*>(params);
-  kernels::eye(p.rows, p.cols, p.k, p.elem_size, p.one, ops[p.out]);
-  return 0;
-}
-
-void store_scalar(OpContext& ctx, DType t, double v, unsigned char* dst);
+void store_scalar(OpContext& ctx, DType t, double v, uint8_t* dst);
 
 void EyeLike(OpContext& ctx) {
   ctx.expect_inputs(1, 1);
@@ -976,24 +806,14 @@ void EyeLike(OpContext& ctx) {
   if (in.rank() != 2) ctx.fail("input must be 2-D, got " + shape_str(in.shape));
   const DType dt = ctx.has_attr("dtype") ? static_cast<DType>(ctx.attr_int("dtype", 1)) : in.dtype;
   if (dtype_size(dt) == 0) ctx.fail("unsupported output dtype " + std::to_string(static_cast<int>(dt)));
-  auto& p = make_params<EyeOp>(ctx.step);
+  rtml_eye_params p{};
   p.rows = in.shape[0];
   p.cols = in.shape[1];
   p.k = ctx.attr_int("k", 0);
-  p.elem_size = elem_size(ctx, dt);
   store_scalar(ctx, dt, 1.0, p.one);
-  p.out = out_slot(ctx, 0);
+  p.out_slot = out_slot(ctx, 0);
   ctx.set_output(0, dt, in.shape);
-  ctx.step.run = run_eye;
-  ctx.step.kernel = "eye_like";
-}
-
-struct ReverseSequenceOp {
-  kernels::ReverseSequenceParams k;
-};
-
-int run_reverse_sequence(const void* params, void* const* ops) {
-  return kernels::reverse_sequence(static_cast<const ReverseSequenceOp*>(params)->k, ops[0], ops[1], ops[2]);
+  ctx.use_kernel<rtml_eye_params>(sized_symbol(ctx, dt, "eye_like").c_str()) = p;
 }
 
 void ReverseSequence(OpContext& ctx) {
@@ -1004,36 +824,22 @@ void ReverseSequence(OpContext& ctx) {
   if (in.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(in.shape));
   const int64_t ta = ctx.attr_int("time_axis", 0), ba = ctx.attr_int("batch_axis", 1);
   if (!((ta == 0 && ba == 1) || (ta == 1 && ba == 0))) ctx.fail("time_axis and batch_axis must be 0 and 1 in some order");
-  auto& p = make_params<ReverseSequenceOp>(ctx.step);
-  p.k.time_outer = ta == 0;
-  p.k.time = in.shape[ta];
-  p.k.batch = in.shape[ba];
-  if (ctx.input(1).shape != Shape{p.k.batch})
-    ctx.fail("sequence_lens must have shape [" + std::to_string(p.k.batch) + "], got " + shape_str(ctx.input(1).shape));
-  p.k.index_size = 8;
-  p.k.inner_bytes = static_cast<int64_t>(dtype_size(in.dtype));
-  for (size_t d = 2; d < in.shape.size(); ++d) p.k.inner_bytes *= in.shape[d];
+  rtml_reverse_sequence_params p{};
+  p.time_outer = ta == 0;
+  p.time = in.shape[ta];
+  p.batch = in.shape[ba];
+  if (ctx.input(1).shape != Shape{p.batch})
+    ctx.fail("sequence_lens must have shape [" + std::to_string(p.batch) + "], got " + shape_str(ctx.input(1).shape));
+  p.inner_bytes = static_cast<int64_t>(dtype_size(in.dtype));
+  for (size_t d = 2; d < in.shape.size(); ++d) p.inner_bytes *= in.shape[d];
   ctx.set_output(0, in.dtype, in.shape);
-  ctx.step.run = run_reverse_sequence;
-  ctx.step.kernel = "reverse_sequence";
+  ctx.use_kernel<rtml_reverse_sequence_params>("rtml_x8_reverse_sequence__ref") = p;
 }
 
 // ---- Pad -----------------------------------------------------------------------------
 
-struct PadOp {
-  kernels::PadParams k;
-  int value_input = -1;  // operand of a run-time constant_value, or -1
-  int out = 1;
-};
-
-int run_pad(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const PadOp*>(params);
-  kernels::pad(p.k, ops[0], p.value_input >= 0 ? ops[p.value_input] : nullptr, ops[p.out]);
-  return 0;
-}
-
 // Stores `v` as one element of type `t` (the Pad value attribute is a float).
-void store_scalar(OpContext& ctx, DType t, double v, unsigned char* dst) {
+void store_scalar(OpContext& ctx, DType t, double v, uint8_t* dst) {
   auto put = [&](auto x) { std::memcpy(dst, &x, sizeof x); };
   switch (t) {
     case DType::F32: put(static_cast<float>(v)); break;
@@ -1057,12 +863,12 @@ void Pad(OpContext& ctx) {
   const int r = in.rank();
   check_rank(ctx, in.shape.size());
   std::vector<int64_t> pads;
-  auto& p = make_params<PadOp>(ctx.step);
-  p.k.elem_size = elem_size(ctx, in.dtype);
+  rtml_pad_params p{};
+  p.value_slot = -1;
   if (ctx.opset() < 11) {
     ctx.expect_inputs(1, 1);
     pads = ctx.attr_ints(ctx.has_attr("pads") ? "pads" : "paddings");
-    store_scalar(ctx, in.dtype, ctx.attr_float("value", 0.f), p.k.value);
+    store_scalar(ctx, in.dtype, ctx.attr_float("value", 0.f), p.value);
   } else {
     ctx.expect_inputs(2, 4);
     pads = ctx.const_ints(1);
@@ -1070,8 +876,8 @@ void Pad(OpContext& ctx) {
       const TensorInfo& v = ctx.input(2);
       if (v.dtype != in.dtype) ctx.fail("constant_value must have the input's type");
       if (v.numel() != 1) ctx.fail("constant_value must hold one element");
-      if (v.data) std::memcpy(p.k.value, v.data, dtype_size(v.dtype));
-      else p.value_input = 2;
+      if (v.data) std::memcpy(p.value, v.data, dtype_size(v.dtype));
+      else p.value_slot = 2;
     }
     if (ctx.has_input(3)) {
       // Opset 18 axes: pads cover only these axes.
@@ -1090,81 +896,55 @@ void Pad(OpContext& ctx) {
     ctx.fail("pads has " + std::to_string(pads.size()) + " entries; an input of rank " + std::to_string(r) + " needs " +
              std::to_string(2 * r));
   const std::string mode = ctx.attr_string("mode", "constant");
-  if (mode == "constant") p.k.mode = kernels::PadMode::Constant;
-  else if (mode == "reflect") p.k.mode = kernels::PadMode::Reflect;
-  else if (mode == "edge") p.k.mode = kernels::PadMode::Edge;
-  else if (mode == "wrap") p.k.mode = kernels::PadMode::Wrap;
+  if (mode == "constant") p.mode = RTML_PAD_CONSTANT;
+  else if (mode == "reflect") p.mode = RTML_PAD_REFLECT;
+  else if (mode == "edge") p.mode = RTML_PAD_EDGE;
+  else if (mode == "wrap") p.mode = RTML_PAD_WRAP;
   else ctx.fail("mode must be constant, reflect, edge or wrap, got '" + mode + "'");
   const Shape st = row_major_strides(in.shape);
   Shape out(r);
   for (int d = 0; d < r; ++d) {
     out[d] = ctx.add(ctx.add(in.shape[d], pads[d], "pads"), pads[d + r], "pads");
     if (out[d] < 0) ctx.fail("pads " + shape_str(pads) + " crop dimension " + std::to_string(d) + " below zero");
-    if (p.k.mode != kernels::PadMode::Constant && in.shape[d] == 0 && out[d] > 0)
+    if (p.mode != RTML_PAD_CONSTANT && in.shape[d] == 0 && out[d] > 0)
       ctx.fail("cannot pad an empty dimension in mode " + mode);
-    p.k.in_shape[d] = in.shape[d];
-    p.k.out_shape[d] = out[d];
-    p.k.pad_begin[d] = pads[d];
-    p.k.in_strides[d] = st[d];
+    p.in_shape[d] = in.shape[d];
+    p.out_shape[d] = out[d];
+    p.pad_begin[d] = pads[d];
+    p.in_strides[d] = st[d];
   }
-  p.k.rank = r;
+  p.rank = r;
   ctx.set_output(0, in.dtype, out);  // checks the size first
-  p.k.count = shape_numel(out);
-  p.out = out_slot(ctx, 0);
-  ctx.step.run = run_pad;
-  ctx.step.kernel = "pad";
+  p.count = shape_numel(out);
+  p.out_slot = out_slot(ctx, 0);
+  ctx.use_kernel<rtml_pad_params>(sized_symbol(ctx, in.dtype, "pad").c_str()) = p;
 }
 
 // ---- Trilu ------------------------------------------------------------------------
-
-struct TriluOp {
-  kernels::TriluParams k;
-  int64_t k_const = 0;
-  bool k_runtime = false;
-  int out = 1;
-};
-
-int run_trilu(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const TriluOp*>(params);
-  kernels::trilu(p.k, p.k_runtime ? *static_cast<const int64_t*>(ops[1]) : p.k_const, ops[0], ops[p.out]);
-  return 0;
-}
 
 void Trilu(OpContext& ctx) {
   ctx.expect_inputs(1, 2);
   const TensorInfo& in = ctx.input(0);
   check_sized(ctx, 0);
   if (in.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(in.shape));
-  auto& p = make_params<TriluOp>(ctx.step);
+  rtml_trilu_params p{};
   if (ctx.has_input(1)) {
     ctx.expect_dtype(1, {DType::I64});
     if (ctx.input(1).numel() != 1) ctx.fail("k must be a scalar");
-    if (ctx.is_constant(1)) p.k_const = *ctx.input(1).as<int64_t>();
+    if (ctx.is_constant(1)) p.k = *ctx.input(1).as<int64_t>();
     else p.k_runtime = true;
   }
-  p.k.elem_size = static_cast<int>(dtype_size(in.dtype));
-  p.k.upper = ctx.attr_int("upper", 1) != 0;
-  p.k.rows = in.shape[in.shape.size() - 2];
-  p.k.cols = in.shape.back();
-  p.k.batch = 1;
-  for (size_t d = 0; d + 2 < in.shape.size(); ++d) p.k.batch *= in.shape[d];
-  p.out = out_slot(ctx, 0);
+  p.upper = ctx.attr_int("upper", 1) != 0;
+  p.rows = in.shape[in.shape.size() - 2];
+  p.cols = in.shape.back();
+  p.batch = 1;
+  for (size_t d = 0; d + 2 < in.shape.size(); ++d) p.batch *= in.shape[d];
+  p.out_slot = out_slot(ctx, 0);
   ctx.set_output(0, in.dtype, in.shape);
-  ctx.step.run = run_trilu;
-  ctx.step.kernel = "trilu";
+  ctx.use_kernel<rtml_trilu_params>(sized_symbol(ctx, in.dtype, "trilu").c_str()) = p;
 }
 
 // ---- Range ------------------------------------------------------------------------
-
-struct RangeOp {
-  DType dtype = DType::F32;
-  int64_t n = 0;
-};
-
-int run_range(const void* params, void* const* ops) {
-  const auto& p = *static_cast<const RangeOp*>(params);
-  return kernels::range(p.dtype, ops[0], ops[2], p.n, ops[3]);
-}
 
 double scalar_value(const OpContext& ctx, int i) {
   const TensorInfo& t = ctx.input(i);
@@ -1206,12 +986,8 @@ void Range(OpContext& ctx) {
     n = d == -1 ? num == INT64_MIN ? 0 : -num : num / d + ((num % d != 0 && ((num > 0) == (d > 0))) ? 1 : 0);
     n = std::clamp<int64_t>(n, 0, kMaxSize);
   }
-  auto& p = make_params<RangeOp>(ctx.step);
-  p.dtype = dt;
-  p.n = n;
   ctx.set_output(0, dt, {n});
-  ctx.step.run = run_range;
-  ctx.step.kernel = "range";
+  ctx.use_kernel<rtml_range_params>(kernel_symbol(dt, "range").c_str()).n = n;
   ctx.step.flops = static_cast<double>(n);
 }
 

@@ -54,6 +54,9 @@ enum class Storage : uint8_t {
   Constant,  // read-only weight or folded value
   Input,     // graph input `index`
   Output,    // graph output `index`
+  State,     // a step's persistent state (ops::Step::state_bytes): offset
+             // into the session's state block, which no other tensor shares
+             // and which lives across runs; the step's reset sets it
 };
 
 struct TensorPlan {
@@ -62,7 +65,7 @@ struct TensorPlan {
   Shape shape;
   size_t bytes = 0;
   Storage storage = Storage::Arena;
-  size_t offset = 0;  // Arena: byte offset
+  size_t offset = 0;  // Arena, State: byte offset
   int index = 0;      // Input / Output: which one
   std::shared_ptr<const ir::Buffer> constant;  // Constant: the bytes
 };
@@ -74,7 +77,8 @@ struct PlanStep {
   uint32_t first_operand = 0;  // into Plan::operands
   uint32_t num_operands = 0;
   uint32_t num_inputs = 0;   // operands: the node's inputs, then its outputs, then the
-  uint32_t num_outputs = 0;  // step's constants, fused addends, the scratch (when scratch_bytes > 0)
+  uint32_t num_outputs = 0;  // step's constants, fused addends, the scratch (when scratch_bytes > 0),
+                             // the state (when state_bytes > 0: the last operand)
 };
 
 // A graph output whose value is not written by a step (it is a constant, a
@@ -105,6 +109,7 @@ struct Plan {
   size_t arena_bytes = 0;
   size_t arena_lower_bound_bytes = 0;
   size_t arena_no_reuse_bytes = 0;
+  size_t state_bytes = 0;        // the steps' persistent state (Storage::State), 64-byte aligned each
   size_t constant_bytes = 0;     // weights, folded constants and packed weights the steps read
   size_t step_constant_bytes = 0;  // of which prepare made for its step (ops::Step::constants)
   kernels::KernelSet kernels = kernels::KernelSet::Simd;  // PlanOptions::kernels

@@ -89,6 +89,23 @@ TEST(Random, ResetReplaysTheSequence) {
   }
 }
 
+TEST(Random, EachSessionOfOnePlanHasItsOwnSequence) {
+  // The generator is the step's state (Storage::State), not its params: two
+  // sessions of one plan draw the same numbers, neither advancing the other.
+  const plan::Plan p = plan::build_plan(random_graph("RandomNormal", {{"shape", attr_ints({5})}}), {});
+  ASSERT_EQ(p.steps.size(), 1u);
+  const plan::PlanStep& st = p.steps[0];
+  EXPECT_EQ(st.step.kernel, "rtml_f32_random_normal__ref");
+  ASSERT_GT(st.step.state_bytes, 0u);
+  const plan::TensorPlan& state = p.tensors[p.operands[st.first_operand + st.num_operands - 1]];
+  EXPECT_EQ(state.storage, plan::Storage::State);
+  EXPECT_GE(p.state_bytes, st.step.state_bytes);
+  engine::Session a(p), b(p);
+  std::vector<float> a1 = draw(a), a2 = draw(a);
+  EXPECT_EQ(draw(b), a1);
+  EXPECT_EQ(draw(b), a2);
+}
+
 void moments(const std::vector<float>& v, double& mean, double& stdev) {
   double sum = 0, sq = 0;
   for (float x : v) sum += x;

@@ -1,6 +1,7 @@
 // Data-movement kernels: edge cases the ONNX node tests cover thinly.
 // Expected values are worked out by hand in the comments.
 #include "kernels/tensor_ops.h"
+#include "kernels/table.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "engine/session.h"
 #include "plan/plan.h"
+#include "kernel_call.h"
 
 using namespace rtml;
 using namespace rtml::kernels;
@@ -18,9 +20,9 @@ using namespace rtml::kernels;
 TEST(TensorOps, StridedCopyNegativeStepReversesRows) {
   // Slice of a 2x4 matrix, rows reversed (step -1), columns 3,1 (start 3, step -2).
   const std::vector<int32_t> in = {0, 1, 2, 3, 4, 5, 6, 7};
-  StridedCopyParams p;
+  StridedCopyParams p{};
+  p.out_slot = 1;
   p.rank = 2;
-  p.elem_size = 4;
   p.count = 4;
   p.shape[0] = 2;
   p.shape[1] = 2;
@@ -29,16 +31,16 @@ TEST(TensorOps, StridedCopyNegativeStepReversesRows) {
   p.in_offset = 1 * 4 + 3;  // row 1, column 3
   simplify_strided_copy(p);
   std::vector<int32_t> out(4, -1);
-  strided_copy(p, in.data(), out.data());
+  call(rtml_x32_slice__ref, &p, {in.data(), out.data()});
   EXPECT_EQ(out, (std::vector<int32_t>{7, 5, 3, 1}));
 }
 
 TEST(TensorOps, StridedCopyTileUsesZeroStrides) {
   // Tile [a, b] (int64) by 3: shape [3, 2], strides [0, 1] -> a b a b a b.
   const std::vector<int64_t> in = {10, -20};
-  StridedCopyParams p;
+  StridedCopyParams p{};
+  p.out_slot = 1;
   p.rank = 2;
-  p.elem_size = 8;
   p.count = 6;
   p.shape[0] = 3;
   p.shape[1] = 2;
@@ -46,13 +48,14 @@ TEST(TensorOps, StridedCopyTileUsesZeroStrides) {
   p.in_strides[1] = 1;
   simplify_strided_copy(p);
   std::vector<int64_t> out(6);
-  strided_copy(p, in.data(), out.data());
+  call(rtml_x64_tile__ref, &p, {in.data(), out.data()});
   EXPECT_EQ(out, (std::vector<int64_t>{10, -20, 10, -20, 10, -20}));
 }
 
 TEST(TensorOps, SimplifyMergesContiguousDims) {
   // A 2x1x3 contiguous copy becomes one run of 6 with stride 1.
-  StridedCopyParams p;
+  StridedCopyParams p{};
+  p.out_slot = 1;
   p.rank = 3;
   p.shape[0] = 2;
   p.shape[1] = 1;
@@ -69,23 +72,23 @@ TEST(TensorOps, SimplifyMergesContiguousDims) {
 TEST(TensorOps, StridedCopyTransposeOneByteElements) {
   // Transpose of a 2x3 uint8 matrix [[1,2,3],[4,5,6]] -> [[1,4],[2,5],[3,6]].
   const std::vector<uint8_t> in = {1, 2, 3, 4, 5, 6};
-  StridedCopyParams p;
+  StridedCopyParams p{};
+  p.out_slot = 1;
   p.rank = 2;
-  p.elem_size = 1;
   p.count = 6;
   p.shape[0] = 3;
   p.shape[1] = 2;
   p.in_strides[0] = 1;
   p.in_strides[1] = 3;
   std::vector<uint8_t> out(6);
-  strided_copy(p, in.data(), out.data());
+  call(rtml_x8_transpose__ref, &p, {in.data(), out.data()});
   EXPECT_EQ(out, (std::vector<uint8_t>{1, 4, 2, 5, 3, 6}));
 }
 
 TEST(TensorOps, GatherNegativeAndOutOfRangeIndices) {
   // data 3x2 (axis 0), indices {-1, 0} -> rows 2 and 0.
   const std::vector<float> data = {1, 2, 3, 4, 5, 6};
-  GatherParams p;
+  rtml_gather_params p{};
   p.outer = 1;
   p.axis_dim = 3;
   p.inner_bytes = 2 * sizeof(float);
@@ -93,25 +96,24 @@ TEST(TensorOps, GatherNegativeAndOutOfRangeIndices) {
   p.index_size = 8;
   const std::vector<int64_t> idx = {-1, 0};
   std::vector<float> out(4);
-  EXPECT_EQ(gather(p, data.data(), idx.data(), out.data()), 0);
+  EXPECT_EQ(call(rtml_x8_gather__ref, &p, {data.data(), idx.data(), out.data()}), 0);
   EXPECT_EQ(out, (std::vector<float>{5, 6, 1, 2}));
 
   const std::vector<int32_t> bad = {3};  // one past the end
   p.index_size = 4;
   p.num_indices = 1;
-  EXPECT_NE(gather(p, data.data(), bad.data(), out.data()), 0);
+  EXPECT_NE(call(rtml_x8_gather__ref, &p, {data.data(), bad.data(), out.data()}), 0);
   const std::vector<int32_t> bad_neg = {-4};
-  EXPECT_NE(gather(p, data.data(), bad_neg.data(), out.data()), 0);
+  EXPECT_NE(call(rtml_x8_gather__ref, &p, {data.data(), bad_neg.data(), out.data()}), 0);
 }
 
 TEST(TensorOps, GatherElementsAxis1) {
   // data [[1,2],[3,4]], indices [[1,1],[-2,1]] on axis 1 -> [[2,2],[3,4]].
   const std::vector<int16_t> data = {1, 2, 3, 4};
   const std::vector<int64_t> idx = {1, 1, -2, 1};
-  GatherElementsParams p;
+  rtml_elements_params p{};
   p.rank = 2;
   p.axis = 1;
-  p.elem_size = 2;
   p.index_size = 8;
   p.count = 4;
   p.axis_dim = 2;
@@ -120,18 +122,20 @@ TEST(TensorOps, GatherElementsAxis1) {
   p.data_strides[0] = 2;
   p.data_strides[1] = 1;
   std::vector<int16_t> out(4);
-  EXPECT_EQ(gather_elements(p, data.data(), idx.data(), out.data()), 0);
+  EXPECT_EQ(call(rtml_x16_gather_elements__ref, &p, {data.data(), idx.data(), out.data()}), 0);
   EXPECT_EQ(out, (std::vector<int16_t>{2, 2, 3, 4}));
   const std::vector<int64_t> bad = {0, 2, 0, 0};
-  EXPECT_NE(gather_elements(p, data.data(), bad.data(), out.data()), 0);
+  EXPECT_NE(call(rtml_x16_gather_elements__ref, &p, {data.data(), bad.data(), out.data()}), 0);
 }
 
 namespace {
-PadParams pad1d(PadMode mode, int64_t n, int64_t before, int64_t after) {
-  PadParams p;
+// A 1-D int32 pad; a run-time value is operand 1 when value_slot is 1.
+rtml_pad_params pad1d(uint8_t mode, int64_t n, int64_t before, int64_t after) {
+  rtml_pad_params p{};
   p.rank = 1;
-  p.elem_size = 4;
   p.mode = mode;
+  p.value_slot = -1;
+  p.out_slot = 2;
   p.in_shape[0] = n;
   p.out_shape[0] = n + before + after;
   p.pad_begin[0] = before;
@@ -144,26 +148,30 @@ PadParams pad1d(PadMode mode, int64_t n, int64_t before, int64_t after) {
 TEST(TensorOps, PadReflectWiderThanInput) {
   // numpy.pad([1,2,3], 4, 'reflect'): the reflection repeats with period 4.
   const std::vector<int32_t> in = {1, 2, 3};
-  auto p = pad1d(PadMode::Reflect, 3, 4, 4);
+  auto p = pad1d(RTML_PAD_REFLECT, 3, 4, 4);
   std::vector<int32_t> out(11);
-  pad(p, in.data(), nullptr, out.data());
+  call(rtml_x32_pad__ref, &p, {in.data(), nullptr, out.data()});
   EXPECT_EQ(out, (std::vector<int32_t>{1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3}));
 }
 
 TEST(TensorOps, PadEdgeWrapConstantAndCrop) {
   const std::vector<int32_t> in = {1, 2, 3};
   std::vector<int32_t> out(6);
-  pad(pad1d(PadMode::Edge, 3, 2, 1), in.data(), nullptr, out.data());
+  auto edge = pad1d(RTML_PAD_EDGE, 3, 2, 1);
+  call(rtml_x32_pad__ref, &edge, {in.data(), nullptr, out.data()});
   EXPECT_EQ(out, (std::vector<int32_t>{1, 1, 1, 2, 3, 3}));
-  pad(pad1d(PadMode::Wrap, 3, 2, 1), in.data(), nullptr, out.data());
+  auto wrap = pad1d(RTML_PAD_WRAP, 3, 2, 1);
+  call(rtml_x32_pad__ref, &wrap, {in.data(), nullptr, out.data()});
   EXPECT_EQ(out, (std::vector<int32_t>{2, 3, 1, 2, 3, 1}));
-  auto c = pad1d(PadMode::Constant, 3, 1, 2);
+  auto c = pad1d(RTML_PAD_CONSTANT, 3, 1, 2);
+  c.value_slot = 1;
   const int32_t seven = 7;
-  pad(c, in.data(), &seven, out.data());
+  call(rtml_x32_pad__ref, &c, {in.data(), &seven, out.data()});
   EXPECT_EQ(out, (std::vector<int32_t>{7, 1, 2, 3, 7, 7}));
   // Negative pads crop: drop one element at the front, pad one at the back.
   std::vector<int32_t> cropped(3);
-  pad(pad1d(PadMode::Constant, 3, -1, 1), in.data(), nullptr, cropped.data());
+  auto crop = pad1d(RTML_PAD_CONSTANT, 3, -1, 1);
+  call(rtml_x32_pad__ref, &crop, {in.data(), nullptr, cropped.data()});
   EXPECT_EQ(cropped, (std::vector<int32_t>{2, 3, 0}));
 }
 
@@ -171,24 +179,21 @@ TEST(TensorOps, ConcatAndSplitRoundTripWithEmptyPart) {
   // Concat along axis 1 of [2x1] and [2x0] and [2x2] -> 2x3; split restores them.
   const std::vector<float> a = {1, 2}, c = {3, 4, 5, 6};
   const int64_t in_bytes[3] = {4, 0, 8};
-  ConcatParams p;
+  rtml_concat_params p{};
   p.num_inputs = 3;
   p.outer = 2;
-  p.out_block_bytes = 12;
-  p.in_block_bytes = in_bytes;
-  const void* ins[3] = {a.data(), nullptr, c.data()};
+  p.blocks_slot = 4;
   std::vector<float> out(6);
-  concat(p, ins, out.data());
+  call(rtml_x8_concat__ref, &p, {a.data(), nullptr, c.data(), out.data(), in_bytes});
   EXPECT_EQ(out, (std::vector<float>{1, 3, 4, 2, 5, 6}));
 
-  SplitParams s;
+  rtml_split_params s{};
   s.num_outputs = 3;
   s.outer = 2;
-  s.in_block_bytes = 12;
-  s.out_block_bytes = in_bytes;
+  s.first_out = 1;
+  s.blocks_slot = 4;
   std::vector<float> a2(2), c2(4);
-  void* outs[3] = {a2.data(), nullptr, c2.data()};
-  split(s, out.data(), outs);
+  call(rtml_x8_split__ref, &s, {out.data(), a2.data(), nullptr, c2.data(), in_bytes});
   EXPECT_EQ(a2, a);
   EXPECT_EQ(c2, c);
 }
@@ -197,15 +202,20 @@ TEST(TensorOps, TriluUpperAndLowerWithOffset) {
   // 3x3 of ones. upper k=1 keeps j - i >= 1; lower k=-1 keeps j - i <= -1.
   const std::vector<double> in(9, 1.0);
   std::vector<double> out(9);
-  TriluParams p;
-  p.elem_size = 8;
+  rtml_trilu_params p{};
+  p.batch = 1;
   p.rows = 3;
   p.cols = 3;
   p.upper = true;
-  trilu(p, 1, in.data(), out.data());
+  p.k = 1;
+  p.out_slot = 1;
+  call(rtml_x64_trilu__ref, &p, {in.data(), out.data()});
   EXPECT_EQ(out, (std::vector<double>{0, 1, 1, 0, 0, 1, 0, 0, 0}));
   p.upper = false;
-  trilu(p, -1, in.data(), out.data());
+  p.k_runtime = true;  // k = -1 as a run-time input
+  p.out_slot = 2;
+  const int64_t k = -1;
+  call(rtml_x64_trilu__ref, &p, {in.data(), &k, out.data()});
   EXPECT_EQ(out, (std::vector<double>{0, 0, 0, 1, 0, 0, 1, 1, 0}));
 }
 
@@ -213,15 +223,21 @@ TEST(TensorOps, RangeIntegerNegativeDelta) {
   // Range(10, 4, -3) -> 10, 7 (ceil(6 / 3) = 2 elements).
   const int32_t start = 10, delta = -3;
   std::vector<int32_t> out(2);
-  EXPECT_EQ(range(DType::I32, &start, &delta, 2, out.data()), 0);
+  const int32_t limit = 4;
+  rtml_range_params p{2};
+  EXPECT_EQ(call(rtml_s32_range__ref, &p, {&start, &limit, &delta, out.data()}), 0);
   EXPECT_EQ(out, (std::vector<int32_t>{10, 7}));
-  EXPECT_NE(range(DType::U8, &start, &delta, 2, out.data()), 0);
+  EXPECT_EQ(find_kernel("rtml_u8_range__ref"), nullptr);  // Range has no uint8 kernel
 }
 
 TEST(TensorOps, FillRepeatsValueBytes) {
   const int64_t v = -5;
   std::vector<int64_t> out(3);
-  fill(&v, 8, 3, out.data());
+  rtml_fill_params p{};
+  p.count = 3;
+  p.out_slot = 1;
+  std::memcpy(p.value, &v, sizeof v);
+  call(rtml_x64_fill__ref, &p, {nullptr, out.data()});
   EXPECT_EQ(out, (std::vector<int64_t>{-5, -5, -5}));
 }
 

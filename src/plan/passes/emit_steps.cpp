@@ -5,8 +5,10 @@
 //      everything else is in the arena. An aliased view's output is its
 //      input's plan tensor.
 //   2. One PlanStep per kept, unaliased step with its operand slots
-//      (inputs, outputs, the step's own constants, fused addends, scratch:
-//      ops/op.h). A step's constants become Constant tensors "<node>:<role>".
+//      (inputs, outputs, the step's own constants, fused addends, scratch,
+//      state: ops/op.h). A step's constants become Constant tensors
+//      "<node>:<role>", its state a State tensor "<node>:state" with its own
+//      64-byte aligned place in Plan::state_bytes.
 //   3. A BufferRequest per arena tensor: its size and the first and last
 //      step that touch it, for place_arena.
 #include <algorithm>
@@ -106,6 +108,13 @@ void emit_steps(PlanState& s, PassReport& report) {
     if (pr.step.scratch_bytes)
       plan.operands.push_back(add(g.nodes[pr.node].name + ":scratch", DType::U8,
                                   {static_cast<int64_t>(pr.step.scratch_bytes)}, Storage::Arena));
+    if (pr.step.state_bytes) {
+      const int id = add(g.nodes[pr.node].name + ":state", DType::U8, {static_cast<int64_t>(pr.step.state_bytes)},
+                         Storage::State);
+      plan.tensors[id].offset = plan.state_bytes;
+      plan.state_bytes += (pr.step.state_bytes + 63) / 64 * 64;
+      plan.operands.push_back(id);
+    }
     ps.num_operands = static_cast<uint32_t>(plan.operands.size() - ps.first_operand);
     for (uint32_t o = 0; o < ps.num_operands; ++o)
       if (int id = plan.operands[ps.first_operand + o]; id >= 0) touch(id, step_index);
@@ -115,12 +124,14 @@ void emit_steps(PlanState& s, PassReport& report) {
     plan.steps.push_back(std::move(ps));
   }
 
-  int by_storage[4] = {};
+  int by_storage[5] = {};
   for (const TensorPlan& t : plan.tensors) ++by_storage[static_cast<int>(t.storage)];
   const int arena = by_storage[static_cast<int>(Storage::Arena)];
   const int constants = by_storage[static_cast<int>(Storage::Constant)];
   report.summary = plural(plan.steps.size(), "step") + ", " + plural(plan.tensors.size(), "tensor") + " (" + std::to_string(arena) + " arena, " + std::to_string(constants) + " constant, " +
                    std::to_string(plan.inputs.size()) + " input, " + std::to_string(plan.outputs.size()) + " output)";
+  if (const int state = by_storage[static_cast<int>(Storage::State)])
+    report.summary += ", " + plural(state, "step state") + " (" + with_commas(plan.state_bytes) + " B)";
   if (!plan.output_copies.empty())
     report.summary += "; " + plural(plan.output_copies.size(), "output") + " copied after the steps";
   report.numbers = {{"steps", static_cast<int64_t>(plan.steps.size())},

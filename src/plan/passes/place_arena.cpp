@@ -10,7 +10,7 @@ namespace rtml::plan {
 
 void place_arena(PlanState& s, PassReport& report) {
   Plan& plan = s.plan;
-  uint64_t io_bytes = 0;  // the session's own input and output buffers
+  uint64_t io_bytes = plan.state_bytes;  // the session's own input, output and state buffers
   for (int id : plan.inputs) io_bytes += plan.tensors[id].bytes;
   for (int id : plan.outputs) io_bytes += plan.tensors[id].bytes;
   MemoryPlan mp = plan_memory_within(s.requests, io_bytes, s.options.max_memory_bytes, plan.source);

@@ -29,7 +29,7 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
   ops::prepare(*def, ctx);
   if (!ctx.step.run) ctx.fail("internal error: prepare chose no kernel");
 
-  bool all_constant = def->deterministic;
+  bool all_constant = def->deterministic && !ctx.step.state_bytes;
   for (ir::TensorId t : node.inputs)
     if (t != ir::kNoTensor && !s.info[t].data && !def->shape_only) all_constant = false;
 
