@@ -61,6 +61,7 @@ struct Table {
   std::unordered_map<std::string_view, size_t> by_symbol;
   Table() {
     add_linear_kernels(entries);
+    add_quant_kernels(entries);
     for (size_t i = 0; i < entries.size(); ++i)
       if (!by_symbol.emplace(entries[i].symbol, i).second)
         throw Error(std::string("internal error: kernel ") + entries[i].symbol + " registered twice");

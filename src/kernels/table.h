@@ -146,5 +146,6 @@ const KernelInfo& kernel(std::string_view symbol);
 
 // Each family appends its entries (kernels/table_<family>.cpp).
 void add_linear_kernels(std::vector<KernelInfo>& table);
+void add_quant_kernels(std::vector<KernelInfo>& table);
 
 }  // namespace rtml::kernels
