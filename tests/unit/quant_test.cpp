@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/session.h"
+#include "error_of.h"
 #include "ir/graph.h"
 #include "kernels/quant.h"
 #include "plan/plan.h"
@@ -179,7 +180,8 @@ struct QLinearGraph {
   }
 };
 
-void run_qlinear_matmul(bool constant_scales, std::string* kernel, std::vector<int8_t>* y) {
+// The worked example as a QLinearMatMul graph; B of type b_type.
+QLinearGraph qlinear_matmul_graph(bool constant_scales, DType b_type = DType::I8) {
   QLinearGraph q;
   q.g.opset = 13;
   q.g.source = "quant_test";
@@ -192,9 +194,9 @@ void run_qlinear_matmul(bool constant_scales, std::string* kernel, std::vector<i
   n.inputs = {q.add("a", DType::I8, {1, 3}, a, 3, false),
               q.add("a_scale", DType::F32, {}, &as, 4, constant_scales),
               q.add("a_zp", DType::I8, {}, &azp, 1, true),
-              q.add("b", DType::I8, {3, 2}, b, 6, true),
+              q.add("b", b_type, {3, 2}, b, 6, true),
               q.add("b_scale", DType::F32, {}, &bs, 4, constant_scales),
-              q.add("b_zp", DType::I8, {}, &bzp, 1, true),
+              q.add("b_zp", b_type, {}, &bzp, 1, true),
               q.add("y_scale", DType::F32, {}, &ys, 4, constant_scales),
               q.add("y_zp", DType::I8, {}, &yzp, 1, true)};
   ir::Tensor out;
@@ -202,25 +204,36 @@ void run_qlinear_matmul(bool constant_scales, std::string* kernel, std::vector<i
   n.outputs = {q.g.add_tensor(out)};
   q.g.outputs = {n.outputs[0]};
   q.g.nodes.push_back(n);
+  return q;
+}
+
+plan::PlanOptions reference_kernels() {
   plan::PlanOptions po;
   po.kernels = kernels::KernelSet::Reference;
-  engine::Session s(plan::build_plan(q.g, po));
-  for (size_t i = 0; i < q.feeds.size(); ++i)
-    std::memcpy(s.input_data(static_cast<int>(i)), q.feeds[i].second.data(), q.feeds[i].second.size());
-  ASSERT_TRUE(s.run().ok());
-  const auto* o = static_cast<const int8_t*>(s.output_data(0));
-  y->assign(o, o + 2);
-  *kernel = s.plan().steps.back().step.kernel;
+  return po;
 }
 
 TEST(QuantOps, QLinearMatMulWithConstantAndRunTimeScales) {
   for (bool constant : {true, false}) {
-    std::string kernel;
-    std::vector<int8_t> y;
-    run_qlinear_matmul(constant, &kernel, &y);
-    EXPECT_EQ(kernel, "rtml_s8_fully_connected__ref");
-    EXPECT_EQ(y, (std::vector<int8_t>{7, 3})) << (constant ? "constant scales" : "scales as inputs");
+    const QLinearGraph q = qlinear_matmul_graph(constant);
+    engine::Session s(plan::build_plan(q.g, reference_kernels()));
+    for (size_t i = 0; i < q.feeds.size(); ++i)
+      std::memcpy(s.input_data(static_cast<int>(i)), q.feeds[i].second.data(), q.feeds[i].second.size());
+    ASSERT_TRUE(s.run().ok());
+    const auto* y = static_cast<const int8_t*>(s.output_data(0));
+    EXPECT_EQ(s.plan().steps.back().step.kernel, "rtml_s8_fully_connected__ref");
+    // Constant scales become (multiplier, shift) constants of the step.
+    EXPECT_EQ(s.plan().steps.back().step.constants.size(), constant ? 2u : 0u);
+    EXPECT_EQ(std::vector<int8_t>(y, y + 2), (std::vector<int8_t>{7, 3})) << (constant ? "constant scales" : "scales as inputs");
   }
+}
+
+TEST(QuantOps, MixedInt8AndUint8ProductsFailClearly) {
+  const QLinearGraph q = qlinear_matmul_graph(true, DType::U8);
+  const std::string e = error_of([&] { plan::build_plan(q.g, reference_kernels()); });
+  EXPECT_NE(e.find("qmm"), std::string::npos) << e;
+  EXPECT_NE(e.find("QLinearMatMul"), std::string::npos) << e;
+  EXPECT_NE(e.find("mixed int8 / uint8 products are not supported"), std::string::npos) << e;
 }
 
 }  // namespace
