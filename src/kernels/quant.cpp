@@ -1,12 +1,13 @@
 // Reference quantized kernels (kernels/quant.h): portable, freestanding.
 #include "kernels/quant.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "kernels/kmath.h"
 
 extern "C" void rtml_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift) {
-  if (real == 0.0) {
+  if (real == 0.0 || !(real > -DBL_MAX && real < DBL_MAX)) {  // also NaN and infinities (run-time scales)
     *multiplier = 0;
     *shift = 0;
     return;
@@ -22,6 +23,10 @@ extern "C" void rtml_quantize_multiplier(double real, int32_t* multiplier, int32
     exponent = 0;
     q_fixed = 0;
   }
+  if (exponent > 31) {  // above 2^31 every nonzero accumulator saturates anyway
+    exponent = 31;
+    q_fixed = INT32_MAX;
+  }
   *multiplier = static_cast<int32_t>(q_fixed);
   *shift = exponent;
 }
@@ -34,6 +39,13 @@ extern "C" void rtml_quantize_scales(float x_scale, float w_scale, float y_scale
 
 namespace rtml::kernels {
 namespace {
+
+// acc + a * b for 9-bit a and b, wrapping around in int32 (as the int32
+// accumulators of TFLite and CMSIS-NN do on their targets) rather than
+// overflowing, for products longer than any real layer.
+inline int32_t mac(int32_t acc, int32_t a, int32_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(acc) + static_cast<uint32_t>(a * b));
+}
 
 template <class T>
 int32_t zero_point(void* const* operands, int32_t slot, int64_t i, int32_t fallback) {
@@ -66,8 +78,8 @@ struct RequantStore {
   T* y;
   int32_t zy, lo, hi;
   void operator()(int64_t at, int32_t acc, int32_t multiplier, int32_t shift) const {
-    const int32_t v = rtml_requantize(acc, multiplier, shift) + zy;
-    y[at] = static_cast<T>(km::max(lo, km::min(hi, v)));
+    const int64_t v = int64_t(rtml_requantize(acc, multiplier, shift)) + zy;
+    y[at] = static_cast<T>(km::max<int64_t>(lo, km::min<int64_t>(hi, v)));
   }
 };
 
@@ -92,7 +104,7 @@ void qmatmul(const rtml_qmatmul_params& p, void* const* operands, bool requantiz
         int32_t acc = bias ? bias[n] : 0;
         const T* xr = xb + m * p.K;
         for (int64_t k = 0; k < p.K; ++k)
-          acc += (static_cast<int32_t>(xr[k]) - zx) * (static_cast<int32_t>(wb[k * p.w_stride_k + n * p.w_stride_n]) - zw);
+          acc = mac(acc, static_cast<int32_t>(xr[k]) - zx, static_cast<int32_t>(wb[k * p.w_stride_k + n * p.w_stride_n]) - zw);
         store((b * p.M + m) * p.N + n, acc, multiplier, shift);
       }
     }
@@ -125,8 +137,8 @@ void qconv(const rtml_qconv_params& p, void* const* operands, bool requantize, c
               for (int64_t kw = 0; kw < p.KW; ++kw) {
                 const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
                 if (iw < 0 || iw >= p.W) continue;
-                acc += (static_cast<int32_t>(xn[(ic * p.H + ih) * p.W + iw]) - zx) *
-                       (static_cast<int32_t>(wc[(ic * p.KH + kh) * p.KW + kw]) - zw);
+                acc = mac(acc, static_cast<int32_t>(xn[(ic * p.H + ih) * p.W + iw]) - zx,
+                          static_cast<int32_t>(wc[(ic * p.KH + kh) * p.KW + kw]) - zw);
               }
             }
           store(((n * p.C_out + oc) * p.OH + oh) * p.OW + ow, acc, multiplier, shift);
@@ -239,11 +251,10 @@ RTML_KERNEL(rtml_u8_dynamic_quantize__ref) {
     hi = km::max(hi, x[i]);
   }
   const float scale = (hi - lo) / 255.0f;
-  float zp = 0.0f;
-  if (scale > 0.0f) zp = km::nearbyint(km::max(0.0f, km::min(255.0f, 0.0f - lo / scale)));
+  const bool usable = scale > 0.0f && scale <= FLT_MAX;  // else (all zeros, an infinity, NaN): y 0, zero point 0
+  const float zp = usable ? km::nearbyint(km::max(0.0f, km::min(255.0f, 0.0f - lo / scale))) : 0.0f;
   uint8_t* y = static_cast<uint8_t*>(operands[1]);
-  for (int64_t i = 0; i < p.numel; ++i)
-    y[i] = scale > 0.0f ? quantize_one<uint8_t>(x[i], scale, static_cast<int32_t>(zp)) : 0;
+  for (int64_t i = 0; i < p.numel; ++i) y[i] = usable ? quantize_one<uint8_t>(x[i], scale, static_cast<int32_t>(zp)) : 0;
   *static_cast<float*>(operands[2]) = scale;
   *static_cast<uint8_t*>(operands[3]) = static_cast<uint8_t>(zp);
   return 0;

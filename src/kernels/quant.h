@@ -70,7 +70,10 @@ static inline int32_t rtml_requantize(int32_t acc, int32_t multiplier, int32_t s
 
 /* TFLite's QuantizeMultiplier: real = *multiplier * 2^(*shift - 31) with
  * *multiplier in [2^30, 2^31) (0 and shift 0 for real == 0 and for reals
- * below about 2^-31, which flush to zero). Defined in kernels/quant.cpp. */
+ * below about 2^-31, which flush to zero). Beyond TFLite, for scales given
+ * at run time: a NaN or infinite real gives 0 and 0, a real of 2^31 or more
+ * INT32_MAX and 31 (every nonzero result saturates). Defined in
+ * kernels/quant.cpp. */
 RTML_EXTERN_C void rtml_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift);
 /* The (multiplier, shift) of a product's effective scale
  * x_scale * w_scale / y_scale, computed in double as TFLite does. */

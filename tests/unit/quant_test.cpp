@@ -71,6 +71,12 @@ TEST(Requantize, QuantizeMultiplierEdgeCases) {
   rtml_quantize_multiplier(0.5, &m, &s);
   EXPECT_EQ(m, 1 << 30);
   EXPECT_EQ(s, 0);
+  rtml_quantize_multiplier(double(1ll << 40), &m, &s);  // saturates rather than shift left by 41
+  EXPECT_EQ(m, INT32_MAX);
+  EXPECT_EQ(s, 31);
+  rtml_quantize_multiplier(0.0 / 0.0, &m, &s);
+  EXPECT_EQ(m, 0);
+  EXPECT_EQ(s, 0);
 }
 
 // ---- kernels, called through the table's calling convention -------------------
