@@ -86,23 +86,23 @@ struct RequantStore {
 // Y = X * W accumulated in int32 (bias first), each element handed to
 // store(index, acc, multiplier, shift) (multiplier/shift: of its channel, when
 // requantizing).
-template <class T, class Store>
+template <class TX, class TW, class Store>
 void qmatmul(const rtml_qmatmul_params& p, void* const* operands, bool requantize, const Store& store) {
-  const T* x = static_cast<const T*>(operands[0]);
-  const T* w = static_cast<const T*>(operands[p.w_slot]);
+  const TX* x = static_cast<const TX*>(operands[0]);
+  const TW* w = static_cast<const TW*>(operands[p.w_slot]);
   const int32_t* bias = p.bias_slot >= 0 ? static_cast<const int32_t*>(operands[p.bias_slot]) : nullptr;
-  const int32_t zx = zero_point<T>(operands, p.x_zp_slot, 0, p.x_zero_point);
+  const int32_t zx = zero_point<TX>(operands, p.x_zp_slot, 0, p.x_zero_point);
   const Requant<rtml_qmatmul_params> rq{p, operands};
   for (int64_t b = 0; b < p.batch_count; ++b) {
-    const T* xb = x + b * p.x_batch_stride;
-    const T* wb = w + b * p.w_batch_stride;
+    const TX* xb = x + b * p.x_batch_stride;
+    const TW* wb = w + b * p.w_batch_stride;
     for (int64_t n = 0; n < p.N; ++n) {
-      const int32_t zw = zero_point<T>(operands, p.w_zp_slot, p.w_zp_per_channel ? n : 0, p.w_zero_point);
+      const int32_t zw = zero_point<TW>(operands, p.w_zp_slot, p.w_zp_per_channel ? n : 0, p.w_zero_point);
       int32_t multiplier = 0, shift = 0;
       if (requantize) rq.channel(n, &multiplier, &shift);
       for (int64_t m = 0; m < p.M; ++m) {
         int32_t acc = bias ? bias[n] : 0;
-        const T* xr = xb + m * p.K;
+        const TX* xr = xb + m * p.K;
         for (int64_t k = 0; k < p.K; ++k)
           acc = mac(acc, static_cast<int32_t>(xr[k]) - zx, static_cast<int32_t>(wb[k * p.w_stride_k + n * p.w_stride_n]) - zw);
         store((b * p.M + m) * p.N + n, acc, multiplier, shift);
@@ -111,22 +111,22 @@ void qmatmul(const rtml_qmatmul_params& p, void* const* operands, bool requantiz
   }
 }
 
-template <class T, class Store>
+template <class TX, class TW, class Store>
 void qconv(const rtml_qconv_params& p, void* const* operands, bool requantize, const Store& store) {
-  const T* x = static_cast<const T*>(operands[0]);
-  const T* w = static_cast<const T*>(operands[p.w_slot]);
+  const TX* x = static_cast<const TX*>(operands[0]);
+  const TW* w = static_cast<const TW*>(operands[p.w_slot]);
   const int32_t* bias = p.bias_slot >= 0 ? static_cast<const int32_t*>(operands[p.bias_slot]) : nullptr;
-  const int32_t zx = zero_point<T>(operands, p.x_zp_slot, 0, p.x_zero_point);
+  const int32_t zx = zero_point<TX>(operands, p.x_zp_slot, 0, p.x_zero_point);
   const Requant<rtml_qconv_params> rq{p, operands};
   const int64_t cin_g = p.C / p.group, cout_g = p.C_out / p.group;
   for (int64_t oc = 0; oc < p.C_out; ++oc) {
     const int64_t g = oc / cout_g;
-    const int32_t zw = zero_point<T>(operands, p.w_zp_slot, p.w_zp_per_channel ? oc : 0, p.w_zero_point);
+    const int32_t zw = zero_point<TW>(operands, p.w_zp_slot, p.w_zp_per_channel ? oc : 0, p.w_zero_point);
     int32_t multiplier = 0, shift = 0;
     if (requantize) rq.channel(oc, &multiplier, &shift);
-    const T* wc = w + oc * cin_g * p.KH * p.KW;
+    const TW* wc = w + oc * cin_g * p.KH * p.KW;
     for (int64_t n = 0; n < p.N; ++n) {
-      const T* xn = x + (n * p.C + g * cin_g) * p.H * p.W;
+      const TX* xn = x + (n * p.C + g * cin_g) * p.H * p.W;
       for (int64_t oh = 0; oh < p.OH; ++oh)
         for (int64_t ow = 0; ow < p.OW; ++ow) {
           int32_t acc = bias ? bias[oc] : 0;
@@ -203,28 +203,33 @@ void dequantize(const rtml_quantize_params& p, void* const* operands) {
 
 using namespace rtml::kernels;
 
-#define RTML_QUANT_DEFINE(t, T)                                                                              \
+// Products: X of type TX (also the output's), W of type TW.
+#define RTML_QUANT_PRODUCT_DEFINE(t, TX, TW)                                                                 \
   RTML_KERNEL(rtml_##t##_fully_connected__ref) {                                                             \
     const auto& p = *static_cast<const rtml_qmatmul_params*>(params);                                        \
-    qmatmul<T>(p, operands, true, requant_store<T>(p, operands));                                            \
+    qmatmul<TX, TW>(p, operands, true, requant_store<TX>(p, operands));                                      \
     return 0;                                                                                                \
   }                                                                                                          \
   RTML_KERNEL(rtml_##t##_matmul_integer__ref) {                                                              \
     const auto& p = *static_cast<const rtml_qmatmul_params*>(params);                                        \
-    qmatmul<T>(p, operands, false, AccStore{static_cast<int32_t*>(operands[p.out_slot])});                   \
+    qmatmul<TX, TW>(p, operands, false, AccStore{static_cast<int32_t*>(operands[p.out_slot])});              \
     return 0;                                                                                                \
   }                                                                                                          \
   RTML_KERNEL(rtml_##t##_conv__ref) {                                                                        \
     const auto& p = *static_cast<const rtml_qconv_params*>(params);                                          \
-    qconv<T>(p, operands, true, requant_store<T>(p, operands));                                              \
+    qconv<TX, TW>(p, operands, true, requant_store<TX>(p, operands));                                        \
     return 0;                                                                                                \
   }                                                                                                          \
   RTML_KERNEL(rtml_##t##_depthwise_conv__ref) { return rtml_##t##_conv__ref(params, operands); }             \
   RTML_KERNEL(rtml_##t##_conv_integer__ref) {                                                                \
     const auto& p = *static_cast<const rtml_qconv_params*>(params);                                          \
-    qconv<T>(p, operands, false, AccStore{static_cast<int32_t*>(operands[p.out_slot])});                     \
+    qconv<TX, TW>(p, operands, false, AccStore{static_cast<int32_t*>(operands[p.out_slot])});                \
     return 0;                                                                                                \
-  }                                                                                                          \
+  }
+RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DEFINE)
+#undef RTML_QUANT_PRODUCT_DEFINE
+
+#define RTML_QUANT_DEFINE(t, T)                                                                              \
   RTML_KERNEL(rtml_##t##_quantize__ref) {                                                                    \
     quantize<T>(*static_cast<const rtml_quantize_params*>(params), operands);                                \
     return 0;                                                                                                \

@@ -17,15 +17,17 @@
  *             acc * 2^max(shift, 0), multiplier), max(-shift, 0))
  * exactly as TFLite's reference MultiplyByQuantizedMultiplier.
  *
- * Entry points (operands in brackets; t = s8 (int8 data, int8 weights) or
- * u8 (uint8 data, uint8 weights)):
+ * Entry points (operands in brackets; t = s8 (int8 data, int8 weights),
+ * u8 (uint8 data, uint8 weights) or, for the products, u8s8 (uint8 data and
+ * output, int8 weights: ONNX Runtime's usual choice); the output has the
+ * data's type):
  *   rtml_<t>_fully_connected__ref   [node inputs..., Y, constants...]  QLinearMatMul, int8 Gemm
  *   rtml_<t>_matmul_integer__ref    [A, B, a_zp?, b_zp?, Y]            MatMulInteger (int32 Y)
  *   rtml_<t>_conv__ref              [node inputs..., Y, constants...]  QLinearConv
  *   rtml_<t>_depthwise_conv__ref    (the same, group == channels)
  *   rtml_<t>_conv_integer__ref      [X, W, x_zp?, w_zp?, Y]            ConvInteger (int32 Y)
- *   rtml_<t>_quantize__ref          [X, scale, zero_point?, Y]         QuantizeLinear (float X)
- *   rtml_<t>_dequantize__ref        [X, scale, zero_point?, Y]         DequantizeLinear (float Y), t also s32
+ *   rtml_<t>_quantize__ref          [X, scale, zero_point?, Y]         QuantizeLinear (float X), t s8 u8
+ *   rtml_<t>_dequantize__ref        [X, scale, zero_point?, Y]         DequantizeLinear (float Y), t s8 u8 s32
  *   rtml_u8_dynamic_quantize__ref   [X, Y, Y_scale, Y_zero_point]      DynamicQuantizeLinear
  * The operands of a quantized product are found through the params' slots:
  * the (multiplier, shift) arrays are step constants made at prepare when the
@@ -139,12 +141,16 @@ typedef struct rtml_dynamic_quantize_params {
   int64_t numel;
 } rtml_dynamic_quantize_params;
 
-#define RTML_QUANT_TYPES(X) X(s8, int8_t) X(u8, uint8_t)
-#define RTML_QUANT_DECLARE(t, T)                                                                       \
+/* Products: (name, activation and output type, weight type). */
+#define RTML_QUANT_PRODUCT_TYPES(X) X(s8, int8_t, int8_t) X(u8, uint8_t, uint8_t) X(u8s8, uint8_t, int8_t)
+#define RTML_QUANT_PRODUCT_DECLARE(t, TX, TW)                                                          \
   RTML_KERNEL(rtml_##t##_fully_connected__ref); RTML_KERNEL(rtml_##t##_matmul_integer__ref);            \
   RTML_KERNEL(rtml_##t##_conv__ref); RTML_KERNEL(rtml_##t##_depthwise_conv__ref);                       \
-  RTML_KERNEL(rtml_##t##_conv_integer__ref); RTML_KERNEL(rtml_##t##_quantize__ref);                     \
-  RTML_KERNEL(rtml_##t##_dequantize__ref);
+  RTML_KERNEL(rtml_##t##_conv_integer__ref);
+RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
+#undef RTML_QUANT_PRODUCT_DECLARE
+#define RTML_QUANT_TYPES(X) X(s8, int8_t) X(u8, uint8_t)
+#define RTML_QUANT_DECLARE(t, T) RTML_KERNEL(rtml_##t##_quantize__ref); RTML_KERNEL(rtml_##t##_dequantize__ref);
 RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
 #undef RTML_QUANT_DECLARE
 RTML_KERNEL(rtml_s32_dequantize__ref);

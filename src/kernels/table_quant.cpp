@@ -73,7 +73,7 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                                           .field("numel", &rtml_dynamic_quantize_params::numel)
                                           .build();
   const char* src = "kernels/quant.cpp";
-#define RTML_QUANT_ENTRIES(ty, T)                                                                                  \
+#define RTML_QUANT_PRODUCT_ENTRIES(ty, TX, TW)                                                                     \
   t.push_back({"rtml_" #ty "_fully_connected__ref", rtml_##ty##_fully_connected__ref, &qmatmul,                    \
                "X, (scales, zero points,) W, ..., Y, bias?, multipliers?, shifts?", src, true});                   \
   t.push_back({"rtml_" #ty "_matmul_integer__ref", rtml_##ty##_matmul_integer__ref, &qmatmul,                      \
@@ -83,7 +83,10 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_" #ty "_depthwise_conv__ref", rtml_##ty##_depthwise_conv__ref, &qconv,                        \
                "X, (scales, zero points,) W, ..., Y, bias?, multipliers?, shifts?", src, true});                   \
   t.push_back({"rtml_" #ty "_conv_integer__ref", rtml_##ty##_conv_integer__ref, &qconv,                            \
-               "X, W, x_zero_point?, w_zero_point?, Y", src, true});                                              \
+               "X, W, x_zero_point?, w_zero_point?, Y", src, true});
+  RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_ENTRIES)
+#undef RTML_QUANT_PRODUCT_ENTRIES
+#define RTML_QUANT_ENTRIES(ty, T)                                                                                  \
   t.push_back({"rtml_" #ty "_quantize__ref", rtml_##ty##_quantize__ref, &quantize, "X, scale, zero_point?, Y",     \
                src, true});                                                                                        \
   t.push_back({"rtml_" #ty "_dequantize__ref", rtml_##ty##_dequantize__ref, &quantize, "X, scale, zero_point?, Y", \

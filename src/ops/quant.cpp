@@ -129,14 +129,32 @@ struct ProductSlots {
 constexpr ProductSlots kQLinearSlots{0, 1, 2, 3, 4, 5, 6, 7, 8};
 constexpr ProductSlots kIntegerSlots{0, -1, 2, 1, -1, 3, -1, -1, -1};
 
-// Checks the types of a product's inputs; returns the data type (int8 or uint8).
-DType check_product_types(const OpContext& ctx, const ProductSlots& s) {
+// The types of a product: of X (and the output, and the zero points of
+// both) and of W (and its zero point).
+struct ProductTypes {
+  DType x = DType::Undefined, w = DType::Undefined;
+  // The kernel of `op` for these types: rtml_s8_..., rtml_u8_..., rtml_u8s8_...
+  std::string kernel(const char* op) const {
+    return std::string("rtml_") + quant_prefix(x) + (x != w ? "s8_" : "_") + op + "__ref";
+  }
+};
+
+// Checks the types of a product's inputs: int8 x int8, uint8 x uint8 or
+// uint8 x int8 (uint8 data, int8 weights).
+ProductTypes check_product_types(const OpContext& ctx, const ProductSlots& s) {
   ctx.expect_dtype(s.x, {DType::U8, DType::I8});
-  const DType t = ctx.input(s.x).dtype;
-  for (int i : {s.w, s.x_zp, s.w_zp, s.y_zp})
-    if (i >= 0 && ctx.has_input(i) && ctx.input(i).dtype != t)
-      ctx.fail("input " + std::to_string(i) + " has type " + dtype_name(ctx.input(i).dtype) + ", X has " +
-               dtype_name(t) + ": mixed int8 / uint8 products are not supported yet");
+  ctx.expect_dtype(s.w, {DType::U8, DType::I8});
+  const ProductTypes t{ctx.input(s.x).dtype, ctx.input(s.w).dtype};
+  if (t.x == DType::I8 && t.w == DType::U8)
+    ctx.fail("X is int8 and W uint8: int8 data with uint8 weights is not supported (int8 x int8, uint8 x uint8 and "
+             "uint8 x int8 are)");
+  const auto expect = [&](int i, DType want, const char* what) {
+    if (i >= 0 && ctx.has_input(i) && ctx.input(i).dtype != want)
+      ctx.fail(std::string(what) + " has type " + dtype_name(ctx.input(i).dtype) + "; expected " + dtype_name(want));
+  };
+  expect(s.x_zp, t.x, "the input zero point");
+  expect(s.y_zp, t.x, "the output zero point (the output has the input's type)");
+  expect(s.w_zp, t.w, "the weight zero point");
   for (int i : {s.x_scale, s.w_scale, s.y_scale})
     if (i >= 0) ctx.expect_dtype(i, {DType::F32});
   if (s.bias >= 0 && ctx.has_input(s.bias)) ctx.expect_dtype(s.bias, {DType::I32});
@@ -150,7 +168,7 @@ DType check_product_types(const OpContext& ctx, const ProductSlots& s) {
 // Fills the zero point, bias, clamp and requantization fields shared by
 // rtml_qmatmul_params and rtml_qconv_params, for `channels` output channels.
 template <class P>
-void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t channels) {
+void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t channels) {  // t: X's type
   p.w_slot = s.w;
   p.x_zp_slot = s.x_zp >= 0 && ctx.has_input(s.x_zp) ? s.x_zp : -1;
   p.w_zp_slot = s.w_zp >= 0 && ctx.has_input(s.w_zp) ? s.w_zp : -1;
@@ -186,7 +204,7 @@ void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t 
 // QLinearMatMul and MatMulInteger: numpy.matmul of rank >= 2 operands whose
 // batch dims are equal or absent on one side (no other broadcasting).
 void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
-  const DType t = check_product_types(ctx, s);
+  const ProductTypes t = check_product_types(ctx, s);
   const Shape& a = ctx.input(s.x).shape;
   const Shape& b = ctx.input(s.w).shape;
   if (a.size() < 2 || b.size() < 2)
@@ -197,7 +215,7 @@ void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
   const int64_t a_batches = shape_numel(ab), b_batches = shape_numel(bb);
   if (!(ab == bb || a_batches == 1 || b_batches == 1))
     ctx.fail("batch dimensions of A " + shape_str(a) + " and B " + shape_str(b) + " differ (broadcasting them is not supported)");
-  auto& p = ctx.use_kernel<rtml_qmatmul_params>(quant_kernel(t, op).c_str());
+  auto& p = ctx.use_kernel<rtml_qmatmul_params>(t.kernel(op).c_str());
   p.M = M;
   p.N = N;
   p.K = K;
@@ -208,11 +226,11 @@ void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
   p.w_batch_stride = b_batches == 1 ? 0 : K * N;
   if (s.x_zp >= 0 && ctx.has_input(s.x_zp) && !single(ctx, s.x_zp))
     ctx.fail("a per-row input zero point is not supported (expected a scalar)");
-  fill_product(ctx, p, s, t, N);
+  fill_product(ctx, p, s, t.x, N);
   Shape out = ab.size() >= bb.size() ? ab : bb;
   out.push_back(M);
   out.push_back(N);
-  ctx.set_output(0, s.y_scale >= 0 ? t : DType::I32, out);
+  ctx.set_output(0, s.y_scale >= 0 ? t.x : DType::I32, out);
   ctx.step.flops = 2.0 * static_cast<double>(p.batch_count) * M * N * K;
 }
 
@@ -228,7 +246,7 @@ void MatMulInteger(OpContext& ctx) {
 
 // QLinearConv and ConvInteger: 1-D or 2-D, NCHW.
 void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
-  const DType t = check_product_types(ctx, s);
+  const ProductTypes t = check_product_types(ctx, s);
   const Shape& x = ctx.input(s.x).shape;
   const Shape& w = ctx.input(s.w).shape;
   if (x.size() != 3 && x.size() != 4)
@@ -272,7 +290,7 @@ void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
   }
   const bool depthwise = group == x[1] && group > 1;
   const char* op = integer ? "conv_integer" : depthwise ? "depthwise_conv" : "conv";
-  auto& p = ctx.use_kernel<rtml_qconv_params>(quant_kernel(t, op).c_str());
+  auto& p = ctx.use_kernel<rtml_qconv_params>(t.kernel(op).c_str());
   const int h = n == 2 ? 0 : -1;  // index of the height dim in the spatial vectors (-1: 1-D)
   p.N = x[0];
   p.C = x[1];
@@ -290,10 +308,10 @@ void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
   p.dilation_w = dilation.back();
   p.pad_top = h < 0 ? 0 : pads[0];
   p.pad_left = pads[static_cast<size_t>(n - 1)];
-  fill_product(ctx, p, s, t, p.C_out);
+  fill_product(ctx, p, s, t.x, p.C_out);
   Shape y{x[0], w[0]};
   y.insert(y.end(), out.begin(), out.end());
-  ctx.set_output(0, integer ? DType::I32 : t, y);
+  ctx.set_output(0, integer ? DType::I32 : t.x, y);
   ctx.step.flops = 2.0 * static_cast<double>(shape_numel(y)) * static_cast<double>(w[1] * p.KH * p.KW);
 }
 

@@ -234,12 +234,39 @@ TEST(QuantOps, QLinearMatMulWithConstantAndRunTimeScales) {
   }
 }
 
-TEST(QuantOps, MixedInt8AndUint8ProductsFailClearly) {
+TEST(QuantOps, Int8DataWithUint8WeightsFailsClearly) {
   const QLinearGraph q = qlinear_matmul_graph(true, DType::U8);
   const std::string e = error_of([&] { plan::build_plan(q.g, reference_kernels()); });
   EXPECT_NE(e.find("qmm"), std::string::npos) << e;
   EXPECT_NE(e.find("QLinearMatMul"), std::string::npos) << e;
-  EXPECT_NE(e.find("mixed int8 / uint8 products are not supported"), std::string::npos) << e;
+  EXPECT_NE(e.find("int8 data with uint8 weights is not supported"), std::string::npos) << e;
+}
+
+// ONNX Runtime's dynamic quantization: uint8 activations times int8 weights.
+TEST(QuantOps, MatMulIntegerOfUint8DataAndInt8Weights) {
+  QLinearGraph q;
+  q.g.opset = 13;
+  q.g.source = "quant_test";
+  const uint8_t a[4] = {200, 3, 128, 255};  // [2 x 2], zero point 128: [[72, -125], [0, 127]]
+  const int8_t b[2] = {-5, 7};              // [2 x 1], zero point 0
+  const uint8_t azp = 128;
+  ir::Node n;
+  n.name = "mmi";
+  n.op_type = "MatMulInteger";
+  n.inputs = {q.add("a", DType::U8, {2, 2}, a, 4, false), q.add("b", DType::I8, {2, 1}, b, 2, true),
+              q.add("a_zp", DType::U8, {}, &azp, 1, true)};
+  ir::Tensor out;
+  out.name = "y";
+  n.outputs = {q.g.add_tensor(out)};
+  q.g.outputs = {n.outputs[0]};
+  q.g.nodes.push_back(n);
+  engine::Session s(plan::build_plan(q.g, reference_kernels()));
+  std::memcpy(s.input_data(0), a, 4);
+  ASSERT_TRUE(s.run().ok());
+  EXPECT_EQ(s.plan().steps.back().step.kernel, "rtml_u8s8_matmul_integer__ref");
+  const auto* y = static_cast<const int32_t*>(s.output_data(0));
+  EXPECT_EQ(y[0], 72 * -5 + -125 * 7);  // -1235
+  EXPECT_EQ(y[1], 0 * -5 + 127 * 7);    // 889
 }
 
 }  // namespace
