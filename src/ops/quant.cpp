@@ -1,7 +1,7 @@
 // The quantized ONNX ops: QuantizeLinear, DequantizeLinear,
 // DynamicQuantizeLinear, QLinearMatMul, QLinearConv, MatMulInteger and
 // ConvInteger, on the reference kernels of kernels/quant.h (int8 or uint8
-// data, the same type for activations and weights).
+// data; weights of the data's type, or int8 with uint8 data).
 //
 // When the scales of a QLinear op are constants, prepare turns them into
 // per-tensor or per-output-channel (multiplier, shift) constants of the step
@@ -189,7 +189,9 @@ void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t 
     const float* ws = ctx.input(s.w_scale).as<float>();
     for (int64_t c = 0; c < n; ++c) {
       const float xs = *ctx.input(s.x_scale).as<float>(), ys = *ctx.input(s.y_scale).as<float>();
-      if (!(xs > 0) || !(ws[c] > 0) || !(ys > 0)) ctx.fail("scales must be positive");
+      if (!(xs > 0) || !(ws[c] > 0) || !(ys > 0))
+        ctx.fail("scales must be positive; got input " + std::to_string(xs) + ", weight " + std::to_string(ws[c]) +
+                 " (channel " + std::to_string(c) + "), output " + std::to_string(ys));
       rtml_quantize_scales(xs, ws[c], ys, static_cast<int32_t*>(mult->data()) + c, static_cast<int32_t*>(shift->data()) + c);
     }
     p.multiplier_slot = ctx.add_constant("multipliers", DType::I32, {n}, std::move(mult));
