@@ -274,10 +274,10 @@ void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
   std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   std::vector<int64_t> out(static_cast<size_t>(n));
   for (int d = 0; d < n; ++d) {
-    const int64_t in = x[2 + d], ek = (kernel[d] - 1) * dilation[d] + 1;
+    const int64_t in = x[2 + d], ek = ctx.add(ctx.mul(kernel[d] - 1, dilation[d], "dilations"), 1, "dilations");
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      out[d] = (in + stride[d] - 1) / stride[d];
-      const int64_t total = std::max<int64_t>(0, (out[d] - 1) * stride[d] + ek - in);
+      out[d] = ctx.add(in, stride[d] - 1, "strides") / stride[d];
+      const int64_t total = std::max<int64_t>(0, ctx.add((out[d] - 1) * stride[d], ek, "strides") - in);
       pads[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       pads[d + n] = total - pads[d];
     } else if (auto_pad == "VALID") {
@@ -286,7 +286,7 @@ void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
       ctx.fail("attribute auto_pad is '" + auto_pad + "'; expected NOTSET, SAME_UPPER, SAME_LOWER or VALID");
     }
     if (pads[d] < 0 || pads[d + n] < 0) ctx.fail("attribute pads must not be negative");
-    const int64_t span = in + pads[d] + pads[d + n] - ek;
+    const int64_t span = ctx.add(ctx.add(in, pads[d], "pads"), pads[d + n], "pads") - ek;
     if (span < 0) ctx.fail("the kernel is larger than the padded input " + shape_str(x));
     out[d] = span / stride[d] + 1;
   }
