@@ -1,7 +1,8 @@
 // CMSIS-NN (built for the host from RTML_CMSIS_NN_DIR) as the bit-exactness
 // oracle of rtml's int8 reference kernels (kernels/quant.h): random shapes
 // (odd sizes included), zero points, multipliers, biases and activation
-// clamps; every output must be identical.
+// clamps; every output must be identical. The uint8-data / int8-weight
+// kernels are checked against the same outputs through a +128 shift.
 //
 // CMSIS-NN's conventions, converted here: data NHWC and conv filters
 // [C_out, KH, KW, C_in] (depthwise [1, KH, KW, C_out]) where rtml's kernels
@@ -83,6 +84,25 @@ void fill_common(P& p, const Common& c, bool per_channel) {
 
 int failures = 0;
 
+// The same product with uint8 data and int8 weights (ONNX Runtime's usual
+// form; kernel `fn`): data, zero points and clamp shifted by +128 stand for
+// the same real numbers, so its uint8 output minus 128 must equal the int8
+// one. ops: {X, W, Y, bias, multipliers, shifts} of the int8 run.
+template <class P>
+std::vector<int8_t> run_u8s8(rtml_kernel_fn fn, P p, void* const* ops, size_t x_numel, size_t y_numel) {
+  std::vector<uint8_t> xu(x_numel), yu(y_numel);
+  for (size_t i = 0; i < x_numel; ++i) xu[i] = static_cast<uint8_t>(static_cast<const int8_t*>(ops[0])[i] + 128);
+  p.x_zero_point += 128;
+  p.y_zero_point += 128;
+  p.act_min += 128;
+  p.act_max += 128;
+  void* ops_u[6] = {xu.data(), ops[1], yu.data(), ops[3], ops[4], ops[5]};
+  fn(&p, ops_u);
+  std::vector<int8_t> y(y_numel);
+  for (size_t i = 0; i < y_numel; ++i) y[i] = static_cast<int8_t>(yu[i] - 128);
+  return y;
+}
+
 void compare(const char* what, int index, const std::string& shape, const std::vector<int8_t>& want,
              const std::vector<int8_t>& got) {
   for (size_t i = 0; i < want.size(); ++i)
@@ -136,8 +156,10 @@ void fully_connected(int index) {
                   const_cast<int32_t*>(c.bias.data()), const_cast<int32_t*>(c.mult.data()),
                   const_cast<int32_t*>(c.shift.data())};
   rtml_s8_fully_connected__ref(&p, ops);
-  compare(per_channel ? "fully_connected (per channel)" : "fully_connected (per tensor)", index,
-          std::to_string(batches) + "x" + std::to_string(K) + " -> " + std::to_string(N), want, got);
+  const std::string shape = std::to_string(batches) + "x" + std::to_string(K) + " -> " + std::to_string(N);
+  compare(per_channel ? "fully_connected (per channel)" : "fully_connected (per tensor)", index, shape, want, got);
+  compare("u8s8 fully_connected", index, shape, want,
+          run_u8s8(rtml_u8s8_fully_connected__ref, p, ops, x.size(), want.size()));
 }
 
 // A 2-D convolution (depthwise: group == C_in, C_out = C_in * ch_mult).
@@ -200,7 +222,7 @@ void conv(int index, bool depthwise) {
   }
 
   // rtml: NCHW input, [C_out, cin_g, KH, KW] weights, NCHW output.
-  std::vector<int8_t> xr(x.size()), wr(f.size()), out(want.size()), got(want.size());
+  std::vector<int8_t> xr(x.size()), wr(f.size()), out(want.size());
   for (int n = 0; n < batches; ++n)
     for (int h = 0; h < H; ++h)
       for (int w = 0; w < W; ++w)
@@ -233,14 +255,21 @@ void conv(int index, bool depthwise) {
                   const_cast<int32_t*>(c.mult.data()), const_cast<int32_t*>(c.shift.data())};
   if (depthwise) rtml_s8_depthwise_conv__ref(&p, ops);
   else rtml_s8_conv__ref(&p, ops);
-  for (int n = 0; n < batches; ++n)
-    for (int oc = 0; oc < C_out; ++oc)
-      for (int h = 0; h < OH; ++h)
-        for (int w = 0; w < OW; ++w) got[((n * OH + h) * OW + w) * C_out + oc] = out[((n * C_out + oc) * OH + h) * OW + w];
+  const auto to_nhwc = [&](const std::vector<int8_t>& nchw) {
+    std::vector<int8_t> nhwc(nchw.size());
+    for (int n = 0; n < batches; ++n)
+      for (int oc = 0; oc < C_out; ++oc)
+        for (int h = 0; h < OH; ++h)
+          for (int w = 0; w < OW; ++w) nhwc[((n * OH + h) * OW + w) * C_out + oc] = nchw[((n * C_out + oc) * OH + h) * OW + w];
+    return nhwc;
+  };
   const std::string shape = "N" + std::to_string(batches) + " C" + std::to_string(C) + " " + std::to_string(H) + "x" +
                             std::to_string(W) + " k" + std::to_string(KH) + "x" + std::to_string(KW) + " C_out" +
                             std::to_string(C_out) + " group" + std::to_string(group);
-  compare(what, index, shape, want, got);
+  compare(what, index, shape, want, to_nhwc(out));
+  compare(depthwise ? "u8s8 depthwise_conv" : "u8s8 conv", index, shape, want,
+          to_nhwc(run_u8s8(depthwise ? rtml_u8s8_depthwise_conv__ref : rtml_u8s8_conv__ref, p, ops, xr.size(),
+                           out.size())));
 }
 
 }  // namespace
