@@ -3,6 +3,7 @@
 // quantized ONNX ops through the engine.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -74,7 +75,7 @@ TEST(Requantize, QuantizeMultiplierEdgeCases) {
   rtml_quantize_multiplier(double(1ll << 40), &m, &s);  // saturates rather than shift left by 41
   EXPECT_EQ(m, INT32_MAX);
   EXPECT_EQ(s, 31);
-  rtml_quantize_multiplier(0.0 / 0.0, &m, &s);
+  rtml_quantize_multiplier(std::nan(""), &m, &s);
   EXPECT_EQ(m, 0);
   EXPECT_EQ(s, 0);
 }
