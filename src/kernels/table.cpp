@@ -65,6 +65,7 @@ struct Table {
     add_linear_kernels(entries);
     add_normalize_kernels(entries);
     add_pool_kernels(entries);
+    add_quant_kernels(entries);
     add_random_kernels(entries);
     add_recurrent_kernels(entries);
     add_tensor_ops_kernels(entries);

@@ -154,6 +154,7 @@ void add_elementwise_kernels(std::vector<KernelInfo>& table);
 void add_linear_kernels(std::vector<KernelInfo>& table);
 void add_normalize_kernels(std::vector<KernelInfo>& table);
 void add_pool_kernels(std::vector<KernelInfo>& table);
+void add_quant_kernels(std::vector<KernelInfo>& table);
 void add_random_kernels(std::vector<KernelInfo>& table);
 void add_recurrent_kernels(std::vector<KernelInfo>& table);
 void add_tensor_ops_kernels(std::vector<KernelInfo>& table);

@@ -240,6 +240,7 @@ const std::map<std::string, OpDef>& registry() {
     register_normalize(r);
     register_recurrent(r);
     register_random(r);
+    register_quant(r);
     std::map<std::string, OpDef> m;
     for (const OpDef& d : r.defs) m.emplace(d.name, d);
     return m;

@@ -230,5 +230,6 @@ void register_conv(Registry& r);         // Conv, ConvTranspose, pools, BatchNor
 void register_normalize(Registry& r);    // Softmax, LogSoftmax, LayerNormalization, reductions
 void register_recurrent(Registry& r);    // RNN, GRU, LSTM
 void register_random(Registry& r);       // RandomNormal, RandomNormalLike, RandomUniform(Like)
+void register_quant(Registry& r);        // (De)QuantizeLinear, DynamicQuantizeLinear, QLinear*, *Integer
 
 }  // namespace rtml::ops

@@ -115,7 +115,7 @@ with tempfile.TemporaryDirectory() as tmp:
                     got = np.frombuffer(raw[at:at + want.nbytes], dtype=want.dtype).reshape(want.shape)
                     at += want.nbytes
                     if ks == "reference" and not cortex_m or not np.issubdtype(want.dtype, np.floating):
-                        same = np.array_equal(got.view(np.uint8), want.view(np.uint8))
+                        same = np.array_equal(np.atleast_1d(got).view(np.uint8), np.atleast_1d(want).view(np.uint8))
                         check(same, f"{name} [{ks}] {s} output {n}: bit-identical to rtml run "
                                     f"(max |diff| {np.max(np.abs(got.astype(np.float64) - want)) if want.size else 0})")
                     else:

@@ -3,7 +3,9 @@
 
 usage: check_pytorch.py RTML_BINARY MODELS_DIR
 MODELS_DIR is what pytorch_models.py wrote. An output element passes when its
-absolute or its relative error is within 1e-4. Prints one line per model and
+absolute or its relative error is within 1e-4 (or the absolute error within
+the number in MODEL/tolerance, when there is one: a quantized model's
+quantum). Prints one line per model and
 "pytorch: N passed, N failed" last; exits 1 on any failure.
 """
 import os
@@ -18,6 +20,8 @@ TOL = 1e-4
 
 def check(rtml, model_dir):
     name = os.path.basename(model_dir)
+    tol_file = os.path.join(model_dir, "tolerance")
+    atol = float(open(tol_file).read()) if os.path.exists(tol_file) else TOL
     args = [rtml, "run", os.path.join(model_dir, "model.onnx")]
     for f in sorted(os.listdir(os.path.join(model_dir, "inputs"))):
         args += ["--input", f"{f[:-4]}={os.path.join(model_dir, 'inputs', f)}"]
@@ -34,7 +38,7 @@ def check(rtml, model_dir):
             if got.shape != expected.shape:
                 return f"{f}: shape {got.shape}, PyTorch {expected.shape}"
             err = np.abs(got.astype(np.float64) - expected)
-            ok = (err <= TOL) | (err <= TOL * np.abs(expected))
+            ok = (err <= atol) | (err <= TOL * np.abs(expected))
             if not ok.all():
                 i = int(np.argmax(~ok.ravel()))
                 return (f"{f}: element {i} is {got.ravel()[i]:.7g}, PyTorch {expected.ravel()[i]:.7g} "

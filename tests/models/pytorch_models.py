@@ -101,6 +101,40 @@ class Demo(torch.nn.Module):
         return torch.softmax(self.head(y[:, -1]), dim=-1)
 
 
+class QuantizedConvNet(torch.nn.Module):
+    """Post-training int8 quantization by PyTorch (qnnpack): Conv2d+ReLU, Linear.
+
+    torch 1.13 exports it as QDQ ONNX (QuantizeLinear / DequantizeLinear around
+    float Conv and Gemm, with Constant, Cast and ConstantOfShape nodes); the
+    expected values are PyTorch's quantized engine's, which rounds in float:
+    rtml may differ by one quantum of the output (tolerance file)."""
+
+    def __init__(self):
+        super().__init__()
+        self.quant = torch.ao.quantization.QuantStub()
+        self.conv = torch.nn.Conv2d(3, 5, 3, padding=1)
+        self.relu = torch.nn.ReLU()
+        self.fc = torch.nn.Linear(5 * 6 * 6, 7)
+        self.dequant = torch.ao.quantization.DeQuantStub()
+
+    def forward(self, x):
+        x = self.relu(self.conv(self.quant(x)))
+        return self.dequant(self.fc(x.reshape(1, -1)))
+
+    @staticmethod
+    def quantized(model):
+        torch.backends.quantized.engine = "qnnpack"
+        model.qconfig = torch.ao.quantization.get_default_qconfig("qnnpack")
+        torch.ao.quantization.fuse_modules(model, [["conv", "relu"]], inplace=True)
+        prepared = torch.ao.quantization.prepare(model)
+        with torch.no_grad():
+            for _ in range(8):
+                prepared(torch.randn(1, 3, 6, 6))
+        q = torch.ao.quantization.convert(prepared)
+        q.tolerance = float(q.fc.scale)  # one quantum of the output
+        return q
+
+
 def randomize_batchnorm(model):
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
@@ -116,6 +150,7 @@ MODELS = {
     "pad_conv": (PadConv, {"x": (1, 2, 16)}, ["y"], 13),
     "transformer_encoder": (Encoder, {"x": (1, 16, 32)}, ["y"], 14),
     "demo": (Demo, {"audio": (1, 1, 64)}, ["probabilities"], 13),
+    "quantized_conv": (QuantizedConvNet, {"x": (1, 3, 6, 6)}, ["y"], 13),
 }
 
 
@@ -125,6 +160,8 @@ def export(name, out_dir):
     model = cls()
     randomize_batchnorm(model)
     model.eval()
+    if hasattr(cls, "quantized"):
+        model = cls.quantized(model)
     args = tuple(torch.randn(*shape) for shape in inputs.values())
     d = os.path.join(out_dir, name)
     os.makedirs(os.path.join(d, "inputs"), exist_ok=True)
@@ -141,6 +178,9 @@ def export(name, out_dir):
         np.save(os.path.join(d, "inputs", n + ".npy"), a.numpy())
     for n, e in zip(outputs, expected):
         np.save(os.path.join(d, "expected", n + ".npy"), e.numpy())
+    if hasattr(model, "tolerance"):  # check_pytorch.py's absolute tolerance for this model
+        with open(os.path.join(d, "tolerance"), "w") as f:
+            f.write(f"{model.tolerance * 1.001!r}\n")
     if name == "lstm_step":
         export_stream(model, d)
 

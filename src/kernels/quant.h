@@ -1,0 +1,159 @@
+/* Quantized (int8 / uint8) kernels: C/C++ header of the kernel library
+ * (kernels/rtml_kernel.h: calling convention, naming; docs/quantization.md:
+ * the scheme with a worked example).
+ *
+ * The scheme is TFLite's and CMSIS-NN's, so results match theirs bit for
+ * bit: activations asymmetric (real = scale * (q - zero_point)), weights
+ * symmetric (zero point 0; ONNX's uint8 weights may have one), int32
+ * accumulation of (x - x_zero_point) * (w - w_zero_point), int32 bias, then
+ * the requantization below with a per-tensor or per-output-channel
+ * (multiplier, shift) pair, plus the output zero point, clamped to
+ * [act_min, act_max] (a fused Relu / Clip narrows that range).
+ *
+ * Requantization (rtml_requantize): the real multiplier
+ * x_scale * w_scale[c] / y_scale = multiplier * 2^(shift - 31) with
+ * multiplier in [2^30, 2^31) (rtml_quantize_multiplier, at prepare); then
+ *     y = RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(
+ *             acc * 2^max(shift, 0), multiplier), max(-shift, 0))
+ * exactly as TFLite's reference MultiplyByQuantizedMultiplier.
+ *
+ * Entry points (operands in brackets; t = s8 (int8 data, int8 weights),
+ * u8 (uint8 data, uint8 weights) or, for the products, u8s8 (uint8 data and
+ * output, int8 weights: ONNX Runtime's usual choice); the output has the
+ * data's type):
+ *   rtml_<t>_fully_connected__ref   [node inputs..., Y, constants...]  QLinearMatMul, int8 Gemm
+ *   rtml_<t>_matmul_integer__ref    [A, B, a_zp?, b_zp?, Y]            MatMulInteger (int32 Y)
+ *   rtml_<t>_conv__ref              [node inputs..., Y, constants...]  QLinearConv
+ *   rtml_<t>_depthwise_conv__ref    (the same, group == channels)
+ *   rtml_<t>_conv_integer__ref      [X, W, x_zp?, w_zp?, Y]            ConvInteger (int32 Y)
+ *   rtml_<t>_quantize__ref          [X, scale, zero_point?, Y]         QuantizeLinear (float X), t s8 u8
+ *   rtml_<t>_dequantize__ref        [X, scale, zero_point?, Y]         DequantizeLinear (float Y), t s8 u8 s32
+ *   rtml_u8_dynamic_quantize__ref   [X, Y, Y_scale, Y_zero_point]      DynamicQuantizeLinear
+ * The operands of a quantized product are found through the params' slots:
+ * the (multiplier, shift) arrays are step constants made at prepare when the
+ * scales are constants; otherwise (scales given at run time, as the ONNX
+ * tests do) the kernel derives them from the scale operands each run, with
+ * the same rtml_quantize_multiplier. A zero point comes from its operand
+ * when its slot is >= 0, else from the params. */
+#ifndef RTML_KERNELS_QUANT_H
+#define RTML_KERNELS_QUANT_H
+
+#include "kernels/rtml_kernel.h"
+
+/* TFLite's SaturatingRoundingDoublingHighMul: the high 32 bits of 2*a*b,
+ * rounded to nearest (ties away from zero); INT32_MIN * INT32_MIN saturates
+ * to INT32_MAX. */
+static inline int32_t rtml_srdhm(int32_t a, int32_t b) {
+  int64_t ab, nudge;
+  if (a == b && a == INT32_MIN) return INT32_MAX;
+  ab = (int64_t)a * (int64_t)b;
+  nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+  return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* division truncates toward zero, as TFLite's */
+}
+
+/* TFLite's RoundingDivideByPOT: x / 2^exponent (0 <= exponent <= 31),
+ * rounded to nearest, ties away from zero. */
+static inline int32_t rtml_rounding_divide_by_pot(int32_t x, int exponent) {
+  const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier: acc * multiplier * 2^(shift - 31),
+ * rounded twice as above. A positive shift is a left shift of acc first
+ * (wrapping like the int32 multiply of TFLite and CMSIS-NN on their targets). */
+static inline int32_t rtml_requantize(int32_t acc, int32_t multiplier, int32_t shift) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  const int32_t shifted = (int32_t)((uint32_t)acc << left);
+  return rtml_rounding_divide_by_pot(rtml_srdhm(shifted, multiplier), right);
+}
+
+/* TFLite's QuantizeMultiplier: real = *multiplier * 2^(*shift - 31) with
+ * *multiplier in [2^30, 2^31) (0 and shift 0 for real == 0 and for reals
+ * below about 2^-31, which flush to zero). Beyond TFLite, for scales given
+ * at run time: a NaN or infinite real gives 0 and 0, a real of 2^31 or more
+ * INT32_MAX and 31 (every nonzero result saturates). Defined in
+ * kernels/quant.cpp. */
+RTML_EXTERN_C void rtml_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift);
+/* The (multiplier, shift) of a product's effective scale
+ * x_scale * w_scale / y_scale, computed in double as TFLite does. */
+RTML_EXTERN_C void rtml_quantize_scales(float x_scale, float w_scale, float y_scale, int32_t* multiplier,
+                                        int32_t* shift);
+
+/* A quantized matrix product, per batch Y[M x N] = X[M x K] * W[K x N]:
+ * W(k, n) is w[k * w_stride_k + n * w_stride_n] (a [N x K] weight matrix, as
+ * TFLite and CMSIS-NN store it, has w_stride_k 1, w_stride_n K). Batches:
+ * batch_count of them, X and W advancing by their batch strides (0: shared),
+ * Y by M * N. */
+typedef struct rtml_qmatmul_params {
+  int64_t M, N, K;
+  int64_t w_stride_k, w_stride_n;
+  int64_t batch_count, x_batch_stride, w_batch_stride;
+  int32_t w_slot;                                   /* operand slot of W (X is operand 0) */
+  int32_t x_zero_point, w_zero_point, y_zero_point; /* when the slot below is -1 */
+  int32_t x_zp_slot, w_zp_slot, y_zp_slot;          /* operand slots of zero points, -1: none */
+  bool w_zp_per_channel;                            /* w_zp operand has N values */
+  int32_t act_min, act_max;                         /* clamp of the quantized output */
+  int32_t out_slot;
+  int32_t bias_slot;                                /* int32 [N], -1: none */
+  /* Requantization: (multiplier, shift) int32 arrays of N values when
+   * per_channel, else 1, at multiplier_slot / shift_slot; or, when
+   * multiplier_slot is -1, derived each run from the float scale operands
+   * (w_scale per channel when per_channel). */
+  bool per_channel;
+  int32_t multiplier_slot, shift_slot;
+  int32_t x_scale_slot, w_scale_slot, y_scale_slot;
+} rtml_qmatmul_params;
+
+/* A quantized 1-D or 2-D convolution, NCHW (1-D: H == KH == 1), weights
+ * [C_out, C_in / group, KH, KW], Y [N, C_out, OH, OW]. Zero points,
+ * clamp, bias and requantization as rtml_qmatmul_params (per channel = per
+ * output channel). */
+typedef struct rtml_qconv_params {
+  int64_t N, C, H, W, C_out, group;
+  int64_t KH, KW, OH, OW;
+  int64_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+  int32_t w_slot;
+  int32_t x_zero_point, w_zero_point, y_zero_point;
+  int32_t x_zp_slot, w_zp_slot, y_zp_slot;
+  bool w_zp_per_channel;
+  int32_t act_min, act_max;
+  int32_t out_slot;
+  int32_t bias_slot;
+  bool per_channel;
+  int32_t multiplier_slot, shift_slot;
+  int32_t x_scale_slot, w_scale_slot, y_scale_slot;
+} rtml_qconv_params;
+
+/* QuantizeLinear / DequantizeLinear: X viewed as [outer, axis_dim, inner];
+ * the scale (float) and zero point have axis_dim values when per_axis, else
+ * one. has_zero_point: operand 2 is the zero point (else 0). */
+typedef struct rtml_quantize_params {
+  int64_t outer, axis_dim, inner;
+  bool per_axis, has_zero_point;
+  int32_t out_slot;
+} rtml_quantize_params;
+
+/* DynamicQuantizeLinear: numel elements. */
+typedef struct rtml_dynamic_quantize_params {
+  int64_t numel;
+} rtml_dynamic_quantize_params;
+
+/* Products: (name, activation and output type, weight type). */
+#define RTML_QUANT_PRODUCT_TYPES(X) X(s8, int8_t, int8_t) X(u8, uint8_t, uint8_t) X(u8s8, uint8_t, int8_t)
+#define RTML_QUANT_PRODUCT_DECLARE(t, TX, TW)                                                          \
+  RTML_KERNEL(rtml_##t##_fully_connected__ref); RTML_KERNEL(rtml_##t##_matmul_integer__ref);            \
+  RTML_KERNEL(rtml_##t##_conv__ref); RTML_KERNEL(rtml_##t##_depthwise_conv__ref);                       \
+  RTML_KERNEL(rtml_##t##_conv_integer__ref);
+RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
+#undef RTML_QUANT_PRODUCT_DECLARE
+#define RTML_QUANT_TYPES(X) X(s8, int8_t) X(u8, uint8_t)
+#define RTML_QUANT_DECLARE(t, T) RTML_KERNEL(rtml_##t##_quantize__ref); RTML_KERNEL(rtml_##t##_dequantize__ref);
+RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
+#undef RTML_QUANT_DECLARE
+RTML_KERNEL(rtml_s32_dequantize__ref);
+RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
+
+#endif

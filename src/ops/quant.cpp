@@ -1,0 +1,342 @@
+// The quantized ONNX ops: QuantizeLinear, DequantizeLinear,
+// DynamicQuantizeLinear, QLinearMatMul, QLinearConv, MatMulInteger and
+// ConvInteger, on the reference kernels of kernels/quant.h (int8 or uint8
+// data; weights of the data's type, or int8 with uint8 data).
+//
+// When the scales of a QLinear op are constants, prepare turns them into
+// per-tensor or per-output-channel (multiplier, shift) constants of the step
+// (rtml_quantize_scales); otherwise the kernel derives them from the scale
+// operands each run with the same routine.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "kernels/quant.h"
+#include "ops/op.h"
+
+namespace rtml::ops {
+
+namespace {
+
+const char* quant_prefix(DType t) { return t == DType::I8 ? "s8" : t == DType::U8 ? "u8" : "s32"; }
+
+std::string quant_kernel(DType t, const char* op) { return std::string("rtml_") + quant_prefix(t) + "_" + op + "__ref"; }
+
+int out_slot(const OpContext& ctx) { return static_cast<int>(ctx.node().inputs.size()); }
+
+// Whether input i holds one value (a scalar or a 1-element tensor).
+bool single(const OpContext& ctx, int i) { return ctx.input(i).numel() == 1 && ctx.input(i).rank() <= 1; }
+
+// Checks that input i holds one value; `what` names it.
+void expect_single(const OpContext& ctx, int i, const char* what) {
+  if (!single(ctx, i))
+    ctx.fail(std::string(what) + " has shape " + shape_str(ctx.input(i).shape) + "; expected a scalar (per-tensor)");
+}
+
+// Checks that input i holds one value or `n` (a 1-D tensor per channel);
+// returns whether it is per channel.
+bool expect_per_channel(const OpContext& ctx, int i, int64_t n, const char* what) {
+  if (single(ctx, i)) return false;
+  if (ctx.input(i).shape != Shape{n})
+    ctx.fail(std::string(what) + " has shape " + shape_str(ctx.input(i).shape) + "; expected a scalar or [" +
+             std::to_string(n) + "] (one per output channel)");
+  return true;
+}
+
+// The activation's whole range: no clamp beyond saturation.
+void full_range(DType t, int32_t& lo, int32_t& hi) {
+  lo = t == DType::I8 ? -128 : 0;
+  hi = t == DType::I8 ? 127 : 255;
+}
+
+// ---------------------------------------------------------------- (De)QuantizeLinear
+
+// X, scale, zero point? with the axis attribute (opset >= 13; before it
+// the scale is a scalar): fills outer/axis_dim/inner.
+rtml_quantize_params& use_axis_kernel(OpContext& ctx, DType data_type, const char* op) {
+  const Shape& x = ctx.input(0).shape;
+  const bool per_axis = !single(ctx, 1);
+  int64_t axis_dim = 1, outer = 1, inner = ctx.input(0).numel();
+  if (per_axis) {
+    if (ctx.opset() < 13) ctx.fail("the scale has shape " + shape_str(ctx.input(1).shape) + "; before opset 13 it must be a scalar");
+    if (ctx.input(1).rank() != 1) ctx.fail("the scale has shape " + shape_str(ctx.input(1).shape) + "; expected a scalar or 1-D (per axis)");
+    if (ctx.has_attr("block_size") && ctx.attr_int("block_size", 0) != 0) ctx.fail("blocked quantization (block_size) is not supported");
+    const int axis = ctx.axis(ctx.attr_int("axis", 1), static_cast<int>(x.size()));
+    axis_dim = x[axis];
+    if (ctx.input(1).numel() != axis_dim)
+      ctx.fail("the scale has " + std::to_string(ctx.input(1).numel()) + " values; expected " + std::to_string(axis_dim) +
+               " (dimension " + std::to_string(axis) + " of " + shape_str(x) + ")");
+    outer = 1;
+    for (int d = 0; d < axis; ++d) outer *= x[d];
+    inner = 1;
+    for (size_t d = static_cast<size_t>(axis) + 1; d < x.size(); ++d) inner *= x[d];
+  }
+  if (ctx.has_input(2) && ctx.input(2).shape != ctx.input(1).shape && !(single(ctx, 1) && single(ctx, 2)))
+    ctx.fail("the zero point has shape " + shape_str(ctx.input(2).shape) + ", the scale " + shape_str(ctx.input(1).shape) +
+             "; they must match");
+  auto& p = ctx.use_kernel<rtml_quantize_params>(quant_kernel(data_type, op).c_str());
+  p.outer = outer;
+  p.axis_dim = axis_dim;
+  p.inner = inner;
+  p.per_axis = per_axis;
+  p.has_zero_point = ctx.has_input(2);
+  p.out_slot = out_slot(ctx);
+  return p;
+}
+
+void QuantizeLinear(OpContext& ctx) {
+  ctx.expect_inputs(2, 3);
+  ctx.expect_dtype(0, {DType::F32});
+  ctx.expect_dtype(1, {DType::F32});
+  DType y = DType::U8;  // the default without a zero point
+  if (ctx.has_input(2)) {
+    ctx.expect_dtype(2, {DType::U8, DType::I8});
+    y = ctx.input(2).dtype;
+  }
+  if (ctx.has_attr("output_dtype") && ctx.has_input(2) && ctx.attr_int("output_dtype", 0) != static_cast<int64_t>(y))
+    ctx.fail("attribute output_dtype disagrees with the zero point's type");
+  use_axis_kernel(ctx, y, "quantize");
+  ctx.set_output(0, y, ctx.input(0).shape);
+}
+
+void DequantizeLinear(OpContext& ctx) {
+  ctx.expect_inputs(2, 3);
+  ctx.expect_dtype(0, {DType::U8, DType::I8, DType::I32});
+  ctx.expect_dtype(1, {DType::F32});
+  const DType x = ctx.input(0).dtype;
+  if (ctx.has_input(2) && ctx.input(2).dtype != x)
+    ctx.fail(std::string("the zero point has type ") + dtype_name(ctx.input(2).dtype) + ", X " + dtype_name(x) +
+             "; they must match");
+  use_axis_kernel(ctx, x, "dequantize");
+  ctx.set_output(0, DType::F32, ctx.input(0).shape);
+}
+
+void DynamicQuantizeLinear(OpContext& ctx) {
+  ctx.expect_inputs(1, 1);
+  ctx.expect_dtype(0, {DType::F32});
+  ctx.use_kernel<rtml_dynamic_quantize_params>("rtml_u8_dynamic_quantize__ref").numel = ctx.input(0).numel();
+  ctx.set_output(0, DType::U8, ctx.input(0).shape);
+  ctx.set_output(1, DType::F32, {});
+  ctx.set_output(2, DType::U8, {});
+}
+
+// ---------------------------------------------------------------- products
+
+// Slots of a product's inputs in the node (QLinear* or *Integer).
+struct ProductSlots {
+  int x = 0, x_scale = -1, x_zp = -1, w = 1, w_scale = -1, w_zp = -1, y_scale = -1, y_zp = -1, bias = -1;
+};
+constexpr ProductSlots kQLinearSlots{0, 1, 2, 3, 4, 5, 6, 7, 8};
+constexpr ProductSlots kIntegerSlots{0, -1, 2, 1, -1, 3, -1, -1, -1};
+
+// The types of a product: of X (and the output, and the zero points of
+// both) and of W (and its zero point).
+struct ProductTypes {
+  DType x = DType::Undefined, w = DType::Undefined;
+  // The kernel of `op` for these types: rtml_s8_..., rtml_u8_..., rtml_u8s8_...
+  std::string kernel(const char* op) const {
+    return std::string("rtml_") + quant_prefix(x) + (x != w ? "s8_" : "_") + op + "__ref";
+  }
+};
+
+// Checks the types of a product's inputs: int8 x int8, uint8 x uint8 or
+// uint8 x int8 (uint8 data, int8 weights).
+ProductTypes check_product_types(const OpContext& ctx, const ProductSlots& s) {
+  ctx.expect_dtype(s.x, {DType::U8, DType::I8});
+  ctx.expect_dtype(s.w, {DType::U8, DType::I8});
+  const ProductTypes t{ctx.input(s.x).dtype, ctx.input(s.w).dtype};
+  if (t.x == DType::I8 && t.w == DType::U8)
+    ctx.fail("X is int8 and W uint8: int8 data with uint8 weights is not supported (int8 x int8, uint8 x uint8 and "
+             "uint8 x int8 are)");
+  const auto expect = [&](int i, DType want, const char* what) {
+    if (i >= 0 && ctx.has_input(i) && ctx.input(i).dtype != want)
+      ctx.fail(std::string(what) + " has type " + dtype_name(ctx.input(i).dtype) + "; expected " + dtype_name(want));
+  };
+  expect(s.x_zp, t.x, "the input zero point");
+  expect(s.y_zp, t.x, "the output zero point (the output has the input's type)");
+  expect(s.w_zp, t.w, "the weight zero point");
+  for (int i : {s.x_scale, s.w_scale, s.y_scale})
+    if (i >= 0) ctx.expect_dtype(i, {DType::F32});
+  if (s.bias >= 0 && ctx.has_input(s.bias)) ctx.expect_dtype(s.bias, {DType::I32});
+  if (s.x_zp >= 0 && ctx.has_input(s.x_zp)) expect_single(ctx, s.x_zp, "the input zero point");
+  if (s.y_zp >= 0) expect_single(ctx, s.y_zp, "the output zero point");
+  if (s.x_scale >= 0) expect_single(ctx, s.x_scale, "the input scale");
+  if (s.y_scale >= 0) expect_single(ctx, s.y_scale, "the output scale");
+  return t;
+}
+
+// Fills the zero point, bias, clamp and requantization fields shared by
+// rtml_qmatmul_params and rtml_qconv_params, for `channels` output channels.
+template <class P>
+void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t channels) {  // t: X's type
+  p.w_slot = s.w;
+  p.x_zp_slot = s.x_zp >= 0 && ctx.has_input(s.x_zp) ? s.x_zp : -1;
+  p.w_zp_slot = s.w_zp >= 0 && ctx.has_input(s.w_zp) ? s.w_zp : -1;
+  p.w_zp_per_channel = p.w_zp_slot >= 0 && expect_per_channel(ctx, s.w_zp, channels, "the weight zero point");
+  p.y_zp_slot = s.y_zp;
+  p.out_slot = out_slot(ctx);
+  p.bias_slot = s.bias >= 0 && ctx.has_input(s.bias) ? s.bias : -1;
+  if (p.bias_slot >= 0 && ctx.input(s.bias).shape != Shape{channels})
+    ctx.fail("the bias has shape " + shape_str(ctx.input(s.bias).shape) + "; expected [" + std::to_string(channels) + "]");
+  full_range(t, p.act_min, p.act_max);
+  p.multiplier_slot = p.shift_slot = p.x_scale_slot = p.w_scale_slot = p.y_scale_slot = -1;
+  if (s.y_scale < 0) return;  // *Integer: int32 output
+  p.per_channel = expect_per_channel(ctx, s.w_scale, channels, "the weight scale");
+  if (ctx.is_constant(s.x_scale) && ctx.is_constant(s.w_scale) && ctx.is_constant(s.y_scale)) {
+    const int64_t n = p.per_channel ? channels : 1;
+    auto mult = std::make_shared<ir::Buffer>(static_cast<size_t>(n) * sizeof(int32_t));
+    auto shift = std::make_shared<ir::Buffer>(static_cast<size_t>(n) * sizeof(int32_t));
+    const float* ws = ctx.input(s.w_scale).as<float>();
+    for (int64_t c = 0; c < n; ++c) {
+      const float xs = *ctx.input(s.x_scale).as<float>(), ys = *ctx.input(s.y_scale).as<float>();
+      if (!(xs > 0) || !(ws[c] > 0) || !(ys > 0))
+        ctx.fail("scales must be positive; got input " + std::to_string(xs) + ", weight " + std::to_string(ws[c]) +
+                 " (channel " + std::to_string(c) + "), output " + std::to_string(ys));
+      rtml_quantize_scales(xs, ws[c], ys, static_cast<int32_t*>(mult->data()) + c, static_cast<int32_t*>(shift->data()) + c);
+    }
+    p.multiplier_slot = ctx.add_constant("multipliers", DType::I32, {n}, std::move(mult));
+    p.shift_slot = ctx.add_constant("shifts", DType::I32, {n}, std::move(shift));
+  } else {
+    p.x_scale_slot = s.x_scale;
+    p.w_scale_slot = s.w_scale;
+    p.y_scale_slot = s.y_scale;
+  }
+}
+
+// QLinearMatMul and MatMulInteger: numpy.matmul of rank >= 2 operands whose
+// batch dims are equal or absent on one side (no other broadcasting).
+void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
+  const ProductTypes t = check_product_types(ctx, s);
+  const Shape& a = ctx.input(s.x).shape;
+  const Shape& b = ctx.input(s.w).shape;
+  if (a.size() < 2 || b.size() < 2)
+    ctx.fail("A is " + shape_str(a) + ", B is " + shape_str(b) + "; both must have rank >= 2");
+  const int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
+  if (b[b.size() - 2] != K) ctx.fail("inner dimensions differ: A is " + shape_str(a) + ", B is " + shape_str(b));
+  const Shape ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
+  const int64_t a_batches = shape_numel(ab), b_batches = shape_numel(bb);
+  if (!(ab == bb || a_batches == 1 || b_batches == 1))
+    ctx.fail("batch dimensions of A " + shape_str(a) + " and B " + shape_str(b) + " differ (broadcasting them is not supported)");
+  auto& p = ctx.use_kernel<rtml_qmatmul_params>(t.kernel(op).c_str());
+  p.M = M;
+  p.N = N;
+  p.K = K;
+  p.w_stride_k = N;
+  p.w_stride_n = 1;
+  p.batch_count = std::max(a_batches, b_batches);
+  p.x_batch_stride = a_batches == 1 ? 0 : M * K;
+  p.w_batch_stride = b_batches == 1 ? 0 : K * N;
+  if (s.x_zp >= 0 && ctx.has_input(s.x_zp) && !single(ctx, s.x_zp))
+    ctx.fail("a per-row input zero point is not supported (expected a scalar)");
+  fill_product(ctx, p, s, t.x, N);
+  Shape out = ab.size() >= bb.size() ? ab : bb;
+  out.push_back(M);
+  out.push_back(N);
+  ctx.set_output(0, s.y_scale >= 0 ? t.x : DType::I32, out);
+  ctx.step.flops = 2.0 * static_cast<double>(p.batch_count) * M * N * K;
+}
+
+void QLinearMatMul(OpContext& ctx) {
+  ctx.expect_inputs(8, 8);
+  matmul_product(ctx, kQLinearSlots, "fully_connected");
+}
+
+void MatMulInteger(OpContext& ctx) {
+  ctx.expect_inputs(2, 4);
+  matmul_product(ctx, kIntegerSlots, "matmul_integer");
+}
+
+// QLinearConv and ConvInteger: 1-D or 2-D, NCHW.
+void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
+  const ProductTypes t = check_product_types(ctx, s);
+  const Shape& x = ctx.input(s.x).shape;
+  const Shape& w = ctx.input(s.w).shape;
+  if (x.size() != 3 && x.size() != 4)
+    ctx.fail("X has shape " + shape_str(x) + "; expected a 1-D or 2-D convolution input (rank 3 or 4)");
+  if (w.size() != x.size()) ctx.fail("W has shape " + shape_str(w) + "; expected the rank of X " + shape_str(x));
+  const int n = static_cast<int>(x.size()) - 2;
+  const int64_t group = ctx.attr_int("group", 1);
+  if (group < 1 || x[1] % group != 0 || w[0] % group != 0 || w[1] != x[1] / group)
+    ctx.fail("W " + shape_str(w) + " does not fit X " + shape_str(x) + " with group " + std::to_string(group));
+  const auto attr = [&](const char* name, int64_t fill) {
+    std::vector<int64_t> v = ctx.attr_ints(name, std::vector<int64_t>(static_cast<size_t>(n), fill));
+    if (static_cast<int>(v.size()) != n) ctx.fail(std::string("attribute ") + name + " needs one value per spatial dimension");
+    for (int64_t e : v)
+      if (e < 1) ctx.fail(std::string("attribute ") + name + " must be >= 1");
+    return v;
+  };
+  const std::vector<int64_t> stride = attr("strides", 1), dilation = attr("dilations", 1);
+  std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  if (ctx.has_attr("kernel_shape") && ctx.attr_ints("kernel_shape") != kernel)
+    ctx.fail("attribute kernel_shape does not match W " + shape_str(w));
+  std::vector<int64_t> pads = ctx.attr_ints("pads", std::vector<int64_t>(static_cast<size_t>(2 * n), 0));
+  if (static_cast<int>(pads.size()) != 2 * n) ctx.fail("attribute pads needs two values per spatial dimension");
+  std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int d = 0; d < n; ++d) {
+    const int64_t in = x[2 + d], ek = ctx.add(ctx.mul(kernel[d] - 1, dilation[d], "dilations"), 1, "dilations");
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      out[d] = ctx.add(in, stride[d] - 1, "strides") / stride[d];
+      const int64_t total = std::max<int64_t>(0, ctx.add((out[d] - 1) * stride[d], ek, "strides") - in);
+      pads[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pads[d + n] = total - pads[d];
+    } else if (auto_pad == "VALID") {
+      pads[d] = pads[d + n] = 0;
+    } else if (auto_pad != "NOTSET" && !auto_pad.empty()) {
+      ctx.fail("attribute auto_pad is '" + auto_pad + "'; expected NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+    }
+    if (pads[d] < 0 || pads[d + n] < 0) ctx.fail("attribute pads must not be negative");
+    const int64_t span = ctx.add(ctx.add(in, pads[d], "pads"), pads[d + n], "pads") - ek;
+    if (span < 0) ctx.fail("the kernel is larger than the padded input " + shape_str(x));
+    out[d] = span / stride[d] + 1;
+  }
+  const bool depthwise = group == x[1] && group > 1;
+  const char* op = integer ? "conv_integer" : depthwise ? "depthwise_conv" : "conv";
+  auto& p = ctx.use_kernel<rtml_qconv_params>(t.kernel(op).c_str());
+  const int h = n == 2 ? 0 : -1;  // index of the height dim in the spatial vectors (-1: 1-D)
+  p.N = x[0];
+  p.C = x[1];
+  p.C_out = w[0];
+  p.group = group;
+  p.H = h < 0 ? 1 : x[2];
+  p.W = x.back();
+  p.KH = h < 0 ? 1 : kernel[0];
+  p.KW = kernel.back();
+  p.OH = h < 0 ? 1 : out[0];
+  p.OW = out.back();
+  p.stride_h = h < 0 ? 1 : stride[0];
+  p.stride_w = stride.back();
+  p.dilation_h = h < 0 ? 1 : dilation[0];
+  p.dilation_w = dilation.back();
+  p.pad_top = h < 0 ? 0 : pads[0];
+  p.pad_left = pads[static_cast<size_t>(n - 1)];
+  fill_product(ctx, p, s, t.x, p.C_out);
+  Shape y{x[0], w[0]};
+  y.insert(y.end(), out.begin(), out.end());
+  ctx.set_output(0, integer ? DType::I32 : t.x, y);
+  ctx.step.flops = 2.0 * static_cast<double>(shape_numel(y)) * static_cast<double>(w[1] * p.KH * p.KW);
+}
+
+void QLinearConv(OpContext& ctx) {
+  ctx.expect_inputs(8, 9);
+  conv_product(ctx, kQLinearSlots, false);
+}
+
+void ConvInteger(OpContext& ctx) {
+  ctx.expect_inputs(2, 4);
+  conv_product(ctx, kIntegerSlots, true);
+}
+
+}  // namespace
+
+void register_quant(Registry& r) {
+  r.add({"QuantizeLinear", QuantizeLinear});
+  r.add({"DequantizeLinear", DequantizeLinear});
+  r.add({"DynamicQuantizeLinear", DynamicQuantizeLinear});
+  r.add({"QLinearMatMul", QLinearMatMul});
+  r.add({"MatMulInteger", MatMulInteger});
+  r.add({"QLinearConv", QLinearConv});
+  r.add({"ConvInteger", ConvInteger});
+}
+
+}  // namespace rtml::ops
