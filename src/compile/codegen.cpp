@@ -414,7 +414,11 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     throw Error(plan.source + ": cannot compile for " + target.name + ":" + refused);
 
   CompileResult r;
-  r.arena_bytes = plan.arena_bytes;
+  // Stateful steps (the random generators) keep their state in the caller's
+  // arena, after the intermediate tensors, 64-byte aligned: NAME_reset sets it
+  // and NAME_run never writes there otherwise.
+  const size_t state_base = plan.state_bytes ? (plan.arena_bytes + 63) / 64 * 64 : plan.arena_bytes;
+  r.arena_bytes = state_base + plan.state_bytes;
   bool needs_math = false;
 
   // 2. Constants: every Constant tensor a step or an output copy reads, once.
@@ -464,8 +468,10 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   const std::string guard = N + "_H";
   h << banner(o, plan) << "#ifndef " << guard << "\n#define " << guard << "\n\n#include <stddef.h>\n\n"
     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-    << "/* Bytes of working memory " << N << "_run needs: the caller's, 8-byte aligned (64 recommended). */\n"
-    << "#define " << N << "_ARENA_BYTES " << plan.arena_bytes << "u\n"
+    << "/* Bytes of working memory " << N << "_run needs: the caller's, 8-byte aligned (64 recommended)"
+    << (plan.state_bytes ? "; the last " + std::to_string(plan.state_bytes) + " hold state that " + N + "_reset sets" : std::string())
+    << ". */\n"
+    << "#define " << N << "_ARENA_BYTES " << r.arena_bytes << "u\n"
     << "#define " << N << "_NUM_INPUTS " << plan.inputs.size() << "\n"
     << "#define " << N << "_NUM_OUTPUTS " << plan.outputs.size() << "\n\n";
   auto io = [&](const char* kind, const std::vector<int>& ids, const char* upper) {
@@ -520,7 +526,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   io_table("input_names", plan.inputs, true);
   io_table("output_names", plan.outputs, true);
   c << "\n";
-  std::ostringstream params, body;
+  std::ostringstream params, body, reset;
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const plan::PlanStep& st = plan.steps[s];
     const kernels::KernelInfo& k = *st.step.info;
@@ -542,11 +548,18 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
           case plan::Storage::Constant: e = "(void*)" + const_name(id); break;
           case plan::Storage::Input: e = "(void*)inputs[" + std::to_string(t.index) + "]"; break;
           case plan::Storage::Output: e = "outputs[" + std::to_string(t.index) + "]"; break;
+          case plan::Storage::State: e = "a + " + std::to_string(state_base + t.offset); break;
         }
       }
       body << (i ? ", " : "") << e;
     }
     if (st.num_operands == 0) body << "0";
+    if (k.reset) {
+      // The state is the step's last operand (ops/op.h).
+      const plan::TensorPlan& t = plan.tensors[plan.operands[st.first_operand + st.num_operands - 1]];
+      reset << "  " << k.reset_symbol << "(" << (k.params ? "&" + p : std::string("0")) << ", a + "
+            << state_base + t.offset << ");\n";
+    }
     body << "};\n    RTML_STEP_BEGIN();\n    if (" << k.symbol << "(" << (k.params ? "&" + p : std::string("0"))
          << ", o) != 0) return " << s + 1 << ";\n  }\n";
   }
@@ -564,7 +577,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     c << "  memcpy(outputs[" << oc.output << "], " << src << ", " << t.bytes << "u);\n";
   }
   c << "  return 0;\n}\n\n"
-    << "void " << N << "_reset(void* arena) { (void)arena; }\n";
+    << "void " << N << "_reset(void* arena) {\n  uint8_t* a = (uint8_t*)arena;\n  (void)a;\n" << reset.str() << "}\n";
   std::string c_text = c.str();
   if (needs_math) c_text.insert(c_text.find("#include <stdint.h>"), "#include <math.h>\n");
 

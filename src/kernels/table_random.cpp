@@ -16,7 +16,7 @@ void add_random_kernels(std::vector<KernelInfo>& t) {
                                          .build();
   const char* src = "kernels/random.cpp";
   auto add = [&](const char* symbol, rtml_kernel_fn fn) {
-    t.push_back({symbol, fn, &random, "in?, Y, state", src, true, rtml_random_reset__ref, "rtml_random_reset__ref"});
+    t.push_back({symbol, fn, &random, "in?, Y, state", src, true, nullptr, rtml_random_reset__ref, "rtml_random_reset__ref"});
   };
   add("rtml_f32_random_normal__ref", rtml_f32_random_normal__ref);
   add("rtml_f64_random_normal__ref", rtml_f64_random_normal__ref);
