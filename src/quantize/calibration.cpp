@@ -19,7 +19,7 @@ void Histogram::add(const float* values, int64_t n) {
     const double v = values[i];
     if (!std::isfinite(v)) continue;
     const double pos = (v - lo) * scale;
-    const size_t bin = pos <= 0 ? 0 : std::min(static_cast<size_t>(pos), last);
+    const size_t bin = pos <= 0 ? 0 : pos >= static_cast<double>(last) ? last : static_cast<size_t>(pos);
     counts[bin] += 1;
   }
 }
@@ -49,6 +49,7 @@ QuantParams activation_params(Range r, DType t) {
   QuantParams p;
   if (!(hi > lo)) return p;  // always 0: scale 1, zero point 0 (in range for both types)
   p.scale = static_cast<float>((hi - lo) / static_cast<double>(qmax - qmin));
+  if (!(p.scale > 0)) return QuantParams{};  // a width float32 cannot hold: as if always 0
   const double zp = std::round(static_cast<double>(qmin) - lo / static_cast<double>(p.scale));
   p.zero_point = static_cast<int32_t>(std::clamp(zp, static_cast<double>(qmin), static_cast<double>(qmax)));
   return p;
@@ -135,7 +136,10 @@ QuantizedWeights quantize_weights(const float* w, const Shape& shape, int axis, 
       }
   QuantizedWeights q;
   q.scales.resize(absmax.size());
-  for (size_t g = 0; g < absmax.size(); ++g) q.scales[g] = absmax[g] > 0 ? static_cast<float>(absmax[g] / 127.0) : 1.0f;
+  for (size_t g = 0; g < absmax.size(); ++g) {
+    const float s = static_cast<float>(absmax[g] / 127.0);
+    q.scales[g] = s > 0 ? s : 1.0f;  // an all-zero channel (or one float32 cannot scale)
+  }
   q.values.resize(static_cast<size_t>(outer * channels * inner));
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c)
@@ -154,7 +158,7 @@ QuantizedBias quantize_bias(const float* b, int64_t n, float input_scale, const 
   q.values.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const float s = q.scales[q.scales.size() == 1 ? 0 : static_cast<size_t>(i)];
-    const double v = std::round(static_cast<double>(b[i]) / static_cast<double>(s));
+    const double v = s > 0 ? std::round(static_cast<double>(b[i]) / static_cast<double>(s)) : 0.0;
     q.values[i] = static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
   }
   return q;

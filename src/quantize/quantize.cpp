@@ -248,6 +248,16 @@ int64_t initializer_bytes(const onnx::GraphProto& g) {
   return total;
 }
 
+// Weights and biases are scaled from their values: NaN or infinity cannot be.
+const float* finite_values(const ir::Tensor& t, const std::string& model) {
+  const float* v = t.as<float>();
+  for (int64_t i = 0, n = shape_numel(t.shape); i < n; ++i)
+    if (!std::isfinite(v[i]))
+      throw Error(model + ": initializer '" + t.name + "' holds NaN or infinity at element " + std::to_string(i) +
+                  "; rtml quantize cannot scale it");
+  return v;
+}
+
 json scales_json(const std::vector<float>& s) {
   if (s.size() == 1) return s[0];
   return json(s);
@@ -385,7 +395,7 @@ json quantize_model(const std::string& model, const std::string& out, const Quan
       if (done.count(wname)) continue;
       done.insert(wname);
       const bool per_channel = !o.per_tensor;
-      QuantizedWeights q = quantize_weights(w.as<float>(), w.shape, L.axis, per_channel);
+      QuantizedWeights q = quantize_weights(finite_values(w, model), w.shape, L.axis, per_channel);
       if (wscales.empty()) wscales = q.scales;
       const int64_t n = shape_numel(w.shape);
       float_bytes += n * 4;
@@ -398,7 +408,7 @@ json quantize_model(const std::string& model, const std::string& out, const Quan
     if (!L.bias.empty() && !weight_only && !wscales.empty() && !done.count(L.bias)) {
       done.insert(L.bias);
       const ir::Tensor& b = g.tensors[g.find(L.bias)];
-      QuantizedBias q = quantize_bias(b.as<float>(), shape_numel(b.shape), act[L.input].scale, wscales);
+      QuantizedBias q = quantize_bias(finite_values(b, model), shape_numel(b.shape), act[L.input].scale, wscales);
       tensors.push_back({{"name", L.bias}, {"kind", "bias"}, {"dtype", "int32"}, {"axis", q.scales.size() > 1 ? json(0) : json(nullptr)},
                          {"scale", scales_json(q.scales)}, {"zero_point", 0}});
       edits.biases.push_back({L.bias, std::move(q)});

@@ -320,6 +320,20 @@ def check_errors(tmp, hand_dir):
     check(rc == 2 and "--method" in err, f"--method kl: exit {rc}: {err.strip()}")
     rc, _, err = rtml("quantize", os.path.join(hand_dir, "model.onnx"), "--percentile", "99")
     check(rc == 2 and "--percentile" in err, f"--percentile without the method: exit {rc}: {err.strip()}")
+    # A NaN weight, and an opset below 13 (per-axis DequantizeLinear).
+    for what, opset, w in (("NaN weight", 13, np.float32("nan")), ("opset 11", 11, np.float32(1))):
+        bad = os.path.join(tmp, what.replace(" ", "_"))
+        os.makedirs(bad)
+        weight = np.ones((4, 4), np.float32)
+        weight[1, 2] = w
+        g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "mm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              [numpy_helper.from_array(weight, "W")])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), os.path.join(bad, "model.onnx"))
+        rc, _, err = rtml("quantize", os.path.join(bad, "model.onnx"), "--weights-only", "--no-accuracy")
+        expected = "'W' holds NaN" if opset == 13 else "opset 11"
+        check(rc == 1 and expected in err, f"{what}: exit {rc}: {err.strip()}")
     rc, out, _ = rtml("quantize", "--help")
     for opt in ("--calibration", "--out", "--method", "--percentile", "--activations", "--per-tensor",
                 "--weights-only", "--report", "--test-data"):
