@@ -115,7 +115,7 @@ int cmd_quantize(const Args& args) {
       "every output.");
   add_model_options(table, opt);
   table
-      .value("--out", "FILE", out, "the quantized model (default: MODEL with .int8.onnx for .onnx)")
+      .value("--out", "FILE", out, "the quantized model (default: MODEL with .onnx replaced by .int8.onnx)")
       .value("--calibration", "DIR", calibration,
              "calibration data: test_data_set_N folders or .npy sets (default: the test\n"
              "data beside MODEL, as a zoo model has)")

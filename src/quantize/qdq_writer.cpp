@@ -93,33 +93,26 @@ std::vector<std::string> apply_qdq(onnx::ModelProto& model, const QdqEdits& edit
   std::vector<onnx::NodeProto> first;                   // weight and bias DequantizeLinear, input pairs
   std::map<std::string, std::vector<onnx::NodeProto>> after;  // renamed producer output -> its pair
 
-  // Weights: the initializer becomes NAME_quantized; a DequantizeLinear writes NAME.
-  for (const auto& w : edits.weights) {
-    onnx::TensorProto& t = initializer(w.name);
+  // A weight or bias: the initializer becomes NAME_quantized (type `type`,
+  // zero point 0) and a DequantizeLinear writes NAME. axis < 0: per tensor.
+  auto dequantized = [&](const std::string& name, DType type, const void* values, size_t bytes,
+                         const std::vector<float>& scales, int axis) {
+    onnx::TensorProto& t = initializer(name);
     std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
-    const std::string q = names.fresh(w.name + "_quantized"), s = names.fresh(w.name + "_scale"),
-                      z = names.fresh(w.name + "_zero_point");
-    set_tensor(t, q, DType::I8, dims, w.q.values.data(), w.q.values.size());
+    const std::string q = names.fresh(name + "_quantized"), s = names.fresh(name + "_scale"),
+                      z = names.fresh(name + "_zero_point");
+    set_tensor(t, q, type, dims, values, bytes);
     std::vector<int64_t> sdims;
-    if (w.axis >= 0) sdims = {static_cast<int64_t>(w.q.scales.size())};
-    add_tensor(g, s, DType::F32, sdims, w.q.scales);
-    add_tensor(g, z, DType::I8, sdims, std::vector<int8_t>(w.q.scales.size(), 0));
-    first.push_back(make_node("DequantizeLinear", names.fresh(w.name + "_DequantizeLinear"), {q, s, z}, w.name, w.axis));
-  }
-  for (const auto& b : edits.biases) {
-    onnx::TensorProto& t = initializer(b.name);
-    std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
-    const std::string q = names.fresh(b.name + "_quantized"), s = names.fresh(b.name + "_scale"),
-                      z = names.fresh(b.name + "_zero_point");
-    set_tensor(t, q, DType::I32, dims, b.q.values.data(), b.q.values.size() * sizeof(int32_t));
-    const bool per_axis = b.q.scales.size() > 1;
-    std::vector<int64_t> sdims;
-    if (per_axis) sdims = {static_cast<int64_t>(b.q.scales.size())};
-    add_tensor(g, s, DType::F32, sdims, b.q.scales);
-    add_tensor(g, z, DType::I32, sdims, std::vector<int32_t>(b.q.scales.size(), 0));
-    first.push_back(make_node("DequantizeLinear", names.fresh(b.name + "_DequantizeLinear"), {q, s, z}, b.name,
-                              per_axis ? 0 : -1));
-  }
+    if (axis >= 0) sdims = {static_cast<int64_t>(scales.size())};
+    add_tensor(g, s, DType::F32, sdims, scales);
+    add_tensor(g, z, type, sdims, std::vector<uint8_t>(scales.size() * dtype_size(type), 0));
+    first.push_back(make_node("DequantizeLinear", names.fresh(name + "_DequantizeLinear"), {q, s, z}, name, axis));
+  };
+  for (const auto& w : edits.weights)
+    dequantized(w.name, DType::I8, w.q.values.data(), w.q.values.size(), w.q.scales, w.axis);
+  for (const auto& b : edits.biases)
+    dequantized(b.name, DType::I32, b.q.values.data(), b.q.values.size() * sizeof(int32_t), b.q.scales,
+                b.q.scales.size() > 1 ? 0 : -1);
   // Old files list initializers among the graph inputs too: the quantized
   // ones are now computed, so they leave the input list.
   std::set<std::string> replaced;
