@@ -66,7 +66,6 @@ def quantize(rtml, out, entry):
     e = {k: v for k, v in entry.items() if k not in ("pytorch_top1", "files")}
     e["name"] = name
     e["description"] = f"{src} quantized to int8 by rtml quantize (QDQ): " + entry["description"]
-    e["sets"] = entry["sets"]
     e["stochastic_outputs"] = []
     e["parameter_bytes"] = rep["parameter_bytes"]["after"]
     e["files"] = {"onnx": f"{name}/model.onnx", "test_data": test_dirs, "report": f"{name}/quantize.json"}
