@@ -70,6 +70,15 @@ static inline int32_t rtml_requantize(int32_t acc, int32_t multiplier, int32_t s
   return rtml_rounding_divide_by_pot(rtml_srdhm(shifted, multiplier), right);
 }
 
+/* The stored value of a quantized product's output: rtml_requantize, plus
+ * the output zero point, clamped to [lo, hi]. Every integer kernel's last
+ * step (the reference ones and kernels/fast_quant.cpp's). */
+static inline int32_t rtml_requantize_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero_point,
+                                             int32_t lo, int32_t hi) {
+  const int64_t v = (int64_t)rtml_requantize(acc, multiplier, shift) + zero_point;
+  return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
 /* TFLite's QuantizeMultiplier: real = *multiplier * 2^(*shift - 31) with
  * *multiplier in [2^30, 2^31) (0 and shift 0 for real == 0 and for reals
  * below about 2^-31, which flush to zero). Beyond TFLite, for scales given
@@ -154,6 +163,11 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
 RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
 #undef RTML_QUANT_DECLARE
 RTML_KERNEL(rtml_s32_dequantize__ref);
+/* Highway (kernels/fast_quant.cpp; fast_quant.h: the packed weights, the
+ * scratch): int8 data and weights, w_slot names the packed constant. */
+RTML_KERNEL(rtml_s8_fully_connected__hwy);
+RTML_KERNEL(rtml_s8_conv__hwy);
+RTML_KERNEL(rtml_s8_depthwise_conv__hwy);
 RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
 
 #endif
