@@ -149,20 +149,35 @@ HWY_INLINE void DotPass(const int16_t* HWY_RESTRICT x, int64_t ldx, const int8_t
   const D16 d16;
   const D8 d8;
   const D64 d64;
-  V32 s0[R][kNV], s1[R][kNV];
-  for (size_t r = 0; r < R; ++r)
+  // One row (matrix-vector) has too few accumulators to hide the latency of
+  // the multiply-adds: it cycles through U sets of them, k-quad by k-quad.
+  constexpr size_t U = R == 1 ? 4 : 1;
+  V32 s0[U * R][kNV], s1[U * R][kNV];
+  for (size_t r = 0; r < U * R; ++r)
     for (size_t v = 0; v < kNV; ++v) s0[r][v] = s1[r][v] = hn::Zero(d32);
-  for (int64_t q = 0; q < Kq; ++q) {
+  const auto quad = [&](int64_t q, size_t set) HWY_ATTR {
     const int8_t* wq = w + q * 4 * kQPanel;
     V16 wv[kNV];
     for (size_t v = 0; v < kNV; ++v) wv[v] = hn::PromoteTo(d16, hn::LoadU(d8, wq + v * kL16));
     for (size_t r = 0; r < R; ++r) {
-      int64_t quad;
-      std::memcpy(&quad, x + static_cast<int64_t>(r) * ldx + q * 4, sizeof(quad));
-      const V16 xv = hn::BitCast(d16, hn::Set(d64, quad));
-      for (size_t v = 0; v < kNV; ++v) s0[r][v] = hn::ReorderWidenMulAccumulate(d32, xv, wv[v], s0[r][v], s1[r][v]);
+      int64_t bits;
+      std::memcpy(&bits, x + static_cast<int64_t>(r) * ldx + q * 4, sizeof(bits));
+      const V16 xv = hn::BitCast(d16, hn::Set(d64, bits));
+      V32* a0 = s0[set * R + r];
+      V32* a1 = s1[set * R + r];
+      for (size_t v = 0; v < kNV; ++v) a0[v] = hn::ReorderWidenMulAccumulate(d32, xv, wv[v], a0[v], a1[v]);
     }
-  }
+  };
+  int64_t q = 0;
+  for (; q + static_cast<int64_t>(U) <= Kq; q += static_cast<int64_t>(U))
+    for (size_t u = 0; u < U; ++u) quad(q + static_cast<int64_t>(u), u);
+  for (; q < Kq; ++q) quad(q, 0);
+  for (size_t u = 1; u < U; ++u)
+    for (size_t r = 0; r < R; ++r)
+      for (size_t v = 0; v < kNV; ++v) {
+        s0[r][v] = hn::Add(s0[r][v], s0[u * R + r][v]);
+        s1[r][v] = hn::Add(s1[r][v], s1[u * R + r][v]);
+      }
   // Lane i of RearrangeToOddPlusEven holds the products of int16 lanes 2i
   // and 2i + 1: channel i / 2 of its vector, half of its k-quad.
   HWY_ALIGN int32_t lanes[kL32];
@@ -186,7 +201,8 @@ HWY_INLINE void DotPassRows(size_t rows, const int16_t* x, int64_t ldx, const in
 
 // Rows [0, M) times one packed K x N matrix. fill(m0, rows, x, ldx) writes
 // `rows` rows from m0 on as int16, each zero-padded to whole k-quads;
-// store(m, n, sum) takes the raw sum_k x w of row m, column n.
+// store(m, n, cols, sums) takes the raw sums sum_k x w of row m, columns
+// n .. n + cols.
 template <class Fill, class Store>
 HWY_INLINE void PackedProduct(int64_t M, int64_t K, int64_t N, const int8_t* packed, int16_t* x, const Fill& fill,
                               const Store& store) {
@@ -198,20 +214,76 @@ HWY_INLINE void PackedProduct(int64_t M, int64_t K, int64_t N, const int8_t* pac
     for (int64_t n0 = 0; n0 < N; n0 += kQPanel) {
       const int8_t* panel = panels + n0 * 4 * Kq;
       for (int64_t c0 = 0; c0 < kQPanel && n0 + c0 < N; c0 += static_cast<int64_t>(kPass)) {
-        int32_t out[kRows * kPass];
+        HWY_ALIGN int32_t out[kRows * kPass];
         DotPassRows<kRows>(rows, x, ldx, panel + 4 * c0, Kq, out);
         const int64_t cols = std::min<int64_t>(static_cast<int64_t>(kPass), N - n0 - c0);
-        for (size_t r = 0; r < rows; ++r)
-          for (int64_t c = 0; c < cols; ++c) store(m0 + static_cast<int64_t>(r), n0 + c0 + c, out[r * kPass + c]);
+        for (size_t r = 0; r < rows; ++r) store(m0 + static_cast<int64_t>(r), n0 + c0, cols, out + r * kPass);
       }
     }
   }
 }
 
-// bias + sum (x - zx) w from the raw sum and the packed weight sums.
-HWY_INLINE int32_t Corrected(const int32_t* bias, const int32_t* wsum, int32_t zx, int64_t n, int32_t sum) {
-  const uint32_t b = bias ? static_cast<uint32_t>(bias[n]) : 0u;
-  return static_cast<int32_t>(b + static_cast<uint32_t>(sum) - static_cast<uint32_t>(zx) * static_cast<uint32_t>(wsum[n]));
+// rtml_requantize_output (kernels/quant.h) on int32 lanes, bit for bit
+// (fast_quant_test.cpp compares them on random and extreme values):
+// TFLite's nudge (2^30 or 1 - 2^30 by the product's sign) and truncation
+// toward zero amount to floor((a * m + 2^30) / 2^31) for either sign, whose
+// low 32 bits a logical shift of the 64-bit sum gives. lo and hi: the clamp
+// minus the output zero point (so the sum cannot overflow).
+HWY_INLINE V32 RequantizeLanes(V32 acc, V32 multiplier, V32 shift, V32 zy, V32 lo, V32 hi) {
+  const D32 d;
+#if HWY_TARGET == HWY_SCALAR
+  const int32_t z = hn::GetLane(zy);
+  return hn::Set(d, rtml_requantize_output(hn::GetLane(acc), hn::GetLane(multiplier), hn::GetLane(shift), z,
+                                           hn::GetLane(lo) + z, hn::GetLane(hi) + z));
+#else
+  const hn::RebindToUnsigned<D32> du;
+  const hn::Repartition<uint64_t, D32> du64;
+  const V32 zero = hn::Zero(d), one = hn::Set(d, 1);
+  const auto left = hn::BitCast(du, hn::Max(shift, zero));
+  const V32 right = hn::Max(hn::Neg(shift), zero);
+  const V32 a = hn::BitCast(d, hn::BitCast(du, acc) << left);  // wraps, as the scalar routine
+  const auto nudge = hn::Set(du64, uint64_t{1} << 30);
+  const auto even = hn::ShiftRight<31>(hn::Add(hn::BitCast(du64, hn::MulEven(a, multiplier)), nudge));
+  const V32 a_odd = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(du64, a)));
+  const V32 m_odd = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(du64, multiplier)));
+  const auto odd = hn::ShiftRight<31>(hn::Add(hn::BitCast(du64, hn::MulEven(a_odd, m_odd)), nudge));
+  V32 x = hn::OddEven(hn::BitCast(d, hn::ShiftLeft<32>(odd)), hn::BitCast(d, even));
+  const V32 min = hn::Set(d, INT32_MIN);
+  x = hn::IfThenElse(hn::And(hn::Eq(a, min), hn::Eq(multiplier, min)), hn::Set(d, INT32_MAX), x);
+  // RoundingDivideByPOT(x, right)
+  const V32 mask = hn::BitCast(d, hn::Sub(hn::Set(du, 1u) << hn::BitCast(du, right), hn::Set(du, 1u)));
+  const V32 threshold = hn::Add(hn::ShiftRight<1>(mask), hn::IfThenElseZero(hn::Lt(x, zero), one));
+  x = hn::Add(x >> right, hn::IfThenElseZero(hn::Gt(hn::And(x, mask), threshold), one));
+  return hn::Add(hn::Min(hn::Max(x, lo), hi), zy);
+#endif
+}
+
+// The outputs of `cols` channels from their raw sums: bias + sum - zx *
+// weight sum (exact modulo 2^32), requantized with the constants of channel
+// `channel` on. dst[c] gets channel c's.
+HWY_INLINE void RequantizeChannels(const int32_t* sums, int64_t cols, const int32_t* bias, const int32_t* wsum,
+                                   int32_t zx, const Output& out, int64_t channel, int8_t* dst) {
+  const D32 d;
+  const hn::Rebind<int8_t, D32> d8;
+  const int64_t L = static_cast<int64_t>(kL32);
+  const int64_t step = out.per_channel ? 1 : 0;
+  const int32_t* mult = out.multiplier + channel * step;
+  const int32_t* shift = out.shift + channel * step;
+  const V32 zy = hn::Set(d, out.zy), lo = hn::Set(d, out.lo - out.zy), hi = hn::Set(d, out.hi - out.zy);
+  const V32 vzx = hn::Set(d, zx);
+  int64_t c = 0;
+  for (; c + L <= cols; c += L) {
+    V32 acc = hn::Sub(hn::LoadU(d, sums + c), hn::Mul(vzx, hn::LoadU(d, wsum + c)));  // wraps
+    if (bias) acc = hn::Add(acc, hn::LoadU(d, bias + c));
+    const V32 m = out.per_channel ? hn::LoadU(d, mult + c) : hn::Set(d, mult[0]);
+    const V32 s = out.per_channel ? hn::LoadU(d, shift + c) : hn::Set(d, shift[0]);
+    hn::StoreU(hn::DemoteTo(d8, RequantizeLanes(acc, m, s, zy, lo, hi)), d8, dst + c);
+  }
+  for (; c < cols; ++c) {
+    const uint32_t b = bias ? static_cast<uint32_t>(bias[c]) : 0u;
+    const uint32_t acc = b + static_cast<uint32_t>(sums[c]) - static_cast<uint32_t>(zx) * static_cast<uint32_t>(wsum[c]);
+    dst[c] = out(channel + c, static_cast<int32_t>(acc));
+  }
 }
 
 void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
@@ -232,7 +304,9 @@ void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
             for (int64_t k = p.K; k < ldx; ++k) d[k] = 0;
           }
         },
-        [&](int64_t m, int64_t n, int32_t sum) { yb[m * p.N + n] = o.output(n, Corrected(o.bias, wsum, o.zx, n, sum)); });
+        [&](int64_t m, int64_t n, int64_t cols, const int32_t* sums) {
+          RequantizeChannels(sums, cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx, o.output, n, yb + m * p.N + n);
+        });
   }
 }
 
@@ -265,8 +339,10 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
               for (int64_t k = K; k < ldx; ++k) *d++ = 0;
             }
           },
-          [&](int64_t m, int64_t n, int32_t sum) {
-            yg[n * positions + m] = o.output(g * cout_g + n, Corrected(bg, wsum, o.zx, n, sum));
+          [&](int64_t m, int64_t n, int64_t cols, const int32_t* sums) {
+            int8_t ys[kPass];
+            RequantizeChannels(sums, cols, bg ? bg + n : nullptr, wsum + n, o.zx, o.output, g * cout_g + n, ys);
+            for (int64_t c = 0; c < cols; ++c) yg[(n + c) * positions + m] = ys[c];
           });
     }
 }
@@ -274,7 +350,10 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
 void S8DepthwiseConv(const rtml_qconv_params& p, void* const* operands) {
   const D32 d32;
   const DH dh;
+  const hn::Rebind<int8_t, D32> d8;
   const Operands<rtml_qconv_params> o(p, operands);
+  const V32 zy = hn::Set(d32, o.output.zy), lo = hn::Set(d32, o.output.lo - o.output.zy),
+            hi = hn::Set(d32, o.output.hi - o.output.zy);
   int16_t* plane = o.scratch;  // one channel, zero-bordered
   int64_t hp = 0, wp = 0;
   plane_size(p, &hp, &wp);
@@ -290,6 +369,9 @@ void S8DepthwiseConv(const rtml_qconv_params& p, void* const* operands) {
       for (int64_t oc = c * multiplier; oc < (c + 1) * multiplier; ++oc) {
         const int8_t* wc = o.w + oc * taps;
         const uint32_t b = o.bias ? static_cast<uint32_t>(o.bias[oc]) : 0u;
+        const int64_t i = o.output.per_channel ? oc : 0;
+        const V32 bias = hn::Set(d32, static_cast<int32_t>(b)), multiplier = hn::Set(d32, o.output.multiplier[i]),
+                  shift = hn::Set(d32, o.output.shift[i]);
         int8_t* yc = o.y + (nb * p.C_out + oc) * positions;
         for (int64_t oh = 0; oh < p.OH; ++oh) {
           const int16_t* rows = plane + oh * p.stride_h * wp;
@@ -302,10 +384,14 @@ void S8DepthwiseConv(const rtml_qconv_params& p, void* const* operands) {
                   const int16_t* xr = rows + kh * p.dilation_h * wp + ow + kw * p.dilation_w;
                   acc = hn::Add(acc, hn::Mul(hn::PromoteTo(d32, hn::LoadU(dh, xr)), hn::Set(d32, wc[kh * p.KW + kw])));
                 }
-              hn::Store(acc, d32, lanes);
+              acc = RequantizeLanes(hn::Add(acc, bias), multiplier, shift, zy, lo, hi);
               const int64_t n = std::min<int64_t>(static_cast<int64_t>(kL32), p.OW - ow);
-              for (int64_t i = 0; i < n; ++i)
-                yc[oh * p.OW + ow + i] = o.output(oc, static_cast<int32_t>(b + static_cast<uint32_t>(lanes[i])));
+              if (n == static_cast<int64_t>(kL32)) {
+                hn::StoreU(hn::DemoteTo(d8, acc), d8, yc + oh * p.OW + ow);
+              } else {
+                hn::Store(acc, d32, lanes);
+                for (int64_t i = 0; i < n; ++i) yc[oh * p.OW + ow + i] = static_cast<int8_t>(lanes[i]);
+              }
             }
             continue;
           }
@@ -324,6 +410,21 @@ void S8DepthwiseConv(const rtml_qconv_params& p, void* const* operands) {
 
 const char* S8TargetName() { return hwy::TargetName(HWY_TARGET); }
 
+void S8RequantizeLanes(int64_t n, const int32_t* acc, const int32_t* multiplier, const int32_t* shift, int32_t zy,
+                       int32_t lo, int32_t hi, int32_t* out) {
+  const D32 d;
+  const V32 vzy = hn::Set(d, zy), vlo = hn::Set(d, lo - zy), vhi = hn::Set(d, hi - zy);
+  for (int64_t i = 0; i < n; i += static_cast<int64_t>(kL32)) {
+    HWY_ALIGN int32_t a[kL32] = {}, m[kL32] = {}, s[kL32] = {}, y[kL32];
+    const size_t k = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kL32), n - i));
+    std::memcpy(a, acc + i, k * sizeof(int32_t));
+    std::memcpy(m, multiplier + i, k * sizeof(int32_t));
+    std::memcpy(s, shift + i, k * sizeof(int32_t));
+    hn::Store(RequantizeLanes(hn::Load(d, a), hn::Load(d, m), hn::Load(d, s), vzy, vlo, vhi), d, y);
+    std::memcpy(out + i, y, k * sizeof(int32_t));
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace rtml::kernels
 HWY_AFTER_NAMESPACE();
@@ -335,6 +436,7 @@ HWY_EXPORT(S8FullyConnected);
 HWY_EXPORT(S8Conv);
 HWY_EXPORT(S8DepthwiseConv);
 HWY_EXPORT(S8TargetName);
+HWY_EXPORT(S8RequantizeLanes);
 
 int64_t qpacked_bytes(int64_t K, int64_t N) {
   return padded_channels(N) * static_cast<int64_t>(sizeof(int32_t)) + padded_channels(N) * 4 * quads(K);
@@ -373,6 +475,11 @@ int64_t s8_depthwise_conv_hwy_scratch(const rtml_qconv_params& p) {
 }
 
 const char* fast_quant_target() { return HWY_DYNAMIC_DISPATCH(S8TargetName)(); }
+
+void requantize_lanes(int64_t n, const int32_t* acc, const int32_t* multiplier, const int32_t* shift, int32_t zy,
+                      int32_t lo, int32_t hi, int32_t* out) {
+  HWY_DYNAMIC_DISPATCH(S8RequantizeLanes)(n, acc, multiplier, shift, zy, lo, hi, out);
+}
 
 }  // namespace rtml::kernels
 

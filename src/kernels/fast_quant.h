@@ -14,9 +14,10 @@
 // output channels whose weights are stored as 4-deep columns (k-quads:
 // w[4q..4q+3][n] side by side), zero-padded past K and N. Each target
 // multiplies them with its widening multiply-add (int8 promoted to int16,
-// pairwise int16 x int16 -> int32: pmaddwd on x86, vmlal on NEON). Every
-// output is requantized by rtml_requantize_output, the one routine of
-// kernels/quant.h. The step's scratch comes after its constants: operand
+// pairwise int16 x int16 -> int32: pmaddwd on x86, vmlal on NEON). The
+// outputs are requantized on vectors by requantize_lanes below, the one
+// routine of kernels/quant.h (rtml_requantize_output) lane by lane and
+// tested bit for bit against it; leftover lanes call the routine itself. The step's scratch comes after its constants: operand
 // max(w_slot, multiplier_slot, shift_slot) + 1.
 #pragma once
 
@@ -39,6 +40,12 @@ void qpack(int64_t K, int64_t N, const int8_t* w, int64_t stride_k, int64_t stri
 int64_t s8_fully_connected_hwy_scratch(const rtml_qmatmul_params& p);
 int64_t s8_conv_hwy_scratch(const rtml_qconv_params& p);
 int64_t s8_depthwise_conv_hwy_scratch(const rtml_qconv_params& p);
+
+// The kernels' vector requantization, element by element as the scalar
+// rtml_requantize_output(acc[i], multiplier[i], shift[i], zy, lo, hi) (the
+// tests compare the two; lo - zy and hi - zy must fit in int32).
+void requantize_lanes(int64_t n, const int32_t* acc, const int32_t* multiplier, const int32_t* shift, int32_t zy,
+                      int32_t lo, int32_t hi, int32_t* out);
 
 // The Highway target the int8 kernels dispatch to on this CPU ("AVX2", "NEON"...).
 const char* fast_quant_target();

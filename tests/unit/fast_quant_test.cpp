@@ -243,6 +243,48 @@ TEST(FastQuant, MatchesReferenceBitForBitOnEveryTarget) {
 #endif
 }
 
+// The kernels' vector requantization against the scalar routine: random
+// accumulators, multipliers and shifts, the extremes of each (INT32_MIN *
+// INT32_MIN saturates; left shifts wrap), with and without an int8 clamp.
+int check_requantize_lanes(uint32_t seed) {
+  std::mt19937 rng(seed);
+  // Products a * m at the rounding ties and one below them: 2^30 +- 1 times 1, 2^30 times odd numbers...
+  const int32_t edges[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, 3, INT32_MAX, INT32_MAX - 1, 1 << 30, -(1 << 30),
+                           (1 << 30) - 1, -(1 << 30) + 1, (1 << 30) + 1, 255, -256};
+  const int last_edge = static_cast<int>(sizeof(edges) / sizeof(edges[0])) - 1;
+  std::uniform_int_distribution<int32_t> any(INT32_MIN, INT32_MAX);
+  const size_t n = 4099;  // not a multiple of any vector
+  std::vector<int32_t> acc(n), mult(n), shift(n), got(n);
+  int cases = 0;
+  for (int round = 0; round < 40; ++round) {
+    for (size_t i = 0; i < n; ++i) {
+      const int kind = pick(rng, 0, 3);
+      acc[i] = kind == 0 ? edges[pick(rng, 0, last_edge)] : kind == 1 ? pick(rng, -100000, 100000) : any(rng);
+      const int mk = pick(rng, 0, 4);
+      mult[i] = mk <= 1 ? edges[pick(rng, 0, last_edge)] : mk == 2 ? pick(rng, 1 << 30, INT32_MAX) : any(rng);
+      shift[i] = pick(rng, 0, 5) == 0 ? pick(rng, -31, 31) : pick(rng, -20, 2);
+    }
+    const bool clamp = round % 2 == 0;
+    const int32_t zy = clamp ? pick(rng, -128, 127) : 0;
+    const int32_t lo = clamp ? pick(rng, -128, 0) : INT32_MIN + 1000, hi = clamp ? pick(rng, lo, 127) : INT32_MAX - 1000;
+    kernels::requantize_lanes(static_cast<int64_t>(n), acc.data(), mult.data(), shift.data(), zy, lo, hi, got.data());
+    int bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t want = rtml_requantize_output(acc[i], mult[i], shift[i], zy, lo, hi);
+      if (got[i] != want && ++bad <= 3)
+        ADD_FAILURE() << "acc " << acc[i] << " multiplier " << mult[i] << " shift " << shift[i] << " zy " << zy
+                      << ": " << got[i] << ", the scalar routine " << want;
+    }
+    cases += static_cast<int>(n);
+  }
+  return cases;
+}
+
+TEST(FastQuant, VectorRequantizationIsTheScalarRoutineOnEveryTarget) {
+  rtml::testing::check_every_dispatched_target(kernels::fast_quant_target,
+                                               [] { EXPECT_EQ(check_requantize_lanes(11), 40 * 4099); });
+}
+
 // The packed constant: weight sums first, then k-quads of 16 channels.
 TEST(FastQuant, PackedLayoutByHand) {
   const int8_t w[2 * 5] = {1, 2, 3, 4, 5, -1, -2, -3, -4, -128};  // [N = 2 x K = 5]
