@@ -23,6 +23,11 @@
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
 #endif
+// Highway 1.0.3 compiles AVX3_DL (Ice Lake, Zen 4: AVX512-VNNI) only when
+// asked; its dot products of bytes (vpdpbusd) are this file's fastest path.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/fast_quant.cpp"
@@ -31,6 +36,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/fast_quant.h"
 #include "kernels/quant.h"
@@ -82,6 +88,27 @@ inline void plane_size(const rtml_qconv_params& p, int64_t* hp, int64_t* wp) {
 
 // The operands of a product (params P: rtml_qmatmul_params or
 // rtml_qconv_params). w: the packed constant, or W itself for depthwise.
+// A convolution's im2col row in the channels-last padded plane: per kernel
+// row one segment of KW * cin contiguous values (dilation_w 1), else one per
+// tap of cin values; each padded to whole k-quads (the weights hold zeros
+// there). The packed weights follow the same order (qpack_conv).
+struct ConvSegments {
+  int64_t count, length, quads, per_row, row_step, col_step;
+};
+inline ConvSegments conv_segments(const rtml_qconv_params& p) {
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  const int64_t cin = p.C / p.group;
+  ConvSegments s{};
+  s.per_row = p.dilation_w == 1 ? 1 : p.KW;
+  s.count = p.KH * s.per_row;
+  s.length = p.dilation_w == 1 ? p.KW * cin : cin;
+  s.quads = quads(s.length);
+  s.row_step = p.dilation_h * wp * cin;
+  s.col_step = p.dilation_w * cin;
+  return s;
+}
+
 template <class P>
 struct Operands {
   const int8_t* x;
@@ -115,6 +142,18 @@ using D32 = hn::CappedTag<int32_t, 16>;
 using DH = hn::Rebind<int16_t, D32>;  // int16 lanes promoted to one D32 vector
 using V32 = hn::Vec<D32>;
 constexpr size_t kL32 = hn::MaxLanes(D32());
+#if HWY_TARGET == HWY_AVX3_DL
+// VNNI: vpdpbusd multiplies unsigned by signed bytes, 4 products into each
+// int32 lane. X is stored as x + 128 (uint8); the weight sums take the 128
+// out again. One vector is a whole k-quad of a panel: lane c, channel c.
+using XE = uint8_t;
+constexpr int32_t kXOffset = 128;
+constexpr size_t kPass = 16;
+constexpr size_t kRows = 4;
+#else
+// int8 promoted to int16, pairwise multiply-adds into int32.
+using XE = int16_t;
+constexpr int32_t kXOffset = 0;
 #if HWY_TARGET == HWY_SCALAR
 constexpr size_t kL16 = 8;  // the products below run as plain loops
 #else
@@ -127,51 +166,97 @@ constexpr size_t kL16 = hn::MaxLanes(D16());
 constexpr size_t kPass = kL16 >= 16 ? 16 : 8;  // output channels per pass over a tile
 constexpr size_t kNV = kPass * 4 / kL16;        // weight vectors per k-quad and pass
 constexpr size_t kRows = HWY_ARCH_ARM ? 1 : kL16 >= 32 ? 4 : 2;
-static_assert(kNV * kL16 == kPass * 4 && kQPanel % kPass == 0, "a pass is whole vectors of a panel");
+static_assert(kNV * kL16 == kPass * 4, "a pass is whole vectors of a panel");
+#endif
+static_assert(kQPanel % kPass == 0, "a panel is whole passes");
 static_assert(kRows <= static_cast<size_t>(kMaxTileRows), "the scratch holds a tile");
 
-// The R rows at x (ldx apart, Kq k-quads of int16 each) times one pass of a
-// panel (w: its first k-quad's weights of the pass; k-quads 4 * kQPanel
-// bytes apart): out[r * kPass + c], the raw sums sum_k x w.
+// An int8 value as the products read it.
+HWY_INLINE XE ToX(int32_t v) { return static_cast<XE>(v + kXOffset); }
+
+// Where a row's k-quads are: `count` segments of `quads` k-quads, segment s
+// at element offset (s / per_row) * row_step + (s % per_row) * col_step from
+// the row's start; the packed weights run through the segments in order.
+struct Segments {
+  int64_t count, quads, per_row, row_step, col_step;
+  int64_t offset(int64_t s) const { return (s / per_row) * row_step + (s % per_row) * col_step; }
+};
+
+// Rows x[0..R) times one pass of a panel (w: the pass's weights of the
+// first k-quad; k-quads 4 * kQPanel bytes apart): out[r * kPass + c], the
+// raw sums sum_k x w (exact modulo 2^32).
 template <size_t R>
-HWY_INLINE void DotPass(const int16_t* HWY_RESTRICT x, int64_t ldx, const int8_t* HWY_RESTRICT w, int64_t Kq,
+HWY_INLINE void DotPass(const XE* const* x, const Segments& sg, const int8_t* HWY_RESTRICT w,
                         int32_t* HWY_RESTRICT out) {
+  constexpr int64_t kQuadBytes = 4 * kQPanel;
 #if HWY_TARGET == HWY_SCALAR
   for (size_t r = 0; r < R; ++r)
     for (size_t c = 0; c < kPass; ++c) {
       uint32_t sum = 0;
-      for (int64_t k = 0; k < 4 * Kq; ++k)
-        sum += static_cast<uint32_t>(x[static_cast<int64_t>(r) * ldx + k] * w[(k / 4) * 4 * kQPanel + 4 * c + k % 4]);
+      for (int64_t s = 0; s < sg.count; ++s)
+        for (int64_t k = 0; k < 4 * sg.quads; ++k)
+          sum += static_cast<uint32_t>(x[r][sg.offset(s) + k] *
+                                       w[(s * sg.quads + k / 4) * kQuadBytes + 4 * static_cast<int64_t>(c) + k % 4]);
       out[r * kPass + c] = static_cast<int32_t>(sum);
     }
 #else
   const D32 d32;
-  const D16 d16;
-  const D8 d8;
-  const D64 d64;
   // One row (matrix-vector) has too few accumulators to hide the latency of
   // the multiply-adds: it cycles through U sets of them, k-quad by k-quad.
   constexpr size_t U = R == 1 ? 4 : 1;
+#if HWY_TARGET == HWY_AVX3_DL
+  const hn::Repartition<int8_t, D32> d8;
+  V32 acc[U * R];
+  for (size_t r = 0; r < U * R; ++r) acc[r] = hn::Zero(d32);
+  const auto quad = [&](const int8_t* wq, int64_t xoff, size_t set) HWY_ATTR {
+    const V32 wv = hn::BitCast(d32, hn::LoadU(d8, wq));
+    for (size_t r = 0; r < R; ++r) {
+      int32_t bits;
+      std::memcpy(&bits, x[r] + xoff, sizeof(bits));
+      const __m512i xb = _mm512_set1_epi32(bits);
+      // acc += unsigned bytes of xb times signed bytes of wv, 4 per lane. As
+      // an instruction: Highway 1.0.3's AVX3_DL compiles for AVX-VNNI (VEX)
+      // rather than AVX512-VNNI, which its run-time check requires.
+      asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc[set * R + r].raw) : [x] "v"(xb), [w] "v"(wv.raw));
+    }
+  };
+#else
+  const D16 d16;
+  const D8 d8;
+  const D64 d64;
   V32 s0[U * R][kNV], s1[U * R][kNV];
   for (size_t r = 0; r < U * R; ++r)
     for (size_t v = 0; v < kNV; ++v) s0[r][v] = s1[r][v] = hn::Zero(d32);
-  const auto quad = [&](int64_t q, size_t set) HWY_ATTR {
-    const int8_t* wq = w + q * 4 * kQPanel;
+  const auto quad = [&](const int8_t* wq, int64_t xoff, size_t set) HWY_ATTR {
     V16 wv[kNV];
     for (size_t v = 0; v < kNV; ++v) wv[v] = hn::PromoteTo(d16, hn::LoadU(d8, wq + v * kL16));
     for (size_t r = 0; r < R; ++r) {
       int64_t bits;
-      std::memcpy(&bits, x + static_cast<int64_t>(r) * ldx + q * 4, sizeof(bits));
+      std::memcpy(&bits, x[r] + xoff, sizeof(bits));
       const V16 xv = hn::BitCast(d16, hn::Set(d64, bits));
       V32* a0 = s0[set * R + r];
       V32* a1 = s1[set * R + r];
       for (size_t v = 0; v < kNV; ++v) a0[v] = hn::ReorderWidenMulAccumulate(d32, xv, wv[v], a0[v], a1[v]);
     }
   };
-  int64_t q = 0;
-  for (; q + static_cast<int64_t>(U) <= Kq; q += static_cast<int64_t>(U))
-    for (size_t u = 0; u < U; ++u) quad(q + static_cast<int64_t>(u), u);
-  for (; q < Kq; ++q) quad(q, 0);
+#endif
+  for (int64_t s = 0; s < sg.count; ++s) {
+    const int8_t* ws = w + s * sg.quads * kQuadBytes;
+    const int64_t off = sg.offset(s);
+    int64_t j = 0;
+    for (; j + static_cast<int64_t>(U) <= sg.quads; j += static_cast<int64_t>(U))
+      for (size_t u = 0; u < U; ++u) {
+        const int64_t q = j + static_cast<int64_t>(u);
+        quad(ws + q * kQuadBytes, off + 4 * q, u);
+      }
+    for (; j < sg.quads; ++j) quad(ws + j * kQuadBytes, off + 4 * j, 0);
+  }
+#if HWY_TARGET == HWY_AVX3_DL
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t u = 1; u < U; ++u) acc[r] = hn::Add(acc[r], acc[u * R + r]);
+    hn::Store(acc[r], d32, out + r * kPass);
+  }
+#else
   for (size_t u = 1; u < U; ++u)
     for (size_t r = 0; r < R; ++r)
       for (size_t v = 0; v < kNV; ++v) {
@@ -189,33 +274,35 @@ HWY_INLINE void DotPass(const int16_t* HWY_RESTRICT x, int64_t ldx, const int8_t
             static_cast<int32_t>(static_cast<uint32_t>(lanes[2 * c]) + static_cast<uint32_t>(lanes[2 * c + 1]));
     }
 #endif
+#endif
 }
 
 template <size_t R>
-HWY_INLINE void DotPassRows(size_t rows, const int16_t* x, int64_t ldx, const int8_t* w, int64_t Kq, int32_t* out) {
+HWY_INLINE void DotPassRows(size_t rows, const XE* const* x, const Segments& sg, const int8_t* w, int32_t* out) {
   if constexpr (R > 0) {
-    if (rows == R) return DotPass<R>(x, ldx, w, Kq, out);
-    DotPassRows<R - 1>(rows, x, ldx, w, Kq, out);
+    if (rows == R) return DotPass<R>(x, sg, w, out);
+    DotPassRows<R - 1>(rows, x, sg, w, out);
   }
 }
 
-// Rows [0, M) times one packed K x N matrix. fill(m0, rows, x, ldx) writes
-// `rows` rows from m0 on as int16, each zero-padded to whole k-quads;
+// Rows [0, M) times one packed matrix of N columns whose k-quads the
+// segments describe. rows_at(m0, rows, x) sets x[r] to row m0 + r;
 // store(m, n, cols, sums) takes the raw sums sum_k x w of row m, columns
 // n .. n + cols.
-template <class Fill, class Store>
-HWY_INLINE void PackedProduct(int64_t M, int64_t K, int64_t N, const int8_t* packed, int16_t* x, const Fill& fill,
+template <class RowsAt, class Store>
+HWY_INLINE void PackedProduct(int64_t M, const Segments& sg, int64_t N, const int8_t* packed, const RowsAt& rows_at,
                               const Store& store) {
-  const int64_t Kq = quads(K), ldx = 4 * Kq;
+  const int64_t Kq = sg.count * sg.quads;
   const int8_t* panels = packed + padded_channels(N) * static_cast<int64_t>(sizeof(int32_t));
   for (int64_t m0 = 0; m0 < M; m0 += static_cast<int64_t>(kRows)) {
     const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), M - m0));
-    fill(m0, rows, x, ldx);
+    const XE* x[kRows];
+    rows_at(m0, rows, x);
     for (int64_t n0 = 0; n0 < N; n0 += kQPanel) {
       const int8_t* panel = panels + n0 * 4 * Kq;
       for (int64_t c0 = 0; c0 < kQPanel && n0 + c0 < N; c0 += static_cast<int64_t>(kPass)) {
         HWY_ALIGN int32_t out[kRows * kPass];
-        DotPassRows<kRows>(rows, x, ldx, panel + 4 * c0, Kq, out);
+        DotPassRows<kRows>(rows, x, sg, panel + 4 * c0, out);
         const int64_t cols = std::min<int64_t>(static_cast<int64_t>(kPass), N - n0 - c0);
         for (size_t r = 0; r < rows; ++r) store(m0 + static_cast<int64_t>(r), n0 + c0, cols, out + r * kPass);
       }
@@ -288,60 +375,72 @@ HWY_INLINE void RequantizeChannels(const int32_t* sums, int64_t cols, const int3
 
 void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
   const Operands<rtml_qmatmul_params> o(p, operands);
-  const int64_t matrix_bytes = qpacked_bytes(p.K, p.N);
+  const int64_t matrix_bytes = qpacked_bytes(p.K, p.N), Kq = quads(p.K), ldx = 4 * Kq;
+  const Segments sg{1, Kq, 1, 0, 0};
+  XE* rows_x = reinterpret_cast<XE*>(o.scratch);
   for (int64_t b = 0; b < p.batch_count; ++b) {
     const int8_t* xb = o.x + b * p.x_batch_stride;
     const int8_t* wb = o.w + (p.w_batch_stride != 0 ? b * matrix_bytes : 0);
     const int32_t* wsum = reinterpret_cast<const int32_t*>(wb);
     int8_t* yb = o.y + b * p.M * p.N;
     PackedProduct(
-        p.M, p.K, p.N, wb, o.scratch,
-        [&](int64_t m0, size_t rows, int16_t* dst, int64_t ldx) {
+        p.M, sg, p.N, wb,
+        [&](int64_t m0, size_t rows, const XE** x) {  // the rows as XE, zero-padded to whole k-quads
           for (size_t r = 0; r < rows; ++r) {
             const int8_t* row = xb + (m0 + static_cast<int64_t>(r)) * p.K;
-            int16_t* d = dst + static_cast<int64_t>(r) * ldx;
-            for (int64_t k = 0; k < p.K; ++k) d[k] = row[k];
+            XE* d = rows_x + static_cast<int64_t>(r) * ldx;
+            for (int64_t k = 0; k < p.K; ++k) d[k] = ToX(row[k]);
             for (int64_t k = p.K; k < ldx; ++k) d[k] = 0;
+            x[r] = d;
           }
         },
         [&](int64_t m, int64_t n, int64_t cols, const int32_t* sums) {
-          RequantizeChannels(sums, cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx, o.output, n, yb + m * p.N + n);
+          RequantizeChannels(sums, cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx + kXOffset, o.output, n,
+                             yb + m * p.N + n);
         });
   }
 }
 
+// Convolutions as products: X of one group copied channels-last into a
+// plane padded with the zero point (scratch), so the im2col row of an
+// output position is read in place, in segments of conv_segments.
 void S8Conv(const rtml_qconv_params& p, void* const* operands) {
   const Operands<rtml_qconv_params> o(p, operands);
-  const int64_t cin_g = p.C / p.group, cout_g = p.C_out / p.group, K = cin_g * p.KH * p.KW, positions = p.OH * p.OW;
-  const int64_t group_bytes = qpacked_bytes(K, cout_g);
+  const int64_t cin = p.C / p.group, cout_g = p.C_out / p.group, positions = p.OH * p.OW;
+  const ConvSegments cs = conv_segments(p);
+  const Segments sg{cs.count, cs.quads, cs.per_row, cs.row_step, cs.col_step};
+  const int64_t group_bytes = qpacked_bytes(cs.count * cs.quads * 4, cout_g);
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  XE* plane = reinterpret_cast<XE*>(o.scratch);
+  const XE pad = ToX(o.zx);
   for (int64_t nb = 0; nb < p.N; ++nb)
     for (int64_t g = 0; g < p.group; ++g) {
-      const int8_t* xg = o.x + (nb * p.C + g * cin_g) * p.H * p.W;
+      const int8_t* xg = o.x + (nb * p.C + g * cin) * p.H * p.W;
+      std::fill(plane, plane + hp * wp * cin, pad);
+      std::fill(plane + hp * wp * cin, plane + hp * wp * cin + kPlaneSlack, XE{0});
+      for (int64_t ic = 0; ic < cin; ++ic)
+        for (int64_t ih = 0; ih < p.H; ++ih) {
+          XE* dst = plane + ((ih + p.pad_top) * wp + p.pad_left) * cin + ic;
+          const int8_t* src = xg + (ic * p.H + ih) * p.W;
+          for (int64_t iw = 0; iw < p.W; ++iw) dst[iw * cin] = ToX(src[iw]);
+        }
       const int8_t* wg = o.w + g * group_bytes;
       const int32_t* wsum = reinterpret_cast<const int32_t*>(wg);
       const int32_t* bg = o.bias ? o.bias + g * cout_g : nullptr;
       int8_t* yg = o.y + (nb * p.C_out + g * cout_g) * positions;
       PackedProduct(
-          positions, K, cout_g, wg, o.scratch,
-          [&](int64_t m0, size_t rows, int16_t* dst, int64_t ldx) {  // im2col rows
+          positions, sg, cout_g, wg,
+          [&](int64_t m0, size_t rows, const XE** x) {
             for (size_t r = 0; r < rows; ++r) {
               const int64_t m = m0 + static_cast<int64_t>(r), oh = m / p.OW, ow = m % p.OW;
-              int16_t* d = dst + static_cast<int64_t>(r) * ldx;
-              for (int64_t ic = 0; ic < cin_g; ++ic)
-                for (int64_t kh = 0; kh < p.KH; ++kh) {
-                  const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
-                  const bool row_in = ih >= 0 && ih < p.H;
-                  for (int64_t kw = 0; kw < p.KW; ++kw) {
-                    const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
-                    *d++ = row_in && iw >= 0 && iw < p.W ? xg[(ic * p.H + ih) * p.W + iw] : static_cast<int16_t>(o.zx);
-                  }
-                }
-              for (int64_t k = K; k < ldx; ++k) *d++ = 0;
+              x[r] = plane + (oh * p.stride_h * wp + ow * p.stride_w) * cin;
             }
           },
           [&](int64_t m, int64_t n, int64_t cols, const int32_t* sums) {
             int8_t ys[kPass];
-            RequantizeChannels(sums, cols, bg ? bg + n : nullptr, wsum + n, o.zx, o.output, g * cout_g + n, ys);
+            RequantizeChannels(sums, cols, bg ? bg + n : nullptr, wsum + n, o.zx + kXOffset, o.output,
+                               g * cout_g + n, ys);
             for (int64_t c = 0; c < cols; ++c) yg[(n + c) * positions + m] = ys[c];
           });
     }
@@ -464,8 +563,34 @@ int64_t s8_fully_connected_hwy_scratch(const rtml_qmatmul_params& p) {
   return kMaxTileRows * 4 * quads(p.K) * static_cast<int64_t>(sizeof(int16_t));
 }
 
+int64_t qpacked_conv_bytes(const rtml_qconv_params& p) {
+  const ConvSegments s = conv_segments(p);
+  return p.group * qpacked_bytes(s.count * s.quads * 4, p.C_out / p.group);
+}
+
+void qpack_conv(const rtml_qconv_params& p, const int8_t* w, int8_t* dst) {
+  const ConvSegments s = conv_segments(p);
+  const int64_t cin = p.C / p.group, cout_g = p.C_out / p.group, K = s.count * s.quads * 4;
+  std::vector<int8_t> rows(static_cast<size_t>(cout_g * K));  // [cout_g x K] in the segments' order
+  for (int64_t g = 0; g < p.group; ++g) {
+    std::fill(rows.begin(), rows.end(), int8_t{0});
+    for (int64_t n = 0; n < cout_g; ++n)
+      for (int64_t ic = 0; ic < cin; ++ic)
+        for (int64_t kh = 0; kh < p.KH; ++kh)
+          for (int64_t kw = 0; kw < p.KW; ++kw) {
+            const int64_t seg = kh * s.per_row + (s.per_row == 1 ? 0 : kw);
+            const int64_t e = s.per_row == 1 ? kw * cin + ic : ic;
+            rows[static_cast<size_t>(n * K + seg * s.quads * 4 + e)] =
+                w[(((g * cout_g + n) * cin + ic) * p.KH + kh) * p.KW + kw];
+          }
+    qpack(K, cout_g, rows.data(), 1, K, dst + g * qpacked_bytes(K, cout_g));
+  }
+}
+
 int64_t s8_conv_hwy_scratch(const rtml_qconv_params& p) {
-  return kMaxTileRows * 4 * quads(p.C / p.group * p.KH * p.KW) * static_cast<int64_t>(sizeof(int16_t));
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  return (hp * wp * (p.C / p.group) + kPlaneSlack) * static_cast<int64_t>(sizeof(int16_t));
 }
 
 int64_t s8_depthwise_conv_hwy_scratch(const rtml_qconv_params& p) {

@@ -36,6 +36,12 @@ constexpr int64_t kQPanel = 16;
 int64_t qpacked_bytes(int64_t K, int64_t N);
 void qpack(int64_t K, int64_t N, const int8_t* w, int64_t stride_k, int64_t stride_n, int8_t* dst);
 
+// The packed constant of rtml_s8_conv__hwy: per group, qpack of its weights
+// with k in the order the kernel reads its input (channels-last, per kernel
+// row or per tap, each padded to whole k-quads).
+int64_t qpacked_conv_bytes(const rtml_qconv_params& p);
+void qpack_conv(const rtml_qconv_params& p, const int8_t* w, int8_t* dst);
+
 // Scratch bytes of the kernels for these params.
 int64_t s8_fully_connected_hwy_scratch(const rtml_qmatmul_params& p);
 int64_t s8_conv_hwy_scratch(const rtml_qconv_params& p);

@@ -247,12 +247,10 @@ void pack_fast_weights(OpContext& ctx, rtml_qconv_params& p) {
   if (ctx.step.kernel == "rtml_s8_depthwise_conv__hwy")
     ctx.step.scratch_bytes = static_cast<size_t>(kernels::s8_depthwise_conv_hwy_scratch(p));
   if (ctx.step.kernel != "rtml_s8_conv__hwy") return;
-  const int64_t cout_g = p.C_out / p.group, K = p.C / p.group * p.KH * p.KW, bytes = kernels::qpacked_bytes(K, cout_g);
-  auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(p.group * bytes));
-  const int8_t* w = ctx.input(p.w_slot).as<int8_t>();
-  for (int64_t g = 0; g < p.group; ++g)  // group g: W(k, n) = w[(g * cout_g + n) * K + k]
-    kernels::qpack(K, cout_g, w + g * cout_g * K, 1, K, static_cast<int8_t*>(buf->data()) + g * bytes);
-  p.w_slot = ctx.add_constant("packed_w", DType::I8, {p.group * bytes}, std::move(buf));
+  const int64_t bytes = kernels::qpacked_conv_bytes(p);
+  auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(bytes));
+  kernels::qpack_conv(p, ctx.input(p.w_slot).as<int8_t>(), static_cast<int8_t*>(buf->data()));
+  p.w_slot = ctx.add_constant("packed_w", DType::I8, {bytes}, std::move(buf));
   ctx.step.scratch_bytes = static_cast<size_t>(kernels::s8_conv_hwy_scratch(p));
 }
 

@@ -1,11 +1,13 @@
 // The Highway int8 kernels (kernels/fast_quant.h) bit for bit against the
 // reference kernels of kernels/quant.h (themselves checked by hand in
 // quant_test.cpp and against CMSIS-NN in tests/cmsis_nn/), on every SIMD
-// target this CPU supports: random shapes with sizes off the vector widths
+// target this CPU supports (AVX3_DL, VNNI, included: this file asks Highway
+// for it as kernels/fast_quant.cpp does): random shapes with sizes off the vector widths
 // (M = 1 matrix-vector included), random scales (multipliers above and below
 // 1) and zero points, per-tensor and per-channel, fused clamps, accumulators
 // driven to wrap around; and the QLinear ops through build_plan, which pick
 // the Highway kernels only for the simd kernel set.
+#define HWY_WANT_AVX3_DL  // before Highway's headers: iterate the AVX3_DL target too
 #include "kernels/fast_quant.h"
 
 #include <gtest/gtest.h>
@@ -207,10 +209,8 @@ int check_convs(uint32_t seed, bool depthwise) {
     const Requant rq(c.per_channel ? p.C_out : 1, rng);
     std::vector<int8_t> packed;
     if (!depthwise) {
-      const int64_t cout_g = p.C_out / p.group, bytes = kernels::qpacked_bytes(K, cout_g);
-      packed.resize(static_cast<size_t>(p.group * bytes));
-      for (int64_t g = 0; g < p.group; ++g)
-        kernels::qpack(K, cout_g, w.data() + g * cout_g * K, 1, K, packed.data() + g * bytes);
+      packed.resize(static_cast<size_t>(kernels::qpacked_conv_bytes(p)));
+      kernels::qpack_conv(p, w.data(), packed.data());
     }
     const std::string what = std::string(depthwise ? "depthwise " : "conv ") + "case " + std::to_string(i) + " C " +
                              std::to_string(p.C) + " C_out " + std::to_string(p.C_out) + " group " +
