@@ -149,7 +149,7 @@ constexpr size_t kL32 = hn::MaxLanes(D32());
 using XE = uint8_t;
 constexpr int32_t kXOffset = 128;
 constexpr size_t kPass = 16;
-constexpr size_t kRows = 4;
+constexpr size_t kRows = 8;  // 8 independent accumulators cover vpdpbusd's latency
 #else
 // int8 promoted to int16, pairwise multiply-adds into int32.
 using XE = int16_t;
@@ -386,11 +386,12 @@ void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
     PackedProduct(
         p.M, sg, p.N, wb,
         [&](int64_t m0, size_t rows, const XE** x) {  // the rows as XE, zero-padded to whole k-quads
+          const int64_t K = p.K;  // a local: stores of bytes may alias the params
           for (size_t r = 0; r < rows; ++r) {
-            const int8_t* row = xb + (m0 + static_cast<int64_t>(r)) * p.K;
-            XE* d = rows_x + static_cast<int64_t>(r) * ldx;
-            for (int64_t k = 0; k < p.K; ++k) d[k] = ToX(row[k]);
-            for (int64_t k = p.K; k < ldx; ++k) d[k] = 0;
+            const int8_t* HWY_RESTRICT row = xb + (m0 + static_cast<int64_t>(r)) * K;
+            XE* HWY_RESTRICT d = rows_x + static_cast<int64_t>(r) * ldx;
+            for (int64_t k = 0; k < K; ++k) d[k] = ToX(row[k]);
+            for (int64_t k = K; k < ldx; ++k) d[k] = 0;
             x[r] = d;
           }
         },
@@ -419,11 +420,12 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
       const int8_t* xg = o.x + (nb * p.C + g * cin) * p.H * p.W;
       std::fill(plane, plane + hp * wp * cin, pad);
       std::fill(plane + hp * wp * cin, plane + hp * wp * cin + kPlaneSlack, XE{0});
+      const int64_t H = p.H, W = p.W;  // locals: stores of bytes may alias the params
       for (int64_t ic = 0; ic < cin; ++ic)
-        for (int64_t ih = 0; ih < p.H; ++ih) {
-          XE* dst = plane + ((ih + p.pad_top) * wp + p.pad_left) * cin + ic;
-          const int8_t* src = xg + (ic * p.H + ih) * p.W;
-          for (int64_t iw = 0; iw < p.W; ++iw) dst[iw * cin] = ToX(src[iw]);
+        for (int64_t ih = 0; ih < H; ++ih) {
+          XE* HWY_RESTRICT dst = plane + ((ih + p.pad_top) * wp + p.pad_left) * cin + ic;
+          const int8_t* HWY_RESTRICT src = xg + (ic * H + ih) * W;
+          for (int64_t iw = 0; iw < W; ++iw) dst[iw * cin] = ToX(src[iw]);
         }
       const int8_t* wg = o.w + g * group_bytes;
       const int32_t* wsum = reinterpret_cast<const int32_t*>(wg);
