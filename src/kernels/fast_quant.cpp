@@ -1,19 +1,23 @@
 // Fast int8 kernels, compiled once per Highway target (see fast_quant.h).
 //
-// The products: a tile of R rows of X (converted once to int16 and
-// zero-padded to whole k-quads) against one packed panel, in passes of
-// kPass output channels. For every k-quad a pass loads kNV vectors of int8
-// weights (4 per channel), promotes them to int16 and, per row, multiplies
-// them pairwise with the row's 4 values broadcast (ReorderWidenMulAccumulate:
-// int16 x int16 -> int32 pairs), into R * kNV accumulators held in
-// registers; each channel's sum is then its two int32 lanes. R and kPass per
-// target keep the accumulators within the register file (AVX-512: 4 rows x
-// 16 channels, AVX2: 2 x 16, SSE4: 2 x 8, NEON: 1 x 8). Convolutions feed
-// the same tiles with im2col rows (padding holds the input zero point, so it
-// adds 0 like the reference's skipped taps), one output position per row.
-// Depthwise: per channel, (x - zx) as int16 in a zero-bordered plane, then
-// the output row on int32 vectors, one multiply-add per tap (stride 1;
-// other strides scalar over the same plane).
+// The products: a tile of R rows of X against one packed panel, in passes
+// of kPass output channels, the R * kPass sums held in registers. Per
+// k-quad (4 consecutive k), on AVX3_DL one vpdpbusd per row adds the 4 byte
+// products of all 16 channels (X as x + 128, unsigned); elsewhere the
+// pass's int8 weights are promoted to int16 and multiplied pairwise with the
+// row's 4 values as int16 (ReorderWidenMulAccumulate: pmaddwd, vmlal), each
+// channel's sum then being two int32 lanes. R and kPass keep the
+// accumulators in the register file (AVX3_DL: 8 rows x 16 channels,
+// AVX-512: 4 x 16, AVX2: 2 x 16, SSE4: 2 x 8, NEON: 1 x 8; one row cycles
+// through 4 sets of accumulators). Fully connected: the rows are X's, as
+// the products' element type. Convolutions: each group's X is copied once,
+// channels-last, into a plane padded with the input zero point, and a row
+// is an output position's im2col row read in place from it (padding adds
+// (zx - zx) * w = 0, like the reference's skipped taps). Depthwise: per
+// channel, (x - zx) as int16 in a zero-bordered plane, then the output row
+// on int32 vectors, one multiply-add per tap (stride 1; other strides
+// scalar over the same plane). Outputs are requantized on vectors
+// (RequantizeLanes, the scalar routine lane by lane).
 //
 // All sums are exact modulo 2^32, as the reference's wrapping int32
 // accumulator, so the result is the reference's bit for bit.
@@ -77,23 +81,21 @@ struct Output {
   }
 };
 
-// Depthwise: the zero-bordered plane of one channel, (x - zx) as int16,
-// with the rows and columns every output reads; kPlaneSlack more elements
-// after it for the last vector of a row to read.
+// The padded plane of a convolution's input (one channel for depthwise,
+// one group channels-last otherwise): the rows and columns every output
+// reads, then kPlaneSlack elements for the last vector or k-quad to read.
 constexpr int64_t kPlaneSlack = 64;
 inline void plane_size(const rtml_qconv_params& p, int64_t* hp, int64_t* wp) {
   *hp = std::max(p.pad_top + p.H, (p.OH - 1) * p.stride_h + (p.KH - 1) * p.dilation_h + 1);
   *wp = std::max(p.pad_left + p.W, (p.OW - 1) * p.stride_w + (p.KW - 1) * p.dilation_w + 1);
 }
 
-// The operands of a product (params P: rtml_qmatmul_params or
-// rtml_qconv_params). w: the packed constant, or W itself for depthwise.
 // A convolution's im2col row in the channels-last padded plane: per kernel
 // row one segment of KW * cin contiguous values (dilation_w 1), else one per
 // tap of cin values; each padded to whole k-quads (the weights hold zeros
 // there). The packed weights follow the same order (qpack_conv).
 struct ConvSegments {
-  int64_t count, length, quads, per_row, row_step, col_step;
+  int64_t count, quads, per_row, row_step, col_step;
 };
 inline ConvSegments conv_segments(const rtml_qconv_params& p) {
   int64_t hp = 0, wp = 0;
@@ -102,13 +104,14 @@ inline ConvSegments conv_segments(const rtml_qconv_params& p) {
   ConvSegments s{};
   s.per_row = p.dilation_w == 1 ? 1 : p.KW;
   s.count = p.KH * s.per_row;
-  s.length = p.dilation_w == 1 ? p.KW * cin : cin;
-  s.quads = quads(s.length);
+  s.quads = quads(p.dilation_w == 1 ? p.KW * cin : cin);
   s.row_step = p.dilation_h * wp * cin;
   s.col_step = p.dilation_w * cin;
   return s;
 }
 
+// The operands of a product (params P: rtml_qmatmul_params or
+// rtml_qconv_params). w: the packed constant, or W itself for depthwise.
 template <class P>
 struct Operands {
   const int8_t* x;

@@ -2,7 +2,7 @@
 // ones of kernels/quant.h, with the same params structs:
 //
 //   rtml_s8_fully_connected__hwy  QLinearMatMul: matrix-vector and GEMM
-//   rtml_s8_conv__hwy             QLinearConv, 1-D and 2-D (im2col tiles)
+//   rtml_s8_conv__hwy             QLinearConv, 1-D and 2-D, groups (im2col rows in place)
 //   rtml_s8_depthwise_conv__hwy   QLinearConv with group == channels (direct)
 //
 // int8 data, int8 weights with zero point 0, constant scales (the
@@ -13,11 +13,13 @@
 // like the reference's wrapping int32 accumulator), then panels of kQPanel
 // output channels whose weights are stored as 4-deep columns (k-quads:
 // w[4q..4q+3][n] side by side), zero-padded past K and N. Each target
-// multiplies them with its widening multiply-add (int8 promoted to int16,
-// pairwise int16 x int16 -> int32: pmaddwd on x86, vmlal on NEON). The
+// multiplies them with its widening multiply-add: vpdpbusd (AVX512-VNNI,
+// AVX3_DL; X as x + 128 unsigned), else int8 promoted to int16, pairwise
+// int16 x int16 -> int32 (pmaddwd on x86, vmlal on NEON). The
 // outputs are requantized on vectors by requantize_lanes below, the one
 // routine of kernels/quant.h (rtml_requantize_output) lane by lane and
-// tested bit for bit against it; leftover lanes call the routine itself. The step's scratch comes after its constants: operand
+// tested bit for bit against it; leftover lanes call the routine itself.
+// The step's scratch comes after its constants: operand
 // max(w_slot, multiplier_slot, shift_slot) + 1.
 #pragma once
 

@@ -29,6 +29,9 @@
  *   rtml_<t>_quantize__ref          [X, scale, zero_point?, Y]         QuantizeLinear (float X), t s8 u8
  *   rtml_<t>_dequantize__ref        [X, scale, zero_point?, Y]         DequantizeLinear (float Y), t s8 u8 s32
  *   rtml_u8_dynamic_quantize__ref   [X, Y, Y_scale, Y_zero_point]      DynamicQuantizeLinear
+ * and, for int8 data with constant int8 weights and constant scales, the
+ * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
+ * kernels/fast_quant.h (same params; packed weights and a scratch).
  * The operands of a quantized product are found through the params' slots:
  * the (multiplier, shift) arrays are step constants made at prepare when the
  * scales are constants; otherwise (scales given at run time, as the ONNX
