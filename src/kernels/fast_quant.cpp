@@ -9,7 +9,7 @@
 // channel's sum then being two int32 lanes. R and kPass keep the
 // accumulators in the register file (AVX3_DL: 8 rows x 16 channels,
 // AVX-512: 4 x 16, AVX2: 2 x 16, SSE4: 2 x 8, NEON: 1 x 8; one row cycles
-// through 4 sets of accumulators). Fully connected: the rows are X's, as
+// through sets of accumulators, up to 8 registers). Fully connected: the rows are X's, as
 // the products' element type. Convolutions: each group's X is copied once,
 // channels-last, into a plane padded with the input zero point, and a row
 // is an output position's im2col row read in place from it (padding adds
@@ -205,8 +205,14 @@ HWY_INLINE void DotPass(const XE* const* x, const Segments& sg, const int8_t* HW
 #else
   const D32 d32;
   // One row (matrix-vector) has too few accumulators to hide the latency of
-  // the multiply-adds: it cycles through U sets of them, k-quad by k-quad.
-  constexpr size_t U = R == 1 ? 4 : 1;
+  // the multiply-adds: it cycles through U sets of them, k-quad by k-quad,
+  // up to 8 accumulator registers (NEON's multiply-add fills two per vector).
+#if HWY_TARGET == HWY_AVX3_DL
+  constexpr size_t kAccPerRow = 1;
+#else
+  constexpr size_t kAccPerRow = kNV * (HWY_ARCH_ARM ? 2 : 1);
+#endif
+  constexpr size_t U = R == 1 && kAccPerRow < 8 ? 8 / kAccPerRow : 1;
 #if HWY_TARGET == HWY_AVX3_DL
   const hn::Repartition<int8_t, D32> d8;
   V32 acc[U * R];
