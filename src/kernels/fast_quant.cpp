@@ -296,8 +296,8 @@ HWY_INLINE void DotPassRows(size_t rows, const XE* const* x, const Segments& sg,
 
 // Rows [0, M) times one packed matrix of N columns whose k-quads the
 // segments describe. rows_at(m0, rows, x) sets x[r] to row m0 + r;
-// store(m, n, cols, sums) takes the raw sums sum_k x w of row m, columns
-// n .. n + cols.
+// store(m0, rows, n, cols, sums) takes the raw sums sum_k x w of rows
+// m0 .. m0 + rows, columns n .. n + cols (row r at sums + r * kPass).
 template <class RowsAt, class Store>
 HWY_INLINE void PackedProduct(int64_t M, const Segments& sg, int64_t N, const int8_t* packed, const RowsAt& rows_at,
                               const Store& store) {
@@ -313,7 +313,7 @@ HWY_INLINE void PackedProduct(int64_t M, const Segments& sg, int64_t N, const in
         HWY_ALIGN int32_t out[kRows * kPass];
         DotPassRows<kRows>(rows, x, sg, panel + 4 * c0, out);
         const int64_t cols = std::min<int64_t>(static_cast<int64_t>(kPass), N - n0 - c0);
-        for (size_t r = 0; r < rows; ++r) store(m0 + static_cast<int64_t>(r), n0 + c0, cols, out + r * kPass);
+        store(m0, rows, n0 + c0, cols, out);
       }
     }
   }
@@ -382,6 +382,32 @@ HWY_INLINE void RequantizeChannels(const int32_t* sums, int64_t cols, const int3
   }
 }
 
+// A tile of outputs, ys[r * kPass + c] for `rows` consecutive positions
+// and `cols` channels, into Y at y[c * ldy + r].
+HWY_INLINE void StoreTransposed(const int8_t* ys, size_t rows, int64_t cols, int8_t* y, int64_t ldy) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (rows == 8 && cols == 16) {  // a whole tile: 8 x 16 bytes transposed by two byte permutes (VBMI)
+    static const auto index = [] {
+      struct { alignas(64) uint8_t lo[64], hi[64]; } t{};
+      for (int j = 0; j < 64; ++j) {  // output byte j = channel j / 8 (+ 8), row j % 8 of rows 0-3 | 4-7
+        const int c = j / 8, r = j % 8;
+        t.lo[j] = static_cast<uint8_t>((r < 4 ? 0 : 64) + (r % 4) * 16 + c);
+        t.hi[j] = static_cast<uint8_t>((r < 4 ? 0 : 64) + (r % 4) * 16 + c + 8);
+      }
+      return t;
+    }();
+    const __m512i a = _mm512_load_si512(ys), b = _mm512_load_si512(ys + 64);
+    HWY_ALIGN int8_t t[128];
+    _mm512_store_si512(t, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.lo), b));
+    _mm512_store_si512(t + 64, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.hi), b));
+    for (int64_t c = 0; c < 16; ++c) std::memcpy(y + c * ldy, t + c * 8, 8);
+    return;
+  }
+#endif
+  for (int64_t c = 0; c < cols; ++c)
+    for (size_t r = 0; r < rows; ++r) y[c * ldy + static_cast<int64_t>(r)] = ys[r * kPass + static_cast<size_t>(c)];
+}
+
 void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
   const Operands<rtml_qmatmul_params> o(p, operands);
   const int64_t matrix_bytes = qpacked_bytes(p.K, p.N), Kq = quads(p.K), ldx = 4 * Kq;
@@ -404,9 +430,10 @@ void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
             x[r] = d;
           }
         },
-        [&](int64_t m, int64_t n, int64_t cols, const int32_t* sums) {
-          RequantizeChannels(sums, cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx + kXOffset, o.output, n,
-                             yb + m * p.N + n);
+        [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
+          for (size_t r = 0; r < rows; ++r)
+            RequantizeChannels(sums + r * kPass, cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx + kXOffset,
+                               o.output, n, yb + (m0 + static_cast<int64_t>(r)) * p.N + n);
         });
   }
 }
@@ -448,11 +475,12 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
               x[r] = plane + (oh * p.stride_h * wp + ow * p.stride_w) * cin;
             }
           },
-          [&](int64_t m, int64_t n, int64_t cols, const int32_t* sums) {
-            int8_t ys[kPass];
-            RequantizeChannels(sums, cols, bg ? bg + n : nullptr, wsum + n, o.zx + kXOffset, o.output,
-                               g * cout_g + n, ys);
-            for (int64_t c = 0; c < cols; ++c) yg[(n + c) * positions + m] = ys[c];
+          [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
+            HWY_ALIGN int8_t ys[kRows * kPass];  // [row][channel]; Y wants [channel][position]
+            for (size_t r = 0; r < rows; ++r)
+              RequantizeChannels(sums + r * kPass, cols, bg ? bg + n : nullptr, wsum + n, o.zx + kXOffset, o.output,
+                                 g * cout_g + n, ys + r * kPass);
+            StoreTransposed(ys, rows, cols, yg + n * positions + m0, positions);
           });
     }
 }
