@@ -49,7 +49,8 @@ void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y) {
   T beta = static_cast<T>(p.beta);
   if (C && beta != T(0)) {
     for (int64_t i = 0; i < p.M; ++i)
-      for (int64_t j = 0; j < p.N; ++j) Y[i * p.N + j] = km::wrap_mul(beta, C[i * p.c_row_stride + j * p.c_col_stride]);
+      for (int64_t j = 0; j < p.N; ++j)
+        Y[i * p.N + j] = km::wrap_mul(beta, C[i * p.c_row_stride + j * p.c_col_stride]);
     beta = T(1);
   } else {
     beta = T(0);

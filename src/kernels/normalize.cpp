@@ -283,7 +283,10 @@ T reduce_one(const ReduceParams& p, const T* base) {
     case ReduceKind::SumSquare:
     case ReduceKind::L2: {
       A acc = 0;
-      for_each_reduced(p, base, [&](T v) { acc = km::wrap_add(acc, km::wrap_mul(static_cast<A>(v), static_cast<A>(v))); });
+      for_each_reduced(p, base, [&](T v) {
+        const A a = static_cast<A>(v);
+        acc = km::wrap_add(acc, km::wrap_mul(a, a));
+      });
       if (K == ReduceKind::SumSquare) return static_cast<T>(acc);
       return from_double<T>(km::sqrt(static_cast<double>(acc)));
     }

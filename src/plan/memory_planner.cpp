@@ -45,8 +45,8 @@ class PlacedByLifetime {
   void for_each_meeting(const BufferRequest& r, F&& f) const {
     for (size_t node = leaf(r.first_step); node >= 1; node >>= 1)
       for (size_t idx : nodes_[node]) f(idx);
-    for (auto it = by_start_.upper_bound({r.first_step, SIZE_MAX}); it != by_start_.end() && it->first <= r.last_step; ++it)
-      f(it->second);
+    auto it = by_start_.upper_bound({r.first_step, SIZE_MAX});
+    for (; it != by_start_.end() && it->first <= r.last_step; ++it) f(it->second);
   }
 
  private:
@@ -70,7 +70,9 @@ size_t place_greedy(const std::vector<BufferRequest>& requests, const std::vecto
     const BufferRequest& r = requests[idx];
     size_t size = align_up(r.bytes);
     conflicts.clear();
-    placed.for_each_meeting(r, [&](size_t p) { conflicts.push_back({offsets[p], offsets[p] + align_up(requests[p].bytes)}); });
+    placed.for_each_meeting(r, [&](size_t p) {
+      conflicts.push_back({offsets[p], offsets[p] + align_up(requests[p].bytes)});
+    });
     std::sort(conflicts.begin(), conflicts.end(), [](const Placed& a, const Placed& b) { return a.begin < b.begin; });
     size_t offset = 0;
     for (const Placed& c : conflicts) {

@@ -166,7 +166,8 @@ struct Agent::Impl {
   // bodies the length against the limit. False: `res` holds the refusal.
   bool precheck(const httplib::Request& req, httplib::Response& res) {
     if (!opt.token.empty() && !same_token(bearer_token(req.get_header_value("Authorization")), opt.token)) {
-      set_error(res, 401, "unauthorized", "a valid token is needed (Authorization: Bearer <token from the agent's token file>)");
+      set_error(res, 401, "unauthorized",
+                "a valid token is needed (Authorization: Bearer <token from the agent's token file>)");
       if (req.method == "PUT" || req.method == "POST") res.set_header("Connection", "close");
       return false;
     }
@@ -291,7 +292,8 @@ struct Agent::Impl {
       std::error_code ec;
       fs::path p = blobs / f.blob;
       if (!fs::is_regular_file(p, ec))
-        throw Error("'" + f.field + "': blob " + f.blob + " is not on this agent (upload it first: PUT /v1/blobs/" + f.blob + ")");
+        throw Error("'" + f.field + "': blob " + f.blob + " is not on this agent (upload it first: PUT /v1/blobs/" +
+                    f.blob + ")");
       total += static_cast<int64_t>(fs::file_size(p, ec));
     }
     if (total > opt.max_model_bytes)
