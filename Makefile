@@ -89,14 +89,15 @@ test-asan: deps
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 # Fuzzing (fuzz/): libFuzzer targets for the file readers, i.e. the ONNX importer + planner
-# (+ one session run), the .npy reader and the TensorProto (.pb) reader, built with clang and
-# ASan+UBSan in $(BUILD)-fuzz (librtml only: no torch, UI or remote). `make fuzz` runs each
+# (+ one session run), the .npy reader and the TensorProto (.pb) reader, and for the agent's
+# checks of job JSON and body headers (remote/agent_requests), built with clang and ASan+UBSan
+# in $(BUILD)-fuzz (librtml and rtml_remote_requests only: no torch, UI, httplib). `make fuzz` runs each
 # target for FUZZ_SECONDS (default 1200: over a million executions per target on one core);
 # `make test-fuzz` (part of `make test`) replays fuzz/regressions/<target>/ (every crash found
 # so far, kept once fixed) and the seed corpus fuzz/corpus/<target>/, then fuzzes 5 s each.
 FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 1200
-FUZZ_TARGETS := fuzz_onnx fuzz_npy fuzz_tensor_pb
+FUZZ_TARGETS := fuzz_onnx fuzz_npy fuzz_tensor_pb fuzz_job fuzz_upload
 fuzz-build: deps
 	@command -v clang++ > /dev/null || { echo "fuzzing needs clang (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTML_FUZZ=ON \
