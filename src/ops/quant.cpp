@@ -49,6 +49,17 @@ void full_range(DType t, int32_t& lo, int32_t& hi) {
   hi = t == DType::I8 ? 127 : 255;
 }
 
+// The clamp of a product's output: the type's whole range, narrowed for the
+// planner's fused products (kFusedDomain: a Relu or Clip before the
+// QuantizeLinear) by the attributes act_min / act_max.
+void activation_range(const OpContext& ctx, DType t, int32_t& lo, int32_t& hi) {
+  full_range(t, lo, hi);
+  if (ctx.node().domain != kFusedDomain) return;
+  lo = static_cast<int32_t>(std::max<int64_t>(lo, ctx.attr_int("act_min", lo)));
+  hi = static_cast<int32_t>(std::min<int64_t>(hi, ctx.attr_int("act_max", hi)));
+  if (lo > hi) ctx.fail("the output clamp [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is empty");
+}
+
 // ---------------------------------------------------------------- (De)QuantizeLinear
 
 // X, scale, zero point? with the axis attribute (opset >= 13; before it
@@ -178,7 +189,7 @@ void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t 
   p.bias_slot = s.bias >= 0 && ctx.has_input(s.bias) ? s.bias : -1;
   if (p.bias_slot >= 0 && ctx.input(s.bias).shape != Shape{channels})
     ctx.fail("the bias has shape " + shape_str(ctx.input(s.bias).shape) + "; expected [" + std::to_string(channels) + "]");
-  full_range(t, p.act_min, p.act_max);
+  activation_range(ctx, t, p.act_min, p.act_max);
   p.multiplier_slot = p.shift_slot = p.x_scale_slot = p.w_scale_slot = p.y_scale_slot = -1;
   if (s.y_scale < 0) return;  // *Integer: int32 output
   p.per_channel = expect_per_channel(ctx, s.w_scale, channels, "the weight scale");
@@ -237,7 +248,8 @@ void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
 }
 
 void QLinearMatMul(OpContext& ctx) {
-  ctx.expect_inputs(8, 8);
+  // The fused form (kFusedDomain) may have an int32 bias [N] as input 8.
+  ctx.expect_inputs(8, ctx.node().domain == kFusedDomain ? 9 : 8);
   matmul_product(ctx, kQLinearSlots, "fully_connected");
 }
 
@@ -337,6 +349,14 @@ void register_quant(Registry& r) {
   r.add({"MatMulInteger", MatMulInteger});
   r.add({"QLinearConv", QLinearConv});
   r.add({"ConvInteger", ConvInteger});
+}
+
+// The same prepare (so the same kernel choice) for the planner's fused QDQ
+// products: inputs as QLinearConv (QLinearMatMul with its bias too), the
+// output clamp in act_min / act_max (activation_range).
+void register_quant_fused(Registry& r) {
+  r.add({"QLinearMatMul", QLinearMatMul});
+  r.add({"QLinearConv", QLinearConv});
 }
 
 }  // namespace rtml::ops
