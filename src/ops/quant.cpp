@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/broadcast_plan.h"
 #include "kernels/quant.h"
 #include "ops/op.h"
 
@@ -339,6 +340,59 @@ void ConvInteger(OpContext& ctx) {
   conv_product(ctx, kIntegerSlots, true);
 }
 
+// ---------------------------------------------------------------- Add, Mul
+
+// The planner's fused QDQ Add / Mul (kFusedDomain): inputs A, A_scale,
+// A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point as ONNX
+// Runtime's com.microsoft QLinearAdd; scales and zero points constants. The
+// multipliers as TFLite's integer Add / Mul prepare computes them
+// (rtml_qbinary_params).
+void qlinear_binary(OpContext& ctx, bool add) {
+  ctx.expect_inputs(8, 8);
+  ctx.expect_dtype(0, {DType::I8, DType::U8});
+  const DType t = ctx.input(0).dtype;
+  for (int i : {2, 3, 5, 7})
+    if (ctx.input(i).dtype != t)
+      ctx.fail("input " + std::to_string(i) + " has type " + dtype_name(ctx.input(i).dtype) + "; expected A's type " +
+               dtype_name(t));
+  for (int i : {1, 4, 6}) ctx.expect_dtype(i, {DType::F32});
+  for (int i : {1, 2, 4, 5, 6, 7})
+    if (!ctx.is_constant(i) || !single(ctx, i)) ctx.fail("input " + std::to_string(i) + " must be a constant scalar");
+  const Shape& a = ctx.input(0).shape;
+  const Shape& b = ctx.input(3).shape;
+  Shape out;
+  auto& p = ctx.use_kernel<rtml_qbinary_params>(quant_kernel(t, add ? "qadd" : "qmul").c_str());
+  if (!kernels::broadcast_shape({a, b}, out) || !kernels::make_broadcast({a, b}, out, p.bc))
+    ctx.fail("A " + shape_str(a) + " and B " + shape_str(b) + " cannot be broadcast together");
+  const auto zero_point = [&](int i) {
+    return t == DType::I8 ? int32_t{*ctx.input(i).as<int8_t>()} : int32_t{*ctx.input(i).as<uint8_t>()};
+  };
+  const double as = *ctx.input(1).as<float>(), bs = *ctx.input(4).as<float>(), ys = *ctx.input(6).as<float>();
+  if (!(as > 0) || !(bs > 0) || !(ys > 0))
+    ctx.fail("scales must be positive; got A " + std::to_string(as) + ", B " + std::to_string(bs) + ", output " +
+             std::to_string(ys));
+  p.b_slot = 3;
+  p.out_slot = out_slot(ctx);
+  p.a_zero_point = zero_point(2);
+  p.b_zero_point = zero_point(5);
+  p.y_zero_point = zero_point(7);
+  if (add) {
+    p.left_shift = 20;
+    const double twice_max = 2.0 * std::max(as, bs);
+    rtml_quantize_multiplier(as / twice_max, &p.a_multiplier, &p.a_shift);
+    rtml_quantize_multiplier(bs / twice_max, &p.b_multiplier, &p.b_shift);
+    rtml_quantize_multiplier(twice_max / (static_cast<double>(1 << p.left_shift) * ys), &p.y_multiplier, &p.y_shift);
+  } else {
+    rtml_quantize_multiplier(as * bs / ys, &p.y_multiplier, &p.y_shift);
+  }
+  activation_range(ctx, t, p.act_min, p.act_max);
+  ctx.set_output(0, t, out);
+  ctx.step.flops = static_cast<double>(shape_numel(out));
+}
+
+void QLinearAdd(OpContext& ctx) { qlinear_binary(ctx, true); }
+void QLinearMul(OpContext& ctx) { qlinear_binary(ctx, false); }
+
 }  // namespace
 
 void register_quant(Registry& r) {
@@ -353,10 +407,12 @@ void register_quant(Registry& r) {
 
 // The same prepare (so the same kernel choice) for the planner's fused QDQ
 // products: inputs as QLinearConv (QLinearMatMul with its bias too), the
-// output clamp in act_min / act_max (activation_range).
+// output clamp in act_min / act_max (activation_range); and Add, Mul.
 void register_quant_fused(Registry& r) {
   r.add({"QLinearMatMul", QLinearMatMul});
   r.add({"QLinearConv", QLinearConv});
+  r.add({"QLinearAdd", QLinearAdd});
+  r.add({"QLinearMul", QLinearMul});
 }
 
 }  // namespace rtml::ops

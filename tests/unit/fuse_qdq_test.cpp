@@ -319,3 +319,95 @@ TEST(FuseQdq, OffWithFusionOff) {
   EXPECT_EQ(p.steps.size(), 4u);  // DequantizeLinear x, Conv, Relu, QuantizeLinear (W and B folded)
   EXPECT_EQ(report_of(p, "fuse_qdq").summary, "off (PlanOptions::fuse = false)");
 }
+
+namespace {
+
+// DequantizeLinear(a) op DequantizeLinear(b) -> [Relu] -> QuantizeLinear,
+// a [2, 3, 4] a graph input, b a constant [4] (broadcast) or a second input
+// of a's shape; int8 or uint8.
+template <class T>
+struct BinaryCase {
+  static constexpr DType kType = std::is_same<T, int8_t>::value ? DType::I8 : DType::U8;
+  std::vector<T> a = random_values<T>(24, std::is_same<T, int8_t>::value ? -128 : 0,
+                                      std::is_same<T, int8_t>::value ? 127 : 255, 9);
+  std::vector<T> b = random_values<T>(24, std::is_same<T, int8_t>::value ? -128 : 0,
+                                      std::is_same<T, int8_t>::value ? 127 : 255, 10);
+  ir::Graph graph(const std::string& op, bool b_constant, bool relu, float as, float bs, float ys) const {
+    GraphBuilder gb;
+    const int zp = kType == DType::I8 ? 0 : 128;
+    const ir::TensorId ain = gb.input("a", {2, 3, 4});
+    gb.g.tensors[ain].dtype = kType;
+    ir::TensorId bin;
+    if (b_constant) {
+      bin = constant_of(gb, "b", kType, {4}, std::vector<T>(b.begin(), b.begin() + 4));
+    } else {
+      bin = gb.input("b", {2, 3, 4});
+      gb.g.tensors[bin].dtype = kType;
+    }
+    const ir::TensorId af = gb.node("DequantizeLinear", {ain, scalar(gb, "as", as), zero_point<T>(gb, "azp", zp + 3)});
+    const ir::TensorId bf = gb.node("DequantizeLinear", {bin, scalar(gb, "bs", bs), zero_point<T>(gb, "bzp", zp - 7)});
+    ir::TensorId y = gb.node(op, {af, bf});
+    if (relu) y = gb.node("Relu", {y});
+    gb.g.outputs = {gb.node("QuantizeLinear", {y, scalar(gb, "ys", ys), zero_point<T>(gb, "yzp", zp - 20)})};
+    return gb.g;
+  }
+  std::vector<T> run_graph(const ir::Graph& g, bool fuse, plan::Plan* kept = nullptr) const {
+    plan::PlanOptions po;
+    po.fuse = fuse;
+    plan::Plan p = plan::build_plan(g, po);
+    if (kept) *kept = p;
+    engine::Session s(std::move(p));
+    std::memcpy(s.input_data(0), a.data(), a.size());
+    if (g.inputs.size() > 1) std::memcpy(s.input_data(1), b.data(), b.size());
+    EXPECT_TRUE(s.run().ok());
+    const T* y = static_cast<const T*>(s.output_data(0));
+    return std::vector<T>(y, y + 24);
+  }
+};
+
+template <class T>
+void check_binary(const std::string& op, float as, float bs, float ys) {
+  const BinaryCase<T> c;
+  for (bool b_constant : {false, true})
+    for (bool relu : {false, true}) {
+      SCOPED_TRACE(op + (b_constant ? " with a constant B" : " of two inputs") + (relu ? " + Relu" : ""));
+      const ir::Graph g = c.graph(op, b_constant, relu, as, bs, ys);
+      plan::Plan p;
+      const std::vector<T> fused = c.run_graph(g, true, &p);
+      ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+      EXPECT_EQ(p.steps[0].step.kernel, std::string("rtml_") + (c.kType == DType::I8 ? "s8_" : "u8_") +
+                                            (op == "Add" ? "qadd" : "qmul") + "__ref");
+      expect_within_one(fused, c.run_graph(g, false));
+    }
+}
+
+}  // namespace
+
+// The integer Add and Mul kernels are CMSIS-NN's bit for bit
+// (tests/cmsis_nn/); here the fused step against the float path.
+TEST(FuseQdq, AddAndMulRunAsInt8StepsWithinOneOfTheFloatPath) {
+  check_binary<int8_t>("Add", 0.05f, 0.02f, 0.06f);
+  check_binary<int8_t>("Mul", 0.05f, 0.02f, 0.004f);
+  check_binary<uint8_t>("Add", 0.01f, 0.03f, 0.035f);
+  check_binary<uint8_t>("Mul", 0.1f, 0.01f, 0.05f);
+}
+
+TEST(FuseQdq, AddByHand) {
+  // By hand, TFLite's scheme: twice_max = 2 * max(0.5, 0.25) = 1; a's
+  // multiplier 0.5 (2^30, shift 0), b's 0.25 (2^30, shift -1), the output's
+  // 1 / (2^20 * 0.1) = 0.625 * 2^-16 (1342177280, shift -16).
+  // a = 10, b = -20: 10 * 2^20 * 0.5 = 5242880, -20 * 2^20 * 0.25 = -5242880;
+  // sum 0, plus the zero point 3: 3 (5.0 - 5.0 = 0).
+  // a = 7, b = 2: 3670016 + 524288 = 4194304; * 0.625 = 2621440; / 2^16 =
+  // 40, plus 3: 43 (3.5 + 0.5 = 4.0 = 40 * 0.1).
+  GraphBuilder gb;
+  const ir::TensorId a = gb.input("a", {2});
+  gb.g.tensors[a].dtype = DType::I8;
+  const ir::TensorId b = constant_of(gb, "b", DType::I8, {2}, std::vector<int8_t>{-20, 2});
+  const ir::TensorId y = gb.node("Add", {gb.node("DequantizeLinear", {a, scalar(gb, "as", 0.5f)}),
+                                         gb.node("DequantizeLinear", {b, scalar(gb, "bs", 0.25f)})});
+  gb.g.outputs = {gb.node("QuantizeLinear", {y, scalar(gb, "ys", 0.1f), zero_point<int8_t>(gb, "yzp", 3)})};
+  plan::Plan p;
+  EXPECT_EQ(run(gb.g, std::vector<int8_t>{10, 7}, 2, true, &p), (std::vector<int8_t>{3, 43}));
+  EXPECT_EQ(p.steps.size(), 1u);
+}

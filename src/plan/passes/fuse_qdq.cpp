@@ -135,8 +135,9 @@ TensorId add_constant(PlanState& s, const std::string& name, DType dtype, Shape 
 
 // One group the pass rewrites, or the reason it does not.
 struct Group {
-  int op_step = -1, act_step = -1, q_step = -1, x_dq_step = -1;
-  QuantizeOp x, w, y;
+  int op_step = -1, act_step = -1, q_step = -1;
+  std::vector<int> input_dq_steps;  // the inputs' DequantizeLinear steps (not folded)
+  QuantizeOp x, w, y;               // the inputs' DequantizeLinear (Add / Mul: A and B), the QuantizeLinear
   int b_dq_node = -1;
   int32_t act_min = 0, act_max = 0;  // the output clamp
   std::string why;  // empty: fits
@@ -180,17 +181,24 @@ int only_reader(const Links& l, TensorId t) {
   return l.readers[t] == 1 && l.reader_steps[t].size() == 1 ? l.reader_steps[t][0] : -1;
 }
 
-// Matches the group around the Conv/MatMul/Gemm of step i. Returns nullopt
-// when the op's input is not dequantized (no QDQ group at all).
+bool is_product(const ir::Node& op) { return op.op_type == "Conv" || op.op_type == "MatMul" || op.op_type == "Gemm"; }
+
+// Matches the group around the op of step i (a product, Add or Mul).
+// Returns nullopt when its inputs are not dequantized (no QDQ group at all).
 std::optional<Group> match(const PlanState& s, const Links& l, int i) {
   const PreparedStep& step = s.steps[i];
   const ir::Node& op = s.graph.nodes[step.node];
+  const bool product = is_product(op);
+  if (op.inputs.size() < 2 || op.inputs[1] == kNoTensor) return std::nullopt;
+  const int x_dq = l.producer_node[op.inputs[0]], w_dq = l.producer_node[op.inputs[1]];
+  if (!node_if(s, x_dq, "DequantizeLinear") || (!product && !node_if(s, w_dq, "DequantizeLinear")) ||
+      (product && l.producer_step[op.inputs[0]] < 0))
+    return std::nullopt;
   Group g;
   g.op_step = i;
-  if (op.inputs.size() < 2) return std::nullopt;
-  const int x_dq = l.producer_step[op.inputs[0]];
-  if (x_dq < 0 || !node_if(s, s.steps[x_dq].node, "DequantizeLinear")) return std::nullopt;
-  g.x_dq_step = x_dq;
+  for (TensorId t : {op.inputs[0], op.inputs[1]})
+    if (l.producer_step[t] >= 0 && node_if(s, s.steps[l.producer_step[t]].node, "DequantizeLinear"))
+      g.input_dq_steps.push_back(l.producer_step[t]);
   auto fail = [&](std::string why) {
     g.why = std::move(why);
     return g;
@@ -208,8 +216,9 @@ std::optional<Group> match(const PlanState& s, const Links& l, int i) {
   g.q_step = next;
 
   std::string why;
-  const auto x = quantize_op(s, s.steps[x_dq].node, why);
+  const auto x = quantize_op(s, x_dq, why);
   const auto y = x ? quantize_op(s, s.steps[next].node, why) : std::nullopt;
+  const auto w = y && node_if(s, w_dq, "DequantizeLinear") ? quantize_op(s, w_dq, why) : std::nullopt;
   if (!x || !y) return fail(why);
   g.x = *x;
   g.y = *y;
@@ -218,15 +227,17 @@ std::optional<Group> match(const PlanState& s, const Links& l, int i) {
   if (xt != yt) return fail("the input is " + std::string(dtype_name(xt)) + " but the output " + dtype_name(yt));
   if (g.x.per_axis || g.y.per_axis) return fail("the input or output is quantized per axis, not per tensor");
 
-  const int w_dq = l.producer_node[op.inputs[1]];
-  if (!node_if(s, w_dq, "DequantizeLinear") || !s.info[op.inputs[1]].data)
-    return fail("the weights are not a DequantizeLinear of a constant");
-  const auto w = quantize_op(s, w_dq, why);
+  if (product && (!w || !s.info[op.inputs[1]].data))
+    return fail(w ? "the weights are not constant" : why.empty() ? "the weights are not a DequantizeLinear of a constant" : why);
   if (!w) return fail(why);
   g.w = *w;
   const DType wt = s.info[g.w.data].dtype;
-  if (!is_int8(wt) || !s.info[g.w.data].data) return fail("the weights are not int8/uint8 constants");
-  if (xt == DType::I8 && wt == DType::U8) return fail("int8 data with uint8 weights has no kernel");
+  if (product) {
+    if (!is_int8(wt) || !s.info[g.w.data].data) return fail("the weights are not int8/uint8 constants");
+    if (xt == DType::I8 && wt == DType::U8) return fail("int8 data with uint8 weights has no kernel");
+  } else if (wt != xt || g.w.per_axis) {
+    return fail("its inputs are not both " + std::string(dtype_name(xt)) + " per tensor");
+  }
   g.act_min = xt == DType::I8 ? -128 : 0;
   g.act_max = xt == DType::I8 ? 127 : 255;
   if (act) activation_clamp(s, *act, g);
@@ -294,7 +305,9 @@ ir::Attribute int_attr(int64_t v) {
 }
 
 // Rewrites the op node of a matched group into its fused QLinear node (not
-// yet prepared); false with g.why when the op's own attributes do not fit.
+// yet prepared): QLinearConv, QLinearMatMul (with a bias), QLinearAdd,
+// QLinearMul (the inputs of ONNX Runtime's com.microsoft ops of that name);
+// false with g.why when the op's own attributes do not fit.
 bool rewrite(PlanState& s, const Links& l, Group& g) {
   ir::Node& op = s.graph.nodes[s.steps[g.op_step].node];
   const ops::TensorInfo w = s.info[g.w.data];  // a copy: add_constant grows s.info
@@ -312,7 +325,7 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
   if (op.op_type == "Conv") {
     if (w.rank() != 3 && w.rank() != 4) return refuse("only 1-D and 2-D int8 convolutions have kernels");
     channels = w.shape[0];
-  } else {
+  } else if (op.op_type != "Add" && op.op_type != "Mul") {
     if (w.rank() != 2) return refuse("the weights are not a matrix");
     channel_axis = 1;
     if (op.op_type == "Gemm") {
@@ -326,9 +339,9 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
     }
     channels = w.shape[channel_axis];
   }
-  if (g.w.per_axis && g.w.axis != channel_axis)
+  if (is_product(op) && g.w.per_axis && g.w.axis != channel_axis)
     return refuse("the weights are quantized along axis " + std::to_string(g.w.axis) + ", not the output channels");
-  if (op.inputs.size() > 2 && op.inputs[2] != kNoTensor) {
+  if (is_product(op) && op.inputs.size() > 2 && op.inputs[2] != kNoTensor) {
     const ops::TensorInfo& b = s.info[op.inputs[2]];
     if (op.op_type == "Gemm" && !(b.shape == Shape{channels} || b.shape == Shape{1, channels}))
       return refuse("the Gemm's C is " + shape_str(b.shape) + ", not one value per output column");
@@ -351,7 +364,7 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
   if (op.op_type == "Conv") attrs = op.attrs;
   attrs["act_min"] = int_attr(g.act_min);
   attrs["act_max"] = int_attr(g.act_max);
-  op.op_type = op.op_type == "Conv" ? "QLinearConv" : "QLinearMatMul";
+  op.op_type = op.op_type == "Conv" ? "QLinearConv" : op.op_type == "Add" ? "QLinearAdd" : op.op_type == "Mul" ? "QLinearMul" : "QLinearMatMul";
   op.domain = ops::kFusedDomain;
   op.attrs = std::move(attrs);
   op.inputs = {g.x.data, g.x.scale, x_zp, wq, g.w.scale, w_zp, g.y.scale, y_zp};
@@ -373,8 +386,7 @@ void fuse_qdq(PlanState& s, PassReport& report) {
   for (size_t i = 0; i < s.steps.size(); ++i) {
     PreparedStep& step = s.steps[i];
     const ir::Node& op = s.graph.nodes[step.node];
-    if (!step.keep || !op.domain.empty() || (op.op_type != "Conv" && op.op_type != "MatMul" && op.op_type != "Gemm"))
-      continue;
+    if (!step.keep || !op.domain.empty() || !(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
     std::optional<Group> g = match(s, l, static_cast<int>(i));
     if (!g) continue;
     const ir::Node saved = op;
@@ -391,15 +403,12 @@ void fuse_qdq(PlanState& s, PassReport& report) {
       left.push_back(saved.name + " (" + g->why + ")");
       continue;
     }
-    // The absorbed steps go; the input's DequantizeLinear stays while
+    // The absorbed steps go; an input's DequantizeLinear stays while
     // something else reads its float output.
-    PreparedStep& x_dq = s.steps[g->x_dq_step];
-    std::vector<std::string> names, kinds;
-    const TensorId x_float = x_dq.outputs[0];
-    if (--l.readers[x_float] == 0) x_dq.keep = false;
-    names.push_back(x_dq.name);
-    kinds.push_back("DequantizeLinear");
-    names.push_back(s.graph.nodes[g->w.node].name);
+    for (int j : g->input_dq_steps)
+      if (--l.readers[s.steps[j].outputs[0]] == 0) s.steps[j].keep = false;
+    std::vector<std::string> names{s.graph.nodes[g->x.node].name, s.graph.nodes[g->w.node].name};
+    std::vector<std::string> kinds{"DequantizeLinear"};
     if (g->b_dq_node >= 0) names.push_back(s.graph.nodes[g->b_dq_node].name);
     names.push_back(saved.name);
     kinds.push_back(op_type);
@@ -417,7 +426,7 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     fused.push_back(saved.name + " (" + op_type + (g->act_step >= 0 ? "+" + s.steps[g->act_step].op_type : "") + ")");
   }
   if (fused.empty() && left.empty()) {
-    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm -> QuantizeLinear group";
+    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul -> QuantizeLinear group";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
