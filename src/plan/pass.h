@@ -15,9 +15,10 @@
 //                       of a Conv becomes the Conv's pads (rewrites the Conv
 //                       node and prepares it again)
 //   fuse_qdq            DequantizeLinear (activation, constant weights, bias)
-//                       -> Conv / MatMul / Gemm -> [Relu | Clip] ->
-//                       QuantizeLinear becomes one int8 step (an
+//                       -> Conv / MatMul / Gemm / Add / Mul -> [Relu | Clip]
+//                       -> QuantizeLinear becomes one int8 step (an
 //                       ops::kFusedDomain QLinear node, prepared again);
+//                       MaxPool and views with equal scales run on int8;
 //                       PlanOptions::fuse
 //   drop_dead_steps     steps whose results no graph output needs
 //   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before

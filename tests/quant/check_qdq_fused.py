@@ -5,10 +5,12 @@ usage: check_qdq_fused.py RTML MODEL.onnx
 MODEL is tests/models/pytorch_models.py's quantized_per_channel (Conv+ReLU,
 Conv, Flatten, Linear; PyTorch exports each as DequantizeLinear -> float op ->
 QuantizeLinear). Its values are checked against PyTorch by check_pytorch.py;
-this checks how they are computed: `rtml info --json` must list no float
-Conv or Gemm step, and three fused steps (one per layer) on the uint8-data /
-int8-weight kernels, with the fuse_qdq pass reporting three groups and none
-left in float. Both kernel sets (reference and the default).
+this checks how they are computed: `rtml info --json` must list the input's
+QuantizeLinear, three fused steps (one per layer) on the uint8-data /
+int8-weight kernels, the output's DequantizeLinear and nothing else (the
+Flatten runs on the uint8 data and aliases its input), with the fuse_qdq
+pass reporting three groups, one int8 pass-through op and none left in
+float. Both kernel sets (reference and the default).
 """
 import json
 import subprocess
@@ -28,11 +30,11 @@ for kernels in ("reference", "simd"):
     problems = []
     if floats:
         problems.append("float steps left: " + ", ".join(s["node"] for s in floats))
-    if [s["op_type"] for s in fused] != want_ops:
-        problems.append("fused steps " + str([s["op_type"] for s in fused]) + ", expected " + str(want_ops))
+    if [s["op_type"] for s in steps] != ["QuantizeLinear"] + want_ops + ["DequantizeLinear"]:
+        problems.append("steps " + str([s["op_type"] for s in steps]) + ", expected the fused " + str(want_ops))
     if any(not s["kernel"].startswith("rtml_u8s8_") for s in fused):
         problems.append("kernels " + str([s["kernel"] for s in fused]) + ", expected rtml_u8s8_*")
-    if qdq.get("fused_groups") != 3 or qdq.get("left_in_float") != 0:
+    if qdq.get("fused_groups") != 3 or qdq.get("int8_pass_through") != 1 or qdq.get("left_in_float") != 0:
         problems.append("fuse_qdq reports: " + qdq["summary"])
     for p in problems:
         failures.append(f"{kernels}: {p}")

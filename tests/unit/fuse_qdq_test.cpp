@@ -411,3 +411,42 @@ TEST(FuseQdq, AddByHand) {
   EXPECT_EQ(run(gb.g, std::vector<int8_t>{10, 7}, 2, true, &p), (std::vector<int8_t>{3, 43}));
   EXPECT_EQ(p.steps.size(), 1u);
 }
+
+namespace {
+
+// DequantizeLinear(x int8 [1, 2, 4, 4]) -> op -> QuantizeLinear, the output
+// scale and zero point `ys`, `yzp` (the input's: 0.1, 5).
+ir::Graph pass_through_graph(const std::string& op, std::map<std::string, ir::Attribute> attrs, float ys, int yzp) {
+  GraphBuilder gb;
+  const ir::TensorId in = gb.input("x", {1, 2, 4, 4});
+  gb.g.tensors[in].dtype = DType::I8;
+  const ir::TensorId xf = gb.node("DequantizeLinear", {in, scalar(gb, "xs", 0.1f), zero_point<int8_t>(gb, "xzp", 5)});
+  const ir::TensorId y = gb.node(op, {xf}, std::move(attrs));
+  gb.g.outputs = {gb.node("QuantizeLinear", {y, scalar(gb, "ys", ys), zero_point<int8_t>(gb, "yzp", yzp)})};
+  return gb.g;
+}
+
+}  // namespace
+
+TEST(FuseQdq, PoolingAndDataMovementRunOnTheInt8DataWhenScalesMatch) {
+  const std::vector<int8_t> x = random_values<int8_t>(32, -128, 127, 11);
+  const std::map<std::string, ir::Attribute> pool{{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}};
+  const std::map<std::string, ir::Attribute> perm{{"perm", attr_ints({0, 2, 3, 1})}};
+  for (const auto& [op, attrs, count] : {std::make_tuple("MaxPool", pool, 8), std::make_tuple("Transpose", perm, 32),
+                                         std::make_tuple("Flatten", std::map<std::string, ir::Attribute>{}, 32)}) {
+    SCOPED_TRACE(op);
+    plan::Plan p;
+    const ir::Graph g = pass_through_graph(op, attrs, 0.1f, 5);
+    const std::vector<int8_t> fused = run(g, x, count, true, &p);
+    // One step (Flatten: none, its output shares its input's bytes).
+    EXPECT_EQ(report_of(p, "fuse_qdq").summary,
+              std::string("fused 0 QDQ groups into int8 steps; 1 op on int8 data: n1 (") + op + ")");
+    EXPECT_LE(p.steps.size(), 1u);
+    // Exact: the float path rounds (x - 5) * 0.1 / 0.1 back to x - 5.
+    EXPECT_EQ(fused, run(g, x, count, false));
+  }
+  // Another output scale: requantizing is not a pass-through, it stays float.
+  plan::Plan p;
+  run(pass_through_graph("MaxPool", pool, 0.2f, 5), x, 8, true, &p);
+  EXPECT_EQ(p.steps.size(), 3u);
+}

@@ -17,6 +17,13 @@
 // go (keep = false; the DequantizeLinear stays while something else reads
 // its float output); the step's name lists every absorbed node.
 //
+// Add and Mul of two dequantized tensors (per tensor, one type) ->
+// [Relu | Clip] -> QuantizeLinear become an rtml.fused QLinearAdd /
+// QLinearMul (TFLite's integer Add / Mul). MaxPool and data movement
+// (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity) between a
+// DequantizeLinear and a QuantizeLinear of the same scale and zero point
+// run on the int8 data itself.
+//
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
 // float bias is quantized to that scale (round to nearest). Gemm: transB
@@ -26,8 +33,10 @@
 // (DequantizeLinear -> float op -> QuantizeLinear, which is correct, only
 // slower); the pass's report names each with the reason. Off with
 // PlanOptions::fuse = false (one step per node, the float reference).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include "core/error.h"
@@ -373,20 +382,74 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
   return true;
 }
 
+// Ops that only move or select elements: between a DequantizeLinear and a
+// QuantizeLinear of the same scale and zero point they give the same int8
+// values when run on the int8 data itself (max commutes with the monotone
+// quantization).
+bool is_pass_through(const ir::Node& op) {
+  static const char* const kOps[] = {"MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"};
+  return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op.op_type == o; });
+}
+
+bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp& b) {
+  return !a.per_axis && !b.per_axis && scale_of(s, a) == scale_of(s, b) && zero_point_of(s, a) == zero_point_of(s, b);
+}
+
+// DequantizeLinear -> pass-through op -> QuantizeLinear (same scale and zero
+// point, the op's output read only by the QuantizeLinear): the op reads the
+// int8 tensor and writes the QuantizeLinear's output; prepared again. Returns
+// false (the node as it was) when it does not fit.
+bool fuse_pass_through(PlanState& s, Links& l, size_t i) {
+  PreparedStep& step = s.steps[i];
+  ir::Node& op = s.graph.nodes[step.node];
+  if (op.inputs.empty() || op.outputs.size() != 1 || l.producer_step[op.inputs[0]] < 0) return false;
+  const int dq_step = l.producer_step[op.inputs[0]], q_step = only_reader(l, op.outputs[0]);
+  if (!node_if(s, s.steps[dq_step].node, "DequantizeLinear") || q_step < 0 ||
+      !node_if(s, s.steps[q_step].node, "QuantizeLinear"))
+    return false;
+  std::string why;
+  const auto x = quantize_op(s, s.steps[dq_step].node, why);
+  const auto y = x ? quantize_op(s, s.steps[q_step].node, why) : std::nullopt;
+  const TensorId q_out = s.graph.nodes[s.steps[q_step].node].outputs[0];
+  if (!y || s.info[x->data].dtype != s.info[q_out].dtype || !is_int8(s.info[q_out].dtype) ||
+      !same_quantization(s, *x, *y))
+    return false;
+  const ir::Node saved = op;
+  op.inputs[0] = x->data;
+  op.outputs[0] = q_out;
+  try {
+    if (!prepare_node(s, step.node, step)) throw Error("internal error: the step folded");
+  } catch (const Error&) {  // the op does not take int8 here: as it was
+    op = saved;
+    return false;
+  }
+  if (--l.readers[s.steps[dq_step].outputs[0]] == 0) s.steps[dq_step].keep = false;
+  s.steps[q_step].keep = false;
+  l.producer_step[q_out] = static_cast<int>(i);
+  step.name = s.steps[dq_step].name + " + " + saved.name + " + " + s.steps[q_step].name;
+  step.op_type = "DequantizeLinear+" + saved.op_type + "+QuantizeLinear";
+  return true;
+}
+
 }  // namespace
 
 void fuse_qdq(PlanState& s, PassReport& report) {
   if (!s.options.fuse) {
     report.summary = "off (PlanOptions::fuse = false)";
-    report.numbers = {{"fused_groups", 0}, {"left_in_float", 0}};
+    report.numbers = {{"fused_groups", 0}, {"int8_pass_through", 0}, {"left_in_float", 0}};
     return;
   }
   Links l = links_of(s);
-  std::vector<std::string> fused, left;
+  std::vector<std::string> fused, left, moved;
   for (size_t i = 0; i < s.steps.size(); ++i) {
     PreparedStep& step = s.steps[i];
     const ir::Node& op = s.graph.nodes[step.node];
-    if (!step.keep || !op.domain.empty() || !(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
+    if (!step.keep || !op.domain.empty()) continue;
+    if (is_pass_through(op)) {
+      if (fuse_pass_through(s, l, i)) moved.push_back(op.name + " (" + op.op_type + ")");
+      continue;
+    }
+    if (!(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
     std::optional<Group> g = match(s, l, static_cast<int>(i));
     if (!g) continue;
     const ir::Node saved = op;
@@ -425,14 +488,16 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     l.producer_step[step.outputs[0]] = static_cast<int>(i);
     fused.push_back(saved.name + " (" + op_type + (g->act_step >= 0 ? "+" + s.steps[g->act_step].op_type : "") + ")");
   }
-  if (fused.empty() && left.empty()) {
-    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul -> QuantizeLinear group";
+  if (fused.empty() && left.empty() && moved.empty()) {
+    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/data movement -> QuantizeLinear group";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
+                     (moved.empty() ? "" : "; " + plural(moved.size(), "op") + " on int8 data: " + first_few(moved)) +
                      (left.empty() ? "" : "; left in float: " + first_few(left));
   }
   report.numbers = {{"fused_groups", static_cast<int64_t>(fused.size())},
+                    {"int8_pass_through", static_cast<int64_t>(moved.size())},
                     {"left_in_float", static_cast<int64_t>(left.size())}};
 }
 
