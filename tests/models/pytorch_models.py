@@ -142,27 +142,34 @@ def post_training_int8(model, qconfig, calibration_shape):
     return q
 
 
-class QuantizedPerChannelNet(torch.nn.Module):
+class QuantizedResidualNet(torch.nn.Module):
     """int8 with per-output-channel weights (PyTorch's per-channel observer,
-    qnnpack engine): Conv2d+ReLU, Conv2d with stride 2, Flatten, Linear.
+    qnnpack engine): Conv2d+ReLU, a 1x1 Conv2d added back (quantized add),
+    a quantized mul, MaxPool, Conv2d with stride 2, Flatten, Linear.
 
-    Exported as QDQ: rtml's fuse_qdq pass runs both Convs and the Gemm
-    (transB, int32 bias per channel) as int8 steps (check_qdq_fused.py checks
-    that); the Flatten between DequantizeLinear and QuantizeLinear runs in
-    float. One quantum of tolerance as QuantizedConvNet. Also written as
-    test_data_set_0 for the compile tests."""
+    Exported as QDQ: rtml's fuse_qdq pass runs the Convs, the Add, the Mul
+    and the Gemm (transB, int32 bias per channel) as int8 steps, MaxPool and
+    Flatten on the uint8 data (check_qdq_fused.py checks that). One quantum of
+    tolerance as QuantizedConvNet. Also written as test_data_set_0 for the
+    compile tests."""
 
     def __init__(self):
         super().__init__()
         self.quant = torch.ao.quantization.QuantStub()
         self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
         self.relu = torch.nn.ReLU()
+        self.conv_b = torch.nn.Conv2d(8, 8, 1)
+        self.skip = torch.ao.nn.quantized.FloatFunctional()
+        self.square = torch.ao.nn.quantized.FloatFunctional()
+        self.pool = torch.nn.MaxPool2d(2)
         self.conv2 = torch.nn.Conv2d(8, 4, 3, stride=2)
-        self.fc = torch.nn.Linear(4 * 3 * 3, 6)
+        self.fc = torch.nn.Linear(4, 6)
         self.dequant = torch.ao.quantization.DeQuantStub()
 
     def forward(self, x):
-        x = self.conv2(self.relu(self.conv(self.quant(x))))
+        x = self.relu(self.conv(self.quant(x)))
+        x = self.skip.add(x, self.conv_b(x))
+        x = self.conv2(self.pool(self.square.mul(x, x)))
         return self.dequant(self.fc(torch.flatten(x, 1)))
 
     @staticmethod
@@ -190,7 +197,7 @@ MODELS = {
     "transformer_encoder": (Encoder, {"x": (1, 16, 32)}, ["y"], 14),
     "demo": (Demo, {"audio": (1, 1, 64)}, ["probabilities"], 13),
     "quantized_conv": (QuantizedConvNet, {"x": (1, 3, 6, 6)}, ["y"], 13),
-    "quantized_per_channel": (QuantizedPerChannelNet, {"x": (1, 3, 8, 8)}, ["y"], 13),
+    "quantized_residual": (QuantizedResidualNet, {"x": (1, 3, 8, 8)}, ["y"], 13),
 }
 
 
