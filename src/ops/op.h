@@ -240,6 +240,7 @@ void register_normalize(Registry& r);    // Softmax, LogSoftmax, LayerNormalizat
 void register_recurrent(Registry& r);    // RNN, GRU, LSTM
 void register_random(Registry& r);       // RandomNormal, RandomNormalLike, RandomUniform(Like)
 void register_quant(Registry& r);        // (De)QuantizeLinear, DynamicQuantizeLinear, QLinear*, *Integer
+void register_pool_fused(Registry& r);   // kFusedDomain: AveragePool on int8 / uint8
 void register_quant_fused(Registry& r);  // kFusedDomain: QLinearConv, QLinearMatMul (bias, clamp), QLinearAdd, QLinearMul
 
 }  // namespace rtml::ops

@@ -392,6 +392,24 @@ TEST(FuseQdq, AddAndMulRunAsInt8StepsWithinOneOfTheFloatPath) {
   check_binary<uint8_t>("Mul", 0.1f, 0.01f, 0.05f);
 }
 
+TEST(FuseQdq, AveragePoolRoundsAsTFLite) {
+  // TFLite averages the stored values (input and output share the zero
+  // point) and rounds ties away from zero. Windows of 2 (kernel 1x2, stride 2):
+  // (6 + 7) / 2 = 6.5 -> 7; (-4 - 3) / 2 = -3.5 -> -4; (7 + 8) / 2 = 7.5 -> 8;
+  // (3 + 2) / 2 = 2.5 -> 3. The float path averages x - 5 and rounds half to
+  // even: 1.5 -> 2 (7); -8.5 -> -8 (-3); 2.5 -> 2 (7); -2.5 -> -2 (3).
+  const std::map<std::string, ir::Attribute> pool{{"kernel_shape", attr_ints({1, 2})}, {"strides", attr_ints({1, 2})}};
+  GraphBuilder gb;
+  const ir::TensorId in = gb.input("x", {1, 1, 1, 8});
+  gb.g.tensors[in].dtype = DType::I8;
+  const ir::TensorId xf = gb.node("DequantizeLinear", {in, scalar(gb, "xs", 0.5f), zero_point<int8_t>(gb, "xzp", 5)});
+  const ir::TensorId y = gb.node("AveragePool", {xf}, pool);
+  gb.g.outputs = {gb.node("QuantizeLinear", {y, scalar(gb, "ys", 0.5f), zero_point<int8_t>(gb, "yzp", 5)})};
+  const std::vector<int8_t> x{6, 7, -4, -3, 7, 8, 3, 2};
+  EXPECT_EQ(run(gb.g, x, 4), (std::vector<int8_t>{7, -4, 8, 3}));
+  EXPECT_EQ(run(gb.g, x, 4, false), (std::vector<int8_t>{7, -3, 7, 3}));
+}
+
 TEST(FuseQdq, AddByHand) {
   // By hand, TFLite's scheme: twice_max = 2 * max(0.5, 0.25) = 1; a's
   // multiplier 0.5 (2^30, shift 0), b's 0.25 (2^30, shift -1), the output's
@@ -432,7 +450,8 @@ TEST(FuseQdq, PoolingAndDataMovementRunOnTheInt8DataWhenScalesMatch) {
   const std::vector<int8_t> x = random_values<int8_t>(32, -128, 127, 11);
   const std::map<std::string, ir::Attribute> pool{{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}};
   const std::map<std::string, ir::Attribute> perm{{"perm", attr_ints({0, 2, 3, 1})}};
-  for (const auto& [op, attrs, count] : {std::make_tuple("MaxPool", pool, 8), std::make_tuple("Transpose", perm, 32),
+  for (const auto& [op, attrs, count] : {std::make_tuple("MaxPool", pool, 8), std::make_tuple("AveragePool", pool, 8),
+                                         std::make_tuple("Transpose", perm, 32),
                                          std::make_tuple("Flatten", std::map<std::string, ir::Attribute>{}, 32)}) {
     SCOPED_TRACE(op);
     plan::Plan p;
@@ -442,8 +461,14 @@ TEST(FuseQdq, PoolingAndDataMovementRunOnTheInt8DataWhenScalesMatch) {
     EXPECT_EQ(report_of(p, "fuse_qdq").summary,
               std::string("fused 0 QDQ groups into int8 steps; 1 op on int8 data: n1 (") + op + ")");
     EXPECT_LE(p.steps.size(), 1u);
-    // Exact: the float path rounds (x - 5) * 0.1 / 0.1 back to x - 5.
-    EXPECT_EQ(fused, run(g, x, count, false));
+    // Exact: the float path rounds (x - 5) * 0.1 / 0.1 back to x - 5. The
+    // average rounds ties away from zero (TFLite), the float path to even.
+    if (std::string(op) == "AveragePool") {
+      expect_within_one(fused, run(g, x, count, false));
+      EXPECT_EQ(p.steps[0].step.kernel, "rtml_s8_avgpool__ref");
+    } else {
+      EXPECT_EQ(fused, run(g, x, count, false));
+    }
   }
   // Another output scale: requantizing is not a pass-through, it stays float.
   plan::Plan p;

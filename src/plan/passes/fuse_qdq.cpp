@@ -20,9 +20,9 @@
 // Add and Mul of two dequantized tensors (per tensor, one type) ->
 // [Relu | Clip] -> QuantizeLinear become an rtml.fused QLinearAdd /
 // QLinearMul (TFLite's integer Add / Mul). MaxPool and data movement
-// (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity) between a
-// DequantizeLinear and a QuantizeLinear of the same scale and zero point
-// run on the int8 data itself.
+// (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity) and
+// AveragePool between a DequantizeLinear and a QuantizeLinear of the same
+// scale and zero point run on the int8 data itself.
 //
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
@@ -385,9 +385,12 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
 // Ops that only move or select elements: between a DequantizeLinear and a
 // QuantizeLinear of the same scale and zero point they give the same int8
 // values when run on the int8 data itself (max commutes with the monotone
-// quantization).
+// quantization); and AveragePool, which then averages the int8 values as
+// TFLite does (an ops::kFusedDomain node: rounding half away from zero, where
+// the float path rounds half to even).
 bool is_pass_through(const ir::Node& op) {
-  static const char* const kOps[] = {"MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"};
+  static const char* const kOps[] = {"MaxPool",   "AveragePool", "Reshape", "Flatten", "Squeeze",
+                                     "Unsqueeze", "Transpose",   "Identity"};
   return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op.op_type == o; });
 }
 
@@ -417,6 +420,7 @@ bool fuse_pass_through(PlanState& s, Links& l, size_t i) {
   const ir::Node saved = op;
   op.inputs[0] = x->data;
   op.outputs[0] = q_out;
+  if (op.op_type == "AveragePool") op.domain = ops::kFusedDomain;
   try {
     if (!prepare_node(s, step.node, step)) throw Error("internal error: the step folded");
   } catch (const Error&) {  // the op does not take int8 here: as it was
