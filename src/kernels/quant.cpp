@@ -263,6 +263,15 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DEFINE)
   RTML_KERNEL(rtml_##t##_qmul__ref) {                                                                         \
     qbinary<T>(*static_cast<const rtml_qbinary_params*>(params), operands, false);                           \
     return 0;                                                                                                \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_lookup__ref) {                                                                      \
+    const auto& p = *static_cast<const rtml_lookup_params*>(params);                                         \
+    const T* x = static_cast<const T*>(operands[0]);                                                         \
+    const T* table = static_cast<const T*>(operands[p.table_slot]);                                          \
+    T* y = static_cast<T*>(operands[p.out_slot]);                                                            \
+    for (int64_t i = 0; i < p.count; ++i)                                                                    \
+      y[i] = table[static_cast<int32_t>(x[i]) - km::limits<T>::lowest()];                                    \
+    return 0;                                                                                                \
   }
 RTML_QUANT_TYPES(RTML_QUANT_DEFINE)
 #undef RTML_QUANT_DEFINE

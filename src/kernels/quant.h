@@ -30,6 +30,8 @@
  *   rtml_<t>_dequantize__ref        [X, scale, zero_point?, Y]         DequantizeLinear (float Y), t s8 u8 s32
  *   rtml_u8_dynamic_quantize__ref   [X, Y, Y_scale, Y_zero_point]      DynamicQuantizeLinear
  *   rtml_<t>_qadd__ref, _qmul__ref  [A, (scales, zero points,) B, ..., Y]  QDQ Add / Mul (rtml_qbinary_params), t s8 u8
+ *   rtml_<t>_lookup__ref            [X, ..., Y, table]  y = table[x - lowest]: a 256-entry
+ *                                   table made at prepare (QDQ Sigmoid, Tanh), t s8 u8
  * The operands of a quantized product are found through the params' slots:
  * the (multiplier, shift) arrays are step constants made at prepare when the
  * scales are constants; otherwise (scales given at run time, as the ONNX
@@ -165,6 +167,13 @@ typedef struct rtml_qbinary_params {
   int32_t act_min, act_max;
 } rtml_qbinary_params;
 
+/* A function of one int8 / uint8 tensor as a lookup in a table of 256
+ * outputs (operand table_slot), indexed by x minus the type's lowest value. */
+typedef struct rtml_lookup_params {
+  int64_t count;
+  int32_t out_slot, table_slot;
+} rtml_lookup_params;
+
 /* Products: (name, activation and output type, weight type). */
 #define RTML_QUANT_PRODUCT_TYPES(X) X(s8, int8_t, int8_t) X(u8, uint8_t, uint8_t) X(u8s8, uint8_t, int8_t)
 #define RTML_QUANT_PRODUCT_DECLARE(t, TX, TW)                                                          \
@@ -175,7 +184,7 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
 #undef RTML_QUANT_PRODUCT_DECLARE
 #define RTML_QUANT_TYPES(X) X(s8, int8_t) X(u8, uint8_t)
 #define RTML_QUANT_DECLARE(t, T) RTML_KERNEL(rtml_##t##_quantize__ref); RTML_KERNEL(rtml_##t##_dequantize__ref); \
-  RTML_KERNEL(rtml_##t##_qadd__ref); RTML_KERNEL(rtml_##t##_qmul__ref);
+  RTML_KERNEL(rtml_##t##_qadd__ref); RTML_KERNEL(rtml_##t##_qmul__ref); RTML_KERNEL(rtml_##t##_lookup__ref);
 RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
 #undef RTML_QUANT_DECLARE
 RTML_KERNEL(rtml_s32_dequantize__ref);

@@ -90,6 +90,11 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                                           .field("act_min", &B::act_min)
                                           .field("act_max", &B::act_max)
                                           .build();
+  static const ParamsLayout lookup = layout<rtml_lookup_params>("rtml_lookup_params")
+                                         .field("count", &rtml_lookup_params::count)
+                                         .field("out_slot", &rtml_lookup_params::out_slot)
+                                         .field("table_slot", &rtml_lookup_params::table_slot)
+                                         .build();
   const char* src = "kernels/quant.cpp";
 #define RTML_QUANT_PRODUCT_ENTRIES(ty, TX, TW)                                                                     \
   t.push_back({"rtml_" #ty "_fully_connected__ref", rtml_##ty##_fully_connected__ref, &qmatmul,                    \
@@ -112,7 +117,8 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_" #ty "_qadd__ref", rtml_##ty##_qadd__ref, &qbinary, "A, (scales, zero points,) B, ..., Y",   \
                src, true});                                                                                        \
   t.push_back({"rtml_" #ty "_qmul__ref", rtml_##ty##_qmul__ref, &qbinary, "A, (scales, zero points,) B, ..., Y",   \
-               src, true});
+               src, true});                                                                                        \
+  t.push_back({"rtml_" #ty "_lookup__ref", rtml_##ty##_lookup__ref, &lookup, "X, ..., Y, table", src, true});
   RTML_QUANT_TYPES(RTML_QUANT_ENTRIES)
 #undef RTML_QUANT_ENTRIES
   t.push_back({"rtml_s32_dequantize__ref", rtml_s32_dequantize__ref, &quantize, "X, scale, zero_point?, Y", src, true});

@@ -8,6 +8,7 @@
 // (rtml_quantize_scales); otherwise the kernel derives them from the scale
 // operands each run with the same routine.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -390,6 +391,47 @@ void qlinear_binary(OpContext& ctx, bool add) {
   ctx.step.flops = static_cast<double>(shape_numel(out));
 }
 
+// ---------------------------------------------------------------- Sigmoid, Tanh
+
+// The planner's fused QDQ Sigmoid / Tanh (kFusedDomain; inputs X, X_scale,
+// X_zero_point, Y_scale, Y_zero_point as ONNX Runtime's com.microsoft
+// QLinearSigmoid, all but X constants): a table of the 256 outputs,
+// QuantizeLinear(f(DequantizeLinear(q))) with f in double, as TFLite's
+// int8 lookup tables.
+void qlinear_lookup(OpContext& ctx, double (*f)(double)) {
+  ctx.expect_inputs(5, 5);
+  ctx.expect_dtype(0, {DType::I8, DType::U8});
+  const DType t = ctx.input(0).dtype;
+  for (int i : {2, 4})
+    if (ctx.input(i).dtype != t) ctx.fail("input " + std::to_string(i) + " must have X's type " + dtype_name(t));
+  for (int i : {1, 3}) ctx.expect_dtype(i, {DType::F32});
+  for (int i : {1, 2, 3, 4})
+    if (!ctx.is_constant(i) || !single(ctx, i)) ctx.fail("input " + std::to_string(i) + " must be a constant scalar");
+  const auto zero_point = [&](int i) {
+    return t == DType::I8 ? int32_t{*ctx.input(i).as<int8_t>()} : int32_t{*ctx.input(i).as<uint8_t>()};
+  };
+  const float xs = *ctx.input(1).as<float>(), ys = *ctx.input(3).as<float>();
+  if (!(xs > 0) || !(ys > 0)) ctx.fail("scales must be positive");
+  int32_t lo = 0, hi = 0;
+  full_range(t, lo, hi);
+  auto table = std::make_shared<ir::Buffer>(256);
+  for (int32_t q = lo; q <= hi; ++q) {
+    const double real = f(static_cast<double>(xs) * (q - zero_point(2)));
+    const auto out = static_cast<int32_t>(std::max<double>(lo, std::min<double>(hi, std::nearbyint(real / ys) + zero_point(4))));
+    static_cast<uint8_t*>(table->data())[q - lo] = static_cast<uint8_t>(out);  // int8: its two's complement byte
+  }
+  auto& p = ctx.use_kernel<rtml_lookup_params>(quant_kernel(t, "lookup").c_str());
+  p.count = ctx.input(0).numel();
+  p.out_slot = out_slot(ctx);
+  p.table_slot = ctx.add_constant("table", t, {256}, std::move(table));
+  ctx.set_output(0, t, ctx.input(0).shape);
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double tanh_of(double x) { return std::tanh(x); }
+void QLinearSigmoid(OpContext& ctx) { qlinear_lookup(ctx, sigmoid); }
+void QLinearTanh(OpContext& ctx) { qlinear_lookup(ctx, tanh_of); }
+
 void QLinearAdd(OpContext& ctx) { qlinear_binary(ctx, true); }
 void QLinearMul(OpContext& ctx) { qlinear_binary(ctx, false); }
 
@@ -413,6 +455,8 @@ void register_quant_fused(Registry& r) {
   r.add({"QLinearConv", QLinearConv});
   r.add({"QLinearAdd", QLinearAdd});
   r.add({"QLinearMul", QLinearMul});
+  r.add({"QLinearSigmoid", QLinearSigmoid});
+  r.add({"QLinearTanh", QLinearTanh});
 }
 
 }  // namespace rtml::ops

@@ -18,7 +18,8 @@
 //                       -> Conv / MatMul / Gemm / Add / Mul -> [Relu | Clip]
 //                       -> QuantizeLinear becomes one int8 step (an
 //                       ops::kFusedDomain QLinear node, prepared again);
-//                       MaxPool and views with equal scales run on int8;
+//                       pools and views with equal scales run on int8,
+//                       Sigmoid / Tanh as a table;
 //                       PlanOptions::fuse
 //   drop_dead_steps     steps whose results no graph output needs
 //   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before

@@ -145,11 +145,12 @@ def post_training_int8(model, qconfig, calibration_shape):
 class QuantizedResidualNet(torch.nn.Module):
     """int8 with per-output-channel weights (PyTorch's per-channel observer,
     qnnpack engine): Conv2d+ReLU, a 1x1 Conv2d added back (quantized add),
-    a quantized mul, MaxPool, Conv2d with stride 2, Flatten, Linear.
+    a quantized mul, MaxPool, Sigmoid, Conv2d with stride 2, Flatten, Linear.
 
     Exported as QDQ: rtml's fuse_qdq pass runs the Convs, the Add, the Mul
-    and the Gemm (transB, int32 bias per channel) as int8 steps, MaxPool and
-    Flatten on the uint8 data (check_qdq_fused.py checks that). One quantum of
+    and the Gemm (transB, int32 bias per channel) as int8 steps, MaxPool,
+    Sigmoid (a table) and Flatten on the uint8 data (check_qdq_fused.py
+    checks that). One quantum of
     tolerance as QuantizedConvNet. Also written as test_data_set_0 for the
     compile tests."""
 
@@ -169,7 +170,7 @@ class QuantizedResidualNet(torch.nn.Module):
     def forward(self, x):
         x = self.relu(self.conv(self.quant(x)))
         x = self.skip.add(x, self.conv_b(x))
-        x = self.conv2(self.pool(self.square.mul(x, x)))
+        x = self.conv2(torch.sigmoid(self.pool(self.square.mul(x, x))))
         return self.dequant(self.fc(torch.flatten(x, 1)))
 
     @staticmethod

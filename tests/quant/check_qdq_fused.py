@@ -3,14 +3,15 @@
 
 usage: check_qdq_fused.py RTML MODEL.onnx
 MODEL is tests/models/pytorch_models.py's quantized_residual (Conv+ReLU, a
-1x1 Conv added back, a Mul, MaxPool, Conv, Flatten, Linear; PyTorch exports
+1x1 Conv added back, a Mul, MaxPool, Sigmoid, Conv, Flatten, Linear; PyTorch exports
 each as DequantizeLinear -> float op -> QuantizeLinear). Its values are
 checked against PyTorch by check_pytorch.py; this checks how they are
 computed: `rtml info --json` must list the input's QuantizeLinear, one fused
 step per layer on the uint8 kernels (products: uint8 data, int8 weights),
 the output's DequantizeLinear and nothing else (the Flatten runs on the
 uint8 data and shares its input's bytes), and the fuse_qdq pass must report
-six groups, two pass-through ops and none left in float. Both kernel sets
+six groups, three ops on uint8 data (MaxPool, Sigmoid's table, Flatten) and
+none left in float. Both kernel sets
 (reference and the default).
 """
 import json
@@ -25,6 +26,7 @@ WANT = [  # (op_type, kernel prefix) of every step, in order
     ("DequantizeLinear+Add+QuantizeLinear", "rtml_u8_qadd"),
     ("DequantizeLinear+Mul+QuantizeLinear", "rtml_u8_qmul"),
     ("DequantizeLinear+MaxPool+QuantizeLinear", "rtml_u8_maxpool"),
+    ("DequantizeLinear+Sigmoid+QuantizeLinear", "rtml_u8_lookup"),
     ("DequantizeLinear+Conv+QuantizeLinear", "rtml_u8s8_conv"),
     ("DequantizeLinear+Gemm+QuantizeLinear", "rtml_u8s8_fully_connected"),
     ("DequantizeLinear", "rtml_u8_dequantize"),
@@ -37,7 +39,7 @@ for kernels in ("reference", "simd"):
     qdq = next(p for p in info["passes"] if p["name"] == "fuse_qdq")
     if len(steps) != len(WANT) or any(op != w_op or not k.startswith(w_k) for (op, k), (w_op, w_k) in zip(steps, WANT)):
         failures.append(f"{kernels}: steps {steps}, expected {WANT}")
-    if qdq.get("fused_groups") != 6 or qdq.get("int8_pass_through") != 2 or qdq.get("left_in_float") != 0:
+    if qdq.get("fused_groups") != 6 or qdq.get("int8_pass_through") != 3 or qdq.get("left_in_float") != 0:
         failures.append(f"{kernels}: fuse_qdq reports: {qdq['summary']}")
     print(f"{kernels}: {len(steps)} steps; fuse_qdq: {qdq['summary']}")
 for f in failures:

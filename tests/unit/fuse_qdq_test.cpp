@@ -475,3 +475,31 @@ TEST(FuseQdq, PoolingAndDataMovementRunOnTheInt8DataWhenScalesMatch) {
   run(pass_through_graph("MaxPool", pool, 0.2f, 5), x, 8, true, &p);
   EXPECT_EQ(p.steps.size(), 3u);
 }
+
+TEST(FuseQdq, SigmoidAndTanhAreTableLookups) {
+  // Every int8 value through DequantizeLinear (scale 0.05, zero point 10) ->
+  // Sigmoid / Tanh -> QuantizeLinear (scale 1/256, zero point -128 / scale
+  // 1/128, zero point 0): one lookup step, within one unit of the float path.
+  std::vector<int8_t> x(256);
+  for (int i = 0; i < 256; ++i) x[i] = static_cast<int8_t>(i - 128);
+  for (const char* op : {"Sigmoid", "Tanh"}) {
+    SCOPED_TRACE(op);
+    const bool sigmoid = std::string(op) == "Sigmoid";
+    GraphBuilder gb;
+    const ir::TensorId in = gb.input("x", {2, 128});
+    gb.g.tensors[in].dtype = DType::I8;
+    const ir::TensorId xf = gb.node("DequantizeLinear", {in, scalar(gb, "xs", 0.05f), zero_point<int8_t>(gb, "xzp", 10)});
+    gb.g.outputs = {gb.node("QuantizeLinear", {gb.node(op, {xf}), scalar(gb, "ys", sigmoid ? 1.0f / 256 : 1.0f / 128),
+                                               zero_point<int8_t>(gb, "yzp", sigmoid ? -128 : 0)})};
+    plan::Plan p;
+    const std::vector<int8_t> fused = run(gb.g, x, 256, true, &p);
+    ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+    EXPECT_EQ(p.steps[0].step.kernel, "rtml_s8_lookup__ref");
+    expect_within_one(fused, run(gb.g, x, 256, false));
+    // By hand: x = 10 is 0.0: sigmoid 0.5 -> 128 - 128 = 0, tanh 0 -> 0;
+    // x = 127 is 5.85: sigmoid 0.99713 -> 255.3 -> 255 - 128 = 127, tanh
+    // 0.99998 -> 127.997 -> 128, saturated to 127.
+    EXPECT_EQ(fused[10 + 128], 0);
+    EXPECT_EQ(fused[255], 127);
+  }
+}

@@ -22,7 +22,8 @@
 // QLinearMul (TFLite's integer Add / Mul). MaxPool and data movement
 // (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity) and
 // AveragePool between a DequantizeLinear and a QuantizeLinear of the same
-// scale and zero point run on the int8 data itself.
+// scale and zero point run on the int8 data itself; Sigmoid and Tanh between
+// any scales as a lookup in a table of 256 outputs made at prepare.
 //
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
@@ -140,6 +141,15 @@ TensorId add_constant(PlanState& s, const std::string& name, DType dtype, Shape 
   s.info.push_back({dtype, std::move(shape), data->data()});
   s.constant.push_back(std::move(data));
   return id;
+}
+
+// The zero point of q as an operand (the QLinear ops take every one): a 0 of
+// type t when q has none.
+TensorId zero_point_operand(PlanState& s, const QuantizeOp& q, DType t, const std::string& name) {
+  if (q.zero_point != kNoTensor) return q.zero_point;
+  auto zero = std::make_shared<ir::Buffer>(1);
+  std::memset(zero->data(), 0, 1);
+  return add_constant(s, name, t, {}, std::move(zero));
 }
 
 // One group the pass rewrites, or the reason it does not.
@@ -359,12 +369,8 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
   }
   if (op.op_type == "Gemm" && attr_i("transB", 0)) wq = transposed(s, g.w.data, op.name + ":weights_kn");
 
-  // QLinear takes every zero point as an operand: a 0 of the type when absent.
   const auto zero_point = [&](const QuantizeOp& q, DType t, const char* role) {
-    if (q.zero_point != kNoTensor) return q.zero_point;
-    auto zero = std::make_shared<ir::Buffer>(1);
-    std::memset(zero->data(), 0, 1);
-    return add_constant(s, op.name + ":" + role, t, {}, std::move(zero));
+    return zero_point_operand(s, q, t, op.name + ":" + role);
   };
   const DType xt = s.info[g.x.data].dtype;
   const TensorId x_zp = zero_point(g.x, xt, "x_zero_point"), w_zp = zero_point(g.w, w.dtype, "w_zero_point"),
@@ -394,15 +400,19 @@ bool is_pass_through(const ir::Node& op) {
   return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op.op_type == o; });
 }
 
+// Sigmoid and Tanh become a lookup in a table of the 256 outputs (any scales).
+bool is_lookup(const ir::Node& op) { return op.op_type == "Sigmoid" || op.op_type == "Tanh"; }
+
 bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp& b) {
   return !a.per_axis && !b.per_axis && scale_of(s, a) == scale_of(s, b) && zero_point_of(s, a) == zero_point_of(s, b);
 }
 
 // DequantizeLinear -> pass-through op -> QuantizeLinear (same scale and zero
 // point, the op's output read only by the QuantizeLinear): the op reads the
-// int8 tensor and writes the QuantizeLinear's output; prepared again. Returns
-// false (the node as it was) when it does not fit.
-bool fuse_pass_through(PlanState& s, Links& l, size_t i) {
+// int8 tensor and writes the QuantizeLinear's output; prepared again. A
+// Sigmoid / Tanh there becomes an rtml.fused QLinearSigmoid / QLinearTanh (a
+// table lookup). Returns false (the node as it was) when it does not fit.
+bool fuse_unary(PlanState& s, Links& l, size_t i) {
   PreparedStep& step = s.steps[i];
   ir::Node& op = s.graph.nodes[step.node];
   if (op.inputs.empty() || op.outputs.size() != 1 || l.producer_step[op.inputs[0]] < 0) return false;
@@ -414,13 +424,20 @@ bool fuse_pass_through(PlanState& s, Links& l, size_t i) {
   const auto x = quantize_op(s, s.steps[dq_step].node, why);
   const auto y = x ? quantize_op(s, s.steps[q_step].node, why) : std::nullopt;
   const TensorId q_out = s.graph.nodes[s.steps[q_step].node].outputs[0];
-  if (!y || s.info[x->data].dtype != s.info[q_out].dtype || !is_int8(s.info[q_out].dtype) ||
-      !same_quantization(s, *x, *y))
+  const DType t = s.info[q_out].dtype;
+  if (!y || s.info[x->data].dtype != t || !is_int8(t) || x->per_axis || y->per_axis ||
+      (!is_lookup(op) && !same_quantization(s, *x, *y)))
     return false;
   const ir::Node saved = op;
   op.inputs[0] = x->data;
   op.outputs[0] = q_out;
   if (op.op_type == "AveragePool") op.domain = ops::kFusedDomain;
+  if (is_lookup(op)) {
+    op.domain = ops::kFusedDomain;
+    op.op_type = "QLinear" + op.op_type;
+    op.inputs = {x->data, x->scale, zero_point_operand(s, *x, t, op.name + ":x_zero_point"), y->scale,
+                 zero_point_operand(s, *y, t, op.name + ":y_zero_point")};
+  }
   try {
     if (!prepare_node(s, step.node, step)) throw Error("internal error: the step folded");
   } catch (const Error&) {  // the op does not take int8 here: as it was
@@ -449,8 +466,9 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     PreparedStep& step = s.steps[i];
     const ir::Node& op = s.graph.nodes[step.node];
     if (!step.keep || !op.domain.empty()) continue;
-    if (is_pass_through(op)) {
-      if (fuse_pass_through(s, l, i)) moved.push_back(op.name + " (" + op.op_type + ")");
+    if (is_pass_through(op) || is_lookup(op)) {
+      const std::string kind = op.op_type;
+      if (fuse_unary(s, l, i)) moved.push_back(op.name + " (" + kind + ")");
       continue;
     }
     if (!(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
