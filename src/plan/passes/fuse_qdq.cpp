@@ -119,10 +119,12 @@ std::optional<QuantizeOp> quantize_op(const PlanState& s, int n, std::string& wh
 
 bool is_int8(DType t) { return t == DType::I8 || t == DType::U8; }
 
-int32_t zero_point_of(const PlanState& s, const QuantizeOp& q) {
+// The zero point of channel c (0 when per tensor).
+int32_t zero_point_of(const PlanState& s, const QuantizeOp& q, int64_t c = 0) {
   if (q.zero_point == kNoTensor) return 0;
   const ops::TensorInfo& z = s.info[q.zero_point];
-  return z.dtype == DType::I8 ? *z.as<int8_t>() : *z.as<uint8_t>();
+  const int64_t i = q.per_axis ? c : 0;
+  return z.dtype == DType::I8 ? z.as<int8_t>()[i] : z.dtype == DType::I32 ? z.as<int32_t>()[i] : z.as<uint8_t>()[i];
 }
 
 float scale_of(const PlanState& s, const QuantizeOp& q, int64_t c = 0) {
@@ -197,8 +199,11 @@ bool activation_clamp(const PlanState& s, const ir::Node& act, Group& g) {
 
 // The only kept step reading t (and t no graph output), or -1.
 int only_reader(const Links& l, TensorId t) {
-  return l.readers[t] == 1 && l.reader_steps[t].size() == 1 ? l.reader_steps[t][0] : -1;
+  return t != kNoTensor && l.readers[t] == 1 && l.reader_steps[t].size() == 1 ? l.reader_steps[t][0] : -1;
 }
+
+// A node's output 0, or kNoTensor (a file may leave it unnamed).
+TensorId output0(const ir::Node& n) { return n.outputs.empty() ? kNoTensor : n.outputs[0]; }
 
 bool is_product(const ir::Node& op) { return op.op_type == "Conv" || op.op_type == "MatMul" || op.op_type == "Gemm"; }
 
@@ -208,7 +213,7 @@ std::optional<Group> match(const PlanState& s, const Links& l, int i) {
   const PreparedStep& step = s.steps[i];
   const ir::Node& op = s.graph.nodes[step.node];
   const bool product = is_product(op);
-  if (op.inputs.size() < 2 || op.inputs[1] == kNoTensor) return std::nullopt;
+  if (op.inputs.size() < 2 || op.inputs[0] == kNoTensor || op.inputs[1] == kNoTensor) return std::nullopt;
   const int x_dq = l.producer_node[op.inputs[0]], w_dq = l.producer_node[op.inputs[1]];
   if (!node_if(s, x_dq, "DequantizeLinear") || (!product && !node_if(s, w_dq, "DequantizeLinear")) ||
       (product && l.producer_step[op.inputs[0]] < 0))
@@ -223,14 +228,14 @@ std::optional<Group> match(const PlanState& s, const Links& l, int i) {
     return g;
   };
   // The output chain: [Relu | Clip] -> QuantizeLinear, each the only reader.
-  int next = only_reader(l, op.outputs[0]);
+  int next = only_reader(l, output0(op));
   const ir::Node* act = nullptr;
   if (next >= 0 && (node_if(s, s.steps[next].node, "Relu") || node_if(s, s.steps[next].node, "Clip"))) {
     g.act_step = next;
     act = &s.graph.nodes[s.steps[next].node];
-    next = only_reader(l, act->outputs[0]);
+    next = only_reader(l, output0(*act));
   }
-  if (next < 0 || !node_if(s, s.steps[next].node, "QuantizeLinear"))
+  if (next < 0 || !node_if(s, s.steps[next].node, "QuantizeLinear") || output0(s.graph.nodes[s.steps[next].node]) == kNoTensor)
     return fail("its output is not quantized (no QuantizeLinear as its only reader)");
   g.q_step = next;
 
@@ -279,10 +284,11 @@ TensorId int32_bias(PlanState& s, const Links& l, Group& g, TensorId b, int64_t 
   const int dq = l.producer_node[b];
   if (node_if(s, dq, "DequantizeLinear")) {
     const auto d = quantize_op(s, dq, why);
-    if (d && s.info[d->data].dtype == DType::I32 && s.info[d->data].data && zero_point_of(s, *d) == 0) {
+    if (d && s.info[d->data].dtype == DType::I32 && s.info[d->data].data &&
+        (!d->per_axis || s.info[d->scale].numel() == n)) {
       bool same = true;
       for (int64_t c = 0; c < n && same; ++c)
-        same = std::fabs(scale_of(s, *d, c) - scale(c)) <= 1e-6 * scale(c);
+        same = zero_point_of(s, *d, c) == 0 && std::fabs(scale_of(s, *d, c) - scale(c)) <= 1e-6 * scale(c);
       if (same) {
         g.b_dq_node = dq;
         if (s.info[d->data].shape == Shape{n}) return d->data;
@@ -415,10 +421,11 @@ bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp
 bool fuse_unary(PlanState& s, Links& l, size_t i) {
   PreparedStep& step = s.steps[i];
   ir::Node& op = s.graph.nodes[step.node];
-  if (op.inputs.empty() || op.outputs.size() != 1 || l.producer_step[op.inputs[0]] < 0) return false;
+  if (op.inputs.empty() || op.inputs[0] == kNoTensor || op.outputs.size() != 1 || l.producer_step[op.inputs[0]] < 0)
+    return false;
   const int dq_step = l.producer_step[op.inputs[0]], q_step = only_reader(l, op.outputs[0]);
   if (!node_if(s, s.steps[dq_step].node, "DequantizeLinear") || q_step < 0 ||
-      !node_if(s, s.steps[q_step].node, "QuantizeLinear"))
+      !node_if(s, s.steps[q_step].node, "QuantizeLinear") || output0(s.graph.nodes[s.steps[q_step].node]) == kNoTensor)
     return false;
   std::string why;
   const auto x = quantize_op(s, s.steps[dq_step].node, why);
