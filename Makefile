@@ -5,7 +5,7 @@
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan, a short
 #               run of every fuzzer over its corpus and past crashes
 # Other targets: build, install (PREFIX=...), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
-#               bench (not a test: the speed table of README.md, about 5 minutes), fuzz, test-fuzz,
+#               bench (not a test: the speed table of README.md, about 5 minutes), bench-int8, fuzz, test-fuzz,
 #               soak (not part of make test: the agent under 100 000 requests, 4 bench writers, one database), clean.
 
 JOBS   ?= $(shell nproc)
@@ -15,7 +15,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps ui-deps build run bench soak test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean fuzz fuzz-build test-fuzz
+.PHONY: all deps ui-deps build run bench bench-int8 soak test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean fuzz fuzz-build test-fuzz
 
 all: build
 
@@ -45,6 +45,10 @@ run: build
 # (a benchmark, not a test; writes $(BUILD)/bench/bench.md and bench.json).
 bench: build
 	@scripts/bench.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo --out $(BUILD)/bench
+
+# int8 against float32, one-layer models in one process (a benchmark, not a test; about a minute).
+bench-int8: build
+	@/usr/bin/python3 scripts/bench_int8.py --rtml $(BUILD)/rtml --out $(BUILD)/bench-int8
 
 # A real rtml agent on 127.0.0.1 under SOAK_REQUESTS requests from 8 clients (valid jobs, bad tokens,
 # truncated uploads, malformed JSON...), then `rtml bench --db` from 4 processes into one database:
@@ -85,14 +89,15 @@ test-asan: deps
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 # Fuzzing (fuzz/): libFuzzer targets for the file readers, i.e. the ONNX importer + planner
-# (+ one session run), the .npy reader and the TensorProto (.pb) reader, built with clang and
-# ASan+UBSan in $(BUILD)-fuzz (librtml only: no torch, UI or remote). `make fuzz` runs each
+# (+ one session run), the .npy reader and the TensorProto (.pb) reader, and for the agent's
+# checks of job JSON and body headers (remote/agent_requests), built with clang and ASan+UBSan
+# in $(BUILD)-fuzz (librtml and rtml_remote_requests only: no torch, UI, httplib). `make fuzz` runs each
 # target for FUZZ_SECONDS (default 1200: over a million executions per target on one core);
 # `make test-fuzz` (part of `make test`) replays fuzz/regressions/<target>/ (every crash found
 # so far, kept once fixed) and the seed corpus fuzz/corpus/<target>/, then fuzzes 5 s each.
 FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 1200
-FUZZ_TARGETS := fuzz_onnx fuzz_npy fuzz_tensor_pb
+FUZZ_TARGETS := fuzz_onnx fuzz_npy fuzz_tensor_pb fuzz_job fuzz_upload
 fuzz-build: deps
 	@command -v clang++ > /dev/null || { echo "fuzzing needs clang (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTML_FUZZ=ON \

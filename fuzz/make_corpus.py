@@ -7,14 +7,20 @@
   fuzz_tensor_pb  input_0.pb files of those node tests, the three smallest of
                   each element type
   fuzz_npy        arrays of every dtype rtml reads, in .npy versions 1 and 2
+  fuzz_job        job descriptions (POST /v1/jobs) of docs/remote-protocol.md:
+                  valid ones using every field, and a few that are refused
+  fuzz_upload     the body headers of uploads and jobs (flags byte, method,
+                  path, Content-Length, Content-Encoding, Authorization)
 
-Usage: fuzz/make_corpus.py --zoo build/zoo-all [--out fuzz/corpus]
+Usage: fuzz/make_corpus.py --zoo build/zoo-all [--out fuzz/corpus] [TARGET...]
+(no TARGET: all; --zoo is needed for fuzz_onnx only).
 Run it again only to refresh the committed corpora.
 """
 import argparse
 import collections
 import hashlib
 import io
+import json
 import os
 import shutil
 
@@ -35,30 +41,51 @@ def read(path):
         return f.read()
 
 
+TARGETS = ("fuzz_onnx", "fuzz_tensor_pb", "fuzz_npy", "fuzz_job", "fuzz_upload")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--zoo", required=True)
+    ap.add_argument("--zoo")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus"))
+    ap.add_argument("targets", nargs="*", help="of " + ", ".join(TARGETS) + " (default: all)")
     args = ap.parse_args()
-    for t in ("fuzz_onnx", "fuzz_tensor_pb", "fuzz_npy"):
+    targets = args.targets or TARGETS
+    for t in targets:
+        if t not in TARGETS:
+            ap.error("no fuzz target " + t)
+    if ("fuzz_onnx" in targets or "fuzz_tensor_pb" in targets) and not args.zoo:
+        ap.error("fuzz_onnx and fuzz_tensor_pb need --zoo DIR")
+    for t in targets:
         shutil.rmtree(os.path.join(args.out, t), ignore_errors=True)
+    if "fuzz_onnx" in targets or "fuzz_tensor_pb" in targets:
+        write_model_corpora(args.zoo, args.out, targets)
+    if "fuzz_npy" in targets:
+        write_npy_corpus(os.path.join(args.out, "fuzz_npy"))
+    if "fuzz_job" in targets:
+        write_job_corpus(os.path.join(args.out, "fuzz_job"))
+    if "fuzz_upload" in targets:
+        write_upload_corpus(os.path.join(args.out, "fuzz_upload"))
 
+
+def write_model_corpora(zoo, out, targets):
     smallest = {}
-    for name in sorted(os.listdir(args.zoo)):
-        path = os.path.join(args.zoo, name, "model.onnx")
+    for name in sorted(os.listdir(zoo)):
+        path = os.path.join(zoo, name, "model.onnx")
         if not os.path.exists(path):
             continue
         family, size = name.split("_")[0], os.path.getsize(path)
         if size <= 30000 and (family not in smallest or size < smallest[family][0]):
             smallest[family] = (size, path)
     for _, path in smallest.values():
-        put(os.path.join(args.out, "fuzz_onnx"), read(path))
+        if "fuzz_onnx" in targets:
+            put(os.path.join(out, "fuzz_onnx"), read(path))
 
     by_type = collections.defaultdict(list)
     for test in sorted(os.listdir(NODE_TESTS)):
         model = os.path.join(NODE_TESTS, test, "model.onnx")
-        if os.path.exists(model) and os.path.getsize(model) <= 180:
-            put(os.path.join(args.out, "fuzz_onnx"), read(model))
+        if "fuzz_onnx" in targets and os.path.exists(model) and os.path.getsize(model) <= 180:
+            put(os.path.join(out, "fuzz_onnx"), read(model))
         pb = os.path.join(NODE_TESTS, test, "test_data_set_0", "input_0.pb")
         if os.path.exists(pb) and os.path.getsize(pb) <= 400:
             t = onnx.TensorProto()
@@ -66,15 +93,63 @@ def main():
             by_type[t.data_type].append((os.path.getsize(pb), pb))
     for files in by_type.values():
         for _, pb in sorted(files)[:3]:
-            put(os.path.join(args.out, "fuzz_tensor_pb"), read(pb))
+            if "fuzz_tensor_pb" in targets:
+                put(os.path.join(out, "fuzz_tensor_pb"), read(pb))
 
+
+def write_npy_corpus(out):
     rng = np.random.default_rng(0)
     for dtype in ("<f4", "<f8", "<f2", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "|b1"):
         for shape in ((), (3,), (2, 3), (0, 4), (1, 2, 1, 2)):
             a = (rng.standard_normal(shape) * 3).astype(dtype)
             buf = io.BytesIO()
             np.lib.format.write_array(buf, a, version=(1, 0) if len(shape) != 2 else (2, 0))
-            put(os.path.join(args.out, "fuzz_npy"), buf.getvalue())
+            put(out, buf.getvalue())
+
+
+def write_job_corpus(out):
+    h = [hashlib.sha256(bytes([i])).hexdigest() for i in range(4)]
+    minimal = {"kind": "bench", "model": {"name": "mlp_s", "onnx": h[0]}}
+    full = {
+        "kind": "bench",
+        "model": {
+            "name": "cnn1d_m-2.v1",
+            "onnx": h[0],
+            "torchscript": h[1],
+            "test_data": [
+                {"set": 0, "kind": "input", "index": 0, "blob": h[2]},
+                {"set": 0, "kind": "output", "index": 0, "blob": h[3]},
+                {"set": 0, "kind": "label", "blob": h[1]},
+                {"set": 1, "kind": "input", "index": 1, "blob": h[2]},
+            ],
+        },
+        "options": {"backends": ["native", "torch"], "warmup": 10, "runs": 100, "threads": 2, "tolerance": 1e-4,
+                    "period_us": 1000, "rt": True, "priority": 80, "cpu": 1, "samples": False},
+    }
+    seconds = {"kind": "bench", "model": {"name": "gru_s", "onnx": h[2]},
+               "options": {"seconds": 2.5, "runs": None, "backends": ["onnxruntime"]}}
+    for job in (minimal, full, seconds):
+        put(out, json.dumps(job).encode())
+        put(out, json.dumps(job, indent=1).encode())
+    # refused: another kind, a name with a slash, a hash in capitals, a number out of range, not UTF-8
+    put(out, json.dumps(dict(minimal, kind="profile")).encode())
+    put(out, json.dumps({"kind": "bench", "model": {"name": "../x", "onnx": h[0].upper()}}).encode())
+    put(out, b'{"kind": "bench", "model": {"name": "m", "onnx": "%s"}, "options": {"runs": 1e400}}' % h[0].encode())
+    put(out, b'{"kind": "bench\xff", "model": {"name": "m\ud800"}}')
+
+
+def write_upload_corpus(out):
+    h = hashlib.sha256(b"model").hexdigest()
+    def headers(flags, method, path, length, encoding="", auth="Bearer s3cret-token"):
+        return bytes([flags]) + "\n".join([method, path, length, encoding, auth]).encode()
+    put(out, headers(2, "PUT", "/v1/blobs/" + h, "5"))
+    put(out, headers(6, "PUT", "/v1/blobs/" + h, "268435456", "identity", "bearer  tok  "))
+    put(out, headers(2, "POST", "/v1/jobs", "1048577", "gzip", "Basic dXNlcjpwYXNz"))
+    put(out, headers(3, "PUT", "/v1/blobs/" + h, "12"))
+    put(out, headers(0, "POST", "/v1/jobs", "", "", ""))
+    put(out, headers(2, "PUT", "/v1/elsewhere", "100000000"))
+    put(out, headers(2, "POST", "/v1/jobs", "-1", "", "BEARER x\t"))
+    put(out, headers(2, "PUT", "/v1/blobs/", "0000000000000000001"))
 
 
 if __name__ == "__main__":

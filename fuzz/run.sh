@@ -8,12 +8,13 @@
 #   fuzz/run.sh check BUILD SECONDS [TARGET...]  every regression input once, the seed corpus
 #                                               once, then SECONDS of fuzzing (make test-fuzz)
 # FUZZ_RUNS=N in the environment also stops each target after N executions.
+# fuzz/<target>.dict, when there is one, is the target's libFuzzer dictionary.
 # Prints executions and the result per target; exits 1 if any target found something.
 set -u
 mode=$1 build=$2 seconds=$3
 shift 3
 src=$(cd "$(dirname "$0")" && pwd)
-targets=${*:-fuzz_onnx fuzz_npy fuzz_tensor_pb}
+targets=${*:-fuzz_onnx fuzz_npy fuzz_tensor_pb fuzz_job fuzz_upload}
 failed=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -26,6 +27,7 @@ for t in $targets; do
   : > "$log"
   opts="-timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix=$crashes/"
   [ -n "${FUZZ_RUNS:-}" ] && opts="$opts -runs=$FUZZ_RUNS"
+  [ -f "$src/$t.dict" ] && opts="$opts -dict=$src/$t.dict"
   ok=1
   if [ "$mode" = check ]; then
     regressions=$(find "$src/regressions/$t" -type f 2>/dev/null | sort)

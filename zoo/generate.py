@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generates the rtml model zoo: ONNX + TorchScript + test data + manifest.json.
 
-usage: generate.py [--out DIR] [--set default|sweep|all] [--only NAME]... [--list]
+usage: generate.py [--out DIR] [--set default|sweep|all] [--only NAME]... [--list] [--rtml PATH]
 
 Deterministic: fixed seeds and one thread, so two runs write identical files.
 Runs with Debian's Python (/usr/bin/python3) and its python3-torch,
@@ -55,6 +55,9 @@ def main():
     ap.add_argument("--only", action="append", default=[], metavar="NAME",
                     help="generate only this model (repeatable); others already in the manifest are kept")
     ap.add_argument("--list", action="store_true", help="list the models of the set and exit")
+    ap.add_argument("--rtml", metavar="PATH",
+                    help="also write int8 versions of some models with `PATH quantize` (zoo/quantized.py; "
+                         "rtml zoo passes itself)")
     args = ap.parse_args()
 
     missing = []
@@ -71,6 +74,7 @@ def main():
     import onnx
     from families import all_models
     import common
+    import quantized
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
@@ -113,19 +117,42 @@ def main():
         print(f" {time.monotonic() - t0:5.1f} s  {e['flops'] / 1e6:9.3f} MFLOP  "
               f"{e['parameter_bytes'] / 1024:8.1f} KiB{acc}", flush=True)
 
+    if args.rtml:
+        for m in chosen:
+            if m.name not in quantized.QUANTIZED:
+                continue
+            t0 = time.monotonic()
+            print(f"      {m.name + '_int8':28s}", end="", flush=True)
+            try:
+                e = quantized.quantize(args.rtml, args.out, entries[m.name])
+            except Exception as ex:
+                print(" FAILED")
+                sys.exit(f"generate.py: {m.name}_int8: {ex}")
+            entries[e["name"]] = e
+            acc = (f"  top-1 {e['int8_top1']:.1%} (float {e['float_top1']:.1%})" if "int8_top1" in e
+                   else f"  max abs error {e['max_abs_error']:.3g}")
+            print(f" {time.monotonic() - t0:5.1f} s  int8, {e['parameter_bytes'] / 1024:8.1f} KiB{acc}", flush=True)
+
     order = {m.name: k for k, m in enumerate(models)}
+
+    def position(e):  # an int8 model right after the model it was made from
+        src = e.get("quantized_from", e["name"])
+        return (order.get(src, len(order)), "quantized_from" in e)
+
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "set": "custom" if args.only else args.set,
         "generator": {"torch": torch.__version__, "onnx": onnx.__version__},
-        "models": sorted(entries.values(), key=lambda e: order.get(e["name"], len(order))),
+        "models": sorted(entries.values(), key=position),
     }
     tmp = manifest_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
     os.replace(tmp, manifest_path)
-    print(f"zoo: {len(chosen)} models in {time.monotonic() - start:.1f} s -> {manifest_path}")
+    int8 = sum(1 for m in chosen if args.rtml and m.name in quantized.QUANTIZED)
+    made = f"{len(chosen)} models" + (f" (+ {int8} int8)" if int8 else "")
+    print(f"zoo: {made} in {time.monotonic() - start:.1f} s -> {manifest_path}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ int cmd_agent(const Args& args);    // cli/agent.cpp
 int cmd_profile(const Args& args);  // cli/profile.cpp
 int cmd_ui(const Args& args);       // cli/ui.cpp
 int cmd_limits(const Args& args);   // cli/limits.cpp
+int cmd_quantize(const Args& args);  // cli/quantize.cpp
 
 // A wrong command line: main() prints it and exits with status 2 (other
 // errors exit 1).

@@ -21,6 +21,9 @@ void usage(std::FILE* to) {
       "  ops [--kernels]                         list the ONNX ops the engine supports (or its kernel table)\n"
       "  compile MODEL --out DIR [--target host|armhf|cortex-m7|cortex-m4|cortex-m55] [--project]\n"
       "                                          the planned model as standalone C: one kernel call per step\n"
+      "  quantize MODEL [--calibration DIR] [--out FILE.onnx] [--method minmax|percentile|mse]\n"
+      "                                          int8 post-training quantization to a QDQ ONNX file, with a\n"
+      "                                          report: scales, SQNR per layer, weight bytes, float vs int8\n"
       "  zoo [--out DIR] [--set default|sweep|all] [--only NAME]... [--list]\n"
       "                                          generate the example model zoo (runs zoo/generate.py with\n"
       "                                          Debian's python3: torch, onnx, numpy, sklearn)\n"
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
     if (cmd == "ui") return rtml::cli::cmd_ui(args);
     if (cmd == "profile") return rtml::cli::cmd_profile(args);
     if (cmd == "limits") return rtml::cli::cmd_limits(args);
+    if (cmd == "quantize") return rtml::cli::cmd_quantize(args);
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
       usage(stdout);
       return 0;

@@ -243,7 +243,8 @@ int cmd_zoo(const Args& args) {
   bool list = false;
   OptionTable table("zoo", "[--out DIR] [--set default|sweep|all] [--only NAME]... [--list]",
                     "Generates the example model zoo by running zoo/generate.py: trains and exports the models\n"
-                    "into DIR.");
+                    "into DIR, then makes int8 versions of matvec_256, digits_mlp, digits_cnn and gesture_cnn\n"
+                    "(NAME_int8) with rtml quantize.");
   table.value("--out", "DIR", out, "where the zoo goes (default ./rtml-zoo)")
       .choice("--set", set, {"default", "sweep", "all"}, "which models (default: default)")
       .repeatable("--only", "NAME", only, "only these models (repeatable; --list shows the names)")
@@ -267,6 +268,13 @@ int cmd_zoo(const Args& args) {
     argv.push_back(n);
   }
   if (list) argv.push_back("--list");
+  // The int8 models (zoo/quantized.py) are made by this rtml's `quantize`.
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!list && !ec) {
+    argv.push_back("--rtml");
+    argv.push_back(self.string());
+  }
   std::string shown;
   for (const auto& a : argv) {
     if (!shown.empty()) shown += ' ';

@@ -297,7 +297,7 @@ inline auto binary_op(A a, B b) {
       if constexpr (Op == BinaryOp::Max) return a < b ? b : a;
       else return b < a ? b : a;
     } else if constexpr (Op == BinaryOp::PRelu) {
-      return a < T(0) ? static_cast<T>(a * b) : a;
+      return a < T(0) ? km::wrap_mul(a, b) : a;
     } else if constexpr (Op == BinaryOp::Equal) return a == b;
     else if constexpr (Op == BinaryOp::Less) return a < b;
     else if constexpr (Op == BinaryOp::Greater) return a > b;

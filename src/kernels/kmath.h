@@ -1,7 +1,8 @@
 // What the portable kernels use instead of the C++ standard library (they
 // include C headers only: kernels/rtml_kernel.h). Overloads for float and
 // double over <math.h>'s functions, min / max / abs, and the numeric limits
-// of the element types kernels are instantiated for. GCC and Clang builtins
+// of the element types kernels are instantiated for, integer arithmetic that
+// wraps (wrap_add, wrap_mul). GCC and Clang builtins
 // classify floats, since <math.h>'s isnan is a macro that C++ may replace.
 #pragma once
 
@@ -44,6 +45,21 @@ inline float pow(float x, float y) { return ::powf(x, y); }
 inline double pow(double x, double y) { return ::pow(x, y); }
 inline float fmod(float x, float y) { return ::fmodf(x, y); }
 inline double fmod(double x, double y) { return ::fmod(x, y); }
+
+// Integer + and * that wrap around in two's complement, as ONNX Runtime and
+// NumPy do, instead of overflowing (undefined for signed types): computed in
+// uint64_t, whose low bits are the result's for every integer type. Floating
+// types compute as usual.
+template <class T>
+constexpr T wrap_add(T a, T b) {
+  if constexpr (static_cast<T>(0.5) != T(0)) return a + b;
+  else return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+template <class T>
+constexpr T wrap_mul(T a, T b) {
+  if constexpr (static_cast<T>(0.5) != T(0)) return a * b;
+  else return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+}
 
 // numeric_limits' lowest() and max() for the kernels' element types.
 template <class T>

@@ -1,5 +1,7 @@
 #include "kernels/linear.h"
 
+#include "kernels/kmath.h"
+
 namespace rtml::kernels {
 
 template <class T>
@@ -12,23 +14,23 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, boo
     if (beta == T(0)) {
       for (int64_t j = 0; j < N; ++j) c[j] = T(0);
     } else if (beta != T(1)) {
-      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+      for (int64_t j = 0; j < N; ++j) c[j] = km::wrap_mul(c[j], beta);
     }
     const T* a = A + i * a_is;
     if (!trans_b) {
       // i-k-j: the j loop walks contiguous rows of B and C.
       for (int64_t k = 0; k < K; ++k) {
-        const T s = alpha * a[k * a_ks];
+        const T s = km::wrap_mul(alpha, a[k * a_ks]);
         const T* b = B + k * ldb;
-        for (int64_t j = 0; j < N; ++j) c[j] += s * b[j];
+        for (int64_t j = 0; j < N; ++j) c[j] = km::wrap_add(c[j], km::wrap_mul(s, b[j]));
       }
     } else {
       // B is stored N x K: row j of the stored B is column j of op(B).
       for (int64_t j = 0; j < N; ++j) {
         const T* b = B + j * ldb;
         T acc = T(0);
-        for (int64_t k = 0; k < K; ++k) acc += a[k * a_ks] * b[k];
-        c[j] += alpha * acc;
+        for (int64_t k = 0; k < K; ++k) acc = km::wrap_add(acc, km::wrap_mul(a[k * a_ks], b[k]));
+        c[j] = km::wrap_add(c[j], km::wrap_mul(alpha, acc));
       }
     }
   }
@@ -47,7 +49,8 @@ void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y) {
   T beta = static_cast<T>(p.beta);
   if (C && beta != T(0)) {
     for (int64_t i = 0; i < p.M; ++i)
-      for (int64_t j = 0; j < p.N; ++j) Y[i * p.N + j] = beta * C[i * p.c_row_stride + j * p.c_col_stride];
+      for (int64_t j = 0; j < p.N; ++j)
+        Y[i * p.N + j] = km::wrap_mul(beta, C[i * p.c_row_stride + j * p.c_col_stride]);
     beta = T(1);
   } else {
     beta = T(0);

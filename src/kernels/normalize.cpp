@@ -9,7 +9,8 @@
 namespace rtml::kernels {
 
 namespace {
-// Accumulator type: double for floating inputs, int64 for integers.
+// Accumulator type: double for floating inputs, int64 for integers, whose
+// sums and products wrap around (km::wrap_add, km::wrap_mul) as in ONNX Runtime.
 template <class T> struct AccOf { using type = int64_t; };
 template <> struct AccOf<float> { using type = double; };
 template <> struct AccOf<double> { using type = double; };
@@ -43,8 +44,9 @@ inline bool is_nan(T v) {
 
 template <class T>
 inline Acc<T> abs_acc(T v) {
-  if constexpr (kIsUnsigned<T>) return static_cast<Acc<T>>(v);
-  else return v < T(0) ? -static_cast<Acc<T>>(v) : static_cast<Acc<T>>(v);
+  const Acc<T> a = static_cast<Acc<T>>(v);
+  if constexpr (kIsUnsigned<T>) return a;
+  else return v < T(0) ? km::wrap_mul(a, Acc<T>(-1)) : a;  // |INT64_MIN| wraps to itself
 }
 }  // namespace
 
@@ -253,7 +255,7 @@ T reduce_one(const ReduceParams& p, const T* base) {
     case ReduceKind::Sum:
     case ReduceKind::Mean: {
       A acc = 0;
-      for_each_reduced(p, base, [&](T v) { acc += v; });
+      for_each_reduced(p, base, [&](T v) { acc = km::wrap_add(acc, static_cast<A>(v)); });
       if (K == ReduceKind::Sum) return static_cast<T>(acc);
       if (p.red_count == 0) return kFloat ? static_cast<T>(NAN) : T(0);
       return static_cast<T>(acc / static_cast<A>(p.red_count));
@@ -270,24 +272,27 @@ T reduce_one(const ReduceParams& p, const T* base) {
     }
     case ReduceKind::Prod: {
       A acc = 1;
-      for_each_reduced(p, base, [&](T v) { acc *= v; });
+      for_each_reduced(p, base, [&](T v) { acc = km::wrap_mul(acc, static_cast<A>(v)); });
       return static_cast<T>(acc);
     }
     case ReduceKind::L1: {
       A acc = 0;
-      for_each_reduced(p, base, [&](T v) { acc += abs_acc(v); });
+      for_each_reduced(p, base, [&](T v) { acc = km::wrap_add(acc, abs_acc(v)); });
       return static_cast<T>(acc);
     }
     case ReduceKind::SumSquare:
     case ReduceKind::L2: {
       A acc = 0;
-      for_each_reduced(p, base, [&](T v) { acc += static_cast<A>(v) * static_cast<A>(v); });
+      for_each_reduced(p, base, [&](T v) {
+        const A a = static_cast<A>(v);
+        acc = km::wrap_add(acc, km::wrap_mul(a, a));
+      });
       if (K == ReduceKind::SumSquare) return static_cast<T>(acc);
       return from_double<T>(km::sqrt(static_cast<double>(acc)));
     }
     case ReduceKind::LogSum: {
       A acc = 0;
-      for_each_reduced(p, base, [&](T v) { acc += v; });
+      for_each_reduced(p, base, [&](T v) { acc = km::wrap_add(acc, static_cast<A>(v)); });
       return from_double<T>(km::log(static_cast<double>(acc)));
     }
     case ReduceKind::LogSumExp: {

@@ -78,8 +78,7 @@ struct RequantStore {
   T* y;
   int32_t zy, lo, hi;
   void operator()(int64_t at, int32_t acc, int32_t multiplier, int32_t shift) const {
-    const int64_t v = int64_t(rtml_requantize(acc, multiplier, shift)) + zy;
-    y[at] = static_cast<T>(km::max<int64_t>(lo, km::min<int64_t>(hi, v)));
+    y[at] = static_cast<T>(rtml_requantize_output(acc, multiplier, shift, zy, lo, hi));
   }
 };
 

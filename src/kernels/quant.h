@@ -32,6 +32,9 @@
  *   rtml_<t>_qadd__ref, _qmul__ref  [A, (scales, zero points,) B, ..., Y]  QDQ Add / Mul (rtml_qbinary_params), t s8 u8
  *   rtml_<t>_lookup__ref            [X, ..., Y, table]  y = table[x - lowest]: a 256-entry
  *                                   table made at prepare (QDQ Sigmoid, Tanh), t s8 u8
+ * and, for int8 data with constant int8 weights and constant scales, the
+ * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
+ * kernels/fast_quant.h (same params; packed weights and a scratch).
  * The operands of a quantized product are found through the params' slots:
  * the (multiplier, shift) arrays are step constants made at prepare when the
  * scales are constants; otherwise (scales given at run time, as the ONNX
@@ -72,6 +75,15 @@ static inline int32_t rtml_requantize(int32_t acc, int32_t multiplier, int32_t s
   const int right = shift > 0 ? 0 : -shift;
   const int32_t shifted = (int32_t)((uint32_t)acc << left);
   return rtml_rounding_divide_by_pot(rtml_srdhm(shifted, multiplier), right);
+}
+
+/* The stored value of a quantized product's output: rtml_requantize, plus
+ * the output zero point, clamped to [lo, hi]. Every integer kernel's last
+ * step (the reference ones and kernels/fast_quant.cpp's). */
+static inline int32_t rtml_requantize_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero_point,
+                                             int32_t lo, int32_t hi) {
+  const int64_t v = (int64_t)rtml_requantize(acc, multiplier, shift) + zero_point;
+  return (int32_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
 /* TFLite's QuantizeMultiplier: real = *multiplier * 2^(*shift - 31) with
@@ -188,6 +200,11 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
 RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
 #undef RTML_QUANT_DECLARE
 RTML_KERNEL(rtml_s32_dequantize__ref);
+/* Highway (kernels/fast_quant.cpp; fast_quant.h: the packed weights, the
+ * scratch): int8 data and weights, w_slot names the packed constant. */
+RTML_KERNEL(rtml_s8_fully_connected__hwy);
+RTML_KERNEL(rtml_s8_conv__hwy);
+RTML_KERNEL(rtml_s8_depthwise_conv__hwy);
 RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
 
 #endif

@@ -121,6 +121,16 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_" #ty "_lookup__ref", rtml_##ty##_lookup__ref, &lookup, "X, ..., Y, table", src, true});
   RTML_QUANT_TYPES(RTML_QUANT_ENTRIES)
 #undef RTML_QUANT_ENTRIES
+  const char* fast = "kernels/fast_quant.cpp";
+  t.push_back({"rtml_s8_fully_connected__hwy", rtml_s8_fully_connected__hwy, &qmatmul,
+               "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, packed W, scratch", fast, false,
+               "kernels/quant.h"});
+  t.push_back({"rtml_s8_conv__hwy", rtml_s8_conv__hwy, &qconv,
+               "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, packed W, scratch", fast, false,
+               "kernels/quant.h"});
+  t.push_back({"rtml_s8_depthwise_conv__hwy", rtml_s8_depthwise_conv__hwy, &qconv,
+               "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", fast, false,
+               "kernels/quant.h"});
   t.push_back({"rtml_s32_dequantize__ref", rtml_s32_dequantize__ref, &quantize, "X, scale, zero_point?, Y", src, true});
   t.push_back({"rtml_u8_dynamic_quantize__ref", rtml_u8_dynamic_quantize__ref, &dynamic,
                "X, Y, Y_scale, Y_zero_point", src, true});

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "kernels/kmath.h"
+
 namespace rtml::kernels {
 
 void simplify_strided_copy(StridedCopyParams& p) {
@@ -294,7 +296,8 @@ int range_entry(const void* params, void* const* operands) {
   const auto& p = *static_cast<const rtml_range_params*>(params);
   const T s = *static_cast<const T*>(operands[0]), d = *static_cast<const T*>(operands[2]);
   T* o = static_cast<T*>(operands[3]);
-  for (int64_t i = 0; i < p.n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
+  // start + i * delta stays in T's range, but i * delta alone may not: wrapped.
+  for (int64_t i = 0; i < p.n; ++i) o[i] = km::wrap_add(s, km::wrap_mul(static_cast<T>(i), d));
   return 0;
 }
 

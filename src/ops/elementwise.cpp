@@ -33,31 +33,9 @@ std::string type_list(F&& supported) {
          " does not support (supported: " + supported + ")");
 }
 
-// The kernel library's name for an element type ("f32", "s64", "b8"), or
-// nullptr for one the elementwise kernels do not handle.
-const char* type_tag(DType t) {
-  switch (t) {
-    case DType::F32: return "f32";
-    case DType::F64: return "f64";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
-    case DType::I8: return "s8";
-    case DType::I16: return "s16";
-    case DType::I32: return "s32";
-    case DType::I64: return "s64";
-    case DType::U8: return "u8";
-    case DType::U16: return "u16";
-    case DType::U32: return "u32";
-    case DType::U64: return "u64";
-    case DType::Bool: return "b8";
-    default: return nullptr;
-  }
-}
-
 // "rtml_<t>_<op>__ref"; "" when t has no tag.
 std::string symbol(DType t, const std::string& op) {
-  const char* tag = type_tag(t);
-  return tag ? std::string("rtml_") + tag + "_" + op + "__ref" : std::string();
+  return kernel_type_tag(t) ? kernel_symbol(t, op.c_str()) : std::string();
 }
 bool has_kernel(DType t, const std::string& op) { return k::find_kernel(symbol(t, op)) != nullptr; }
 
@@ -180,7 +158,7 @@ void binary(OpContext& c, const char* op, bool to_bool = false) {
     c.fail(std::string("inputs have different types (") + dtype_name(a.dtype) + " and " + dtype_name(b.dtype) +
            "); they must match");
   // Pow's entries name the exponent's type too: rtml_<base>_pow_<exponent>__ref.
-  auto pow_with = [](DType e) { return std::string("pow_") + (type_tag(e) ? type_tag(e) : "?"); };
+  auto pow_with = [](DType e) { return std::string("pow_") + (kernel_type_tag(e) ? kernel_type_tag(e) : "?"); };
   if (pow && !has_kernel(a.dtype, pow_with(b.dtype)) && has_kernel(a.dtype, pow_with(a.dtype)))
     fail_type(c, 1, b.dtype, type_list([&](DType t) { return has_kernel(a.dtype, pow_with(t)); }));
   const std::string entry = pow ? pow_with(b.dtype) : op;
@@ -301,7 +279,7 @@ void Where(OpContext& c) {
 void cast_to(OpContext& c, DType to, bool like) {
   const TensorInfo& x = c.input(0);
   // rtml_<from>_cast_<to>__ref
-  const std::string op = std::string("cast_") + (type_tag(to) ? type_tag(to) : "?");
+  const std::string op = std::string("cast_") + (kernel_type_tag(to) ? kernel_type_tag(to) : "?");
   if (!has_kernel(x.dtype, op))
     c.fail(std::string("cannot cast ") + dtype_name(x.dtype) + " to " + dtype_name(to) +
            " (supported: numeric types, bool, float16, bfloat16)");

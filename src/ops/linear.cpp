@@ -75,13 +75,6 @@ void use_packed_gemm(OpContext& ctx, int64_t rows, int64_t K, int64_t N, const f
   ctx.step.fuse = fuse_relu<rtml_packed_gemm_params>;
 }
 
-// The reference kernel of `op` ("matmul", "gemm") for `dt`.
-std::string ref_kernel(const char* op, DType dt) {
-  const char* t = dt == DType::F32 ? "f32" : dt == DType::F64 ? "f64" : dt == DType::I32 ? "s32"
-                : dt == DType::I64 ? "s64" : dt == DType::U32 ? "u32" : "u64";
-  return std::string("rtml_") + t + "_" + op + "__ref";
-}
-
 // MatMul: numpy.matmul. A 1-D first operand is a row vector whose M dim is
 // dropped from the result; a 1-D second operand is a column vector whose N
 // dim is dropped. Leading (batch) dims broadcast.
@@ -151,7 +144,7 @@ void MatMul(OpContext& ctx) {
     ctx.step.scratch_bytes = static_cast<size_t>(kernels::packed_b_floats(K, N)) * sizeof(float);
     return;
   }
-  ctx.use_kernel<MatMulParams>(ref_kernel("matmul", dt).c_str()) = p;
+  ctx.use_kernel<MatMulParams>(kernel_symbol(dt, "matmul").c_str()) = p;
 }
 
 // Gemm: Y = alpha * op(A) * op(B) + beta * C. C broadcasts unidirectionally
@@ -212,7 +205,7 @@ void Gemm(OpContext& ctx) {
     use_packed_gemm(ctx, p.M, p.K, p.N, ctx.input(1).as<float>(), p.ldb, p.trans_b, static_cast<float>(p.alpha), bias);
     return;
   }
-  ctx.use_kernel<GemmParams>(ref_kernel("gemm", dt).c_str()) = p;
+  ctx.use_kernel<GemmParams>(kernel_symbol(dt, "gemm").c_str()) = p;
 }
 
 }  // namespace

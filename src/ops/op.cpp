@@ -64,25 +64,28 @@ void OpContext::set_output(int i, DType dtype, Shape shape) {
   outputs_[i].shape = std::move(shape);
 }
 
-std::string kernel_symbol(DType t, const char* op, const char* impl) {
-  const char* name = "?";
+const char* kernel_type_tag(DType t) {
   switch (t) {
-    case DType::F32: name = "f32"; break;
-    case DType::F64: name = "f64"; break;
-    case DType::I8: name = "s8"; break;
-    case DType::I16: name = "s16"; break;
-    case DType::I32: name = "s32"; break;
-    case DType::I64: name = "s64"; break;
-    case DType::U8: name = "u8"; break;
-    case DType::U16: name = "u16"; break;
-    case DType::U32: name = "u32"; break;
-    case DType::U64: name = "u64"; break;
-    case DType::Bool: name = "b8"; break;
-    case DType::F16: name = "f16"; break;
-    case DType::BF16: name = "bf16"; break;
-    default: break;
+    case DType::F32: return "f32";
+    case DType::F64: return "f64";
+    case DType::I8: return "s8";
+    case DType::I16: return "s16";
+    case DType::I32: return "s32";
+    case DType::I64: return "s64";
+    case DType::U8: return "u8";
+    case DType::U16: return "u16";
+    case DType::U32: return "u32";
+    case DType::U64: return "u64";
+    case DType::Bool: return "b8";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+    default: return nullptr;
   }
-  return std::string("rtml_") + name + "_" + op + "__" + impl;
+}
+
+std::string kernel_symbol(DType t, const char* op, const char* impl) {
+  const char* tag = kernel_type_tag(t);
+  return std::string("rtml_") + (tag ? tag : "?") + "_" + op + "__" + impl;
 }
 
 std::string kernel_symbol_x(size_t element_bytes, const char* op, const char* impl) {

@@ -108,6 +108,8 @@ struct TensorInfo {
 // "rtml_f32_softmax__ref" (rtml_kernel.h's type names: f32 f64 s8 s16 s32
 // s64 u8 u16 u32 u64 b8 f16 bf16); kernel_symbol_x(4, "transpose") is
 // "rtml_x32_transpose__ref" for kernels that only move elements.
+// kernel_type_tag(t) is t's name there, or nullptr for a type with none.
+const char* kernel_type_tag(DType t);
 std::string kernel_symbol(DType t, const char* op, const char* impl = "ref");
 std::string kernel_symbol_x(size_t element_bytes, const char* op, const char* impl = "ref");
 

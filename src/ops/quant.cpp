@@ -1,7 +1,9 @@
 // The quantized ONNX ops: QuantizeLinear, DequantizeLinear,
 // DynamicQuantizeLinear, QLinearMatMul, QLinearConv, MatMulInteger and
 // ConvInteger, on the reference kernels of kernels/quant.h (int8 or uint8
-// data; weights of the data's type, or int8 with uint8 data).
+// data; weights of the data's type, or int8 with uint8 data) or, for int8
+// with constant weights, the Highway ones of kernels/fast_quant.h
+// (product_kernel chooses).
 //
 // When the scales of a QLinear op are constants, prepare turns them into
 // per-tensor or per-output-channel (multiplier, shift) constants of the step
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "kernels/broadcast_plan.h"
+#include "kernels/fast_quant.h"
 #include "kernels/quant.h"
 #include "ops/op.h"
 
@@ -152,6 +155,30 @@ struct ProductTypes {
   }
 };
 
+// Whether input i is absent or a constant of zeros (a weight zero point).
+bool absent_or_zeros(const OpContext& ctx, int i) {
+  if (i < 0 || !ctx.has_input(i)) return true;
+  if (!ctx.is_constant(i)) return false;
+  const auto* b = ctx.input(i).as<uint8_t>();
+  return std::all_of(b, b + ctx.input(i).bytes(), [](uint8_t v) { return v == 0; });
+}
+
+// The kernel of the product `op` (fully_connected, conv, depthwise_conv,
+// matmul_integer, conv_integer): the Highway one of kernels/fast_quant.h when
+// the plan takes SIMD kernels and it applies (int8 data and weights, constant
+// weights with zero point 0, constant scales), else the reference.
+// pack_fast_weights completes the Highway one after fill_product.
+std::string product_kernel(const OpContext& ctx, const ProductTypes& t, const ProductSlots& s, const char* op) {
+  const std::string o = op;
+  const bool fast = o == "fully_connected" || o == "conv" || o == "depthwise_conv";
+  const bool constant_scales = s.x_scale >= 0 && ctx.is_constant(s.x_scale) && ctx.is_constant(s.w_scale) &&
+                               ctx.is_constant(s.y_scale);
+  if (ctx.simd() && fast && t.x == DType::I8 && t.w == DType::I8 && ctx.is_constant(s.w) && absent_or_zeros(ctx, s.w_zp) &&
+      constant_scales)
+    return "rtml_s8_" + o + "__hwy";
+  return t.kernel(op);
+}
+
 // Checks the types of a product's inputs: int8 x int8, uint8 x uint8 or
 // uint8 x int8 (uint8 data, int8 weights).
 ProductTypes check_product_types(const OpContext& ctx, const ProductSlots& s) {
@@ -216,6 +243,30 @@ void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t 
   }
 }
 
+// A Highway product's weights packed into a step constant (w_slot then
+// names it) and its scratch; nothing for the other kernels.
+void pack_fast_weights(OpContext& ctx, rtml_qmatmul_params& p) {
+  if (ctx.step.kernel != "rtml_s8_fully_connected__hwy") return;
+  const int64_t count = p.w_batch_stride != 0 ? p.batch_count : 1, bytes = kernels::qpacked_bytes(p.K, p.N);
+  auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(count * bytes));
+  const int8_t* w = ctx.input(p.w_slot).as<int8_t>();
+  for (int64_t b = 0; b < count; ++b)
+    kernels::qpack(p.K, p.N, w + b * p.w_batch_stride, p.w_stride_k, p.w_stride_n, static_cast<int8_t*>(buf->data()) + b * bytes);
+  p.w_slot = ctx.add_constant("packed_w", DType::I8, {count * bytes}, std::move(buf));
+  ctx.step.scratch_bytes = static_cast<size_t>(kernels::s8_fully_connected_hwy_scratch(p));
+}
+
+void pack_fast_weights(OpContext& ctx, rtml_qconv_params& p) {
+  if (ctx.step.kernel == "rtml_s8_depthwise_conv__hwy")
+    ctx.step.scratch_bytes = static_cast<size_t>(kernels::s8_depthwise_conv_hwy_scratch(p));
+  if (ctx.step.kernel != "rtml_s8_conv__hwy") return;
+  const int64_t bytes = kernels::qpacked_conv_bytes(p);
+  auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(bytes));
+  kernels::qpack_conv(p, ctx.input(p.w_slot).as<int8_t>(), static_cast<int8_t*>(buf->data()));
+  p.w_slot = ctx.add_constant("packed_w", DType::I8, {bytes}, std::move(buf));
+  ctx.step.scratch_bytes = static_cast<size_t>(kernels::s8_conv_hwy_scratch(p));
+}
+
 // QLinearMatMul and MatMulInteger: numpy.matmul of rank >= 2 operands whose
 // batch dims are equal or absent on one side (no other broadcasting).
 void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
@@ -230,7 +281,7 @@ void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
   const int64_t a_batches = shape_numel(ab), b_batches = shape_numel(bb);
   if (!(ab == bb || a_batches == 1 || b_batches == 1))
     ctx.fail("batch dimensions of A " + shape_str(a) + " and B " + shape_str(b) + " differ (broadcasting them is not supported)");
-  auto& p = ctx.use_kernel<rtml_qmatmul_params>(t.kernel(op).c_str());
+  auto& p = ctx.use_kernel<rtml_qmatmul_params>(product_kernel(ctx, t, s, op).c_str());
   p.M = M;
   p.N = N;
   p.K = K;
@@ -242,6 +293,7 @@ void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
   if (s.x_zp >= 0 && ctx.has_input(s.x_zp) && !single(ctx, s.x_zp))
     ctx.fail("a per-row input zero point is not supported (expected a scalar)");
   fill_product(ctx, p, s, t.x, N);
+  pack_fast_weights(ctx, p);
   Shape out = ab.size() >= bb.size() ? ab : bb;
   out.push_back(M);
   out.push_back(N);
@@ -306,7 +358,7 @@ void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
   }
   const bool depthwise = group == x[1] && group > 1;
   const char* op = integer ? "conv_integer" : depthwise ? "depthwise_conv" : "conv";
-  auto& p = ctx.use_kernel<rtml_qconv_params>(t.kernel(op).c_str());
+  auto& p = ctx.use_kernel<rtml_qconv_params>(product_kernel(ctx, t, s, op).c_str());
   const int h = n == 2 ? 0 : -1;  // index of the height dim in the spatial vectors (-1: 1-D)
   p.N = x[0];
   p.C = x[1];
@@ -325,6 +377,7 @@ void conv_product(OpContext& ctx, const ProductSlots& s, bool integer) {
   p.pad_top = h < 0 ? 0 : pads[0];
   p.pad_left = pads[static_cast<size_t>(n - 1)];
   fill_product(ctx, p, s, t.x, p.C_out);
+  pack_fast_weights(ctx, p);
   Shape y{x[0], w[0]};
   y.insert(y.end(), out.begin(), out.end());
   ctx.set_output(0, integer ? DType::I32 : t.x, y);

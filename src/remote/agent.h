@@ -4,10 +4,11 @@
 //   - stores uploaded blobs by SHA-256 (PUT /v1/blobs/<hash>): streamed to a
 //     temporary file in the workdir, renamed into blobs/<hash> only when the
 //     length and the hash check out,
-//   - queues bench jobs (POST /v1/jobs, strictly validated) and runs them one
-//     at a time on a worker thread, each as a child process `rtml bench` on a
-//     job folder laid out with names the agent chooses, killed (its whole
-//     process group) past the job time limit,
+//   - queues bench jobs (POST /v1/jobs, strictly validated by
+//     remote/agent_requests) and runs them one at a time on a worker thread,
+//     each as a child process `rtml bench` on a job folder laid out with
+//     names the agent chooses, killed (its whole process group) past the job
+//     time limit,
 //   - reports them (GET /v1/jobs/<id>): state, progress (the child's last
 //     stderr line), error, and the rtml.bench/1 report.
 // Every request needs `Authorization: Bearer <token>` unless the agent runs
@@ -26,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "remote/agent_requests.h"
 #include "remote/listen.h"
 
 namespace rtml::remote {
@@ -60,27 +62,6 @@ bool is_loopback_address(const std::string& host);
 // file if it cannot be read or holds no token. `warning` gets a message if
 // the file is readable by group or others (else it is cleared).
 std::string read_agent_token(const std::string& path, std::string& warning);
-
-// A job description (POST /v1/jobs) once validated: what the agent lays out
-// in the job folder and how it runs `rtml bench` there.
-struct JobRequest {
-  struct File {
-    std::string dest;   // path in the job folder ("model.onnx", "test_data_set_0/input_0.pb", ...)
-    std::string blob;   // SHA-256 of its bytes
-    std::string field;  // the field that named it ("model.test_data[3].blob"), for messages
-  };
-  std::string model;                    // model.name
-  std::vector<File> files;
-  std::vector<std::string> backends;    // options.backends, default {"native"}
-  std::vector<std::string> bench_args;  // the other options as rtml bench arguments
-};
-
-// Parses and strictly validates a job description (docs/remote-protocol.md):
-// JSON that is not UTF-8, numbers out of range, unknown or ill-typed fields,
-// backends not in `backend_names`. rtml::Error with the message of the 400
-// answer otherwise. Pure: it touches no file (the agent then checks that the
-// blobs are there).
-JobRequest parse_job_request(const std::string& body, const std::vector<std::string>& backend_names);
 
 class Agent {
  public:

@@ -72,11 +72,4 @@ std::string sha256_hex_file(const std::string& path) {
   return h.hex_digest();
 }
 
-bool is_sha256_hex(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 }  // namespace rtml::remote

@@ -35,7 +35,5 @@ std::string sha256_hex(std::string_view data);
 // The hash of a file's bytes, read in chunks. rtml::Error naming the file if
 // it cannot be read.
 std::string sha256_hex_file(const std::string& path);
-// True if `s` is 64 lower-case hex digits (a blob name).
-bool is_sha256_hex(std::string_view s);
 
 }  // namespace rtml::remote

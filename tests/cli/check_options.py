@@ -52,6 +52,10 @@ COMMANDS = {
     "ui": (["--db", "--port", "--host", "--log"], [], ("--prot", "--port"), "--port", None, ["extra"]),
     "limits": (["--json", "--seconds", "--repetitions", "--cpu"], [], ("--repetition", "--repetitions"),
                "--seconds", None, ["extra"]),
+    "quantize": (["--out", "--calibration", "--calibration-sets", "--method", "--percentile", "--activations",
+                  "--per-tensor", "--weights-only", "--test-data", "--no-accuracy", "--report", "--shape",
+                  "--max-memory"],
+                 ["m.onnx"], ("--calibraton", "--calibration"), "--out", [], ["a.onnx", "b.onnx"]),
 }
 
 

@@ -108,6 +108,9 @@ with tempfile.TemporaryDirectory() as tmp:
         bad_dir = os.path.join(tmp, "bad_model")
         os.makedirs(bad_dir, exist_ok=True)
         write_unknown_op_model(os.path.join(bad_dir, "model.onnx"))
+        if plugin == "torch":  # torch runs the TorchScript beside the model: make that the bad part
+            with open(os.path.join(bad_dir, "model.pt"), "w") as f:
+                f.write("not a zip archive")
         bad_report = os.path.join(tmp, f"{plugin}-bad.json")
         rc, out, err = rtml("bench", bad_dir, model, "--backend", plugin, "--no-db", "--runs", "5",
                             "--json", bad_report)
@@ -119,6 +122,14 @@ with tempfile.TemporaryDirectory() as tmp:
             check(plugin in (bad.get("error") or "") or "RtmlNoSuchOp" in (bad.get("error") or ""),
                   f"{plugin} on an unknown op: error {bad.get('error')}")
             check(rows.get("mlp_relu_d3_w64", {}).get("status") == "ok", f"{plugin}: the sweep did not go on")
+        if plugin == "torch":
+            # A model without TorchScript (the zoo's int8 files) is not covered, not an error.
+            os.remove(os.path.join(bad_dir, "model.pt"))
+            rc, out, err = rtml("bench", bad_dir, "--backend", plugin, "--no-db", "--runs", "5", "--json", bad_report)
+            check(rc == 0, f"torch on a model without TorchScript: exit {rc}, expected 0 (not covered)")
+            gaps = json.load(open(bad_report)).get("not_covered") or [{}]
+            check(gaps[0].get("model") == "bad_model" and "no TorchScript" in gaps[0].get("reason", ""),
+                  f"torch on a model without TorchScript: not covered {gaps}")
 
         # 4. The runtime's own per-operator profile.
         if plugin == "onnxruntime":

@@ -2,7 +2,9 @@
 // oracle of rtml's int8 reference kernels (kernels/quant.h): random shapes
 // (odd sizes included), zero points, multipliers, biases and activation
 // clamps; every output must be identical. The uint8-data / int8-weight
-// kernels are checked against the same outputs through a +128 shift.
+// kernels are checked against the same outputs through a +128 shift, and
+// the Highway int8 kernels (kernels/fast_quant.h, this CPU's best target)
+// against them directly.
 //
 // CMSIS-NN's conventions, converted here: data NHWC and conv filters
 // [C_out, KH, KW, C_in] (depthwise [1, KH, KW, C_out]) where rtml's kernels
@@ -22,6 +24,7 @@ extern "C" {
 #include "arm_nnfunctions.h"
 }
 
+#include "kernels/fast_quant.h"
 #include "kernels/quant.h"
 
 namespace {
@@ -103,6 +106,21 @@ std::vector<int8_t> run_u8s8(rtml_kernel_fn fn, P p, void* const* ops, size_t x_
   return y;
 }
 
+// The same product on rtml's Highway kernel `fn` (kernels/fast_quant.h, the
+// best target of this CPU): W as prepare packs it (`packed`; empty for
+// depthwise, which reads W), the scratch after it. ops as for run_u8s8.
+template <class P>
+std::vector<int8_t> run_hwy(rtml_kernel_fn fn, P p, void* const* ops, const std::vector<int8_t>& packed,
+                            int64_t scratch_bytes, size_t y_numel) {
+  std::vector<int8_t> y(y_numel);
+  std::vector<int16_t> scratch(static_cast<size_t>(scratch_bytes) / 2 + 1);
+  void* ops_h[8] = {ops[0], ops[1], y.data(), ops[3], ops[4], ops[5], const_cast<int8_t*>(packed.data()), nullptr};
+  if (!packed.empty()) p.w_slot = 6;
+  ops_h[std::max({p.w_slot, p.multiplier_slot, p.shift_slot}) + 1] = scratch.data();
+  fn(&p, ops_h);
+  return y;
+}
+
 void compare(const char* what, int index, const std::string& shape, const std::vector<int8_t>& want,
              const std::vector<int8_t>& got) {
   for (size_t i = 0; i < want.size(); ++i)
@@ -160,6 +178,11 @@ void fully_connected(int index) {
   compare(per_channel ? "fully_connected (per channel)" : "fully_connected (per tensor)", index, shape, want, got);
   compare("u8s8 fully_connected", index, shape, want,
           run_u8s8(rtml_u8s8_fully_connected__ref, p, ops, x.size(), want.size()));
+  std::vector<int8_t> packed(static_cast<size_t>(rtml::kernels::qpacked_bytes(K, N)));
+  rtml::kernels::qpack(K, N, w.data(), 1, K, packed.data());
+  compare("fully_connected__hwy", index, shape, want,
+          run_hwy(rtml_s8_fully_connected__hwy, p, ops, packed, rtml::kernels::s8_fully_connected_hwy_scratch(p),
+                  want.size()));
 }
 
 // A 2-D convolution (depthwise: group == C_in, C_out = C_in * ch_mult).
@@ -270,6 +293,16 @@ void conv(int index, bool depthwise) {
   compare(depthwise ? "u8s8 depthwise_conv" : "u8s8 conv", index, shape, want,
           to_nhwc(run_u8s8(depthwise ? rtml_u8s8_depthwise_conv__ref : rtml_u8s8_conv__ref, p, ops, xr.size(),
                            out.size())));
+  std::vector<int8_t> packed;
+  if (!depthwise) {
+    packed.resize(static_cast<size_t>(rtml::kernels::qpacked_conv_bytes(p)));
+    rtml::kernels::qpack_conv(p, wr.data(), packed.data());
+  }
+  compare(depthwise ? "depthwise_conv__hwy" : "conv__hwy", index, shape, want,
+          to_nhwc(run_hwy(depthwise ? rtml_s8_depthwise_conv__hwy : rtml_s8_conv__hwy, p, ops, packed,
+                          depthwise ? rtml::kernels::s8_depthwise_conv_hwy_scratch(p)
+                                    : rtml::kernels::s8_conv_hwy_scratch(p),
+                          out.size())));
 }
 
 // Add (TFLite's scheme: inputs scaled by 2^20 and multipliers below one,

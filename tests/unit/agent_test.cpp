@@ -20,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -504,6 +505,39 @@ TEST(Agent, JobRequestParsesWithoutTheAgent) {
   EXPECT_THROW(remote::parse_job_request(body.dump(), {"native"}), Error);
   EXPECT_THROW(remote::parse_job_request("{\"kind\": 1e400}", {"native"}), Error);
   EXPECT_THROW(remote::parse_job_request("\"\xff\"", {"native"}), Error);
+}
+
+TEST(Agent, BodyHeadersAndTokenAreCheckedWithoutTheAgent) {
+  // check_body_request and bearer_token are the agent's checks on their own: the fuzz targets' entry.
+  // Statuses from docs/remote-protocol.md: 404 for a route that takes no body, 411 without a length,
+  // 413 over the limit, 400 for a length that is not a number or an encoding other than identity.
+  const std::string blob = "/v1/blobs/" + std::string(64, 'a');
+  remote::BodyLimits limits{1000, 5000};
+  auto status = [&](const std::string& method, const std::string& path, std::optional<std::string> length,
+                    bool chunked = false, const std::string& encoding = "") {
+    remote::BodyCheck c = remote::check_body_request({method, path, chunked, length, encoding}, limits);
+    return c.refusal ? c.refusal->status : 200;
+  };
+  EXPECT_EQ(status("PUT", blob, "5000"), 200);
+  EXPECT_EQ(status("PUT", blob, "5001"), 413);
+  EXPECT_EQ(status("POST", "/v1/jobs", "1001"), 413);  // a job has its own, smaller limit
+  EXPECT_EQ(status("POST", "/v1/jobs", "0001000"), 200);
+  EXPECT_EQ(status("PUT", blob, std::nullopt), 411);
+  EXPECT_EQ(status("PUT", blob, "12", true), 411);
+  EXPECT_EQ(status("PUT", blob, "-1"), 400);
+  EXPECT_EQ(status("PUT", blob, "1e3"), 400);
+  EXPECT_EQ(status("PUT", blob, "9999999999999999999"), 400);  // 19 digits: would overflow int64
+  EXPECT_EQ(status("PUT", blob, "12", false, "gzip"), 400);
+  EXPECT_EQ(status("PUT", blob, "12", false, "identity"), 200);
+  EXPECT_EQ(status("POST", blob, "12"), 404);
+  EXPECT_EQ(status("PUT", "/v1/jobs", "12"), 404);
+  EXPECT_EQ(remote::check_body_request({"PUT", blob, false, "0042", ""}, limits).length, 42);
+
+  EXPECT_EQ(remote::bearer_token("Bearer abc"), "abc");
+  EXPECT_EQ(remote::bearer_token("bEARER abc \t\r"), "abc");
+  EXPECT_EQ(remote::bearer_token("Bearer "), "");
+  EXPECT_EQ(remote::bearer_token("Basic abc"), "");
+  EXPECT_EQ(remote::bearer_token("Bearerabc"), "");
 }
 
 TEST(Agent, JobValidationIsStrict) {

@@ -14,6 +14,7 @@
 #include "ir/graph.h"
 #include "kernels/quant.h"
 #include "plan/plan.h"
+#include "quant_graph.h"
 
 namespace rtml {
 namespace {
@@ -164,28 +165,7 @@ TEST(QuantKernels, QuantizeRoundsHalfToEvenAndSaturates) {
 // QLinearMatMul of the worked example (without bias: y = 59 -> 2, -59 -> -2,
 // plus 5), its scales either constants (multipliers made at prepare) or
 // graph inputs (made each run).
-struct QLinearGraph {
-  ir::Graph g;
-  std::vector<std::pair<ir::TensorId, std::vector<uint8_t>>> feeds;
-  ir::TensorId add(const char* name, DType dt, Shape shape, const void* data, size_t bytes, bool constant) {
-    ir::Tensor t;
-    t.name = name;
-    t.dtype = dt;
-    t.shape = std::move(shape);
-    if (constant) {
-      auto buf = std::make_shared<ir::Buffer>(bytes);
-      std::memcpy(buf->data(), data, bytes);
-      t.data = buf;
-    }
-    const ir::TensorId id = g.add_tensor(t);
-    if (!constant) {
-      g.inputs.push_back(id);
-      const auto* b = static_cast<const uint8_t*>(data);
-      feeds.emplace_back(id, std::vector<uint8_t>(b, b + bytes));
-    }
-    return id;
-  }
-};
+using testing::QLinearGraph;
 
 // The worked example as a QLinearMatMul graph; B of type b_type.
 QLinearGraph qlinear_matmul_graph(bool constant_scales, DType b_type = DType::I8) {

@@ -1,0 +1,667 @@
+// Fast int8 kernels, compiled once per Highway target (see fast_quant.h).
+//
+// The products: a tile of R rows of X against one packed panel, in passes
+// of kPass output channels, the R * kPass sums held in registers. Per
+// k-quad (4 consecutive k), on AVX3_DL one vpdpbusd per row adds the 4 byte
+// products of all 16 channels (X as x + 128, unsigned); elsewhere the
+// pass's int8 weights are promoted to int16 and multiplied pairwise with the
+// row's 4 values as int16 (ReorderWidenMulAccumulate: pmaddwd, vmlal), each
+// channel's sum then being two int32 lanes. R and kPass keep the
+// accumulators in the register file (AVX3_DL: 8 rows x 16 channels,
+// AVX-512: 4 x 16, AVX2: 2 x 16, SSE4: 2 x 8, NEON: 1 x 8; one row cycles
+// through sets of accumulators, up to 8 registers). Fully connected: the rows are X's, as
+// the products' element type. Convolutions: each group's X is copied once,
+// channels-last, into a plane padded with the input zero point, and a row
+// is an output position's im2col row read in place from it (padding adds
+// (zx - zx) * w = 0, like the reference's skipped taps). Depthwise: per
+// channel, (x - zx) as int16 in a zero-bordered plane, then the output row
+// on int32 vectors, one multiply-add per tap (stride 1; other strides
+// scalar over the same plane). Outputs are requantized on vectors
+// (RequantizeLanes, the scalar routine lane by lane).
+//
+// All sums are exact modulo 2^32, as the reference's wrapping int32
+// accumulator, so the result is the reference's bit for bit.
+
+// Scalable vectors (SVE, RVV) would break the fixed panel width; those
+// targets fall back to the next best one (NEON on SVE hardware).
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+// Highway 1.0.3 compiles AVX3_DL (Ice Lake, Zen 4: AVX512-VNNI) only when
+// asked; its dot products of bytes (vpdpbusd) are this file's fastest path.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/fast_quant.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/fast_quant.h"
+#include "kernels/quant.h"
+
+#ifndef RTML_KERNELS_FAST_QUANT_ONCE
+#define RTML_KERNELS_FAST_QUANT_ONCE
+namespace rtml::kernels {
+namespace {
+
+// Rows of a tile at most (on any target): sizes the scratch.
+constexpr int64_t kMaxTileRows = 8;
+
+inline int64_t quads(int64_t K) { return (K + 3) / 4; }
+inline int64_t padded_channels(int64_t N) { return (N + kQPanel - 1) / kQPanel * kQPanel; }
+
+template <class T>
+int32_t zero_point_of(void* const* operands, int32_t slot, int32_t fallback) {
+  return slot >= 0 ? static_cast<int32_t>(*static_cast<const T*>(operands[slot])) : fallback;
+}
+
+// What every output of a product needs besides its accumulator.
+struct Output {
+  const int32_t* multiplier;
+  const int32_t* shift;
+  bool per_channel;
+  int32_t zy, lo, hi;
+  template <class P>
+  Output(const P& p, void* const* operands)
+      : multiplier(static_cast<const int32_t*>(operands[p.multiplier_slot])),
+        shift(static_cast<const int32_t*>(operands[p.shift_slot])),
+        per_channel(p.per_channel),
+        zy(zero_point_of<int8_t>(operands, p.y_zp_slot, p.y_zero_point)),
+        lo(p.act_min),
+        hi(p.act_max) {}
+  int8_t operator()(int64_t channel, int32_t acc) const {
+    const int64_t i = per_channel ? channel : 0;
+    return static_cast<int8_t>(rtml_requantize_output(acc, multiplier[i], shift[i], zy, lo, hi));
+  }
+};
+
+// The padded plane of a convolution's input (one channel for depthwise,
+// one group channels-last otherwise): the rows and columns every output
+// reads, then kPlaneSlack elements for the last vector or k-quad to read.
+constexpr int64_t kPlaneSlack = 64;
+inline void plane_size(const rtml_qconv_params& p, int64_t* hp, int64_t* wp) {
+  *hp = std::max(p.pad_top + p.H, (p.OH - 1) * p.stride_h + (p.KH - 1) * p.dilation_h + 1);
+  *wp = std::max(p.pad_left + p.W, (p.OW - 1) * p.stride_w + (p.KW - 1) * p.dilation_w + 1);
+}
+
+// A convolution's im2col row in the channels-last padded plane: per kernel
+// row one segment of KW * cin contiguous values (dilation_w 1), else one per
+// tap of cin values; each padded to whole k-quads (the weights hold zeros
+// there). The packed weights follow the same order (qpack_conv).
+struct ConvSegments {
+  int64_t count, quads, per_row, row_step, col_step;
+};
+inline ConvSegments conv_segments(const rtml_qconv_params& p) {
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  const int64_t cin = p.C / p.group;
+  ConvSegments s{};
+  s.per_row = p.dilation_w == 1 ? 1 : p.KW;
+  s.count = p.KH * s.per_row;
+  s.quads = quads(p.dilation_w == 1 ? p.KW * cin : cin);
+  s.row_step = p.dilation_h * wp * cin;
+  s.col_step = p.dilation_w * cin;
+  return s;
+}
+
+// The operands of a product (params P: rtml_qmatmul_params or
+// rtml_qconv_params). w: the packed constant, or W itself for depthwise.
+template <class P>
+struct Operands {
+  const int8_t* x;
+  const int8_t* w;
+  const int32_t* bias;  // null: none
+  int8_t* y;
+  int16_t* scratch;  // after the step's constants
+  int32_t zx;
+  Output output;
+  Operands(const P& p, void* const* operands)
+      : x(static_cast<const int8_t*>(operands[0])),
+        w(static_cast<const int8_t*>(operands[p.w_slot])),
+        bias(p.bias_slot >= 0 ? static_cast<const int32_t*>(operands[p.bias_slot]) : nullptr),
+        y(static_cast<int8_t*>(operands[p.out_slot])),
+        scratch(static_cast<int16_t*>(operands[std::max({p.w_slot, p.multiplier_slot, p.shift_slot}) + 1])),
+        zx(zero_point_of<int8_t>(operands, p.x_zp_slot, p.x_zero_point)),
+        output(p, operands) {}
+};
+
+}  // namespace
+}  // namespace rtml::kernels
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace rtml::kernels {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D32 = hn::CappedTag<int32_t, 16>;
+using DH = hn::Rebind<int16_t, D32>;  // int16 lanes promoted to one D32 vector
+using V32 = hn::Vec<D32>;
+constexpr size_t kL32 = hn::MaxLanes(D32());
+#if HWY_TARGET == HWY_AVX3_DL
+// VNNI: vpdpbusd multiplies unsigned by signed bytes, 4 products into each
+// int32 lane. X is stored as x + 128 (uint8); the weight sums take the 128
+// out again. One vector is a whole k-quad of a panel: lane c, channel c.
+using XE = uint8_t;
+constexpr int32_t kXOffset = 128;
+constexpr size_t kPass = 16;
+constexpr size_t kRows = 8;  // 8 independent accumulators cover vpdpbusd's latency
+#else
+// int8 promoted to int16, pairwise multiply-adds into int32.
+using XE = int16_t;
+constexpr int32_t kXOffset = 0;
+#if HWY_TARGET == HWY_SCALAR
+constexpr size_t kL16 = 8;  // the products below run as plain loops
+#else
+using D16 = hn::Repartition<int16_t, D32>;
+using D8 = hn::Rebind<int8_t, D16>;         // int8 lanes promoted to one D16 vector
+using D64 = hn::Repartition<int64_t, D32>;  // a k-quad of int16, broadcast
+using V16 = hn::Vec<D16>;
+constexpr size_t kL16 = hn::MaxLanes(D16());
+#endif
+constexpr size_t kPass = kL16 >= 16 ? 16 : 8;  // output channels per pass over a tile
+constexpr size_t kNV = kPass * 4 / kL16;        // weight vectors per k-quad and pass
+constexpr size_t kRows = HWY_ARCH_ARM ? 1 : kL16 >= 32 ? 4 : 2;
+static_assert(kNV * kL16 == kPass * 4, "a pass is whole vectors of a panel");
+#endif
+static_assert(kQPanel % kPass == 0, "a panel is whole passes");
+static_assert(kRows <= static_cast<size_t>(kMaxTileRows), "the scratch holds a tile");
+
+// An int8 value as the products read it.
+HWY_INLINE XE ToX(int32_t v) { return static_cast<XE>(v + kXOffset); }
+
+// Where a row's k-quads are: `count` segments of `quads` k-quads, segment s
+// at element offset (s / per_row) * row_step + (s % per_row) * col_step from
+// the row's start; the packed weights run through the segments in order.
+struct Segments {
+  int64_t count, quads, per_row, row_step, col_step;
+  int64_t offset(int64_t s) const { return (s / per_row) * row_step + (s % per_row) * col_step; }
+};
+
+// Rows x[0..R) times one pass of a panel (w: the pass's weights of the
+// first k-quad; k-quads 4 * kQPanel bytes apart): out[r * kPass + c], the
+// raw sums sum_k x w (exact modulo 2^32).
+template <size_t R>
+HWY_INLINE void DotPass(const XE* const* x, const Segments& sg, const int8_t* HWY_RESTRICT w,
+                        int32_t* HWY_RESTRICT out) {
+  constexpr int64_t kQuadBytes = 4 * kQPanel;
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t r = 0; r < R; ++r)
+    for (size_t c = 0; c < kPass; ++c) {
+      uint32_t sum = 0;
+      for (int64_t s = 0; s < sg.count; ++s)
+        for (int64_t k = 0; k < 4 * sg.quads; ++k)
+          sum += static_cast<uint32_t>(x[r][sg.offset(s) + k] *
+                                       w[(s * sg.quads + k / 4) * kQuadBytes + 4 * static_cast<int64_t>(c) + k % 4]);
+      out[r * kPass + c] = static_cast<int32_t>(sum);
+    }
+#else
+  const D32 d32;
+  // One row (matrix-vector) has too few accumulators to hide the latency of
+  // the multiply-adds: it cycles through U sets of them, k-quad by k-quad,
+  // up to 8 accumulator registers (NEON's multiply-add fills two per vector).
+#if HWY_TARGET == HWY_AVX3_DL
+  constexpr size_t kAccPerRow = 1;
+#else
+  constexpr size_t kAccPerRow = kNV * (HWY_ARCH_ARM ? 2 : 1);
+#endif
+  constexpr size_t U = R == 1 && kAccPerRow < 8 ? 8 / kAccPerRow : 1;
+#if HWY_TARGET == HWY_AVX3_DL
+  const hn::Repartition<int8_t, D32> d8;
+  V32 acc[U * R];
+  for (size_t r = 0; r < U * R; ++r) acc[r] = hn::Zero(d32);
+  const auto quad = [&](const int8_t* wq, int64_t xoff, size_t set) HWY_ATTR {
+    const V32 wv = hn::BitCast(d32, hn::LoadU(d8, wq));
+    for (size_t r = 0; r < R; ++r) {
+      int32_t bits;
+      std::memcpy(&bits, x[r] + xoff, sizeof(bits));
+      const __m512i xb = _mm512_set1_epi32(bits);
+      // acc += unsigned bytes of xb times signed bytes of wv, 4 per lane. As
+      // an instruction: Highway 1.0.3's AVX3_DL compiles for AVX-VNNI (VEX)
+      // rather than AVX512-VNNI, which its run-time check requires.
+      asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc[set * R + r].raw) : [x] "v"(xb), [w] "v"(wv.raw));
+    }
+  };
+#else
+  const D16 d16;
+  const D8 d8;
+  const D64 d64;
+  V32 s0[U * R][kNV], s1[U * R][kNV];
+  for (size_t r = 0; r < U * R; ++r)
+    for (size_t v = 0; v < kNV; ++v) s0[r][v] = s1[r][v] = hn::Zero(d32);
+  const auto quad = [&](const int8_t* wq, int64_t xoff, size_t set) HWY_ATTR {
+    V16 wv[kNV];
+    for (size_t v = 0; v < kNV; ++v) wv[v] = hn::PromoteTo(d16, hn::LoadU(d8, wq + v * kL16));
+    for (size_t r = 0; r < R; ++r) {
+      int64_t bits;
+      std::memcpy(&bits, x[r] + xoff, sizeof(bits));
+      const V16 xv = hn::BitCast(d16, hn::Set(d64, bits));
+      V32* a0 = s0[set * R + r];
+      V32* a1 = s1[set * R + r];
+      for (size_t v = 0; v < kNV; ++v) a0[v] = hn::ReorderWidenMulAccumulate(d32, xv, wv[v], a0[v], a1[v]);
+    }
+  };
+#endif
+  for (int64_t s = 0; s < sg.count; ++s) {
+    const int8_t* ws = w + s * sg.quads * kQuadBytes;
+    const int64_t off = sg.offset(s);
+    int64_t j = 0;
+    for (; j + static_cast<int64_t>(U) <= sg.quads; j += static_cast<int64_t>(U))
+      for (size_t u = 0; u < U; ++u) {
+        const int64_t q = j + static_cast<int64_t>(u);
+        quad(ws + q * kQuadBytes, off + 4 * q, u);
+      }
+    for (; j < sg.quads; ++j) quad(ws + j * kQuadBytes, off + 4 * j, 0);
+  }
+#if HWY_TARGET == HWY_AVX3_DL
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t u = 1; u < U; ++u) acc[r] = hn::Add(acc[r], acc[u * R + r]);
+    hn::Store(acc[r], d32, out + r * kPass);
+  }
+#else
+  for (size_t u = 1; u < U; ++u)
+    for (size_t r = 0; r < R; ++r)
+      for (size_t v = 0; v < kNV; ++v) {
+        s0[r][v] = hn::Add(s0[r][v], s0[u * R + r][v]);
+        s1[r][v] = hn::Add(s1[r][v], s1[u * R + r][v]);
+      }
+  // Lane i of RearrangeToOddPlusEven holds the products of int16 lanes 2i
+  // and 2i + 1: channel i / 2 of its vector, half of its k-quad.
+  HWY_ALIGN int32_t lanes[kL32];
+  for (size_t r = 0; r < R; ++r)
+    for (size_t v = 0; v < kNV; ++v) {
+      hn::Store(hn::RearrangeToOddPlusEven(s0[r][v], s1[r][v]), d32, lanes);
+      for (size_t c = 0; c < kL32 / 2; ++c)
+        out[r * kPass + v * (kL32 / 2) + c] =
+            static_cast<int32_t>(static_cast<uint32_t>(lanes[2 * c]) + static_cast<uint32_t>(lanes[2 * c + 1]));
+    }
+#endif
+#endif
+}
+
+template <size_t R>
+HWY_INLINE void DotPassRows(size_t rows, const XE* const* x, const Segments& sg, const int8_t* w, int32_t* out) {
+  if constexpr (R > 0) {
+    if (rows == R) return DotPass<R>(x, sg, w, out);
+    DotPassRows<R - 1>(rows, x, sg, w, out);
+  }
+}
+
+// Rows [0, M) times one packed matrix of N columns whose k-quads the
+// segments describe. rows_at(m0, rows, x) sets x[r] to row m0 + r;
+// store(m0, rows, n, cols, sums) takes the raw sums sum_k x w of rows
+// m0 .. m0 + rows, columns n .. n + cols (row r at sums + r * kPass).
+template <class RowsAt, class Store>
+HWY_INLINE void PackedProduct(int64_t M, const Segments& sg, int64_t N, const int8_t* packed, const RowsAt& rows_at,
+                              const Store& store) {
+  const int64_t Kq = sg.count * sg.quads;
+  const int8_t* panels = packed + padded_channels(N) * static_cast<int64_t>(sizeof(int32_t));
+  for (int64_t m0 = 0; m0 < M; m0 += static_cast<int64_t>(kRows)) {
+    const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), M - m0));
+    const XE* x[kRows];
+    rows_at(m0, rows, x);
+    for (int64_t n0 = 0; n0 < N; n0 += kQPanel) {
+      const int8_t* panel = panels + n0 * 4 * Kq;
+      for (int64_t c0 = 0; c0 < kQPanel && n0 + c0 < N; c0 += static_cast<int64_t>(kPass)) {
+        HWY_ALIGN int32_t out[kRows * kPass];
+        DotPassRows<kRows>(rows, x, sg, panel + 4 * c0, out);
+        const int64_t cols = std::min<int64_t>(static_cast<int64_t>(kPass), N - n0 - c0);
+        store(m0, rows, n0 + c0, cols, out);
+      }
+    }
+  }
+}
+
+// rtml_requantize_output (kernels/quant.h) on int32 lanes, bit for bit
+// (fast_quant_test.cpp compares them on random and extreme values):
+// TFLite's nudge (2^30 or 1 - 2^30 by the product's sign) and truncation
+// toward zero amount to floor((a * m + 2^30) / 2^31) for either sign, whose
+// low 32 bits a logical shift of the 64-bit sum gives. lo and hi: the clamp
+// minus the output zero point (so the sum cannot overflow).
+HWY_INLINE V32 RequantizeLanes(V32 acc, V32 multiplier, V32 shift, V32 zy, V32 lo, V32 hi) {
+  const D32 d;
+#if HWY_TARGET == HWY_SCALAR
+  const int32_t z = hn::GetLane(zy);
+  return hn::Set(d, rtml_requantize_output(hn::GetLane(acc), hn::GetLane(multiplier), hn::GetLane(shift), z,
+                                           hn::GetLane(lo) + z, hn::GetLane(hi) + z));
+#else
+  const hn::RebindToUnsigned<D32> du;
+  const hn::Repartition<uint64_t, D32> du64;
+  const V32 zero = hn::Zero(d), one = hn::Set(d, 1);
+  const auto left = hn::BitCast(du, hn::Max(shift, zero));
+  const V32 right = hn::Max(hn::Neg(shift), zero);
+  const V32 a = hn::BitCast(d, hn::BitCast(du, acc) << left);  // wraps, as the scalar routine
+  const auto nudge = hn::Set(du64, uint64_t{1} << 30);
+  const auto even = hn::ShiftRight<31>(hn::Add(hn::BitCast(du64, hn::MulEven(a, multiplier)), nudge));
+  const V32 a_odd = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(du64, a)));
+  const V32 m_odd = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(du64, multiplier)));
+  const auto odd = hn::ShiftRight<31>(hn::Add(hn::BitCast(du64, hn::MulEven(a_odd, m_odd)), nudge));
+  V32 x = hn::OddEven(hn::BitCast(d, hn::ShiftLeft<32>(odd)), hn::BitCast(d, even));
+  const V32 min = hn::Set(d, INT32_MIN);
+  x = hn::IfThenElse(hn::And(hn::Eq(a, min), hn::Eq(multiplier, min)), hn::Set(d, INT32_MAX), x);
+  // RoundingDivideByPOT(x, right)
+  const V32 mask = hn::BitCast(d, hn::Sub(hn::Set(du, 1u) << hn::BitCast(du, right), hn::Set(du, 1u)));
+  const V32 threshold = hn::Add(hn::ShiftRight<1>(mask), hn::IfThenElseZero(hn::Lt(x, zero), one));
+  x = hn::Add(x >> right, hn::IfThenElseZero(hn::Gt(hn::And(x, mask), threshold), one));
+  return hn::Add(hn::Min(hn::Max(x, lo), hi), zy);
+#endif
+}
+
+// The outputs of `cols` channels from their raw sums: bias + sum - zx *
+// weight sum (exact modulo 2^32), requantized with the constants of channel
+// `channel` on. dst[c] gets channel c's.
+HWY_INLINE void RequantizeChannels(const int32_t* sums, int64_t cols, const int32_t* bias, const int32_t* wsum,
+                                   int32_t zx, const Output& out, int64_t channel, int8_t* dst) {
+  const D32 d;
+  const hn::Rebind<int8_t, D32> d8;
+  const int64_t L = static_cast<int64_t>(kL32);
+  const int64_t step = out.per_channel ? 1 : 0;
+  const int32_t* mult = out.multiplier + channel * step;
+  const int32_t* shift = out.shift + channel * step;
+  const V32 zy = hn::Set(d, out.zy), lo = hn::Set(d, out.lo - out.zy), hi = hn::Set(d, out.hi - out.zy);
+  const V32 vzx = hn::Set(d, zx);
+  int64_t c = 0;
+  for (; c + L <= cols; c += L) {
+    V32 acc = hn::Sub(hn::LoadU(d, sums + c), hn::Mul(vzx, hn::LoadU(d, wsum + c)));  // wraps
+    if (bias) acc = hn::Add(acc, hn::LoadU(d, bias + c));
+    const V32 m = out.per_channel ? hn::LoadU(d, mult + c) : hn::Set(d, mult[0]);
+    const V32 s = out.per_channel ? hn::LoadU(d, shift + c) : hn::Set(d, shift[0]);
+    hn::StoreU(hn::DemoteTo(d8, RequantizeLanes(acc, m, s, zy, lo, hi)), d8, dst + c);
+  }
+  for (; c < cols; ++c) {
+    const uint32_t b = bias ? static_cast<uint32_t>(bias[c]) : 0u;
+    const uint32_t acc = b + static_cast<uint32_t>(sums[c]) - static_cast<uint32_t>(zx) * static_cast<uint32_t>(wsum[c]);
+    dst[c] = out(channel + c, static_cast<int32_t>(acc));
+  }
+}
+
+// A tile of outputs, ys[r * kPass + c] for `rows` consecutive positions
+// and `cols` channels, into Y at y[c * ldy + r].
+HWY_INLINE void StoreTransposed(const int8_t* ys, size_t rows, int64_t cols, int8_t* y, int64_t ldy) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (rows == 8 && cols == 16) {  // a whole tile: 8 x 16 bytes transposed by two byte permutes (VBMI)
+    static const auto index = [] {
+      struct { alignas(64) uint8_t lo[64], hi[64]; } t{};
+      for (int j = 0; j < 64; ++j) {  // output byte j = channel j / 8 (+ 8), row j % 8 of rows 0-3 | 4-7
+        const int c = j / 8, r = j % 8;
+        t.lo[j] = static_cast<uint8_t>((r < 4 ? 0 : 64) + (r % 4) * 16 + c);
+        t.hi[j] = static_cast<uint8_t>((r < 4 ? 0 : 64) + (r % 4) * 16 + c + 8);
+      }
+      return t;
+    }();
+    const __m512i a = _mm512_load_si512(ys), b = _mm512_load_si512(ys + 64);
+    HWY_ALIGN int8_t t[128];
+    _mm512_store_si512(t, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.lo), b));
+    _mm512_store_si512(t + 64, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.hi), b));
+    for (int64_t c = 0; c < 16; ++c) std::memcpy(y + c * ldy, t + c * 8, 8);
+    return;
+  }
+#endif
+  for (int64_t c = 0; c < cols; ++c)
+    for (size_t r = 0; r < rows; ++r) y[c * ldy + static_cast<int64_t>(r)] = ys[r * kPass + static_cast<size_t>(c)];
+}
+
+void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
+  const Operands<rtml_qmatmul_params> o(p, operands);
+  const int64_t matrix_bytes = qpacked_bytes(p.K, p.N), Kq = quads(p.K), ldx = 4 * Kq;
+  const Segments sg{1, Kq, 1, 0, 0};
+  XE* rows_x = reinterpret_cast<XE*>(o.scratch);
+  for (int64_t b = 0; b < p.batch_count; ++b) {
+    const int8_t* xb = o.x + b * p.x_batch_stride;
+    const int8_t* wb = o.w + (p.w_batch_stride != 0 ? b * matrix_bytes : 0);
+    const int32_t* wsum = reinterpret_cast<const int32_t*>(wb);
+    int8_t* yb = o.y + b * p.M * p.N;
+    PackedProduct(
+        p.M, sg, p.N, wb,
+        [&](int64_t m0, size_t rows, const XE** x) {  // the rows as XE, zero-padded to whole k-quads
+          const int64_t K = p.K;  // a local: stores of bytes may alias the params
+          for (size_t r = 0; r < rows; ++r) {
+            const int8_t* HWY_RESTRICT row = xb + (m0 + static_cast<int64_t>(r)) * K;
+            XE* HWY_RESTRICT d = rows_x + static_cast<int64_t>(r) * ldx;
+            for (int64_t k = 0; k < K; ++k) d[k] = ToX(row[k]);
+            for (int64_t k = K; k < ldx; ++k) d[k] = 0;
+            x[r] = d;
+          }
+        },
+        [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
+          for (size_t r = 0; r < rows; ++r)
+            RequantizeChannels(sums + r * kPass, cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx + kXOffset,
+                               o.output, n, yb + (m0 + static_cast<int64_t>(r)) * p.N + n);
+        });
+  }
+}
+
+// Convolutions as products: X of one group copied channels-last into a
+// plane padded with the zero point (scratch), so the im2col row of an
+// output position is read in place, in segments of conv_segments.
+void S8Conv(const rtml_qconv_params& p, void* const* operands) {
+  const Operands<rtml_qconv_params> o(p, operands);
+  const int64_t cin = p.C / p.group, cout_g = p.C_out / p.group, positions = p.OH * p.OW;
+  const ConvSegments cs = conv_segments(p);
+  const Segments sg{cs.count, cs.quads, cs.per_row, cs.row_step, cs.col_step};
+  const int64_t group_bytes = qpacked_bytes(cs.count * cs.quads * 4, cout_g);
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  XE* plane = reinterpret_cast<XE*>(o.scratch);
+  const XE pad = ToX(o.zx);
+  for (int64_t nb = 0; nb < p.N; ++nb)
+    for (int64_t g = 0; g < p.group; ++g) {
+      const int8_t* xg = o.x + (nb * p.C + g * cin) * p.H * p.W;
+      std::fill(plane, plane + hp * wp * cin, pad);
+      std::fill(plane + hp * wp * cin, plane + hp * wp * cin + kPlaneSlack, XE{0});
+      const int64_t H = p.H, W = p.W;  // locals: stores of bytes may alias the params
+      for (int64_t ic = 0; ic < cin; ++ic)
+        for (int64_t ih = 0; ih < H; ++ih) {
+          XE* HWY_RESTRICT dst = plane + ((ih + p.pad_top) * wp + p.pad_left) * cin + ic;
+          const int8_t* HWY_RESTRICT src = xg + (ic * H + ih) * W;
+          for (int64_t iw = 0; iw < W; ++iw) dst[iw * cin] = ToX(src[iw]);
+        }
+      const int8_t* wg = o.w + g * group_bytes;
+      const int32_t* wsum = reinterpret_cast<const int32_t*>(wg);
+      const int32_t* bg = o.bias ? o.bias + g * cout_g : nullptr;
+      int8_t* yg = o.y + (nb * p.C_out + g * cout_g) * positions;
+      PackedProduct(
+          positions, sg, cout_g, wg,
+          [&](int64_t m0, size_t rows, const XE** x) {
+            for (size_t r = 0; r < rows; ++r) {
+              const int64_t m = m0 + static_cast<int64_t>(r), oh = m / p.OW, ow = m % p.OW;
+              x[r] = plane + (oh * p.stride_h * wp + ow * p.stride_w) * cin;
+            }
+          },
+          [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
+            HWY_ALIGN int8_t ys[kRows * kPass];  // [row][channel]; Y wants [channel][position]
+            for (size_t r = 0; r < rows; ++r)
+              RequantizeChannels(sums + r * kPass, cols, bg ? bg + n : nullptr, wsum + n, o.zx + kXOffset, o.output,
+                                 g * cout_g + n, ys + r * kPass);
+            StoreTransposed(ys, rows, cols, yg + n * positions + m0, positions);
+          });
+    }
+}
+
+void S8DepthwiseConv(const rtml_qconv_params& p, void* const* operands) {
+  const D32 d32;
+  const DH dh;
+  const hn::Rebind<int8_t, D32> d8;
+  const Operands<rtml_qconv_params> o(p, operands);
+  const V32 zy = hn::Set(d32, o.output.zy), lo = hn::Set(d32, o.output.lo - o.output.zy),
+            hi = hn::Set(d32, o.output.hi - o.output.zy);
+  int16_t* plane = o.scratch;  // one channel, zero-bordered
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  const int64_t multiplier = p.C_out / p.C, taps = p.KH * p.KW, positions = p.OH * p.OW;
+  HWY_ALIGN int32_t lanes[kL32];
+  for (int64_t nb = 0; nb < p.N; ++nb)
+    for (int64_t c = 0; c < p.C; ++c) {
+      std::fill(plane, plane + hp * wp + kPlaneSlack, int16_t{0});
+      const int8_t* xc = o.x + (nb * p.C + c) * p.H * p.W;
+      for (int64_t ih = 0; ih < p.H; ++ih)
+        for (int64_t iw = 0; iw < p.W; ++iw)
+          plane[(ih + p.pad_top) * wp + iw + p.pad_left] = static_cast<int16_t>(xc[ih * p.W + iw] - o.zx);
+      for (int64_t oc = c * multiplier; oc < (c + 1) * multiplier; ++oc) {
+        const int8_t* wc = o.w + oc * taps;
+        const uint32_t b = o.bias ? static_cast<uint32_t>(o.bias[oc]) : 0u;
+        const int64_t i = o.output.per_channel ? oc : 0;
+        const V32 bias = hn::Set(d32, static_cast<int32_t>(b)), multiplier = hn::Set(d32, o.output.multiplier[i]),
+                  shift = hn::Set(d32, o.output.shift[i]);
+        int8_t* yc = o.y + (nb * p.C_out + oc) * positions;
+        for (int64_t oh = 0; oh < p.OH; ++oh) {
+          const int16_t* rows = plane + oh * p.stride_h * wp;
+          int64_t ow = 0;
+          if (p.stride_w == 1) {
+            for (; ow < p.OW; ow += static_cast<int64_t>(kL32)) {  // the last vector reads into the slack
+              V32 acc = hn::Zero(d32);
+              for (int64_t kh = 0; kh < p.KH; ++kh)
+                for (int64_t kw = 0; kw < p.KW; ++kw) {
+                  const int16_t* xr = rows + kh * p.dilation_h * wp + ow + kw * p.dilation_w;
+                  acc = hn::Add(acc, hn::Mul(hn::PromoteTo(d32, hn::LoadU(dh, xr)), hn::Set(d32, wc[kh * p.KW + kw])));
+                }
+              acc = RequantizeLanes(hn::Add(acc, bias), multiplier, shift, zy, lo, hi);
+              const int64_t n = std::min<int64_t>(static_cast<int64_t>(kL32), p.OW - ow);
+              if (n == static_cast<int64_t>(kL32)) {
+                hn::StoreU(hn::DemoteTo(d8, acc), d8, yc + oh * p.OW + ow);
+              } else {
+                hn::Store(acc, d32, lanes);
+                for (int64_t i = 0; i < n; ++i) yc[oh * p.OW + ow + i] = static_cast<int8_t>(lanes[i]);
+              }
+            }
+            continue;
+          }
+          for (; ow < p.OW; ++ow) {
+            uint32_t acc = b;
+            for (int64_t kh = 0; kh < p.KH; ++kh)
+              for (int64_t kw = 0; kw < p.KW; ++kw)
+                acc += static_cast<uint32_t>(rows[kh * p.dilation_h * wp + ow * p.stride_w + kw * p.dilation_w] *
+                                             wc[kh * p.KW + kw]);
+            yc[oh * p.OW + ow] = o.output(oc, static_cast<int32_t>(acc));
+          }
+        }
+      }
+    }
+}
+
+const char* S8TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+void S8RequantizeLanes(int64_t n, const int32_t* acc, const int32_t* multiplier, const int32_t* shift, int32_t zy,
+                       int32_t lo, int32_t hi, int32_t* out) {
+  const D32 d;
+  const V32 vzy = hn::Set(d, zy), vlo = hn::Set(d, lo - zy), vhi = hn::Set(d, hi - zy);
+  for (int64_t i = 0; i < n; i += static_cast<int64_t>(kL32)) {
+    HWY_ALIGN int32_t a[kL32] = {}, m[kL32] = {}, s[kL32] = {}, y[kL32];
+    const size_t k = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kL32), n - i));
+    std::memcpy(a, acc + i, k * sizeof(int32_t));
+    std::memcpy(m, multiplier + i, k * sizeof(int32_t));
+    std::memcpy(s, shift + i, k * sizeof(int32_t));
+    hn::Store(RequantizeLanes(hn::Load(d, a), hn::Load(d, m), hn::Load(d, s), vzy, vlo, vhi), d, y);
+    std::memcpy(out + i, y, k * sizeof(int32_t));
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace rtml::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace rtml::kernels {
+
+HWY_EXPORT(S8FullyConnected);
+HWY_EXPORT(S8Conv);
+HWY_EXPORT(S8DepthwiseConv);
+HWY_EXPORT(S8TargetName);
+HWY_EXPORT(S8RequantizeLanes);
+
+int64_t qpacked_bytes(int64_t K, int64_t N) {
+  return padded_channels(N) * static_cast<int64_t>(sizeof(int32_t)) + padded_channels(N) * 4 * quads(K);
+}
+
+void qpack(int64_t K, int64_t N, const int8_t* w, int64_t stride_k, int64_t stride_n, int8_t* dst) {
+  (void)fast_quant_target();  // resolves the dispatch now, at prepare, not in the first run
+  const int64_t Np = padded_channels(N), Kq = quads(K);
+  std::memset(dst, 0, static_cast<size_t>(qpacked_bytes(K, N)));
+  int32_t* wsum = reinterpret_cast<int32_t*>(dst);
+  int8_t* panels = dst + Np * static_cast<int64_t>(sizeof(int32_t));
+  for (int64_t n = 0; n < N; ++n) {
+    int8_t* panel = panels + n / kQPanel * kQPanel * 4 * Kq;
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int8_t v = w[k * stride_k + n * stride_n];
+      sum += v;
+      panel[(k / 4) * 4 * kQPanel + (n % kQPanel) * 4 + k % 4] = v;
+    }
+    wsum[n] = sum;
+  }
+}
+
+int64_t s8_fully_connected_hwy_scratch(const rtml_qmatmul_params& p) {
+  return kMaxTileRows * 4 * quads(p.K) * static_cast<int64_t>(sizeof(int16_t));
+}
+
+int64_t qpacked_conv_bytes(const rtml_qconv_params& p) {
+  const ConvSegments s = conv_segments(p);
+  return p.group * qpacked_bytes(s.count * s.quads * 4, p.C_out / p.group);
+}
+
+void qpack_conv(const rtml_qconv_params& p, const int8_t* w, int8_t* dst) {
+  const ConvSegments s = conv_segments(p);
+  const int64_t cin = p.C / p.group, cout_g = p.C_out / p.group, K = s.count * s.quads * 4;
+  std::vector<int8_t> rows(static_cast<size_t>(cout_g * K));  // [cout_g x K] in the segments' order
+  for (int64_t g = 0; g < p.group; ++g) {
+    std::fill(rows.begin(), rows.end(), int8_t{0});
+    for (int64_t n = 0; n < cout_g; ++n)
+      for (int64_t ic = 0; ic < cin; ++ic)
+        for (int64_t kh = 0; kh < p.KH; ++kh)
+          for (int64_t kw = 0; kw < p.KW; ++kw) {
+            const int64_t seg = kh * s.per_row + (s.per_row == 1 ? 0 : kw);
+            const int64_t e = s.per_row == 1 ? kw * cin + ic : ic;
+            rows[static_cast<size_t>(n * K + seg * s.quads * 4 + e)] =
+                w[(((g * cout_g + n) * cin + ic) * p.KH + kh) * p.KW + kw];
+          }
+    qpack(K, cout_g, rows.data(), 1, K, dst + g * qpacked_bytes(K, cout_g));
+  }
+}
+
+int64_t s8_conv_hwy_scratch(const rtml_qconv_params& p) {
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  return (hp * wp * (p.C / p.group) + kPlaneSlack) * static_cast<int64_t>(sizeof(int16_t));
+}
+
+int64_t s8_depthwise_conv_hwy_scratch(const rtml_qconv_params& p) {
+  int64_t hp = 0, wp = 0;
+  plane_size(p, &hp, &wp);
+  return (hp * wp + kPlaneSlack) * static_cast<int64_t>(sizeof(int16_t));
+}
+
+const char* fast_quant_target() { return HWY_DYNAMIC_DISPATCH(S8TargetName)(); }
+
+void requantize_lanes(int64_t n, const int32_t* acc, const int32_t* multiplier, const int32_t* shift, int32_t zy,
+                      int32_t lo, int32_t hi, int32_t* out) {
+  HWY_DYNAMIC_DISPATCH(S8RequantizeLanes)(n, acc, multiplier, shift, zy, lo, hi, out);
+}
+
+}  // namespace rtml::kernels
+
+RTML_KERNEL(rtml_s8_fully_connected__hwy) {
+  using namespace rtml::kernels;
+  HWY_DYNAMIC_DISPATCH(S8FullyConnected)(*static_cast<const rtml_qmatmul_params*>(params), operands);
+  return 0;
+}
+
+RTML_KERNEL(rtml_s8_conv__hwy) {
+  using namespace rtml::kernels;
+  HWY_DYNAMIC_DISPATCH(S8Conv)(*static_cast<const rtml_qconv_params*>(params), operands);
+  return 0;
+}
+
+RTML_KERNEL(rtml_s8_depthwise_conv__hwy) {
+  using namespace rtml::kernels;
+  HWY_DYNAMIC_DISPATCH(S8DepthwiseConv)(*static_cast<const rtml_qconv_params*>(params), operands);
+  return 0;
+}
+#endif  // HWY_ONCE

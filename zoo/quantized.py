@@ -1,0 +1,84 @@
+"""The zoo's int8 models: QDQ ONNX files made by `rtml quantize` from zoo models.
+
+For each model of QUANTIZED that was just exported, NAME_int8/ gets:
+
+    NAME_int8/model.onnx          `rtml quantize`'s output: int8 weights per output channel,
+                                  int8 activations (minmax over NAME's test data), int32 bias
+    NAME_int8/quantize.json       its report (scales, SQNR per layer, weight bytes, accuracy)
+    NAME_int8/test_data_set_K/    NAME's inputs (and labels); as expected outputs, what the
+                                  ONNX spec says the QDQ file computes (zoo/qdq_eval.py: float
+                                  dequantize, QuantizeLinear rounding half to even), not rtml's
+
+and a manifest entry like NAME's, with `quantized_from`, `quantization`, the bytes of the
+file's initializers as `parameter_bytes`, and the report's accuracy (`float_top1` and
+`int8_top1` for classifiers, else `max_abs_error` and `mean_abs_error` of the int8 outputs
+against the float model's). No TorchScript: the torch backend lists them as not covered.
+
+generate.py runs this when given --rtml (rtml zoo passes itself); the quantizer runs in
+the zoo folder with relative paths, so the report is the same wherever the zoo is.
+"""
+import json
+import os
+import shutil
+import subprocess
+
+import onnx
+from onnx import numpy_helper
+
+from qdq_eval import run_qdq
+
+QUANTIZED = ("matvec_256", "digits_mlp", "digits_cnn", "gesture_cnn")
+
+
+def quantize(rtml, out, entry):
+    """Makes entry's int8 version in out/; returns its manifest entry."""
+    src = entry["name"]
+    name = src + "_int8"
+    d = os.path.join(out, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    cmd = [rtml, "quantize", entry["files"]["onnx"], "--out", f"{name}/model.onnx", "--report", f"{name}/quantize.json"]
+    r = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {r.returncode}): {r.stderr.strip()[-1000:]}")
+    model = onnx.load(os.path.join(d, "model.onnx"))
+    test_dirs = []
+    for k, sd in enumerate(entry["files"]["test_data"]):
+        dst = f"{name}/test_data_set_{k}"
+        os.makedirs(os.path.join(out, dst))
+        feeds = {}
+        for i, spec in enumerate(entry["inputs"]):
+            f = f"input_{i}.pb"
+            shutil.copyfile(os.path.join(out, sd, f), os.path.join(out, dst, f))
+            t = onnx.TensorProto()
+            with open(os.path.join(out, sd, f), "rb") as fh:
+                t.ParseFromString(fh.read())
+            feeds[spec["name"]] = numpy_helper.to_array(t)
+        if os.path.exists(os.path.join(out, sd, "label.pb")):
+            shutil.copyfile(os.path.join(out, sd, "label.pb"), os.path.join(out, dst, "label.pb"))
+        for i, (spec, y) in enumerate(zip(entry["outputs"], run_qdq(model, feeds))):
+            with open(os.path.join(out, dst, f"output_{i}.pb"), "wb") as fh:
+                fh.write(numpy_helper.from_array(y.astype("float32"), spec["name"]).SerializeToString())
+        test_dirs.append(dst)
+    with open(os.path.join(d, "quantize.json")) as f:
+        rep = json.load(f)
+
+    e = {k: v for k, v in entry.items() if k not in ("pytorch_top1", "files")}
+    e["name"] = name
+    e["description"] = f"{src} quantized to int8 by rtml quantize (QDQ): " + entry["description"]
+    e["stochastic_outputs"] = []
+    e["parameter_bytes"] = rep["parameter_bytes"]["after"]
+    e["files"] = {"onnx": f"{name}/model.onnx", "test_data": test_dirs, "report": f"{name}/quantize.json"}
+    e["quantized_from"] = src
+    s = rep["settings"]
+    e["quantization"] = {"weights": s["weights"], "activations": s["activations"], "method": s["method"],
+                         "weight_bytes": rep["weight_bytes"]}
+    acc = rep["accuracy"]
+    if acc["float_top1"] is not None:
+        e["float_top1"] = acc["float_top1"]
+        e["int8_top1"] = acc["int8_top1"]
+    else:
+        e["max_abs_error"] = max(o["max_abs_error"] for o in acc["outputs"])
+        e["mean_abs_error"] = max(o["mean_abs_error"] for o in acc["outputs"])
+    e["sqnr_db"] = {row["node"]: row["sqnr_db"] for row in rep["layers"]}
+    return e
