@@ -503,3 +503,26 @@ TEST(FuseQdq, SigmoidAndTanhAreTableLookups) {
     EXPECT_EQ(fused[255], 127);
   }
 }
+
+TEST(FuseQdq, AChainOfPassThroughOpsRunsOnInt8) {
+  // DequantizeLinear -> MaxPool -> Flatten -> QuantizeLinear (what `rtml
+  // quantize` writes): both on the int8 data, equal to the float path.
+  GraphBuilder gb;
+  const ir::TensorId in = gb.input("x", {1, 2, 4, 4});
+  gb.g.tensors[in].dtype = DType::I8;
+  const ir::TensorId xf = gb.node("DequantizeLinear", {in, scalar(gb, "xs", 0.1f), zero_point<int8_t>(gb, "xzp", 5)});
+  const ir::TensorId pooled =
+      gb.node("MaxPool", {xf}, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}});
+  const ir::TensorId flat = gb.node("Flatten", {pooled});
+  gb.g.outputs = {gb.node("QuantizeLinear", {flat, scalar(gb, "ys", 0.1f), zero_point<int8_t>(gb, "yzp", 5)})};
+  const std::vector<int8_t> x = random_values<int8_t>(32, -128, 127, 12);
+  plan::Plan p;
+  const std::vector<int8_t> fused = run(gb.g, x, 8, true, &p);
+  EXPECT_EQ(report_of(p, "fuse_qdq").summary,
+            "fused 0 QDQ groups into int8 steps; 2 ops on int8 data: n1 (MaxPool), n2 (Flatten)");
+  ASSERT_EQ(p.steps.size(), 2u);  // the Flatten copies into the graph output
+  EXPECT_EQ(p.steps[0].step.kernel, "rtml_s8_maxpool__ref");
+  EXPECT_EQ(p.steps[0].node_name, "n0 + n1");
+  EXPECT_EQ(p.steps[1].node_name, "n2 + n3");
+  EXPECT_EQ(fused, run(gb.g, x, 8, false));
+}

@@ -413,50 +413,85 @@ bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp
   return !a.per_axis && !b.per_axis && scale_of(s, a) == scale_of(s, b) && zero_point_of(s, a) == zero_point_of(s, b);
 }
 
-// DequantizeLinear -> pass-through op -> QuantizeLinear (same scale and zero
-// point, the op's output read only by the QuantizeLinear): the op reads the
-// int8 tensor and writes the QuantizeLinear's output; prepared again. A
-// Sigmoid / Tanh there becomes an rtml.fused QLinearSigmoid / QLinearTanh (a
-// table lookup). Returns false (the node as it was) when it does not fit.
-bool fuse_unary(PlanState& s, Links& l, size_t i) {
-  PreparedStep& step = s.steps[i];
-  ir::Node& op = s.graph.nodes[step.node];
-  if (op.inputs.empty() || op.inputs[0] == kNoTensor || op.outputs.size() != 1 || l.producer_step[op.inputs[0]] < 0)
-    return false;
-  const int dq_step = l.producer_step[op.inputs[0]], q_step = only_reader(l, op.outputs[0]);
+// DequantizeLinear -> pass-through ops -> QuantizeLinear (a chain, each
+// output read only by the next op; same scale and zero point at both ends):
+// the first op reads the int8 tensor, the last writes the QuantizeLinear's
+// output, each is prepared again. A Sigmoid / Tanh (alone) becomes an
+// rtml.fused QLinearSigmoid / QLinearTanh (a table lookup). Returns the ops
+// it moved to int8 (empty: the nodes as they were).
+std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
+  const ir::Node& first = s.graph.nodes[s.steps[i].node];
+  if (first.inputs.empty() || first.inputs[0] == kNoTensor || first.outputs.size() != 1 ||
+      l.producer_step[first.inputs[0]] < 0)
+    return {};
+  const int dq_step = l.producer_step[first.inputs[0]];
+  std::vector<int> chain{static_cast<int>(i)};
+  int next = only_reader(l, output0(first));
+  while (!is_lookup(first) && next >= 0) {
+    const ir::Node& n = s.graph.nodes[s.steps[next].node];
+    if (!n.domain.empty() || !is_pass_through(n) || n.outputs.size() != 1 || n.inputs[0] != output0(s.graph.nodes[s.steps[chain.back()].node]))
+      break;
+    chain.push_back(next);
+    next = only_reader(l, output0(n));
+  }
+  const int q_step = next;
   if (!node_if(s, s.steps[dq_step].node, "DequantizeLinear") || q_step < 0 ||
       !node_if(s, s.steps[q_step].node, "QuantizeLinear") || output0(s.graph.nodes[s.steps[q_step].node]) == kNoTensor)
-    return false;
+    return {};
   std::string why;
   const auto x = quantize_op(s, s.steps[dq_step].node, why);
   const auto y = x ? quantize_op(s, s.steps[q_step].node, why) : std::nullopt;
   const TensorId q_out = s.graph.nodes[s.steps[q_step].node].outputs[0];
   const DType t = s.info[q_out].dtype;
   if (!y || s.info[x->data].dtype != t || !is_int8(t) || x->per_axis || y->per_axis ||
-      (!is_lookup(op) && !same_quantization(s, *x, *y)))
-    return false;
-  const ir::Node saved = op;
-  op.inputs[0] = x->data;
-  op.outputs[0] = q_out;
-  if (op.op_type == "AveragePool") op.domain = ops::kFusedDomain;
-  if (is_lookup(op)) {
-    op.domain = ops::kFusedDomain;
-    op.op_type = "QLinear" + op.op_type;
-    op.inputs = {x->data, x->scale, zero_point_operand(s, *x, t, op.name + ":x_zero_point"), y->scale,
-                 zero_point_operand(s, *y, t, op.name + ":y_zero_point")};
+      (!is_lookup(first) && !same_quantization(s, *x, *y)))
+    return {};
+
+  std::vector<ir::Node> saved;
+  for (int j : chain) saved.push_back(s.graph.nodes[s.steps[j].node]);
+  s.graph.nodes[s.steps[chain.front()].node].inputs[0] = x->data;
+  s.graph.nodes[s.steps[chain.back()].node].outputs[0] = q_out;
+  for (int j : chain) {
+    ir::Node& op = s.graph.nodes[s.steps[j].node];
+    if (op.op_type == "AveragePool") op.domain = ops::kFusedDomain;
+    if (is_lookup(op)) {
+      op.domain = ops::kFusedDomain;
+      op.op_type = "QLinear" + op.op_type;
+      op.inputs = {x->data, x->scale, zero_point_operand(s, *x, t, op.name + ":x_zero_point"), y->scale,
+                   zero_point_operand(s, *y, t, op.name + ":y_zero_point")};
+    }
   }
+  // Prepared in order: each op's output type follows from its input's.
+  std::vector<PreparedStep> prepared(chain.size());
   try {
-    if (!prepare_node(s, step.node, step)) throw Error("internal error: the step folded");
-  } catch (const Error&) {  // the op does not take int8 here: as it was
-    op = saved;
-    return false;
+    for (size_t k = 0; k < chain.size(); ++k)
+      if (!prepare_node(s, s.steps[chain[k]].node, prepared[k])) throw Error("internal error: the step folded");
+  } catch (const Error&) {  // an op does not take int8 here: all as they were (their float types again)
+    for (size_t k = 0; k < chain.size(); ++k) {
+      s.graph.nodes[s.steps[chain[k]].node] = saved[k];
+      PreparedStep again;
+      prepare_node(s, s.steps[chain[k]].node, again);
+    }
+    return {};
+  }
+  std::vector<std::string> moved;
+  for (size_t k = 0; k < chain.size(); ++k) {
+    PreparedStep& step = s.steps[chain[k]];
+    step.step = std::move(prepared[k].step);
+    step.inputs = prepared[k].inputs;
+    step.outputs = prepared[k].outputs;
+    moved.push_back(saved[k].name + " (" + saved[k].op_type + ")");
   }
   if (--l.readers[s.steps[dq_step].outputs[0]] == 0) s.steps[dq_step].keep = false;
   s.steps[q_step].keep = false;
-  l.producer_step[q_out] = static_cast<int>(i);
-  step.name = s.steps[dq_step].name + " + " + saved.name + " + " + s.steps[q_step].name;
-  step.op_type = "DequantizeLinear+" + saved.op_type + "+QuantizeLinear";
-  return true;
+  l.producer_step[q_out] = chain.back();
+  PreparedStep& head = s.steps[chain.front()];
+  PreparedStep& tail = s.steps[chain.back()];
+  head.name = s.steps[dq_step].name + " + " + head.name;
+  head.op_type = "DequantizeLinear+" + head.op_type;
+  tail.name += " + " + s.steps[q_step].name;
+  tail.op_type += "+QuantizeLinear";
+  return moved;
 }
 
 }  // namespace
@@ -474,8 +509,7 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     const ir::Node& op = s.graph.nodes[step.node];
     if (!step.keep || !op.domain.empty()) continue;
     if (is_pass_through(op) || is_lookup(op)) {
-      const std::string kind = op.op_type;
-      if (fuse_unary(s, l, i)) moved.push_back(op.name + " (" + kind + ")");
+      for (std::string& m : fuse_unary(s, l, i)) moved.push_back(std::move(m));
       continue;
     }
     if (!(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
