@@ -83,24 +83,48 @@ template void maxpool<double>(const PoolParams&, const double*, double*, int64_t
 template void maxpool<uint8_t>(const PoolParams&, const uint8_t*, uint8_t*, int64_t*);
 template void maxpool<int8_t>(const PoolParams&, const int8_t*, int8_t*, int64_t*);
 
-void avgpool_f32(const PoolParams& p, const float* x, float* y) {
+namespace {
+
+// y[k] = finish(sum, taps inside the input, taps inside the padded input) of
+// every window, the sum of x over its taps inside the input in Acc.
+template <class Acc, class T, class U, class F>
+void window_sums(const PoolParams& p, const T* x, U* y, F&& finish) {
   for (int64_t plane = 0; plane < p.planes; ++plane) {
-    const float* xp = x + plane * p.in_size;
-    float* yp = y + plane * p.out_size;
+    const T* xp = x + plane * p.in_size;
+    U* yp = y + plane * p.out_size;
     int64_t o[kMaxPoolSpatial] = {};
     for (int64_t k = 0; k < p.out_size; ++k) {
-      float sum = 0;
+      Acc sum = 0;
       int64_t count = 0;
       const int64_t padded = for_each_tap(p, o, [&](int64_t flat, const int64_t*) {
         sum += xp[flat];
         ++count;
       });
-      const int64_t div = p.count_include_pad ? padded : count;
-      yp[k] = div > 0 ? sum / static_cast<float>(div) : 0.0f;
+      yp[k] = finish(sum, count, padded);
       next_index(o, p.out_shape, p.spatial);
     }
   }
 }
+
+}  // namespace
+
+void avgpool_f32(const PoolParams& p, const float* x, float* y) {
+  window_sums<float>(p, x, y, [&](float sum, int64_t count, int64_t padded) {
+    const int64_t div = p.count_include_pad ? padded : count;
+    return div > 0 ? sum / static_cast<float>(div) : 0.0f;
+  });
+}
+
+template <class T>
+void avgpool_quantized(const PoolParams& p, const T* x, T* y) {
+  window_sums<int64_t>(p, x, y, [](int64_t sum, int64_t count, int64_t) {
+    const int64_t half = count / 2;
+    return static_cast<T>(count == 0 ? 0 : sum > 0 ? (sum + half) / count : (sum - half) / count);
+  });
+}
+
+template void avgpool_quantized<int8_t>(const PoolParams&, const int8_t*, int8_t*);
+template void avgpool_quantized<uint8_t>(const PoolParams&, const uint8_t*, uint8_t*);
 
 void lppool_f32(const PoolParams& p, const float* x, float* y) {
   for (int64_t plane = 0; plane < p.planes; ++plane) {
@@ -173,6 +197,18 @@ RTML_MAXPOOL_TYPES(RTML_POOL_DEFINE)
 RTML_KERNEL(rtml_f32_avgpool__ref) {
   rtml::kernels::avgpool_f32(*static_cast<const rtml_pool_params*>(params), static_cast<const float*>(operands[0]),
                              static_cast<float*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_s8_avgpool__ref) {
+  rtml::kernels::avgpool_quantized(*static_cast<const rtml_pool_params*>(params), static_cast<const int8_t*>(operands[0]),
+                                   static_cast<int8_t*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_u8_avgpool__ref) {
+  rtml::kernels::avgpool_quantized(*static_cast<const rtml_pool_params*>(params),
+                                   static_cast<const uint8_t*>(operands[0]), static_cast<uint8_t*>(operands[1]));
   return 0;
 }
 

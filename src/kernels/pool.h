@@ -14,6 +14,10 @@
  * Entry points (operands in brackets):
  *   rtml_<t>_maxpool__ref         [X, Y, Indices?]  t = f32 f64 u8 s8
  *   rtml_f32_avgpool__ref         [X, Y]
+ *   rtml_<t>_avgpool__ref         [X, Y]            t = s8 u8: quantized data whose
+ *                                 input and output share scale and zero point, as
+ *                                 TFLite's: the mean of the stored values of the taps
+ *                                 inside the input, half away from zero (count_include_pad 0)
  *   rtml_f32_lppool__ref          [X, Y]
  *   rtml_<t>_global_maxpool__ref  [X, Y]            t = f32 f64 u8 s8
  *   rtml_f32_global_avgpool__ref  [X, Y]
@@ -56,6 +60,8 @@ typedef struct rtml_global_pool_params {
 RTML_MAXPOOL_TYPES(RTML_POOL_DECLARE)
 #undef RTML_POOL_DECLARE
 RTML_KERNEL(rtml_f32_avgpool__ref);
+RTML_KERNEL(rtml_s8_avgpool__ref);
+RTML_KERNEL(rtml_u8_avgpool__ref);
 RTML_KERNEL(rtml_f32_lppool__ref);
 RTML_KERNEL(rtml_f32_global_avgpool__ref);
 RTML_KERNEL(rtml_f32_global_lppool__ref);
@@ -75,6 +81,9 @@ template <class T>
 void maxpool(const PoolParams& p, const T* x, T* y, int64_t* indices);
 
 void avgpool_f32(const PoolParams& p, const float* x, float* y);
+// int8 / uint8: TFLite's integer average (a window without taps gives 0).
+template <class T>
+void avgpool_quantized(const PoolParams& p, const T* x, T* y);
 // (sum over taps inside the input of |x|^p)^(1/p).
 void lppool_f32(const PoolParams& p, const float* x, float* y);
 

@@ -197,6 +197,24 @@ void dequantize(const rtml_quantize_params& p, void* const* operands) {
   }
 }
 
+// Add (add = true) or Mul of two quantized tensors (rtml_qbinary_params).
+template <class T>
+void qbinary(const rtml_qbinary_params& p, void* const* operands, bool add) {
+  const T* a = static_cast<const T*>(operands[0]);
+  const T* b = static_cast<const T*>(operands[p.b_slot]);
+  T* y = static_cast<T*>(operands[p.out_slot]);
+  broadcast_for_each(p.bc, [&](int64_t o, int64_t ia, int64_t ib, int64_t) {
+    const int32_t va = static_cast<int32_t>(a[ia]) - p.a_zero_point, vb = static_cast<int32_t>(b[ib]) - p.b_zero_point;
+    const int32_t r =
+        add ? rtml_requantize(rtml_requantize(va * (1 << p.left_shift), p.a_multiplier, p.a_shift) +
+                                  rtml_requantize(vb * (1 << p.left_shift), p.b_multiplier, p.b_shift),
+                              p.y_multiplier, p.y_shift)
+            : rtml_requantize(va * vb, p.y_multiplier, p.y_shift);
+    const int64_t v = int64_t(r) + p.y_zero_point;
+    y[o] = static_cast<T>(km::max<int64_t>(p.act_min, km::min<int64_t>(p.act_max, v)));
+  });
+}
+
 }  // namespace
 }  // namespace rtml::kernels
 
@@ -235,6 +253,23 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DEFINE)
   }                                                                                                          \
   RTML_KERNEL(rtml_##t##_dequantize__ref) {                                                                  \
     dequantize<T>(*static_cast<const rtml_quantize_params*>(params), operands);                              \
+    return 0;                                                                                                \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_qadd__ref) {                                                                         \
+    qbinary<T>(*static_cast<const rtml_qbinary_params*>(params), operands, true);                            \
+    return 0;                                                                                                \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_qmul__ref) {                                                                         \
+    qbinary<T>(*static_cast<const rtml_qbinary_params*>(params), operands, false);                           \
+    return 0;                                                                                                \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_lookup__ref) {                                                                      \
+    const auto& p = *static_cast<const rtml_lookup_params*>(params);                                         \
+    const T* x = static_cast<const T*>(operands[0]);                                                         \
+    const T* table = static_cast<const T*>(operands[p.table_slot]);                                          \
+    T* y = static_cast<T*>(operands[p.out_slot]);                                                            \
+    for (int64_t i = 0; i < p.count; ++i)                                                                    \
+      y[i] = table[static_cast<int32_t>(x[i]) - km::limits<T>::lowest()];                                    \
     return 0;                                                                                                \
   }
 RTML_QUANT_TYPES(RTML_QUANT_DEFINE)

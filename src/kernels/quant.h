@@ -29,6 +29,9 @@
  *   rtml_<t>_quantize__ref          [X, scale, zero_point?, Y]         QuantizeLinear (float X), t s8 u8
  *   rtml_<t>_dequantize__ref        [X, scale, zero_point?, Y]         DequantizeLinear (float Y), t s8 u8 s32
  *   rtml_u8_dynamic_quantize__ref   [X, Y, Y_scale, Y_zero_point]      DynamicQuantizeLinear
+ *   rtml_<t>_qadd__ref, _qmul__ref  [A, (scales, zero points,) B, ..., Y]  QDQ Add / Mul (rtml_qbinary_params), t s8 u8
+ *   rtml_<t>_lookup__ref            [X, ..., Y, table]  y = table[x - lowest]: a 256-entry
+ *                                   table made at prepare (QDQ Sigmoid, Tanh), t s8 u8
  * and, for int8 data with constant int8 weights and constant scales, the
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
  * kernels/fast_quant.h (same params; packed weights and a scratch).
@@ -41,6 +44,7 @@
 #ifndef RTML_KERNELS_QUANT_H
 #define RTML_KERNELS_QUANT_H
 
+#include "kernels/broadcast.h"
 #include "kernels/rtml_kernel.h"
 
 /* TFLite's SaturatingRoundingDoublingHighMul: the high 32 bits of 2*a*b,
@@ -153,6 +157,35 @@ typedef struct rtml_dynamic_quantize_params {
   int64_t numel;
 } rtml_dynamic_quantize_params;
 
+/* Add and Mul of two quantized tensors (NumPy broadcasting: bc), all three
+ * of one type, as TFLite's integer reference kernels (and CMSIS-NN's
+ * arm_elementwise_add_s8 / _mul_s8) compute them; a = A - a_zero_point, b
+ * likewise:
+ *   Add: y = requantize(requantize(a * 2^left_shift, a_multiplier, a_shift)
+ *                       + requantize(b * 2^left_shift, b_multiplier, b_shift),
+ *                       y_multiplier, y_shift)
+ *        with left_shift 20, a_multiplier ~ a_scale / (2 max(a_scale, b_scale)),
+ *        b likewise, y_multiplier ~ 2 max(a_scale, b_scale) / (2^20 y_scale);
+ *   Mul: y = requantize(a * b, y_multiplier, y_shift), y_multiplier ~
+ *        a_scale b_scale / y_scale;
+ * then + y_zero_point, clamped to [act_min, act_max]. */
+typedef struct rtml_qbinary_params {
+  rtml_broadcast bc;
+  int32_t b_slot, out_slot; /* operand slots of B and Y (A is operand 0) */
+  int32_t a_zero_point, b_zero_point, y_zero_point;
+  int32_t left_shift;
+  int32_t a_multiplier, a_shift, b_multiplier, b_shift; /* Add only */
+  int32_t y_multiplier, y_shift;
+  int32_t act_min, act_max;
+} rtml_qbinary_params;
+
+/* A function of one int8 / uint8 tensor as a lookup in a table of 256
+ * outputs (operand table_slot), indexed by x minus the type's lowest value. */
+typedef struct rtml_lookup_params {
+  int64_t count;
+  int32_t out_slot, table_slot;
+} rtml_lookup_params;
+
 /* Products: (name, activation and output type, weight type). */
 #define RTML_QUANT_PRODUCT_TYPES(X) X(s8, int8_t, int8_t) X(u8, uint8_t, uint8_t) X(u8s8, uint8_t, int8_t)
 #define RTML_QUANT_PRODUCT_DECLARE(t, TX, TW)                                                          \
@@ -162,7 +195,8 @@ typedef struct rtml_dynamic_quantize_params {
 RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
 #undef RTML_QUANT_PRODUCT_DECLARE
 #define RTML_QUANT_TYPES(X) X(s8, int8_t) X(u8, uint8_t)
-#define RTML_QUANT_DECLARE(t, T) RTML_KERNEL(rtml_##t##_quantize__ref); RTML_KERNEL(rtml_##t##_dequantize__ref);
+#define RTML_QUANT_DECLARE(t, T) RTML_KERNEL(rtml_##t##_quantize__ref); RTML_KERNEL(rtml_##t##_dequantize__ref); \
+  RTML_KERNEL(rtml_##t##_qadd__ref); RTML_KERNEL(rtml_##t##_qmul__ref); RTML_KERNEL(rtml_##t##_lookup__ref);
 RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
 #undef RTML_QUANT_DECLARE
 RTML_KERNEL(rtml_s32_dequantize__ref);

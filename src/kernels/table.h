@@ -149,6 +149,8 @@ const KernelInfo* find_kernel(std::string_view symbol);
 const KernelInfo& kernel(std::string_view symbol);
 
 // Each family appends its entries (kernels/table_<family>.cpp).
+// The layout of rtml_broadcast (table_elementwise.cpp), for params that nest one.
+const ParamsLayout& broadcast_layout();
 void add_conv_kernels(std::vector<KernelInfo>& table);
 void add_elementwise_kernels(std::vector<KernelInfo>& table);
 void add_linear_kernels(std::vector<KernelInfo>& table);

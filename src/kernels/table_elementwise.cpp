@@ -7,8 +7,6 @@
 
 namespace rtml::kernels {
 
-namespace {
-
 const ParamsLayout& broadcast_layout() {
   static const ParamsLayout l = layout<rtml_broadcast>("rtml_broadcast")
                                     .field("rank", &rtml_broadcast::rank)
@@ -19,6 +17,8 @@ const ParamsLayout& broadcast_layout() {
                                     .build();
   return l;
 }
+
+namespace {
 
 // rtml_variadic_params: its bc[] members one by one (the layout builder
 // nests a struct member, not an array of them).

@@ -37,6 +37,8 @@ void add_pool_kernels(std::vector<KernelInfo>& t) {
   RTML_MAXPOOL_TYPES(RTML_POOL_ENTRIES)
 #undef RTML_POOL_ENTRIES
   t.push_back({"rtml_f32_avgpool__ref", rtml_f32_avgpool__ref, &pool, "X, Y", src, true});
+  t.push_back({"rtml_s8_avgpool__ref", rtml_s8_avgpool__ref, &pool, "X, Y", src, true});
+  t.push_back({"rtml_u8_avgpool__ref", rtml_u8_avgpool__ref, &pool, "X, Y", src, true});
   t.push_back({"rtml_f32_lppool__ref", rtml_f32_lppool__ref, &pool, "X, Y", src, true});
   t.push_back({"rtml_f32_global_avgpool__ref", rtml_f32_global_avgpool__ref, &global, "X, Y", src, true});
   t.push_back({"rtml_f32_global_lppool__ref", rtml_f32_global_lppool__ref, &global, "X, Y", src, true});

@@ -72,6 +72,29 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   static const ParamsLayout dynamic = layout<rtml_dynamic_quantize_params>("rtml_dynamic_quantize_params")
                                           .field("numel", &rtml_dynamic_quantize_params::numel)
                                           .build();
+  using B = rtml_qbinary_params;
+  static const ParamsLayout qbinary = layout<B>("rtml_qbinary_params")
+                                          .nested("bc", &B::bc, broadcast_layout())
+                                          .field("b_slot", &B::b_slot)
+                                          .field("out_slot", &B::out_slot)
+                                          .field("a_zero_point", &B::a_zero_point)
+                                          .field("b_zero_point", &B::b_zero_point)
+                                          .field("y_zero_point", &B::y_zero_point)
+                                          .field("left_shift", &B::left_shift)
+                                          .field("a_multiplier", &B::a_multiplier)
+                                          .field("a_shift", &B::a_shift)
+                                          .field("b_multiplier", &B::b_multiplier)
+                                          .field("b_shift", &B::b_shift)
+                                          .field("y_multiplier", &B::y_multiplier)
+                                          .field("y_shift", &B::y_shift)
+                                          .field("act_min", &B::act_min)
+                                          .field("act_max", &B::act_max)
+                                          .build();
+  static const ParamsLayout lookup = layout<rtml_lookup_params>("rtml_lookup_params")
+                                         .field("count", &rtml_lookup_params::count)
+                                         .field("out_slot", &rtml_lookup_params::out_slot)
+                                         .field("table_slot", &rtml_lookup_params::table_slot)
+                                         .build();
   const char* src = "kernels/quant.cpp";
 #define RTML_QUANT_PRODUCT_ENTRIES(ty, TX, TW)                                                                     \
   t.push_back({"rtml_" #ty "_fully_connected__ref", rtml_##ty##_fully_connected__ref, &qmatmul,                    \
@@ -90,7 +113,12 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_" #ty "_quantize__ref", rtml_##ty##_quantize__ref, &quantize, "X, scale, zero_point?, Y",     \
                src, true});                                                                                        \
   t.push_back({"rtml_" #ty "_dequantize__ref", rtml_##ty##_dequantize__ref, &quantize, "X, scale, zero_point?, Y", \
-               src, true});
+               src, true});                                                                                        \
+  t.push_back({"rtml_" #ty "_qadd__ref", rtml_##ty##_qadd__ref, &qbinary, "A, (scales, zero points,) B, ..., Y",   \
+               src, true});                                                                                        \
+  t.push_back({"rtml_" #ty "_qmul__ref", rtml_##ty##_qmul__ref, &qbinary, "A, (scales, zero points,) B, ..., Y",   \
+               src, true});                                                                                        \
+  t.push_back({"rtml_" #ty "_lookup__ref", rtml_##ty##_lookup__ref, &lookup, "X, ..., Y, table", src, true});
   RTML_QUANT_TYPES(RTML_QUANT_ENTRIES)
 #undef RTML_QUANT_ENTRIES
   const char* fast = "kernels/fast_quant.cpp";

@@ -407,7 +407,10 @@ enum class PoolKind { Max, Average, Lp };
 
 void prepare_pool(OpContext& ctx, PoolKind kind) {
   ctx.expect_inputs(1, 1);
+  // int8 AveragePool only as the planner's fused QDQ form (kFusedDomain).
+  const bool quantized_average = kind == PoolKind::Average && ctx.node().domain == kFusedDomain;
   if (kind == PoolKind::Max) ctx.expect_dtype(0, {DType::F32, DType::F64, DType::U8, DType::I8});
+  else if (quantized_average) ctx.expect_dtype(0, {DType::U8, DType::I8});
   else ctx.expect_dtype(0, {DType::F32});
   const DType dt = ctx.input(0).dtype;
   const Shape& x = ctx.input(0).shape;
@@ -464,6 +467,13 @@ void prepare_pool(OpContext& ctx, PoolKind kind) {
       if (cip != 0 && cip != 1) ctx.fail("attribute count_include_pad must be 0 or 1");
       p.count_include_pad = cip == 1;
       symbol = fast ? "rtml_f32_avgpool__hwy" : "rtml_f32_avgpool__ref";
+      if (quantized_average) {  // averages the stored values: padding (the zero point) must not count
+        if (p.count_include_pad || ceil_mode) ctx.fail("int8 AveragePool needs count_include_pad 0 and ceil_mode 0");
+        for (int d = 0; d < w.n; ++d)
+          if (w.pad_begin[d] >= w.kernel[d] || w.pad_end[d] >= w.kernel[d])
+            ctx.fail("int8 AveragePool needs pads smaller than the kernel");
+        symbol = std::string("rtml_") + pool_type(dt) + "_avgpool__ref";
+      }
       break;
     }
     case PoolKind::Lp: {
@@ -558,6 +568,9 @@ void prepare_batch_normalization(OpContext& ctx) {
 }
 
 }  // namespace
+
+// AveragePool on int8 / uint8 for plan/passes/fuse_qdq.cpp (kFusedDomain).
+void register_pool_fused(Registry& r) { r.add({"AveragePool", prepare_average_pool}); }
 
 void register_conv(Registry& r) {
   r.add({"Conv", prepare_conv});

@@ -258,6 +258,19 @@ const OpDef* find_op(const std::string& op_type) {
   return it == t.end() ? nullptr : &it->second;
 }
 
+const OpDef* find_fused_op(const std::string& op_type) {
+  static const std::map<std::string, OpDef> table = [] {
+    Registry r;
+    register_quant_fused(r);
+    register_pool_fused(r);
+    std::map<std::string, OpDef> m;
+    for (const OpDef& d : r.defs) m.emplace(d.name, d);
+    return m;
+  }();
+  auto it = table.find(op_type);
+  return it == table.end() ? nullptr : &it->second;
+}
+
 std::vector<std::string> supported_ops() {
   std::vector<std::string> names;
   for (const auto& [name, def] : registry()) names.push_back(name);

@@ -220,6 +220,15 @@ struct OpDef {
 const OpDef* find_op(const std::string& op_type);
 std::vector<std::string> supported_ops();
 
+// Ops that only the planner's rewrites make, in their own domain: e.g.
+// plan/passes/fuse_qdq.cpp turns DequantizeLinear -> Conv -> Relu ->
+// QuantizeLinear into one rtml.fused QLinearConv whose output clamp is in
+// the attributes act_min / act_max. They share their prepare code with the
+// ONNX op of the same name; `rtml ops` does not list them. nullptr when
+// there is none.
+inline constexpr const char* kFusedDomain = "rtml.fused";
+const OpDef* find_fused_op(const std::string& op_type);
+
 // Each family file defines one of these; registry.cpp calls them all.
 struct Registry {
   void add(OpDef def);
@@ -233,5 +242,7 @@ void register_normalize(Registry& r);    // Softmax, LogSoftmax, LayerNormalizat
 void register_recurrent(Registry& r);    // RNN, GRU, LSTM
 void register_random(Registry& r);       // RandomNormal, RandomNormalLike, RandomUniform(Like)
 void register_quant(Registry& r);        // (De)QuantizeLinear, DynamicQuantizeLinear, QLinear*, *Integer
+void register_pool_fused(Registry& r);   // kFusedDomain: AveragePool on int8 / uint8
+void register_quant_fused(Registry& r);  // kFusedDomain: QLinearConv, QLinearMatMul (bias, clamp), QLinearAdd, QLinearMul
 
 }  // namespace rtml::ops

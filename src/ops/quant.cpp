@@ -10,9 +10,11 @@
 // (rtml_quantize_scales); otherwise the kernel derives them from the scale
 // operands each run with the same routine.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
+#include "kernels/broadcast_plan.h"
 #include "kernels/fast_quant.h"
 #include "kernels/quant.h"
 #include "ops/op.h"
@@ -50,6 +52,17 @@ bool expect_per_channel(const OpContext& ctx, int i, int64_t n, const char* what
 void full_range(DType t, int32_t& lo, int32_t& hi) {
   lo = t == DType::I8 ? -128 : 0;
   hi = t == DType::I8 ? 127 : 255;
+}
+
+// The clamp of a product's output: the type's whole range, narrowed for the
+// planner's fused products (kFusedDomain: a Relu or Clip before the
+// QuantizeLinear) by the attributes act_min / act_max.
+void activation_range(const OpContext& ctx, DType t, int32_t& lo, int32_t& hi) {
+  full_range(t, lo, hi);
+  if (ctx.node().domain != kFusedDomain) return;
+  lo = static_cast<int32_t>(std::max<int64_t>(lo, ctx.attr_int("act_min", lo)));
+  hi = static_cast<int32_t>(std::min<int64_t>(hi, ctx.attr_int("act_max", hi)));
+  if (lo > hi) ctx.fail("the output clamp [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is empty");
 }
 
 // ---------------------------------------------------------------- (De)QuantizeLinear
@@ -205,7 +218,7 @@ void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t 
   p.bias_slot = s.bias >= 0 && ctx.has_input(s.bias) ? s.bias : -1;
   if (p.bias_slot >= 0 && ctx.input(s.bias).shape != Shape{channels})
     ctx.fail("the bias has shape " + shape_str(ctx.input(s.bias).shape) + "; expected [" + std::to_string(channels) + "]");
-  full_range(t, p.act_min, p.act_max);
+  activation_range(ctx, t, p.act_min, p.act_max);
   p.multiplier_slot = p.shift_slot = p.x_scale_slot = p.w_scale_slot = p.y_scale_slot = -1;
   if (s.y_scale < 0) return;  // *Integer: int32 output
   p.per_channel = expect_per_channel(ctx, s.w_scale, channels, "the weight scale");
@@ -289,7 +302,8 @@ void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
 }
 
 void QLinearMatMul(OpContext& ctx) {
-  ctx.expect_inputs(8, 8);
+  // The fused form (kFusedDomain) may have an int32 bias [N] as input 8.
+  ctx.expect_inputs(8, ctx.node().domain == kFusedDomain ? 9 : 8);
   matmul_product(ctx, kQLinearSlots, "fully_connected");
 }
 
@@ -380,6 +394,100 @@ void ConvInteger(OpContext& ctx) {
   conv_product(ctx, kIntegerSlots, true);
 }
 
+// ---------------------------------------------------------------- Add, Mul
+
+// The planner's fused QDQ Add / Mul (kFusedDomain): inputs A, A_scale,
+// A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point as ONNX
+// Runtime's com.microsoft QLinearAdd; scales and zero points constants. The
+// multipliers as TFLite's integer Add / Mul prepare computes them
+// (rtml_qbinary_params).
+void qlinear_binary(OpContext& ctx, bool add) {
+  ctx.expect_inputs(8, 8);
+  ctx.expect_dtype(0, {DType::I8, DType::U8});
+  const DType t = ctx.input(0).dtype;
+  for (int i : {2, 3, 5, 7})
+    if (ctx.input(i).dtype != t)
+      ctx.fail("input " + std::to_string(i) + " has type " + dtype_name(ctx.input(i).dtype) + "; expected A's type " +
+               dtype_name(t));
+  for (int i : {1, 4, 6}) ctx.expect_dtype(i, {DType::F32});
+  for (int i : {1, 2, 4, 5, 6, 7})
+    if (!ctx.is_constant(i) || !single(ctx, i)) ctx.fail("input " + std::to_string(i) + " must be a constant scalar");
+  const Shape& a = ctx.input(0).shape;
+  const Shape& b = ctx.input(3).shape;
+  Shape out;
+  auto& p = ctx.use_kernel<rtml_qbinary_params>(quant_kernel(t, add ? "qadd" : "qmul").c_str());
+  if (!kernels::broadcast_shape({a, b}, out) || !kernels::make_broadcast({a, b}, out, p.bc))
+    ctx.fail("A " + shape_str(a) + " and B " + shape_str(b) + " cannot be broadcast together");
+  const auto zero_point = [&](int i) {
+    return t == DType::I8 ? int32_t{*ctx.input(i).as<int8_t>()} : int32_t{*ctx.input(i).as<uint8_t>()};
+  };
+  const double as = *ctx.input(1).as<float>(), bs = *ctx.input(4).as<float>(), ys = *ctx.input(6).as<float>();
+  if (!(as > 0) || !(bs > 0) || !(ys > 0))
+    ctx.fail("scales must be positive; got A " + std::to_string(as) + ", B " + std::to_string(bs) + ", output " +
+             std::to_string(ys));
+  p.b_slot = 3;
+  p.out_slot = out_slot(ctx);
+  p.a_zero_point = zero_point(2);
+  p.b_zero_point = zero_point(5);
+  p.y_zero_point = zero_point(7);
+  if (add) {
+    p.left_shift = 20;
+    const double twice_max = 2.0 * std::max(as, bs);
+    rtml_quantize_multiplier(as / twice_max, &p.a_multiplier, &p.a_shift);
+    rtml_quantize_multiplier(bs / twice_max, &p.b_multiplier, &p.b_shift);
+    rtml_quantize_multiplier(twice_max / (static_cast<double>(1 << p.left_shift) * ys), &p.y_multiplier, &p.y_shift);
+  } else {
+    rtml_quantize_multiplier(as * bs / ys, &p.y_multiplier, &p.y_shift);
+  }
+  activation_range(ctx, t, p.act_min, p.act_max);
+  ctx.set_output(0, t, out);
+  ctx.step.flops = static_cast<double>(shape_numel(out));
+}
+
+// ---------------------------------------------------------------- Sigmoid, Tanh
+
+// The planner's fused QDQ Sigmoid / Tanh (kFusedDomain; inputs X, X_scale,
+// X_zero_point, Y_scale, Y_zero_point as ONNX Runtime's com.microsoft
+// QLinearSigmoid, all but X constants): a table of the 256 outputs,
+// QuantizeLinear(f(DequantizeLinear(q))) with f in double, as TFLite's
+// int8 lookup tables.
+void qlinear_lookup(OpContext& ctx, double (*f)(double)) {
+  ctx.expect_inputs(5, 5);
+  ctx.expect_dtype(0, {DType::I8, DType::U8});
+  const DType t = ctx.input(0).dtype;
+  for (int i : {2, 4})
+    if (ctx.input(i).dtype != t) ctx.fail("input " + std::to_string(i) + " must have X's type " + dtype_name(t));
+  for (int i : {1, 3}) ctx.expect_dtype(i, {DType::F32});
+  for (int i : {1, 2, 3, 4})
+    if (!ctx.is_constant(i) || !single(ctx, i)) ctx.fail("input " + std::to_string(i) + " must be a constant scalar");
+  const auto zero_point = [&](int i) {
+    return t == DType::I8 ? int32_t{*ctx.input(i).as<int8_t>()} : int32_t{*ctx.input(i).as<uint8_t>()};
+  };
+  const float xs = *ctx.input(1).as<float>(), ys = *ctx.input(3).as<float>();
+  if (!(xs > 0) || !(ys > 0)) ctx.fail("scales must be positive");
+  int32_t lo = 0, hi = 0;
+  full_range(t, lo, hi);
+  auto table = std::make_shared<ir::Buffer>(256);
+  for (int32_t q = lo; q <= hi; ++q) {
+    const double real = f(static_cast<double>(xs) * (q - zero_point(2)));
+    const auto out = static_cast<int32_t>(std::max<double>(lo, std::min<double>(hi, std::nearbyint(real / ys) + zero_point(4))));
+    static_cast<uint8_t*>(table->data())[q - lo] = static_cast<uint8_t>(out);  // int8: its two's complement byte
+  }
+  auto& p = ctx.use_kernel<rtml_lookup_params>(quant_kernel(t, "lookup").c_str());
+  p.count = ctx.input(0).numel();
+  p.out_slot = out_slot(ctx);
+  p.table_slot = ctx.add_constant("table", t, {256}, std::move(table));
+  ctx.set_output(0, t, ctx.input(0).shape);
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double tanh_of(double x) { return std::tanh(x); }
+void QLinearSigmoid(OpContext& ctx) { qlinear_lookup(ctx, sigmoid); }
+void QLinearTanh(OpContext& ctx) { qlinear_lookup(ctx, tanh_of); }
+
+void QLinearAdd(OpContext& ctx) { qlinear_binary(ctx, true); }
+void QLinearMul(OpContext& ctx) { qlinear_binary(ctx, false); }
+
 }  // namespace
 
 void register_quant(Registry& r) {
@@ -390,6 +498,18 @@ void register_quant(Registry& r) {
   r.add({"MatMulInteger", MatMulInteger});
   r.add({"QLinearConv", QLinearConv});
   r.add({"ConvInteger", ConvInteger});
+}
+
+// The same prepare (so the same kernel choice) for the planner's fused QDQ
+// products: inputs as QLinearConv (QLinearMatMul with its bias too), the
+// output clamp in act_min / act_max (activation_range); and Add, Mul.
+void register_quant_fused(Registry& r) {
+  r.add({"QLinearMatMul", QLinearMatMul});
+  r.add({"QLinearConv", QLinearConv});
+  r.add({"QLinearAdd", QLinearAdd});
+  r.add({"QLinearMul", QLinearMul});
+  r.add({"QLinearSigmoid", QLinearSigmoid});
+  r.add({"QLinearTanh", QLinearTanh});
 }
 
 }  // namespace rtml::ops

@@ -14,6 +14,13 @@
 //   fold_pad_into_conv  a Pad of zeros along the spatial dimensions in front
 //                       of a Conv becomes the Conv's pads (rewrites the Conv
 //                       node and prepares it again)
+//   fuse_qdq            DequantizeLinear (activation, constant weights, bias)
+//                       -> Conv / MatMul / Gemm / Add / Mul -> [Relu | Clip]
+//                       -> QuantizeLinear becomes one int8 step (an
+//                       ops::kFusedDomain QLinear node, prepared again);
+//                       pools and views with equal scales run on int8,
+//                       Sigmoid / Tanh as a table;
+//                       PlanOptions::fuse
 //   drop_dead_steps     steps whose results no graph output needs
 //   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before
 //                       it when that kernel can (Step::fuse; PlanOptions::fuse)
@@ -108,6 +115,7 @@ void resolve_inputs(PlanState& state, PassReport& report);
 bool prepare_node(PlanState& state, int node, PreparedStep& prepared);
 void prepare_fold(PlanState& state, PassReport& report);
 void fold_pad_into_conv(PlanState& state, PassReport& report);
+void fuse_qdq(PlanState& state, PassReport& report);
 void drop_dead_steps(PlanState& state, PassReport& report);
 void fuse_epilogues(PlanState& state, PassReport& report);
 void alias_views(PlanState& state, PassReport& report);

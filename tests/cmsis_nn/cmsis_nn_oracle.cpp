@@ -305,6 +305,47 @@ void conv(int index, bool depthwise) {
                           out.size())));
 }
 
+// Add (TFLite's scheme: inputs scaled by 2^20 and multipliers below one,
+// the output's multiplier from the scales) and Mul of two int8 vectors,
+// against arm_elementwise_add_s8 / arm_elementwise_mul_s8. The multipliers
+// come from random scales as the prepare of the fused QDQ ops makes them.
+void elementwise(int index, bool add) {
+  const int n = uniform(1, 100);
+  const std::vector<int8_t> a = random_s8(n), b = random_s8(n);
+  std::vector<int8_t> want(n), got(n);
+  const auto scale = [] { return std::exp2(std::uniform_real_distribution<double>(-10.0, 0.0)(rng)); };
+  const double as = scale(), bs = scale(), ys = scale();
+  rtml_qbinary_params p{};
+  p.bc.rank = 1;
+  p.bc.num_inputs = 2;
+  p.bc.count = p.bc.shape[0] = n;
+  p.bc.strides[0][0] = p.bc.strides[1][0] = 1;
+  p.b_slot = 1;
+  p.out_slot = 2;
+  p.a_zero_point = uniform(-128, 127);
+  p.b_zero_point = uniform(-128, 127);
+  p.y_zero_point = uniform(-128, 127);
+  p.act_min = uniform(-128, 0);
+  p.act_max = uniform(p.act_min + 1, 127);
+  if (add) {
+    p.left_shift = 20;
+    const double twice_max = 2 * std::max(as, bs);
+    rtml_quantize_multiplier(as / twice_max, &p.a_multiplier, &p.a_shift);
+    rtml_quantize_multiplier(bs / twice_max, &p.b_multiplier, &p.b_shift);
+    rtml_quantize_multiplier(twice_max / ((1 << 20) * ys), &p.y_multiplier, &p.y_shift);
+    arm_elementwise_add_s8(a.data(), b.data(), -p.a_zero_point, p.a_multiplier, p.a_shift, -p.b_zero_point,
+                           p.b_multiplier, p.b_shift, p.left_shift, want.data(), p.y_zero_point, p.y_multiplier,
+                           p.y_shift, p.act_min, p.act_max, n);
+  } else {
+    rtml_quantize_multiplier(as * bs / ys, &p.y_multiplier, &p.y_shift);
+    arm_elementwise_mul_s8(a.data(), b.data(), -p.a_zero_point, -p.b_zero_point, want.data(), p.y_zero_point,
+                           p.y_multiplier, p.y_shift, p.act_min, p.act_max, n);
+  }
+  void* ops[] = {const_cast<int8_t*>(a.data()), const_cast<int8_t*>(b.data()), got.data()};
+  (add ? rtml_s8_qadd__ref : rtml_s8_qmul__ref)(&p, ops);
+  compare(add ? "add" : "mul", index, std::to_string(n), want, got);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -314,8 +355,10 @@ int main(int argc, char** argv) {
     fully_connected(i);
     conv(i, false);
     conv(i, true);
+    elementwise(i, true);
+    elementwise(i, false);
   }
-  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv and depthwise conv; %d failed\n", cases,
+  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv, depthwise conv, add and mul; %d failed\n", cases,
               failures);
   return failures == 0 ? 0 : 1;
 }

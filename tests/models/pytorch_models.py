@@ -123,15 +123,62 @@ class QuantizedConvNet(torch.nn.Module):
 
     @staticmethod
     def quantized(model):
-        torch.backends.quantized.engine = "qnnpack"
-        model.qconfig = torch.ao.quantization.get_default_qconfig("qnnpack")
-        torch.ao.quantization.fuse_modules(model, [["conv", "relu"]], inplace=True)
-        prepared = torch.ao.quantization.prepare(model)
-        with torch.no_grad():
-            for _ in range(8):
-                prepared(torch.randn(1, 3, 6, 6))
-        q = torch.ao.quantization.convert(prepared)
-        q.tolerance = float(q.fc.scale)  # one quantum of the output
+        return post_training_int8(model, torch.ao.quantization.get_default_qconfig("qnnpack"), (1, 3, 6, 6))
+
+
+def post_training_int8(model, qconfig, calibration_shape):
+    """PyTorch's eager post-training quantization on the qnnpack engine: conv
+    and relu fused, 8 random calibration batches. The tolerance is one
+    quantum of the output (model.fc's scale)."""
+    torch.backends.quantized.engine = "qnnpack"
+    model.qconfig = qconfig
+    torch.ao.quantization.fuse_modules(model, [["conv", "relu"]], inplace=True)
+    prepared = torch.ao.quantization.prepare(model)
+    with torch.no_grad():
+        for _ in range(8):
+            prepared(torch.randn(*calibration_shape))
+    q = torch.ao.quantization.convert(prepared)
+    q.tolerance = float(q.fc.scale)
+    return q
+
+
+class QuantizedResidualNet(torch.nn.Module):
+    """int8 with per-output-channel weights (PyTorch's per-channel observer,
+    qnnpack engine): Conv2d+ReLU, a 1x1 Conv2d added back (quantized add),
+    a quantized mul, MaxPool, Sigmoid, Conv2d with stride 2, Flatten, Linear.
+
+    Exported as QDQ: rtml's fuse_qdq pass runs the Convs, the Add, the Mul
+    and the Gemm (transB, int32 bias per channel) as int8 steps, MaxPool,
+    Sigmoid (a table) and Flatten on the uint8 data (check_qdq_fused.py
+    checks that). One quantum of
+    tolerance as QuantizedConvNet. Also written as test_data_set_0 for the
+    compile tests."""
+
+    def __init__(self):
+        super().__init__()
+        self.quant = torch.ao.quantization.QuantStub()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.relu = torch.nn.ReLU()
+        self.conv_b = torch.nn.Conv2d(8, 8, 1)
+        self.skip = torch.ao.nn.quantized.FloatFunctional()
+        self.square = torch.ao.nn.quantized.FloatFunctional()
+        self.pool = torch.nn.MaxPool2d(2)
+        self.conv2 = torch.nn.Conv2d(8, 4, 3, stride=2)
+        self.fc = torch.nn.Linear(4, 6)
+        self.dequant = torch.ao.quantization.DeQuantStub()
+
+    def forward(self, x):
+        x = self.relu(self.conv(self.quant(x)))
+        x = self.skip.add(x, self.conv_b(x))
+        x = self.conv2(torch.sigmoid(self.pool(self.square.mul(x, x))))
+        return self.dequant(self.fc(torch.flatten(x, 1)))
+
+    @staticmethod
+    def quantized(model):
+        q = post_training_int8(model, torch.ao.quantization.QConfig(
+            activation=torch.ao.quantization.HistogramObserver.with_args(reduce_range=False),
+            weight=torch.ao.quantization.default_per_channel_weight_observer), (2, 3, 8, 8))
+        q.test_data_set = True
         return q
 
 
@@ -151,6 +198,7 @@ MODELS = {
     "transformer_encoder": (Encoder, {"x": (1, 16, 32)}, ["y"], 14),
     "demo": (Demo, {"audio": (1, 1, 64)}, ["probabilities"], 13),
     "quantized_conv": (QuantizedConvNet, {"x": (1, 3, 6, 6)}, ["y"], 13),
+    "quantized_residual": (QuantizedResidualNet, {"x": (1, 3, 8, 8)}, ["y"], 13),
 }
 
 
@@ -181,6 +229,13 @@ def export(name, out_dir):
     if hasattr(model, "tolerance"):  # check_pytorch.py's absolute tolerance for this model
         with open(os.path.join(d, "tolerance"), "w") as f:
             f.write(f"{model.tolerance * 1.001!r}\n")
+    if getattr(model, "test_data_set", False):  # the ONNX test layout check_compile.py reads
+        from onnx import numpy_helper
+        os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+        for kind, arrays in (("input", args), ("output", expected)):
+            for i, a in enumerate(arrays):
+                with open(os.path.join(d, "test_data_set_0", f"{kind}_{i}.pb"), "wb") as f:
+                    f.write(numpy_helper.from_array(a.numpy()).SerializeToString())
     if name == "lstm_step":
         export_stream(model, d)
 

@@ -50,8 +50,8 @@ TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
     EXPECT_EQ(r.summary.find('\n'), std::string::npos) << r.name;
   }
   // The list in plan/pass.h and ARCHITECTURE.md.
-  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad_into_conv", "drop_dead_steps",
-                                             "fuse_epilogues", "alias_views", "emit_steps", "place_arena"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad_into_conv", "fuse_qdq",
+                                             "drop_dead_steps", "fuse_epilogues", "alias_views", "emit_steps", "place_arena"}));
 }
 
 TEST(PlanPasses, ResolveInputsTakesTheGivenShape) {

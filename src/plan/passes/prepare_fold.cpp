@@ -13,7 +13,9 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
   const ir::Graph& g = s.graph;
   const ir::Node& node = g.nodes[n];
   const std::string where = g.source + ": node '" + node.name + "' (" + node.op_type + ")";
-  const ops::OpDef* def = node.domain.empty() ? ops::find_op(node.op_type) : nullptr;
+  const ops::OpDef* def = node.domain.empty()                ? ops::find_op(node.op_type)
+                          : node.domain == ops::kFusedDomain ? ops::find_fused_op(node.op_type)
+                                                             : nullptr;
   if (!def)
     throw Error(where + ": op " + (node.domain.empty() ? "" : node.domain + ".") + node.op_type +
                 " is not supported by rtml (see `rtml ops` for the list)");
