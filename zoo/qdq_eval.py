@@ -6,6 +6,16 @@ QuantizeLinear rounds half to even and saturates to the zero point's type;
 DequantizeLinear per tensor or per axis; Gemm, MatMul, Relu, Conv (1-D, 2-D,
 symmetric pads), MaxPool, Flatten and ReduceMean: the ops of the zoo's int8
 models. run_qdq(model, feeds) returns the graph outputs in order.
+
+run_qdq(model, feeds, integer=True) computes what rtml's planner runs instead: each
+DequantizeLinear -> Conv / Gemm / MatMul [-> Relu] -> QuantizeLinear group as one integer
+product, as docs/quantization.md writes it down (int32 accumulation of (x - x_zero_point) *
+w, the int32 bias, then TFLite's fixed-point requantization: QuantizeMultiplier, the
+saturating rounding doubling high multiply and the rounding divide by a power of two,
+ties away from zero). It is written here from that description in numpy, not taken from
+rtml; it differs from the float reading of the spec by one unit where the two roundings
+part. The other ops (MaxPool and Flatten on the quantized values, ReduceMean through
+float) give the same result either way.
 """
 import numpy as np
 import torch
@@ -26,14 +36,97 @@ def per_axis(v, x, axis):
     return v.reshape(shape)
 
 
-def run_qdq(model, feeds):
+def quantize_multiplier(m):
+    """TFLite's QuantizeMultiplier: m = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    if m == 0:
+        return 0, 0
+    q, shift = np.frexp(m)
+    mult = int(np.floor(q * 2.0 ** 31 + 0.5))  # q > 0: half away from zero
+    if mult == 2 ** 31:
+        mult //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return mult, int(shift)
+
+
+def requantize(acc, mult, shift):
+    """MultiplyByQuantizedMultiplier on int64 arrays holding int32 values."""
+    acc = acc.astype(np.int64) * (2 ** max(shift, 0))
+    right = max(-shift, 0)
+    ab = acc * mult
+    nudge = np.where(ab >= 0, 2 ** 30, 1 - 2 ** 30)
+    num = ab + nudge
+    high = np.where(num >= 0, num // 2 ** 31, -((-num) // 2 ** 31))  # truncating division
+    high = np.where((acc == -2 ** 31) & (mult == -2 ** 31), 2 ** 31 - 1, high)
+    mask = (1 << right) - 1
+    rem = high & mask
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + (rem > threshold)
+
+
+def integer_product(model, prod, vals, qnode):
+    """The Q output of a fused DQ -> product [-> Relu] -> Q group, or None if qnode ends none."""
+    src = prod.get(qnode.input[0])
+    relu = src is not None and src.op_type == "Relu"
+    if relu:
+        src = prod.get(src.input[0])
+    if src is None or src.op_type not in ("Conv", "Gemm", "MatMul"):
+        return None
+    a = attrs(src)
+    if src.op_type == "Gemm" and (a.get("transA", 0) or a.get("alpha", 1.0) != 1 or a.get("beta", 1.0) != 1):
+        return None
+    dq = [prod.get(i) if i else None for i in src.input]
+    if any(d is None or d.op_type != "DequantizeLinear" for d in dq):
+        return None
+    xq, xs, xz = (vals[i] for i in dq[0].input)
+    wq, ws = vals[dq[1].input[0]], vals[dq[1].input[1]]
+    if len(dq[1].input) > 2 and np.any(vals[dq[1].input[2]] != 0):
+        return None
+    bq = vals[dq[2].input[0]].astype(np.int64) if len(dq) > 2 else None
+    x = xq.astype(np.int64) - np.int64(xz)
+    w = wq.astype(np.int64)
+    if src.op_type == "Conv":
+        dims = w.ndim - 2
+        pads = a.get("pads", [0] * 2 * dims)
+        conv = F.conv1d if dims == 1 else F.conv2d
+        acc = conv(torch.from_numpy(x.astype(np.float64)), torch.from_numpy(w.astype(np.float64)), None,
+                   stride=a.get("strides", 1), padding=pads[:dims], dilation=a.get("dilations", 1),
+                   groups=a.get("group", 1)).numpy()
+        acc = np.rint(acc).astype(np.int64)  # exact: integer sums far below 2^53
+        channel_axis = 1
+    else:
+        if src.op_type == "Gemm" and a.get("transB", 0):
+            w = w.T  # its scales stay one per output column
+        acc = x @ w
+        channel_axis = acc.ndim - 1
+    if bq is not None:
+        acc = acc + per_axis(bq, acc, channel_axis)
+    yq_node_scale, yz = vals[qnode.input[1]], vals[qnode.input[2]]
+    info = np.iinfo(yz.dtype)
+    lo = max(info.min, int(yz)) if relu else info.min
+    ws = np.broadcast_to(ws, (acc.shape[channel_axis],))
+    y = np.empty(acc.shape, np.int64)
+    for c in range(acc.shape[channel_axis]):
+        m, sh = quantize_multiplier(np.float64(xs) * np.float64(ws[c]) / np.float64(yq_node_scale))
+        idx = [slice(None)] * acc.ndim
+        idx[channel_axis] = c
+        y[tuple(idx)] = requantize(acc[tuple(idx)], m, sh)
+    return np.clip(y + int(yz), lo, info.max).astype(yz.dtype)
+
+
+def run_qdq(model, feeds, integer=False):
     vals = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     vals.update(feeds)
+    prod = {o: n for n in model.graph.node for o in n.output}
     for n in model.graph.node:
         a = attrs(n)
         x = [vals[i] if i else None for i in n.input]
         op = n.op_type
-        if op == "QuantizeLinear":
+        y = integer_product(model, prod, vals, n) if integer and op == "QuantizeLinear" else None
+        if y is not None:
+            pass
+        elif op == "QuantizeLinear":
             zp = x[2] if len(x) > 2 else np.uint8(0)
             info = np.iinfo(zp.dtype)
             ax = a.get("axis", 1) % x[0].ndim

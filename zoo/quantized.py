@@ -6,8 +6,9 @@ For each model of QUANTIZED that was just exported, NAME_int8/ gets:
                                   int8 activations (minmax over NAME's test data), int32 bias
     NAME_int8/quantize.json       its report (scales, SQNR per layer, weight bytes, accuracy)
     NAME_int8/test_data_set_K/    NAME's inputs (and labels); as expected outputs, what the
-                                  ONNX spec says the QDQ file computes (zoo/qdq_eval.py: float
-                                  dequantize, QuantizeLinear rounding half to even), not rtml's
+                                  QDQ file computes with each DQ -> product -> Q group as one
+                                  integer product (zoo/qdq_eval.py's integer=True, written from
+                                  docs/quantization.md; the rest as the ONNX spec says), not rtml's
 
 and a manifest entry like NAME's, with `quantized_from`, `quantization`, the bytes of the
 file's initializers as `parameter_bytes`, and the report's accuracy (`float_top1` and
@@ -56,7 +57,7 @@ def quantize(rtml, out, entry):
             feeds[spec["name"]] = numpy_helper.to_array(t)
         if os.path.exists(os.path.join(out, sd, "label.pb")):
             shutil.copyfile(os.path.join(out, sd, "label.pb"), os.path.join(out, dst, "label.pb"))
-        for i, (spec, y) in enumerate(zip(entry["outputs"], run_qdq(model, feeds))):
+        for i, (spec, y) in enumerate(zip(entry["outputs"], run_qdq(model, feeds, integer=True))):
             with open(os.path.join(out, dst, f"output_{i}.pb"), "wb") as fh:
                 fh.write(numpy_helper.from_array(y.astype("float32"), spec["name"]).SerializeToString())
         test_dirs.append(dst)
