@@ -244,12 +244,9 @@ bool prepare_conv_im2row(OpContext& ctx, const ConvParams& c) {
   return true;
 }
 
-void fill_conv_params(const OpContext& ctx, ConvParams& p, const Window& w, int64_t batch, int64_t c, int64_t m, int64_t group) {
-  p.spatial = w.n;
-  p.batch = batch;
-  p.in_channels = c;
-  p.out_channels = m;
-  p.group = group;
+// The window geometry that the conv and pool params share (field for field).
+template <class P>
+void set_window(P& p, const Window& w) {
   p.in_size = p.out_size = p.kernel_size = 1;
   for (int d = 0; d < w.n; ++d) {
     p.in_shape[d] = w.in[d];
@@ -262,6 +259,15 @@ void fill_conv_params(const OpContext& ctx, ConvParams& p, const Window& w, int6
     p.out_size *= w.out[d];
     p.kernel_size *= w.kernel[d];
   }
+}
+
+void fill_conv_params(const OpContext& ctx, ConvParams& p, const Window& w, int64_t batch, int64_t c, int64_t m, int64_t group) {
+  p.spatial = w.n;
+  p.batch = batch;
+  p.in_channels = c;
+  p.out_channels = m;
+  p.group = group;
+  set_window(p, w);
   p.out_slot = static_cast<int32_t>(ctx.node().inputs.size());  // Y follows X, W and a listed B
 }
 
@@ -432,19 +438,8 @@ void prepare_pool(OpContext& ctx, PoolKind kind) {
   PoolParams p{};
   p.spatial = w.n;
   p.planes = x[0] * x[1];
-  p.in_size = p.out_size = p.kernel_size = 1;
-  for (int d = 0; d < w.n; ++d) {
-    p.in_shape[d] = w.in[d];
-    p.out_shape[d] = w.out[d];
-    p.kernel[d] = w.kernel[d];
-    p.stride[d] = w.stride[d];
-    p.dilation[d] = w.dilation[d];
-    p.pad_begin[d] = w.pad_begin[d];
-    p.pad_end[d] = w.pad_end[d];
-    p.in_size *= w.in[d];
-    p.out_size *= w.out[d];
-    p.kernel_size *= w.kernel[d];
-  }
+  set_window(p, w);
+  for (int d = 0; d < w.n; ++d) p.pad_end[d] = w.pad_end[d];
   ctx.step.flops = double(p.planes) * double(p.out_size) * double(p.kernel_size);
   // The fast float32 pools (1-D / 2-D, no dilation) in the simd kernel set.
   const bool fast = ctx.simd() && dt == DType::F32 && kernels::fast_pool_supported(p);

@@ -23,10 +23,6 @@ namespace rtml::ops {
 
 namespace {
 
-const char* quant_prefix(DType t) { return t == DType::I8 ? "s8" : t == DType::U8 ? "u8" : "s32"; }
-
-std::string quant_kernel(DType t, const char* op) { return std::string("rtml_") + quant_prefix(t) + "_" + op + "__ref"; }
-
 int out_slot(const OpContext& ctx) { return static_cast<int>(ctx.node().inputs.size()); }
 
 // Whether input i holds one value (a scalar or a 1-element tensor).
@@ -90,7 +86,7 @@ rtml_quantize_params& use_axis_kernel(OpContext& ctx, DType data_type, const cha
   if (ctx.has_input(2) && ctx.input(2).shape != ctx.input(1).shape && !(single(ctx, 1) && single(ctx, 2)))
     ctx.fail("the zero point has shape " + shape_str(ctx.input(2).shape) + ", the scale " + shape_str(ctx.input(1).shape) +
              "; they must match");
-  auto& p = ctx.use_kernel<rtml_quantize_params>(quant_kernel(data_type, op).c_str());
+  auto& p = ctx.use_kernel<rtml_quantize_params>(kernel_symbol(data_type, op).c_str());
   p.outer = outer;
   p.axis_dim = axis_dim;
   p.inner = inner;
@@ -151,7 +147,7 @@ struct ProductTypes {
   DType x = DType::Undefined, w = DType::Undefined;
   // The kernel of `op` for these types: rtml_s8_..., rtml_u8_..., rtml_u8s8_...
   std::string kernel(const char* op) const {
-    return std::string("rtml_") + quant_prefix(x) + (x != w ? "s8_" : "_") + op + "__ref";
+    return std::string("rtml_") + kernel_type_tag(x) + (x != w ? "s8_" : "_") + op + "__ref";
   }
 };
 
@@ -415,7 +411,7 @@ void qlinear_binary(OpContext& ctx, bool add) {
   const Shape& a = ctx.input(0).shape;
   const Shape& b = ctx.input(3).shape;
   Shape out;
-  auto& p = ctx.use_kernel<rtml_qbinary_params>(quant_kernel(t, add ? "qadd" : "qmul").c_str());
+  auto& p = ctx.use_kernel<rtml_qbinary_params>(kernel_symbol(t, add ? "qadd" : "qmul").c_str());
   if (!kernels::broadcast_shape({a, b}, out) || !kernels::make_broadcast({a, b}, out, p.bc))
     ctx.fail("A " + shape_str(a) + " and B " + shape_str(b) + " cannot be broadcast together");
   const auto zero_point = [&](int i) {
@@ -473,7 +469,7 @@ void qlinear_lookup(OpContext& ctx, double (*f)(double)) {
     const auto out = static_cast<int32_t>(std::max<double>(lo, std::min<double>(hi, std::nearbyint(real / ys) + zero_point(4))));
     static_cast<uint8_t*>(table->data())[q - lo] = static_cast<uint8_t>(out);  // int8: its two's complement byte
   }
-  auto& p = ctx.use_kernel<rtml_lookup_params>(quant_kernel(t, "lookup").c_str());
+  auto& p = ctx.use_kernel<rtml_lookup_params>(kernel_symbol(t, "lookup").c_str());
   p.count = ctx.input(0).numel();
   p.out_slot = out_slot(ctx);
   p.table_slot = ctx.add_constant("table", t, {256}, std::move(table));
