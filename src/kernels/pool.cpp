@@ -39,10 +39,51 @@ int64_t for_each_tap(const PoolParams& p, const int64_t* o, F&& f) {
   return padded_count;
 }
 
+// MaxPool of 1-D or 2-D planes without Indices: the same taps, the same
+// comparison and the same result as the general loop below, with the window
+// walked row by row instead of through the N-d tap iterator (about 10x fewer
+// instructions per tap; this is the kernel of the int8 and Cortex-M sets).
+template <class T>
+void maxpool_planes(const PoolParams& p, const T* x, T* y) {
+  const bool two = p.spatial == 2;
+  const int64_t H = two ? p.in_shape[0] : 1, W = p.in_shape[p.spatial - 1];
+  const int64_t OH = two ? p.out_shape[0] : 1, OW = p.out_shape[p.spatial - 1];
+  const int64_t KH = two ? p.kernel[0] : 1, KW = p.kernel[p.spatial - 1];
+  const int64_t SH = two ? p.stride[0] : 1, SW = p.stride[p.spatial - 1];
+  const int64_t DH = two ? p.dilation[0] : 1, DW = p.dilation[p.spatial - 1];
+  const int64_t PH = two ? p.pad_begin[0] : 0, PW = p.pad_begin[p.spatial - 1];
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    const T* xp = x + plane * p.in_size;
+    T* yp = y + plane * p.out_size;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        T best = km::limits<T>::lowest();
+        bool any = false;
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const int64_t ih = oh * SH + kh * DH - PH;
+          if (ih < 0 || ih >= H) continue;
+          const T* row = xp + ih * W;
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const int64_t iw = ow * SW + kw * DW - PW;
+            if (iw < 0 || iw >= W) continue;
+            const T v = row[iw];
+            if (!any || v > best || (km::isnan(static_cast<double>(v)) && !km::isnan(static_cast<double>(best)))) {
+              best = v;
+              any = true;
+            }
+          }
+        }
+        yp[oh * OW + ow] = best;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
 void maxpool(const PoolParams& p, const T* x, T* y, int64_t* indices) {
+  if (!indices && (p.spatial == 1 || p.spatial == 2)) return maxpool_planes(p, x, y);
   for (int64_t plane = 0; plane < p.planes; ++plane) {
     const T* xp = x + plane * p.in_size;
     T* yp = y + plane * p.out_size;
