@@ -158,15 +158,28 @@ struct AccStore {
   void operator()(int64_t at, int32_t acc, int32_t, int32_t) const { y[at] = acc; }
 };
 
-// The tensor's element i of a per-axis (or per-tensor) parameter.
-inline int64_t axis_index(const rtml_quantize_params& p, int64_t i) {
-  return p.per_axis ? (i / p.inner) % p.axis_dim : 0;
+// Calls f(first, count, c) for each run of elements that share parameter c
+// (per axis: `inner` elements; per tensor: the whole tensor, c = 0).
+template <class F>
+void for_each_run(const rtml_quantize_params& p, F&& f) {
+  if (!p.per_axis) return f(0, p.outer * p.axis_dim * p.inner, 0);
+  for (int64_t o = 0, at = 0; o < p.outer; ++o)
+    for (int64_t c = 0; c < p.axis_dim; ++c, at += p.inner) f(at, p.inner, c);
 }
 
 // ONNX QuantizeLinear's saturate(round_half_to_even(x / scale) + zero_point).
+// Rounding half to even without a libm call (nearbyintf is one on x86-64
+// without SSE4.1 and on a Cortex-M): a value clamped to +-2^22 (far outside
+// every integer type here, NaN to the low end) plus 1.5 * 2^23 lands where
+// float's unit in the last place is 1, so the addition itself rounds to the
+// nearest integer, ties to even, and the subtraction is exact.
 template <class T>
 T quantize_one(float x, float scale, int32_t zp) {
-  float q = km::nearbyint(x / scale) + static_cast<float>(zp);
+  constexpr float kBound = 4194304.0f, kMagic = 12582912.0f;  // 2^22, 1.5 * 2^23
+  float v = x / scale;
+  v = v >= -kBound ? v : -kBound;
+  v = v <= kBound ? v : kBound;
+  float q = ((v + kMagic) - kMagic) + static_cast<float>(zp);
   const float lo = km::limits<T>::lowest(), hi = km::limits<T>::max();
   q = q >= lo ? q : lo;  // NaN -> lowest
   q = q <= hi ? q : hi;
@@ -179,10 +192,11 @@ void quantize(const rtml_quantize_params& p, void* const* operands) {
   const float* scale = static_cast<const float*>(operands[1]);
   const T* zp = p.has_zero_point ? static_cast<const T*>(operands[2]) : nullptr;
   T* y = static_cast<T*>(operands[p.out_slot]);
-  for (int64_t i = 0, n = p.outer * p.axis_dim * p.inner; i < n; ++i) {
-    const int64_t c = axis_index(p, i);
-    y[i] = quantize_one<T>(x[i], scale[c], zp ? static_cast<int32_t>(zp[c]) : 0);
-  }
+  for_each_run(p, [&](int64_t at, int64_t n, int64_t c) {
+    const float s = scale[c];
+    const int32_t z = zp ? static_cast<int32_t>(zp[c]) : 0;
+    for (int64_t i = at; i < at + n; ++i) y[i] = quantize_one<T>(x[i], s, z);
+  });
 }
 
 template <class T>
@@ -191,10 +205,10 @@ void dequantize(const rtml_quantize_params& p, void* const* operands) {
   const float* scale = static_cast<const float*>(operands[1]);
   const T* zp = p.has_zero_point ? static_cast<const T*>(operands[2]) : nullptr;
   float* y = static_cast<float*>(operands[p.out_slot]);
-  for (int64_t i = 0, n = p.outer * p.axis_dim * p.inner; i < n; ++i) {
-    const int64_t c = axis_index(p, i);
-    y[i] = (static_cast<float>(x[i]) - (zp ? static_cast<float>(zp[c]) : 0.0f)) * scale[c];
-  }
+  for_each_run(p, [&](int64_t at, int64_t n, int64_t c) {
+    const float s = scale[c], z = zp ? static_cast<float>(zp[c]) : 0.0f;
+    for (int64_t i = at; i < at + n; ++i) y[i] = (static_cast<float>(x[i]) - z) * s;
+  });
 }
 
 // Add (add = true) or Mul of two quantized tensors (rtml_qbinary_params).

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -158,6 +159,51 @@ TEST(QuantKernels, QuantizeRoundsHalfToEvenAndSaturates) {
   ASSERT_EQ(rtml_s8_quantize__ref(&p, ops), 0);
   const int8_t expected[6] = {2, 4, -2, 127, -128, 1};
   for (int i = 0; i < 6; ++i) EXPECT_EQ(y[i], expected[i]) << "element " << i;
+}
+
+// Extremes (by hand, ONNX's saturate(round_half_to_even(x / scale) + zp); NaN
+// goes to the type's lowest, as kernels/quant.cpp documents) and ties next to
+// the zero point, on uint8 with zero point 128.
+TEST(QuantKernels, QuantizeExtremesAndTiesOnUint8) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float x[9] = {inf, -inf, std::nanf(""), 1e30f, -1e30f, -0.5f, 1.5f, 126.5f, 127.5f};
+  const float scale = 1.0f;
+  const uint8_t zp = 128;
+  uint8_t y[9] = {};
+  rtml_quantize_params p{};
+  p.outer = p.axis_dim = 1;
+  p.inner = 9;
+  p.has_zero_point = true;
+  p.out_slot = 3;
+  void* ops[4] = {const_cast<float*>(x), const_cast<float*>(&scale), const_cast<uint8_t*>(&zp), y};
+  ASSERT_EQ(rtml_u8_quantize__ref(&p, ops), 0);
+  const uint8_t expected[9] = {255, 0, 0, 255, 0, 128, 130, 254, 255};
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(y[i], expected[i]) << "element " << i;
+}
+
+// Per axis: two channels of two elements, scales {1, 0.5}, zero points {0, 10}:
+// 1.5 -> 2, 2.5 -> 2; 1.5 / 0.5 = 3 -> 13, -2.25 / 0.5 = -4.5 -> -4 -> 6.
+TEST(QuantKernels, QuantizePerAxisUsesEachChannelsScaleAndZeroPoint) {
+  const float x[4] = {1.5f, 2.5f, 1.5f, -2.25f};
+  const float scale[2] = {1.0f, 0.5f};
+  const int8_t zp[2] = {0, 10};
+  int8_t y[4] = {};
+  rtml_quantize_params p{};
+  p.outer = 1;
+  p.axis_dim = 2;
+  p.inner = 2;
+  p.per_axis = true;
+  p.has_zero_point = true;
+  p.out_slot = 3;
+  void* ops[4] = {const_cast<float*>(x), const_cast<float*>(scale), const_cast<int8_t*>(zp), y};
+  ASSERT_EQ(rtml_s8_quantize__ref(&p, ops), 0);
+  const int8_t expected[4] = {2, 2, 13, 6};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(y[i], expected[i]) << "element " << i;
+  float back[4] = {};
+  void* dops[4] = {y, const_cast<float*>(scale), const_cast<int8_t*>(zp), back};
+  ASSERT_EQ(rtml_s8_dequantize__ref(&p, dops), 0);
+  const float expected_back[4] = {2.0f, 2.0f, 1.5f, -2.0f};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(back[i], expected_back[i]) << "element " << i;
 }
 
 // ---- the ops through the engine ------------------------------------------------
