@@ -4,7 +4,7 @@ computed with, independent of rtml's engine.
 
 QuantizeLinear rounds half to even and saturates to the zero point's type;
 DequantizeLinear per tensor or per axis; Gemm, MatMul, Relu, Conv (1-D, 2-D,
-symmetric pads), MaxPool, Flatten and ReduceMean: the ops of the zoo's int8
+symmetric pads), MaxPool, Flatten, ReduceMean and GlobalAveragePool: the ops of the zoo's int8
 models. run_qdq(model, feeds) returns the graph outputs in order.
 
 run_qdq(model, feeds, integer=True) computes what rtml's planner runs instead: each
@@ -14,8 +14,10 @@ w, the int32 bias, then TFLite's fixed-point requantization: QuantizeMultiplier,
 saturating rounding doubling high multiply and the rounding divide by a power of two,
 ties away from zero). It is written here from that description in numpy, not taken from
 rtml; it differs from the float reading of the spec by one unit where the two roundings
-part. The other ops (MaxPool and Flatten on the quantized values, ReduceMean through
-float) give the same result either way.
+part. Each DequantizeLinear -> ReduceMean / GlobalAveragePool -> QuantizeLinear group
+(per tensor) likewise as TFLite's int8 MEAN: the int32 sum of x - x_zero_point, requantized
+with the multiplier of x_scale / (y_scale * count). The other ops (MaxPool and Flatten on
+the quantized values) give the same result either way.
 """
 import numpy as np
 import torch
@@ -115,6 +117,34 @@ def integer_product(model, prod, vals, qnode):
     return np.clip(y + int(yz), lo, info.max).astype(yz.dtype)
 
 
+def integer_mean(model, prod, vals, qnode):
+    """The Q output of a fused DQ -> ReduceMean | GlobalAveragePool -> Q group (per tensor), or None:
+    TFLite's int8 MEAN as docs/quantization.md writes it, the int32 sum of x - x_zero_point
+    over the count averaged values, requantized with QuantizeMultiplier(x_scale / (y_scale * count))."""
+    src = prod.get(qnode.input[0])
+    if src is None or src.op_type not in ("ReduceMean", "GlobalAveragePool"):
+        return None
+    dq = prod.get(src.input[0])
+    if dq is None or dq.op_type != "DequantizeLinear" or len(src.input) > 1:
+        return None
+    xq, xs, xz = (vals[i] for i in dq.input)
+    ys, yz = vals[qnode.input[1]], vals[qnode.input[2]]
+    if xs.size != 1 or ys.size != 1 or xq.dtype != yz.dtype:
+        return None
+    a = attrs(src)
+    if src.op_type == "GlobalAveragePool":
+        axes, keep = tuple(range(2, xq.ndim)), True
+    else:
+        axes, keep = tuple(ax % xq.ndim for ax in a.get("axes", range(xq.ndim))), bool(a.get("keepdims", 1))
+    if sorted(axes) != list(range(min(axes), max(axes) + 1)):
+        return None  # rtml fuses a block of contiguous axes only
+    count = int(np.prod([xq.shape[ax] for ax in axes]))
+    total = (xq.astype(np.int64) - np.int64(xz)).sum(axis=axes, keepdims=keep)
+    m, sh = quantize_multiplier(np.float64(xs) / (np.float64(ys) * np.float64(count)))
+    info = np.iinfo(yz.dtype)
+    return np.clip(requantize(total, m, sh) + int(yz), info.min, info.max).astype(yz.dtype)
+
+
 def run_qdq(model, feeds, integer=False):
     vals = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     vals.update(feeds)
@@ -123,7 +153,10 @@ def run_qdq(model, feeds, integer=False):
         a = attrs(n)
         x = [vals[i] if i else None for i in n.input]
         op = n.op_type
-        y = integer_product(model, prod, vals, n) if integer and op == "QuantizeLinear" else None
+        y = None
+        if integer and op == "QuantizeLinear":
+            y = integer_product(model, prod, vals, n)
+            y = integer_mean(model, prod, vals, n) if y is None else y
         if y is not None:
             pass
         elif op == "QuantizeLinear":
@@ -166,6 +199,8 @@ def run_qdq(model, feeds, integer=False):
             y = x[0].reshape(int(np.prod(x[0].shape[:ax])), -1)
         elif op == "ReduceMean":
             y = x[0].mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "GlobalAveragePool":
+            y = x[0].mean(axis=tuple(range(2, x[0].ndim)), keepdims=True)
         else:
             raise NotImplementedError(op)
         vals[n.output[0]] = y

@@ -260,6 +260,26 @@ using namespace rtml::kernels;
 RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DEFINE)
 #undef RTML_QUANT_PRODUCT_DEFINE
 
+namespace {
+
+// QDQ ReduceMean / GlobalAveragePool (rtml_qmean_params): the int32 sum of
+// x - x_zero_point over each run of n values (stride inner), requantized.
+template <class T>
+void qmean(const rtml_qmean_params& p, void* const* operands) {
+  const T* x = static_cast<const T*>(operands[0]);
+  T* y = static_cast<T*>(operands[p.out_slot]);
+  for (int64_t o = 0; o < p.outer; ++o)
+    for (int64_t i = 0; i < p.inner; ++i) {
+      const T* in = x + o * p.n * p.inner + i;
+      int32_t sum = 0;
+      for (int64_t k = 0; k < p.n; ++k) sum += static_cast<int32_t>(in[k * p.inner]) - p.x_zero_point;
+      y[o * p.inner + i] = static_cast<T>(rtml_requantize_output(sum, p.multiplier, p.shift, p.y_zero_point,
+                                                                 km::limits<T>::lowest(), km::limits<T>::max()));
+    }
+}
+
+}  // namespace
+
 #define RTML_QUANT_DEFINE(t, T)                                                                              \
   RTML_KERNEL(rtml_##t##_quantize__ref) {                                                                    \
     quantize<T>(*static_cast<const rtml_quantize_params*>(params), operands);                                \
@@ -284,6 +304,10 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DEFINE)
     T* y = static_cast<T*>(operands[p.out_slot]);                                                            \
     for (int64_t i = 0; i < p.count; ++i)                                                                    \
       y[i] = table[static_cast<int32_t>(x[i]) - km::limits<T>::lowest()];                                    \
+    return 0;                                                                                                \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_mean__ref) {                                                                        \
+    qmean<T>(*static_cast<const rtml_qmean_params*>(params), operands);                                      \
     return 0;                                                                                                \
   }
 RTML_QUANT_TYPES(RTML_QUANT_DEFINE)

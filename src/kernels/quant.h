@@ -32,6 +32,8 @@
  *   rtml_<t>_qadd__ref, _qmul__ref  [A, (scales, zero points,) B, ..., Y]  QDQ Add / Mul (rtml_qbinary_params), t s8 u8
  *   rtml_<t>_lookup__ref            [X, ..., Y, table]  y = table[x - lowest]: a 256-entry
  *                                   table made at prepare (QDQ Sigmoid, Tanh), t s8 u8
+ *   rtml_<t>_mean__ref              [X, ..., Y]  QDQ ReduceMean / GlobalAveragePool
+ *                                   (rtml_qmean_params), t s8 u8
  * and, for int8 data with constant int8 weights and constant scales, the
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
  * kernels/fast_quant.h (same params; packed weights and a scratch).
@@ -186,6 +188,19 @@ typedef struct rtml_lookup_params {
   int32_t out_slot, table_slot;
 } rtml_lookup_params;
 
+/* The mean over a block of contiguous axes, X viewed as [outer, n, inner]
+ * and Y as [outer, inner], as TFLite's int8 MEAN: the int32 sum of
+ * x - x_zero_point over the n values, then
+ *   y = rtml_requantize_output(sum, multiplier, shift, y_zero_point, lo, hi)
+ * with (multiplier, shift) of x_scale / (y_scale * n) (rtml_quantize_multiplier
+ * at prepare) and [lo, hi] the type's range. */
+typedef struct rtml_qmean_params {
+  int64_t outer, n, inner;
+  int32_t x_zero_point, y_zero_point;
+  int32_t multiplier, shift;
+  int32_t out_slot;
+} rtml_qmean_params;
+
 /* Products: (name, activation and output type, weight type). */
 #define RTML_QUANT_PRODUCT_TYPES(X) X(s8, int8_t, int8_t) X(u8, uint8_t, uint8_t) X(u8s8, uint8_t, int8_t)
 #define RTML_QUANT_PRODUCT_DECLARE(t, TX, TW)                                                          \
@@ -196,7 +211,8 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
 #undef RTML_QUANT_PRODUCT_DECLARE
 #define RTML_QUANT_TYPES(X) X(s8, int8_t) X(u8, uint8_t)
 #define RTML_QUANT_DECLARE(t, T) RTML_KERNEL(rtml_##t##_quantize__ref); RTML_KERNEL(rtml_##t##_dequantize__ref); \
-  RTML_KERNEL(rtml_##t##_qadd__ref); RTML_KERNEL(rtml_##t##_qmul__ref); RTML_KERNEL(rtml_##t##_lookup__ref);
+  RTML_KERNEL(rtml_##t##_qadd__ref); RTML_KERNEL(rtml_##t##_qmul__ref); RTML_KERNEL(rtml_##t##_lookup__ref); \
+  RTML_KERNEL(rtml_##t##_mean__ref);
 RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
 #undef RTML_QUANT_DECLARE
 RTML_KERNEL(rtml_s32_dequantize__ref);

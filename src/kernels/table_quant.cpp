@@ -95,6 +95,17 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                                          .field("out_slot", &rtml_lookup_params::out_slot)
                                          .field("table_slot", &rtml_lookup_params::table_slot)
                                          .build();
+  using Q = rtml_qmean_params;
+  static const ParamsLayout qmean = layout<Q>("rtml_qmean_params")
+                                        .field("outer", &Q::outer)
+                                        .field("n", &Q::n)
+                                        .field("inner", &Q::inner)
+                                        .field("x_zero_point", &Q::x_zero_point)
+                                        .field("y_zero_point", &Q::y_zero_point)
+                                        .field("multiplier", &Q::multiplier)
+                                        .field("shift", &Q::shift)
+                                        .field("out_slot", &Q::out_slot)
+                                        .build();
   const char* src = "kernels/quant.cpp";
 #define RTML_QUANT_PRODUCT_ENTRIES(ty, TX, TW)                                                                     \
   t.push_back({"rtml_" #ty "_fully_connected__ref", rtml_##ty##_fully_connected__ref, &qmatmul,                    \
@@ -118,7 +129,8 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                src, true});                                                                                        \
   t.push_back({"rtml_" #ty "_qmul__ref", rtml_##ty##_qmul__ref, &qbinary, "A, (scales, zero points,) B, ..., Y",   \
                src, true});                                                                                        \
-  t.push_back({"rtml_" #ty "_lookup__ref", rtml_##ty##_lookup__ref, &lookup, "X, ..., Y, table", src, true});
+  t.push_back({"rtml_" #ty "_lookup__ref", rtml_##ty##_lookup__ref, &lookup, "X, ..., Y, table", src, true}); \
+  t.push_back({"rtml_" #ty "_mean__ref", rtml_##ty##_mean__ref, &qmean, "X, ..., Y", src, true});
   RTML_QUANT_TYPES(RTML_QUANT_ENTRIES)
 #undef RTML_QUANT_ENTRIES
   const char* fast = "kernels/fast_quant.cpp";

@@ -440,14 +440,18 @@ void qlinear_binary(OpContext& ctx, bool add) {
   ctx.step.flops = static_cast<double>(shape_numel(out));
 }
 
-// ---------------------------------------------------------------- Sigmoid, Tanh
+// ---------------------------------------------------------------- Sigmoid, Tanh, ReduceMean
 
-// The planner's fused QDQ Sigmoid / Tanh (kFusedDomain; inputs X, X_scale,
-// X_zero_point, Y_scale, Y_zero_point as ONNX Runtime's com.microsoft
-// QLinearSigmoid, all but X constants): a table of the 256 outputs,
-// QuantizeLinear(f(DequantizeLinear(q))) with f in double, as TFLite's
-// int8 lookup tables.
-void qlinear_lookup(OpContext& ctx, double (*f)(double)) {
+// The operands of a fused QDQ unary op (inputs X, X_scale, X_zero_point,
+// Y_scale, Y_zero_point as ONNX Runtime's com.microsoft QLinearSigmoid, all
+// but X constant scalars; scales positive).
+struct UnaryQuant {
+  DType t;
+  float xs, ys;
+  int32_t zx, zy;
+};
+
+UnaryQuant unary_quant(OpContext& ctx) {
   ctx.expect_inputs(5, 5);
   ctx.expect_dtype(0, {DType::I8, DType::U8});
   const DType t = ctx.input(0).dtype;
@@ -459,21 +463,60 @@ void qlinear_lookup(OpContext& ctx, double (*f)(double)) {
   const auto zero_point = [&](int i) {
     return t == DType::I8 ? int32_t{*ctx.input(i).as<int8_t>()} : int32_t{*ctx.input(i).as<uint8_t>()};
   };
-  const float xs = *ctx.input(1).as<float>(), ys = *ctx.input(3).as<float>();
-  if (!(xs > 0) || !(ys > 0)) ctx.fail("scales must be positive");
+  const UnaryQuant q{t, *ctx.input(1).as<float>(), *ctx.input(3).as<float>(), zero_point(2), zero_point(4)};
+  if (!(q.xs > 0) || !(q.ys > 0)) ctx.fail("scales must be positive");
+  return q;
+}
+
+// The planner's fused QDQ Sigmoid / Tanh (kFusedDomain): a table of the 256
+// outputs, QuantizeLinear(f(DequantizeLinear(q))) with f in double, as
+// TFLite's int8 lookup tables.
+void qlinear_lookup(OpContext& ctx, double (*f)(double)) {
+  const UnaryQuant u = unary_quant(ctx);
   int32_t lo = 0, hi = 0;
-  full_range(t, lo, hi);
+  full_range(u.t, lo, hi);
   auto table = std::make_shared<ir::Buffer>(256);
   for (int32_t q = lo; q <= hi; ++q) {
-    const double real = f(static_cast<double>(xs) * (q - zero_point(2)));
-    const auto out = static_cast<int32_t>(std::max<double>(lo, std::min<double>(hi, std::nearbyint(real / ys) + zero_point(4))));
+    const double real = f(static_cast<double>(u.xs) * (q - u.zx));
+    const auto out = static_cast<int32_t>(std::max<double>(lo, std::min<double>(hi, std::nearbyint(real / u.ys) + u.zy)));
     static_cast<uint8_t*>(table->data())[q - lo] = static_cast<uint8_t>(out);  // int8: its two's complement byte
   }
-  auto& p = ctx.use_kernel<rtml_lookup_params>(kernel_symbol(t, "lookup").c_str());
+  auto& p = ctx.use_kernel<rtml_lookup_params>(kernel_symbol(u.t, "lookup").c_str());
   p.count = ctx.input(0).numel();
   p.out_slot = out_slot(ctx);
-  p.table_slot = ctx.add_constant("table", t, {256}, std::move(table));
-  ctx.set_output(0, t, ctx.input(0).shape);
+  p.table_slot = ctx.add_constant("table", u.t, {256}, std::move(table));
+  ctx.set_output(0, u.t, ctx.input(0).shape);
+}
+
+// The planner's fused QDQ ReduceMean / GlobalAveragePool (kFusedDomain;
+// operands as QLinearSigmoid, attributes axes (a block of contiguous axes)
+// and keepdims): TFLite's int8 MEAN, rtml_qmean_params.
+void QLinearReduceMean(OpContext& ctx) {
+  const UnaryQuant u = unary_quant(ctx);
+  const Shape& x = ctx.input(0).shape;
+  std::vector<int64_t> axes = ctx.attr_ints("axes");
+  const bool keepdims = ctx.attr_int("keepdims", 1) != 0;
+  for (int64_t& a : axes) a = ctx.axis(a, x.size(), "reduction axis");
+  std::sort(axes.begin(), axes.end());
+  if (axes.empty() || std::adjacent_find(axes.begin(), axes.end()) != axes.end() ||
+      axes.back() - axes.front() + 1 != static_cast<int64_t>(axes.size()))
+    ctx.fail("axes must be a block of contiguous axes");
+  auto& p = ctx.use_kernel<rtml_qmean_params>(kernel_symbol(u.t, "mean").c_str());
+  p.outer = p.n = p.inner = 1;
+  Shape out;
+  for (size_t d = 0; d < x.size(); ++d) {
+    const bool reduced = static_cast<int64_t>(d) >= axes.front() && static_cast<int64_t>(d) <= axes.back();
+    (reduced ? p.n : static_cast<int64_t>(d) < axes.front() ? p.outer : p.inner) *= x[d];
+    if (!reduced || keepdims) out.push_back(reduced ? 1 : x[d]);
+  }
+  if (p.n < 1 || p.n > (int64_t{1} << 23)) ctx.fail("the mean must be over 1 to 2^23 values (an int32 sum)");
+  p.x_zero_point = u.zx;
+  p.y_zero_point = u.zy;
+  rtml_quantize_multiplier(static_cast<double>(u.xs) / (static_cast<double>(u.ys) * static_cast<double>(p.n)),
+                           &p.multiplier, &p.shift);
+  p.out_slot = out_slot(ctx);
+  ctx.set_output(0, u.t, out);
+  ctx.step.flops = static_cast<double>(ctx.input(0).numel());
 }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -506,6 +549,7 @@ void register_quant_fused(Registry& r) {
   r.add({"QLinearMul", QLinearMul});
   r.add({"QLinearSigmoid", QLinearSigmoid});
   r.add({"QLinearTanh", QLinearTanh});
+  r.add({"QLinearReduceMean", QLinearReduceMean});
 }
 
 }  // namespace rtml::ops

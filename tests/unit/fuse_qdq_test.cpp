@@ -526,3 +526,64 @@ TEST(FuseQdq, AChainOfPassThroughOpsRunsOnInt8) {
   EXPECT_EQ(p.steps[1].node_name, "n2 + n3");
   EXPECT_EQ(fused, run(gb.g, x, 8, false));
 }
+
+TEST(FuseQdq, ReduceMeanAndGlobalAveragePoolAreInt8Means) {
+  // DequantizeLinear(scale 0.1, zero point 5) -> the mean -> QuantizeLinear
+  // (scale 0.07, zero point -3): one int8 step, within one unit of the float path.
+  const std::vector<int8_t> x = random_values<int8_t>(32, -128, 127, 13);
+  struct Case {
+    const char* op;
+    std::map<std::string, ir::Attribute> attrs;
+    size_t count;
+  };
+  for (const Case& c : {Case{"ReduceMean", {{"axes", attr_ints({-1})}, {"keepdims", attr_int(0)}}, 8},
+                        Case{"ReduceMean", {{"axes", attr_ints({2, 3})}}, 2}, Case{"GlobalAveragePool", {}, 2}}) {
+    SCOPED_TRACE(c.op);
+    plan::Plan p;
+    const ir::Graph g = pass_through_graph(c.op, c.attrs, 0.07f, -3);
+    const std::vector<int8_t> fused = run(g, x, c.count, true, &p);
+    ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+    EXPECT_EQ(p.steps[0].step.kernel, "rtml_s8_mean__ref");
+    expect_within_one(fused, run(g, x, c.count, false));
+  }
+}
+
+TEST(FuseQdq, ReduceMeanByHand) {
+  // x [3, 4] (scale 0.5, zero point 1) averaged over the last axis into
+  // scale 0.25, zero point -2: the multiplier 0.5 / (0.25 * 4) = 0.5. Sums
+  // of x - 1: {0, 1, 2, 3} = 6 -> 3, -2: 1; {1, 1, 1, 2} = 5 -> 2.5, away
+  // from zero 3, -2: 1 (the float path: 0.625 / 0.25 = 2.5, to even 2, -2:
+  // 0); {-1, -1, -2, -2} = -6 -> -3, -2: -5.
+  GraphBuilder gb;
+  const ir::TensorId in = gb.input("x", {3, 4});
+  gb.g.tensors[in].dtype = DType::I8;
+  const ir::TensorId xf = gb.node("DequantizeLinear", {in, scalar(gb, "xs", 0.5f), zero_point<int8_t>(gb, "xzp", 1)});
+  const ir::TensorId y = gb.node("ReduceMean", {xf}, {{"axes", attr_ints({1})}});
+  gb.g.outputs = {gb.node("QuantizeLinear", {y, scalar(gb, "ys", 0.25f), zero_point<int8_t>(gb, "yzp", -2)})};
+  const std::vector<int8_t> x{1, 2, 3, 4, 2, 2, 2, 3, 0, 0, -1, -1};
+  EXPECT_EQ(run(gb.g, x, 3), (std::vector<int8_t>{1, 1, -5}));
+  EXPECT_EQ(run(gb.g, x, 3, false), (std::vector<int8_t>{1, 0, -5}));
+}
+
+TEST(FuseQdq, GlobalAveragePoolUint8ByHand) {
+  // uint8 x [1, 2, 2, 2] (scale 1, zero point 128) into scale 1, zero point
+  // 100: the real multiplier 1 / 4 = 2^30 * 2^(-1 - 31) (multiplier 2^30,
+  // shift -1). Channel 0: {130, 130, 130, 131} - 128 sums to 9; the doubling
+  // high multiply gives 9 * 2^30 / 2^31 = 4.5, rounded away from zero to 5,
+  // then / 2^1 = 2.5, again away from zero: 3, + 100: 103 (TFLite's two
+  // roundings; the float path rounds 2.25 to 2: 102). Channel 1: {120, 121,
+  // 122, 125} sums to -24 -> -12 -> -6, + 100: 94.
+  GraphBuilder gb;
+  const ir::TensorId in = gb.input("x", {1, 2, 2, 2});
+  gb.g.tensors[in].dtype = DType::U8;
+  const ir::TensorId xf = gb.node("DequantizeLinear", {in, scalar(gb, "xs", 1.0f), zero_point<uint8_t>(gb, "xzp", 128)});
+  gb.g.outputs = {gb.node("QuantizeLinear", {gb.node("GlobalAveragePool", {xf}), scalar(gb, "ys", 1.0f),
+                                             zero_point<uint8_t>(gb, "yzp", 100)})};
+  plan::Plan p;
+  EXPECT_EQ(run(gb.g, std::vector<uint8_t>{130, 130, 130, 131, 120, 121, 122, 125}, 2, true, &p),
+            (std::vector<uint8_t>{103, 94}));
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].step.kernel, "rtml_u8_mean__ref");
+  EXPECT_EQ(run(gb.g, std::vector<uint8_t>{130, 130, 130, 131, 120, 121, 122, 125}, 2, false),
+            (std::vector<uint8_t>{102, 94}));
+}

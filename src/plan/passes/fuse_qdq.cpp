@@ -23,7 +23,9 @@
 // (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity) and
 // AveragePool between a DequantizeLinear and a QuantizeLinear of the same
 // scale and zero point run on the int8 data itself; Sigmoid and Tanh between
-// any scales as a lookup in a table of 256 outputs made at prepare.
+// any scales as a lookup in a table of 256 outputs made at prepare;
+// ReduceMean (over a block of contiguous axes) and GlobalAveragePool between
+// any scales as an rtml.fused QLinearReduceMean (TFLite's int8 MEAN).
 //
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
@@ -409,6 +411,34 @@ bool is_pass_through(const ir::Node& op) {
 // Sigmoid and Tanh become a lookup in a table of the 256 outputs (any scales).
 bool is_lookup(const ir::Node& op) { return op.op_type == "Sigmoid" || op.op_type == "Tanh"; }
 
+// ReduceMean and GlobalAveragePool become an int8 mean (any scales).
+bool is_mean(const ir::Node& op) { return op.op_type == "ReduceMean" || op.op_type == "GlobalAveragePool"; }
+
+// Ops that requantize (alone between a DequantizeLinear and a QuantizeLinear).
+bool is_requantizing(const ir::Node& op) { return is_lookup(op) || is_mean(op); }
+
+// The axes a ReduceMean (attribute, or a constant input 1 at opset 18) or a
+// GlobalAveragePool (the spatial ones) averages over; nullopt when not known
+// or when it reduces nothing (noop_with_empty_axes).
+std::optional<std::vector<int64_t>> mean_axes(const PlanState& s, const ir::Node& op, int rank) {
+  std::vector<int64_t> axes;
+  if (op.op_type == "GlobalAveragePool") {
+    for (int d = 2; d < rank; ++d) axes.push_back(d);
+    return axes;
+  }
+  if (auto it = op.attrs.find("axes"); it != op.attrs.end()) axes = it->second.ints;
+  if (op.inputs.size() > 1 && op.inputs[1] != kNoTensor) {
+    const ops::TensorInfo& a = s.info[op.inputs[1]];
+    if (!a.data || a.dtype != DType::I64) return std::nullopt;
+    axes.assign(a.as<int64_t>(), a.as<int64_t>() + a.numel());
+  }
+  if (axes.empty()) {
+    if (auto it = op.attrs.find("noop_with_empty_axes"); it != op.attrs.end() && it->second.i) return std::nullopt;
+    for (int d = 0; d < rank; ++d) axes.push_back(d);
+  }
+  return axes;
+}
+
 bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp& b) {
   return !a.per_axis && !b.per_axis && scale_of(s, a) == scale_of(s, b) && zero_point_of(s, a) == zero_point_of(s, b);
 }
@@ -417,7 +447,8 @@ bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp
 // output read only by the next op; same scale and zero point at both ends):
 // the first op reads the int8 tensor, the last writes the QuantizeLinear's
 // output, each is prepared again. A Sigmoid / Tanh (alone) becomes an
-// rtml.fused QLinearSigmoid / QLinearTanh (a table lookup). Returns the ops
+// rtml.fused QLinearSigmoid / QLinearTanh (a table lookup), a ReduceMean or
+// GlobalAveragePool (alone) a QLinearReduceMean. Returns the ops
 // it moved to int8 (empty: the nodes as they were).
 std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   const ir::Node& first = s.graph.nodes[s.steps[i].node];
@@ -427,7 +458,7 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   const int dq_step = l.producer_step[first.inputs[0]];
   std::vector<int> chain{static_cast<int>(i)};
   int next = only_reader(l, output0(first));
-  while (!is_lookup(first) && next >= 0) {
+  while (!is_requantizing(first) && next >= 0) {
     const ir::Node& n = s.graph.nodes[s.steps[next].node];
     if (!n.domain.empty() || !is_pass_through(n) || n.outputs.size() != 1 || n.inputs[0] != output0(s.graph.nodes[s.steps[chain.back()].node]))
       break;
@@ -444,8 +475,10 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   const TensorId q_out = s.graph.nodes[s.steps[q_step].node].outputs[0];
   const DType t = s.info[q_out].dtype;
   if (!y || s.info[x->data].dtype != t || !is_int8(t) || x->per_axis || y->per_axis ||
-      (!is_lookup(first) && !same_quantization(s, *x, *y)))
+      (!is_requantizing(first) && !same_quantization(s, *x, *y)))
     return {};
+  const auto axes = is_mean(first) ? mean_axes(s, first, s.info[x->data].rank()) : std::nullopt;
+  if (is_mean(first) && !axes) return {};
 
   std::vector<ir::Node> saved;
   for (int j : chain) saved.push_back(s.graph.nodes[s.steps[j].node]);
@@ -454,9 +487,16 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   for (int j : chain) {
     ir::Node& op = s.graph.nodes[s.steps[j].node];
     if (op.op_type == "AveragePool") op.domain = ops::kFusedDomain;
-    if (is_lookup(op)) {
+    if (is_requantizing(op)) {
+      if (is_mean(op)) {
+        ir::Attribute a;
+        a.kind = ir::Attribute::Kind::Ints;
+        a.ints = *axes;
+        const bool keepdims = op.op_type == "GlobalAveragePool" || !op.attrs.count("keepdims") || op.attrs.at("keepdims").i;
+        op.attrs = {{"axes", a}, {"keepdims", int_attr(keepdims)}};
+      }
       op.domain = ops::kFusedDomain;
-      op.op_type = "QLinear" + op.op_type;
+      op.op_type = is_mean(op) ? "QLinearReduceMean" : "QLinear" + op.op_type;
       op.inputs = {x->data, x->scale, zero_point_operand(s, *x, t, op.name + ":x_zero_point"), y->scale,
                    zero_point_operand(s, *y, t, op.name + ":y_zero_point")};
     }
@@ -508,7 +548,7 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     PreparedStep& step = s.steps[i];
     const ir::Node& op = s.graph.nodes[step.node];
     if (!step.keep || !op.domain.empty()) continue;
-    if (is_pass_through(op) || is_lookup(op)) {
+    if (is_pass_through(op) || is_requantizing(op)) {
       for (std::string& m : fuse_unary(s, l, i)) moved.push_back(std::move(m));
       continue;
     }
@@ -552,7 +592,7 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     fused.push_back(saved.name + " (" + op_type + (g->act_step >= 0 ? "+" + s.steps[g->act_step].op_type : "") + ")");
   }
   if (fused.empty() && left.empty() && moved.empty()) {
-    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/data movement -> QuantizeLinear group";
+    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/data movement -> QuantizeLinear group";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
