@@ -555,10 +555,10 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     }
     if (st.num_operands == 0) body << "0";
     if (k.reset) {
-      // The state is the step's last operand (ops/op.h).
-      const plan::TensorPlan& t = plan.tensors[plan.operands[st.first_operand + st.num_operands - 1]];
-      reset << "  " << k.reset_symbol << "(" << (k.params ? "&" + p : std::string("0")) << ", a + "
-            << state_base + t.offset << ");\n";
+      const std::string state = st.step.state_bytes
+          ? "a + " + std::to_string(state_base + plan.tensors[plan.operands[st.state_operand()]].offset)
+          : std::string("0");
+      reset << "  " << k.reset_symbol << "(" << (k.params ? "&" + p : std::string("0")) << ", " << state << ");\n";
     }
     body << "};\n    RTML_STEP_BEGIN();\n    if (" << k.symbol << "(" << (k.params ? "&" + p : std::string("0"))
          << ", o) != 0) return " << s + 1 << ";\n  }\n";

@@ -154,12 +154,9 @@ RunStatus Session::run_observed(StepObserver& observer) noexcept {
   return {};
 }
 
-// A step's state is its last operand (ops/op.h).
 void Session::reset_steps() noexcept {
   for (const plan::PlanStep& st : plan_.steps)
-    if (st.step.reset)
-      st.step.reset(st.step.params.get(),
-                    st.step.state_bytes ? operand_ptr_[st.first_operand + st.num_operands - 1] : nullptr);
+    if (st.step.reset) st.step.reset(st.step.params.get(), st.step.state_bytes ? operand_ptr_[st.state_operand()] : nullptr);
 }
 
 void Session::reset() noexcept {

@@ -79,6 +79,8 @@ struct PlanStep {
   uint32_t num_inputs = 0;   // operands: the node's inputs, then its outputs, then the
   uint32_t num_outputs = 0;  // step's constants, fused addends, the scratch (when scratch_bytes > 0),
                              // the state (when state_bytes > 0: the last operand)
+  // Plan::operands' index of the step's state (meaningful when step.state_bytes > 0).
+  uint32_t state_operand() const { return first_operand + num_operands - 1; }
 };
 
 // A graph output whose value is not written by a step (it is a constant, a
