@@ -13,7 +13,10 @@
 // Plugins never parse model files: the host imports the ONNX file (its
 // importer, its protobuf classes, registered once per process) and hands the
 // graph over in BackendOptions::graph. A plugin compiles in only the small,
-// stateless helpers it needs (core/dtype.cpp) and links its runtime.
+// stateless helpers it needs (core/dtype.cpp) and links its runtime. The one
+// exception is a runtime that runs a format through its own parser (armnn:
+// .tflite files): its KnownPlugin says reads_model_file, and the host then
+// imports nothing and hands no graph over.
 //
 // Where plugins are looked for, in order (plugin_dirs()):
 //   $RTML_PLUGIN_PATH (colon-separated folders), the folder of the running
@@ -51,6 +54,8 @@ struct KnownPlugin {
   const char* file;  // "rtml-backend-torch.so"
   const char* description;
   const char* install_hint;
+  // The runtime parses the model file itself (BackendOptions::graph is null).
+  bool reads_model_file = false;
 };
 const std::vector<KnownPlugin>& known_plugins();
 
@@ -60,7 +65,8 @@ std::vector<std::string> plugin_dirs();
 // none of plugin_dirs().
 std::string find_plugin(const KnownPlugin& plugin);
 // Loads the plugin (once per process) and makes a backend that imports the
-// ONNX file on open() and hands the graph to the plugin's backend. Throws
+// ONNX file on open() and hands the graph to the plugin's backend (unless the
+// plugin reads_model_file). Throws
 // rtml::Error saying what is missing and how to install it.
 std::unique_ptr<Backend> create_plugin_backend(const KnownPlugin& plugin);
 

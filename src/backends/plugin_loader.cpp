@@ -59,18 +59,22 @@ const PluginInfo& load(const KnownPlugin& plugin) {
 }
 
 // The host side of a plugin backend: imports the ONNX file with the host's
-// importer and hands the graph to the plugin's open(); everything else is
-// the plugin's.
+// importer and hands the graph to the plugin's open() (a plugin that reads the
+// file itself gets none); everything else is the plugin's.
 class PluginBackend final : public Backend {
  public:
-  explicit PluginBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  PluginBackend(std::unique_ptr<Backend> inner, bool import_model)
+      : inner_(std::move(inner)), import_model_(import_model) {}
   ~PluginBackend() override { close(); }
 
   void open(const std::string& onnx_path, const BackendOptions& options) override {
     close();
-    graph_.emplace(import::load_onnx(onnx_path));
     BackendOptions with_graph = options;
-    with_graph.graph = &*graph_;
+    with_graph.graph = nullptr;
+    if (import_model_) {
+      graph_.emplace(import::load_onnx(onnx_path));
+      with_graph.graph = &*graph_;
+    }
     inner_->open(onnx_path, with_graph);
   }
   void prepare() override { inner_->prepare(); }
@@ -93,6 +97,7 @@ class PluginBackend final : public Backend {
 
  private:
   std::unique_ptr<Backend> inner_;
+  const bool import_model_;
   std::optional<ir::Graph> graph_;
 };
 
@@ -102,7 +107,7 @@ std::unique_ptr<Backend> create_plugin_backend(const KnownPlugin& plugin) {
   const PluginInfo& info = load(plugin);
   std::unique_ptr<Backend> inner(info.make());
   if (!inner) throw Error(std::string("the ") + plugin.name + " plugin could not create a backend");
-  return std::make_unique<PluginBackend>(std::move(inner));
+  return std::make_unique<PluginBackend>(std::move(inner), !plugin.reads_model_file);
 }
 
 }  // namespace rtml::backends

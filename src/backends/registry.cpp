@@ -33,6 +33,12 @@ const std::vector<KnownPlugin>& known_plugins() {
        "error rows)",
        "it is built with rtml when XNNPACK is found: install Debian's libxnnpack-dev and libpthreadpool-dev (scripts/install-deps.sh "
        "does) and rebuild rtml"},
+      {"armnn", "rtml-backend-armnn.so",
+       "Arm NN 20.08 running a .tflite file through its TfLite parser (CpuAcc where the build has NEON, else "
+       "CpuRef; other formats are not covered, layers Arm NN lacks are error rows)",
+       "it is built with rtml when Arm NN is found: install Debian's libarmnn-dev, libarmnntfliteparser-dev and "
+       "libarmnn-cpuref-backend22 (scripts/install-deps.sh does) and rebuild rtml",
+       true},
   };
   return table;
 }

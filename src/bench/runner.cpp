@@ -467,11 +467,11 @@ std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const 
     if (fs::is_regular_file(p, ec)) {
       if (p.filename() == "manifest.json") {
         from_manifest(p, filter, out);
-      } else if (p.extension() == ".onnx") {
+      } else if (p.extension() == ".onnx" || p.extension() == ".tflite") {
         std::string name = p.filename() == "model.onnx" ? p.parent_path().filename().string() : p.stem().string();
         if (keep(name, filter)) out.push_back(from_onnx(p, name));
       } else {
-        throw Error(arg + ": not a model (.onnx), a zoo manifest (manifest.json) or a folder");
+        throw Error(arg + ": not a model (.onnx, .tflite), a zoo manifest (manifest.json) or a folder");
       }
       continue;
     }

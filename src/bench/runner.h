@@ -55,7 +55,7 @@ struct BenchOptions {
 
 struct ModelSpec {
   std::string name;       // manifest name, or the file's stem / folder name
-  std::string path;       // the .onnx file
+  std::string path;       // the .onnx (or .tflite) file
   std::string family;     // from a zoo manifest, else empty
   std::string test_data;  // folder with test_data_set_N, or empty
   std::optional<double> flops;
@@ -102,7 +102,7 @@ nlohmann::json host_info();
 // that does not fit the model.
 void set_bench_inputs(backends::Backend& backend, const ModelSpec& spec, bool use_test_data = true);
 
-// Models named on the command line: .onnx files, zoo manifests
+// Models named on the command line: .onnx (or .tflite) files, zoo manifests
 // (manifest.json, or a folder holding one), a model folder (holding
 // model.onnx), or a folder of those (searched one level deep, then for
 // *.onnx files). `filter` keeps models whose name contains one of the

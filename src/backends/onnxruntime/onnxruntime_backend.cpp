@@ -34,6 +34,7 @@
 #include <onnxruntime_c_api.h>
 
 #include "backends/backend.h"
+#include "backends/io_buffer.h"
 #include "backends/op_profile.h"
 #include "backends/plugin.h"
 #include "core/error.h"
@@ -88,10 +89,6 @@ std::string library_path() {
   return "";
 }
 
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-
 class OnnxRuntimeBackend final : public Backend {
  public:
   ~OnnxRuntimeBackend() override { close(); }
@@ -135,10 +132,7 @@ class OnnxRuntimeBackend final : public Backend {
     for (const std::vector<TensorInfo>* list : {&inputs_, &outputs_})
       for (const TensorInfo& t : *list) {
         size_t bytes = t.bytes();
-        size_t padded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-        std::unique_ptr<void, AlignedFree> buf(std::aligned_alloc(64, padded));
-        if (!buf) throw Error("onnxruntime: cannot allocate " + std::to_string(padded) + " bytes for '" + t.name + "'");
-        std::memset(buf.get(), 0, padded);
+        IoBuffer buf = zeroed_io_buffer(bytes, 0, "onnxruntime: '" + t.name + "'");
         OrtValue* v = nullptr;
         check(ort().CreateTensorWithDataAsOrtValue(memory.get(), buf.get(), bytes, t.shape.data(), t.shape.size(),
                                                    static_cast<ONNXTensorElementDataType>(t.dtype), &v),
@@ -304,7 +298,7 @@ class OnnxRuntimeBackend final : public Backend {
   int threads_ = 1;
   std::vector<TensorInfo> inputs_, outputs_;
   Owned<OrtSession> session_;
-  std::vector<std::unique_ptr<void, AlignedFree>> buffers_;  // inputs, then outputs
+  std::vector<IoBuffer> buffers_;  // inputs, then outputs
   std::vector<Owned<OrtValue>> values_;                      // over buffers_, same order
   std::vector<OrtValue*> raw_values_;
   std::vector<const char*> names_;  // into inputs_ / outputs_

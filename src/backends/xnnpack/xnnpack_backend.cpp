@@ -35,6 +35,7 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "backends/io_buffer.h"
 #include "backends/plugin.h"
 #include "core/error.h"
 #include "ir/graph.h"
@@ -48,19 +49,10 @@ void check(xnn_status status, const std::string& what) {
     throw Error("xnnpack: " + what + " (XNNPACK status " + std::to_string(static_cast<int>(status)) + ")");
 }
 
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-using Bytes = std::unique_ptr<void, AlignedFree>;
+using Bytes = IoBuffer;
 
 // 64-byte aligned, zeroed, with XNNPACK's XNN_EXTRA_BYTES of readable tail.
-Bytes allocate(size_t bytes) {
-  size_t padded = (bytes + XNN_EXTRA_BYTES + 63) / 64 * 64;
-  Bytes b(std::aligned_alloc(64, padded));
-  if (!b) throw Error("xnnpack: cannot allocate " + std::to_string(padded) + " bytes");
-  std::memset(b.get(), 0, padded);
-  return b;
-}
+Bytes allocate(size_t bytes) { return zeroed_io_buffer(bytes, XNN_EXTRA_BYTES, "xnnpack"); }
 
 enum class Layout {
   Plain,         // as in ONNX
