@@ -9,7 +9,8 @@
   reports its runtime and counts heap allocations per run, and
   `rtml profile` shows per-operator rows from the runtime's own profiler.
 
-usage: check_plugins.py RTML ZOO_DIR [PLUGIN...]   (PLUGIN: torch, onnxruntime, xnnpack)
+usage: check_plugins.py RTML ZOO_DIR [PLUGIN...]   (PLUGIN: torch, onnxruntime, xnnpack, armnn; armnn
+runs .tflite files, not the zoo's: tests/armnn/check_armnn.py checks it beyond step 2)
 """
 import json
 import os
@@ -74,7 +75,7 @@ with tempfile.TemporaryDirectory() as tmp:
     env = {k: v for k, v in os.environ.items() if k != "RTML_PLUGIN_PATH"}
     model = os.path.join(ZOO, "mlp_relu_d3_w64")
     for name, hint in (("torch", "libtorch-dev"), ("onnxruntime", "RTML_ONNXRUNTIME_ROOT"),
-                       ("xnnpack", "libxnnpack-dev")):
+                       ("xnnpack", "libxnnpack-dev"), ("armnn", "libarmnn-dev")):
         rc, out, err = rtml("bench", model, "--backend", name, "--no-db", "--runs", "5", exe=lone, env=env)
         check(rc == 1, f"bench --backend {name} without its plugin: exit {rc}, expected 1")
         for part in (f"rtml-backend-{name}.so", "not installed", tmp, hint):
@@ -83,7 +84,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check(rc == 0, f"native bench without any plugin: exit {rc}: {err.strip()}")
 
     # 3. Every plugin built here: accuracy against the zoo's test data, its runtime named, heap counted.
-    for plugin in PLUGINS:
+    for plugin in (p for p in PLUGINS if p in MODELS):
         report = os.path.join(tmp, f"{plugin}.json")
         rc, out, err = rtml("bench", *[os.path.join(ZOO, m) for m in MODELS[plugin]], "--backend", f"native,{plugin}",
                             "--no-db", "--runs", "20", "--json", report)
