@@ -26,8 +26,9 @@ const char* kAbout =
     "Measures each model on each backend: init and first-run time, latency over warm-up and timed runs\n"
     "(min, mean, median, p90, p99, p99.9, max, stddev, jitter), resident memory (sampled by a thread),\n"
     "heap allocations per inference, accuracy against the test data beside the model, and in real-time\n"
-    "mode missed deadlines. A FOLDER is a zoo (holding manifest.json), a model folder (model.onnx) or a\n"
-    "folder of those. One model failing on one backend is an error row; the sweep goes on.";
+    "mode missed deadlines. A MODEL is an .onnx file (or a .tflite file, for armnn); a FOLDER is a zoo\n"
+    "(holding manifest.json), a model folder (model.onnx) or a folder of those. One model failing on one\n"
+    "backend is an error row; the sweep goes on.";
 
 }  // namespace
 
@@ -37,12 +38,12 @@ const char* const kBenchExitStatus =
 void add_bench_run_options(OptionTable& t, BenchArgs& b) {
   t.positionals("MODEL|FOLDER|manifest.json", b.paths)
       .custom("--backend", "LIST",
-              "comma-separated: native, handwritten, and the plugins torch, onnxruntime, xnnpack\n"
-              "(default: native); handwritten covers only the streaming models: the others are\n"
-              "listed as not covered",
+              "comma-separated: native, handwritten, and the plugins torch, onnxruntime, xnnpack,\n"
+              "armnn (default: native); handwritten covers only the streaming models and armnn only\n"
+              ".tflite files: the others are listed as not covered",
               [&b](const std::string& v) {
                 b.backends = split(v, ',');
-                if (b.backends.empty()) throw UsageError("--backend needs at least one name (native, handwritten, torch, onnxruntime, xnnpack)");
+                if (b.backends.empty()) throw UsageError("--backend needs at least one name (native, handwritten, torch, onnxruntime, xnnpack, armnn)");
               })
       .repeatable("--filter", "SUBSTR", b.filter, "only models whose name contains SUBSTR (repeatable)")
       .number("--warmup", "N", b.warmup, 0, "warm-up runs (default 50; stops early after 2 s)")
