@@ -94,7 +94,7 @@ def tflite_fully_connected(path, w, b):
         for slot, kind, value in fields:
             prepend = {"offset": fb.PrependUOffsetTRelativeSlot, "int32": fb.PrependInt32Slot,
                        "uint32": fb.PrependUint32Slot, "int8": fb.PrependInt8Slot, "uint8": fb.PrependUint8Slot}[kind]
-            prepend(slot, value, value + 1 if kind != "offset" else 0)
+            prepend(slot, value, value + 1 if kind != "offset" else 0)  # the builder drops value == default
         return fb.EndObject()
 
     n, k = w.shape
@@ -239,7 +239,8 @@ with tempfile.TemporaryDirectory() as tmp:
     p = bench(onnx_path, "--backend", "native,armnn", "--runs", "5", "--json", report)
     check(p.returncode == 0, f"bench relu.onnx on native,armnn: exit {p.returncode}: {p.stderr[-400:]}")
     runs, gaps = rows(report)
-    check(runs.get(("relu", "native"), {}).get("status") == "ok", f"relu.onnx on native: {runs.get(('relu', 'native'))}")
+    native = runs.get(("relu", "native"), {})
+    check(native.get("status") == "ok", f"relu.onnx on native: {native}")
     check(any(g.get("backend") == "armnn" and ".tflite" in g.get("reason", "") for g in gaps),
           f"relu.onnx on armnn: not listed as not covered: {gaps}")
 

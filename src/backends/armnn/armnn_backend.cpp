@@ -1,7 +1,7 @@
 // The `armnn` backend: Arm NN (Debian's 20.08, library 22.0.0) running a
 // .tflite file through its own TfLite parser, as a plugin
 // (rtml-backend-armnn.so, backends/plugin.h) loaded only when --backend names it.
-// It is the runtime many Bela and Raspberry Pi users run today.
+// Many Bela users run their .tflite models on Arm NN today.
 //
 // Unlike the other plugins it reads the model file itself (KnownPlugin::
 // reads_model_file): the host hands no graph over, and a file that is not
@@ -36,11 +36,10 @@
 #include <armnnTfLiteParser/ITfLiteParser.hpp>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "backends/backend.h"
@@ -133,9 +132,7 @@ class ArmnnBackend final : public Backend {
     path_ = path;
     if (fs::path(path).extension() != ".tflite")
       throw NotCovered(path + ": the armnn backend runs TensorFlow Lite files (.tflite) through Arm NN's TfLite "
-                       "parser; this Arm NN has no parser for " +
-                       (fs::path(path).extension().empty() ? std::string("this file") : fs::path(path).extension().string()) +
-                       " files");
+                       "parser; Debian's Arm NN has no parser for other formats");
     if (options.threads != 1)
       throw Error("armnn: --threads " + std::to_string(options.threads) +
                   ": Arm NN 20.08 runs on one thread here (CpuRef has no thread setting)");
@@ -174,7 +171,8 @@ class ArmnnBackend final : public Backend {
       placement_ = placement(*optimized);
       std::string load_error;
       armnn::NetworkId id = 0;
-      if (runtime().LoadNetwork(id, std::move(optimized), load_error, armnn::INetworkProperties(true, true)) != armnn::Status::Success)
+      const armnn::INetworkProperties import_export(true, true);
+      if (runtime().LoadNetwork(id, std::move(optimized), load_error, import_export) != armnn::Status::Success)
         throw Error(path + ": Arm NN cannot load the optimised network: " + load_error);
       network_id_ = id;
     } catch (const armnn::Exception& e) {
