@@ -9,6 +9,7 @@
   which copies tensors in and out where the plugin has Arm NN use its buffers
   in place) on the same random input: the plugin binds the right tensors, in
   the right types and order;
+- `rtml profile --backend armnn` shows Arm NN's own per-workload rows;
 - models Arm NN refuses are error rows with its reason (kws_ref_model_float32:
   a float Conv2d with int8 weights that CpuRef lacks; a truncated file), and
   an ONNX model is "not covered" by armnn while native runs it in the same
@@ -210,6 +211,19 @@ with tempfile.TemporaryDirectory() as tmp:
               f"{where}: heap allocations not counted: {r.get('heap')}")
         check(any(line.split()[:3] == [name, "armnn", "ok"] for line in p.stdout.splitlines()),
               f"{where}: no row in the table:\n{p.stdout}")
+
+    # `rtml profile`: Arm NN's own profiler, one row per executed workload. MLPerf Tiny's anomaly
+    # detection model is a dense autoencoder of 10 layers (128, 128, 128, 128, 8, 128, 128, 128, 128,
+    # 640 units), each a FullyConnected workload, 9 of them followed by a ReLU.
+    prof = os.path.join(tmp, "profile.json")
+    p = subprocess.run([RTML, "profile", MODELS["ad01_fp32"], "--backend", "armnn", "--runs", "10", "--no-db",
+                        "--json", prof], capture_output=True, text=True)
+    check(p.returncode == 0, f"profile ad01_fp32 --backend armnn: exit {p.returncode}: {p.stderr[-400:]}")
+    if os.path.exists(prof):
+        ops = json.load(open(prof)).get("ops") or []
+        fc = [o for o in ops if o.get("op_type", "").endswith("FullyConnected")]
+        check(len(fc) == 10, f"profile ad01_fp32 on armnn: {len(fc)} FullyConnected rows, expected 10: {ops}")
+        check(all(o.get("calls") == 10 for o in ops), f"profile on armnn: calls per row {[o.get('calls') for o in ops]}")
 
     # 3. Models Arm NN refuses: error rows with its reason; the sweep goes on.
     truncated = os.path.join(tmp, "truncated.tflite")

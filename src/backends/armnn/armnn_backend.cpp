@@ -29,13 +29,19 @@
 //
 // describe() names the backend Arm NN placed the layers on ("CpuRef: 14
 // layers"), read from the optimised network's own description.
+// profile_op_timeline() loads the model a second time with Arm NN's profiler
+// on and reads its JSON: one row per executed workload, in execution order
+// (Arm NN's events name the workload, not the TFLite operator).
 #include <dlfcn.h>
 
 #include <armnn/ArmNN.hpp>
 #include <armnn/Utils.hpp>
 #include <armnnTfLiteParser/ITfLiteParser.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -44,6 +50,7 @@
 
 #include "backends/backend.h"
 #include "backends/io_buffer.h"
+#include "backends/op_profile.h"
 #include "backends/plugin.h"
 #include "core/error.h"
 
@@ -136,48 +143,7 @@ class ArmnnBackend final : public Backend {
     if (options.threads != 1)
       throw Error("armnn: --threads " + std::to_string(options.threads) +
                   ": Arm NN 20.08 runs on one thread here (CpuRef has no thread setting)");
-    const std::vector<std::string> backends = supported_backends();
-    try {
-      auto parser = armnnTfLiteParser::ITfLiteParser::Create();
-      armnn::INetworkPtr network = parser->CreateNetworkFromBinaryFile(path.c_str());
-      if (parser->GetSubgraphCount() != 1)
-        throw Error(path + ": holds " + std::to_string(parser->GetSubgraphCount()) +
-                    " subgraphs; the armnn backend runs models with one");
-      auto bind = [&](const std::string& name, bool input) {
-        armnn::BindingPointInfo b = input ? parser->GetNetworkInputBindingInfo(0, name)
-                                          : parser->GetNetworkOutputBindingInfo(0, name);
-        const std::string what = path + ": " + (input ? "input '" : "output '") + name + "'";
-        TensorInfo t{name, to_dtype(b.second.GetDataType(), what), {}};
-        for (unsigned d = 0; d < b.second.GetNumDimensions(); ++d) t.shape.push_back(b.second.GetShape()[d]);
-        (input ? inputs_ : outputs_).push_back(std::move(t));
-        bindings_.push_back(b);
-      };
-      for (const std::string& name : parser->GetSubgraphInputTensorNames(0)) bind(name, true);
-      for (const std::string& name : parser->GetSubgraphOutputTensorNames(0)) bind(name, false);
-
-      std::vector<std::string> messages;
-      armnn::IOptimizedNetworkPtr optimized =
-          armnn::Optimize(*network, backend_preferences(), runtime().GetDeviceSpec(), import_options(),
-                          armnn::Optional<std::vector<std::string>&>(messages));
-      if (!optimized) {
-        std::string why;
-        for (std::string m : messages) {  // Arm NN's messages hold line breaks
-          m.erase(std::remove(m.begin(), m.end(), '\n'), m.end());
-          why += (why.empty() ? "" : "; ") + m;
-        }
-        throw Error(path + ": Arm NN cannot run this model on " + join(backends) + ": " +
-                    (why.empty() ? "Optimize failed" : why));
-      }
-      placement_ = placement(*optimized);
-      std::string load_error;
-      armnn::NetworkId id = 0;
-      const armnn::INetworkProperties import_export(true, true);
-      if (runtime().LoadNetwork(id, std::move(optimized), load_error, import_export) != armnn::Status::Success)
-        throw Error(path + ": Arm NN cannot load the optimised network: " + load_error);
-      network_id_ = id;
-    } catch (const armnn::Exception& e) {
-      throw Error(path + ": Arm NN: " + e.what());
-    }
+    network_id_ = load(true);
   }
 
   void prepare() override {
@@ -200,13 +166,7 @@ class ArmnnBackend final : public Backend {
 
   void run() override {
     if (buffers_.size() != bindings_.size() || !network_id_) throw Error("armnn: run() before prepare()");
-    armnn::Status status;
-    try {
-      status = runtime().EnqueueWorkload(*network_id_, input_tensors_, output_tensors_);
-    } catch (const armnn::Exception& e) {
-      throw Error(path_ + ": Arm NN: run failed: " + e.what());
-    }
-    if (status != armnn::Status::Success) throw Error(path_ + ": Arm NN: EnqueueWorkload failed");
+    run_on(*network_id_);
   }
 
   void close() override {
@@ -236,7 +196,163 @@ class ArmnnBackend final : public Backend {
     return d;
   }
 
+  std::vector<OpCost> profile_ops(int runs) override { return profile_op_timeline(runs, 0).ops; }
+
+  // A second load of the model with Arm NN's profiler on (enabled after the
+  // warm-up), read from its JSON (IProfiler::Print): one row per workload the
+  // network executes, in order ("RefFullyConnectedWorkload_Execute #2"), from
+  // the events directly inside each run's "Execute" event (the copies in and
+  // out of imported buffers among them); each event holds every run's time.
+  OpProfile profile_op_timeline(int runs, int trace_runs) override {
+    if (buffers_.size() != bindings_.size() || !network_id_) throw Error("armnn: profile_ops() before prepare()");
+    OpProfile out;
+    if (runs < 1) return out;
+    struct Unload {
+      armnn::NetworkId id;
+      ~Unload() { runtime().UnloadNetwork(id); }
+    } network{load(false)};
+    constexpr int kWarmup = 3;  // kept out of the costs, as for the other backends
+    for (int w = 0; w < kWarmup; ++w) run_on(network.id);
+    const std::shared_ptr<armnn::IProfiler> profiler = runtime().GetProfiler(network.id);
+    if (!profiler) throw Error("armnn: the loaded network has no profiler");
+    profiler->EnableProfiling(true);
+    out.run_us.assign(static_cast<size_t>(runs), 0.0);
+    out.run_start_us.assign(static_cast<size_t>(runs), 0.0);
+    for (int r = 0; r < runs; ++r) {
+      auto a = std::chrono::steady_clock::now();
+      run_on(network.id);
+      out.run_us[r] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count();
+      out.run_start_us[r] = std::chrono::duration<double, std::micro>(a.time_since_epoch()).count();
+    }
+    profiler->EnableProfiling(false);
+    std::stringstream text;
+    profiler->Print(text);
+    read_profile(text.str(), runs, trace_runs, out);
+    return out;
+  }
+
  private:
+  // Parses path_, optimises the network and loads it into the runtime; with
+  // `describe_io`, fills inputs_, outputs_, bindings_ and placement_ (a second
+  // load of the same file, for the profiler, binds the same ids).
+  armnn::NetworkId load(bool describe_io) {
+    const std::string& path = path_;
+    try {
+      auto parser = armnnTfLiteParser::ITfLiteParser::Create();
+      armnn::INetworkPtr network = parser->CreateNetworkFromBinaryFile(path.c_str());
+      if (parser->GetSubgraphCount() != 1)
+        throw Error(path + ": holds " + std::to_string(parser->GetSubgraphCount()) +
+                    " subgraphs; the armnn backend runs models with one");
+      auto bind = [&](const std::string& name, bool input) {
+        armnn::BindingPointInfo b = input ? parser->GetNetworkInputBindingInfo(0, name)
+                                          : parser->GetNetworkOutputBindingInfo(0, name);
+        const std::string what = path + ": " + (input ? "input '" : "output '") + name + "'";
+        TensorInfo t{name, to_dtype(b.second.GetDataType(), what), {}};
+        for (unsigned d = 0; d < b.second.GetNumDimensions(); ++d) t.shape.push_back(b.second.GetShape()[d]);
+        (input ? inputs_ : outputs_).push_back(std::move(t));
+        bindings_.push_back(b);
+      };
+      if (describe_io) {
+        for (const std::string& name : parser->GetSubgraphInputTensorNames(0)) bind(name, true);
+        for (const std::string& name : parser->GetSubgraphOutputTensorNames(0)) bind(name, false);
+      }
+
+      std::vector<std::string> messages;
+      armnn::IOptimizedNetworkPtr optimized =
+          armnn::Optimize(*network, backend_preferences(), runtime().GetDeviceSpec(), import_options(),
+                          armnn::Optional<std::vector<std::string>&>(messages));
+      if (!optimized) {
+        std::string why;
+        for (std::string m : messages) {  // Arm NN's messages hold line breaks
+          m.erase(std::remove(m.begin(), m.end(), '\n'), m.end());
+          why += (why.empty() ? "" : "; ") + m;
+        }
+        throw Error(path + ": Arm NN cannot run this model on " + join(supported_backends()) + ": " +
+                    (why.empty() ? "Optimize failed" : why));
+      }
+      if (describe_io) placement_ = placement(*optimized);
+      std::string load_error;
+      armnn::NetworkId id = 0;
+      const armnn::INetworkProperties import_export(true, true);
+      if (runtime().LoadNetwork(id, std::move(optimized), load_error, import_export) != armnn::Status::Success)
+        throw Error(path + ": Arm NN cannot load the optimised network: " + load_error);
+      return id;
+    } catch (const armnn::Exception& e) {
+      throw Error(path + ": Arm NN: " + e.what());
+    }
+  }
+
+  void run_on(armnn::NetworkId id) {
+    armnn::Status status;
+    try {
+      status = runtime().EnqueueWorkload(id, input_tensors_, output_tensors_);
+    } catch (const armnn::Exception& e) {
+      throw Error(path_ + ": Arm NN: run failed: " + e.what());
+    }
+    if (status != armnn::Status::Success) throw Error(path_ + ": Arm NN: EnqueueWorkload failed");
+  }
+
+  // Arm NN's profile JSON: {"ArmNN": {"inference_measurements_#1": {"type":
+  // "Event", "Wall clock time_#1": {"raw": [one per run]}, "Wall clock time
+  // (Start)_#1": ..., "Execute_#4": {"type": "Event", "RefXWorkload_Execute_#7":
+  // {...}, ...}}}}: an event's measurements are named with the event's "_#N".
+  void read_profile(const std::string& text, int runs, int trace_runs, OpProfile& out) const {
+    using Json = nlohmann::ordered_json;  // keeps the events in execution order
+    Json root;
+    try {
+      root = Json::parse(text);
+    } catch (const std::exception& e) {
+      throw Error("armnn: cannot read its profiler's output: " + std::string(e.what()));
+    }
+    auto suffix = [](const std::string& key) { return key.substr(std::min(key.rfind("_#"), key.size())); };
+    auto raw = [&](const Json& event, const std::string& key, const char* what) -> const Json* {
+      auto m = event.find(std::string(what) + suffix(key));
+      if (m == event.end() || !m->is_object() || !m->contains("raw") || !(*m)["raw"].is_array()) return nullptr;
+      return &(*m)["raw"];
+    };
+    auto find_event = [](const Json& parent, const std::string& prefix) -> std::pair<std::string, const Json*> {
+      if (parent.is_object())
+        for (auto it = parent.begin(); it != parent.end(); ++it)
+          if (it.key().rfind(prefix, 0) == 0 && it->is_object() && it->value("type", "") == "Event")
+            return {it.key(), &*it};
+      return {"", nullptr};
+    };
+    const Json none = Json::object();
+    const Json& top = root.is_object() && root.contains("ArmNN") ? root["ArmNN"] : none;
+    auto [inference_key, inference] = find_event(top, "inference_measurements_#");
+    if (!inference) throw Error("armnn: its profiler recorded no inference");
+    auto [execute_key, execute] = find_event(*inference, "Execute_#");
+    const Json* starts = raw(*inference, inference_key, "Wall clock time (Start)");
+    if (!execute || !starts) throw Error("armnn: its profiler recorded no Execute event");
+    std::map<std::string, int> seen;  // per workload name, for the rows' ordinals
+    std::vector<std::vector<double>> calls_us;
+    for (auto it = execute->begin(); it != execute->end(); ++it) {
+      if (!it->is_object() || it->value("type", "") != "Event") continue;
+      const Json* durs = raw(*it, it.key(), "Wall clock time");
+      const Json* begins = raw(*it, it.key(), "Wall clock time (Start)");
+      if (!durs) continue;
+      const std::string name = it.key().substr(0, it.key().rfind("_#"));
+      std::string op_type = name;
+      for (const char* tail : {"_Execute", "Workload"})
+        if (op_type.size() > std::strlen(tail) && op_type.compare(op_type.size() - std::strlen(tail), std::string::npos, tail) == 0)
+          op_type.resize(op_type.size() - std::strlen(tail));
+      const int row = static_cast<int>(out.ops.size());
+      out.ops.push_back({name + " #" + std::to_string(++seen[name]), op_type, 0, 0, std::nullopt});
+      calls_us.emplace_back();
+      for (size_t r = 0; r < durs->size(); ++r) {
+        const double dur = (*durs)[r].get<double>();
+        out.ops[row].calls += 1;
+        out.ops[row].total_us += dur;
+        calls_us[row].push_back(dur);
+        // One call per run: the r-th is run r's (the timeline needs that).
+        if (durs->size() == static_cast<size_t>(runs) && static_cast<int>(r) < trace_runs && begins &&
+            r < begins->size() && r < starts->size())
+          out.events.push_back({static_cast<int>(r), row, 0, (*begins)[r].get<double>() - (*starts)[r].get<double>(), dur});
+      }
+    }
+    finish_op_profile(out, calls_us);
+  }
+
   static std::string join(const std::vector<std::string>& names) {
     std::string out;
     for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
