@@ -41,7 +41,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -332,10 +331,10 @@ class ArmnnBackend final : public Backend {
       const Json* begins = raw(*it, it.key(), "Wall clock time (Start)");
       if (!durs) continue;
       const std::string name = it.key().substr(0, it.key().rfind("_#"));
-      std::string op_type = name;
-      for (const char* tail : {"_Execute", "Workload"})
-        if (op_type.size() > std::strlen(tail) && op_type.compare(op_type.size() - std::strlen(tail), std::string::npos, tail) == 0)
-          op_type.resize(op_type.size() - std::strlen(tail));
+      std::string op_type = name;  // "RefFullyConnectedWorkload_Execute" -> "RefFullyConnected"
+      for (const std::string tail : {"_Execute", "Workload"})
+        if (op_type.size() > tail.size() && op_type.compare(op_type.size() - tail.size(), tail.size(), tail) == 0)
+          op_type.resize(op_type.size() - tail.size());
       const int row = static_cast<int>(out.ops.size());
       out.ops.push_back({name + " #" + std::to_string(++seen[name]), op_type, 0, 0, std::nullopt});
       calls_us.emplace_back();
@@ -347,7 +346,8 @@ class ArmnnBackend final : public Backend {
         // One call per run: the r-th is run r's (the timeline needs that).
         if (durs->size() == static_cast<size_t>(runs) && static_cast<int>(r) < trace_runs && begins &&
             r < begins->size() && r < starts->size())
-          out.events.push_back({static_cast<int>(r), row, 0, (*begins)[r].get<double>() - (*starts)[r].get<double>(), dur});
+          out.events.push_back(
+              {static_cast<int>(r), row, 0, (*begins)[r].get<double>() - (*starts)[r].get<double>(), dur});
       }
     }
     finish_op_profile(out, calls_us);
