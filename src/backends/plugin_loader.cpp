@@ -12,7 +12,7 @@
 
 #include "backends/plugin.h"
 #include "core/error.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 #include "ir/graph.h"
 #include "util/plugin_dirs.h"
 
@@ -68,7 +68,7 @@ class PluginBackend final : public Backend {
 
   void open(const std::string& onnx_path, const BackendOptions& options) override {
     close();
-    graph_.emplace(import::load_onnx(onnx_path));
+    graph_.emplace(import::load_model(onnx_path));
     BackendOptions with_graph = options;
     with_graph.graph = &*graph_;
     inner_->open(onnx_path, with_graph);

@@ -3,7 +3,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "core/error.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 
 namespace rtml::cli {
 
@@ -23,7 +23,7 @@ int cmd_info(const Args& args) {
              "dropped steps, fused steps, aliased views, arena size against the lower bound)");
   if (!table.parse(args)) return 0;
 
-  ir::Graph g = import::load_onnx(opt.model);
+  ir::Graph g = import::load_model(opt.model);
   size_t param_bytes = 0, params = 0;
   for (const auto& t : g.tensors)
     if (t.is_constant()) {
