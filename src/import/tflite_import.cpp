@@ -119,7 +119,7 @@ struct TfTensor {
   size_t bytes = 0;
   bool quantized() const { return !scale.empty(); }
   bool constant() const { return data != nullptr; }
-  bool activation_4d() const { return shape.size() == 4 && !constant(); }
+  bool nchw() const { return shape.size() == 4; }  // held NCHW in the graph (constants too)
 };
 
 bool same_quantization(const TfTensor& a, const TfTensor& b) {
@@ -176,7 +176,8 @@ class Importer {
   // --- values of the file's tensors ---
   TensorId stored(int t);            // the tensor as held (integers when quantized; 4-D activations NCHW)
   TensorId as_float(int t);          // DequantizeLinear'd when quantized
-  TensorId raw_constant(int t, const int* perm = nullptr, const Shape* reshape = nullptr);
+  TensorId constant(int t);  // a constant as held: 4-D ones NCHW
+  TensorId permuted_constant(int t, const int* perm, const Shape* reshape = nullptr);
   TensorId dequantized(int t, TensorId values, int axis);
   TensorId weights(int t, const int* perm);  // a constant, permuted, dequantized (folded by the planner)
   TensorId float_operand_4d(int t);  // an ADD/MUL operand broadcast against a 4-D NCHW tensor
@@ -350,14 +351,18 @@ TensorId Importer::add_node(const std::string& op_type, std::vector<TensorId> in
   return out;
 }
 
-// A constant in the file's layout, or permuted by `perm` (rank 4) after an
-// optional reshape to `reshape` (same count: a rank change by leading 1s).
-TensorId Importer::raw_constant(int t, const int* perm, const Shape* reshape) {
+TensorId Importer::constant(int t) {
   const TfTensor& x = tt_[t];
-  if (!perm) {
-    if (constant_value_[t] == kNoTensor) constant_value_[t] = add_constant(x.name, x.dtype, x.shape, x.data, x.bytes);
-    return constant_value_[t];
-  }
+  if (constant_value_[t] == kNoTensor)
+    constant_value_[t] = x.nchw() ? permuted_constant(t, kNchwFromNhwc)
+                                  : add_constant(x.name, x.dtype, x.shape, x.data, x.bytes);
+  return constant_value_[t];
+}
+
+// A constant's data permuted by `perm` (rank 4) after an optional reshape to
+// `reshape` (same count: a rank change by leading 1s).
+TensorId Importer::permuted_constant(int t, const int* perm, const Shape* reshape) {
+  const TfTensor& x = tt_[t];
   const Shape in = reshape ? *reshape : x.shape;
   const Shape out = permuted(in, perm);
   const size_t es = dtype_size(x.dtype);
@@ -397,7 +402,7 @@ TensorId Importer::dequantized(int t, TensorId values, int axis) {
 }
 
 TensorId Importer::stored(int t) {
-  if (tt_[t].constant()) return raw_constant(t);
+  if (tt_[t].constant()) return constant(t);
   if (value_[t] == kNoTensor)
     op_fail("reads tensor " + std::to_string(t) + " '" + tt_[t].name +
             "', which no earlier operator writes and which is not a graph input");
@@ -409,8 +414,7 @@ TensorId Importer::as_float(int t) {
   if (x.dtype == DType::F32) return stored(t);
   if (float_value_[t] != kNoTensor) return float_value_[t];
   if (x.quantized()) {
-    if (x.scale.size() > 1 && x.activation_4d()) op_fail("per-channel quantized activations are not supported");
-    float_value_[t] = dequantized(t, stored(t), x.quant_axis);
+    float_value_[t] = dequantized(t, stored(t), x.scale.size() > 1 && x.nchw() ? kNhwcFromNchw[x.quant_axis] : x.quant_axis);
   } else if (x.dtype == DType::F16) {
     float_value_[t] = add_node("Cast", {stored(t)}, temp_name(x.name, "float"), {{"to", int1(int64_t(DType::F32))}});
   } else {
@@ -424,7 +428,7 @@ TensorId Importer::weights(int t, const int* perm) {
   const TfTensor& w = tt_[t];
   if (!w.constant()) op_fail("weights tensor " + std::to_string(t) + " '" + w.name + "' is not a constant");
   if (w.shape.size() != 4) op_fail("weights '" + w.name + "' have shape " + shape_str(w.shape) + ", expected 4-D");
-  const TensorId raw = raw_constant(t, perm);
+  const TensorId raw = permuted_constant(t, perm);
   if (w.dtype == DType::F32) return raw;
   if (!w.quantized()) op_fail("weights '" + w.name + "' are " + dtype_name(w.dtype) + " without quantization");
   int axis = 0;
@@ -582,8 +586,8 @@ void Importer::fully_connected(const fb::Table& o) {
   const int64_t numel = shape_numel(x.shape);
   if (numel % n_in != 0) op_fail("input " + shape_str(x.shape) + " does not divide into rows of " + std::to_string(n_in));
   TensorId a = as_float(in_[0]);
-  if (x.activation_4d()) a = to_nhwc(a, x.shape, temp_name(x.name, "nhwc"));
-  if (x.shape.size() != 2 || x.activation_4d())
+  if (x.nchw()) a = to_nhwc(a, x.shape, temp_name(x.name, "nhwc"));
+  if (x.shape.size() != 2 || x.nchw())
     a = add_node("Reshape", {a, i64_constant(temp_name(x.name, "shape"), {numel / n_in, n_in})}, temp_name(x.name, "rows"));
   TensorId wt;
   if (w.dtype == DType::F32) {
@@ -607,14 +611,16 @@ void Importer::fully_connected(const fb::Table& o) {
 // padded with leading 1s).
 TensorId Importer::float_operand_4d(int t) {
   const TfTensor& x = tt_[t];
-  if (x.activation_4d()) return as_float(t);
+  if (x.nchw()) return as_float(t);
   if (x.shape.size() > 4) op_fail("operand '" + x.name + "' has rank " + std::to_string(x.shape.size()));
   Shape nhwc(4 - x.shape.size(), 1);
   nhwc.insert(nhwc.end(), x.shape.begin(), x.shape.end());
   if (x.constant()) {
     if (x.scale.size() > 1) op_fail("per-channel quantized operand '" + x.name + "' is not supported");
-    const TensorId raw = raw_constant(t, kNchwFromNhwc, &nhwc);
-    return x.quantized() ? dequantized(t, raw, 0) : (x.dtype == DType::F32 ? raw : (op_fail("operand '" + x.name + "' is " + dtype_name(x.dtype)), raw));
+    const TensorId raw = permuted_constant(t, kNchwFromNhwc, &nhwc);
+    if (x.quantized()) return dequantized(t, raw, 0);
+    if (x.dtype != DType::F32) op_fail("operand '" + x.name + "' is " + dtype_name(x.dtype));
+    return raw;
   }
   const TensorId r = add_node("Reshape", {as_float(t), i64_constant(temp_name(x.name, "shape"), nhwc)}, temp_name(x.name, "4d"));
   return to_nchw(r, nhwc, temp_name(x.name, "nchw"));
@@ -641,7 +647,7 @@ void Importer::reshape() {
     op_fail("output shape " + shape_str(y.shape) + " holds a different count than input " + shape_str(x.shape));
   const bool integers = same_quantization(x, y) && x.dtype == y.dtype;
   TensorId r = integers ? stored(in_[0]) : as_float(in_[0]);
-  if (x.activation_4d()) r = to_nhwc(r, x.shape, temp_name(x.name, "nhwc"));
+  if (x.nchw()) r = to_nhwc(r, x.shape, temp_name(x.name, "nhwc"));
   r = add_node("Reshape", {r, i64_constant(temp_name(y.name, "shape"), y.shape)}, temp_name(y.name, "reshaped"));
   if (!integers) r = finish(out_[0], r);
   if (y.shape.size() == 4) r = to_nchw(r, y.shape, temp_name(y.name, "nchw"));
@@ -705,7 +711,7 @@ void Importer::pad(bool v2) {
   if (v2 && in_.size() > 2 && in_[2] >= 0) {
     const TfTensor& v = tt_[in_[2]];
     if (!v.constant() || shape_numel(v.shape) != 1) op_fail("the constant value must be a constant scalar");
-    inputs.push_back(integers ? raw_constant(in_[2]) : as_float(in_[2]));
+    inputs.push_back(integers ? stored(in_[2]) : as_float(in_[2]));
     if (integers && !same_quantization(v, x)) op_fail("the constant value is quantized differently from the input");
     // A 1-element tensor of any rank: the Pad op wants a scalar.
     inputs.back() = add_node("Reshape", {inputs.back(), i64_constant(temp_name(y.name, "scalar"), {})}, temp_name(y.name, "value"));
@@ -731,7 +737,7 @@ void Importer::mean(const fb::Table& o) {
   std::sort(axes.begin(), axes.end());
   axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
   // A 4-D input reduces with keepdims in NCHW, then takes the file's output shape.
-  const bool via_4d = x.activation_4d();
+  const bool via_4d = x.nchw();
   TensorId r = add_node("ReduceMean", {as_float(in_[0])}, temp_name(y.name, "mean"),
                         {{"axes", ints(axes)}, {"keepdims", int1(via_4d || keep ? 1 : 0)}});
   r = finish(out_[0], r);
@@ -749,7 +755,7 @@ void Importer::softmax(const fb::Table& o) {
   const float beta = o.scalar<float>(0, 1.f);
   TensorId x = as_float(in_[0]);
   if (beta != 1.f) x = add_node("Mul", {x, f32_constant(temp_name(y.name, "beta"), {beta}, true)}, temp_name(y.name, "scaled"));
-  const TensorId r = add_node("Softmax", {x}, temp_name(y.name, "softmax"), {{"axis", int1(tt_[in_[0]].activation_4d() ? 1 : -1)}});
+  const TensorId r = add_node("Softmax", {x}, temp_name(y.name, "softmax"), {{"axis", int1(tt_[in_[0]].nchw() ? 1 : -1)}});
   bind(out_[0], finish(out_[0], r));
 }
 
@@ -911,7 +917,7 @@ ir::Graph Importer::run() {
     const TfTensor& y = tt_[t];
     op_what_ = sg.what() + ": output '" + y.name + "'";
     TensorId id = stored(t);
-    if (y.activation_4d()) {  // back to the file's NHWC, under the file's name
+    if (y.nchw()) {  // back to the file's NHWC, under the file's name
       g_.tensors[id].name = y.name + "/nchw";
       id = to_nhwc(id, y.shape, y.name);
       g_.tensors[id].name = y.name;
