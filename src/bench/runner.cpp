@@ -467,11 +467,11 @@ std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const 
     if (fs::is_regular_file(p, ec)) {
       if (p.filename() == "manifest.json") {
         from_manifest(p, filter, out);
-      } else if (p.extension() == ".onnx") {
+      } else if (p.extension() == ".onnx" || p.extension() == ".tflite") {
         std::string name = p.filename() == "model.onnx" ? p.parent_path().filename().string() : p.stem().string();
         if (keep(name, filter)) out.push_back(from_onnx(p, name));
       } else {
-        throw Error(arg + ": not a model (.onnx), a zoo manifest (manifest.json) or a folder");
+        throw Error(arg + ": not a model (.onnx, .tflite), a zoo manifest (manifest.json) or a folder");
       }
       continue;
     }
@@ -485,9 +485,10 @@ std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const 
       std::vector<fs::path> found;
       for (const auto& e : fs::directory_iterator(p, ec)) {
         if (e.is_directory() && fs::exists(e.path() / "model.onnx")) found.push_back(e.path() / "model.onnx");
-        else if (e.is_regular_file() && e.path().extension() == ".onnx") found.push_back(e.path());
+        else if (e.is_regular_file() && (e.path().extension() == ".onnx" || e.path().extension() == ".tflite"))
+          found.push_back(e.path());
       }
-      if (found.empty()) throw Error(arg + ": holds no manifest.json, no model.onnx and no .onnx files");
+      if (found.empty()) throw Error(arg + ": holds no manifest.json, no model.onnx and no .onnx or .tflite files");
       std::sort(found.begin(), found.end());
       for (const auto& f : found) {
         std::string name = f.filename() == "model.onnx" ? f.parent_path().filename().string() : f.stem().string();
