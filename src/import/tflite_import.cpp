@@ -149,7 +149,7 @@ class Importer {
   void read_buffers(const fb::Table& model);
   void read_tensors(const fb::Table& subgraph);
   int tensor_index(const fb::Vector& v, uint32_t i, bool optional);
-  void import_operator(const fb::Table& op, uint32_t index);
+  void import_operator(const fb::Table& op);
 
   // --- graph building ---
   std::string temp_name(const std::string& base, const char* what) {
@@ -284,6 +284,10 @@ void Importer::read_tensors(const fb::Table& subgraph) {
         if (x.zero_point.size() != x.scale.size())
           fail(what, "has " + std::to_string(x.scale.size()) + " scales but " + std::to_string(x.zero_point.size()) +
                          " zero points");
+        const int64_t lo = x.dtype == DType::I8 ? -128 : x.dtype == DType::U8 ? 0 : x.dtype == DType::I16 ? -32768 : INT32_MIN;
+        const int64_t hi = x.dtype == DType::I8 ? 127 : x.dtype == DType::U8 ? 255 : x.dtype == DType::I16 ? 32767 : INT32_MAX;
+        for (int64_t z : x.zero_point)
+          if (z < lo || z > hi) fail(what, "has a zero point " + std::to_string(z) + " outside " + dtype_name(x.dtype));
         for (float s : x.scale)
           if (!(s > 0) || !std::isfinite(s)) fail(what, "has a quantization scale " + std::to_string(s) + " that is not positive");
         if (x.scale.size() > 1 &&
@@ -809,7 +813,7 @@ void Importer::dequantize() {
   y.zero_point.clear();
 }
 
-void Importer::import_operator(const fb::Table& op, uint32_t index) {
+void Importer::import_operator(const fb::Table& op) {
   const uint32_t code_index = op.scalar<uint32_t>(field::kOperatorOpcode, 0);
   if (code_index >= codes_.size())
     fail(op.what(), "opcode index " + std::to_string(code_index) + " is out of range (the model has " +
@@ -864,7 +868,6 @@ void Importer::import_operator(const fb::Table& op, uint32_t index) {
               "DEPTHWISE_CONV_2D, DEQUANTIZE, FULLY_CONNECTED, LOGISTIC, MAX_POOL_2D, MEAN, MUL, PAD, PADV2, QUANTIZE, "
               "RELU, RELU6, RELU_N1_TO_1, RESHAPE, SOFTMAX, SQUEEZE, TANH, TRANSPOSE)");
   }
-  (void)index;
 }
 
 ir::Graph Importer::run() {
@@ -908,7 +911,7 @@ ir::Graph Importer::run() {
   }
   fb::Vector ops = sg.vector(field::kSubgraphOperators, 4, "operators");
   for (uint32_t i = 0; i < ops.count; ++i)
-    import_operator(fb::Table::element(ops, i, sg.what() + ": operator " + std::to_string(i)), i);
+    import_operator(fb::Table::element(ops, i, sg.what() + ": operator " + std::to_string(i)));
 
   fb::Vector outputs = sg.vector(field::kSubgraphOutputs, 4, "outputs");
   if (outputs.count == 0) fail(sg.what(), "has no outputs");
