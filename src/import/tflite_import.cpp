@@ -174,12 +174,12 @@ class Importer {
   }
 
   // --- values of the file's tensors ---
-  TensorId stored(int t);            // the tensor as held (integers when quantized; 4-D activations NCHW)
-  TensorId as_float(int t);          // DequantizeLinear'd when quantized
-  TensorId constant(int t);  // a constant as held: 4-D ones NCHW
+  TensorId stored(int t);    // the tensor as held (integers when quantized; 4-D ones NCHW)
+  TensorId as_float(int t);  // DequantizeLinear'd when quantized
+  TensorId constant(int t);  // a constant as held
   TensorId permuted_constant(int t, const int* perm, const Shape* reshape = nullptr);
   TensorId dequantized(int t, TensorId values, int axis);
-  TensorId weights(int t, const int* perm);  // a constant, permuted, dequantized (folded by the planner)
+  TensorId weights(int t, const int* perm);  // a constant, permuted, dequantized (the planner folds it)
   TensorId float_operand_4d(int t);  // an ADD/MUL operand broadcast against a 4-D NCHW tensor
   TensorId to_nhwc(TensorId x, const Shape& nhwc, const std::string& name);
   TensorId to_nchw(TensorId x, const Shape& nhwc, const std::string& name);
@@ -649,7 +649,7 @@ void Importer::reshape() {
   const TfTensor& y = tt_[out_[0]];
   if (shape_numel(x.shape) != shape_numel(y.shape))
     op_fail("output shape " + shape_str(y.shape) + " holds a different count than input " + shape_str(x.shape));
-  const bool integers = same_quantization(x, y) && x.dtype == y.dtype;
+  const bool integers = same_quantization(x, y);
   TensorId r = integers ? stored(in_[0]) : as_float(in_[0]);
   if (x.nchw()) r = to_nhwc(r, x.shape, temp_name(x.name, "nhwc"));
   r = add_node("Reshape", {r, i64_constant(temp_name(y.name, "shape"), y.shape)}, temp_name(y.name, "reshaped"));
@@ -670,7 +670,7 @@ void Importer::transpose() {
     for (int i = 0; i < 4; ++i) p[i] = kNhwcFromNchw[perm[kNchwFromNhwc[i]]];
     perm = p;
   }
-  const bool integers = same_quantization(x, y) && x.dtype == y.dtype;
+  const bool integers = same_quantization(x, y);
   TensorId r = add_node("Transpose", {integers ? stored(in_[0]) : as_float(in_[0])}, temp_name(y.name, "transposed"),
                         {{"perm", ints(perm)}});
   bind(out_[0], integers ? r : finish(out_[0], r));
@@ -688,7 +688,7 @@ void Importer::concatenation(const fb::Table& o) {
   for (int t : in_) {
     if (t < 0) op_fail("an input is missing");
     if (tt_[t].shape.size() != size_t(rank)) op_fail("input '" + tt_[t].name + "' has a different rank than the output");
-    integers = integers && same_quantization(tt_[t], y) && tt_[t].dtype == y.dtype;
+    integers = integers && same_quantization(tt_[t], y);
   }
   std::vector<TensorId> inputs;
   for (int t : in_) inputs.push_back(integers ? stored(t) : (rank == 4 ? float_operand_4d(t) : as_float(t)));
@@ -709,7 +709,8 @@ void Importer::pad(bool v2) {
     pads[to] = p[2 * d];
     pads[rank + to] = p[2 * d + 1];
   }
-  const bool integers = same_quantization(x, y) && x.dtype == y.dtype && x.dtype != DType::F32;
+  // int8/uint8 pad on the integers with the zero point (the value 0) as the pad value.
+  const bool integers = x.quantized() && (x.dtype == DType::I8 || x.dtype == DType::U8) && same_quantization(x, y);
   const TensorId data = integers ? stored(in_[0]) : as_float(in_[0]);
   std::vector<TensorId> inputs = {data, i64_constant(temp_name(y.name, "pads"), pads)};
   if (v2 && in_.size() > 2 && in_[2] >= 0) {

@@ -26,7 +26,8 @@
 // 0. Data movement (RESHAPE, SQUEEZE, TRANSPOSE, PAD, CONCATENATION with equal
 // quantization) runs on the integers directly. int8 SOFTMAX stays DQ ->
 // Softmax -> Q (float inside). A float op with int8 weights (a "float" file
-// with quantized weights) dequantizes those weights at import.
+// with quantized weights) reads them through a DequantizeLinear the planner
+// folds once; a DEQUANTIZE of a constant is folded here, at import.
 #pragma once
 
 #include <cstddef>
