@@ -88,7 +88,7 @@ test-asan: deps
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
-# Fuzzing (fuzz/): libFuzzer targets for the file readers, i.e. the ONNX importer + planner
+# Fuzzing (fuzz/): libFuzzer targets for the file readers, i.e. the ONNX and TFLite importers + planner
 # (+ one session run), the .npy reader and the TensorProto (.pb) reader, and for the agent's
 # checks of job JSON and body headers (remote/agent_requests), built with clang and ASan+UBSan
 # in $(BUILD)-fuzz (librtml and rtml_remote_requests only: no torch, UI, httplib). `make fuzz` runs each
@@ -97,7 +97,7 @@ test-asan: deps
 # so far, kept once fixed) and the seed corpus fuzz/corpus/<target>/, then fuzzes 5 s each.
 FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 1200
-FUZZ_TARGETS := fuzz_onnx fuzz_npy fuzz_tensor_pb fuzz_job fuzz_upload
+FUZZ_TARGETS := fuzz_onnx fuzz_tflite fuzz_npy fuzz_tensor_pb fuzz_job fuzz_upload
 fuzz-build: deps
 	@command -v clang++ > /dev/null || { echo "fuzzing needs clang (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTML_FUZZ=ON \

@@ -7,10 +7,9 @@
 #include <cstdint>
 
 #include "core/error.h"
-#include "engine/session.h"
+#include "fuzz_plan.h"
 #include "fuzz_util.h"
 #include "import/onnx_import.h"
-#include "plan/plan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = rtml::fuzz::write_input(data, size, "model.onnx");
@@ -18,13 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rtml::import::ImportOptions io;
     io.max_memory_bytes = rtml::fuzz::kMaxMemoryBytes;
     rtml::ir::Graph g = rtml::import::load_onnx(path, io);
-    rtml::plan::PlanOptions po;
-    po.max_memory_bytes = rtml::fuzz::kMaxMemoryBytes;
-    rtml::plan::Plan p = rtml::plan::build_plan(g, po);
-    if (p.arena_bytes < (uint64_t(4) << 20) && p.flops < 1e7) {
-      rtml::engine::Session s(std::move(p));
-      (void)s.run();
-    }
+    rtml::fuzz::plan_and_run(g);
   } catch (const rtml::Error&) {
   }
   return 0;

@@ -4,6 +4,8 @@
   fuzz_onnx       the smallest model of each zoo family (a generated zoo:
                   --zoo DIR, e.g. build/zoo-all) and the ONNX node tests of
                   libonnx-testdata whose model is at most 180 bytes
+  fuzz_tflite     .tflite files of one to three operators each, written here
+                  (write_tflite: a minimal FlatBuffers writer), float and int8
   fuzz_tensor_pb  input_0.pb files of those node tests, the three smallest of
                   each element type
   fuzz_npy        arrays of every dtype rtml reads, in .npy versions 1 and 2
@@ -23,6 +25,7 @@ import io
 import json
 import os
 import shutil
+import struct
 
 import numpy as np
 import onnx
@@ -41,7 +44,7 @@ def read(path):
         return f.read()
 
 
-TARGETS = ("fuzz_onnx", "fuzz_tensor_pb", "fuzz_npy", "fuzz_job", "fuzz_upload")
+TARGETS = ("fuzz_onnx", "fuzz_tflite", "fuzz_tensor_pb", "fuzz_npy", "fuzz_job", "fuzz_upload")
 
 
 def main():
@@ -60,6 +63,8 @@ def main():
         shutil.rmtree(os.path.join(args.out, t), ignore_errors=True)
     if "fuzz_onnx" in targets or "fuzz_tensor_pb" in targets:
         write_model_corpora(args.zoo, args.out, targets)
+    if "fuzz_tflite" in targets:
+        write_tflite_corpus(os.path.join(args.out, "fuzz_tflite"))
     if "fuzz_npy" in targets:
         write_npy_corpus(os.path.join(args.out, "fuzz_npy"))
     if "fuzz_job" in targets:
@@ -95,6 +100,122 @@ def write_model_corpora(zoo, out, targets):
         for _, pb in sorted(files)[:3]:
             if "fuzz_tensor_pb" in targets:
                 put(os.path.join(out, "fuzz_tensor_pb"), read(pb))
+
+
+def write_tflite(model):
+    """A .tflite file: FlatBuffers laid out parents first (every offset points
+    forward), each table after its vtable. `model` is a tree of ("table",
+    {field index: value}), ("vec", numpy array), ("str", text),
+    ("tables", [tables]); a table's scalars are numpy scalars."""
+    out = bytearray(b"\0\0\0\0TFL3")
+
+    def align(n):
+        out.extend(b"\0" * (-len(out) % n))
+
+    def write(obj):
+        align(8)
+        kind, value = obj
+        at = len(out)
+        if kind in ("vec", "str"):
+            data = value.encode() + b"\0" if kind == "str" else np.ascontiguousarray(value).tobytes()
+            out.extend(struct.pack("<I", len(value)) + data)
+        elif kind == "tables":
+            out.extend(struct.pack("<I", len(value)) + b"\0" * 4 * len(value))
+            for i, t in enumerate(value):
+                slot = at + 4 + 4 * i
+                struct.pack_into("<I", out, slot, write(t) - slot)
+        else:
+            fields = sorted(value.items())
+            slots = max([i for i, _ in fields], default=-1) + 1
+            vt = at
+            out.extend(struct.pack("<HH", 4 + 2 * slots, 8 + 8 * len(fields)) + b"\0" * 2 * slots)
+            align(8)
+            at = len(out)
+            out.extend(struct.pack("<i", at - vt) + b"\0" * (4 + 8 * len(fields)))
+            refs = []
+            for k, (index, v) in enumerate(fields):
+                struct.pack_into("<H", out, vt + 4 + 2 * index, 8 + 8 * k)
+                if isinstance(v, tuple):
+                    refs.append((at + 8 + 8 * k, v))
+                else:
+                    out[at + 8 + 8 * k:at + 8 + 8 * k + v.nbytes] = v.tobytes()
+            for slot, child in refs:
+                struct.pack_into("<I", out, slot, write(child) - slot)
+        return at
+
+    struct.pack_into("<I", out, 0, write(model))
+    return bytes(out)
+
+
+def tflite_model(codes, tensors, ops, buffers, inputs, outputs):
+    """codes: builtin codes; tensors: (name, shape, type, buffer, scales, zero points);
+    ops: (opcode index, inputs, outputs, options type, {field: value} or None)."""
+    i32, u8, i8, u32 = np.int32, np.uint8, np.int8, np.uint32
+    code_tables = [("table", {0: i8(min(c, 127)), 3: i32(c)}) for c in codes]
+    tensor_tables = []
+    for name, shape, ttype, buf, scale, zp in tensors:
+        f = {0: ("vec", np.array(shape, i32)), 1: i8(ttype), 2: u32(buf), 3: ("str", name)}
+        if scale:
+            f[4] = ("table", {2: ("vec", np.array(scale, np.float32)), 3: ("vec", np.array(zp, np.int64))})
+        tensor_tables.append(("table", f))
+    op_tables = []
+    for code, ins, outs, opt_type, opts in ops:
+        f = {0: u32(code), 1: ("vec", np.array(ins, i32)), 2: ("vec", np.array(outs, i32))}
+        if opts is not None:
+            f[3], f[4] = u8(opt_type), ("table", opts)
+        op_tables.append(("table", f))
+    buffer_tables = [("table", {})] + [("table", {0: ("vec", np.frombuffer(b, u8))}) for b in buffers]
+    subgraph = ("table", {0: ("tables", tensor_tables), 1: ("vec", np.array(inputs, i32)),
+                          2: ("vec", np.array(outputs, i32)), 3: ("tables", op_tables)})
+    return write_tflite(("table", {0: u32(3), 1: ("tables", code_tables), 2: ("tables", [subgraph]),
+                                   4: ("tables", buffer_tables)}))
+
+
+def write_tflite_corpus(out):
+    rng = np.random.default_rng(1)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32).tobytes()
+    s8 = lambda *shape: rng.integers(-127, 128, shape).astype(np.int8).tobytes()
+    i32, i8 = np.int32, np.int8
+    conv_opts = {0: i8(0), 1: i32(1), 2: i32(2), 3: i8(1)}  # SAME, stride_w 1, stride_h 2, RELU
+    q = lambda s, z: ([s], [z])
+    # float: CONV_2D -> DEPTHWISE_CONV_2D -> MAX_POOL_2D
+    put(out, tflite_model(
+        [3, 4, 17],
+        [("x", [1, 5, 4, 2], 0, 0, [], []), ("w", [3, 3, 3, 2], 0, 1, [], []), ("b", [3], 0, 2, [], []),
+         ("c", [1, 3, 4, 3], 0, 0, [], []), ("dw", [1, 3, 3, 6], 0, 3, [], []), ("d", [1, 3, 4, 6], 0, 0, [], []),
+         ("y", [1, 2, 2, 6], 0, 0, [], [])],
+        [(0, [0, 1, 2], [3], 1, conv_opts), (1, [3, 4, -1], [5], 2, {0: i8(0), 1: i32(1), 2: i32(1), 3: i32(2), 4: i8(3)}),
+         (2, [5], [6], 5, {0: i8(0), 1: i32(2), 2: i32(2), 3: i32(2), 4: i32(2)})],
+        [f32(3, 3, 3, 2), f32(3), f32(1, 3, 3, 6)], [0], [6]))
+    # float: RESHAPE -> FULLY_CONNECTED -> SOFTMAX, and ADD / MUL / CONCATENATION / PAD / MEAN / TRANSPOSE
+    put(out, tflite_model(
+        [22, 9, 25],
+        [("x", [1, 2, 2, 3], 0, 0, [], []), ("shape", [2], 2, 1, [], []), ("r", [1, 12], 0, 0, [], []),
+         ("w", [4, 12], 0, 2, [], []), ("f", [1, 4], 0, 0, [], []), ("y", [1, 4], 0, 0, [], [])],
+        [(0, [0, 1], [2], 0, None), (1, [2, 3, -1], [4], 8, {0: i8(3)}), (2, [4], [5], 9, {0: np.float32(1.0)})],
+        [np.array([1, 12], np.int32).tobytes(), f32(4, 12)], [0], [5]))
+    put(out, tflite_model(
+        [0, 18, 2, 34, 40, 39],
+        [("a", [1, 2, 2, 3], 0, 0, [], []), ("k", [3], 0, 1, [], []), ("s", [1, 2, 2, 3], 0, 0, [], []),
+         ("m", [1, 2, 2, 3], 0, 0, [], []), ("c", [1, 2, 2, 6], 0, 0, [], []), ("p", [4, 2], 2, 2, [], []),
+         ("pd", [1, 3, 4, 6], 0, 0, [], []), ("ax", [2], 2, 3, [], []), ("mn", [1, 6], 0, 0, [], []),
+         ("perm", [2], 2, 4, [], []), ("y", [6, 1], 0, 0, [], [])],
+        [(0, [0, 1], [2], 11, {0: i8(1)}), (1, [2, 0], [3], 21, {0: i8(0)}), (2, [2, 3], [4], 10, {0: i32(-1)}),
+         (3, [4, 5], [6], 0, None), (4, [6, 7], [8], 27, {0: np.uint8(0)}), (5, [8, 9], [10], 0, None)],
+        [f32(3), np.array([0, 0, 1, 0, 0, 2, 0, 0], np.int32).tobytes(), np.array([1, 2], np.int32).tobytes(),
+         np.array([1, 0], np.int32).tobytes()], [0], [10]))
+    # int8: QUANTIZE -> CONV_2D (per-channel) -> AVERAGE_POOL_2D -> FULLY_CONNECTED -> LOGISTIC -> DEQUANTIZE
+    put(out, tflite_model(
+        [114, 3, 1, 9, 14, 6],
+        [("x", [1, 4, 4, 1], 0, 0, [], []), ("xq", [1, 4, 4, 1], 9, 0, *q(0.05, 3)),
+         ("w", [2, 3, 3, 1], 9, 1, [0.01, 0.02], [0, 0]), ("b", [2], 2, 2, [0.0005, 0.001], [0, 0]),
+         ("c", [1, 4, 4, 2], 9, 0, *q(0.1, -5)), ("p", [1, 2, 2, 2], 9, 0, *q(0.1, -5)),
+         ("fw", [3, 8], 9, 3, *q(0.02, 0)), ("f", [1, 3], 9, 0, *q(0.2, 1)),
+         ("s", [1, 3], 9, 0, *q(1 / 256, -128)), ("y", [1, 3], 0, 0, [], [])],
+        [(0, [0], [1], 0, None), (1, [1, 2, 3], [4], 1, {0: i8(0), 1: i32(1), 2: i32(1), 3: i8(3)}),
+         (2, [4], [5], 5, {0: i8(1), 1: i32(2), 2: i32(2), 3: i32(2), 4: i32(2)}), (3, [5, 6, -1], [7], 8, {0: i8(0)}),
+         (4, [7], [8], 0, None), (5, [8], [9], 0, None)],
+        [s8(2, 3, 3, 1), np.array([100, -200], np.int32).tobytes(), s8(3, 8)], [0], [9]))
 
 
 def write_npy_corpus(out):

@@ -17,6 +17,7 @@ host_pkgs=(
   libhwy-dev                          # Google Highway: portable SIMD with runtime dispatch (fast kernels)
   python3-numpy python3-onnx python3-torch   # models and expected outputs exported by PyTorch
   python3-sklearn                     # the zoo's digits data set
+  python3-pyarmnn                     # ArmNN's TFLite parser: the oracle of the .tflite import tests
   python3-jsonschema                  # tests validate bench reports against docs/bench-report.schema.json
   libtorch-dev                        # the bench's `torch` backend (LibTorch)
   libxnnpack-dev libpthreadpool-dev   # the bench's `xnnpack` backend (xnnpack.h includes pthreadpool.h)

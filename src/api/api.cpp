@@ -3,7 +3,7 @@
 #include "rtml/rtml.hpp"
 
 #include "engine/session.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 #include "plan/plan.h"
 
 namespace rtml {
@@ -35,7 +35,7 @@ Model::~Model() = default;
 
 Model Model::load(const std::string& path) {
   auto impl = std::make_unique<Impl>();
-  impl->graph = import::load_onnx(path);
+  impl->graph = import::load_model(path);
   return Model(std::move(impl));
 }
 

@@ -12,7 +12,7 @@
 
 #include "backends/plugin.h"
 #include "core/error.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 #include "ir/graph.h"
 #include "util/plugin_dirs.h"
 
@@ -72,7 +72,7 @@ class PluginBackend final : public Backend {
     BackendOptions with_graph = options;
     with_graph.graph = nullptr;
     if (import_model_) {
-      graph_.emplace(import::load_onnx(onnx_path));
+      graph_.emplace(import::load_model(onnx_path));
       with_graph.graph = &*graph_;
     }
     inner_->open(onnx_path, with_graph);

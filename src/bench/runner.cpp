@@ -485,9 +485,10 @@ std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const 
       std::vector<fs::path> found;
       for (const auto& e : fs::directory_iterator(p, ec)) {
         if (e.is_directory() && fs::exists(e.path() / "model.onnx")) found.push_back(e.path() / "model.onnx");
-        else if (e.is_regular_file() && e.path().extension() == ".onnx") found.push_back(e.path());
+        else if (e.is_regular_file() && (e.path().extension() == ".onnx" || e.path().extension() == ".tflite"))
+          found.push_back(e.path());
       }
-      if (found.empty()) throw Error(arg + ": holds no manifest.json, no model.onnx and no .onnx files");
+      if (found.empty()) throw Error(arg + ": holds no manifest.json, no model.onnx and no .onnx or .tflite files");
       std::sort(found.begin(), found.end());
       for (const auto& f : found) {
         std::string name = f.filename() == "model.onnx" ? f.parent_path().filename().string() : f.stem().string();

@@ -5,7 +5,7 @@
 #include "cli/options.h"
 #include "compile/codegen.h"
 #include "core/error.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 
 namespace rtml::cli {
 
@@ -47,7 +47,7 @@ int cmd_compile(const Args& args) {
   co.name = compile::c_identifier(name);
   co.model_path = opt.model;
 
-  ir::Graph g = import::load_onnx(opt.model);
+  ir::Graph g = import::load_model(opt.model);
   plan::Plan plan = plan::build_plan(g, opt.plan);
   compile::CompileResult r = compile::generate_c(plan, co);
 

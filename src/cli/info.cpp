@@ -1,11 +1,56 @@
 #include <cstdio>
+#include <optional>
 
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "core/error.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 
 namespace rtml::cli {
+
+namespace {
+
+struct Quantization {
+  float scale = 0;
+  int64_t zero_point = 0;
+};
+
+// The per-tensor scale and zero point of an integer input (as the
+// DequantizeLinear reading it says) or output (the QuantizeLinear writing it),
+// looking through data movement (Reshape, Transpose: a TFLite file's layout
+// change at its 4-D inputs and outputs). None for float or per-axis tensors.
+std::optional<Quantization> quantization_of(const ir::Graph& g, const std::string& name, bool input) {
+  ir::TensorId id = g.find(name);
+  auto moves = [](const ir::Node& n) {
+    return n.op_type == "Reshape" || n.op_type == "Transpose" || n.op_type == "Squeeze" || n.op_type == "Identity";
+  };
+  for (size_t hops = 0; id != ir::kNoTensor && hops <= g.nodes.size(); ++hops) {
+    const ir::Node* next = nullptr;
+    for (const ir::Node& n : g.nodes) {
+      const auto& ends = input ? n.inputs : n.outputs;
+      if (!ends.empty() && ends[0] == id) next = &n;
+    }
+    if (!next) return std::nullopt;
+    const char* want = input ? "DequantizeLinear" : "QuantizeLinear";
+    if (next->op_type == want && next->inputs.size() == 3) {
+      const ir::Tensor& s = g.tensors[next->inputs[1]];
+      const ir::Tensor& z = g.tensors[next->inputs[2]];
+      if (!s.is_constant() || !z.is_constant() || shape_numel(s.shape) != 1 || shape_numel(z.shape) != 1 ||
+          s.dtype != DType::F32)
+        return std::nullopt;
+      Quantization q{*s.as<float>(), 0};
+      if (z.dtype == DType::I8) q.zero_point = *z.as<int8_t>();
+      else if (z.dtype == DType::U8) q.zero_point = *z.as<uint8_t>();
+      else return std::nullopt;
+      return q;
+    }
+    if (!moves(*next)) return std::nullopt;
+    id = input ? next->outputs[0] : next->inputs[0];
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 int cmd_info(const Args& args) {
   ModelOptions opt;
@@ -15,7 +60,7 @@ int cmd_info(const Args& args) {
   add_model_options(table, opt);
   table.flag("--json", json,
              "the same numbers as one JSON object: model, opset, inputs and outputs\n"
-             "([{name, dtype, shape}]), parameters, parameter_bytes, flops, steps, kernels (the set),\n"
+             "([{name, dtype, shape, and for an integer tensor quantization: {scale, zero_point}}]), parameters, parameter_bytes, flops, steps, kernels (the set),\n"
              "step_kernels ([{node, op_type, kernel}]), constant_bytes, step_constant_bytes, arena_bytes,\n"
              "lower_bound_bytes, no_reuse_bytes, and passes ([{name, summary, and its counts}])");
   table.flag("--passes", passes,
@@ -23,7 +68,7 @@ int cmd_info(const Args& args) {
              "dropped steps, fused steps, aliased views, arena size against the lower bound)");
   if (!table.parse(args)) return 0;
 
-  ir::Graph g = import::load_onnx(opt.model);
+  ir::Graph g = import::load_model(opt.model);
   size_t param_bytes = 0, params = 0;
   for (const auto& t : g.tensors)
     if (t.is_constant()) {
@@ -33,14 +78,18 @@ int cmd_info(const Args& args) {
   plan::Plan p = plan::build_plan(g, opt.plan);
 
   if (json) {
-    auto tensors = [&](const std::vector<int>& ids) {
+    auto tensors = [&](const std::vector<int>& ids, bool input) {
       std::string out = "[";
       for (size_t k = 0; k < ids.size(); ++k) {
         const auto& t = p.tensors[ids[k]];
         std::string dims;
         for (size_t d = 0; d < t.shape.size(); ++d) dims += (d ? ", " : "") + std::to_string(t.shape[d]);
         out += std::string(k ? ", " : "") + "{\"name\": " + json_string(t.name) + ", \"dtype\": " +
-               json_string(dtype_name(t.dtype)) + ", \"shape\": [" + dims + "]}";
+               json_string(dtype_name(t.dtype)) + ", \"shape\": [" + dims + "]";
+        if (auto q = quantization_of(g, t.name, input))
+          out += ", \"quantization\": {\"scale\": " + json_number(q->scale) + ", \"zero_point\": " +
+                 std::to_string(q->zero_point) + "}";
+        out += "}";
       }
       return out + "]";
     };
@@ -76,8 +125,8 @@ int cmd_info(const Args& args) {
                 "  \"no_reuse_bytes\": %zu,\n"
                 "  \"passes\": %s\n"
                 "}\n",
-                json_string(opt.model).c_str(), static_cast<long long>(g.opset), tensors(p.inputs).c_str(),
-                tensors(p.outputs).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
+                json_string(opt.model).c_str(), static_cast<long long>(g.opset), tensors(p.inputs, true).c_str(),
+                tensors(p.outputs, false).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
                 json_string(kernels::kernel_set_name(p.kernels)).c_str(), kernel_list.c_str(), p.constant_bytes,
                 p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, pass_list.c_str());
     return 0;
@@ -89,14 +138,18 @@ int cmd_info(const Args& args) {
 
   std::printf("model       %s\n", opt.model.c_str());
   std::printf("opset       %lld\n", static_cast<long long>(g.opset));
-  std::printf("\ninputs\n");
-  for (int id : p.inputs)
-    std::printf("  %-24s %-8s %s\n", p.tensors[id].name.c_str(), dtype_name(p.tensors[id].dtype),
-                shape_str(p.tensors[id].shape).c_str());
-  std::printf("\noutputs\n");
-  for (int id : p.outputs)
-    std::printf("  %-24s %-8s %s\n", p.tensors[id].name.c_str(), dtype_name(p.tensors[id].dtype),
-                shape_str(p.tensors[id].shape).c_str());
+  auto print_tensors = [&](const char* title, const std::vector<int>& ids, bool input) {
+    std::printf("\n%s\n", title);
+    for (int id : ids) {
+      const auto& t = p.tensors[id];
+      std::string quant;
+      if (auto q = quantization_of(g, t.name, input))
+        quant = "  scale " + json_number(q->scale) + ", zero point " + std::to_string(q->zero_point);
+      std::printf("  %-24s %-8s %s%s\n", t.name.c_str(), dtype_name(t.dtype), shape_str(t.shape).c_str(), quant.c_str());
+    }
+  };
+  print_tensors("inputs", p.inputs, true);
+  print_tensors("outputs", p.outputs, false);
   std::printf("\nops (in file -> left to run after folding; a fused Relu / Add runs in the step before it)\n");
   for (const auto& [op, n] : p.graph_op_counts) {
     auto it = p.plan_op_counts.find(op);

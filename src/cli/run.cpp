@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "data/test_data.h"
 #include "engine/session.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 #include "util/npy.h"
 
 namespace rtml::cli {
@@ -70,7 +70,7 @@ std::string report_json(const std::string& model, const std::string& dir, const 
 // rtml run MODEL --test-data DIR: one run per test set, outputs compared with
 // the expected ones. Exit code 1 if any compared element is out of tolerance.
 int run_test_data(const ModelOptions& opt, const std::string& dir, double tolerance, const std::string& report) {
-  ir::Graph g = import::load_onnx(opt.model);
+  ir::Graph g = import::load_model(opt.model);
   std::vector<data::TestSet> sets = data::load_test_data(dir, g);
   data::Evaluation ev = data::evaluate(g, sets, opt.plan, tolerance);
 
@@ -160,7 +160,7 @@ int cmd_run(const Args& args) {
   if (tolerance || !report.empty())
     throw UsageError(std::string(tolerance ? "--tolerance" : "--report") + " only applies with --test-data DIR");
 
-  ir::Graph g = import::load_onnx(opt.model);
+  ir::Graph g = import::load_model(opt.model);
   // Inputs given as files fix their shapes unless --shape already did.
   std::vector<util::NpyArray> arrays;
   for (const auto& [name, file] : input_files) {

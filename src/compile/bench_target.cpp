@@ -13,7 +13,7 @@
 #include "compile/qemu_runner.h"
 #include "core/error.h"
 #include "data/test_data.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 #include "util/subprocess.h"
 
 namespace rtml::compile {
@@ -107,7 +107,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
                       "(Debian packages gcc, g++ and make)");
     }
     phase("plan");
-    ir::Graph g = import::load_onnx(spec.path);
+    ir::Graph g = import::load_model(spec.path);
     std::vector<data::TestSet> sets;
     plan::PlanOptions po;
     po.kernels = opt.kernels;

@@ -13,11 +13,6 @@
 namespace rtml::import {
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr int64_t kMinOpset = 1;
-constexpr int64_t kMaxOpset = 18;
-
 std::string read_file(const std::string& path, uint64_t max_bytes, const char* what) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no such file");
@@ -34,6 +29,11 @@ std::string read_file(const std::string& path, uint64_t max_bytes, const char* w
   if (static_cast<uint64_t>(in.gcount()) != size) throw Error(path + ": short read");
   return bytes;
 }
+
+namespace {
+
+constexpr int64_t kMinOpset = 1;
+constexpr int64_t kMaxOpset = 18;
 
 // Context for messages: "model.onnx: initializer 'w'", and the memory the
 // file's tensors may take together.

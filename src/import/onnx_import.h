@@ -27,6 +27,10 @@ struct ImportOptions {
   uint64_t max_memory_bytes = default_memory_limit();
 };
 
+// The bytes of a model or data file; a missing file, a folder or a file over
+// `max_bytes` is an error naming the path (`what`: "an .onnx model file").
+std::string read_file(const std::string& path, uint64_t max_bytes, const char* what);
+
 // Loads a model. External data files are read from the model's folder.
 ir::Graph load_onnx(const std::string& path, const ImportOptions& options = {});
 

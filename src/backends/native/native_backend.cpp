@@ -8,7 +8,7 @@
 #include "backends/backend.h"
 #include "core/error.h"
 #include "engine/session.h"
-#include "import/onnx_import.h"
+#include "import/tflite_import.h"
 
 namespace rtml::backends {
 
@@ -19,7 +19,7 @@ class NativeBackend final : public Backend {
   void open(const std::string& onnx_path, const BackendOptions& options) override {
     path_ = onnx_path;
     plan_options_.kernels = kernels::parse_kernel_set(options.kernels);
-    graph_ = import::load_onnx(onnx_path);
+    graph_ = import::load_model(onnx_path);
     if (options.threads != 1)
       threads_note_ = "native runs on one thread; --threads " + std::to_string(options.threads) + " ignored";
   }
