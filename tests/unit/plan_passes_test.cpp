@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
@@ -50,7 +51,8 @@ TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
     EXPECT_EQ(r.summary.find('\n'), std::string::npos) << r.name;
   }
   // The list in plan/pass.h and ARCHITECTURE.md.
-  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad_into_conv", "fuse_qdq",
+  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad_into_conv", "fuse_layer_norm",
+                                             "fuse_softmax", "fuse_qdq",
                                              "drop_dead_steps", "fuse_epilogues", "alias_views", "emit_steps", "place_arena"}));
 }
 
@@ -319,4 +321,161 @@ TEST(PlanPasses, SummaryHelpers) {
   EXPECT_EQ(plan::with_commas(999), "999");
   EXPECT_EQ(plan::with_commas(3072), "3,072");
   EXPECT_EQ(plan::with_commas(1234567), "1,234,567");
+}
+
+namespace {
+
+std::vector<float> ramp(size_t n, float scale, float offset) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i * 7) % 13) + offset;
+  return v;
+}
+
+// x (2x3x8) -> LayerNorm over the last dim as torch.onnx writes it below
+// opset 17: nodes n0 ReduceMean, n1 Sub, n2 Pow(2) (or Mul(d, d)), n3
+// ReduceMean, n4 Add(eps), n5 Sqrt, n6 Div, then n7 Mul(gamma), n8
+// Add(beta) when `affine`. `axes` is the means' attribute.
+ir::Graph written_layer_norm(bool affine, bool square_by_mul = false, std::vector<int64_t> axes = {-1},
+                             bool d_is_output = false) {
+  GraphBuilder gb;
+  gb.g.opset = 13;
+  const ir::TensorId x = gb.input("x", {2, 3, 8});
+  const ir::TensorId m = gb.node("ReduceMean", {x}, {{"axes", attr_ints(axes)}});
+  const ir::TensorId d = gb.node("Sub", {x, m});
+  const ir::TensorId sq = square_by_mul ? gb.node("Mul", {d, d})
+                                        : gb.node("Pow", {d, gb.constant("two", {}, std::vector<float>{2})});
+  const ir::TensorId v = gb.node("ReduceMean", {sq}, {{"axes", attr_ints(axes)}});
+  const ir::TensorId s = gb.node("Sqrt", {gb.node("Add", {v, gb.constant("eps", {}, std::vector<float>{1e-3f})})});
+  ir::TensorId y = gb.node("Div", {d, s});
+  if (affine) {
+    y = gb.node("Mul", {y, gb.constant("gamma", {8}, ramp(8, 0.25f, 0.5f))});
+    y = gb.node("Add", {gb.constant("beta", {8}, ramp(8, -0.1f, 0.3f)), y});
+  }
+  gb.g.outputs.push_back(y);
+  if (d_is_output) gb.g.outputs.push_back(d);
+  return gb.g;
+}
+
+plan::PlanOptions no_rewrites() {
+  plan::PlanOptions o;
+  o.fuse = false;
+  return o;
+}
+
+}  // namespace
+
+TEST(PlanPasses, FuseLayerNormComputesWhatTheWrittenOutChainDoes) {
+  const std::vector<float> x = ramp(48, 0.7f, -3.0f);
+  for (bool affine : {true, false})
+    for (bool by_mul : {false, true}) {
+      SCOPED_TRACE(std::string(affine ? "affine" : "no gamma/beta") + (by_mul ? ", Mul(d, d)" : ", Pow(d, 2)"));
+      plan::Plan fused = plan::build_plan(written_layer_norm(affine, by_mul));
+      const plan::PassReport& r = report_of(fused, "fuse_layer_norm");
+      const int nodes = affine ? 9 : 7;
+      EXPECT_EQ(r.summary, "replaced 1 LayerNorm chain (" + std::to_string(nodes) +
+                               " nodes) by LayerNormalization: n0 .. n" + std::to_string(nodes - 1));
+      EXPECT_EQ(number_of(r, "absorbed_nodes"), nodes);
+      ASSERT_EQ(fused.steps.size(), 1u);
+      EXPECT_EQ(fused.steps[0].op_type, "LayerNormalization");
+      // The step keeps the names of the nodes it replaced, for the profile.
+      EXPECT_EQ(fused.steps[0].node_name, affine ? "n0 + n1 + n2 + n3 + n4 + n5 + n6 + n7 + n8"
+                                            : "n0 + n1 + n2 + n3 + n4 + n5 + n6");
+
+      plan::Plan chain = plan::build_plan(written_layer_norm(affine, by_mul), no_rewrites());
+      EXPECT_EQ(report_of(chain, "fuse_layer_norm").summary, "off (PlanOptions::fuse = false)");
+      EXPECT_EQ(chain.steps.size(), static_cast<size_t>(nodes));
+      const std::vector<float> want = run_first_output(std::move(chain), x);
+      const std::vector<float> got = run_first_output(std::move(fused), x);
+      ASSERT_EQ(got.size(), 48u);
+      const std::vector<float> gamma = ramp(8, 0.25f, 0.5f), beta = ramp(8, -0.1f, 0.3f);
+      for (size_t row = 0; row < 6; ++row) {
+        // The definition, in double: (x - mean) / sqrt(var + eps) * gamma + beta.
+        double mean = 0, var = 0;
+        for (size_t j = 0; j < 8; ++j) mean += x[row * 8 + j] / 8.0;
+        for (size_t j = 0; j < 8; ++j) var += (x[row * 8 + j] - mean) * (x[row * 8 + j] - mean) / 8.0;
+        for (size_t j = 0; j < 8; ++j) {
+          double y = (x[row * 8 + j] - mean) / std::sqrt(var + 1e-3);
+          if (affine) y = y * gamma[j] + beta[j];
+          EXPECT_NEAR(got[row * 8 + j], y, 1e-5) << row << "," << j;
+          EXPECT_NEAR(got[row * 8 + j], want[row * 8 + j], 1e-5) << row << "," << j;
+        }
+      }
+    }
+}
+
+TEST(PlanPasses, FuseLayerNormLeavesChainsItCannotReplace) {
+  const struct {
+    const char* what;
+    ir::Graph g;
+  } cases[] = {
+      {"the means over a leading dim", written_layer_norm(true, false, {1})},
+      {"d also a graph output", written_layer_norm(true, false, {-1}, true)},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const plan::Plan p = plan::build_plan(c.g);
+    EXPECT_EQ(report_of(p, "fuse_layer_norm").summary, "no written-out LayerNorm");
+    EXPECT_EQ(p.plan_op_counts.count("LayerNormalization"), 0u);
+  }
+}
+
+namespace {
+
+// x (2x6) -> softmax over the last dim written out: [n0 ReduceMax, n1 Sub,]
+// Exp, ReduceSum (axes an input, opset 13), Div.
+ir::Graph written_softmax(bool subtract_max, int64_t axis = 1) {
+  GraphBuilder gb;
+  gb.g.opset = 13;
+  ir::TensorId x = gb.input("x", {2, 6});
+  if (subtract_max) x = gb.node("Sub", {x, gb.node("ReduceMax", {x}, {{"axes", attr_ints({axis})}})});
+  const ir::TensorId e = gb.node("Exp", {x});
+  const ir::TensorId s = gb.node("ReduceSum", {e, gb.constant("axes", {1}, std::vector<int64_t>{axis})});
+  gb.g.outputs.push_back(gb.node("Div", {e, s}));
+  return gb.g;
+}
+
+}  // namespace
+
+TEST(PlanPasses, FuseSoftmaxComputesWhatTheChainDoesAndDoesNotOverflow) {
+  for (bool subtract_max : {true, false}) {
+    SCOPED_TRACE(subtract_max ? "max subtracted" : "plain Exp");
+    plan::Plan fused = plan::build_plan(written_softmax(subtract_max));
+    const int nodes = subtract_max ? 5 : 3;
+    EXPECT_EQ(report_of(fused, "fuse_softmax").summary,
+              "replaced 1 softmax chain (" + std::to_string(nodes) + " nodes) by Softmax: n0 .. n" +
+                  std::to_string(nodes - 1));
+    ASSERT_EQ(fused.steps.size(), 1u);
+    EXPECT_EQ(fused.steps[0].op_type, "Softmax");
+    EXPECT_EQ(fused.steps[0].node_name, subtract_max ? "n0 + n1 + n2 + n3 + n4" : "n0 + n1 + n2");
+
+    // Row 0 small, row 1 large: exp(100) overflows float.
+    const std::vector<float> x = {-1, 0, 1, 2, 0.5f, -0.5f, 100, 101, 99, 100, 98, 102};
+    const std::vector<float> got = run_first_output(std::move(fused), x);
+    const std::vector<float> chain = run_first_output(plan::build_plan(written_softmax(subtract_max), no_rewrites()), x);
+    for (int row = 0; row < 2; ++row) {
+      double sum = 0;
+      for (int j = 0; j < 6; ++j) sum += std::exp(static_cast<double>(x[row * 6 + j]) - x[row * 6 + 5 * row]);
+      for (int j = 0; j < 6; ++j) {
+        const double want = std::exp(static_cast<double>(x[row * 6 + j]) - x[row * 6 + 5 * row]) / sum;
+        EXPECT_NEAR(got[row * 6 + j], want, 1e-6) << row << "," << j;
+        // The written-out chain: the same where it is finite; NaN where Exp overflows.
+        if (row == 0 || subtract_max) EXPECT_NEAR(chain[row * 6 + j], want, 1e-6) << row << "," << j;
+        else EXPECT_TRUE(std::isnan(chain[row * 6 + j])) << j;
+      }
+    }
+  }
+  // Over the first axis, or with the max taken over another axis: left alone
+  // (the second is not a softmax).
+  GraphBuilder gb;
+  gb.g.opset = 13;
+  const ir::TensorId x = gb.input("x", {2, 6});
+  const ir::TensorId e = gb.node("Exp", {gb.node("Sub", {x, gb.node("ReduceMax", {x}, {{"axes", attr_ints({0})}})})});
+  gb.g.outputs.push_back(
+      gb.node("Div", {e, gb.node("ReduceSum", {e, gb.constant("axes", {1}, std::vector<int64_t>{1})})}));
+  const plan::Plan mixed = plan::build_plan(gb.g);
+  EXPECT_EQ(report_of(mixed, "fuse_softmax").summary, "replaced 1 softmax chain (3 nodes) by Softmax: n2 .. n4");
+  EXPECT_EQ(mixed.steps.size(), 3u);  // ReduceMax, Sub, Softmax
+  const plan::Plan first_axis = plan::build_plan(written_softmax(true, 0));
+  EXPECT_EQ(report_of(first_axis, "fuse_softmax").summary,
+            "replaced 1 softmax chain (5 nodes) by Softmax: n0 .. n4");
 }
