@@ -11,9 +11,14 @@
 //   prepare_fold        each node's prepare in topological order (types,
 //                       shapes, kernel); a deterministic node whose inputs are
 //                       all constant runs once now; its outputs become constants
-//   fold_pad_into_conv  a Pad of zeros along the spatial dimensions in front
-//                       of a Conv becomes the Conv's pads (rewrites the Conv
-//                       node and prepares it again)
+//   fold_pad            a constant Pad along the spatial dimensions in front
+//                       of a Conv, AveragePool or MaxPool becomes that node's
+//                       pads when its kernel pads the same (zeros for Conv and
+//                       AveragePool, -inf or zeros after a Relu for MaxPool;
+//                       rewrites the node and prepares it again)
+//   fold_causal_slice   a Slice keeping a contiguous run of a Conv's outputs
+//                       (the causal Conv1d(padding=p)(x)[..., :-p]) becomes
+//                       the Conv's pads (p, 0)
 //   fuse_layer_norm     LayerNorm written out (ReduceMean, Sub, Pow, ReduceMean,
 //                       Add, Sqrt, Div [, Mul gamma] [, Add beta]) over the
 //                       trailing dims becomes one LayerNormalization step;
@@ -49,7 +54,7 @@
 //     with add_tensor, rewire node inputs, erase nodes); info and steps are
 //     still empty.
 //   - a rewrite that needs folded values, types or shapes (like
-//     fold_pad_into_conv: exporters compute pads, axes and shapes with
+//     fold_pad: exporters compute pads, axes and shapes with
 //     small subgraphs that only prepare_fold turns into constants; also
 //     LayerNorm spelled out, QDQ around a Conv) runs right AFTER
 //     prepare_fold: it reads `info` and `constant`, changes nodes of
@@ -122,7 +127,8 @@ void resolve_inputs(PlanState& state, PassReport& report);
 // else `prepared` is its step and it returns true. Throws rtml::Error.
 bool prepare_node(PlanState& state, int node, PreparedStep& prepared);
 void prepare_fold(PlanState& state, PassReport& report);
-void fold_pad_into_conv(PlanState& state, PassReport& report);
+void fold_pad(PlanState& state, PassReport& report);
+void fold_causal_slice(PlanState& state, PassReport& report);
 void fuse_layer_norm(PlanState& state, PassReport& report);
 void fuse_softmax(PlanState& state, PassReport& report);
 void fuse_qdq(PlanState& state, PassReport& report);
@@ -133,7 +139,7 @@ void emit_steps(PlanState& state, PassReport& report);
 void place_arena(PlanState& state, PassReport& report);
 
 // For the rewrites that match chains of steps after prepare_fold (fold_pad,
-// fuse_layer_norm, fuse_softmax, fold_causal_slice): where each tensor of
+// fold_causal_slice, fuse_layer_norm, fuse_softmax): where each tensor of
 // state.graph comes from among the kept steps, and how often it is read (each
 // input slot of a kept step and each graph output count once), so a rewrite
 // absorbs only intermediates nothing else reads.

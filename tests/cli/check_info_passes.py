@@ -14,8 +14,8 @@ import sys
 
 RTML, ZOO = sys.argv[1], sys.argv[2]
 MODEL = os.path.join(ZOO, "resnet1d_c32_l64", "model.onnx")
-PASSES = ["resolve_inputs", "prepare_fold", "fold_pad_into_conv", "fuse_layer_norm", "fuse_softmax", "fuse_qdq",
-          "drop_dead_steps", "fuse_epilogues", "alias_views", "emit_steps", "place_arena"]
+PASSES = ["resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice", "fuse_layer_norm", "fuse_softmax",
+          "fuse_qdq", "drop_dead_steps", "fuse_epilogues", "alias_views", "emit_steps", "place_arena"]
 failures = []
 
 
