@@ -52,10 +52,6 @@ std::string with_commas(size_t n) {
   return out;
 }
 
-}  // namespace rtml::plan
-
-namespace rtml::plan {
-
 TensorUses tensor_uses(const PlanState& s) {
   TensorUses u;
   u.producer.assign(s.graph.tensors.size(), -1);
