@@ -217,8 +217,46 @@ FREE_OPS = {"Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Uns
 PER_ELEMENT = {"Softmax": 4, "LogSoftmax": 4, "LayerNormalization": 5, "BatchNormalization": 2}
 
 
+def _with_constant_pads(model):
+    """A copy of the model whose Pad nodes read their pads from an initializer when
+    the exporter computed them from constants (F.pad writes ConstantOfShape, Concat,
+    Reshape, Slice, Transpose, Cast): ONNX shape inference cannot see through that
+    chain, so every shape after such a Pad would be unknown. Evaluated with numpy."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    g = model.graph
+    values = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    for node in g.node:
+        a = {x.name: onnx.helper.get_attribute_value(x) for x in node.attribute}
+        ins = [values.get(i) for i in node.input]
+        if node.op_type == "Constant":
+            values[node.output[0]] = numpy_helper.to_array(a["value"])
+        elif any(x is None for x in ins):
+            continue
+        elif node.op_type == "ConstantOfShape":
+            fill = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
+            values[node.output[0]] = np.full(ins[0], fill[0], fill.dtype)
+        elif node.op_type == "Concat":
+            values[node.output[0]] = np.concatenate(ins, axis=a["axis"])
+        elif node.op_type == "Reshape":
+            values[node.output[0]] = ins[0].reshape([d if d else ins[0].shape[k] for k, d in enumerate(ins[1])])
+        elif node.op_type == "Transpose":
+            values[node.output[0]] = np.transpose(ins[0], a.get("perm"))
+        elif node.op_type == "Cast":
+            values[node.output[0]] = ins[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[a["to"]])
+        elif node.op_type == "Slice" and len(ins) == 5:
+            index = [slice(None)] * ins[0].ndim
+            for start, end, axis, step in zip(*ins[1:]):
+                index[axis] = slice(start, None if end < -ins[0].shape[axis] else end, step)
+            values[node.output[0]] = ins[0][tuple(index)]
+    for node in g.node:
+        if node.op_type == "Pad" and len(node.input) > 1 and node.input[1] in values:
+            g.initializer.append(numpy_helper.from_array(values[node.input[1]], node.input[1] + ":folded"))
+            node.input[1] = node.input[1] + ":folded"
+    return model
+
+
 def count_flops(model):
-    inferred = shape_inference.infer_shapes(model)
+    inferred = shape_inference.infer_shapes(_with_constant_pads(model))
     shapes = {}
     for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
         dims = v.type.tensor_type.shape.dim

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generates the rtml model zoo: ONNX + TorchScript + test data + manifest.json.
 
-usage: generate.py [--out DIR] [--set default|sweep|all] [--only NAME]... [--list] [--rtml PATH]
+usage: generate.py [--out DIR] [--set default|sweep|patterns|all] [--only NAME]... [--list] [--rtml PATH]
 
 Deterministic: fixed seeds and one thread, so two runs write identical files.
 Runs with Debian's Python (/usr/bin/python3) and its python3-torch,
@@ -50,8 +50,8 @@ def export_in_child(export, m, out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="rtml-zoo", help="output folder (default: ./rtml-zoo)")
-    ap.add_argument("--set", default="default", choices=["default", "sweep", "all"],
-                    help="default: a small set for quick checks; sweep: the size sweeps; all: both")
+    ap.add_argument("--set", default="default", choices=["default", "sweep", "patterns", "all"],
+                    help="default: a small set for quick checks; sweep: the size sweeps; patterns: models whose export spells out what the plan rewrites; all: every model")
     ap.add_argument("--only", action="append", default=[], metavar="NAME",
                     help="generate only this model (repeatable); others already in the manifest are kept")
     ap.add_argument("--list", action="store_true", help="list the models of the set and exit")

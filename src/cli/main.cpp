@@ -24,7 +24,7 @@ void usage(std::FILE* to) {
       "  quantize MODEL [--calibration DIR] [--out FILE.onnx] [--method minmax|percentile|mse]\n"
       "                                          int8 post-training quantization to a QDQ ONNX file, with a\n"
       "                                          report: scales, SQNR per layer, weight bytes, float vs int8\n"
-      "  zoo [--out DIR] [--set default|sweep|all] [--only NAME]... [--list]\n"
+      "  zoo [--out DIR] [--set default|sweep|patterns|all] [--only NAME]... [--list]\n"
       "                                          generate the example model zoo (runs zoo/generate.py with\n"
       "                                          Debian's python3: torch, onnx, numpy, sklearn)\n"
       "  compare A.json B.json [--threshold PCT] [--json]\n"

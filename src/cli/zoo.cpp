@@ -241,12 +241,12 @@ int cmd_zoo(const Args& args) {
   std::string out = "rtml-zoo", set = "default";
   std::vector<std::string> only;
   bool list = false;
-  OptionTable table("zoo", "[--out DIR] [--set default|sweep|all] [--only NAME]... [--list]",
+  OptionTable table("zoo", "[--out DIR] [--set default|sweep|patterns|all] [--only NAME]... [--list]",
                     "Generates the example model zoo by running zoo/generate.py: trains and exports the models\n"
                     "into DIR, then makes int8 versions of matvec_256, digits_mlp, digits_cnn and gesture_cnn\n"
                     "(NAME_int8) with rtml quantize.");
   table.value("--out", "DIR", out, "where the zoo goes (default ./rtml-zoo)")
-      .choice("--set", set, {"default", "sweep", "all"}, "which models (default: default)")
+      .choice("--set", set, {"default", "sweep", "patterns", "all"}, "which models (default: default)")
       .repeatable("--only", "NAME", only, "only these models (repeatable; --list shows the names)")
       .flag("--list", list, "list the models instead")
       .notes("Needs a Python with torch, onnx, numpy and scikit-learn:\n  " + kInstall +

@@ -1,5 +1,6 @@
 // Kernel table entries of kernels/normalize.h (Softmax family, Layer-,
 // Instance-, LpNormalization, the Reduce* ops, ArgMax / ArgMin).
+#include "kernels/fast_softmax.h"
 #include "kernels/normalize.h"
 #include "kernels/table.h"
 
@@ -73,6 +74,8 @@ void add_normalize_kernels(std::vector<KernelInfo>& t) {
   RTML_NORMALIZE_ANY_TYPES(RTML_NORMALIZE_ANY_ENTRIES)
 #undef RTML_NORMALIZE_ANY_ENTRIES
 #undef RTML_REDUCE_ENTRY
+  // Highway (not portable): Softmax over contiguous rows.
+  t.push_back({"rtml_f32_softmax__hwy", rtml_f32_softmax__hwy, &axis, "X, Y", "kernels/fast_softmax.cpp", false});
 }
 
 }  // namespace rtml::kernels

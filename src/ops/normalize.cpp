@@ -1,5 +1,6 @@
 // Softmax family, LayerNormalization, InstanceNormalization, LpNormalization,
 // the Reduce* ops and ArgMax/ArgMin. Kernels: kernels/normalize.h.
+#include "kernels/fast_softmax.h"
 #include "kernels/normalize_plan.h"
 
 #include <algorithm>
@@ -48,6 +49,11 @@ void softmax_like(OpContext& ctx, const char* op) {
     p.inner = prod(x.shape, axis + 1, rank);
   }
   ctx.step.flops = (std::string(op) == "hardmax" ? 1.0 : 4.0) * x.numel();
+  // Contiguous float32 rows: the Highway kernel in the simd kernel set.
+  if (ctx.simd() && x.dtype == DType::F32 && std::string(op) == "softmax" && k::fast_softmax_supported(p)) {
+    const k::AxisParams fast = p;
+    ctx.use_kernel<k::AxisParams>("rtml_f32_softmax__hwy") = fast;
+  }
 }
 
 void Softmax(OpContext& ctx) { softmax_like(ctx, "softmax"); }

@@ -11,9 +11,21 @@
 //   prepare_fold        each node's prepare in topological order (types,
 //                       shapes, kernel); a deterministic node whose inputs are
 //                       all constant runs once now; its outputs become constants
-//   fold_pad_into_conv  a Pad of zeros along the spatial dimensions in front
-//                       of a Conv becomes the Conv's pads (rewrites the Conv
-//                       node and prepares it again)
+//   fold_pad            a constant Pad along the spatial dimensions in front
+//                       of a Conv, AveragePool or MaxPool becomes that node's
+//                       pads when its kernel pads the same (zeros for Conv and
+//                       AveragePool, -inf or zeros after a Relu for MaxPool;
+//                       rewrites the node and prepares it again)
+//   fold_causal_slice   a Slice keeping a contiguous run of a Conv's outputs
+//                       (the causal Conv1d(padding=p)(x)[..., :-p]) becomes
+//                       the Conv's pads (p, 0)
+//   fuse_layer_norm     LayerNorm written out (ReduceMean, Sub, Pow, ReduceMean,
+//                       Add, Sqrt, Div [, Mul gamma] [, Add beta]) over the
+//                       trailing dims becomes one LayerNormalization step;
+//                       PlanOptions::fuse
+//   fuse_softmax        softmax written out ([ReduceMax, Sub,] Exp, ReduceSum,
+//                       Div) over one axis becomes one Softmax step (as exact
+//                       or more: it cannot overflow); PlanOptions::fuse
 //   fuse_qdq            DequantizeLinear (activation, constant weights, bias)
 //                       -> Conv / MatMul / Gemm / Add / Mul -> [Relu | Clip]
 //                       -> QuantizeLinear becomes one int8 step (an
@@ -42,7 +54,7 @@
 //     with add_tensor, rewire node inputs, erase nodes); info and steps are
 //     still empty.
 //   - a rewrite that needs folded values, types or shapes (like
-//     fold_pad_into_conv: exporters compute pads, axes and shapes with
+//     fold_pad: exporters compute pads, axes and shapes with
 //     small subgraphs that only prepare_fold turns into constants; also
 //     LayerNorm spelled out, QDQ around a Conv) runs right AFTER
 //     prepare_fold: it reads `info` and `constant`, changes nodes of
@@ -55,6 +67,7 @@
 // errors are rtml::Error with the file, node and op in the message.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -114,13 +127,53 @@ void resolve_inputs(PlanState& state, PassReport& report);
 // else `prepared` is its step and it returns true. Throws rtml::Error.
 bool prepare_node(PlanState& state, int node, PreparedStep& prepared);
 void prepare_fold(PlanState& state, PassReport& report);
-void fold_pad_into_conv(PlanState& state, PassReport& report);
+void fold_pad(PlanState& state, PassReport& report);
+void fold_causal_slice(PlanState& state, PassReport& report);
+void fuse_layer_norm(PlanState& state, PassReport& report);
+void fuse_softmax(PlanState& state, PassReport& report);
 void fuse_qdq(PlanState& state, PassReport& report);
 void drop_dead_steps(PlanState& state, PassReport& report);
 void fuse_epilogues(PlanState& state, PassReport& report);
 void alias_views(PlanState& state, PassReport& report);
 void emit_steps(PlanState& state, PassReport& report);
 void place_arena(PlanState& state, PassReport& report);
+
+// For the rewrites that match chains of steps after prepare_fold (fold_pad,
+// fold_causal_slice, fuse_layer_norm, fuse_softmax): where each tensor of
+// state.graph comes from among the kept steps, and how often it is read (each
+// input slot of a kept step and each graph output count once), so a rewrite
+// absorbs only intermediates nothing else reads.
+struct TensorUses {
+  std::vector<int> producer;  // index into state.steps; -1 for inputs and constants
+  std::vector<int> readers;
+};
+TensorUses tensor_uses(const PlanState& state);
+// The kept step whose output 0 is t when its node is `op_type` in the
+// default domain, else nullptr.
+PreparedStep* producer_of(PlanState& state, const TensorUses& uses, ir::TensorId t, const char* op_type);
+const ir::Attribute* find_attr(const ir::Node& node, const std::string& name);
+// A known one-element float32 value (a constant or folded tensor).
+bool constant_scalar(const PlanState& state, ir::TensorId t, float& value);
+// What a ReduceSum/ReduceMean/ReduceMax step reduces: sorted dims in
+// [0, rank) of its input when keepdims is 1 and the axes are listed (the
+// attribute, or input 1 once known); empty otherwise.
+std::vector<int> reduced_axes(const PlanState& state, const ir::Node& reduce);
+// A chain of steps a rewrite replaces by one node: the last step's node
+// becomes `op_type` over `inputs` with `attrs` (its outputs stay).
+struct ChainRewrite {
+  std::vector<PreparedStep*> chain;  // in order
+  std::string op_type;
+  std::vector<ir::TensorId> inputs;
+  std::map<std::string, ir::Attribute> attrs;
+};
+using ChainMatcher = bool (*)(PlanState& state, const TensorUses& uses, PreparedStep& from, ChainRewrite& rewrite);
+// Tries `match` from every kept step of `op` (default domain) in order; each
+// match is rewritten: the chain's last node becomes the new node, prepared
+// again, the other steps of the chain are dropped (keep = false), and the
+// step is named after every node it replaced ("n1 + n2 + n3", as epilogue
+// fusion does). Returns "first .. last" node names per rewrite; `absorbed`
+// counts the nodes replaced.
+std::vector<std::string> rewrite_chains(PlanState& state, const char* op, ChainMatcher match, size_t& absorbed);
 
 // For summaries: "Constant x5, Shape x3, Gather" (most frequent first, at
 // most `max` kinds, then "..."), and "a, b, c, ... (+4 more)".

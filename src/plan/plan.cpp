@@ -25,7 +25,10 @@ const std::vector<Pass>& plan_passes() {
   static const std::vector<Pass> passes = {
       {"resolve_inputs", resolve_inputs},          // input and constant types and shapes
       {"prepare_fold", prepare_fold},              // prepare every node; fold the constant ones
-      {"fold_pad_into_conv", fold_pad_into_conv},  // a zero Pad -> Conv becomes the Conv's pads
+      {"fold_pad", fold_pad},                      // a Pad -> Conv/pool becomes the Conv's or pool's pads
+      {"fold_causal_slice", fold_causal_slice},    // Conv -> Slice dropping outputs becomes the Conv's pads
+      {"fuse_layer_norm", fuse_layer_norm},        // LayerNorm written out (ReduceMean ... Add) -> LayerNormalization
+      {"fuse_softmax", fuse_softmax},              // softmax written out (Exp, ReduceSum, Div) -> Softmax
       {"fuse_qdq", fuse_qdq},                      // DequantizeLinear -> Conv/MatMul/Gemm -> QuantizeLinear: one int8 step
       {"drop_dead_steps", drop_dead_steps},        // steps no graph output needs
       {"fuse_epilogues", fuse_epilogues},          // Relu / Add into the step before

@@ -5,7 +5,8 @@ order, one line each, and numbers that agree with the rest of `info --json`.
 
 usage: check_info_passes.py RTML ZOO_DIR
 Uses the zoo's resnet1d_c32_l64 (ResNet blocks: Conv -> Relu and
-Conv -> Add -> Relu, so fusion has work to do).
+Conv -> Add -> Relu, so fusion has work to do), and the patterns set for the
+rewrites of what exporters write out.
 """
 import json
 import os
@@ -14,8 +15,8 @@ import sys
 
 RTML, ZOO = sys.argv[1], sys.argv[2]
 MODEL = os.path.join(ZOO, "resnet1d_c32_l64", "model.onnx")
-PASSES = ["resolve_inputs", "prepare_fold", "fold_pad_into_conv", "fuse_qdq", "drop_dead_steps", "fuse_epilogues",
-          "alias_views", "emit_steps", "place_arena"]
+PASSES = ["resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice", "fuse_layer_norm", "fuse_softmax",
+          "fuse_qdq", "drop_dead_steps", "fuse_epilogues", "alias_views", "emit_steps", "place_arena"]
 failures = []
 
 
@@ -53,6 +54,24 @@ if set(passes) == set(PASSES):
     left = (passes["prepare_fold"]["steps"] - passes["drop_dead_steps"]["dropped_steps"] -
             passes["fuse_epilogues"]["fused_nodes"] - passes["alias_views"]["aliased_views"])
     check(left == info["steps"], f"prepared - dropped - fused - aliased = {left} steps, the plan has {info['steps']}")
+
+# The rewrites on the zoo's patterns set (torch.onnx exports of ordinary modules;
+# zoo/families/patterns.py says what each writes out): each happens, as many
+# times as the module has the pattern.
+REWRITES = {
+    "pattern_pad_conv_c32_l128": {"fold_pad": ("folded_pads", 4)},  # ConstantPad1d, F.pad x2, the exporter's Pad
+    "pattern_tcn_tanh_c32_l128": {"fold_causal_slice": ("folded_slices", 4)},  # one per dilation
+    "pattern_block_d64_h4_s32": {"fuse_layer_norm": ("layer_norms", 2), "fuse_softmax": ("softmaxes", 1)},
+}
+for name, expected in REWRITES.items():
+    model = os.path.join(ZOO, name, "model.onnx")
+    if not os.path.exists(model):
+        check(False, f"{model}: missing (the zoo's 'patterns' set is part of --set all)")
+        continue
+    got = {p["name"]: p for p in json.loads(rtml("info", model, "--json")).get("passes", [])}
+    for pass_name, (number, count) in expected.items():
+        check(got.get(pass_name, {}).get(number) == count,
+              f"{name}: {pass_name} reports {number} = {got.get(pass_name, {}).get(number)}, expected {count}")
 
 if failures:
     print(f"{len(failures)} check(s) failed")

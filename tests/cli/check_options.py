@@ -125,7 +125,7 @@ with tempfile.TemporaryDirectory() as TMP:
     usage_error(["limits", "--seconds=0"], ["--seconds needs a number >= 0.001, got '0'"], "--opt=value")
     usage_error(["limits", "--cpu", "x"], ["--cpu needs a whole number >= 0, got 'x'"], "a bad number")
     usage_error(["ui", "--port", "70000"], ["--port needs a whole number from 0 to 65535"], "a number above its maximum")
-    usage_error(["zoo", "--set", "everything"], ["--set must be one of default|sweep|all"], "a bad choice")
+    usage_error(["zoo", "--set", "everything"], ["--set must be one of default|sweep|patterns|all"], "a bad choice")
     usage_error(["run", "m.onnx", "--tolerance", "1e-3"], ["--tolerance only applies with --test-data"],
                 "run --tolerance without --test-data")
     usage_error(["bench", "m.onnx", "--runs", "5", "--seconds", "1"], ["--runs and --seconds both given"],

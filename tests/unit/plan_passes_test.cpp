@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -50,7 +52,8 @@ TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
     EXPECT_EQ(r.summary.find('\n'), std::string::npos) << r.name;
   }
   // The list in plan/pass.h and ARCHITECTURE.md.
-  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad_into_conv", "fuse_qdq",
+  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice",
+                                             "fuse_layer_norm", "fuse_softmax", "fuse_qdq",
                                              "drop_dead_steps", "fuse_epilogues", "alias_views", "emit_steps", "place_arena"}));
 }
 
@@ -263,10 +266,10 @@ TEST(PlanPasses, FoldPadIntoConvComputesWhatThePadAndConvDo) {
     SCOPED_TRACE("opset " + std::to_string(opset));
     plan::Plan folded = plan::build_plan(pad_conv(opset, pads));
     // Opset 17 computes the pads with a Concat (node n0), folded first.
-    EXPECT_EQ(report_of(folded, "fold_pad_into_conv").summary,
-              opset < 11 ? "folded 1 Pad into the Conv after it: n0 -> n1"
-                         : "folded 1 Pad into the Conv after it: n1 -> n2");
-    EXPECT_EQ(number_of(report_of(folded, "fold_pad_into_conv"), "folded_pads"), 1);
+    EXPECT_EQ(report_of(folded, "fold_pad").summary,
+              opset < 11 ? "folded 1 Pad into the Conv or pool after it: n0 -> n1"
+                         : "folded 1 Pad into the Conv or pool after it: n1 -> n2");
+    EXPECT_EQ(number_of(report_of(folded, "fold_pad"), "folded_pads"), 1);
     ASSERT_EQ(folded.steps.size(), 1u);
     EXPECT_EQ(folded.steps[0].op_type, "Conv");
     EXPECT_EQ(folded.tensors[folded.outputs[0]].shape, (Shape{1, 3, 11}));
@@ -275,7 +278,7 @@ TEST(PlanPasses, FoldPadIntoConvComputesWhatThePadAndConvDo) {
 
     // The same graph with the Pad's output also a graph output keeps the Pad step.
     plan::Plan padded = plan::build_plan(pad_conv(opset, pads, 0, "constant", true));
-    EXPECT_EQ(report_of(padded, "fold_pad_into_conv").summary, "no Pad to fold into a Conv");
+    EXPECT_EQ(report_of(padded, "fold_pad").summary, "no Pad to fold into a Conv or pool");
     ASSERT_EQ(padded.steps.size(), 2u);
     EXPECT_EQ(padded.steps[0].op_type, "Pad");
 
@@ -302,7 +305,7 @@ TEST(PlanPasses, FoldPadIntoConvLeavesPadsTheConvCannotDo) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
     const plan::Plan p = plan::build_plan(c.g);
-    EXPECT_EQ(report_of(p, "fold_pad_into_conv").summary, "no Pad to fold into a Conv");
+    EXPECT_EQ(report_of(p, "fold_pad").summary, "no Pad to fold into a Conv or pool");
     ASSERT_EQ(p.steps.size(), 2u);
     EXPECT_EQ(p.steps[0].op_type, "Pad");
   }
@@ -319,4 +322,284 @@ TEST(PlanPasses, SummaryHelpers) {
   EXPECT_EQ(plan::with_commas(999), "999");
   EXPECT_EQ(plan::with_commas(3072), "3,072");
   EXPECT_EQ(plan::with_commas(1234567), "1,234,567");
+}
+
+namespace {
+
+std::vector<float> ramp(size_t n, float scale, float offset) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i * 7) % 13) + offset;
+  return v;
+}
+
+// x (2x3x8) -> LayerNorm over the last dim as torch.onnx writes it below
+// opset 17: nodes n0 ReduceMean, n1 Sub, n2 Pow(2) (or Mul(d, d)), n3
+// ReduceMean, n4 Add(eps), n5 Sqrt, n6 Div, then n7 Mul(gamma), n8
+// Add(beta) when `affine`. `axes` is the means' attribute.
+ir::Graph written_layer_norm(bool affine, bool square_by_mul = false, std::vector<int64_t> axes = {-1},
+                             bool d_is_output = false) {
+  GraphBuilder gb;
+  gb.g.opset = 13;
+  const ir::TensorId x = gb.input("x", {2, 3, 8});
+  const ir::TensorId m = gb.node("ReduceMean", {x}, {{"axes", attr_ints(axes)}});
+  const ir::TensorId d = gb.node("Sub", {x, m});
+  const ir::TensorId sq = square_by_mul ? gb.node("Mul", {d, d})
+                                        : gb.node("Pow", {d, gb.constant("two", {}, std::vector<float>{2})});
+  const ir::TensorId v = gb.node("ReduceMean", {sq}, {{"axes", attr_ints(axes)}});
+  const ir::TensorId s = gb.node("Sqrt", {gb.node("Add", {v, gb.constant("eps", {}, std::vector<float>{1e-3f})})});
+  ir::TensorId y = gb.node("Div", {d, s});
+  if (affine) {
+    y = gb.node("Mul", {y, gb.constant("gamma", {8}, ramp(8, 0.25f, 0.5f))});
+    y = gb.node("Add", {gb.constant("beta", {8}, ramp(8, -0.1f, 0.3f)), y});
+  }
+  gb.g.outputs.push_back(y);
+  if (d_is_output) gb.g.outputs.push_back(d);
+  return gb.g;
+}
+
+plan::PlanOptions no_rewrites() {
+  plan::PlanOptions o;
+  o.fuse = false;
+  return o;
+}
+
+}  // namespace
+
+TEST(PlanPasses, FuseLayerNormComputesWhatTheWrittenOutChainDoes) {
+  const std::vector<float> x = ramp(48, 0.7f, -3.0f);
+  for (bool affine : {true, false})
+    for (bool by_mul : {false, true}) {
+      SCOPED_TRACE(std::string(affine ? "affine" : "no gamma/beta") + (by_mul ? ", Mul(d, d)" : ", Pow(d, 2)"));
+      plan::Plan fused = plan::build_plan(written_layer_norm(affine, by_mul));
+      const plan::PassReport& r = report_of(fused, "fuse_layer_norm");
+      const int nodes = affine ? 9 : 7;
+      EXPECT_EQ(r.summary, "replaced 1 LayerNorm chain (" + std::to_string(nodes) +
+                               " nodes) by LayerNormalization: n0 .. n" + std::to_string(nodes - 1));
+      EXPECT_EQ(number_of(r, "absorbed_nodes"), nodes);
+      ASSERT_EQ(fused.steps.size(), 1u);
+      EXPECT_EQ(fused.steps[0].op_type, "LayerNormalization");
+      // The step keeps the names of the nodes it replaced, for the profile.
+      EXPECT_EQ(fused.steps[0].node_name, affine ? "n0 + n1 + n2 + n3 + n4 + n5 + n6 + n7 + n8"
+                                            : "n0 + n1 + n2 + n3 + n4 + n5 + n6");
+
+      plan::Plan chain = plan::build_plan(written_layer_norm(affine, by_mul), no_rewrites());
+      EXPECT_EQ(report_of(chain, "fuse_layer_norm").summary, "off (PlanOptions::fuse = false)");
+      EXPECT_EQ(chain.steps.size(), static_cast<size_t>(nodes));
+      const std::vector<float> want = run_first_output(std::move(chain), x);
+      const std::vector<float> got = run_first_output(std::move(fused), x);
+      ASSERT_EQ(got.size(), 48u);
+      const std::vector<float> gamma = ramp(8, 0.25f, 0.5f), beta = ramp(8, -0.1f, 0.3f);
+      for (size_t row = 0; row < 6; ++row) {
+        // The definition, in double: (x - mean) / sqrt(var + eps) * gamma + beta.
+        double mean = 0, var = 0;
+        for (size_t j = 0; j < 8; ++j) mean += x[row * 8 + j] / 8.0;
+        for (size_t j = 0; j < 8; ++j) var += (x[row * 8 + j] - mean) * (x[row * 8 + j] - mean) / 8.0;
+        for (size_t j = 0; j < 8; ++j) {
+          double y = (x[row * 8 + j] - mean) / std::sqrt(var + 1e-3);
+          if (affine) y = y * gamma[j] + beta[j];
+          EXPECT_NEAR(got[row * 8 + j], y, 1e-5) << row << "," << j;
+          EXPECT_NEAR(got[row * 8 + j], want[row * 8 + j], 1e-5) << row << "," << j;
+        }
+      }
+    }
+}
+
+TEST(PlanPasses, FuseLayerNormLeavesChainsItCannotReplace) {
+  const struct {
+    const char* what;
+    ir::Graph g;
+  } cases[] = {
+      {"the means over a leading dim", written_layer_norm(true, false, {1})},
+      {"d also a graph output", written_layer_norm(true, false, {-1}, true)},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const plan::Plan p = plan::build_plan(c.g);
+    EXPECT_EQ(report_of(p, "fuse_layer_norm").summary, "no written-out LayerNorm");
+    EXPECT_EQ(p.plan_op_counts.count("LayerNormalization"), 0u);
+  }
+}
+
+namespace {
+
+// x (2x6) -> softmax over the last dim written out: [n0 ReduceMax, n1 Sub,]
+// Exp, ReduceSum (axes an input, opset 13), Div.
+ir::Graph written_softmax(bool subtract_max, int64_t axis = 1) {
+  GraphBuilder gb;
+  gb.g.opset = 13;
+  ir::TensorId x = gb.input("x", {2, 6});
+  if (subtract_max) x = gb.node("Sub", {x, gb.node("ReduceMax", {x}, {{"axes", attr_ints({axis})}})});
+  const ir::TensorId e = gb.node("Exp", {x});
+  const ir::TensorId s = gb.node("ReduceSum", {e, gb.constant("axes", {1}, std::vector<int64_t>{axis})});
+  gb.g.outputs.push_back(gb.node("Div", {e, s}));
+  return gb.g;
+}
+
+}  // namespace
+
+TEST(PlanPasses, FuseSoftmaxComputesWhatTheChainDoesAndDoesNotOverflow) {
+  for (bool subtract_max : {true, false}) {
+    SCOPED_TRACE(subtract_max ? "max subtracted" : "plain Exp");
+    plan::Plan fused = plan::build_plan(written_softmax(subtract_max));
+    const int nodes = subtract_max ? 5 : 3;
+    EXPECT_EQ(report_of(fused, "fuse_softmax").summary,
+              "replaced 1 softmax chain (" + std::to_string(nodes) + " nodes) by Softmax: n0 .. n" +
+                  std::to_string(nodes - 1));
+    ASSERT_EQ(fused.steps.size(), 1u);
+    EXPECT_EQ(fused.steps[0].op_type, "Softmax");
+    EXPECT_EQ(fused.steps[0].node_name, subtract_max ? "n0 + n1 + n2 + n3 + n4" : "n0 + n1 + n2");
+
+    // Row 0 small, row 1 large: exp(100) overflows float.
+    const std::vector<float> x = {-1, 0, 1, 2, 0.5f, -0.5f, 100, 101, 99, 100, 98, 102};
+    const std::vector<float> got = run_first_output(std::move(fused), x);
+    const std::vector<float> chain = run_first_output(plan::build_plan(written_softmax(subtract_max), no_rewrites()), x);
+    for (int row = 0; row < 2; ++row) {
+      double sum = 0;
+      for (int j = 0; j < 6; ++j) sum += std::exp(static_cast<double>(x[row * 6 + j]) - x[row * 6 + 5 * row]);
+      for (int j = 0; j < 6; ++j) {
+        const double want = std::exp(static_cast<double>(x[row * 6 + j]) - x[row * 6 + 5 * row]) / sum;
+        EXPECT_NEAR(got[row * 6 + j], want, 1e-6) << row << "," << j;
+        // The written-out chain: the same where it is finite; NaN where Exp overflows.
+        if (row == 0 || subtract_max) EXPECT_NEAR(chain[row * 6 + j], want, 1e-6) << row << "," << j;
+        else EXPECT_TRUE(std::isnan(chain[row * 6 + j])) << j;
+      }
+    }
+  }
+  // Over the first axis, or with the max taken over another axis: left alone
+  // (the second is not a softmax).
+  GraphBuilder gb;
+  gb.g.opset = 13;
+  const ir::TensorId x = gb.input("x", {2, 6});
+  const ir::TensorId e = gb.node("Exp", {gb.node("Sub", {x, gb.node("ReduceMax", {x}, {{"axes", attr_ints({0})}})})});
+  gb.g.outputs.push_back(
+      gb.node("Div", {e, gb.node("ReduceSum", {e, gb.constant("axes", {1}, std::vector<int64_t>{1})})}));
+  const plan::Plan mixed = plan::build_plan(gb.g);
+  EXPECT_EQ(report_of(mixed, "fuse_softmax").summary, "replaced 1 softmax chain (3 nodes) by Softmax: n2 .. n4");
+  EXPECT_EQ(mixed.steps.size(), 3u);  // ReduceMax, Sub, Softmax
+  const plan::Plan first_axis = plan::build_plan(written_softmax(true, 0));
+  EXPECT_EQ(report_of(first_axis, "fuse_softmax").summary,
+            "replaced 1 softmax chain (5 nodes) by Softmax: n0 .. n4");
+}
+
+namespace {
+
+// x (1x2x8) [-> Relu] -> Pad (pads 2 before, 1 after the length, `value`,
+// opset 17) -> `pool` (kernel 3, stride 2, `attrs`); the Pad's output also a
+// graph output when `pad_is_output` (then nothing folds: the reference).
+ir::Graph pad_pool(const std::string& pool, float value, bool relu, std::map<std::string, ir::Attribute> attrs,
+                   bool pad_is_output = false) {
+  GraphBuilder gb;
+  ir::TensorId x = gb.input("x", {1, 2, 8});
+  if (relu) x = gb.node("Relu", {x});
+  const ir::TensorId padded = gb.node(
+      "Pad", {x, gb.constant("pads", {6}, std::vector<int64_t>{0, 0, 2, 0, 0, 1}), gb.constant("v", {}, std::vector<float>{value})});
+  attrs["kernel_shape"] = attr_ints({3});
+  attrs["strides"] = attr_ints({2});
+  gb.g.outputs.push_back(gb.node(pool, {padded}, attrs));
+  if (pad_is_output) gb.g.outputs.push_back(padded);
+  return gb.g;
+}
+
+}  // namespace
+
+TEST(PlanPasses, FoldPadIntoPoolsWhereThePoolPadsTheSame) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> x = {-1, 2, -3, 4, 0.5f, -6, 7, -8, 1, -2, 3, -4, 5, -0.5f, 6, -7};
+  const struct {
+    const char* what;
+    std::string pool;
+    float value;
+    bool relu;
+    std::map<std::string, ir::Attribute> attrs;
+    bool folds;
+  } cases[] = {
+      {"AveragePool, zeros", "AveragePool", 0, false, {}, true},
+      {"AveragePool counting its own pads", "AveragePool", 0, false,
+       {{"pads", attr_ints({1, 0})}, {"count_include_pad", attr_int(1)}}, true},
+      {"AveragePool not counting its own pads", "AveragePool", 0, false, {{"pads", attr_ints({1, 0})}}, false},
+      {"AveragePool, a nonzero value", "AveragePool", 1, false, {}, false},
+      {"AveragePool, ceil_mode", "AveragePool", 0, false, {{"ceil_mode", attr_int(1)}}, false},
+      {"MaxPool, -inf", "MaxPool", -inf, false, {}, true},
+      {"MaxPool, zeros after a Relu", "MaxPool", 0, true, {}, true},
+      {"MaxPool, zeros without a Relu", "MaxPool", 0, false, {}, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    plan::Plan p = plan::build_plan(pad_pool(c.pool, c.value, c.relu, c.attrs));
+    EXPECT_EQ(report_of(p, "fold_pad").summary, c.folds ? "folded 1 Pad into the Conv or pool after it: n" +
+                                                              std::to_string(c.relu ? 1 : 0) + " -> n" +
+                                                              std::to_string(c.relu ? 2 : 1)
+                                                        : "no Pad to fold into a Conv or pool");
+    EXPECT_EQ(p.plan_op_counts.count("Pad"), c.folds ? 0u : 1u);
+    const std::vector<float> got = run_first_output(std::move(p), x);
+    const std::vector<float> want = run_first_output(plan::build_plan(pad_pool(c.pool, c.value, c.relu, c.attrs, true)), x);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_FLOAT_EQ(got[i], want[i]) << i;
+  }
+  // By hand, AveragePool over zeros-padded x (0 0 -1 2 -3 4 .5 -6 7 -8 0), windows
+  // at 0, 2, ...: (0 + 0 - 1) / 3, (-1 + 2 - 3) / 3, ...
+  const std::vector<float> avg = run_first_output(plan::build_plan(pad_pool("AveragePool", 0, false, {})), x);
+  EXPECT_FLOAT_EQ(avg[0], -1.0f / 3);
+  EXPECT_FLOAT_EQ(avg[1], -2.0f / 3);  // (-1 + 2 - 3) / 3
+  EXPECT_FLOAT_EQ(avg[4], -1.0f / 3);  // (7 - 8 + 0) / 3
+}
+
+namespace {
+
+// x (1x2x8) -> Conv (2 -> 3 channels, kernel 3, dilation 2, stride `stride`,
+// pads 4/4: length (8 + 8 - 5) / stride + 1) -> Slice(starts, ends, axes);
+// the Conv's output also a graph output when `conv_is_output`.
+ir::Graph conv_slice(int64_t stride, std::vector<int64_t> starts, std::vector<int64_t> ends, std::vector<int64_t> axes,
+                     bool conv_is_output = false) {
+  GraphBuilder gb;
+  const ir::TensorId x = gb.input("x", {1, 2, 8});
+  std::vector<float> w(18);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.125f * static_cast<float>(i % 7) - 0.3f;
+  const ir::TensorId y = gb.node(
+      "Conv", {x, gb.constant("w", {3, 2, 3}, w)},
+      {{"pads", attr_ints({4, 4})}, {"dilations", attr_ints({2})}, {"strides", attr_ints({stride})}});
+  const size_t n = starts.size();
+  gb.g.outputs.push_back(gb.node("Slice", {y, gb.constant("starts", {static_cast<int64_t>(n)}, starts),
+                                           gb.constant("ends", {static_cast<int64_t>(n)}, ends),
+                                           gb.constant("axes", {static_cast<int64_t>(n)}, axes)}));
+  if (conv_is_output) gb.g.outputs.push_back(y);
+  return gb.g;
+}
+
+}  // namespace
+
+TEST(PlanPasses, FoldCausalSliceIntoTheConvBeforeIt) {
+  const std::vector<float> x = ramp(16, 0.5f, -2.0f);
+  const struct {
+    const char* what;
+    int64_t stride;
+    std::vector<int64_t> starts, ends, axes;
+    bool folds;
+  } cases[] = {
+      {"causal: the first 8 of 12 outputs", 1, {0}, {8}, {2}, true},
+      {"causal as [..., :-4]", 1, {0}, {-4}, {-1}, true},
+      {"outputs dropped at both ends, stride 2", 2, {1}, {5}, {2}, true},
+      {"the whole channel axis and a crop", 1, {0, 2}, {INT64_MAX, 10}, {1, 2}, true},
+      {"more dropped than padded", 1, {0}, {7}, {2}, false},
+      {"a slice of the channels", 1, {1}, {3}, {1}, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    plan::Plan p = plan::build_plan(conv_slice(c.stride, c.starts, c.ends, c.axes));
+    EXPECT_EQ(report_of(p, "fold_causal_slice").summary, c.folds ? "folded 1 Slice into the Conv before it: n0 -> n1"
+                                                                 : "no Slice to fold into the Conv before it");
+    EXPECT_EQ(p.steps.size(), c.folds ? 1u : 2u);
+    plan::Plan ref = plan::build_plan(conv_slice(c.stride, c.starts, c.ends, c.axes, true));
+    EXPECT_EQ(report_of(ref, "fold_causal_slice").summary, "no Slice to fold into the Conv before it");
+    EXPECT_EQ(p.tensors[p.outputs[0]].shape, ref.tensors[ref.outputs[0]].shape);
+    const std::vector<float> got = run_first_output(std::move(p), x), want = run_first_output(std::move(ref), x);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_FLOAT_EQ(got[i], want[i]) << i;
+  }
+  // Causal: output 0 sees x[0] alone, through the last tap: w[c][i][2] = (c*6 + i*3 + 2) % 7 / 8 - 0.3.
+  const std::vector<float> y = run_first_output(plan::build_plan(conv_slice(1, {0}, {8}, {2})), x);
+  for (int c = 0; c < 3; ++c) {
+    const float w0 = 0.125f * static_cast<float>((c * 6 + 2) % 7) - 0.3f, w1 = 0.125f * static_cast<float>((c * 6 + 5) % 7) - 0.3f;
+    EXPECT_NEAR(y[c * 8], w0 * x[0] + w1 * x[8], 1e-6) << c;
+  }
 }

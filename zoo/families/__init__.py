@@ -1,7 +1,7 @@
 """The zoo's model families, in manifest order. Each module's models() returns ZooModels."""
-from . import matvec, conv1d, rnn, mlp, transformer, mdn, vae, trained
+from . import matvec, conv1d, rnn, mlp, transformer, mdn, vae, trained, patterns
 
-FAMILIES = [matvec, conv1d, rnn, mlp, transformer, mdn, vae, trained]
+FAMILIES = [matvec, conv1d, rnn, mlp, transformer, mdn, vae, trained, patterns]
 
 
 def all_models():

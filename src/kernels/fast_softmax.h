@@ -1,0 +1,32 @@
+/* Fast float32 Softmax over contiguous rows (the axis is the last one, or
+ * the legacy flattened form: AxisParams::inner == 1), vectorized with Google
+ * Highway (runtime dispatch, like fast_gemm): per row a vector max, then
+ * y = Exp(x - max) (Highway's Exp, 1 ulp) stored while a vector sum
+ * accumulates in float, then y *= 1 / sum. Within 1e-5 relative of the
+ * reference (kernels/normalize.cpp: scalar exp, double sum), which stays the
+ * general case and the test oracle (tests/unit/fast_softmax_test.cpp, on
+ * every dispatched target). A row holding NaN or +inf gives NaN like the
+ * reference; -inf elements give 0.
+ *
+ * The header compiles as C too (for generated C): there it is just the
+ * family header it includes, which declares the entry point. */
+#ifndef RTML_KERNELS_FAST_SOFTMAX_H
+#define RTML_KERNELS_FAST_SOFTMAX_H
+
+#include "kernels/normalize.h"
+
+#ifdef __cplusplus
+namespace rtml::kernels {
+
+// Whether the fast kernel handles these params (contiguous rows).
+inline bool fast_softmax_supported(const AxisParams& p) { return p.inner == 1; }
+
+void fast_softmax_f32(const AxisParams& p, const float* x, float* y);
+
+// The Highway target the fast softmax dispatches to on this CPU ("AVX2", "NEON"...).
+const char* fast_softmax_target();
+
+}  // namespace rtml::kernels
+#endif
+
+#endif
