@@ -1,0 +1,85 @@
+"""Runs one example's render.cpp in the Bela host runner on its committed input and
+checks the output against PyTorch's offline processing of the same input (the
+expected data its train.py committed): within 1e-4 (absolute, or relative to the
+expected value, as `rtml run --test-data`), and 0 heap allocations in render()
+and in the auxiliary tasks.
+
+usage: check_example.py NAME RUNNER WORKDIR [--emulator "qemu-arm-static;-L;/"]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from train_common import read_wav_float  # noqa: E402
+
+TOLERANCE = 1e-4
+ANALOG_RATE, AUDIO_RATE, BLOCK, ANALOG_FRAMES = 22050, 44100, 16, 8
+
+
+def compare(what, actual, expected):
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    if actual.shape != expected.shape:
+        sys.exit(f"FAIL {what}: shape {actual.shape}, expected {expected.shape}")
+    err = np.abs(actual - expected)
+    bad = (err > TOLERANCE) & (err > TOLERANCE * np.abs(expected))
+    print(f"{what}: {expected.size} values, max abs error {err.max():.3g}, {int(bad.sum())} out of tolerance {TOLERANCE}")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        sys.exit(f"FAIL {what}: first mismatch at {np.unravel_index(i, expected.shape)}: "
+                 f"{actual.flat[i]!r} vs PyTorch {expected.flat[i]!r}")
+
+
+def check_audio_effect(d, run):
+    run(["--audio-in", os.path.join(d, "input.wav")])
+    out, _ = read_wav_float(run.audio_out)
+    expected = np.load(os.path.join(d, "expected.npy"))
+    if np.sqrt(np.mean(expected ** 2)) < 1e-3:
+        sys.exit("FAIL audio_effect: the expected output is silent; nothing would be checked")
+    compare("audio out 0 vs PyTorch", out[:, 0], expected)
+    compare("audio out 1 vs PyTorch", out[:, 1], expected)
+
+
+CHECKS = {"audio_effect": check_audio_effect}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name", choices=sorted(CHECKS))
+    ap.add_argument("runner")
+    ap.add_argument("workdir")
+    ap.add_argument("--emulator", default="")
+    args = ap.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    d = os.path.join(HERE, args.name)
+    prefix = [a for a in args.emulator.split(";") if a]
+
+    def run(extra):
+        report = os.path.join(args.workdir, "report.json")
+        cmd = prefix + [args.runner, "--project", d, "--sync-aux", "--json", report,
+                        "--audio-out", run.audio_out, "--analog-out", run.analog_out] + extra
+        print("$", " ".join(cmd), flush=True)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540)
+        print(p.stdout, end="")
+        if p.returncode != 0:
+            sys.exit(f"FAIL {args.name}: the runner exited {p.returncode}")
+        with open(report) as f:
+            run.report = json.load(f)
+        r = run.report
+        if r["heap_counted"] and (r["render_heap_allocations"] or r["aux_heap_allocations"]):
+            sys.exit(f"FAIL {args.name}: {r['render_heap_allocations']} heap allocations in render(), "
+                     f"{r['aux_heap_allocations']} in auxiliary tasks (expected 0)")
+    run.audio_out = os.path.join(args.workdir, "audio_out.wav")
+    run.analog_out = os.path.join(args.workdir, "analog_out.wav")
+
+    CHECKS[args.name](d, run)
+    print(f"PASS {args.name}")
+
+
+if __name__ == "__main__":
+    main()
