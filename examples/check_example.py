@@ -45,7 +45,27 @@ def check_audio_effect(d, run):
     compare("audio out 1 vs PyTorch", out[:, 1], expected)
 
 
-CHECKS = {"audio_effect": check_audio_effect}
+def check_gesture(d, run):
+    """Window k ends at IMU row r = 99 + 10k; the runner holds row r from analog frame
+    ceil(r * 22050 / 100) on, render() schedules the classifier in that frame's block, and
+    (auxiliary tasks synchronous) the next block writes its probabilities to analog outputs 0-5."""
+    run(["--analog-in", os.path.join(d, "imu.csv"), "--analog-in-rate", "100"])
+    out, _ = read_wav_float(run.analog_out)
+    expected = np.load(os.path.join(d, "expected.npy"))
+    rows = [99 + 10 * k for k in range(len(expected))]
+    frames = [((r * ANALOG_RATE + 99) // 100 // ANALOG_FRAMES + 1) * ANALOG_FRAMES for r in rows]
+    if run.report["aux_task_runs"] != len(expected):
+        sys.exit(f"FAIL gesture: {run.report['aux_task_runs']} classifier runs, expected {len(expected)} windows")
+    compare("analog out 0-5 (class probabilities) vs PyTorch", out[frames, :6], expected)
+    before_first = out[:frames[0], :6]
+    if np.any(before_first != 0):
+        sys.exit("FAIL gesture: probabilities on the analog outputs before the first window was classified")
+    audio, _ = read_wav_float(run.audio_out)
+    if np.sqrt(np.mean(audio[:, 0] ** 2)) < 1e-3:
+        sys.exit("FAIL gesture: the synth is silent although gestures were recognised")
+
+
+CHECKS = {"audio_effect": check_audio_effect, "gesture": check_gesture}
 
 
 def main():
