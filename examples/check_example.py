@@ -65,7 +65,23 @@ def check_gesture(d, run):
         sys.exit("FAIL gesture: the synth is silent although gestures were recognised")
 
 
-CHECKS = {"audio_effect": check_audio_effect, "gesture": check_gesture}
+def check_sensor_reduction(d, run):
+    """Block b runs the encoder on its first analog frame, b * 8, which holds CSV row
+    floor(b * 8 * 100 / 22050); the latent goes to analog outputs 0-1 for the whole block."""
+    run(["--analog-in", os.path.join(d, "sensors.csv"), "--analog-in-rate", "100"])
+    out, _ = read_wav_float(run.analog_out)
+    expected = np.load(os.path.join(d, "expected.npy"))
+    blocks = len(out) // ANALOG_FRAMES
+    rows = [b * ANALOG_FRAMES * 100 // ANALOG_RATE for b in range(blocks)]
+    first = out[::ANALOG_FRAMES][:blocks, :2]
+    last = out[ANALOG_FRAMES - 1::ANALOG_FRAMES][:blocks, :2]
+    compare("analog out 0-1 (latent) vs PyTorch, first frame of each block", first, expected[rows])
+    compare("analog out 0-1 (latent) vs PyTorch, last frame of each block", last, expected[rows])
+    if np.ptp(expected[:, 0]) < 0.1 or np.ptp(expected[:, 1]) < 0.1:
+        sys.exit("FAIL sensor_reduction: the latent hardly moves over the stream; the check would prove little")
+
+
+CHECKS = {"audio_effect": check_audio_effect, "gesture": check_gesture, "sensor_reduction": check_sensor_reduction}
 
 
 def main():
