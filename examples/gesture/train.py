@@ -8,8 +8,8 @@ Data and model are the zoo's (zoo/imu.py: a simulated IMU moving a rigid body;
 zoo/families/trained.py: GestureCnn, the same training loop and split).
 
 usage: /usr/bin/python3 examples/gesture/train.py [--out DIR]
-Writes DIR/model.onnx (+ test_data_set_0..5 with labels, for rtml bench and
-rtml quantize), DIR/imu.csv (12 held-out gestures one after the other, 12 s
+Writes DIR/model.onnx (+ --test-sets labelled held-out examples, default 6, as
+test_data_set_N for rtml bench and rtml quantize), DIR/imu.csv (12 held-out gestures one after the other, 12 s
 at 100 Hz: the host runner's analog input) and DIR/expected.npy: PyTorch's
 class probabilities for every window render.cpp classifies (ending at IMU
 sample 99, 109, 119, ...). Prints and checks held-out accuracy.
@@ -36,6 +36,8 @@ ACCURACY_LIMIT = 0.9
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--test-sets", type=int, default=6,
+                    help="held-out examples written as labelled test_data_set_N (calibration and accuracy data)")
     args = ap.parse_args()
     train_common.seed_everything(2026)
     start = time.time()
@@ -46,9 +48,9 @@ def main():
           f"examples (limit {ACCURACY_LIMIT})")
 
     os.makedirs(args.out, exist_ok=True)
-    sets = [(xte[i:i + 1].copy(),) for i in range(6)]
+    sets = [(xte[i:i + 1].copy(),) for i in range(args.test_sets)]
     train_common.export(model, sets[0], os.path.join(args.out, "model.onnx"), ["x"], ["logits"], test_sets=sets)
-    for i in range(6):
+    for i in range(args.test_sets):
         train_common.save_tensor(os.path.join(args.out, f"test_data_set_{i}", "label.pb"),
                                  np.array([yte[i]], np.int64), "label")
 
