@@ -4,7 +4,7 @@ expected data its train.py committed): within 1e-4 (absolute, or relative to the
 expected value, as `rtml run --test-data`), and 0 heap allocations in render()
 and in the auxiliary tasks.
 
-usage: check_example.py NAME RUNNER WORKDIR [--emulator "qemu-arm-static;-L;/"]
+usage: check_example.py NAME RUNNER WORKDIR [--emulator "qemu-arm-static;-L;/"] [--allow-unmeasured-heap]
 """
 import argparse
 import json
@@ -90,6 +90,8 @@ def main():
     ap.add_argument("runner")
     ap.add_argument("workdir")
     ap.add_argument("--emulator", default="")
+    ap.add_argument("--allow-unmeasured-heap", action="store_true",
+                    help="sanitizer builds: their allocator replaces the counting one")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     d = os.path.join(HERE, args.name)
@@ -107,6 +109,8 @@ def main():
         with open(report) as f:
             run.report = json.load(f)
         r = run.report
+        if not r["heap_counted"] and not args.allow_unmeasured_heap:
+            sys.exit(f"FAIL {args.name}: the runner could not count heap allocations")
         if r["heap_counted"] and (r["render_heap_allocations"] or r["aux_heap_allocations"]):
             sys.exit(f"FAIL {args.name}: {r['render_heap_allocations']} heap allocations in render(), "
                      f"{r['aux_heap_allocations']} in auxiliary tasks (expected 0)")

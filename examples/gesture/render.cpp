@@ -11,8 +11,8 @@
 // and filter (idle fades it out). If a task is still running when the next
 // window is due, that window is skipped and counted.
 //
-// The synth: a band-limited-enough sawtooth (naive, with a one-pole low-pass
-// whose cutoff the gesture sets), gliding to the gesture's note.
+// The synth: a naive sawtooth through a one-pole low-pass whose cutoff the
+// gesture sets, gliding to the gesture's note.
 #include <Bela.h>
 
 #include <atomic>
