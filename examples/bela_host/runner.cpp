@@ -174,17 +174,6 @@ struct Stats {
   std::string mlockall = "not requested";
 };
 
-// The counter sees an allocation made on purpose (else a count of 0 proves nothing).
-bool heap_counter_active() {
-  if (!rtml::bench::heap_counting_available()) return false;
-  int64_t before = rtml::bench::heap_counts().allocations;
-  rtml::bench::heap_counting(true);
-  void* volatile probe = std::malloc(16);
-  std::free(probe);
-  rtml::bench::heap_counting(false);
-  return rtml::bench::heap_counts().allocations - before == 1;
-}
-
 }  // namespace
 
 AuxiliaryTask Bela_createAuxiliaryTask(void (*callback)(void*), int priority, const char* name, void* arg) {
@@ -336,7 +325,7 @@ int main(int argc, char** argv) {
 
   rtml::bench::LatencyStats s = rtml::bench::summarize(stats.render_us);
   double period_us = period_ns / 1e3;
-  bool counted = heap_counter_active();
+  bool counted = rtml::bench::heap_counting_available() && rtml::bench::heap_counter_sees_malloc();
   std::printf("bela_host: %zu blocks of %u frames (%.3f s), scheduler %s, mlockall %s%s\n", blocks, kAudioFrames,
               frames / kAudioRate, stats.scheduler.c_str(), stats.mlockall.c_str(),
               opt.sync_aux ? ", auxiliary tasks synchronous" : "");
