@@ -12,7 +12,9 @@ Writes DIR/model.onnx (+ --test-sets labelled held-out examples, default 6, as
 test_data_set_N for rtml bench and rtml quantize), DIR/imu.csv (12 held-out gestures one after the other, 12 s
 at 100 Hz: the host runner's analog input) and DIR/expected.npy: PyTorch's
 class probabilities for every window render.cpp classifies (ending at IMU
-sample 99, 109, 119, ...). Prints and checks held-out accuracy.
+sample 99, 109, 119, ...), and their logits in DIR/expected_logits.npy (what the
+microcontroller build must compute for the same windows). Prints and checks
+held-out accuracy.
 """
 import argparse
 import os
@@ -61,8 +63,10 @@ def main():
     ends = range(WINDOW - 1, len(stream), HOP)
     windows = np.stack([stream[e - WINDOW + 1:e + 1].T for e in ends])   # [N, 6, 100]
     with torch.no_grad():
-        probs = torch.softmax(model(torch.from_numpy(windows)), dim=-1).numpy()
+        logits = model(torch.from_numpy(windows))
+    probs = torch.softmax(logits, dim=-1).numpy()
     np.save(os.path.join(args.out, "expected.npy"), probs.astype(np.float32))
+    np.save(os.path.join(args.out, "expected_logits.npy"), logits.numpy().astype(np.float32))
     aligned = [k for k, e in enumerate(ends) if (e + 1) % WINDOW == 0]   # windows that are exactly one example
     hits = sum(int(probs[k].argmax() == yte[picks[(ends[k] + 1) // WINDOW - 1]]) for k in aligned)
     print(f"gesture: stream of {len(picks)} gestures, {len(windows)} windows; the {len(aligned)} windows that are "
