@@ -9,6 +9,7 @@ usage: check_example.py NAME RUNNER WORKDIR [--emulator "qemu-arm-static;-L;/"] 
 import argparse
 import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -35,14 +36,42 @@ def compare(what, actual, expected):
                  f"{actual.flat[i]!r} vs PyTorch {expected.flat[i]!r}")
 
 
+def write_wav(path, pcm16, bits, fmt):
+    """input.wav's 16-bit samples as another WAV format holding the same values:
+    integer PCM of `bits` (the 16 bits shifted up) or 32-bit float (v / 32768)."""
+    if fmt == 3:
+        data = (pcm16.astype(np.float32) / np.float32(32768)).astype("<f4").tobytes()
+    elif bits == 24:
+        v = pcm16.astype("<i4") << 8
+        data = np.stack([(v >> s) & 0xFF for s in (0, 8, 16)], axis=1).astype(np.uint8).tobytes()
+    else:
+        data = (pcm16.astype("<i4") << (bits - 16)).astype("<i4").tobytes()
+    width = bits // 8
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE")
+        f.write(b"fmt " + struct.pack("<IHHIIHH", 16, fmt, 1, 44100, 44100 * width, width, bits))
+        f.write(b"data" + struct.pack("<I", len(data)) + data)
+
+
 def check_audio_effect(d, run):
-    run(["--audio-in", os.path.join(d, "input.wav")])
-    out, _ = read_wav_float(run.audio_out)
+    """input.wav (16-bit) and the same samples as 24-bit, 32-bit and float WAV files: each
+    read by the runner gives the same floats, so each output must match PyTorch's."""
     expected = np.load(os.path.join(d, "expected.npy"))
     if np.sqrt(np.mean(expected ** 2)) < 1e-3:
         sys.exit("FAIL audio_effect: the expected output is silent; nothing would be checked")
-    compare("audio out 0 vs PyTorch", out[:, 0], expected)
-    compare("audio out 1 vs PyTorch", out[:, 1], expected)
+    with open(os.path.join(d, "input.wav"), "rb") as f:
+        blob = f.read()
+    pcm16 = np.frombuffer(blob[blob.index(b"data") + 8:], dtype="<i2")
+    inputs = [("16-bit", os.path.join(d, "input.wav"))]
+    for label, bits, fmt in (("24-bit", 24, 1), ("32-bit", 32, 1), ("float", 32, 3)):
+        path = os.path.join(os.path.dirname(run.audio_out), f"input-{label}.wav")
+        write_wav(path, pcm16, bits, fmt)
+        inputs.append((label, path))
+    for label, path in inputs:
+        run(["--audio-in", path])
+        out, _ = read_wav_float(run.audio_out)
+        compare(f"{label} input: audio out 0 vs PyTorch", out[:, 0], expected)
+        compare(f"{label} input: audio out 1 vs PyTorch", out[:, 1], expected)
 
 
 def check_gesture(d, run):
