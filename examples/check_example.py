@@ -110,7 +110,46 @@ def check_sensor_reduction(d, run):
         sys.exit("FAIL sensor_reduction: the latent hardly moves over the stream; the check would prove little")
 
 
-CHECKS = {"audio_effect": check_audio_effect, "gesture": check_gesture, "sensor_reduction": check_sensor_reduction}
+def check_runner_errors(d, run):
+    """Bad input files and options: exit 1 (2 for usage) with a message naming the problem."""
+    work = os.path.dirname(run.audio_out)
+
+    def write(name, content):
+        path = os.path.join(work, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        return path
+    good_csv = os.path.join(d, "sensors.csv")
+    cases = [
+        (["--analog-in", os.path.join(work, "missing.csv"), "--analog-in-rate", "100"], 1, "missing.csv: cannot open"),
+        (["--analog-in", write("ragged.csv", b"a,b\n1,2\n3\n"), "--analog-in-rate", "100"], 1,
+         "ragged.csv: line 3: 1 columns, the first row has 2"),
+        (["--analog-in", write("text.csv", b"a,b\n1,2\n3,x\n"), "--analog-in-rate", "100"], 1,
+         "text.csv: line 3: not a row of numbers"),
+        (["--analog-in", write("wide.csv", b"1,2,3,4,5,6,7,8,9\n"), "--analog-in-rate", "100"], 1,
+         "has 9 columns; there are 8 analog inputs"),
+        (["--audio-in", write("short.wav", b"RIFF\x04\x00\x00\x00WA")], 1, "short.wav: not a WAV file"),
+        (["--audio-in", write("cut.wav", b"RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00")], 1,
+         "cut.wav: chunk 'fmt ' runs past the end of the file"),
+        (["--audio-in", write("alaw.wav", b"RIFF\x00\x00\x00\x00WAVEfmt " + struct.pack("<IHHIIHH", 16, 6, 1, 8000, 8000, 1, 8)
+                              + b"data\x02\x00\x00\x00ab")], 1, "format 6 with 8 bits"),
+        (["--analog-in", good_csv], 2, "--analog-in needs --analog-in-rate"),
+        (["--analog-in", good_csv, "--analog-in-rate", "fast"], 2, "--analog-in-rate needs a positive number"),
+        (["--seconds", "1", "--bogus"], 2, "unknown option '--bogus'"),
+        (["--seconds", "1", "--project", os.path.join(work, "no-such-project")], 1,
+         "cannot change into the project folder"),
+        (["--seconds", "1", "--project", work], 1, "model.onnx"),   # setup() cannot load the model
+    ]
+    for args, code, message in cases:
+        got, text = run.raw(args)
+        if got != code or message not in text:
+            sys.exit(f"FAIL runner errors: {args}: exit {got}, output {text!r}; expected exit {code} and {message!r}")
+        if "Segmentation" in text or "internal error" in text:
+            sys.exit(f"FAIL runner errors: {args}: {text!r}")
+        print(f"ok  exit {code}: {text.strip().splitlines()[0]}")
+
+
+CHECKS = {"runner_errors": check_runner_errors, "audio_effect": check_audio_effect, "gesture": check_gesture, "sensor_reduction": check_sensor_reduction}
 
 
 def main():
@@ -123,7 +162,7 @@ def main():
                     help="sanitizer builds: their allocator replaces the counting one")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
-    d = os.path.join(HERE, args.name)
+    d = os.path.join(HERE, "sensor_reduction" if args.name == "runner_errors" else args.name)
     prefix = [a for a in args.emulator.split(";") if a]
 
     def run(extra):
@@ -143,6 +182,11 @@ def main():
         if r["heap_counted"] and (r["render_heap_allocations"] or r["aux_heap_allocations"]):
             sys.exit(f"FAIL {args.name}: {r['render_heap_allocations']} heap allocations in render(), "
                      f"{r['aux_heap_allocations']} in auxiliary tasks (expected 0)")
+    def raw(extra):
+        cmd = prefix + [args.runner, "--project", d] + extra
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        return p.returncode, p.stdout
+    run.raw = raw
     run.audio_out = os.path.join(args.workdir, "audio_out.wav")
     run.analog_out = os.path.join(args.workdir, "analog_out.wav")
 
