@@ -4,7 +4,7 @@
 #   make test   install deps, build, run every test: unit, ONNX conformance, PyTorch comparisons,
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan, a short
 #               run of every fuzzer over its corpus and past crashes
-# Other targets: build, install (PREFIX=...), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
+# Other targets: build, install (PREFIX=...), examples-train (retrain the examples/ models: a few minutes), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
 #               bench (not a test: the speed table of README.md, about 5 minutes), bench-int8, fuzz, test-fuzz,
 #               soak (not part of make test: the agent under 100 000 requests, 4 bench writers, one database), clean.
 
@@ -15,7 +15,7 @@ CMAKE_FLAGS ?=
 # ccache, when present, makes the three test builds cheap to repeat.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
-.PHONY: all deps ui-deps build run bench bench-int8 soak test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean fuzz fuzz-build test-fuzz
+.PHONY: examples-train all deps ui-deps build run bench bench-int8 soak test test-native test-armhf test-aarch64 test-remote-armhf test-asan conformance install clean fuzz fuzz-build test-fuzz
 
 all: build
 
@@ -110,6 +110,11 @@ fuzz: fuzz-build
 
 test-fuzz: fuzz-build
 	@fuzz/run.sh check $(FUZZ_BUILD) 5 $(FUZZ_TARGETS)
+
+# Retrains the example projects' models (examples/*/train.py, seeded) and rewrites their committed
+# ONNX files, inputs and PyTorch's expected outputs; not part of make test (about a minute each).
+examples-train:
+	@for e in audio_effect gesture sensor_reduction; do /usr/bin/python3 examples/$$e/train.py || exit 1; done
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

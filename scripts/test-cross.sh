@@ -16,5 +16,5 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
   -DRTML_BUILD_CLI=ON "${launcher[@]}" > /dev/null
-cmake --build "$build" -j "$(nproc)" --target rtml_unit_tests rtml_conformance rtml_cli
+cmake --build "$build" -j "$(nproc)" --target rtml_unit_tests rtml_conformance rtml_cli rtml_examples
 cd "$build" && ctest --output-on-failure -j "$(nproc)"

@@ -1,6 +1,7 @@
 #include "bench/heap_counter.h"
 
 #include <atomic>
+#include <cstdlib>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(RTML_SANITIZE)
 #define RTML_HEAP_COUNTER 0
@@ -23,6 +24,14 @@ namespace rtml::bench {
 bool heap_counting_available() { return RTML_HEAP_COUNTER; }
 void heap_counting(bool on) { g_on.store(on, std::memory_order_seq_cst); }
 HeapCounts heap_counts() { return {g_allocs.load(), g_bytes.load()}; }
+bool heap_counter_sees_malloc() {
+  int64_t before = heap_counts().allocations;
+  heap_counting(true);
+  void* volatile probe = std::malloc(16);
+  std::free(probe);
+  heap_counting(false);
+  return heap_counts().allocations - before == 1;
+}
 }  // namespace rtml::bench
 
 #if RTML_HEAP_COUNTER

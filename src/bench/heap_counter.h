@@ -23,5 +23,7 @@ struct HeapCounts {
 bool heap_counting_available();
 void heap_counting(bool on);
 HeapCounts heap_counts();  // totals since the program started (while counting was on)
+// True if the counter sees one malloc made on purpose: a count of 0 proves something.
+bool heap_counter_sees_malloc();
 
 }  // namespace rtml::bench

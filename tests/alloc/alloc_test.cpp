@@ -28,12 +28,7 @@ int main(int argc, char** argv) {
     else models.push_back(argv[i]);
   }
   // Self-check: the counter sees an allocation made on purpose.
-  int64_t before = heap_counts().allocations;
-  heap_counting(true);
-  void* volatile probe = std::malloc(16);
-  std::free(probe);
-  heap_counting(false);
-  if (heap_counts().allocations - before != 1) {
+  if (!rtml::bench::heap_counter_sees_malloc()) {
     std::printf("alloc: the malloc interposer is not active; cannot prove anything\n");
     return 1;
   }
