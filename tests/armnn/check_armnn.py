@@ -160,15 +160,16 @@ with tempfile.TemporaryDirectory() as tmp:
     tflite_fully_connected(os.path.join(fc_dir, "fc_relu.tflite"), w, b)
     write_set(fc_dir, {"x": np.array([[1, 2, 3, 4]], np.float32)}, {"y": np.array([[30.5, 1, 0]], np.float32)})
     report = os.path.join(tmp, "fc.json")
-    # native beside armnn: one table for both (native runs .tflite once rtml imports it).
+    # native beside armnn: one table for both, each row checked against the hand-computed y.
     p = bench(os.path.join(fc_dir, "fc_relu.tflite"), "--backend", "native,armnn", "--runs", "5", "--json", report)
     runs, _ = rows(report)
-    fc = runs.get(("fc_relu", "armnn"), {})
-    check(fc.get("status") == "ok", f"fc_relu on armnn: {fc.get('status')}: {fc.get('error')} {p.stderr[-400:]}")
-    check(("fc_relu", "native") in runs, f"fc_relu: no native row beside armnn's: {sorted(runs)}")
-    acc = fc.get("accuracy") or {}
-    check(acc.get("passed") is True and acc.get("compared_elements") == 3,
-          f"fc_relu on armnn: y is not [30.5, 1, 0] (hand-computed): {acc}")
+    for backend in ("armnn", "native"):
+        fc = runs.get(("fc_relu", backend), {})
+        check(fc.get("status") == "ok",
+              f"fc_relu on {backend}: {fc.get('status')}: {fc.get('error')} {p.stderr[-400:]}")
+        acc = fc.get("accuracy") or {}
+        check(acc.get("passed") is True and acc.get("compared_elements") == 3,
+              f"fc_relu on {backend}: y is not [30.5, 1, 0] (hand-computed): {acc}")
 
     # 2. MLPerf Tiny models against pyarmnn on the same random input.
     rng = np.random.default_rng(7)
