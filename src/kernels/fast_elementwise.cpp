@@ -456,6 +456,43 @@ void variadic(FastBinary op, const void* params, void* const* x) {
   for (int k = 2; k < p.n; ++k) binary(op, p.bc[k - 1], y, x[k], y);
 }
 
+// Pow: x^2, x^3, x^0.5 and x^-1 on vectors when B is one value and A is
+// the output's shape; any other case by the reference. (The dispatches are
+// called from this namespace: on a target without dynamic dispatch
+// HWY_DYNAMIC_DISPATCH names the function in the target's namespace.)
+int pow_entry(const void* params, void* const* o) {
+  const Broadcast& bc = static_cast<const rtml_broadcast_params*>(params)->bc;
+  const float e = single_exponent(bc, static_cast<const float*>(o[1]));
+  const bool a_whole = bc.rank == 0 || (bc.rank == 1 && bc.strides[0][0] == 1);
+  if (!a_whole || !(e == 2.0f || e == 3.0f || e == 0.5f || e == -1.0f)) return rtml_f32_pow_f32__ref(params, o);
+  const FastUnary op = e == 2.0f   ? FastUnary::Square
+                       : e == 3.0f ? FastUnary::Cube
+                       : e == 0.5f ? FastUnary::SqrtPow
+                                   : FastUnary::Reciprocal;
+  const rtml_unary_params p{bc.count, 0, 0, 0};
+  HWY_DYNAMIC_DISPATCH(UnaryF32)(static_cast<int>(op), p, static_cast<const float*>(o[0]), static_cast<float*>(o[2]),
+                                 bc.count);
+  return 0;
+}
+
+int clip_entry(const void* params, void* const* o) {
+  const auto& p = *static_cast<const rtml_clip_params*>(params);
+  float lo = -HUGE_VALF, hi = HUGE_VALF;
+  if (p.num_inputs > 1 && o[1]) lo = *static_cast<const float*>(o[1]);
+  else if (p.has_min) lo = p.min;
+  if (p.num_inputs > 2 && o[2]) hi = *static_cast<const float*>(o[2]);
+  else if (p.has_max) hi = p.max;
+  HWY_DYNAMIC_DISPATCH(ClipF32)(lo, hi, static_cast<const float*>(o[0]), static_cast<float*>(o[p.num_inputs]), p.count);
+  return 0;
+}
+
+int where_entry(const void* params, void* const* o) {
+  HWY_DYNAMIC_DISPATCH(WhereX32)(static_cast<const rtml_broadcast_params*>(params)->bc,
+                                 static_cast<const uint8_t*>(o[0]), static_cast<const uint32_t*>(o[1]),
+                                 static_cast<const uint32_t*>(o[2]), static_cast<uint32_t*>(o[3]));
+  return 0;
+}
+
 }  // namespace
 }  // namespace rtml::kernels
 
@@ -479,41 +516,7 @@ RTML_EW_HWY_VARIADIC_OPS(RTML_EW_HWY_VARIADIC_ENTRY)
 #undef RTML_EW_HWY_VARIADIC_ENTRY
 #undef RTML_EW_HWY_ENTRY
 
-// Pow: x^2, x^3, x^0.5 and x^-1 on vectors when B is one value and A is
-// the output's shape; any other case by the reference.
-RTML_KERNEL(rtml_f32_pow_f32__hwy) {
-  const rtml::kernels::Broadcast& bc = static_cast<const rtml_broadcast_params*>(params)->bc;
-  const float e = rtml::kernels::single_exponent(bc, static_cast<const float*>(operands[1]));
-  const bool a_whole = bc.rank == 0 || (bc.rank == 1 && bc.strides[0][0] == 1);
-  const FastUnary op = e == 2.0f   ? FastUnary::Square
-                       : e == 3.0f ? FastUnary::Cube
-                       : e == 0.5f ? FastUnary::SqrtPow
-                                   : FastUnary::Reciprocal;
-  if (!a_whole || !(e == 2.0f || e == 3.0f || e == 0.5f || e == -1.0f)) return rtml_f32_pow_f32__ref(params, operands);
-  const rtml_unary_params p{bc.count, 0, 0, 0};
-  HWY_DYNAMIC_DISPATCH(rtml::kernels::UnaryF32)(static_cast<int>(op), p, static_cast<const float*>(operands[0]),
-                                                static_cast<float*>(operands[2]), bc.count);
-  return 0;
-}
-
-RTML_KERNEL(rtml_f32_clip__hwy) {
-  const auto& p = *static_cast<const rtml_clip_params*>(params);
-  float lo = -HUGE_VALF, hi = HUGE_VALF;
-  if (p.num_inputs > 1 && operands[1]) lo = *static_cast<const float*>(operands[1]);
-  else if (p.has_min) lo = p.min;
-  if (p.num_inputs > 2 && operands[2]) hi = *static_cast<const float*>(operands[2]);
-  else if (p.has_max) hi = p.max;
-  HWY_DYNAMIC_DISPATCH(rtml::kernels::ClipF32)(lo, hi, static_cast<const float*>(operands[0]),
-                                               static_cast<float*>(operands[p.num_inputs]), p.count);
-  return 0;
-}
-
-RTML_KERNEL(rtml_x32_where__hwy) {
-  HWY_DYNAMIC_DISPATCH(rtml::kernels::WhereX32)(static_cast<const rtml_broadcast_params*>(params)->bc,
-                                                static_cast<const uint8_t*>(operands[0]),
-                                                static_cast<const uint32_t*>(operands[1]),
-                                                static_cast<const uint32_t*>(operands[2]),
-                                                static_cast<uint32_t*>(operands[3]));
-  return 0;
-}
+RTML_KERNEL(rtml_f32_pow_f32__hwy) { return rtml::kernels::pow_entry(params, operands); }
+RTML_KERNEL(rtml_f32_clip__hwy) { return rtml::kernels::clip_entry(params, operands); }
+RTML_KERNEL(rtml_x32_where__hwy) { return rtml::kernels::where_entry(params, operands); }
 #endif  // HWY_ONCE
