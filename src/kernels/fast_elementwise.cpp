@@ -462,6 +462,7 @@ void variadic(FastBinary op, const void* params, void* const* x) {
 // HWY_DYNAMIC_DISPATCH names the function in the target's namespace.)
 int pow_entry(const void* params, void* const* o) {
   const Broadcast& bc = static_cast<const rtml_broadcast_params*>(params)->bc;
+  if (bc.count == 0) return 0;
   const float e = single_exponent(bc, static_cast<const float*>(o[1]));
   const bool a_whole = bc.rank == 0 || (bc.rank == 1 && bc.strides[0][0] == 1);
   if (!a_whole || !(e == 2.0f || e == 3.0f || e == 0.5f || e == -1.0f)) return rtml_f32_pow_f32__ref(params, o);

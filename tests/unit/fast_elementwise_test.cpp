@@ -376,6 +376,12 @@ TEST(FastElementwise, PowSpecialExponentsOnVectorsOthersAsTheReference) {
     ASSERT_TRUE(kernels::make_broadcast({{40}, {40}}, {40}, p.bc));
     const auto [want, got] = run_both("rtml_f32_pow_f32__ref", "rtml_f32_pow_f32__hwy", &p, {base, exps}, 40);
     for (size_t i = 0; i < 40; ++i) EXPECT_TRUE(same_bits_or_nan(got[i], want[i])) << i;
+    // Empty tensors: nothing read, nothing written.
+    rtml_broadcast_params empty{};
+    ASSERT_TRUE(kernels::make_broadcast({{0}, {0}}, {0}, empty.bc));
+    float sentinel = 7.0f;
+    EXPECT_EQ(call(entry("rtml_f32_pow_f32__hwy"), &empty, {nullptr, nullptr, &sentinel}), 0);
+    EXPECT_EQ(sentinel, 7.0f);
   });
 }
 
