@@ -59,6 +59,18 @@ HWY_INLINE V KeepNaN(V x, V r) { return hn::IfThenElse(hn::IsNaN(x), x, r); }
 HWY_INLINE V ExpOf(D d, V x) { return hn::Exp(d, hn::Min(x, hn::Set(d, 100.0f))); }
 HWY_INLINE V Expm1Of(D d, V x) { return hn::Expm1(d, hn::Min(x, hn::Set(d, 100.0f))); }
 
+// sqrt(x). ARMv7 NEON has no square root: Highway's x * rsqrt(x) (Newton
+// steps) gives NaN for +inf there.
+HWY_INLINE V SqrtOf(D d, V x) {
+#if HWY_ARCH_ARM_V7
+  const V inf = hn::Set(d, HUGE_VALF);
+  return hn::IfThenElse(hn::Eq(x, inf), inf, hn::Sqrt(x));
+#else
+  (void)d;
+  return hn::Sqrt(x);
+#endif
+}
+
 HWY_INLINE V Poly(V x, V c0, V c1) { return hn::MulAdd(c1, x, c0); }
 template <class... C>
 HWY_INLINE V Poly(V x, V c0, V c1, C... rest) { return hn::MulAdd(Poly(x, c1, rest...), x, c0); }
@@ -167,7 +179,7 @@ HWY_INLINE V UnaryVec(D d, V x, const UnaryConsts& c) {
     const V u = hn::Mul(hn::Set(d, 0.797884583f), hn::MulAdd(hn::Set(d, 0.044715f), x3, x));
     return KeepNaN(x, hn::Mul(x, SigmoidOf(d, hn::Add(u, u))));
   } else if constexpr (kOp == U::Sqrt) {
-    return hn::Sqrt(x);
+    return SqrtOf(d, x);
   } else if constexpr (kOp == U::Reciprocal) {
     return hn::Div(one, x);
   } else if constexpr (kOp == U::Abs) {
@@ -223,7 +235,7 @@ HWY_INLINE V UnaryVec(D d, V x, const UnaryConsts& c) {
   } else if constexpr (kOp == U::SqrtPow) {
     // pow(x, 0.5): +0 for -0 (the + 0), +inf for -inf.
     const V inf = hn::Set(d, HUGE_VALF);
-    return hn::IfThenElse(hn::Eq(x, hn::Neg(inf)), inf, hn::Add(hn::Sqrt(x), zero));
+    return hn::IfThenElse(hn::Eq(x, hn::Neg(inf)), inf, hn::Add(SqrtOf(d, x), zero));
   }
 }
 
