@@ -317,6 +317,15 @@ HWY_INLINE void StoreTail(hn::Vec<hn::Rebind<T, D>> v, T* y, size_t i, size_t n)
 
 template <FastBinary kOp, bool kA, bool kB>
 void BinaryRow(const float* a, const float* b, float* y, size_t n) {
+#if HWY_ARCH_ARM_V7
+  // ARMv7 NEON divides by a reciprocal estimate (within 2 ulps): Div stays
+  // the scalar IEEE division there, bit-exact with the reference (graphs
+  // that quantize by hand, x / scale then Round, depend on it).
+  if constexpr (kOp == FastBinary::Div) {
+    for (size_t i = 0; i < n; ++i) y[i] = a[kA ? i : 0] / b[kB ? i : 0];
+    return;
+  }
+#endif
   const D d;
   const RowInput<kA> ia(a);
   const RowInput<kB> ib(b);
