@@ -24,6 +24,11 @@
  * repeated); Pow with one exponent for the whole tensor computes x^2, x^3,
  * x^0.5 and x^-1 on vectors and any other exponent by the reference.
  *
+ * ARMv7 NEON (armhf) flushes denormals to zero and divides / takes square
+ * roots by estimates refined with Newton steps (within 2 ulps): the unary
+ * ops there follow docs/kernels.md's ARMv7 bounds; the binary Div stays the
+ * scalar IEEE division, bit-exact with the reference.
+ *
  * The header compiles as C too (for generated C): there it only declares
  * the entry points. */
 #ifndef RTML_KERNELS_FAST_ELEMENTWISE_H

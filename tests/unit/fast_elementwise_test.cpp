@@ -8,9 +8,9 @@
 //     and infinities must match the reference's exactly, finite values within
 //     the op's bound in ulps (docs/kernels.md lists the bounds and the
 //     measured maxima); nothing is written past the end;
-//   - binary ops, Where, variadic Sum / Max / Min, Clip and Pow's special
-//     exponents on broadcast shapes: the same bits as the reference (Pow x^3
-//     within 1 ulp);
+//   - binary ops, Where, variadic Sum / Max / Min, Clip on broadcast shapes:
+//     the same bits as the reference; Pow's special exponents within 1 ulp
+//     of the reference's powf (2 on ARMv7), other exponents its bits;
 //   - Gelu through the engine against its formula evaluated in double, and
 //     the simd kernel set choosing the Highway kernels (the reference set the
 //     reference ones).
