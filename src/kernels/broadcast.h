@@ -25,23 +25,24 @@ namespace rtml::kernels {
 
 using Broadcast = rtml_broadcast;
 
-// Calls f(out_index, offset_0, offset_1, offset_2) for every output element in
-// row-major order. Offsets of unused inputs are 0.
+// Calls row(out_index, offset_0, offset_1, offset_2, n) for every run of the
+// innermost dimension in row-major order: n output elements from out_index,
+// input k's element j of the run at offset_k + j * strides[k][rank - 1].
+// Offsets of unused inputs are 0. A rank-0 walk is one run of one element.
 template <class F>
-inline void broadcast_for_each(const Broadcast& b, F&& f) {
+inline void broadcast_for_each_row(const Broadcast& b, F&& row) {
   if (b.count == 0) return;
   if (b.rank == 0) {
-    f(int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0});
+    row(int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0}, int64_t{1});
     return;
   }
   const int last = b.rank - 1;
   const int64_t n = b.shape[last];
-  const int64_t s0 = b.strides[0][last], s1 = b.strides[1][last], s2 = b.strides[2][last];
   int64_t idx[RTML_MAX_RANK] = {};
   int64_t base[3] = {0, 0, 0};
   int64_t out = 0;
   while (true) {
-    for (int64_t i = 0; i < n; ++i) f(out + i, base[0] + i * s0, base[1] + i * s1, base[2] + i * s2);
+    row(out, base[0], base[1], base[2], n);
     out += n;
     int d = last - 1;
     for (; d >= 0; --d) {
@@ -53,6 +54,18 @@ inline void broadcast_for_each(const Broadcast& b, F&& f) {
     }
     if (d < 0) return;
   }
+}
+
+// Calls f(out_index, offset_0, offset_1, offset_2) for every output element in
+// row-major order. Offsets of unused inputs are 0.
+template <class F>
+inline void broadcast_for_each(const Broadcast& b, F&& f) {
+  const int last = b.rank - 1;
+  const int64_t s0 = b.rank ? b.strides[0][last] : 0, s1 = b.rank ? b.strides[1][last] : 0,
+                s2 = b.rank ? b.strides[2][last] : 0;
+  broadcast_for_each_row(b, [&](int64_t out, int64_t i0, int64_t i1, int64_t i2, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) f(out + i, i0 + i * s0, i1 + i * s1, i2 + i * s2);
+  });
 }
 
 }  // namespace rtml::kernels

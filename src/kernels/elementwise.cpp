@@ -109,6 +109,8 @@ enum class UnaryOp : uint8_t {
   Softplus,         // log(1 + exp(x)), overflow-free
   Softsign,         // x / (1 + |x|)
   Mish,             // x * tanh(softplus(x))
+  Gelu,             // x / 2 * (1 + erf(x / sqrt(2))), as x / 2 * erfc(-x / sqrt(2))
+  GeluTanh,         // x / 2 * (1 + tanh(u)), u = sqrt(2 / pi) * (x + 0.044715 x^3), as x * sigmoid(2u)
   IsNaN,            // -> bool
   IsInf,            // -> bool; alpha != 0: detect -inf, beta != 0: detect +inf
   Not,              // bool only
@@ -197,6 +199,11 @@ inline auto unary_op(T x, const UnaryParams& p) {
   else if constexpr (Op == UnaryOp::Softplus) return softplus(x);
   else if constexpr (Op == UnaryOp::Softsign) return x / (T(1) + km::fabs(x));
   else if constexpr (Op == UnaryOp::Mish) return x * km::tanh(softplus(x));
+  else if constexpr (Op == UnaryOp::Gelu) return T(0.5) * x * km::erfc(-x * T(0.70710678118654752440));
+  else if constexpr (Op == UnaryOp::GeluTanh) {
+    const T u = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
+    return x * sigmoid(u + u);
+  }
   else if constexpr (Op == UnaryOp::IsNaN) return static_cast<R>(km::isnan(x));
   else if constexpr (Op == UnaryOp::IsInf)
     return static_cast<R>(km::isinf(x) && ((x < 0 && p.alpha != 0) || (x > 0 && p.beta != 0)));

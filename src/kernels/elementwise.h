@@ -100,7 +100,7 @@ typedef struct rtml_clip_params {
   X(erf, Erf) X(sigmoid, Sigmoid) X(reciprocal, Reciprocal) X(floor, Floor) X(ceil, Ceil) X(round, Round)   \
   X(leaky_relu, LeakyRelu) X(elu, Elu) X(selu, Selu) X(celu, Celu) X(thresholded_relu, ThresholdedRelu)    \
   X(hard_sigmoid, HardSigmoid) X(hard_swish, HardSwish) X(softplus, Softplus) X(softsign, Softsign)         \
-  X(mish, Mish) X(isnan, IsNaN) X(isinf, IsInf)
+  X(mish, Mish) X(gelu, Gelu) X(gelu_tanh, GeluTanh) X(isnan, IsNaN) X(isinf, IsInf)
 #define RTML_EW_UNARY_BOOL_OPS(X) X(logical_not, Not)
 
 /* Binary ops of every numeric type, of the floating point and signed

@@ -38,7 +38,7 @@ constexpr bool isfinite(T x) { return __builtin_isfinite(x); }
 RTML_KM_UNARY(sqrt) RTML_KM_UNARY(exp) RTML_KM_UNARY(expm1) RTML_KM_UNARY(log) RTML_KM_UNARY(log1p)
 RTML_KM_UNARY(sin) RTML_KM_UNARY(cos) RTML_KM_UNARY(tan) RTML_KM_UNARY(asin) RTML_KM_UNARY(acos)
 RTML_KM_UNARY(atan) RTML_KM_UNARY(sinh) RTML_KM_UNARY(cosh) RTML_KM_UNARY(tanh) RTML_KM_UNARY(asinh)
-RTML_KM_UNARY(acosh) RTML_KM_UNARY(atanh) RTML_KM_UNARY(erf) RTML_KM_UNARY(floor) RTML_KM_UNARY(ceil)
+RTML_KM_UNARY(acosh) RTML_KM_UNARY(atanh) RTML_KM_UNARY(erf) RTML_KM_UNARY(erfc) RTML_KM_UNARY(floor) RTML_KM_UNARY(ceil)
 RTML_KM_UNARY(fabs) RTML_KM_UNARY(nearbyint) RTML_KM_UNARY(trunc)
 #undef RTML_KM_UNARY
 inline float pow(float x, float y) { return ::powf(x, y); }

@@ -1,8 +1,10 @@
 // Kernel table entries of kernels/elementwise.h (unary, binary, variadic,
-// Where, Cast, Clip), generated from the header's (op, type) lists.
+// Where, Cast, Clip), generated from the header's (op, type) lists, and of
+// kernels/fast_elementwise.h (the float32 Highway versions, host only).
 #include <string>
 
 #include "kernels/elementwise.h"
+#include "kernels/fast_elementwise.h"
 #include "kernels/table.h"
 
 namespace rtml::kernels {
@@ -126,6 +128,30 @@ void add_elementwise_kernels(std::vector<KernelInfo>& t) {
 #define RTML_EW_WHERE_ENTRY(x, T) add("rtml_" #x "_where__ref", rtml_##x##_where__ref, broadcast, "C, X, Z, Y");
   RTML_EW_WHERE_SIZES(RTML_EW_WHERE_ENTRY)
 #undef RTML_EW_WHERE_ENTRY
+
+  auto add_hwy = [&t](const char* symbol, rtml_kernel_fn fn, const ParamsLayout& params, const char* operands) {
+    t.push_back({symbol, fn, &params, operands, "kernels/fast_elementwise.cpp", false});
+  };
+#define RTML_EW_HWY_ENTRY(op, Op) add_hwy("rtml_f32_" #op "__hwy", rtml_f32_##op##__hwy, ENTRY_PARAMS, ENTRY_OPERANDS);
+#define ENTRY_PARAMS unary
+#define ENTRY_OPERANDS "X, Y"
+  RTML_EW_HWY_UNARY_OPS(RTML_EW_HWY_ENTRY)
+#undef ENTRY_PARAMS
+#undef ENTRY_OPERANDS
+#define ENTRY_PARAMS broadcast
+#define ENTRY_OPERANDS "A, B, Y"
+  RTML_EW_HWY_BINARY_OPS(RTML_EW_HWY_ENTRY)
+#undef ENTRY_PARAMS
+#undef ENTRY_OPERANDS
+#define ENTRY_PARAMS variadic
+#define ENTRY_OPERANDS "X0, ..., Xn-1, Y"
+  RTML_EW_HWY_VARIADIC_OPS(RTML_EW_HWY_ENTRY)
+#undef ENTRY_PARAMS
+#undef ENTRY_OPERANDS
+#undef RTML_EW_HWY_ENTRY
+  add_hwy("rtml_f32_pow_f32__hwy", rtml_f32_pow_f32__hwy, broadcast, "A, B, Y");
+  add_hwy("rtml_f32_clip__hwy", rtml_f32_clip__hwy, clip, "X, min?, max?, Y");
+  add_hwy("rtml_x32_where__hwy", rtml_x32_where__hwy, broadcast, "C, X, Z, Y");
 }
 
 }  // namespace rtml::kernels

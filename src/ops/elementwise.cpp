@@ -2,7 +2,8 @@
 // and logic with NumPy broadcasting, variadic Sum/Max/Min/Mean, Where, Cast,
 // CastLike and Clip. Every prepare picks the kernel table entry for its
 // element types (kernels/elementwise.h: rtml_<t>_<op>__ref; the table says
-// which (op, type) pairs exist) and precomputes the broadcast walk.
+// which (op, type) pairs exist; with the simd kernel set the float32 ones of
+// kernels/fast_elementwise.h where they exist) and precomputes the broadcast walk.
 #include <string>
 #include <vector>
 
@@ -39,11 +40,15 @@ std::string symbol(DType t, const std::string& op) {
 }
 bool has_kernel(DType t, const std::string& op) { return k::find_kernel(symbol(t, op)) != nullptr; }
 
-// Picks rtml_<t>_<op>__ref for the step; fails naming the types `op` has
-// entries for when t is not one of them.
+// Picks rtml_<t>_<op>__ref for the step, or with the simd kernel set its
+// Highway version rtml_f32_<op>__hwy where there is one (kernels/fast_elementwise.h:
+// same params and operands); fails naming the types `op` has entries for
+// when t is not one of them.
 template <class P>
 P& use(OpContext& c, DType t, const std::string& op) {
   if (!has_kernel(t, op)) fail_type(c, 0, t, type_list([&](DType d) { return has_kernel(d, op); }));
+  const std::string fast = "rtml_f32_" + op + "__hwy";
+  if (c.simd() && t == DType::F32 && k::find_kernel(fast)) return c.use_kernel<P>(fast.c_str());
   return c.use_kernel<P>(symbol(t, op).c_str());
 }
 
@@ -129,6 +134,13 @@ void Celu(OpContext& c) {
 }
 void ThresholdedRelu(OpContext& c) {
   unary(c, "thresholded_relu", c.attr_float("alpha", 1.0f));
+}
+// Gelu (opset 20): approximate "none" (erf) or "tanh".
+void Gelu(OpContext& c) {
+  const std::string approximate = c.attr_string("approximate", "none");
+  if (approximate != "none" && approximate != "tanh")
+    c.fail("attribute approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
+  unary(c, approximate == "tanh" ? "gelu_tanh" : "gelu");
 }
 void HardSigmoid(OpContext& c) {
   unary(c, "hard_sigmoid", c.attr_float("alpha", 0.2f), c.attr_float("beta", 0.5f));
@@ -268,7 +280,8 @@ void Where(OpContext& c) {
   if (size != 1 && size != 2 && size != 4 && size != 8) fail_type(c, 1, x.dtype, "any numeric type or bool");
   const std::vector<Shape> shapes = {c.input(0).shape, x.shape, y.shape};
   const Shape out = broadcast_or_fail(c, shapes);
-  auto& p = c.use_kernel<rtml_broadcast_params>(("rtml_x" + std::to_string(size * 8) + "_where__ref").c_str());
+  const std::string where = "rtml_x" + std::to_string(size * 8) + "_where__";
+  auto& p = c.use_kernel<rtml_broadcast_params>((where + (c.simd() && size == 4 ? "hwy" : "ref")).c_str());
   p.bc = make_broadcast_or_fail(c, shapes, out);
   c.set_output(0, x.dtype, out);
   c.step.flops = static_cast<double>(p.bc.count);
@@ -350,7 +363,7 @@ void register_elementwise(Registry& r) {
   for (OpDef d : {OpDef{"Relu", Relu}, OpDef{"LeakyRelu", LeakyRelu}, OpDef{"Elu", Elu}, OpDef{"Selu", Selu},
                   OpDef{"Celu", Celu}, OpDef{"PRelu", PRelu}, OpDef{"ThresholdedRelu", ThresholdedRelu},
                   OpDef{"HardSigmoid", HardSigmoid}, OpDef{"HardSwish", HardSwish}, OpDef{"Softplus", Softplus},
-                  OpDef{"Softsign", Softsign}, OpDef{"Mish", Mish}})
+                  OpDef{"Softsign", Softsign}, OpDef{"Mish", Mish}, OpDef{"Gelu", Gelu}})
     r.add(d);
   // binary and variadic
   for (OpDef d : {OpDef{"Add", Add}, OpDef{"Sub", Sub}, OpDef{"Mul", Mul}, OpDef{"Div", Div}, OpDef{"Pow", Pow},

@@ -1,8 +1,9 @@
 // Elementwise ops through build_plan and a Session with each kernel set: the
 // default zoo's elementwise steps (Add, Mul, Sub, Div, Relu, Tanh, Exp, Sin,
 // Sigmoid, Erf, Less, Equal, Clip, Cast, Where, Sum, Mean) pick the
-// reference entries rtml_<t>_<op>__ref in every set, never a Highway kernel,
-// and compute what <cmath> computes on the same inputs.
+// reference entries rtml_<t>_<op>__ref with the reference and cortex-m sets,
+// and their Highway versions (kernels/fast_elementwise.h) where there is one
+// with the simd set, and compute what <cmath> computes on the same inputs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "core/error.h"
 #include "engine/session.h"
+#include "kernels/table.h"
 #include "plan/plan.h"
 #include "attributes.h"
 #include "graph_builder.h"
@@ -82,15 +84,22 @@ std::vector<float> expected(const std::vector<float>& x) {
   return y;
 }
 
-TEST(ElementwisePlan, EveryKernelSetTakesTheReferenceEntriesAndAgrees) {
+TEST(ElementwisePlan, KernelSetsTakeTheirEntriesAndAgree) {
   const ir::Graph g = zoo_ops_graph();
   const std::vector<float> x = {-2.0f, -0.5f, 0.0f, 0.25f, 0.5f, 3.0f};
   const Ran simd = run(g, kernels::KernelSet::Simd, x);
   const Ran ref = run(g, kernels::KernelSet::Reference, x);
   const Ran cm = run(g, kernels::KernelSet::CortexM, x);
-  EXPECT_EQ(ref.y, simd.y);
-  EXPECT_EQ(cm.y, simd.y);
-  EXPECT_EQ(ref.kernels, simd.kernels);
+  EXPECT_EQ(cm.y, ref.y);
+  EXPECT_EQ(cm.kernels, ref.kernels);
+  // simd: the same steps, each the Highway version where the table has one.
+  ASSERT_EQ(simd.kernels.size(), ref.kernels.size());
+  for (size_t i = 0; i < ref.kernels.size(); ++i) {
+    const std::string fast = ref.kernels[i].substr(0, ref.kernels[i].size() - 5) + "__hwy";
+    EXPECT_EQ(simd.kernels[i], kernels::find_kernel(fast) ? fast : ref.kernels[i]);
+  }
+  for (const char* want : {"rtml_f32_tanh__hwy", "rtml_f32_sum__hwy", "rtml_x32_where__hwy", "rtml_f32_less__ref"})
+    EXPECT_NE(std::find(simd.kernels.begin(), simd.kernels.end(), want), simd.kernels.end()) << want;
   for (const std::string& k : ref.kernels) {
     EXPECT_EQ(k.find("_hwy"), std::string::npos) << k;
     EXPECT_EQ(k.rfind("rtml_", 0), 0u) << k;
@@ -101,6 +110,8 @@ TEST(ElementwisePlan, EveryKernelSetTakesTheReferenceEntriesAndAgrees) {
   const std::vector<float> want = expected(x);
   ASSERT_EQ(ref.y.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(ref.y[i], want[i], 1e-6f) << i;
+  ASSERT_EQ(simd.y.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(simd.y[i], want[i], 1e-6f) << i;
 }
 
 TEST(ElementwisePlan, UnsupportedTypeNamesTheTypesTheTableHas) {
