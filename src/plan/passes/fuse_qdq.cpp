@@ -25,7 +25,9 @@
 // scale and zero point run on the int8 data itself; Sigmoid and Tanh between
 // any scales as a lookup in a table of 256 outputs made at prepare;
 // ReduceMean (over a block of contiguous axes) and GlobalAveragePool between
-// any scales as an rtml.fused QLinearReduceMean (TFLite's int8 MEAN).
+// any scales as an rtml.fused QLinearReduceMean (TFLite's int8 MEAN);
+// Softmax over the last axis, into scale 1/256 and the lowest zero point, as
+// an rtml.fused QLinearSoftmax (TFLite's integer softmax).
 //
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
@@ -414,8 +416,23 @@ bool is_lookup(const ir::Node& op) { return op.op_type == "Sigmoid" || op.op_typ
 // ReduceMean and GlobalAveragePool become an int8 mean (any scales).
 bool is_mean(const ir::Node& op) { return op.op_type == "ReduceMean" || op.op_type == "GlobalAveragePool"; }
 
+// Softmax becomes TFLite's integer softmax (output scale 1/256 and zero
+// point the type's lowest, as TFLite requires; else it stays float).
+bool is_softmax(const ir::Node& op) { return op.op_type == "Softmax"; }
+
 // Ops that requantize (alone between a DequantizeLinear and a QuantizeLinear).
-bool is_requantizing(const ir::Node& op) { return is_lookup(op) || is_mean(op); }
+bool is_requantizing(const ir::Node& op) { return is_lookup(op) || is_mean(op) || is_softmax(op); }
+
+// The first axis of a Softmax's rows when they are contiguous (the last axis
+// at opset >= 13; opset < 13 flattens at its axis): QLinearSoftmax's axis.
+std::optional<int> softmax_rows_axis(const PlanState& s, const ir::Node& op, int rank) {
+  const bool legacy = s.graph.opset < 13;
+  int64_t axis = legacy ? 1 : -1;
+  if (auto it = op.attrs.find("axis"); it != op.attrs.end()) axis = it->second.i;
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank || (!legacy && axis != rank - 1)) return std::nullopt;
+  return static_cast<int>(axis);
+}
 
 // The axes a ReduceMean (attribute, or a constant input 1 at opset 18) or a
 // GlobalAveragePool (the spatial ones) averages over; nullopt when not known
@@ -448,7 +465,8 @@ bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp
 // the first op reads the int8 tensor, the last writes the QuantizeLinear's
 // output, each is prepared again. A Sigmoid / Tanh (alone) becomes an
 // rtml.fused QLinearSigmoid / QLinearTanh (a table lookup), a ReduceMean or
-// GlobalAveragePool (alone) a QLinearReduceMean. Returns the ops
+// GlobalAveragePool (alone) a QLinearReduceMean, a Softmax a QLinearSoftmax
+// (when its prepare takes the output's scale). Returns the ops
 // it moved to int8 (empty: the nodes as they were).
 std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   const ir::Node& first = s.graph.nodes[s.steps[i].node];
@@ -479,6 +497,8 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
     return {};
   const auto axes = is_mean(first) ? mean_axes(s, first, s.info[x->data].rank()) : std::nullopt;
   if (is_mean(first) && !axes) return {};
+  const auto rows_axis = is_softmax(first) ? softmax_rows_axis(s, first, s.info[x->data].rank()) : std::nullopt;
+  if (is_softmax(first) && !rows_axis) return {};
 
   std::vector<ir::Node> saved;
   for (int j : chain) saved.push_back(s.graph.nodes[s.steps[j].node]);
@@ -495,6 +515,7 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
         const bool keepdims = op.op_type == "GlobalAveragePool" || !op.attrs.count("keepdims") || op.attrs.at("keepdims").i;
         op.attrs = {{"axes", a}, {"keepdims", int_attr(keepdims)}};
       }
+      if (is_softmax(op)) op.attrs = {{"axis", int_attr(*rows_axis)}};
       op.domain = ops::kFusedDomain;
       op.op_type = is_mean(op) ? "QLinearReduceMean" : "QLinear" + op.op_type;
       op.inputs = {x->data, x->scale, zero_point_operand(s, *x, t, op.name + ":x_zero_point"), y->scale,
@@ -592,7 +613,7 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     fused.push_back(saved.name + " (" + op_type + (g->act_step >= 0 ? "+" + s.steps[g->act_step].op_type : "") + ")");
   }
   if (fused.empty() && left.empty() && moved.empty()) {
-    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/data movement -> QuantizeLinear group";
+    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/softmax/data movement -> QuantizeLinear group";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
