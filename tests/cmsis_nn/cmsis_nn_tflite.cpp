@@ -17,10 +17,12 @@
 // output must be TFLite's scale 1/256, zero point -128). The model's output
 // is compared, and the logits (the SOFTMAX's input) too.
 //
-// Usage: rtml_cmsis_nn_tflite MODELS_DIR (skipped, exit 77, when it is missing)
+// Usage: rtml_cmsis_nn_tflite MODELS_DIR [random inputs per model (default 5)]
+// (skipped, exit 77, when MODELS_DIR is missing)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -267,6 +269,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
+  const uint32_t seeds = argc > 2 ? static_cast<uint32_t>(std::atoi(argv[2])) : 5u;
   int failures = 0, checked = 0;
   for (const char* name : {"ad01_int8", "kws_ref_model", "pretrainedResnet_quant"}) {
     const std::string path = dir + "/" + name + ".tflite";
@@ -280,7 +283,7 @@ int main(int argc, char** argv) {
       Walk walk(bytes, path);
       rtml::ir::Graph g = rtml::import::load_tflite(path);
       std::string compared;
-      for (uint32_t seed = 1; seed <= 5; ++seed) {
+      for (uint32_t seed = 1; seed <= seeds; ++seed) {
         std::mt19937 rng(seed);
         int64_t n = 1;
         for (int32_t d : walk.tensors[walk.inputs[0]].shape) n *= d;
@@ -324,7 +327,7 @@ int main(int argc, char** argv) {
         }
       }
       failures += walk.failures;
-      std::printf("%s: '%s' compared on 5 random inputs\n", name, compared.c_str());
+      std::printf("%s: '%s' compared on %u random inputs\n", name, compared.c_str(), seeds);
     } catch (const std::exception& e) {
       std::printf("FAIL %s: %s\n", name, e.what());
       ++failures;
