@@ -624,6 +624,20 @@ TEST(FuseQdq, SoftmaxIsTFLitesIntegerSoftmax) {
   expect_within_one(run(g2, x2, 30), run(g2, x2, 30, false));
 }
 
+TEST(FuseQdq, SoftmaxBeforeOpset13NormalizesTheFlattenedRows) {
+  // Opset 11, axis 1 of [2, 2, 3]: rows of 6 values. One row of six equal
+  // values: round(256 / 6) = 43 -> -85; the other within one of the float path.
+  ir::Graph g = softmax_graph({2, 2, 3}, 0.1f, 1.0f / 256, -128, {{"axis", attr_int(1)}});
+  g.opset = 11;
+  std::vector<int8_t> x = random_values<int8_t>(12, -128, 127, 23);
+  std::fill(x.begin(), x.begin() + 6, int8_t{-20});
+  plan::Plan p;
+  const std::vector<int8_t> y = run(g, x, 12, true, &p);
+  ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+  EXPECT_EQ(std::vector<int8_t>(y.begin(), y.begin() + 6), std::vector<int8_t>(6, -85));
+  expect_within_one(y, run(g, x, 12, false));
+}
+
 TEST(FuseQdq, SoftmaxStaysFloatWithOtherOutputParamsOrAxis) {
   const std::vector<int8_t> x = random_values<int8_t>(8, -128, 127, 22);
   for (const ir::Graph& g : {softmax_graph({2, 4}, 0.1f, 1.0f / 128, -128), softmax_graph({2, 4}, 0.1f, 1.0f / 256, 0),
