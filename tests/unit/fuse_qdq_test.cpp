@@ -646,6 +646,10 @@ TEST(FuseQdq, SoftmaxStaysFloatWithOtherOutputParamsOrAxis) {
     const std::vector<int8_t> y = run(g, x, 8, true, &p);
     ASSERT_EQ(p.steps.size(), 3u) << report_of(p, "fuse_qdq").summary;
     EXPECT_EQ(p.steps[1].op_type, "Softmax");
+    const std::string summary = report_of(p, "fuse_qdq").summary;
+    EXPECT_NE(summary.find("left in float: n1 ("), std::string::npos) << summary;
+    EXPECT_TRUE(summary.find("scale 1/256") != std::string::npos || summary.find("not the last axis") != std::string::npos)
+        << summary;
     EXPECT_EQ(y, run(g, x, 8, false));
   }
 }

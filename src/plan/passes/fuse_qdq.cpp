@@ -467,8 +467,9 @@ bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp
 // rtml.fused QLinearSigmoid / QLinearTanh (a table lookup), a ReduceMean or
 // GlobalAveragePool (alone) a QLinearReduceMean, a Softmax a QLinearSoftmax
 // (when its prepare takes the output's scale). Returns the ops
-// it moved to int8 (empty: the nodes as they were).
-std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
+// it moved to int8 (empty: the nodes as they were; for a Softmax *why then
+// says why it stays float).
+std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i, std::string* why_float) {
   const ir::Node& first = s.graph.nodes[s.steps[i].node];
   if (first.inputs.empty() || first.inputs[0] == kNoTensor || first.outputs.size() != 1 ||
       l.producer_step[first.inputs[0]] < 0)
@@ -498,7 +499,10 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   const auto axes = is_mean(first) ? mean_axes(s, first, s.info[x->data].rank()) : std::nullopt;
   if (is_mean(first) && !axes) return {};
   const auto rows_axis = is_softmax(first) ? softmax_rows_axis(s, first, s.info[x->data].rank()) : std::nullopt;
-  if (is_softmax(first) && !rows_axis) return {};
+  if (is_softmax(first) && !rows_axis) {
+    *why_float = "its rows are not the last axis";
+    return {};
+  }
 
   std::vector<ir::Node> saved;
   for (int j : chain) saved.push_back(s.graph.nodes[s.steps[j].node]);
@@ -527,7 +531,8 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   try {
     for (size_t k = 0; k < chain.size(); ++k)
       if (!prepare_node(s, s.steps[chain[k]].node, prepared[k])) throw Error("internal error: the step folded");
-  } catch (const Error&) {  // an op does not take int8 here: all as they were (their float types again)
+  } catch (const Error& e) {  // an op does not take int8 here: all as they were (their float types again)
+    if (is_softmax(saved.front())) *why_float = e.what();  // (first is already the QLinear node)
     for (size_t k = 0; k < chain.size(); ++k) {
       s.graph.nodes[s.steps[chain[k]].node] = saved[k];
       PreparedStep again;
@@ -570,7 +575,10 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     const ir::Node& op = s.graph.nodes[step.node];
     if (!step.keep || !op.domain.empty()) continue;
     if (is_pass_through(op) || is_requantizing(op)) {
-      for (std::string& m : fuse_unary(s, l, i)) moved.push_back(std::move(m));
+      std::string why;
+      const std::string name = op.name;
+      for (std::string& m : fuse_unary(s, l, i, &why)) moved.push_back(std::move(m));
+      if (!why.empty()) left.push_back(name + " (" + why + ")");
       continue;
     }
     if (!(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
