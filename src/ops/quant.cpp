@@ -531,8 +531,8 @@ void QLinearSoftmax(OpContext& ctx) {
   int32_t lo = 0, hi = 0;
   full_range(u.t, lo, hi);
   if (std::fabs(u.ys * 256.0f - 1.0f) > 0.001f || u.zy != lo)
-    ctx.fail("the output must have scale 1/256 and zero point " + std::to_string(lo) + " (TFLite's integer softmax); got " +
-             std::to_string(u.ys) + " and " + std::to_string(u.zy));
+    ctx.fail("the output must have scale 1/256 and zero point " + std::to_string(lo) +
+             " (TFLite's integer softmax); got " + std::to_string(u.ys) + " and " + std::to_string(u.zy));
   auto& p = ctx.use_kernel<rtml_qsoftmax_params>(kernel_symbol(u.t, "softmax").c_str());
   p.rows = p.row_size = 1;
   for (size_t d = 0; d < x.size(); ++d) (static_cast<int>(d) < axis ? p.rows : p.row_size) *= x[d];

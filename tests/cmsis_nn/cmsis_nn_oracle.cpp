@@ -398,7 +398,7 @@ int main(int argc, char** argv) {
     elementwise(i, false);
     softmax(i);
   }
-  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv, depthwise conv, add, mul and softmax; %d failed\n", cases,
-              failures);
+  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv, depthwise conv, add, mul and softmax; %d failed\n",
+              cases, failures);
   return failures == 0 ? 0 : 1;
 }

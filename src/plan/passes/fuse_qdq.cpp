@@ -621,7 +621,8 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     fused.push_back(saved.name + " (" + op_type + (g->act_step >= 0 ? "+" + s.steps[g->act_step].op_type : "") + ")");
   }
   if (fused.empty() && left.empty() && moved.empty()) {
-    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/softmax/data movement -> QuantizeLinear group";
+    report.summary =
+        "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/softmax/data movement -> QuantizeLinear group";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
