@@ -31,6 +31,19 @@ extern "C" void rtml_quantize_multiplier(double real, int32_t* multiplier, int32
   *shift = exponent;
 }
 
+extern "C" bool rtml_softmax_scaling(double beta_times_scale, int32_t* multiplier, int32_t* left_shift,
+                                     int32_t* diff_min) {
+  constexpr int kIntegerBits = 5;  // exp's argument is Q5.26
+  const double real = beta_times_scale * static_cast<double>(int64_t(1) << (31 - kIntegerBits));
+  if (!(real > 1.0)) return false;  // also NaN
+  rtml_quantize_multiplier(real < 2147483647.0 ? real : 2147483647.0, multiplier, left_shift);
+  // The largest |d| whose d * 2^left_shift still fits Q5.26's 31 units (floor, as TFLite).
+  const double radius = 31.0 * static_cast<double>(int64_t(1) << (31 - kIntegerBits)) /
+                        static_cast<double>(int64_t(1) << *left_shift);
+  *diff_min = -static_cast<int32_t>(floor(radius));
+  return true;
+}
+
 extern "C" void rtml_quantize_scales(float x_scale, float w_scale, float y_scale, int32_t* multiplier,
                                      int32_t* shift) {
   rtml_quantize_multiplier(static_cast<double>(x_scale) * static_cast<double>(w_scale) / static_cast<double>(y_scale),
@@ -278,6 +291,90 @@ void qmean(const rtml_qmean_params& p, void* const* operands) {
     }
 }
 
+// The fixed-point arithmetic of TFLite's integer softmax (gemmlowp's
+// FixedPoint on raw int32 values; Qm.n: m integer bits, n = 31 - m fraction
+// bits), on rtml_srdhm and rtml_rounding_divide_by_pot.
+
+// x * 2^exponent (0 < exponent < 31), saturating to the int32 range.
+int32_t saturating_shift_left(int32_t x, int exponent) {
+  const int32_t threshold = static_cast<int32_t>((uint32_t{1} << (31 - exponent)) - 1);
+  if (x > threshold) return INT32_MAX;
+  if (x < -threshold) return INT32_MIN;
+  return static_cast<int32_t>(static_cast<uint32_t>(x) << exponent);
+}
+
+// exp(a) for a in [-1/4, 0), Q0.31 in and out: the Taylor polynomial of
+// degree 4 around -1/8, exp(-1/8) (1 + t + t^2/2 + t^3/6 + t^4/24), t = a + 1/8.
+int32_t exp_on_quarter_interval(int32_t a) {
+  constexpr int32_t kExpMinusOneEighth = 1895147668, kOneThird = 715827883;
+  const int32_t t = a + (1 << 28);
+  const int32_t t2 = rtml_srdhm(t, t), t3 = rtml_srdhm(t2, t), t4 = rtml_srdhm(t2, t2);
+  const int32_t t4_over_4 = rtml_rounding_divide_by_pot(t4, 2);
+  // (t^4/4 + t^3) / 3 + t^2, halved: t^4/24 + t^3/6 + t^2/2.
+  const int32_t higher = rtml_rounding_divide_by_pot(rtml_srdhm(t4_over_4 + t3, kOneThird) + t2, 1);
+  return kExpMinusOneEighth + rtml_srdhm(kExpMinusOneEighth, t + higher);
+}
+
+// exp(a) for a <= 0 in Q5.26, result in Q0.31 (exp(0) as INT32_MAX): a is
+// r - q with r in [-1/4, 0) and q a multiple of 1/4 below 32; exp(r) from the
+// polynomial, times exp(-2^k) for each bit k of q (k = -2 .. 4).
+int32_t exp_on_negative_values(int32_t a) {
+  constexpr int32_t kQuarter = 1 << 24;  // 1/4 in Q5.26
+  constexpr int32_t kExpMinusPow2[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+  const int32_t r = (a & (kQuarter - 1)) - kQuarter;
+  int32_t result = exp_on_quarter_interval(r * 32);  // Q5.26 -> Q0.31, exact: r * 32 is in [-2^29, 0)
+  const int32_t q = r - a;
+  for (int k = 0; k < 7; ++k)
+    if (q & (int32_t{1} << (24 + k))) result = rtml_srdhm(result, kExpMinusPow2[k]);
+  return a == 0 ? INT32_MAX : result;
+}
+
+// 1 / (1 + x) for x in [0, 1) in Q0.31, result in Q0.31: three Newton-Raphson
+// steps in Q2.29 on the half denominator d = (1 + x) / 2, from 48/17 - 32/17 d.
+int32_t one_over_one_plus_x(int32_t x) {
+  constexpr int32_t k48Over17 = 1515870810, kMinus32Over17 = -1010580540, kOne = 1 << 29;
+  const int64_t sum = int64_t{x} + INT32_MAX;
+  const auto d = static_cast<int32_t>((sum + (sum >= 0 ? 1 : -1)) / 2);
+  int32_t r = k48Over17 + rtml_srdhm(d, kMinus32Over17);
+  for (int i = 0; i < 3; ++i) r += saturating_shift_left(rtml_srdhm(r, kOne - rtml_srdhm(d, r)), 2);
+  return saturating_shift_left(r, 1);
+}
+
+int leading_zeros(uint32_t v) {
+  int n = 0;
+  for (uint32_t bit = uint32_t{1} << 31; bit && !(v & bit); bit >>= 1) ++n;
+  return n;
+}
+
+// QDQ Softmax (rtml_qsoftmax_params): TFLite's integer softmax, output scale 1/256.
+template <class T>
+void qsoftmax(const rtml_qsoftmax_params& p, void* const* operands) {
+  constexpr int kAccumulationBits = 12;  // the sum is Q12.19
+  const int32_t lo = km::limits<T>::lowest(), hi = km::limits<T>::max();
+  for (int64_t row = 0; row < p.rows; ++row) {
+    const T* x = static_cast<const T*>(operands[0]) + row * p.row_size;
+    T* y = static_cast<T*>(operands[p.out_slot]) + row * p.row_size;
+    int32_t max = lo;
+    for (int64_t i = 0; i < p.row_size; ++i) max = km::max<int32_t>(max, x[i]);
+    const auto exp_of = [&](int64_t i) {  // Q0.31; 0 below diff_min
+      const int32_t d = static_cast<int32_t>(x[i]) - max;
+      return d >= p.diff_min ? exp_on_negative_values(rtml_requantize(d, p.input_multiplier, p.input_left_shift)) : 0;
+    };
+    int32_t sum = 0;
+    for (int64_t i = 0; i < p.row_size; ++i) sum += rtml_rounding_divide_by_pot(exp_of(i), kAccumulationBits);
+    // sum = 2^(12 - headroom) (1 + f) with f in [0, 1): 1 / sum from 1 / (1 + f).
+    const int headroom = leading_zeros(static_cast<uint32_t>(sum));  // <= 12: the max's exp is 2^19 in Q12.19
+    const int32_t reciprocal =
+        one_over_one_plus_x(static_cast<int32_t>((static_cast<uint32_t>(sum) << headroom) - (uint32_t{1} << 31)));
+    const int shift = kAccumulationBits - headroom + 23;  // to units of 1/256
+    for (int64_t i = 0; i < p.row_size; ++i) {
+      // (Long rows: a product below 2^31 shifted by 32 or more rounds to 0.)
+      const int32_t v = shift > 31 ? 0 : rtml_rounding_divide_by_pot(rtml_srdhm(reciprocal, exp_of(i)), shift);
+      y[i] = static_cast<T>(km::max(lo, km::min(hi, v + lo)));
+    }
+  }
+}
+
 }  // namespace
 
 #define RTML_QUANT_DEFINE(t, T)                                                                              \
@@ -308,6 +405,10 @@ void qmean(const rtml_qmean_params& p, void* const* operands) {
   }                                                                                                          \
   RTML_KERNEL(rtml_##t##_mean__ref) {                                                                        \
     qmean<T>(*static_cast<const rtml_qmean_params*>(params), operands);                                      \
+    return 0;                                                                                                \
+  }                                                                                                          \
+  RTML_KERNEL(rtml_##t##_softmax__ref) {                                                                     \
+    qsoftmax<T>(*static_cast<const rtml_qsoftmax_params*>(params), operands);                                \
     return 0;                                                                                                \
   }
 RTML_QUANT_TYPES(RTML_QUANT_DEFINE)

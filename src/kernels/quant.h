@@ -34,6 +34,8 @@
  *                                   table made at prepare (QDQ Sigmoid, Tanh), t s8 u8
  *   rtml_<t>_mean__ref              [X, ..., Y]  QDQ ReduceMean / GlobalAveragePool
  *                                   (rtml_qmean_params), t s8 u8
+ *   rtml_<t>_softmax__ref           [X, ..., Y]  QDQ Softmax over contiguous rows, output
+ *                                   scale 1/256 (rtml_qsoftmax_params), t s8 u8
  * and, for int8 data with constant int8 weights and constant scales, the
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
  * kernels/fast_quant.h (same params; packed weights and a scratch).
@@ -201,6 +203,35 @@ typedef struct rtml_qmean_params {
   int32_t out_slot;
 } rtml_qmean_params;
 
+/* Softmax over rows of row_size contiguous values, as TFLite's integer
+ * reference (reference_integer_ops, TFLite Micro) and CMSIS-NN's
+ * arm_softmax_s8 compute it, for an output of scale 1/256 and zero point the
+ * type's lowest value (-128 int8, 0 uint8; TFLite requires both). Per row,
+ * with d = x - max(row) (any input zero point cancels):
+ *   exp(d) = exp_on_negative_values(requantize(d, input_multiplier,
+ *            input_left_shift)), Q0.31 from a Q5.26 argument (gemmlowp's
+ *            fixed-point exp: a Taylor polynomial on [-1/4, 0) times
+ *            exp(-2^k) for each bit of the rest); 0 where d < diff_min;
+ *   sum    = the sum of exp(d) / 2^12 (rounded), Q12.19;
+ *   y      = exp(d) * (1 / sum) / 2^(12 - clz(sum) + 23) (rounded) + lowest,
+ *            clamped; 1 / sum by Newton-Raphson on 1 / (1 + x), x in [0, 1).
+ * input_multiplier, input_left_shift and diff_min from beta * input_scale:
+ * rtml_softmax_scaling, at prepare. row_size <= 4095 (the int32 sum). */
+typedef struct rtml_qsoftmax_params {
+  int64_t rows, row_size;
+  int32_t input_multiplier, input_left_shift, diff_min;
+  int32_t out_slot;
+} rtml_qsoftmax_params;
+
+/* TFLite's PreprocessSoftmaxScaling with 5 integer bits (the input of
+ * exp_on_negative_values is Q5.26) and CalculateInputRadius:
+ * beta_times_scale * 2^26 (capped at 2^31 - 1) = *multiplier *
+ * 2^(*left_shift - 31), *diff_min = -floor(31 * 2^26 / 2^*left_shift). False
+ * when beta_times_scale * 2^26 is not above 1 (TFLite refuses such a scale;
+ * it is not finite or below 1.5e-8). Defined in kernels/quant.cpp. */
+RTML_EXTERN_C bool rtml_softmax_scaling(double beta_times_scale, int32_t* multiplier, int32_t* left_shift,
+                                        int32_t* diff_min);
+
 /* Products: (name, activation and output type, weight type). */
 #define RTML_QUANT_PRODUCT_TYPES(X) X(s8, int8_t, int8_t) X(u8, uint8_t, uint8_t) X(u8s8, uint8_t, int8_t)
 #define RTML_QUANT_PRODUCT_DECLARE(t, TX, TW)                                                          \
@@ -212,7 +243,7 @@ RTML_QUANT_PRODUCT_TYPES(RTML_QUANT_PRODUCT_DECLARE)
 #define RTML_QUANT_TYPES(X) X(s8, int8_t) X(u8, uint8_t)
 #define RTML_QUANT_DECLARE(t, T) RTML_KERNEL(rtml_##t##_quantize__ref); RTML_KERNEL(rtml_##t##_dequantize__ref); \
   RTML_KERNEL(rtml_##t##_qadd__ref); RTML_KERNEL(rtml_##t##_qmul__ref); RTML_KERNEL(rtml_##t##_lookup__ref); \
-  RTML_KERNEL(rtml_##t##_mean__ref);
+  RTML_KERNEL(rtml_##t##_mean__ref); RTML_KERNEL(rtml_##t##_softmax__ref);
 RTML_QUANT_TYPES(RTML_QUANT_DECLARE)
 #undef RTML_QUANT_DECLARE
 RTML_KERNEL(rtml_s32_dequantize__ref);

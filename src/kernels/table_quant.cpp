@@ -106,6 +106,15 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                                         .field("shift", &Q::shift)
                                         .field("out_slot", &Q::out_slot)
                                         .build();
+  using S = rtml_qsoftmax_params;
+  static const ParamsLayout qsoftmax = layout<S>("rtml_qsoftmax_params")
+                                           .field("rows", &S::rows)
+                                           .field("row_size", &S::row_size)
+                                           .field("input_multiplier", &S::input_multiplier)
+                                           .field("input_left_shift", &S::input_left_shift)
+                                           .field("diff_min", &S::diff_min)
+                                           .field("out_slot", &S::out_slot)
+                                           .build();
   const char* src = "kernels/quant.cpp";
 #define RTML_QUANT_PRODUCT_ENTRIES(ty, TX, TW)                                                                     \
   t.push_back({"rtml_" #ty "_fully_connected__ref", rtml_##ty##_fully_connected__ref, &qmatmul,                    \
@@ -130,7 +139,8 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_" #ty "_qmul__ref", rtml_##ty##_qmul__ref, &qbinary, "A, (scales, zero points,) B, ..., Y",   \
                src, true});                                                                                        \
   t.push_back({"rtml_" #ty "_lookup__ref", rtml_##ty##_lookup__ref, &lookup, "X, ..., Y, table", src, true}); \
-  t.push_back({"rtml_" #ty "_mean__ref", rtml_##ty##_mean__ref, &qmean, "X, ..., Y", src, true});
+  t.push_back({"rtml_" #ty "_mean__ref", rtml_##ty##_mean__ref, &qmean, "X, ..., Y", src, true});             \
+  t.push_back({"rtml_" #ty "_softmax__ref", rtml_##ty##_softmax__ref, &qsoftmax, "X, ..., Y", src, true});
   RTML_QUANT_TYPES(RTML_QUANT_ENTRIES)
 #undef RTML_QUANT_ENTRIES
   const char* fast = "kernels/fast_quant.cpp";

@@ -519,6 +519,31 @@ void QLinearReduceMean(OpContext& ctx) {
   ctx.step.flops = static_cast<double>(ctx.input(0).numel());
 }
 
+// The planner's fused QDQ Softmax (kFusedDomain; operands as QLinearSigmoid,
+// attribute axis: each row is the block of axes from axis on, contiguous):
+// TFLite's integer softmax (rtml_qsoftmax_params), which requires the output
+// scale 1/256 (within TFLite's 0.1%) and zero point the type's lowest value.
+void QLinearSoftmax(OpContext& ctx) {
+  const UnaryQuant u = unary_quant(ctx);
+  const Shape& x = ctx.input(0).shape;
+  if (x.empty()) ctx.fail("input must have rank >= 1");
+  const int axis = ctx.axis(ctx.attr_int("axis", -1), static_cast<int>(x.size()));
+  int32_t lo = 0, hi = 0;
+  full_range(u.t, lo, hi);
+  if (std::fabs(u.ys * 256.0f - 1.0f) > 0.001f || u.zy != lo)
+    ctx.fail("the output must have scale 1/256 and zero point " + std::to_string(lo) +
+             " (TFLite's integer softmax); got " + std::to_string(u.ys) + " and " + std::to_string(u.zy));
+  auto& p = ctx.use_kernel<rtml_qsoftmax_params>(kernel_symbol(u.t, "softmax").c_str());
+  p.rows = p.row_size = 1;
+  for (size_t d = 0; d < x.size(); ++d) (static_cast<int>(d) < axis ? p.rows : p.row_size) *= x[d];
+  if (p.row_size < 1 || p.row_size > 4095) ctx.fail("rows must have 1 to 4095 values (an int32 sum of Q12.19 exps)");
+  if (!rtml_softmax_scaling(u.xs, &p.input_multiplier, &p.input_left_shift, &p.diff_min))
+    ctx.fail("the input scale " + std::to_string(u.xs) + " is below TFLite's integer softmax range (2^-26)");
+  p.out_slot = out_slot(ctx);
+  ctx.set_output(0, u.t, x);
+  ctx.step.flops = 4.0 * static_cast<double>(ctx.input(0).numel());
+}
+
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double tanh_of(double x) { return std::tanh(x); }
 void QLinearSigmoid(OpContext& ctx) { qlinear_lookup(ctx, sigmoid); }
@@ -550,6 +575,7 @@ void register_quant_fused(Registry& r) {
   r.add({"QLinearSigmoid", QLinearSigmoid});
   r.add({"QLinearTanh", QLinearTanh});
   r.add({"QLinearReduceMean", QLinearReduceMean});
+  r.add({"QLinearSoftmax", QLinearSoftmax});
 }
 
 }  // namespace rtml::ops

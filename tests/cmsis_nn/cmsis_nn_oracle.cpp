@@ -346,6 +346,45 @@ void elementwise(int index, bool add) {
   compare(add ? "add" : "mul", index, std::to_string(n), want, got);
 }
 
+// Softmax (TFLite's integer scheme, output scale 1/256, zero point -128)
+// against arm_softmax_s8: rows of random values, of one value repeated, of
+// the extremes -128 / 127 only, or within a narrow band; beta * input scale
+// log-uniform over [2^-12, 2^6] (above about 2^5 the multiplier is capped),
+// multiplier, left shift and diff_min from rtml_softmax_scaling (TFLite's
+// prepare). The uint8 kernel must give the same outputs + 128 on inputs + 128.
+void softmax(int index) {
+  const int rows = uniform(1, 4), row_size = uniform(1, 300), kind = uniform(0, 3);
+  std::vector<int8_t> x = random_s8(static_cast<size_t>(rows) * row_size);
+  const int center = uniform(-128, 127);
+  for (int8_t& v : x) {
+    if (kind == 1) v = static_cast<int8_t>(center);
+    if (kind == 2) v = v < 0 ? -128 : 127;
+    if (kind == 3) v = static_cast<int8_t>(std::max(-128, std::min(127, center + uniform(-3, 3))));
+  }
+  const double scale = std::exp2(std::uniform_real_distribution<double>(-12.0, 6.0)(rng));
+  rtml_qsoftmax_params p{};
+  p.rows = rows;
+  p.row_size = row_size;
+  p.out_slot = 1;
+  if (!rtml_softmax_scaling(scale, &p.input_multiplier, &p.input_left_shift, &p.diff_min)) {
+    std::printf("FAIL softmax case %d: no scaling for %g\n", index, scale);
+    ++failures;
+    return;
+  }
+  std::vector<int8_t> want(x.size()), got(x.size());
+  arm_softmax_s8(x.data(), rows, row_size, p.input_multiplier, p.input_left_shift, p.diff_min, want.data());
+  void* ops[] = {x.data(), got.data()};
+  rtml_s8_softmax__ref(&p, ops);
+  const std::string shape = std::to_string(rows) + "x" + std::to_string(row_size) + " scale " + std::to_string(scale);
+  compare("softmax", index, shape, want, got);
+  std::vector<uint8_t> xu(x.size()), yu(x.size());
+  for (size_t i = 0; i < x.size(); ++i) xu[i] = static_cast<uint8_t>(x[i] + 128);
+  void* ops_u[] = {xu.data(), yu.data()};
+  rtml_u8_softmax__ref(&p, ops_u);
+  for (size_t i = 0; i < x.size(); ++i) got[i] = static_cast<int8_t>(yu[i] - 128);
+  compare("softmax uint8", index, shape, want, got);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -357,8 +396,9 @@ int main(int argc, char** argv) {
     conv(i, true);
     elementwise(i, true);
     elementwise(i, false);
+    softmax(i);
   }
-  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv, depthwise conv, add and mul; %d failed\n", cases,
-              failures);
+  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv, depthwise conv, add, mul and softmax; %d failed\n",
+              cases, failures);
   return failures == 0 ? 0 : 1;
 }

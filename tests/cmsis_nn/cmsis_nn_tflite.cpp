@@ -10,12 +10,19 @@
 // index from the schema), NHWC as CMSIS-NN wants it; only the bounds-checked
 // byte reader (import/flatbuffer_reader.h) is shared with the importer.
 // Layers: CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, FULLY_CONNECTED,
-// RESHAPE. The walk stops at a SOFTMAX (rtml's int8 softmax is float
-// inside, docs/tflite.md) and compares its input, the logits.
+// RESHAPE, ADD (arm_elementwise_add_s8 with TFLite's multipliers: inputs
+// times 2^20 scaled by scale / (2 max(scales)), the sum by 2 max(scales) /
+// (2^20 output scale)) and SOFTMAX (arm_softmax_s8 with the multiplier,
+// left shift and diff_min of TFLite's prepare from beta * input scale; the
+// output must be TFLite's scale 1/256, zero point -128). The model's output
+// is compared, and the logits (the SOFTMAX's input) too.
 //
-// Usage: rtml_cmsis_nn_tflite MODELS_DIR (skipped, exit 77, when it is missing)
+// Usage: rtml_cmsis_nn_tflite MODELS_DIR [random inputs per model (default 5)]
+// (skipped, exit 77, when MODELS_DIR is missing)
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -111,19 +118,48 @@ class Walk {
     }
   }
 
-  // Runs the layers on `input` (NHWC int8) up to the first SOFTMAX; returns
-  // the index of the last tensor written.
-  int run(const std::vector<int8_t>& input, std::map<int, std::vector<int8_t>>& v) {
+  // Runs the layers on `input` (NHWC int8); returns the index of the last
+  // tensor written, and the SOFTMAX's input in *logits (-1: none).
+  int run(const std::vector<int8_t>& input, std::map<int, std::vector<int8_t>>& v, int* logits) {
     v[inputs[0]] = input;
     int last = inputs[0];
+    *logits = -1;
     for (const Op& op : ops) {
-      if (op.code == 25) break;  // SOFTMAX
       const Tensor& x = tensors[op.in[0]];
       const Tensor& y = tensors[op.out[0]];
       std::vector<int8_t> out(size_t(count(y)));
       const std::vector<int8_t>& in = v.at(op.in[0]);
       if (op.code == 22) {  // RESHAPE: the same bytes
         out = in;
+      } else if (op.code == 25) {  // SOFTMAX over the last axis
+        if (std::fabs(y.scale[0] * 256.0f - 1.0f) > 1e-3f || y.zp[0] != -128) {
+          std::printf("FAIL %s: the SOFTMAX's output is not TFLite's scale 1/256, zero point -128\n", buf_.file().c_str());
+          ++failures;
+          return -1;
+        }
+        const double beta = op.opts.scalar<float>(0, 1.f);
+        int32_t mult = 0, shift = 0, diff_min = 0;
+        if (!rtml_softmax_scaling(beta * x.scale[0], &mult, &shift, &diff_min)) {
+          std::printf("FAIL %s: no softmax scaling for input scale %g\n", buf_.file().c_str(), double(x.scale[0]));
+          ++failures;
+          return -1;
+        }
+        const int32_t row = x.shape.back();
+        arm_softmax_s8(in.data(), int32_t(in.size()) / row, row, mult, shift, diff_min, out.data());
+        *logits = op.in[0];
+      } else if (op.code == 0) {  // ADD of two int8 tensors of one shape
+        const Tensor& b = tensors[op.in[1]];
+        const std::vector<int8_t>& in_b = v.at(op.in[1]);
+        const int32_t left_shift = 20;
+        const double twice_max = 2.0 * std::max<double>(x.scale[0], b.scale[0]);
+        int32_t am = 0, as = 0, bm = 0, bs = 0, ym = 0, ys = 0;
+        rtml_quantize_multiplier(x.scale[0] / twice_max, &am, &as);
+        rtml_quantize_multiplier(b.scale[0] / twice_max, &bm, &bs);
+        rtml_quantize_multiplier(twice_max / ((1 << left_shift) * double(y.scale[0])), &ym, &ys);
+        const cmsis_nn_activation a = clamp(op.opts.scalar<int8_t>(0, 0), y);
+        check(arm_elementwise_add_s8(in.data(), in_b.data(), int32_t(-x.zp[0]), am, as, int32_t(-b.zp[0]), bm, bs, left_shift,
+                                     out.data(), int32_t(y.zp[0]), ym, ys, a.min, a.max, int32_t(out.size())),
+              "add");
       } else if (op.code == 1) {  // AVERAGE_POOL_2D
         const bool same = op.opts.scalar<int8_t>(0, 0) == 0;
         const int sw = op.opts.scalar<int32_t>(1, 1), sh = op.opts.scalar<int32_t>(2, 1);
@@ -233,8 +269,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
+  const uint32_t seeds = argc > 2 ? static_cast<uint32_t>(std::atoi(argv[2])) : 5u;
   int failures = 0, checked = 0;
-  for (const char* name : {"ad01_int8", "kws_ref_model"}) {
+  for (const char* name : {"ad01_int8", "kws_ref_model", "pretrainedResnet_quant"}) {
     const std::string path = dir + "/" + name + ".tflite";
     std::ifstream f(path, std::ios::binary);
     if (!f) {
@@ -246,20 +283,27 @@ int main(int argc, char** argv) {
       Walk walk(bytes, path);
       rtml::ir::Graph g = rtml::import::load_tflite(path);
       std::string compared;
-      for (uint32_t seed = 1; seed <= 5; ++seed) {
+      for (uint32_t seed = 1; seed <= seeds; ++seed) {
         std::mt19937 rng(seed);
         int64_t n = 1;
         for (int32_t d : walk.tensors[walk.inputs[0]].shape) n *= d;
         std::vector<int8_t> input(static_cast<size_t>(n));
         for (auto& e : input) e = int8_t(std::uniform_int_distribution<int>(-128, 127)(rng));
         std::map<int, std::vector<int8_t>> want;
-        const int last = walk.run(input, want);
+        int logits = -1;
+        const int last = walk.run(input, want, &logits);
         if (last < 0) return 1;
-        // rtml: the same tensor made a graph output, so the plan keeps it.
-        compared = walk.tensors[last].name;
+        // rtml: the compared tensors made graph outputs, so the plan keeps them.
+        std::vector<int> tensors{last};
+        if (logits >= 0) tensors.push_back(logits);
         rtml::ir::Graph gg = g;
-        const rtml::ir::TensorId id = gg.find(compared);
-        if (gg.outputs.back() != id) gg.outputs.push_back(id);
+        std::vector<size_t> slots;
+        for (int t : tensors) {
+          const rtml::ir::TensorId id = gg.find(walk.tensors[t].name);
+          const auto at = std::find(gg.outputs.begin(), gg.outputs.end(), id);
+          slots.push_back(size_t(at - gg.outputs.begin()));
+          if (at == gg.outputs.end()) gg.outputs.push_back(id);
+        }
         rtml::engine::Session s(rtml::plan::build_plan(gg));
         std::memcpy(s.input_data(0), input.data(), input.size());
         if (!s.run().ok()) {
@@ -267,19 +311,23 @@ int main(int argc, char** argv) {
           ++failures;
           continue;
         }
-        const auto* got = static_cast<const int8_t*>(s.output_data(s.num_outputs() - 1));
-        const std::vector<int8_t>& ref = want.at(last);
-        int differ = 0;
-        for (size_t i = 0; i < ref.size(); ++i) differ += got[i] != ref[i];
-        ++checked;
-        if (differ) {
-          ++failures;
-          std::printf("FAIL %s seed %u: '%s' differs from CMSIS-NN in %d of %zu values\n", name, seed,
-                      walk.tensors[last].name.c_str(), differ, ref.size());
+        compared.clear();
+        for (size_t k = 0; k < tensors.size(); ++k) {
+          const auto* got = static_cast<const int8_t*>(s.output_data(int(slots[k])));
+          const std::vector<int8_t>& ref = want.at(tensors[k]);
+          int differ = 0;
+          for (size_t i = 0; i < ref.size(); ++i) differ += got[i] != ref[i];
+          ++checked;
+          compared += (k ? "', '" : "") + walk.tensors[tensors[k]].name;
+          if (differ) {
+            ++failures;
+            std::printf("FAIL %s seed %u: '%s' differs from CMSIS-NN in %d of %zu values\n", name, seed,
+                        walk.tensors[tensors[k]].name.c_str(), differ, ref.size());
+          }
         }
       }
       failures += walk.failures;
-      std::printf("%s: '%s' compared on 5 random inputs\n", name, compared.c_str());
+      std::printf("%s: '%s' compared on %u random inputs\n", name, compared.c_str(), seeds);
     } catch (const std::exception& e) {
       std::printf("FAIL %s: %s\n", name, e.what());
       ++failures;

@@ -587,3 +587,69 @@ TEST(FuseQdq, GlobalAveragePoolUint8ByHand) {
   EXPECT_EQ(run(gb.g, std::vector<uint8_t>{130, 130, 130, 131, 120, 121, 122, 125}, 2, false),
             (std::vector<uint8_t>{102, 94}));
 }
+
+namespace {
+
+// DequantizeLinear (x_scale, zero point 7) -> Softmax (attrs) ->
+// QuantizeLinear (y_scale, y_zero_point), x of `shape` int8.
+ir::Graph softmax_graph(Shape shape, float xs, float ys, int yzp, std::map<std::string, ir::Attribute> attrs = {}) {
+  GraphBuilder gb;
+  const ir::TensorId in = gb.input("x", std::move(shape));
+  gb.g.tensors[in].dtype = DType::I8;
+  const ir::TensorId xf = gb.node("DequantizeLinear", {in, scalar(gb, "xs", xs), zero_point<int8_t>(gb, "xzp", 7)});
+  gb.g.outputs = {gb.node("QuantizeLinear", {gb.node("Softmax", {xf}, std::move(attrs)), scalar(gb, "ys", ys),
+                                             zero_point<int8_t>(gb, "yzp", yzp)})};
+  return gb.g;
+}
+
+}  // namespace
+
+TEST(FuseQdq, SoftmaxIsTFLitesIntegerSoftmax) {
+  // Into scale 1/256, zero point -128 (what TFLite requires): one int8 step.
+  // By hand at x_scale 1/16: a row of 4 equal values gives 1/4 -> 64 - 128
+  // = -64; {0, -1} (x - max) gives 0.7311 -> 187 - 128 = 59 and 0.2689 ->
+  // 69 - 128 = -59, whatever the zero point.
+  plan::Plan p;
+  const ir::Graph g = softmax_graph({2, 4}, 1.0f / 16, 1.0f / 256, -128);
+  const std::vector<int8_t> x{5, 5, 5, 5, 30, 14, -128, -128};
+  const std::vector<int8_t> y = run(g, x, 8, true, &p);
+  ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+  EXPECT_EQ(p.steps[0].step.kernel, "rtml_s8_softmax__ref");
+  EXPECT_EQ(std::vector<int8_t>(y.begin(), y.begin() + 4), std::vector<int8_t>(4, -64));
+  EXPECT_EQ(y[4], 59);
+  EXPECT_EQ(y[5], -59);
+  // Random rows at another scale: within one unit of the float path.
+  const ir::Graph g2 = softmax_graph({3, 10}, 0.2f, 1.0f / 256, -128, {{"axis", attr_int(-1)}});
+  const std::vector<int8_t> x2 = random_values<int8_t>(30, -128, 127, 21);
+  expect_within_one(run(g2, x2, 30), run(g2, x2, 30, false));
+}
+
+TEST(FuseQdq, SoftmaxBeforeOpset13NormalizesTheFlattenedRows) {
+  // Opset 11, axis 1 of [2, 2, 3]: rows of 6 values. One row of six equal
+  // values: round(256 / 6) = 43 -> -85; the other within one of the float path.
+  ir::Graph g = softmax_graph({2, 2, 3}, 0.1f, 1.0f / 256, -128, {{"axis", attr_int(1)}});
+  g.opset = 11;
+  std::vector<int8_t> x = random_values<int8_t>(12, -128, 127, 23);
+  std::fill(x.begin(), x.begin() + 6, int8_t{-20});
+  plan::Plan p;
+  const std::vector<int8_t> y = run(g, x, 12, true, &p);
+  ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+  EXPECT_EQ(std::vector<int8_t>(y.begin(), y.begin() + 6), std::vector<int8_t>(6, -85));
+  expect_within_one(y, run(g, x, 12, false));
+}
+
+TEST(FuseQdq, SoftmaxStaysFloatWithOtherOutputParamsOrAxis) {
+  const std::vector<int8_t> x = random_values<int8_t>(8, -128, 127, 22);
+  for (const ir::Graph& g : {softmax_graph({2, 4}, 0.1f, 1.0f / 128, -128), softmax_graph({2, 4}, 0.1f, 1.0f / 256, 0),
+                             softmax_graph({2, 4}, 0.1f, 1.0f / 256, -128, {{"axis", attr_int(0)}})}) {
+    plan::Plan p;
+    const std::vector<int8_t> y = run(g, x, 8, true, &p);
+    ASSERT_EQ(p.steps.size(), 3u) << report_of(p, "fuse_qdq").summary;
+    EXPECT_EQ(p.steps[1].op_type, "Softmax");
+    const std::string summary = report_of(p, "fuse_qdq").summary;
+    EXPECT_NE(summary.find("left in float: n1 ("), std::string::npos) << summary;
+    EXPECT_TRUE(summary.find("scale 1/256") != std::string::npos || summary.find("not the last axis") != std::string::npos)
+        << summary;
+    EXPECT_EQ(y, run(g, x, 8, false));
+  }
+}

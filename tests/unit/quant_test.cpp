@@ -82,6 +82,29 @@ TEST(Requantize, QuantizeMultiplierEdgeCases) {
   EXPECT_EQ(s, 0);
 }
 
+TEST(Requantize, SoftmaxScalingAsTFLitesPrepare) {
+  // beta * input_scale * 2^26 (Q5.26) as a multiplier above one, and
+  // diff_min = -floor(31 * 2^26 / 2^left_shift).
+  int32_t m = 0, s = 0, diff_min = 0;
+  ASSERT_TRUE(rtml_softmax_scaling(1.0 / 16, &m, &s, &diff_min));  // 2^22 = 0.5 * 2^23
+  EXPECT_EQ(m, 1 << 30);
+  EXPECT_EQ(s, 23);
+  EXPECT_EQ(diff_min, -248);  // 31 * 8
+  ASSERT_TRUE(rtml_softmax_scaling(1.0, &m, &s, &diff_min));  // 2^26 = 0.5 * 2^27
+  EXPECT_EQ(m, 1 << 30);
+  EXPECT_EQ(s, 27);
+  EXPECT_EQ(diff_min, -15);  // floor(15.5)
+  ASSERT_TRUE(rtml_softmax_scaling(0.1, &m, &s, &diff_min));  // 6710886.4 = 0.8 * 2^23
+  EXPECT_EQ(m, 1717986918);                                    // round(0.8 * 2^31)
+  EXPECT_EQ(s, 23);
+  ASSERT_TRUE(rtml_softmax_scaling(100.0, &m, &s, &diff_min));  // capped at 2^31 - 1
+  EXPECT_EQ(m, INT32_MAX);
+  EXPECT_EQ(s, 31);
+  EXPECT_EQ(diff_min, 0);  // only the row's maxima count
+  EXPECT_FALSE(rtml_softmax_scaling(1e-9, &m, &s, &diff_min));  // 0.067 * 2^0: not above one
+  EXPECT_FALSE(rtml_softmax_scaling(std::nan(""), &m, &s, &diff_min));
+}
+
 // ---- kernels, called through the table's calling convention -------------------
 
 TEST(QuantKernels, FullyConnectedWorkedExample) {
@@ -204,6 +227,38 @@ TEST(QuantKernels, QuantizePerAxisUsesEachChannelsScaleAndZeroPoint) {
   ASSERT_EQ(rtml_s8_dequantize__ref(&p, dops), 0);
   const float expected_back[4] = {2.0f, 2.0f, 1.5f, -2.0f};
   for (int i = 0; i < 4; ++i) EXPECT_EQ(back[i], expected_back[i]) << "element " << i;
+}
+
+// Softmax rows through rtml_<t>_softmax__ref with the multiplier of
+// rtml_softmax_scaling(input_scale); the output's scale is 1/256.
+template <class T>
+std::vector<T> softmax_rows(const std::vector<T>& x, int64_t row_size, double input_scale, rtml_kernel_fn fn) {
+  rtml_qsoftmax_params p{};
+  p.rows = static_cast<int64_t>(x.size()) / row_size;
+  p.row_size = row_size;
+  EXPECT_TRUE(rtml_softmax_scaling(input_scale, &p.input_multiplier, &p.input_left_shift, &p.diff_min));
+  p.out_slot = 1;
+  std::vector<T> y(x.size());
+  void* ops[2] = {const_cast<T*>(x.data()), y.data()};
+  EXPECT_EQ(fn(&p, ops), 0);
+  return y;
+}
+
+TEST(QuantKernels, SoftmaxByHand) {
+  // n equal values: 1/n each, 256/n rounded, minus 128 (n = 1: 256, clamped).
+  for (const auto& [n, want] : {std::pair<int, int>{1, 127}, {2, 0}, {3, -43}, {4, -64}, {10, -102}}) {
+    SCOPED_TRACE(n);
+    const std::vector<int8_t> y = softmax_rows(std::vector<int8_t>(2 * n, 37), n, 1.0 / 16, rtml_s8_softmax__ref);
+    for (int8_t v : y) EXPECT_EQ(v, want);
+  }
+  // {0, -1} at scale 1/16: 1 / (1 + e^-1) = 0.7311 -> 187.2 -> 187 - 128 = 59,
+  // 0.2689 -> 68.8 -> 69 - 128 = -59.
+  EXPECT_EQ(softmax_rows(std::vector<int8_t>{20, 4}, 2, 1.0 / 16, rtml_s8_softmax__ref), (std::vector<int8_t>{59, -59}));
+  // Scale 1: diff_min -15, so 127 - (-128) = 255 below it: 0 -> -128; the max alone 127.
+  EXPECT_EQ(softmax_rows(std::vector<int8_t>{-128, 127}, 2, 1.0, rtml_s8_softmax__ref), (std::vector<int8_t>{-128, 127}));
+  // uint8: the same without the -128.
+  EXPECT_EQ(softmax_rows(std::vector<uint8_t>{200, 200, 200, 200, 50, 34}, 2, 1.0 / 16, rtml_u8_softmax__ref),
+            (std::vector<uint8_t>{128, 128, 128, 128, 187, 69}));
 }
 
 // ---- the ops through the engine ------------------------------------------------

@@ -25,7 +25,9 @@
 // scale and zero point run on the int8 data itself; Sigmoid and Tanh between
 // any scales as a lookup in a table of 256 outputs made at prepare;
 // ReduceMean (over a block of contiguous axes) and GlobalAveragePool between
-// any scales as an rtml.fused QLinearReduceMean (TFLite's int8 MEAN).
+// any scales as an rtml.fused QLinearReduceMean (TFLite's int8 MEAN);
+// Softmax over the last axis, into scale 1/256 and the lowest zero point, as
+// an rtml.fused QLinearSoftmax (TFLite's integer softmax).
 //
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
@@ -414,8 +416,23 @@ bool is_lookup(const ir::Node& op) { return op.op_type == "Sigmoid" || op.op_typ
 // ReduceMean and GlobalAveragePool become an int8 mean (any scales).
 bool is_mean(const ir::Node& op) { return op.op_type == "ReduceMean" || op.op_type == "GlobalAveragePool"; }
 
+// Softmax becomes TFLite's integer softmax (output scale 1/256 and zero
+// point the type's lowest, as TFLite requires; else it stays float).
+bool is_softmax(const ir::Node& op) { return op.op_type == "Softmax"; }
+
 // Ops that requantize (alone between a DequantizeLinear and a QuantizeLinear).
-bool is_requantizing(const ir::Node& op) { return is_lookup(op) || is_mean(op); }
+bool is_requantizing(const ir::Node& op) { return is_lookup(op) || is_mean(op) || is_softmax(op); }
+
+// The first axis of a Softmax's rows when they are contiguous (the last axis
+// at opset >= 13; opset < 13 flattens at its axis): QLinearSoftmax's axis.
+std::optional<int> softmax_rows_axis(const PlanState& s, const ir::Node& op, int rank) {
+  const bool legacy = s.graph.opset < 13;
+  int64_t axis = legacy ? 1 : -1;
+  if (auto it = op.attrs.find("axis"); it != op.attrs.end()) axis = it->second.i;
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank || (!legacy && axis != rank - 1)) return std::nullopt;
+  return static_cast<int>(axis);
+}
 
 // The axes a ReduceMean (attribute, or a constant input 1 at opset 18) or a
 // GlobalAveragePool (the spatial ones) averages over; nullopt when not known
@@ -448,9 +465,11 @@ bool same_quantization(const PlanState& s, const QuantizeOp& a, const QuantizeOp
 // the first op reads the int8 tensor, the last writes the QuantizeLinear's
 // output, each is prepared again. A Sigmoid / Tanh (alone) becomes an
 // rtml.fused QLinearSigmoid / QLinearTanh (a table lookup), a ReduceMean or
-// GlobalAveragePool (alone) a QLinearReduceMean. Returns the ops
-// it moved to int8 (empty: the nodes as they were).
-std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
+// GlobalAveragePool (alone) a QLinearReduceMean, a Softmax a QLinearSoftmax
+// (when its prepare takes the output's scale). Returns the ops
+// it moved to int8 (empty: the nodes as they were; for a Softmax *why then
+// says why it stays float).
+std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i, std::string* why_float) {
   const ir::Node& first = s.graph.nodes[s.steps[i].node];
   if (first.inputs.empty() || first.inputs[0] == kNoTensor || first.outputs.size() != 1 ||
       l.producer_step[first.inputs[0]] < 0)
@@ -479,6 +498,11 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
     return {};
   const auto axes = is_mean(first) ? mean_axes(s, first, s.info[x->data].rank()) : std::nullopt;
   if (is_mean(first) && !axes) return {};
+  const auto rows_axis = is_softmax(first) ? softmax_rows_axis(s, first, s.info[x->data].rank()) : std::nullopt;
+  if (is_softmax(first) && !rows_axis) {
+    *why_float = "its rows are not the last axis";
+    return {};
+  }
 
   std::vector<ir::Node> saved;
   for (int j : chain) saved.push_back(s.graph.nodes[s.steps[j].node]);
@@ -495,6 +519,7 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
         const bool keepdims = op.op_type == "GlobalAveragePool" || !op.attrs.count("keepdims") || op.attrs.at("keepdims").i;
         op.attrs = {{"axes", a}, {"keepdims", int_attr(keepdims)}};
       }
+      if (is_softmax(op)) op.attrs = {{"axis", int_attr(*rows_axis)}};
       op.domain = ops::kFusedDomain;
       op.op_type = is_mean(op) ? "QLinearReduceMean" : "QLinear" + op.op_type;
       op.inputs = {x->data, x->scale, zero_point_operand(s, *x, t, op.name + ":x_zero_point"), y->scale,
@@ -506,7 +531,8 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i) {
   try {
     for (size_t k = 0; k < chain.size(); ++k)
       if (!prepare_node(s, s.steps[chain[k]].node, prepared[k])) throw Error("internal error: the step folded");
-  } catch (const Error&) {  // an op does not take int8 here: all as they were (their float types again)
+  } catch (const Error& e) {  // an op does not take int8 here: all as they were (their float types again)
+    if (is_softmax(saved.front())) *why_float = e.what();  // (first is already the QLinear node)
     for (size_t k = 0; k < chain.size(); ++k) {
       s.graph.nodes[s.steps[chain[k]].node] = saved[k];
       PreparedStep again;
@@ -549,7 +575,10 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     const ir::Node& op = s.graph.nodes[step.node];
     if (!step.keep || !op.domain.empty()) continue;
     if (is_pass_through(op) || is_requantizing(op)) {
-      for (std::string& m : fuse_unary(s, l, i)) moved.push_back(std::move(m));
+      std::string why;
+      const std::string name = op.name;
+      for (std::string& m : fuse_unary(s, l, i, &why)) moved.push_back(std::move(m));
+      if (!why.empty()) left.push_back(name + " (" + why + ")");
       continue;
     }
     if (!(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
@@ -592,7 +621,8 @@ void fuse_qdq(PlanState& s, PassReport& report) {
     fused.push_back(saved.name + " (" + op_type + (g->act_step >= 0 ? "+" + s.steps[g->act_step].op_type : "") + ")");
   }
   if (fused.empty() && left.empty() && moved.empty()) {
-    report.summary = "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/data movement -> QuantizeLinear group";
+    report.summary =
+        "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/softmax/data movement -> QuantizeLinear group";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
