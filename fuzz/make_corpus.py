@@ -5,7 +5,7 @@
                   --zoo DIR, e.g. build/zoo-all) and the ONNX node tests of
                   libonnx-testdata whose model is at most 180 bytes
   fuzz_tflite     .tflite files of one to three operators each, written here
-                  (write_tflite: a minimal FlatBuffers writer), float and int8
+                  (tests/tflite/tflite_writer.py: a minimal FlatBuffers writer), float and int8
   fuzz_tensor_pb  input_0.pb files of those node tests, the three smallest of
                   each element type
   fuzz_npy        arrays of every dtype rtml reads, in .npy versions 1 and 2
@@ -25,10 +25,13 @@ import io
 import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
 import onnx
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tflite"))
+from tflite_writer import tflite_model  # noqa: E402
 
 NODE_TESTS = "/usr/share/libonnx-testdata/data/node"
 
@@ -100,75 +103,6 @@ def write_model_corpora(zoo, out, targets):
         for _, pb in sorted(files)[:3]:
             if "fuzz_tensor_pb" in targets:
                 put(os.path.join(out, "fuzz_tensor_pb"), read(pb))
-
-
-def write_tflite(model):
-    """A .tflite file: FlatBuffers laid out parents first (every offset points
-    forward), each table after its vtable. `model` is a tree of ("table",
-    {field index: value}), ("vec", numpy array), ("str", text),
-    ("tables", [tables]); a table's scalars are numpy scalars."""
-    out = bytearray(b"\0\0\0\0TFL3")
-
-    def align(n):
-        out.extend(b"\0" * (-len(out) % n))
-
-    def write(obj):
-        align(8)
-        kind, value = obj
-        at = len(out)
-        if kind in ("vec", "str"):
-            data = value.encode() + b"\0" if kind == "str" else np.ascontiguousarray(value).tobytes()
-            out.extend(struct.pack("<I", len(value)) + data)
-        elif kind == "tables":
-            out.extend(struct.pack("<I", len(value)) + b"\0" * 4 * len(value))
-            for i, t in enumerate(value):
-                slot = at + 4 + 4 * i
-                struct.pack_into("<I", out, slot, write(t) - slot)
-        else:
-            fields = sorted(value.items())
-            slots = max([i for i, _ in fields], default=-1) + 1
-            vt = at
-            out.extend(struct.pack("<HH", 4 + 2 * slots, 8 + 8 * len(fields)) + b"\0" * 2 * slots)
-            align(8)
-            at = len(out)
-            out.extend(struct.pack("<i", at - vt) + b"\0" * (4 + 8 * len(fields)))
-            refs = []
-            for k, (index, v) in enumerate(fields):
-                struct.pack_into("<H", out, vt + 4 + 2 * index, 8 + 8 * k)
-                if isinstance(v, tuple):
-                    refs.append((at + 8 + 8 * k, v))
-                else:
-                    out[at + 8 + 8 * k:at + 8 + 8 * k + v.nbytes] = v.tobytes()
-            for slot, child in refs:
-                struct.pack_into("<I", out, slot, write(child) - slot)
-        return at
-
-    struct.pack_into("<I", out, 0, write(model))
-    return bytes(out)
-
-
-def tflite_model(codes, tensors, ops, buffers, inputs, outputs):
-    """codes: builtin codes; tensors: (name, shape, type, buffer, scales, zero points);
-    ops: (opcode index, inputs, outputs, options type, {field: value} or None)."""
-    i32, u8, i8, u32 = np.int32, np.uint8, np.int8, np.uint32
-    code_tables = [("table", {0: i8(min(c, 127)), 3: i32(c)}) for c in codes]
-    tensor_tables = []
-    for name, shape, ttype, buf, scale, zp in tensors:
-        f = {0: ("vec", np.array(shape, i32)), 1: i8(ttype), 2: u32(buf), 3: ("str", name)}
-        if scale:
-            f[4] = ("table", {2: ("vec", np.array(scale, np.float32)), 3: ("vec", np.array(zp, np.int64))})
-        tensor_tables.append(("table", f))
-    op_tables = []
-    for code, ins, outs, opt_type, opts in ops:
-        f = {0: u32(code), 1: ("vec", np.array(ins, i32)), 2: ("vec", np.array(outs, i32))}
-        if opts is not None:
-            f[3], f[4] = u8(opt_type), ("table", opts)
-        op_tables.append(("table", f))
-    buffer_tables = [("table", {})] + [("table", {0: ("vec", np.frombuffer(b, u8))}) for b in buffers]
-    subgraph = ("table", {0: ("tables", tensor_tables), 1: ("vec", np.array(inputs, i32)),
-                          2: ("vec", np.array(outputs, i32)), 3: ("tables", op_tables)})
-    return write_tflite(("table", {0: u32(3), 1: ("tables", code_tables), 2: ("tables", [subgraph]),
-                                   4: ("tables", buffer_tables)}))
 
 
 def write_tflite_corpus(out):

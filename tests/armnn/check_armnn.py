@@ -16,8 +16,8 @@
   table.
 
 usage: check_armnn.py RTML MLPERF_TINY_DIR
-Exit 77 (skipped) when rtml has no armnn plugin, or pyarmnn, flatbuffers or
-the MLPerf Tiny models are missing.
+Exit 77 (skipped) when rtml has no armnn plugin, or pyarmnn or the MLPerf
+Tiny models are missing.
 """
 import json
 import os
@@ -36,7 +36,6 @@ def skip(why):
 
 try:
     import numpy as np
-    import flatbuffers
     import onnx
     from onnx import TensorProto, helper
 except ImportError as e:
@@ -50,6 +49,8 @@ try:
         import pyarmnn as ann  # (which prints the parsers it lacks)
 except ImportError:
     skip("python3-pyarmnn is missing")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tflite"))
+from tflite_writer import tflite_model  # noqa: E402
 MODELS = {name: os.path.join(MLPERF, name + ".tflite")
           for name in ("ad01_fp32", "pretrainedResnet_quant", "kws_ref_model_float32")}
 if not all(os.path.exists(p) for p in MODELS.values()):
@@ -75,58 +76,17 @@ def rows(report_path):
     return {(x["model"], x["backend"]): x for x in r["runs"]}, r.get("not_covered") or []
 
 
-# --- a .tflite written by hand with the flatbuffers builder (schema: TensorFlow Lite's schema.fbs) -----
 def tflite_fully_connected(path, w, b):
     """y[1,N] = relu(x[1,K] @ w^T + b): TensorFlow Lite's FULLY_CONNECTED (weights [N,K]) with a fused
-    ReLU, float32; tensors x (0), w (1), b (2), y (3). Field slots as numbered in schema.fbs."""
-    fb = flatbuffers.Builder(1024)
-
-    def vector(values, kind):
-        size, prepend = {"int32": (4, fb.PrependInt32), "uint8": (1, fb.PrependUint8),
-                         "offset": (4, fb.PrependUOffsetTRelative)}[kind]
-        fb.StartVector(size, len(values), 16 if kind == "uint8" else size)  # buffer data: force_align 16
-        for v in reversed(values):
-            prepend(v)
-        return fb.EndVector()
-
-    def table(*fields):
-        """fields: (slot, kind, value); every field is written, defaults too."""
-        fb.StartObject(max((slot for slot, _, _ in fields), default=-1) + 1)
-        for slot, kind, value in fields:
-            prepend = {"offset": fb.PrependUOffsetTRelativeSlot, "int32": fb.PrependInt32Slot,
-                       "uint32": fb.PrependUint32Slot, "int8": fb.PrependInt8Slot, "uint8": fb.PrependUint8Slot}[kind]
-            prepend(slot, value, value + 1 if kind != "offset" else 0)  # the builder drops value == default
-        return fb.EndObject()
-
+    ReLU, float32; tensors x (0), w (1), b (2), y (3), written with tests/tflite/tflite_writer.py."""
     n, k = w.shape
-    # Buffer {data 0}: buffer 0 is the empty one TensorFlow Lite reserves; 1 the weights, 2 the bias.
-    datas = [vector(list(a.astype("<f4").tobytes()), "uint8") for a in (w, b)]
-    buffers = [table()] + [table((0, "offset", d)) for d in datas]
-    # Tensor {shape 0, type 1 (FLOAT32 = 0), buffer 2, name 3}.
-    tensors = []
-    for name, shape, buf in (("x", [1, k], 0), ("w", [n, k], 1), ("b", [n], 2), ("y", [1, n], 0)):
-        s, nm = vector(shape, "int32"), fb.CreateString(name)
-        tensors.append(table((0, "offset", s), (1, "int8", 0), (2, "uint32", buf), (3, "offset", nm)))
-    # FullyConnectedOptions {fused_activation_function 0 (RELU = 1)}.
-    options = table((0, "int8", 1))
-    # Operator {opcode_index 0, inputs 1, outputs 2, builtin_options_type 3 (FullyConnectedOptions = 8),
-    # builtin_options 4}.
-    ins, outs = vector([0, 1, 2], "int32"), vector([3], "int32")
-    op = table((0, "uint32", 0), (1, "offset", ins), (2, "offset", outs), (3, "uint8", 8), (4, "offset", options))
-    # SubGraph {tensors 0, inputs 1, outputs 2, operators 3, name 4}.
-    parts = (vector(tensors, "offset"), vector([0], "int32"), vector([3], "int32"), vector([op], "offset"),
-             fb.CreateString("main"))
-    subgraph = table(*[(slot, "offset", v) for slot, v in enumerate(parts)])
-    # OperatorCode {deprecated_builtin_code 0 (a byte, what older readers such as Arm NN 20.08 read),
-    # version 2, builtin_code 3}: FULLY_CONNECTED = 9.
-    opcode = table((0, "int8", 9), (2, "int32", 1), (3, "int32", 9))
-    # Model {version 0 (3), operator_codes 1, subgraphs 2, description 3, buffers 4}.
-    parts = (vector([opcode], "offset"), vector([subgraph], "offset"),
-             fb.CreateString("rtml test: one fully connected layer"), vector(buffers, "offset"))
-    model = table((0, "uint32", 3), *[(slot + 1, "offset", v) for slot, v in enumerate(parts)])
-    fb.Finish(model, file_identifier=b"TFL3")
+    f32 = lambda name, shape, buf: (name, shape, 0, buf, [], [])  # TensorType FLOAT32 = 0
+    # FULLY_CONNECTED = 9; options FullyConnectedOptions (8) {fused_activation_function 0: RELU = 1}.
+    model = tflite_model([9], [f32("x", [1, k], 0), f32("w", [n, k], 1), f32("b", [n], 2), f32("y", [1, n], 0)],
+                         [(0, [0, 1, 2], [3], 8, {0: np.int8(1)})],
+                         [w.astype("<f4").tobytes(), b.astype("<f4").tobytes()], [0], [3])
     with open(path, "wb") as f:
-        f.write(fb.Output())
+        f.write(model)
 
 
 def write_set(folder, inputs, expected):

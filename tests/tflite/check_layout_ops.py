@@ -3,7 +3,7 @@
 graph), checked against numpy evaluating the same ops in NHWC.
 
 usage: check_layout_ops.py RTML
-Small .tflite files are written with fuzz/make_corpus.py's FlatBuffers writer:
+Small .tflite files are written with tflite_writer.py (the tests' FlatBuffers writer):
 ADD of a broadcast constant with a fused RELU, MUL, CONCATENATION on the
 channel axis, PAD, MEAN without keep_dims, TRANSPOSE of a 2-D result; a 4-D
 TRANSPOSE, CONCATENATION on H, MEAN with keep_dims, SOFTMAX on a 4-D tensor
@@ -18,8 +18,8 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fuzz"))
-from make_corpus import tflite_model  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tflite_writer import tflite_model  # noqa: E402
 
 rtml = sys.argv[1]
 rng = np.random.default_rng(7)
