@@ -22,7 +22,6 @@ host_pkgs=(
   libtorch-dev                        # the bench's `torch` backend (LibTorch)
   libxnnpack-dev libpthreadpool-dev   # the bench's `xnnpack` backend (xnnpack.h includes pthreadpool.h)
   libarmnn-dev libarmnntfliteparser-dev libarmnn-cpuref-backend22   # the bench's `armnn` backend (.tflite)
-  python3-pyarmnn python3-flatbuffers # its test: Arm NN from Python as the oracle, a hand-made .tflite
   libopenblas0-pthread                # an optimised BLAS for LibTorch (Debian's alternatives switch to it)
   libsqlite3-dev                      # the results database
   nlohmann-json3-dev                  # JSON reports
