@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""Cross-check of rtml's two int8 importers: the zoo's digits_mlp_int8 (a QDQ
-ONNX file written by `rtml quantize`: QuantizeLinear on the input, then Gemm
-layers with per-channel int8 weights and int32 biases, Relu, QuantizeLinear
-after each) and the TFLite model of the same network, written here from the
-ONNX file's own integers: QUANTIZE (float in, int8), one FULLY_CONNECTED per
-Gemm (int8 weights with the same per-channel scales, int32 bias of scale
-input scale x weight scale, a fused RELU where the Gemm is followed by one),
-DEQUANTIZE out, every scale and zero point copied from the initializers.
+"""Cross-check of rtml's two int8 importers: digits_mlp_int8, the zoo's
+digits_mlp quantized here by `rtml quantize` as `rtml zoo` does (a QDQ ONNX
+file: QuantizeLinear on the input, then Gemm layers with per-channel int8
+weights and int32 biases, Relu, QuantizeLinear after each), and the TFLite
+model of the same network, written here from the ONNX file's own integers:
+QUANTIZE (float in, int8), one FULLY_CONNECTED per Gemm (the same int8
+weights and per-channel scales, the int32 bias of scale input scale x weight
+scale, a fused RELU where the Gemm is followed by one), DEQUANTIZE out, every
+scale and zero point copied from the initializers.
 
-- `rtml run` on both files, on 100 held-out sets of digits_mlp_int8: the
+- `rtml run` on both files, on 100 held-out sets of digits_mlp: the
   outputs must be bit-identical (both are the same int8 values dequantized
   with the same scale and zero point, so equal floats mean equal int8);
 - the same for `rtml quantize --per-tensor` of the float digits_mlp;
@@ -16,12 +17,12 @@ DEQUANTIZE out, every scale and zero point copied from the initializers.
   a child process), an implementation that shares nothing with rtml: within
   2 int8 units of rtml's output (Arm NN requantizes through float, TFLite in
   fixed point). Arm NN 20.08 aborts on per-channel FULLY_CONNECTED weights,
-  so for the zoo's file this is reported, and asserted for the per-tensor
+  so for the per-channel file this is reported, and asserted for the per-tensor
   one. Without pyarmnn that part is skipped with a message.
 
 usage: check_onnx_crosscheck.py RTML ZOO_DIR
 ZOO_DIR is the tests' generated zoo (build/zoo-all). Exit 77 (skipped) when
-numpy, onnx or the zoo's digits_mlp or digits_mlp_int8 is missing.
+numpy, onnx or the zoo's digits_mlp is missing.
 """
 import contextlib
 import io
@@ -237,20 +238,21 @@ if sys.argv[1] == "--armnn":
     armnn_main(*sys.argv[2:5])
     sys.exit(0)
 RTML, ZOO = sys.argv[1], sys.argv[2]
-for name in ("digits_mlp", "digits_mlp_int8"):
-    if not os.path.exists(os.path.join(ZOO, name, "model.onnx")):
-        skip(f"{ZOO}/{name}/model.onnx is missing (the zoo_all target generates it)")
-xs = load_sets(os.path.join(ZOO, "digits_mlp_int8"))[:SETS]
-check(len(xs) == SETS, f"{ZOO}/digits_mlp_int8: only {len(xs)} test sets")
+FLOAT = os.path.join(ZOO, "digits_mlp", "model.onnx")
+if not os.path.exists(FLOAT):
+    skip(f"{FLOAT} is missing (the zoo_all target generates it)")
+xs = load_sets(os.path.dirname(FLOAT))[:SETS]
+check(len(xs) == SETS, f"{ZOO}/digits_mlp: only {len(xs)} test sets")
 with tempfile.TemporaryDirectory() as tmp:
-    # 1. The zoo's file: per-channel weights, which Arm NN 20.08's FULLY_CONNECTED does not take.
-    cross_check("digits_mlp_int8", os.path.join(ZOO, "digits_mlp_int8", "model.onnx"), xs, tmp, False)
-    # 2. `rtml quantize --per-tensor` of the float digits_mlp on its own calibration sets: all three agree.
-    per_tensor = os.path.join(tmp, "digits_mlp_int8_per_tensor.onnx")
-    p = subprocess.run([RTML, "quantize", os.path.join(ZOO, "digits_mlp", "model.onnx"), "--per-tensor",
-                        "--out", per_tensor, "--no-accuracy"], capture_output=True, text=True)
-    if check(p.returncode == 0, f"rtml quantize --per-tensor: exit {p.returncode}: {p.stderr[-400:]}"):
-        cross_check("digits_mlp_int8_per_tensor", per_tensor, xs, tmp, True)
+    # rtml quantize as `rtml zoo` runs it for digits_mlp_int8 (calibrated on the test sets beside the model):
+    # per-channel weights, which Arm NN 20.08's FULLY_CONNECTED does not take; then --per-tensor, which it does.
+    for label, flags, armnn_must_run in (("digits_mlp_int8", [], False),
+                                         ("digits_mlp_int8_per_tensor", ["--per-tensor"], True)):
+        out = os.path.join(tmp, label + ".onnx")
+        p = subprocess.run([RTML, "quantize", FLOAT, "--out", out, "--no-accuracy", *flags],
+                           capture_output=True, text=True)
+        if check(p.returncode == 0, f"rtml quantize {' '.join(flags)}: exit {p.returncode}: {p.stderr[-400:]}"):
+            cross_check(label, out, xs, tmp, armnn_must_run)
 
 if failures:
     print(f"{len(failures)} check(s) failed")
