@@ -4,8 +4,9 @@
   fuzz_onnx       the smallest model of each zoo family (a generated zoo:
                   --zoo DIR, e.g. build/zoo-all) and the ONNX node tests of
                   libonnx-testdata whose model is at most 180 bytes
-  fuzz_tflite     .tflite files of one to three operators each, written here
-                  (tests/tflite/tflite_writer.py: a minimal FlatBuffers writer), float and int8
+  fuzz_tflite     .tflite files of one to three operators each, float and
+                  int8, written with tests/tflite/tflite_writer.py (a minimal
+                  FlatBuffers writer the tests share)
   fuzz_tensor_pb  input_0.pb files of those node tests, the three smallest of
                   each element type
   fuzz_npy        arrays of every dtype rtml reads, in .npy versions 1 and 2
