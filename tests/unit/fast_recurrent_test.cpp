@@ -4,7 +4,9 @@
 // rows, both directions, sequence lengths 1 and several, per-row lengths,
 // with and without initial state, LSTM peepholes and input_forget, GRU
 // linear_before_reset 0 and 1, clip, non-default activations; on every SIMD
-// target this CPU supports. And through the engine: RNN / GRU / LSTM nodes
+// target this CPU supports. The small-hidden kernels (H = 8, 16, 32, batch 1)
+// the same way, over 128 steps too, and one step per call with the state
+// carried from call to call. And through the engine: RNN / GRU / LSTM nodes
 // with constant weights take the packed kernel and agree with the same nodes
 // whose weights are graph inputs (the reference kernel); and the ONNX backend
 // test cases of the three ops (whose weights are graph inputs, so the
@@ -57,6 +59,7 @@ struct Case {
   bool odd_activations = false;
   bool small = false;  // expects the small-hidden kernel (small_recurrent_hidden)
   float tol = 2e-5f;
+  float weight_scale = 1.0f;  // W, R, B uniform in [-scale, scale]
 };
 
 std::string describe(const Case& c) {
@@ -112,9 +115,9 @@ void check_case(const Case& c, std::mt19937& rng) {
   const int64_t H = c.hidden, I = c.input, N = c.batch, S = c.seq, D = c.dirs;
   // Larger weights than 1/sqrt(H) so that gates saturate and clip bites.
   const std::vector<float> X = random_floats(static_cast<size_t>(S * N * I), rng, 2.0f);
-  const std::vector<float> W = random_floats(static_cast<size_t>(D * G * H * I), rng);
-  const std::vector<float> R = random_floats(static_cast<size_t>(D * G * H * H), rng);
-  const std::vector<float> B = random_floats(static_cast<size_t>(D * 2 * G * H), rng);
+  const std::vector<float> W = random_floats(static_cast<size_t>(D * G * H * I), rng, c.weight_scale);
+  const std::vector<float> R = random_floats(static_cast<size_t>(D * G * H * H), rng, c.weight_scale);
+  const std::vector<float> B = random_floats(static_cast<size_t>(D * 2 * G * H), rng, c.weight_scale);
   const std::vector<float> P = random_floats(static_cast<size_t>(D * 3 * H), rng);
   const std::vector<float> h0 = random_floats(static_cast<size_t>(D * N * H), rng);
   const std::vector<float> c0 = random_floats(static_cast<size_t>(D * N * H), rng);
@@ -212,6 +215,10 @@ TEST(FastRecurrent, MatchesReferenceOnEveryTarget) {
 // linear_before_reset, LSTM): sequence lengths 1 and 128, with and without
 // initial state and bias, forward, reverse and bidirectional, both layouts,
 // clip, a sequence_lens shorter than the block; returns the number of cases.
+// The weights are in PyTorch's initial range, 1/sqrt(H): with weights up to 1
+// a 128-step GRU of hidden 32 grows float32 rounding to 5e-6 on NEON, too
+// near 1e-5 (the short sequences of SmallHiddenCarriesStateAcrossCalls use
+// weights up to 1, saturating the gates).
 int check_small_cases() {
   std::mt19937 rng(77);
   int cases = 0;
@@ -227,6 +234,7 @@ int check_small_cases() {
           c.lbr = true;
           c.small = true;
           c.tol = 1e-5f;
+          c.weight_scale = 1.0f / std::sqrt(static_cast<float>(hidden));
           c.input = variant % 2 == 0 ? 16 : 3;
           c.init = variant != 1;
           c.bias = variant != 1;
