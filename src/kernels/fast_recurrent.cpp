@@ -222,7 +222,7 @@ HWY_INLINE void AddRow(const DF d, const float* row, VF b, VF* acc) {
 
 // Batch 1, default activations, H a compile-time constant: each step is one
 // fused product of [x, h] with the packed [I+H, G*H] weights into G*H/L
-// accumulators that the compiler keeps in registers (fully unrolled), then
+// accumulators that the compiler keeps in registers (their loops unrolled), then
 // the gate equations on them; c stays in registers across the steps of the
 // block, h in a small aligned array whose elements the next step broadcasts.
 template <size_t H>
@@ -386,9 +386,9 @@ std::string fast_recurrent_kernel(const PackedRecurrentParams& p) {
 }
 
 FastRecurrent prepare_fast_recurrent(const RecurrentParams& p, const float* W, const float* R, const float* B,
-                                     const float* P, bool specialise) {
+                                     const float* P) {
   (void)fast_recurrent_target();  // resolve the dispatch now, at prepare, not in the first run
-  if (specialise && small_recurrent_hidden(p, P != nullptr)) return prepare_small(p, W, R, B);
+  if (small_recurrent_hidden(p, P != nullptr)) return prepare_small(p, W, R, B);
   FastRecurrent f;
   f.p.r = p;
   const int64_t H = p.hidden, I = p.input_size, Hp = padded(H);

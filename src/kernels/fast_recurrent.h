@@ -59,10 +59,10 @@ struct FastRecurrent {
 };
 
 // Packs the constant weights (W, R as in recurrent.h; B and P may be null);
-// p.packed_slot is left for the caller. With `specialise`, a cell that
-// small_recurrent_hidden accepts gets the small-hidden layout and kernel.
+// p.packed_slot is left for the caller. A cell that small_recurrent_hidden
+// accepts gets the small-hidden layout and kernel.
 FastRecurrent prepare_fast_recurrent(const RecurrentParams& p, const float* W, const float* R, const float* B,
-                                     const float* P, bool specialise = true);
+                                     const float* P);
 
 // The small-hidden specialisation: 8, 16 or 32 when it covers the cell
 // (batch 1; hidden 8, 16 or 32; GRU with linear_before_reset = 1 or LSTM
