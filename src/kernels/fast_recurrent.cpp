@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "kernels/fast_recurrent.h"
 
@@ -31,9 +32,10 @@ static_assert(static_cast<size_t>(kPanel) % kL == 0, "the padded hidden size mus
 // 1 / (1 + e^-x); e^-x is kept finite (Exp is valid up to +104), which
 // changes nothing: 1 / (1 + e^88) is below float's normal range already.
 // NaN stays NaN, as in the reference (Min may drop it).
-HWY_INLINE V Sigmoid(const D d, V x) {
-  const V one = hn::Set(d, 1.0f);
-  const V e = hn::Exp(d, hn::Min(hn::Neg(x), hn::Set(d, 88.0f)));
+template <class DF, class VF = hn::Vec<DF>>
+HWY_INLINE VF Sigmoid(const DF d, VF x) {
+  const VF one = hn::Set(d, 1.0f);
+  const VF e = hn::Exp(d, hn::Min(hn::Neg(x), hn::Set(d, 88.0f)));
   return hn::IfThenElse(hn::IsNaN(x), x, hn::Div(one, hn::Add(one, e)));
 }
 
@@ -51,11 +53,13 @@ HWY_INLINE V Activate(const D d, const RnnActivationSpec& a, V x) {
   }
 }
 
-struct Clip {
+template <class VF>
+struct ClipT {
   bool on;
-  V lo, hi;
-  HWY_INLINE V operator()(V v) const { return on ? hn::Min(hn::Max(v, lo), hi) : v; }
+  VF lo, hi;
+  HWY_INLINE VF operator()(VF v) const { return on ? hn::Min(hn::Max(v, lo), hi) : v; }
 };
+using Clip = ClipT<V>;
 
 int64_t row_len(const RecurrentParams& p, const void* seq_lens, int64_t b) {
   if (!seq_lens) return p.seq_length;
@@ -208,6 +212,101 @@ int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const floa
   return 0;
 }
 
+// ---- the small-hidden kernels (fast_recurrent.h: small_recurrent_hidden) ----
+
+// acc[i] += b * row[i*L ..] for N accumulators: one input's weights to N vectors of gates.
+template <size_t N, class DF, class VF = hn::Vec<DF>>
+HWY_INLINE void AddRow(const DF d, const float* row, VF b, VF* acc) {
+  for (size_t i = 0; i < N; ++i) acc[i] = hn::MulAdd(b, hn::Load(d, row + i * hn::MaxLanes(d)), acc[i]);
+}
+
+// Batch 1, default activations, H a compile-time constant: each step is one
+// fused product of [x, h] with the packed [I+H, G*H] weights into G*H/L
+// accumulators that the compiler keeps in registers (their loops unrolled), then
+// the gate equations on them; c stays in registers across the steps of the
+// block, h in a small aligned array whose elements the next step broadcasts.
+template <size_t H>
+int SmallRun(const PackedRecurrentParams& f, const float* packed, const float* X, const void* seq_lens,
+             const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c) {
+  using DH = hn::CappedTag<float, H>;
+  using VH = hn::Vec<DH>;
+  const DH d;
+  constexpr size_t L = hn::MaxLanes(DH());
+  static_assert(H % L == 0, "a gate is a whole number of vectors");
+  constexpr size_t NH = H / L;  // vectors per gate
+  constexpr int64_t Hi = static_cast<int64_t>(H);
+  const RecurrentParams& p = f.r;
+  const bool lstm = p.cell == RnnCell::Lstm;
+  const int64_t S = p.seq_length, I = p.input_size;
+  const int D2 = p.num_directions;
+  const int64_t len = row_len(p, seq_lens, 0);
+  if (len < 0 || len > S) return 1;
+  const ClipT<VH> clip{p.clip > 0, hn::Set(d, -p.clip), hn::Set(d, p.clip)};
+
+  for (int dd = 0; dd < D2; ++dd) {
+    // Batch 1: states at dd*H and Y rows at (t*D2 + dd)*H in both layouts.
+    const float* w = packed + f.w_off[dd];  // [I][G*H], then the bias [G*H]
+    const float* r = packed + f.r_off[dd];  // [H][G*H], then (GRU) Rb of the h gate [H]
+    const bool rev = D2 == 2 ? dd == 1 : p.reverse;
+    HWY_ALIGN float h[H];
+    VH c[NH];
+    for (size_t j = 0; j < H; ++j) h[j] = initial_h ? initial_h[dd * Hi + static_cast<int64_t>(j)] : 0.0f;
+    for (size_t j = 0; j < NH; ++j)
+      c[j] = lstm && initial_c ? hn::LoadU(d, initial_c + dd * Hi + static_cast<int64_t>(j * L)) : hn::Zero(d);
+    for (int64_t s = 0; s < len; ++s) {
+      const int64_t t = rev ? len - 1 - s : s;
+      const float* x = X + t * I;
+      if (lstm) {  // gates i, o, f, c
+        VH acc[4 * NH];
+        for (size_t i = 0; i < 4 * NH; ++i) acc[i] = hn::Load(d, w + I * 4 * Hi + static_cast<int64_t>(i * L));
+        for (int64_t k = 0; k < I; ++k) AddRow<4 * NH>(d, w + k * 4 * Hi, hn::Set(d, x[k]), acc);
+        for (int64_t k = 0; k < Hi; ++k) AddRow<4 * NH>(d, r + k * 4 * Hi, hn::Set(d, h[k]), acc);
+        for (size_t j = 0; j < NH; ++j) {
+          const VH ig = Sigmoid(d, clip(acc[j]));
+          const VH og = Sigmoid(d, clip(acc[NH + j]));
+          const VH fg = Sigmoid(d, clip(acc[2 * NH + j]));
+          const VH cg = hn::Tanh(d, clip(acc[3 * NH + j]));
+          c[j] = hn::MulAdd(fg, c[j], hn::Mul(ig, cg));
+          hn::Store(hn::Mul(og, hn::Tanh(d, c[j])), d, h + j * L);
+        }
+      } else {  // gates z, r, h (linear_before_reset): acc = z, r, x's part of h, h's part of h
+        VH acc[4 * NH];
+        for (size_t i = 0; i < 3 * NH; ++i) acc[i] = hn::Load(d, w + I * 3 * Hi + static_cast<int64_t>(i * L));
+        for (size_t i = 0; i < NH; ++i) acc[3 * NH + i] = hn::Load(d, r + Hi * 3 * Hi + static_cast<int64_t>(i * L));
+        for (int64_t k = 0; k < I; ++k) AddRow<3 * NH>(d, w + k * 3 * Hi, hn::Set(d, x[k]), acc);
+        for (int64_t k = 0; k < Hi; ++k) {
+          const VH b = hn::Set(d, h[k]);
+          AddRow<2 * NH>(d, r + k * 3 * Hi, b, acc);
+          AddRow<NH>(d, r + k * 3 * Hi + 2 * Hi, b, acc + 3 * NH);
+        }
+        for (size_t j = 0; j < NH; ++j) {
+          const VH z = Sigmoid(d, clip(acc[j]));
+          const VH rg = Sigmoid(d, clip(acc[NH + j]));
+          const VH n = hn::Tanh(d, clip(hn::MulAdd(rg, acc[3 * NH + j], acc[2 * NH + j])));
+          hn::Store(hn::MulAdd(z, hn::Sub(hn::Load(d, h + j * L), n), n), d, h + j * L);  // (1-z)*n + z*h
+        }
+      }
+      if (Y) std::memcpy(Y + (t * D2 + dd) * Hi, h, sizeof h);
+    }
+    if (Y)
+      for (int64_t t = len; t < S; ++t) std::fill(Y + (t * D2 + dd) * Hi, Y + (t * D2 + dd + 1) * Hi, 0.0f);
+    if (Y_h) std::memcpy(Y_h + dd * Hi, h, sizeof h);
+    if (Y_c)
+      for (size_t j = 0; j < NH; ++j) hn::StoreU(c[j], d, Y_c + dd * Hi + static_cast<int64_t>(j * L));
+  }
+  return 0;
+}
+
+int SmallRecurrentRun(const PackedRecurrentParams& f, const float* packed, const float* X, const void* seq_lens,
+                      const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c) {
+  switch (f.small_hidden) {
+    case 8: return SmallRun<8>(f, packed, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c);
+    case 16: return SmallRun<16>(f, packed, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c);
+    case 32: return SmallRun<32>(f, packed, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c);
+    default: return 1;  // not made by prepare_fast_recurrent
+  }
+}
+
 const char* RecurrentTargetName() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -218,6 +317,7 @@ HWY_AFTER_NAMESPACE();
 namespace rtml::kernels {
 
 HWY_EXPORT(RecurrentRun);
+HWY_EXPORT(SmallRecurrentRun);
 HWY_EXPORT(RecurrentTargetName);
 
 namespace {
@@ -233,11 +333,62 @@ std::vector<float> pad_gate_rows(const float* m, int gates, int64_t H, int64_t H
   return out;
 }
 
+// The small-hidden layout (fast_recurrent.h): per direction W^T [I][G*H]
+// with the bias after it, then R^T [H][G*H] (GRU: with Rb of the h gate
+// after it), each block starting on 16 floats.
+FastRecurrent prepare_small(const RecurrentParams& p, const float* W, const float* R, const float* B) {
+  FastRecurrent f;
+  f.p.r = p;
+  const int64_t H = p.hidden, I = p.input_size;
+  f.p.hp = H;
+  f.p.small_hidden = static_cast<int32_t>(H);
+  const bool gru = p.cell == RnnCell::Gru;
+  const int64_t GH = recurrent_gates(p.cell) * H;
+  const int64_t w_floats = padded(I * GH + GH), r_floats = padded(H * GH + (gru ? H : 0));
+  f.packed.assign(static_cast<size_t>((w_floats + r_floats) * p.num_directions), 0.0f);
+  for (int d = 0; d < 2; ++d) f.p.w_off[d] = f.p.r_off[d] = f.p.rh_off[d] = f.p.peep_off[d] = -1;
+  for (int d = 0; d < p.num_directions; ++d) {
+    f.p.w_off[d] = d * (w_floats + r_floats);
+    f.p.r_off[d] = f.p.w_off[d] + w_floats;
+    float* wt = f.packed.data() + f.p.w_off[d];
+    float* rt = f.packed.data() + f.p.r_off[d];
+    const float* Wb = B ? B + d * 2 * GH : nullptr;
+    for (int64_t o = 0; o < GH; ++o) {
+      for (int64_t k = 0; k < I; ++k) wt[k * GH + o] = W[(d * GH + o) * I + k];
+      for (int64_t k = 0; k < H; ++k) rt[k * GH + o] = R[(d * GH + o) * H + k];
+      // Rb of the GRU h gate is multiplied by r: it stays with R's product.
+      if (B) wt[I * GH + o] = Wb[o] + (gru && o >= 2 * H ? 0.0f : Wb[GH + o]);
+      if (B && gru && o >= 2 * H) rt[H * GH + o - 2 * H] = Wb[GH + o];
+    }
+  }
+  return f;
+}
+
 }  // namespace
+
+int small_recurrent_hidden(const RecurrentParams& p, bool peepholes) {
+  const int64_t H = p.hidden;
+  if (p.batch != 1 || peepholes || (H != 8 && H != 16 && H != 32)) return 0;
+  if (p.cell == RnnCell::Rnn || (p.cell == RnnCell::Gru && !p.linear_before_reset) ||
+      (p.cell == RnnCell::Lstm && p.input_forget))
+    return 0;
+  for (int d = 0; d < p.num_directions; ++d)
+    if (p.act[d][0].kind != RnnActivation::Sigmoid || p.act[d][1].kind != RnnActivation::Tanh ||
+        (p.cell == RnnCell::Lstm && p.act[d][2].kind != RnnActivation::Tanh))
+      return 0;
+  return static_cast<int>(H);
+}
+
+std::string fast_recurrent_kernel(const PackedRecurrentParams& p) {
+  const char* cell = p.r.cell == RnnCell::Rnn ? "rnn" : p.r.cell == RnnCell::Gru ? "gru" : "lstm";
+  if (p.small_hidden) return std::string("rtml_f32_") + cell + "_h" + std::to_string(p.small_hidden) + "__hwy";
+  return std::string("rtml_f32_") + cell + "__packed_hwy";
+}
 
 FastRecurrent prepare_fast_recurrent(const RecurrentParams& p, const float* W, const float* R, const float* B,
                                      const float* P) {
   (void)fast_recurrent_target();  // resolve the dispatch now, at prepare, not in the first run
+  if (small_recurrent_hidden(p, P != nullptr)) return prepare_small(p, W, R, B);
   FastRecurrent f;
   f.p.r = p;
   const int64_t H = p.hidden, I = p.input_size, Hp = padded(H);
@@ -292,6 +443,7 @@ FastRecurrent prepare_fast_recurrent(const RecurrentParams& p, const float* W, c
 }
 
 size_t fast_recurrent_scratch_bytes(const PackedRecurrentParams& f) {
+  if (f.small_hidden) return 0;  // state and gates live in registers and on the stack
   const RecurrentParams& p = f.r;
   const int64_t N = p.batch, Hp = f.hp;
   const int G = recurrent_gates(p.cell);
@@ -306,6 +458,8 @@ size_t fast_recurrent_scratch_bytes(const PackedRecurrentParams& f) {
 int fast_recurrent_f32(const PackedRecurrentParams& p, const float* packed, const float* X, const void* seq_lens,
                        const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c,
                        void* scratch) {
+  if (p.small_hidden)
+    return HWY_DYNAMIC_DISPATCH(SmallRecurrentRun)(p, packed, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c);
   return HWY_DYNAMIC_DISPATCH(RecurrentRun)(p, packed, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c, scratch);
 }
 
@@ -325,7 +479,7 @@ int run_packed_recurrent(const void* params, void* const* ops) {
   const bool lstm = p.cell == RnnCell::Lstm;
   return fast_recurrent_f32(f, static_cast<const float*>(ops[f.packed_slot]), in(0),
                             p.num_inputs > 4 ? ops[4] : nullptr, in(5), lstm ? in(6) : nullptr, out(0), out(1),
-                            lstm ? out(2) : nullptr, ops[f.packed_slot + 1]);
+                            lstm ? out(2) : nullptr, f.small_hidden ? nullptr : ops[f.packed_slot + 1]);
 }
 
 }  // namespace
@@ -333,4 +487,10 @@ int run_packed_recurrent(const void* params, void* const* ops) {
 RTML_KERNEL(rtml_f32_rnn__packed_hwy) { return run_packed_recurrent(params, operands); }
 RTML_KERNEL(rtml_f32_gru__packed_hwy) { return run_packed_recurrent(params, operands); }
 RTML_KERNEL(rtml_f32_lstm__packed_hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_gru_h8__hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_gru_h16__hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_gru_h32__hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_lstm_h8__hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_lstm_h16__hwy) { return run_packed_recurrent(params, operands); }
+RTML_KERNEL(rtml_f32_lstm_h32__hwy) { return run_packed_recurrent(params, operands); }
 #endif  // HWY_ONCE

@@ -22,6 +22,16 @@
  *   GRU with linear_before_reset = 0 needs r before the h gate's recurrent
  *   product, so its step is two GEMMs: h * R_zr^T, then (r*h) * R_h^T.
  *
+ * Small hidden sizes (small_recurrent_hidden: batch 1, H = 8, 16 or 32,
+ * GRU with linear_before_reset or LSTM, default activations) take a kernel
+ * with H a template constant instead (rtml_f32_{gru,lstm}_h{8,16,32}__hwy):
+ * no panel padding (vectors of min(H, 16) lanes) and no GEMM calls; each
+ * step is one product of [x, h] with the packed [I+H, G*H] weights into
+ * accumulators held in registers, then the gate equations on them; c stays
+ * in registers across the steps of a block. Its layout: per direction
+ * W^T [I][G*H] then the bias (Wb + Rb; GRU h gate: Wb), from w_off; R^T
+ * [H][G*H] then (GRU) Rb of the h gate [H], from r_off; no scratch.
+ *
  * Rows whose sequence length has run out keep their state (their lanes of
  * the batched GEMM are computed and ignored). All temporary memory is the
  * caller's scratch (fast_recurrent_scratch_bytes): run does not allocate.
@@ -36,6 +46,7 @@
 #ifdef __cplusplus
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "kernels/fast_gemm.h"
 
@@ -48,9 +59,20 @@ struct FastRecurrent {
 };
 
 // Packs the constant weights (W, R as in recurrent.h; B and P may be null);
-// p.packed_slot is left for the caller.
+// p.packed_slot is left for the caller. A cell that small_recurrent_hidden
+// accepts gets the small-hidden layout and kernel.
 FastRecurrent prepare_fast_recurrent(const RecurrentParams& p, const float* W, const float* R, const float* B,
                                      const float* P);
+
+// The small-hidden specialisation: 8, 16 or 32 when it covers the cell
+// (batch 1; hidden 8, 16 or 32; GRU with linear_before_reset = 1 or LSTM
+// without peepholes and input_forget; the default activations; any clip,
+// direction, layout, sequence length), else 0.
+int small_recurrent_hidden(const RecurrentParams& p, bool peepholes);
+
+// The kernel table name of a prepared cell: rtml_f32_lstm__packed_hwy, or
+// rtml_f32_lstm_h16__hwy for the small-hidden kernel.
+std::string fast_recurrent_kernel(const PackedRecurrentParams& p);
 
 size_t fast_recurrent_scratch_bytes(const PackedRecurrentParams& p);
 inline size_t fast_recurrent_scratch_bytes(const FastRecurrent& f) { return fast_recurrent_scratch_bytes(f.p); }

@@ -37,7 +37,8 @@
  * them, then the scratch):
  *   rtml_f32_rnn__ref, rtml_f32_gru__ref, rtml_f32_lstm__ref
  *   rtml_f32_{rnn,gru,lstm}__packed_hwy (kernels/fast_recurrent.h; W, R, B and
- *   P are read from the packed constant, which follows the outputs) */
+ *   P are read from the packed constant, which follows the outputs)
+ *   rtml_f32_{gru,lstm}_h{8,16,32}__hwy (the same, small hidden sizes; no scratch) */
 #ifndef RTML_KERNELS_RECURRENT_H
 #define RTML_KERNELS_RECURRENT_H
 
@@ -78,6 +79,9 @@ typedef struct rtml_packed_recurrent_params {
   int32_t packed_slot;
   bool r_bias;
   int64_t w_off[2], r_off[2], rh_off[2], peep_off[2];
+  /* 8, 16 or 32: the small-hidden layout and kernel rtml_f32_{gru,lstm}_hN__hwy
+   * (kernels/fast_recurrent.h); 0: the panel layout above */
+  int32_t small_hidden;
 } rtml_packed_recurrent_params;
 
 RTML_KERNEL(rtml_f32_rnn__ref);
@@ -86,6 +90,12 @@ RTML_KERNEL(rtml_f32_lstm__ref);
 RTML_KERNEL(rtml_f32_rnn__packed_hwy);
 RTML_KERNEL(rtml_f32_gru__packed_hwy);
 RTML_KERNEL(rtml_f32_lstm__packed_hwy);
+RTML_KERNEL(rtml_f32_gru_h8__hwy);
+RTML_KERNEL(rtml_f32_gru_h16__hwy);
+RTML_KERNEL(rtml_f32_gru_h32__hwy);
+RTML_KERNEL(rtml_f32_lstm_h8__hwy);
+RTML_KERNEL(rtml_f32_lstm_h16__hwy);
+RTML_KERNEL(rtml_f32_lstm_h32__hwy);
 
 #ifdef __cplusplus
 #include <stddef.h>

@@ -56,6 +56,7 @@ void add_recurrent_kernels(std::vector<KernelInfo>& t) {
                                          .field("r_off", &P::r_off)
                                          .field("rh_off", &P::rh_off)
                                          .field("peep_off", &P::peep_off)
+                                         .field("small_hidden", &P::small_hidden)
                                          .build();
   const char* ops = "X, W, R, B?, sequence_lens?, initial_h?, (initial_c?, P?,) Y?, Y_h?, (Y_c?,) scratch";
   const char* packed_ops =
@@ -68,6 +69,13 @@ void add_recurrent_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_f32_rnn__packed_hwy", rtml_f32_rnn__packed_hwy, &packed, packed_ops, fast, false});
   t.push_back({"rtml_f32_gru__packed_hwy", rtml_f32_gru__packed_hwy, &packed, packed_ops, fast, false});
   t.push_back({"rtml_f32_lstm__packed_hwy", rtml_f32_lstm__packed_hwy, &packed, packed_ops, fast, false});
+  const char* small_ops = "X, W, R, B?, sequence_lens?, initial_h?, (initial_c?,) Y?, Y_h?, (Y_c?,) packed";
+  t.push_back({"rtml_f32_gru_h8__hwy", rtml_f32_gru_h8__hwy, &packed, small_ops, fast, false});
+  t.push_back({"rtml_f32_gru_h16__hwy", rtml_f32_gru_h16__hwy, &packed, small_ops, fast, false});
+  t.push_back({"rtml_f32_gru_h32__hwy", rtml_f32_gru_h32__hwy, &packed, small_ops, fast, false});
+  t.push_back({"rtml_f32_lstm_h8__hwy", rtml_f32_lstm_h8__hwy, &packed, small_ops, fast, false});
+  t.push_back({"rtml_f32_lstm_h16__hwy", rtml_f32_lstm_h16__hwy, &packed, small_ops, fast, false});
+  t.push_back({"rtml_f32_lstm_h32__hwy", rtml_f32_lstm_h32__hwy, &packed, small_ops, fast, false});
 }
 
 }  // namespace rtml::kernels

@@ -167,7 +167,8 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
 
   const char* name = cell == RnnCell::Rnn ? "rnn" : cell == RnnCell::Gru ? "gru" : "lstm";
   // Constant weights (the usual case: initializers) take the packed SIMD
-  // kernel in the simd kernel set; weights fed at run time, and the
+  // kernel in the simd kernel set (small hidden sizes its specialisation,
+  // kernels::small_recurrent_hidden); weights fed at run time, and the
   // reference and cortex-m sets, take the reference.
   const bool weights_known = ctx.is_constant(1) && ctx.is_constant(2) && (!ctx.has_input(3) || ctx.is_constant(3)) &&
                              (!lstm || !ctx.has_input(7) || ctx.is_constant(7));
@@ -178,8 +179,7 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
                                         lstm && ctx.has_input(7) ? ctx.input(7).as<float>() : nullptr);
     auto packed = std::make_shared<ir::Buffer>(f.packed.size() * sizeof(float));
     std::copy(f.packed.begin(), f.packed.end(), static_cast<float*>(packed->data()));
-    auto& fp = ctx.use_kernel<kernels::PackedRecurrentParams>(
-        (std::string("rtml_f32_") + name + "__packed_hwy").c_str());
+    auto& fp = ctx.use_kernel<kernels::PackedRecurrentParams>(kernels::fast_recurrent_kernel(f.p).c_str());
     fp = f.p;
     fp.packed_slot = ctx.add_constant("packed_weights", DType::F32, {static_cast<int64_t>(f.packed.size())},
                                       std::move(packed));

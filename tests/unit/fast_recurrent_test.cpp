@@ -4,7 +4,9 @@
 // rows, both directions, sequence lengths 1 and several, per-row lengths,
 // with and without initial state, LSTM peepholes and input_forget, GRU
 // linear_before_reset 0 and 1, clip, non-default activations; on every SIMD
-// target this CPU supports. And through the engine: RNN / GRU / LSTM nodes
+// target this CPU supports. The small-hidden kernels (H = 8, 16, 32, batch 1)
+// the same way, over 128 steps too, and one step per call with the state
+// carried from call to call. And through the engine: RNN / GRU / LSTM nodes
 // with constant weights take the packed kernel and agree with the same nodes
 // whose weights are graph inputs (the reference kernel); and the ONNX backend
 // test cases of the three ops (whose weights are graph inputs, so the
@@ -55,6 +57,9 @@ struct Case {
   bool bias = true, init = true, lens = false, peep = false, lbr = false, input_forget = false;
   float clip = 0;
   bool odd_activations = false;
+  bool small = false;  // expects the small-hidden kernel (small_recurrent_hidden)
+  float tol = 2e-5f;
+  float weight_scale = 1.0f;  // W, R, B uniform in [-scale, scale]
 };
 
 std::string describe(const Case& c) {
@@ -110,9 +115,9 @@ void check_case(const Case& c, std::mt19937& rng) {
   const int64_t H = c.hidden, I = c.input, N = c.batch, S = c.seq, D = c.dirs;
   // Larger weights than 1/sqrt(H) so that gates saturate and clip bites.
   const std::vector<float> X = random_floats(static_cast<size_t>(S * N * I), rng, 2.0f);
-  const std::vector<float> W = random_floats(static_cast<size_t>(D * G * H * I), rng);
-  const std::vector<float> R = random_floats(static_cast<size_t>(D * G * H * H), rng);
-  const std::vector<float> B = random_floats(static_cast<size_t>(D * 2 * G * H), rng);
+  const std::vector<float> W = random_floats(static_cast<size_t>(D * G * H * I), rng, c.weight_scale);
+  const std::vector<float> R = random_floats(static_cast<size_t>(D * G * H * H), rng, c.weight_scale);
+  const std::vector<float> B = random_floats(static_cast<size_t>(D * 2 * G * H), rng, c.weight_scale);
   const std::vector<float> P = random_floats(static_cast<size_t>(D * 3 * H), rng);
   const std::vector<float> h0 = random_floats(static_cast<size_t>(D * N * H), rng);
   const std::vector<float> c0 = random_floats(static_cast<size_t>(D * N * H), rng);
@@ -132,6 +137,9 @@ void check_case(const Case& c, std::mt19937& rng) {
 
   const FastRecurrent f = prepare_fast_recurrent(p, W.data(), R.data(), c.bias ? B.data() : nullptr,
                                                  c.peep && lstm ? P.data() : nullptr);
+  if (c.small) {
+    ASSERT_EQ(f.p.small_hidden, c.hidden);
+  }
   // 64-byte aligned scratch, as the engine's arena gives.
   std::vector<float> scratch(fast_recurrent_scratch_bytes(f) / sizeof(float) + 16);
   float* aligned = scratch.data();
@@ -141,8 +149,8 @@ void check_case(const Case& c, std::mt19937& rng) {
                                c.init && lstm ? c0.data() : nullptr, y.data(), yh.data(), lstm ? yc.data() : nullptr,
                                aligned),
             0);
-  // float32 sums in a different order and a few-ulp exp/tanh, over up to 16 steps.
-  const float tol = 2e-5f;
+  // float32 sums in a different order and a few-ulp exp/tanh.
+  const float tol = c.tol;
   EXPECT_LT(max_abs_diff(y, want_y), tol);
   EXPECT_LT(max_abs_diff(yh, want_h), tol);
   if (lstm) {
@@ -200,6 +208,105 @@ TEST(FastRecurrent, MatchesReferenceOnEveryTarget) {
     // The GEMM inside follows the same forced target.
     EXPECT_EQ(std::string(fast_recurrent_target()), std::string(fast_gemm_target()));
     EXPECT_EQ(check_all_cases(), kCases);
+  });
+}
+
+// The small-hidden kernels (batch 1, H = 8, 16, 32; GRU with
+// linear_before_reset, LSTM): sequence lengths 1 and 128, with and without
+// initial state and bias, forward, reverse and bidirectional, both layouts,
+// clip, a sequence_lens shorter than the block; returns the number of cases.
+// The weights are in PyTorch's initial range, 1/sqrt(H): with weights up to 1
+// a 128-step GRU of hidden 32 grows float32 rounding to 5e-6 on NEON, too
+// near 1e-5 (the short sequences of SmallHiddenCarriesStateAcrossCalls use
+// weights up to 1, saturating the gates).
+int check_small_cases() {
+  std::mt19937 rng(77);
+  int cases = 0;
+  for (RnnCell cell : {RnnCell::Gru, RnnCell::Lstm})
+    for (int64_t hidden : {8, 16, 32})
+      for (int64_t seq : {1, 128})
+        for (int variant = 0; variant < 5; ++variant) {
+          Case c;
+          c.cell = cell;
+          c.hidden = hidden;
+          c.seq = seq;
+          c.batch = 1;
+          c.lbr = true;
+          c.small = true;
+          c.tol = 1e-5f;
+          c.weight_scale = 1.0f / std::sqrt(static_cast<float>(hidden));
+          c.input = variant % 2 == 0 ? 16 : 3;
+          c.init = variant != 1;
+          c.bias = variant != 1;
+          c.dirs = variant == 2 ? 2 : 1;
+          c.reverse = variant == 3;
+          c.lens = variant == 3;  // batch 1: length 1
+          c.layout = variant == 4 ? 1 : 0;
+          c.clip = variant == 4 ? 0.75f : 0.0f;
+          check_case(c, rng);
+          ++cases;
+          if (::testing::Test::HasFatalFailure()) return cases;
+        }
+  return cases;
+}
+
+TEST(FastRecurrent, SmallHiddenMatchesReferenceOnEveryTarget) {
+  rtml::testing::check_every_dispatched_target(fast_recurrent_target,
+                                               [] { EXPECT_EQ(check_small_cases(), 2 * 3 * 2 * 5); });
+}
+
+// A streaming cell run one step per call, its Y_h and Y_c fed back as the
+// next call's initial state, gives the reference's outputs for the whole
+// sequence in one call.
+TEST(FastRecurrent, SmallHiddenCarriesStateAcrossCalls) {
+  rtml::testing::check_every_dispatched_target(fast_recurrent_target, [] {
+    std::mt19937 rng(12);
+    for (RnnCell cell : {RnnCell::Gru, RnnCell::Lstm})
+      for (int64_t H : {8, 16, 32}) {
+        SCOPED_TRACE((cell == RnnCell::Gru ? "gru H=" : "lstm H=") + std::to_string(H));
+        const bool lstm = cell == RnnCell::Lstm;
+        const int64_t I = 16, S = 6, G = recurrent_gates(cell);
+        RecurrentParams p{};
+        p.cell = cell;
+        p.seq_length = S;
+        p.batch = 1;
+        p.input_size = I;
+        p.hidden = H;
+        p.num_directions = 1;
+        p.linear_before_reset = true;
+        p.act[0][0].kind = RnnActivation::Sigmoid;
+        p.act[0][1].kind = RnnActivation::Tanh;
+        p.act[0][2].kind = RnnActivation::Tanh;
+        const std::vector<float> X = random_floats(static_cast<size_t>(S * I), rng, 2.0f);
+        const std::vector<float> W = random_floats(static_cast<size_t>(G * H * I), rng);
+        const std::vector<float> R = random_floats(static_cast<size_t>(G * H * H), rng);
+        const std::vector<float> B = random_floats(static_cast<size_t>(2 * G * H), rng);
+        std::vector<float> h = random_floats(static_cast<size_t>(H), rng), c = random_floats(static_cast<size_t>(H), rng);
+        std::vector<float> want_y(static_cast<size_t>(S * H)), want_h(static_cast<size_t>(H)), want_c(want_h);
+        std::vector<float> ref_scratch(recurrent_scratch_bytes(p) / sizeof(float) + 1);
+        ASSERT_EQ(recurrent_f32(p, X.data(), W.data(), R.data(), B.data(), nullptr, h.data(), c.data(), nullptr,
+                                want_y.data(), want_h.data(), lstm ? want_c.data() : nullptr, ref_scratch.data()),
+                  0);
+        RecurrentParams one = p;
+        one.seq_length = 1;
+        const FastRecurrent f = prepare_fast_recurrent(one, W.data(), R.data(), B.data(), nullptr);
+        ASSERT_EQ(f.p.small_hidden, H);
+        ASSERT_EQ(fast_recurrent_scratch_bytes(f), 0u);
+        std::vector<float> y(static_cast<size_t>(H)), h2(y), c2(y);
+        for (int64_t t = 0; t < S; ++t) {
+          ASSERT_EQ(fast_recurrent_f32(f, X.data() + t * I, nullptr, h.data(), lstm ? c.data() : nullptr, y.data(),
+                                       h2.data(), lstm ? c2.data() : nullptr, nullptr),
+                    0);
+          const std::vector<float> want(want_y.begin() + t * H, want_y.begin() + (t + 1) * H);
+          EXPECT_LT(max_abs_diff(y, want), 1e-5f) << "step " << t;
+          h = h2;
+          if (lstm) c = c2;
+        }
+        EXPECT_LT(max_abs_diff(h, want_h), 1e-5f);
+        if (lstm) {
+          EXPECT_LT(max_abs_diff(c, want_c), 1e-5f);
+        }
+      }
   });
 }
 
@@ -303,7 +410,8 @@ NodeRun run_node(const std::string& op, const std::vector<Operand>& operands, in
 }
 
 void expect_packed_matches(const std::string& op, int G, int64_t H, int64_t I, int64_t S, int64_t N, int D,
-                           std::map<std::string, ir::Attribute> attrs, const std::string& packed_kernel) {
+                           std::map<std::string, ir::Attribute> attrs, const std::string& packed_kernel,
+                           bool peepholes = true) {
   SCOPED_TRACE(op + " H=" + std::to_string(H) + " D=" + std::to_string(D));
   std::mt19937 rng(static_cast<unsigned>(H * 31 + D));
   auto rand = [&](Shape s) { return Operand{s, random_floats(static_cast<size_t>(shape_numel(s)), rng)}; };
@@ -312,7 +420,7 @@ void expect_packed_matches(const std::string& op, int G, int64_t H, int64_t I, i
                               Operand{}, rand({D, N, H})};
   if (lstm) {
     ops.push_back(rand({D, N, H}));
-    ops.push_back(rand({D, 3 * H}));
+    if (peepholes) ops.push_back(rand({D, 3 * H}));
   }
   attrs["hidden_size"] = attr_int(H);
   const int outs = lstm ? 3 : 2;
@@ -340,6 +448,14 @@ TEST(FastRecurrentOps, ConstantWeightsTakeThePackedKernel) {
   expect_packed_matches("GRU", 3, 20, 16, 5, 1, 2, {{"direction", attr_string("bidirectional")}}, "rtml_f32_gru__packed_hwy");
   expect_packed_matches("GRU", 3, 20, 16, 5, 2, 1, {{"linear_before_reset", attr_int(1)}}, "rtml_f32_gru__packed_hwy");
   expect_packed_matches("LSTM", 4, 9, 5, 4, 3, 2, {{"direction", attr_string("bidirectional")}}, "rtml_f32_lstm__packed_hwy");
+  // Batch 1, small hidden sizes: the specialised kernels.
+  expect_packed_matches("LSTM", 4, 16, 16, 1, 1, 1, {}, "rtml_f32_lstm_h16__hwy", false);
+  expect_packed_matches("LSTM", 4, 8, 5, 7, 1, 2, {{"direction", attr_string("bidirectional")}},
+                        "rtml_f32_lstm_h8__hwy", false);
+  expect_packed_matches("GRU", 3, 32, 16, 128, 1, 1, {{"linear_before_reset", attr_int(1)}}, "rtml_f32_gru_h32__hwy");
+  // Peepholes and linear_before_reset = 0 stay on the general kernel.
+  expect_packed_matches("LSTM", 4, 16, 16, 1, 1, 1, {}, "rtml_f32_lstm__packed_hwy");
+  expect_packed_matches("GRU", 3, 32, 16, 3, 1, 1, {}, "rtml_f32_gru__packed_hwy");
 }
 
 // ------------------------------------------------- ONNX backend test data

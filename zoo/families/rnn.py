@@ -6,7 +6,7 @@ import torch
 
 from common import ZooModel, sets_for
 
-HIDDEN = (16, 64, 128)
+HIDDEN = (16, 32, 64, 128)
 SEQS = (16, 128)
 FEATURES = 16
 HEAD = 8
