@@ -84,7 +84,7 @@ def random_inputs(tensors, seed):
     rng = np.random.default_rng(seed)
     arrays = []
     for t in tensors:
-        dt = np.dtype(t["dtype"])
+        dt = np.dtype({"float": "float32", "double": "float64"}.get(t["dtype"], t["dtype"]))  # ONNX's names
         if np.issubdtype(dt, np.integer):
             lim = np.iinfo(dt)
             arrays.append(rng.integers(lim.min, lim.max, size=t["shape"], endpoint=True).astype(dt))
