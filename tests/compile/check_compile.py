@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """`rtml compile --project` against `rtml run` on zoo models, on the host or
 under QEMU on an emulated Cortex-M (--target cortex-m7|cortex-m4|cortex-m55).
+A MODEL ending in .tflite (the MLPerf Tiny files) has no test data: it runs on
+three seeded random inputs (uniform over int8, or in [-1, 1) for float).
 
 For every model folder given: compile it with each kernel set, build the project
 with its Makefile (C99 -pedantic -Werror: any warning fails), run it on each
@@ -13,8 +15,11 @@ from the host's in the last bits (the FPU fuses multiply-adds): within 1e-5.
 Each set runs in its own process, as `rtml run` does (random ops start from
 their seed each time).
 
-usage: check_compile.py RTML MODEL_DIR... [--kernels reference,simd] [--target NAME]
-Exit 77 (skip) when the compilers (or, for a Cortex-M, QEMU) are not installed.
+usage: check_compile.py RTML MODEL_DIR|MODEL.tflite... [--kernels reference,simd] [--target NAME]
+Exit 77 (skip) when the compilers (or, for a Cortex-M, QEMU) are not installed,
+or when a .tflite file given is missing (the MLPerf Tiny models live in ../shared;
+$RTML_SHARED, when set, replaces the folder of every .tflite file given by
+$RTML_SHARED/models/mlperf-tiny, as the tflite tests do).
 """
 import json
 import os
@@ -40,6 +45,13 @@ if "--target" in args:
     if "--kernels" not in sys.argv:
         kernel_sets = ["cortex-m"]
 RTML, MODELS = args[0], args[1:]
+if os.environ.get("RTML_SHARED"):  # as the tflite tests: $RTML_SHARED/models/mlperf-tiny overrides
+    MODELS = [os.path.join(os.environ["RTML_SHARED"], "models", "mlperf-tiny", os.path.basename(m))
+              if m.endswith(".tflite") else m for m in MODELS]
+absent = [m for m in MODELS if m.endswith(".tflite") and not os.path.isfile(m)]
+if absent:
+    print("SKIP: missing: " + ", ".join(absent) + " (the MLPerf Tiny models live in ../shared; set RTML_SHARED_DIR)")
+    sys.exit(77)
 cortex_m = target.startswith("cortex-m")
 tools = ["arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm", "make"] if cortex_m else ["cc", "c++", "make"]
 missing = [t for t in tools if not shutil.which(t)]
@@ -67,15 +79,31 @@ def run(cmd, cwd=None):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
 
 
+def random_inputs(tensors, seed):
+    """Seeded random inputs for a model without test data (rtml info --json's inputs)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for t in tensors:
+        dt = np.dtype({"float": "float32", "double": "float64"}.get(t["dtype"], t["dtype"]))  # ONNX's names
+        if np.issubdtype(dt, np.integer):
+            lim = np.iinfo(dt)
+            arrays.append(rng.integers(lim.min, lim.max, size=t["shape"], endpoint=True).astype(dt))
+        else:
+            arrays.append(rng.uniform(-1, 1, size=t["shape"]).astype(dt))
+    return arrays
+
+
 checked = 0
 with tempfile.TemporaryDirectory() as tmp:
     for folder in MODELS:
-        model = os.path.join(folder, "model.onnx")
-        name = os.path.basename(os.path.normpath(folder))
+        tflite = folder.endswith(".tflite")
+        model = folder if tflite else os.path.join(folder, "model.onnx")
+        name = os.path.basename(os.path.normpath(folder)).removesuffix(".tflite")
         info = json.loads(run([RTML, "info", model, "--json"]).stdout)
         in_names = [t["name"] for t in info["inputs"]]
         out_names = [t["name"] for t in info["outputs"]]
-        sets = sorted(d for d in os.listdir(folder) if d.startswith("test_data_set_"))
+        sets = ["seed_1", "seed_2", "seed_3"] if tflite else \
+            sorted(d for d in os.listdir(folder) if d.startswith("test_data_set_"))
         check(len(sets) > 0, f"{name}: has test data")
         for ks in kernel_sets:
             out = os.path.join(tmp, f"{name}-{ks}")
@@ -88,8 +116,11 @@ with tempfile.TemporaryDirectory() as tmp:
                          f"{name} [{ks}]: the project builds warning-free\n{b.stdout}{b.stderr}"):
                 continue
             for s in sets:
-                d = os.path.join(folder, s)
-                inputs = [load_pb(os.path.join(d, f"input_{i}.pb")) for i in range(len(in_names))]
+                if tflite:
+                    inputs = random_inputs(info["inputs"], int(s.removeprefix("seed_")))
+                else:
+                    d = os.path.join(folder, s)
+                    inputs = [load_pb(os.path.join(d, f"input_{i}.pb")) for i in range(len(in_names))]
                 with open(os.path.join(out, "inputs.bin"), "wb") as f:
                     for a in inputs:
                         f.write(np.ascontiguousarray(a).tobytes())
