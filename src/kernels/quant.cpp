@@ -3,6 +3,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 
 #include "kernels/kmath.h"
 
@@ -90,10 +91,17 @@ template <class T>
 struct RequantStore {
   T* y;
   int32_t zy, lo, hi;
-  void operator()(int64_t at, int32_t acc, int32_t multiplier, int32_t shift) const {
+  void operator()(ptrdiff_t at, int32_t acc, int32_t multiplier, int32_t shift) const {
     y[at] = static_cast<T>(rtml_requantize_output(acc, multiplier, shift, zy, lo, hi));
   }
 };
+
+// Indices inside the product loops are `Index` (ptrdiff_t: 32 bits on a
+// Cortex-M or armhf, where 64-bit arithmetic per multiply-accumulate cost
+// several instructions each); a tensor these kernels see fits the address
+// space, so its element offsets fit too. The int32 sums wrap (mac), so the
+// order of the additions does not change a bit of the result.
+using Index = ptrdiff_t;
 
 // Y = X * W accumulated in int32 (bias first), each element handed to
 // store(index, acc, multiplier, shift) (multiplier/shift: of its channel, when
@@ -105,22 +113,38 @@ void qmatmul(const rtml_qmatmul_params& p, void* const* operands, bool requantiz
   const int32_t* bias = p.bias_slot >= 0 ? static_cast<const int32_t*>(operands[p.bias_slot]) : nullptr;
   const int32_t zx = zero_point<TX>(operands, p.x_zp_slot, 0, p.x_zero_point);
   const Requant<rtml_qmatmul_params> rq{p, operands};
-  for (int64_t b = 0; b < p.batch_count; ++b) {
-    const TX* xb = x + b * p.x_batch_stride;
-    const TW* wb = w + b * p.w_batch_stride;
-    for (int64_t n = 0; n < p.N; ++n) {
+  const Index M = static_cast<Index>(p.M), N = static_cast<Index>(p.N), K = static_cast<Index>(p.K);
+  const Index stride_k = static_cast<Index>(p.w_stride_k), stride_n = static_cast<Index>(p.w_stride_n);
+  for (Index b = 0; b < static_cast<Index>(p.batch_count); ++b) {
+    const TX* xb = x + b * static_cast<Index>(p.x_batch_stride);
+    const TW* wb = w + b * static_cast<Index>(p.w_batch_stride);
+    for (Index n = 0; n < N; ++n) {
       const int32_t zw = zero_point<TW>(operands, p.w_zp_slot, p.w_zp_per_channel ? n : 0, p.w_zero_point);
       int32_t multiplier = 0, shift = 0;
       if (requantize) rq.channel(n, &multiplier, &shift);
-      for (int64_t m = 0; m < p.M; ++m) {
+      const TW* wn = wb + n * stride_n;
+      for (Index m = 0; m < M; ++m) {
         int32_t acc = bias ? bias[n] : 0;
-        const TX* xr = xb + m * p.K;
-        for (int64_t k = 0; k < p.K; ++k)
-          acc = mac(acc, static_cast<int32_t>(xr[k]) - zx, static_cast<int32_t>(wb[k * p.w_stride_k + n * p.w_stride_n]) - zw);
-        store((b * p.M + m) * p.N + n, acc, multiplier, shift);
+        const TX* xr = xb + m * K;
+        const TW* wk = wn;
+        for (Index k = 0; k < K; ++k, wk += stride_k)
+          acc = mac(acc, static_cast<int32_t>(xr[k]) - zx, static_cast<int32_t>(*wk) - zw);
+        store((b * M + m) * N + n, acc, multiplier, shift);
       }
     }
   }
+}
+
+// The taps of a window that fall inside the input: first <= tap < last for
+// output position o (stride, padding and dilation as the params give them).
+inline void valid_taps(Index o, Index stride, Index pad, Index dilation, Index kernel, Index size, Index* first,
+                       Index* last) {
+  const Index start = o * stride - pad;
+  Index lo = 0, hi = kernel;
+  while (lo < hi && start + lo * dilation < 0) ++lo;
+  while (hi > lo && start + (hi - 1) * dilation >= size) --hi;
+  *first = lo;
+  *last = hi;
 }
 
 template <class TX, class TW, class Store>
@@ -130,31 +154,40 @@ void qconv(const rtml_qconv_params& p, void* const* operands, bool requantize, c
   const int32_t* bias = p.bias_slot >= 0 ? static_cast<const int32_t*>(operands[p.bias_slot]) : nullptr;
   const int32_t zx = zero_point<TX>(operands, p.x_zp_slot, 0, p.x_zero_point);
   const Requant<rtml_qconv_params> rq{p, operands};
-  const int64_t cin_g = p.C / p.group, cout_g = p.C_out / p.group;
-  for (int64_t oc = 0; oc < p.C_out; ++oc) {
-    const int64_t g = oc / cout_g;
+  const Index C = static_cast<Index>(p.C), H = static_cast<Index>(p.H), W = static_cast<Index>(p.W);
+  const Index C_out = static_cast<Index>(p.C_out), KH = static_cast<Index>(p.KH), KW = static_cast<Index>(p.KW);
+  const Index OH = static_cast<Index>(p.OH), OW = static_cast<Index>(p.OW);
+  const Index dh = static_cast<Index>(p.dilation_h), dw = static_cast<Index>(p.dilation_w);
+  const Index cin_g = C / static_cast<Index>(p.group), cout_g = C_out / static_cast<Index>(p.group);
+  const Index plane = H * W, taps = KH * KW;
+  for (Index oc = 0; oc < C_out; ++oc) {
+    const Index g = oc / cout_g;
     const int32_t zw = zero_point<TW>(operands, p.w_zp_slot, p.w_zp_per_channel ? oc : 0, p.w_zero_point);
     int32_t multiplier = 0, shift = 0;
     if (requantize) rq.channel(oc, &multiplier, &shift);
-    const TW* wc = w + oc * cin_g * p.KH * p.KW;
-    for (int64_t n = 0; n < p.N; ++n) {
-      const TX* xn = x + (n * p.C + g * cin_g) * p.H * p.W;
-      for (int64_t oh = 0; oh < p.OH; ++oh)
-        for (int64_t ow = 0; ow < p.OW; ++ow) {
+    const TW* wc = w + oc * cin_g * taps;
+    for (Index n = 0; n < static_cast<Index>(p.N); ++n) {
+      const TX* xn = x + (n * C + g * cin_g) * plane;
+      const Index out = (n * C_out + oc) * OH * OW;
+      for (Index oh = 0; oh < OH; ++oh) {
+        Index kh0, kh1;  // padding holds the zero point: taps outside add 0
+        valid_taps(oh, static_cast<Index>(p.stride_h), static_cast<Index>(p.pad_top), dh, KH, H, &kh0, &kh1);
+        const Index ih0 = oh * static_cast<Index>(p.stride_h) - static_cast<Index>(p.pad_top);
+        for (Index ow = 0; ow < OW; ++ow) {
+          Index kw0, kw1;
+          valid_taps(ow, static_cast<Index>(p.stride_w), static_cast<Index>(p.pad_left), dw, KW, W, &kw0, &kw1);
+          const Index iw0 = ow * static_cast<Index>(p.stride_w) - static_cast<Index>(p.pad_left);
           int32_t acc = bias ? bias[oc] : 0;
-          for (int64_t ic = 0; ic < cin_g; ++ic)
-            for (int64_t kh = 0; kh < p.KH; ++kh) {
-              const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
-              if (ih < 0 || ih >= p.H) continue;  // padding holds the zero point: adds 0
-              for (int64_t kw = 0; kw < p.KW; ++kw) {
-                const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
-                if (iw < 0 || iw >= p.W) continue;
-                acc = mac(acc, static_cast<int32_t>(xn[(ic * p.H + ih) * p.W + iw]) - zx,
-                          static_cast<int32_t>(wc[(ic * p.KH + kh) * p.KW + kw]) - zw);
-              }
+          for (Index kh = kh0; kh < kh1; ++kh)
+            for (Index kw = kw0; kw < kw1; ++kw) {
+              const TX* xi = xn + (ih0 + kh * dh) * W + iw0 + kw * dw;
+              const TW* wi = wc + kh * KW + kw;
+              for (Index ic = 0; ic < cin_g; ++ic, xi += plane, wi += taps)
+                acc = mac(acc, static_cast<int32_t>(*xi) - zx, static_cast<int32_t>(*wi) - zw);
             }
-          store(((n * p.C_out + oc) * p.OH + oh) * p.OW + ow, acc, multiplier, shift);
+          store(out + oh * OW + ow, acc, multiplier, shift);
         }
+      }
     }
   }
 }
@@ -168,7 +201,7 @@ RequantStore<T> requant_store(const P& p, void* const* operands) {
 // Stores the int32 accumulator itself (MatMulInteger, ConvInteger).
 struct AccStore {
   int32_t* y;
-  void operator()(int64_t at, int32_t acc, int32_t, int32_t) const { y[at] = acc; }
+  void operator()(ptrdiff_t at, int32_t acc, int32_t, int32_t) const { y[at] = acc; }
 };
 
 // Calls f(first, count, c) for each run of elements that share parameter c
