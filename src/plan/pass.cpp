@@ -137,4 +137,17 @@ std::vector<std::string> rewrite_chains(PlanState& s, const char* op, ChainMatch
   return made;
 }
 
+void run_chain_rewrite(PlanState& s, PassReport& report, const char* op, ChainMatcher match, const std::string& chain,
+                       const std::string& replacement, const std::string& none, const std::string& count_key) {
+  size_t absorbed = 0;
+  const std::vector<std::string> made = s.options.fuse ? rewrite_chains(s, op, match, absorbed)
+                                                       : std::vector<std::string>{};
+  report.summary = !s.options.fuse ? "off (PlanOptions::fuse = false)"
+                   : made.empty()  ? none
+                                   : "replaced " + plural(made.size(), chain) + " (" + plural(absorbed, "node") +
+                                        ") by " + replacement + ": " + first_few(made);
+  report.numbers = {{count_key, static_cast<int64_t>(made.size())},
+                    {"absorbed_nodes", static_cast<int64_t>(absorbed)}};
+}
+
 }  // namespace rtml::plan

@@ -174,6 +174,12 @@ using ChainMatcher = bool (*)(PlanState& state, const TensorUses& uses, Prepared
 // fusion does). Returns "first .. last" node names per rewrite; `absorbed`
 // counts the nodes replaced.
 std::vector<std::string> rewrite_chains(PlanState& state, const char* op, ChainMatcher match, size_t& absorbed);
+// A chain-rewrite pass whole: rewrite_chains from `op` (none when
+// PlanOptions::fuse is off), then the report: "replaced N <chain>s (M nodes)
+// by <replacement>: ..." or `none`, and the numbers {count_key, absorbed_nodes}.
+void run_chain_rewrite(PlanState& state, PassReport& report, const char* op, ChainMatcher match,
+                       const std::string& chain, const std::string& replacement, const std::string& none,
+                       const std::string& count_key);
 
 // For summaries: "Constant x5, Shape x3, Gather" (most frequent first, at
 // most `max` kinds, then "..."), and "a, b, c, ... (+4 more)".

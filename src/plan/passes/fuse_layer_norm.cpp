@@ -144,15 +144,7 @@ bool match(PlanState& s, const TensorUses& u, PreparedStep& div, ChainRewrite& r
 }  // namespace
 
 void fuse_layer_norm(PlanState& s, PassReport& report) {
-  size_t absorbed = 0;
-  const std::vector<std::string> made = s.options.fuse ? rewrite_chains(s, "Div", match, absorbed)
-                                                       : std::vector<std::string>{};
-  report.summary = !s.options.fuse ? "off (PlanOptions::fuse = false)"
-                   : made.empty()  ? "no written-out LayerNorm"
-                                   : "replaced " + plural(made.size(), "LayerNorm chain") + " (" +
-                                        plural(absorbed, "node") + ") by LayerNormalization: " + first_few(made);
-  report.numbers = {{"layer_norms", static_cast<int64_t>(made.size())},
-                    {"absorbed_nodes", static_cast<int64_t>(absorbed)}};
+  run_chain_rewrite(s, report, "Div", match, "LayerNorm chain", "LayerNormalization", "no written-out LayerNorm", "layer_norms");
 }
 
 }  // namespace rtml::plan

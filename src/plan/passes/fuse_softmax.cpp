@@ -59,15 +59,7 @@ bool match(PlanState& s, const TensorUses& u, PreparedStep& div, ChainRewrite& r
 }  // namespace
 
 void fuse_softmax(PlanState& s, PassReport& report) {
-  size_t absorbed = 0;
-  const std::vector<std::string> made = s.options.fuse ? rewrite_chains(s, "Div", match, absorbed)
-                                                       : std::vector<std::string>{};
-  report.summary = !s.options.fuse ? "off (PlanOptions::fuse = false)"
-                   : made.empty()  ? "no written-out softmax"
-                                   : "replaced " + plural(made.size(), "softmax chain") + " (" +
-                                        plural(absorbed, "node") + ") by Softmax: " + first_few(made);
-  report.numbers = {{"softmaxes", static_cast<int64_t>(made.size())},
-                    {"absorbed_nodes", static_cast<int64_t>(absorbed)}};
+  run_chain_rewrite(s, report, "Div", match, "softmax chain", "Softmax", "no written-out softmax", "softmaxes");
 }
 
 }  // namespace rtml::plan
