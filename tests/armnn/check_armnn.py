@@ -50,7 +50,7 @@ try:
 except ImportError:
     skip("python3-pyarmnn is missing")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tflite"))
-from tflite_writer import tflite_model  # noqa: E402
+from tflite_writer import float_fully_connected  # noqa: E402
 MODELS = {name: os.path.join(MLPERF, name + ".tflite")
           for name in ("ad01_fp32", "pretrainedResnet_quant", "kws_ref_model_float32")}
 if not all(os.path.exists(p) for p in MODELS.values()):
@@ -77,16 +77,9 @@ def rows(report_path):
 
 
 def tflite_fully_connected(path, w, b):
-    """y[1,N] = relu(x[1,K] @ w^T + b): TensorFlow Lite's FULLY_CONNECTED (weights [N,K]) with a fused
-    ReLU, float32; tensors x (0), w (1), b (2), y (3), written with tests/tflite/tflite_writer.py."""
-    n, k = w.shape
-    f32 = lambda name, shape, buf: (name, shape, 0, buf, [], [])  # TensorType FLOAT32 = 0
-    # FULLY_CONNECTED = 9; options FullyConnectedOptions (8) {fused_activation_function 0: RELU = 1}.
-    model = tflite_model([9], [f32("x", [1, k], 0), f32("w", [n, k], 1), f32("b", [n], 2), f32("y", [1, n], 0)],
-                         [(0, [0, 1, 2], [3], 8, {0: np.int8(1)})],
-                         [w.astype("<f4").tobytes(), b.astype("<f4").tobytes()], [0], [3])
+    """y[1,N] = relu(x[1,K] @ w^T + b) as a .tflite file: tests/tflite/tflite_writer.py's float_fully_connected."""
     with open(path, "wb") as f:
-        f.write(model)
+        f.write(float_fully_connected(w, b))
 
 
 def write_set(folder, inputs, expected):

@@ -25,26 +25,16 @@ once, quantized by TFLite's converter): the int8 input dequantized is fed to
 the float model, and the float softmax must agree with the int8 one
 dequantized within 0.1 per class, with the same top-1 class on most inputs.
 """
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-SKIP = 77
-rtml, models_dir = sys.argv[1:3]
-if os.environ.get("RTML_SHARED"):
-    models_dir = os.path.join(os.environ["RTML_SHARED"], "models", "mlperf-tiny")
-if not os.path.isdir(models_dir):
-    print(f"SKIP: {models_dir} is missing (the MLPerf Tiny models live in ../shared; set RTML_SHARED)")
-    sys.exit(SKIP)
-try:
-    import pyarmnn as ann
-except ImportError:
-    print("SKIP: pyarmnn is missing (apt-get install python3-pyarmnn; run with /usr/bin/python3)")
-    sys.exit(SKIP)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from armnn_compare import ArmNN, mlperf_tiny_setup, random_input, rtml_info, rtml_run  # noqa: E402
+
+rtml, models_dir = mlperf_tiny_setup(sys.argv)
 
 ARMNN_MODELS = ["ad01_fp32", "ad01_int8", "kws_ref_model", "pretrainedResnet", "pretrainedResnet_quant"]
 SEEDS = [1, 2, 3]
@@ -56,66 +46,10 @@ def fail(msg):
     failures.append(msg)
 
 
-class ArmNN:
-    """One .tflite file on ArmNN's CpuRef backend."""
-
-    def __init__(self, path):
-        self.parser = ann.ITfLiteParser()
-        network = self.parser.CreateNetworkFromBinaryFile(path)
-        self.runtime = ann.IRuntime(ann.CreationOptions())
-        opt, _ = ann.Optimize(network, [ann.BackendId("CpuRef")], self.runtime.GetDeviceSpec(), ann.OptimizerOptions())
-        self.net_id, _ = self.runtime.LoadNetwork(opt)
-        self.inputs = [(n, self.parser.GetNetworkInputBindingInfo(0, n))
-                       for n in self.parser.GetSubgraphInputTensorNames(0)]
-        self.outputs = [(n, self.parser.GetNetworkOutputBindingInfo(0, n))
-                        for n in self.parser.GetSubgraphOutputTensorNames(0)]
-
-    @staticmethod
-    def describe(binding):
-        info = binding[1]
-        dtype = {ann.DataType_Float32: "float", ann.DataType_QAsymmS8: "int8",
-                 ann.DataType_QAsymmU8: "uint8"}.get(info.GetDataType(), str(info.GetDataType()))
-        shape = [info.GetShape()[i] for i in range(info.GetNumDimensions())]
-        quant = (info.GetQuantizationScale(), info.GetQuantizationOffset()) if dtype != "float" else None
-        return dtype, shape, quant
-
-    def run(self, arrays):
-        ins = ann.make_input_tensors([b for _, b in self.inputs], arrays)
-        outs = ann.make_output_tensors([b for _, b in self.outputs])
-        self.runtime.EnqueueWorkload(self.net_id, ins, outs)
-        return ann.workload_tensors_to_ndarray(outs)
-
-
-def rtml_info(path):
-    out = subprocess.run([rtml, "info", path, "--json"], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"rtml info {path}: {out.stderr.strip()}")
-    return json.loads(out.stdout)
-
-
-def rtml_run(path, inputs, tmp):
-    args = [rtml, "run", path, "--output-dir", tmp]
-    for name, value in inputs.items():
-        f = os.path.join(tmp, name.replace("/", "_") + ".in.npy")
-        np.save(f, value)
-        args += ["--input", f"{name}={f}"]
-    out = subprocess.run(args, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"rtml run {path}: {out.stderr.strip()}")
-    return out
-
-
-def random_input(dtype, shape, rng):
-    if dtype == "float":
-        return rng.standard_normal(shape).astype(np.float32)
-    lo, hi = (-128, 127) if dtype == "int8" else (0, 255)
-    return rng.integers(lo, hi + 1, size=shape).astype(np.int8 if dtype == "int8" else np.uint8)
-
-
 def check_against_armnn(name):
     path = os.path.join(models_dir, name + ".tflite")
     ref = ArmNN(path)
-    info = rtml_info(path)
+    info = rtml_info(rtml, path)
     # Signatures: rtml's inputs/outputs as ArmNN's parser reads them.
     for kind, ours, theirs in (("input", info["inputs"], ref.inputs), ("output", info["outputs"], ref.outputs)):
         if [t["name"] for t in ours] != [n for n, _ in theirs]:
@@ -135,7 +69,7 @@ def check_against_armnn(name):
         inputs = {t["name"]: random_input(t["dtype"], t["shape"], rng) for t in info["inputs"]}
         expected = ref.run([inputs[n] for n, _ in ref.inputs])
         with tempfile.TemporaryDirectory() as tmp:
-            rtml_run(path, inputs, tmp)
+            rtml_run(rtml, path, inputs, tmp)
             for (oname, b), want in zip(ref.outputs, expected):
                 got = np.load(os.path.join(tmp, oname + ".npy"))
                 if got.shape != want.shape:
@@ -158,7 +92,7 @@ def check_against_armnn(name):
 def check_kws_float():
     int8_path = os.path.join(models_dir, "kws_ref_model.tflite")
     float_path = os.path.join(models_dir, "kws_ref_model_float32.tflite")
-    qinfo, finfo = rtml_info(int8_path), rtml_info(float_path)
+    qinfo, finfo = rtml_info(rtml, int8_path), rtml_info(rtml, float_path)
     qin, qout = qinfo["inputs"][0], qinfo["outputs"][0]
     fin = finfo["inputs"][0]
     if fin["dtype"] != "float" or fin["shape"] != qin["shape"] or finfo["outputs"][0]["shape"] != qout["shape"]:
@@ -174,10 +108,10 @@ def check_kws_float():
         q = np.clip(np.round(rng.standard_normal(qin["shape"]) * 10), -128, 127).astype(np.int8)
         x = ((q.astype(np.float32) - z_in) * s_in).astype(np.float32)
         with tempfile.TemporaryDirectory() as tmp:
-            rtml_run(int8_path, {qin["name"]: q}, tmp)
+            rtml_run(rtml, int8_path, {qin["name"]: q}, tmp)
             yq = (np.load(os.path.join(tmp, qout["name"] + ".npy")).astype(np.float32) - z_out) * s_out
         with tempfile.TemporaryDirectory() as tmp:
-            rtml_run(float_path, {fin["name"]: x}, tmp)
+            rtml_run(rtml, float_path, {fin["name"]: x}, tmp)
             yf = np.load(os.path.join(tmp, finfo["outputs"][0]["name"] + ".npy"))
         if abs(float(yf.sum()) - 1.0) > 1e-4:
             fail(f"kws_ref_model_float32 seed {seed}: softmax sums to {yf.sum()}")

@@ -54,15 +54,19 @@ def write_tflite(model):
 
 
 def tflite_model(codes, tensors, ops, buffers, inputs, outputs):
-    """codes: builtin codes; tensors: (name, shape, type, buffer, scales, zero points);
+    """codes: builtin codes; tensors: (name, shape, type, buffer, scales, zero points[,
+    quantized dimension]);
     ops: (opcode index, inputs, outputs, options type, {field: value} or None)."""
     i32, u8, i8, u32 = np.int32, np.uint8, np.int8, np.uint32
     code_tables = [("table", {0: i8(min(c, 127)), 3: i32(c)}) for c in codes]
     tensor_tables = []
-    for name, shape, ttype, buf, scale, zp in tensors:
+    for name, shape, ttype, buf, scale, zp, *axis in tensors:
         f = {0: ("vec", np.array(shape, i32)), 1: i8(ttype), 2: u32(buf), 3: ("str", name)}
         if scale:
-            f[4] = ("table", {2: ("vec", np.array(scale, np.float32)), 3: ("vec", np.array(zp, np.int64))})
+            q = {2: ("vec", np.array(scale, np.float32)), 3: ("vec", np.array(zp, np.int64))}
+            if axis and axis[0]:
+                q[6] = i32(axis[0])
+            f[4] = ("table", q)
         tensor_tables.append(("table", f))
     op_tables = []
     for code, ins, outs, opt_type, opts in ops:
@@ -75,3 +79,14 @@ def tflite_model(codes, tensors, ops, buffers, inputs, outputs):
                           2: ("vec", np.array(outputs, i32)), 3: ("tables", op_tables)})
     return write_tflite(("table", {0: u32(3), 1: ("tables", code_tables), 2: ("tables", [subgraph]),
                                    4: ("tables", buffer_tables)}))
+
+
+def float_fully_connected(w, b):
+    """y[1,N] = relu(x[1,K] @ w^T + b): TensorFlow Lite's FULLY_CONNECTED (weights [N,K]) with a fused
+    ReLU, float32; tensors x (0), w (1), b (2), y (3)."""
+    n, k = w.shape
+    f32 = lambda name, shape, buf: (name, shape, 0, buf, [], [])  # TensorType FLOAT32 = 0
+    # FULLY_CONNECTED = 9; options FullyConnectedOptions (8) {fused_activation_function 0: RELU = 1}.
+    return tflite_model([9], [f32("x", [1, k], 0), f32("w", [n, k], 1), f32("b", [n], 2), f32("y", [1, n], 0)],
+                        [(0, [0, 1, 2], [3], 8, {0: np.int8(1)})],
+                        [w.astype("<f4").tobytes(), b.astype("<f4").tobytes()], [0], [3])
