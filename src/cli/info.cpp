@@ -59,7 +59,8 @@ int cmd_info(const Args& args) {
                     "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.");
   add_model_options(table, opt);
   table.flag("--json", json,
-             "the same numbers as one JSON object: model, opset, inputs and outputs\n"
+             "the same numbers as one JSON object: model, format (onnx or tflite), opset (ONNX) or\n"
+             "tflite_schema_version (TFLite), inputs and outputs\n"
              "([{name, dtype, shape, and for an integer tensor quantization: {scale, zero_point}}]), parameters, parameter_bytes, flops, steps, kernels (the set),\n"
              "step_kernels ([{node, op_type, kernel}]), constant_bytes, step_constant_bytes, arena_bytes,\n"
              "lower_bound_bytes, no_reuse_bytes, and passes ([{name, summary, and its counts}])");
@@ -69,6 +70,11 @@ int cmd_info(const Args& args) {
   if (!table.parse(args)) return 0;
 
   ir::Graph g = import::load_model(opt.model);
+  // The file's format and version: an ONNX opset, or a .tflite file's schema version (its
+  // graph's opset is only the ONNX semantics the importer gave its nodes).
+  const bool tflite = import::is_tflite_file(opt.model);
+  const std::string version = tflite ? "tflite (schema version " + std::to_string(import::kTfliteSchemaVersion) + ")"
+                                     : "onnx (opset " + std::to_string(g.opset) + ")";
   size_t param_bytes = 0, params = 0;
   for (const auto& t : g.tensors)
     if (t.is_constant()) {
@@ -109,7 +115,8 @@ int cmd_info(const Args& args) {
     kernel_list += p.steps.empty() ? "]" : "\n  ]";
     std::printf("{\n"
                 "  \"model\": %s,\n"
-                "  \"opset\": %lld,\n"
+                "  \"format\": %s,\n"
+                "  %s: %lld,\n"
                 "  \"inputs\": %s,\n"
                 "  \"outputs\": %s,\n"
                 "  \"parameters\": %zu,\n"
@@ -125,7 +132,9 @@ int cmd_info(const Args& args) {
                 "  \"no_reuse_bytes\": %zu,\n"
                 "  \"passes\": %s\n"
                 "}\n",
-                json_string(opt.model).c_str(), static_cast<long long>(g.opset), tensors(p.inputs, true).c_str(),
+                json_string(opt.model).c_str(), json_string(tflite ? "tflite" : "onnx").c_str(),
+                json_string(tflite ? "tflite_schema_version" : "opset").c_str(),
+                static_cast<long long>(tflite ? import::kTfliteSchemaVersion : g.opset), tensors(p.inputs, true).c_str(),
                 tensors(p.outputs, false).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
                 json_string(kernels::kernel_set_name(p.kernels)).c_str(), kernel_list.c_str(), p.constant_bytes,
                 p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, pass_list.c_str());
@@ -137,7 +146,7 @@ int cmd_info(const Args& args) {
   }
 
   std::printf("model       %s\n", opt.model.c_str());
-  std::printf("opset       %lld\n", static_cast<long long>(g.opset));
+  std::printf("format      %s\n", version.c_str());
   auto print_tensors = [&](const char* title, const std::vector<int>& ids, bool input) {
     std::printf("\n%s\n", title);
     for (int id : ids) {

@@ -11,6 +11,7 @@
 #include "cli/options.h"
 #include "core/error.h"
 #include "data/test_data.h"
+#include "import/tflite_import.h"
 #include "quantize/quantize.h"
 
 namespace rtml::cli {
@@ -150,6 +151,11 @@ int cmd_quantize(const Args& args) {
   if (out.empty()) out = with_suffix(opt.model, ".onnx", ".int8.onnx");
   if (report.empty()) report = with_suffix(out, ".onnx", ".quantize.json");
   if (!fs::is_regular_file(opt.model)) throw Error(opt.model + ": no such model file");
+  if (import::is_tflite_file(opt.model))
+    throw Error(opt.model + ": a .tflite file; rtml quantize reads ONNX models only (float ONNX in, QDQ ONNX out). "
+                "An int8 .tflite file is quantized already: rtml info, run, bench and profile take it as it is. To "
+                "quantize a float network with rtml, export it to ONNX (torch.onnx.export, or tf2onnx for a "
+                "TensorFlow model) and quantize that file");
   q.calibration_dir = calibration.empty() ? sets_beside(opt.model) : calibration;
   if (q.calibration_dir.empty() && !weights_only)
     throw UsageError("no calibration data: " + opt.model + "'s folder holds no test_data_set_N; give --calibration DIR");

@@ -876,7 +876,8 @@ ir::Graph Importer::run() {
     fail("", "not a TFLite model (no \"TFL3\" file identifier at bytes 4..8)");
   fb::Table model = fb::root(buf_, "model");
   const uint32_t version = model.scalar<uint32_t>(field::kModelVersion, 0);
-  if (version != 3) fail("", "schema version " + std::to_string(version) + "; rtml reads version 3");
+  if (version != kTfliteSchemaVersion)
+    fail("", "schema version " + std::to_string(version) + "; rtml reads version " + std::to_string(kTfliteSchemaVersion));
   fb::Vector codes = model.vector(field::kModelOpcodes, 4, "operator_codes");
   for (uint32_t i = 0; i < codes.count; ++i) {
     fb::Table c = fb::Table::element(codes, i, "operator code " + std::to_string(i));
@@ -890,7 +891,7 @@ ir::Graph Importer::run() {
   read_tensors(sg);
   g_.name = sg.string(4, "name");
   g_.source = buf_.file();
-  g_.opset = 13;
+  g_.opset = 13;  // the ONNX semantics of the nodes made here, not the file's: that is kTfliteSchemaVersion
   value_.assign(tt_.size(), kNoTensor);
   float_value_.assign(tt_.size(), kNoTensor);
   constant_value_.assign(tt_.size(), kNoTensor);
@@ -951,15 +952,18 @@ ir::Graph load_tflite(const std::string& path, const ImportOptions& options) {
   return load_tflite_bytes(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path, options);
 }
 
-ir::Graph load_model(const std::string& path, const ImportOptions& options) {
+bool is_tflite_file(const std::string& path) {
   char head[8] = {};
   {
     std::ifstream in(path, std::ios::binary);
     if (in) in.read(head, 8);
   }
-  const bool tflite = looks_like_tflite(reinterpret_cast<const uint8_t*>(head), 8) ||
-                      (path.size() > 7 && path.compare(path.size() - 7, 7, ".tflite") == 0);
-  return tflite ? load_tflite(path, options) : load_onnx(path, options);
+  return looks_like_tflite(reinterpret_cast<const uint8_t*>(head), 8) ||
+         (path.size() > 7 && path.compare(path.size() - 7, 7, ".tflite") == 0);
+}
+
+ir::Graph load_model(const std::string& path, const ImportOptions& options) {
+  return is_tflite_file(path) ? load_tflite(path, options) : load_onnx(path, options);
 }
 
 }  // namespace rtml::import

@@ -24,10 +24,12 @@
 // channel (axis 0 after the OIHW transpose), an int32 bias is a
 // DequantizeLinear with the file's scale (in_scale * w_scale) and zero point
 // 0. Data movement (RESHAPE, SQUEEZE, TRANSPOSE, PAD, CONCATENATION with equal
-// quantization) runs on the integers directly. int8 SOFTMAX stays DQ ->
-// Softmax -> Q (float inside). A float op with int8 weights (a "float" file
-// with quantized weights) reads them through a DequantizeLinear the planner
-// folds once; a DEQUANTIZE of a constant is folded here, at import.
+// quantization) runs on the integers directly. int8 SOFTMAX is DQ -> Softmax
+// -> Q, which fuse_qdq runs as TFLite's integer softmax (output scale 1/256,
+// zero point -128, beta 1, last axis; docs/tflite.md). A float op with int8
+// weights (a "float" file with quantized weights) reads them through a
+// DequantizeLinear the planner folds once; a DEQUANTIZE of a constant is
+// folded here, at import.
 #pragma once
 
 #include <cstddef>
@@ -39,8 +41,14 @@
 
 namespace rtml::import {
 
+// The TFLite schema version rtml reads (Model.version; every current converter writes it).
+constexpr uint32_t kTfliteSchemaVersion = 3;
+
 // True when `bytes` starts like a .tflite file (file identifier "TFL3" at 4..8).
 bool looks_like_tflite(const uint8_t* bytes, size_t size);
+// True when the file at `path` is read as a .tflite file by load_model: its identifier, or (for
+// a file too short or unreadable, so that the error is the TFLite importer's) a .tflite extension.
+bool is_tflite_file(const std::string& path);
 
 ir::Graph load_tflite(const std::string& path, const ImportOptions& options = {});
 // The same from bytes in memory; `source` names them in messages.

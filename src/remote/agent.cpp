@@ -35,6 +35,7 @@
 #include "backends/backend.h"
 #include "bench/runner.h"
 #include "core/error.h"
+#include "import/tflite_import.h"
 #include "remote/listen.h"
 #include "remote/sha256.h"
 
@@ -280,7 +281,7 @@ struct Agent::Impl {
   // Validates a job description (rtml::Error: a 400); checks its blobs and
   // lays out its folder (HttpError).
   std::shared_ptr<Job> make_job(const std::string& body) {
-    const JobRequest r = parse_job_request(body, backend_names);
+    JobRequest r = parse_job_request(body, backend_names);
     const auto& files = r.files;
     const std::string& name = r.model;
     const auto& backends = r.backends;
@@ -296,6 +297,12 @@ struct Agent::Impl {
                     f.blob + ")");
       total += static_cast<int64_t>(fs::file_size(p, ec));
     }
+    // The model's blob (the protocol's model.onnx field) may be a .tflite file: it keeps that
+    // extension in the job folder, which the armnn backend goes by (the engine reads either by
+    // its identifier).
+    std::string model_file = "model.onnx";
+    for (auto& f : r.files)
+      if (f.dest == "model.onnx" && import::is_tflite_file((blobs / f.blob).string())) f.dest = model_file = "model.tflite";
     if (total > opt.max_model_bytes)
       throw HttpError{413, "too_large",
                       "the job's files add up to " + std::to_string(total) + " bytes; this agent takes at most " +
@@ -315,8 +322,8 @@ struct Agent::Impl {
         if (ec) fs::copy_file(blobs / f.blob, dest);
       }
       // A one-model zoo manifest: bench names the model by its label and finds
-      // the test_data_set_N folders beside model.onnx.
-      json manifest = {{"models", json::array({{{"name", name}, {"files", {{"onnx", "model.onnx"}}}}})}};
+      // the test_data_set_N folders beside the model file.
+      json manifest = {{"models", json::array({{{"name", name}, {"files", {{"onnx", model_file}}}}})}};
       std::ofstream(job->dir / "manifest.json") << manifest.dump(1) << "\n";
     } catch (const fs::filesystem_error& e) {
       std::error_code ec;

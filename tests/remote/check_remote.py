@@ -221,6 +221,26 @@ def fake_agent_checks(rtml, zoo, env):
         server.shutdown()
 
 
+def tflite_checks(remote, tmp, agent_backends, env):
+    """A .tflite model pushed to the agent runs there as a .tflite file: on native, and on armnn (which
+    takes .tflite files only) where the agent has it."""
+    sys.path.insert(0, os.path.join(SOURCE, "tests", "tflite"))
+    import numpy as np
+    from tflite_writer import float_fully_connected
+    path = os.path.join(tmp, "fc_relu.tflite")
+    with open(path, "wb") as f:
+        f.write(float_fully_connected(np.linspace(-1, 1, 8 * 16).reshape(8, 16), np.linspace(-0.5, 0.5, 8)))
+    backends = ["native"] + (["armnn"] if "armnn" in agent_backends else [])
+    out = os.path.join(tmp, "tflite.json")
+    r = run(remote + ["bench", path, "--backend", ",".join(backends), "--runs", "20", "--json", out, "--no-db"],
+            env=env)
+    rows = {x["backend"]: x for x in json.load(open(out))["runs"]} if os.path.exists(out) else {}
+    check(r.returncode == 0 and all(rows.get(be, {}).get("status") == "ok" and rows[be].get("model") == "fc_relu"
+                                    for be in backends),
+          f"rtml remote bench of a .tflite file: an ok row on {backends} ({r.returncode}: "
+          f"{ {be: x.get('status') for be, x in rows.items()} } {r.stderr.strip()[-300:]})")
+
+
 def main_x86(rtml, zoo):
     if not has_command(rtml, [], "agent") or not has_command(rtml, [], "remote"):
         print(f"SKIP: {rtml} was built without the remote agent/client (cpp-httplib: libcpp-httplib-dev)")
@@ -374,6 +394,7 @@ def main_x86(rtml, zoo):
             hosts = [json.loads(h) for (h,) in con.execute("SELECT host FROM reports")]
         check(len(hosts) == 4 and all(h.get("target") == name and h.get("arch") == agent.info["host"].get("arch")
                                       for h in hosts), "database: reports keep the board's host description")
+        tflite_checks(remote, tmp, agent.info.get("backends", []), env)
         check(agent.proc.poll() is None, "the agent is still running")
     finally:
         agent.stop()
