@@ -17,7 +17,6 @@ from tflite_writer import tflite_model
 BUILTIN_NAMES = {0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D",
                  6: "DEQUANTIZE", 9: "FULLY_CONNECTED", 14: "LOGISTIC", 17: "MAX_POOL_2D", 18: "MUL",
                  22: "RESHAPE", 25: "SOFTMAX", 114: "QUANTIZE"}
-TENSOR_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 9: np.int8}
 # The scalar fields of the option tables these operators use (BuiltinOptions
 # union index -> struct format per field, in field order); None: a vector of int.
 OPTION_FIELDS = {
@@ -116,9 +115,6 @@ class Model:
 
     def activation_inputs(self, k):
         return [t for t in self.ops[k]["inputs"] if t >= 0 and not self.constant(t)]
-
-    def dtype(self, t):
-        return TENSOR_TYPES[self.tensors[t]["type"]]
 
     def cut(self, k):
         """Operator k alone as .tflite bytes; its inputs are activation_inputs(k), named input0, input1...,
