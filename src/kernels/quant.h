@@ -38,7 +38,9 @@
  *                                   scale 1/256 (rtml_qsoftmax_params), t s8 u8
  * and, for int8 data with constant int8 weights and constant scales, the
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
- * kernels/fast_quant.h (same params; packed weights and a scratch).
+ * kernels/fast_quant.h (same params; packed weights and a scratch) and the
+ * `cortex-m` set's rtml_s8_{fully_connected,conv,depthwise_conv}__cm (same
+ * params; a scratch; declared at the end).
  * The operands of a quantized product are found through the params' slots:
  * the (multiplier, shift) arrays are step constants made at prepare when the
  * scales are constants; otherwise (scales given at run time, as the ONNX
@@ -253,5 +255,17 @@ RTML_KERNEL(rtml_s8_fully_connected__hwy);
 RTML_KERNEL(rtml_s8_conv__hwy);
 RTML_KERNEL(rtml_s8_depthwise_conv__hwy);
 RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
+/* The `cortex-m` kernel set's (kernels/cortexm_quant.cpp: SXTB16 / SMLAD on
+ * a Cortex-M with the DSP extension, the same loops in plain C elsewhere):
+ * int8 data, int8 weights with zero point 0 read in place (the fully
+ * connected one with w_stride_k 1), constant scales; a q15 scratch of the
+ * bytes below after the constants (operand max(w_slot, multiplier_slot,
+ * shift_slot) + 1). */
+RTML_KERNEL(rtml_s8_conv__cm);
+RTML_KERNEL(rtml_s8_fully_connected__cm);
+RTML_KERNEL(rtml_s8_depthwise_conv__cm);
+RTML_EXTERN_C int64_t rtml_s8_conv_cm_scratch_bytes(const rtml_qconv_params* p);
+RTML_EXTERN_C int64_t rtml_s8_fully_connected_cm_scratch_bytes(const rtml_qmatmul_params* p);
+RTML_EXTERN_C int64_t rtml_s8_depthwise_conv_cm_scratch_bytes(const rtml_qconv_params* p);
 
 #endif
