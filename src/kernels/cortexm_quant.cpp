@@ -120,6 +120,17 @@ RTML_CM_INLINE void dot_block(int rows, int cols, const int8_t* w0, const int8_t
   acc[3] = a11;
 }
 
+// acc + x0 w0 + x1 w1 for q15 pairs (x0, x1), (w0, w1) in the halves of 32-bit words.
+RTML_CM_INLINE int32_t mac2(uint32_t x, uint32_t w, int32_t acc) {
+#if RTML_CM_DSP
+  return __smlad(static_cast<int16x2_t>(x), static_cast<int16x2_t>(w), acc);
+#else
+  const int32_t x0 = static_cast<int16_t>(x & 0xffffu), x1 = static_cast<int16_t>(x >> 16);
+  const int32_t w0 = static_cast<int16_t>(w & 0xffffu), w1 = static_cast<int16_t>(w >> 16);
+  return wrap_add(acc, x0 * w0 + x1 * w1);
+#endif
+}
+
 // Reorders each whole quad of a q15 column from k0 k1 k2 k3 to k0 k2 k1 k3.
 void interleave_quads(int16_t* x, Index K) {
   const Index K4 = K & ~static_cast<Index>(3);
@@ -188,6 +199,7 @@ void im2col(const rtml_qconv_params& p, const int8_t* xg, Index cin_g, Index oh,
     for (Index ic = 0; ic < cin_g; ++ic, xi += plane) col[ic] = static_cast<int16_t>(*xi - zx);
     return;
   }
+  const bool row_inside = iw0 >= 0 && iw0 + (KW - 1) * dw < W;  // no padding left or right: a plain copy
   int16_t* out = col;
   for (Index ic = 0; ic < cin_g; ++ic) {
     const int8_t* xc = xg + ic * plane;
@@ -198,6 +210,10 @@ void im2col(const rtml_qconv_params& p, const int8_t* xg, Index cin_g, Index oh,
         continue;
       }
       const int8_t* row = xc + ih * W;
+      if (row_inside) {
+        for (Index kw = 0, iw = iw0; kw < KW; ++kw, iw += dw) *out++ = static_cast<int16_t>(row[iw] - zx);
+        continue;
+      }
       for (Index kw = 0, iw = iw0; kw < KW; ++kw, iw += dw)
         *out++ = iw >= 0 && iw < W ? static_cast<int16_t>(row[iw] - zx) : static_cast<int16_t>(0);
     }
@@ -355,6 +371,24 @@ extern "C" int rtml_s8_depthwise_conv__cm(const void* params, void* const* opera
         for (Index t = 0; t < taps; ++t) wq[t] = out.w[oc * taps + t];
         const int32_t b = out.bias_of(oc);
         int8_t* yc = out.y + (n * C_out + oc) * OH * OW;
+        if (KH == 3 && KW == 3 && dh == 1 && dw == 1) {  // the usual 3 x 3: its weights in registers
+          const uint32_t w01 = load32(wq), w34 = load32(wq + 3), w67 = load32(wq + 6);
+          const int32_t w2 = wq[2], w5 = wq[5], w8 = wq[8];
+          for (Index oh = 0; oh < OH; ++oh) {
+            const int16_t* r0 = plane + oh * sh * WP;
+            const int16_t* r1 = r0 + WP;
+            const int16_t* r2 = r1 + WP;
+            int8_t* yr = yc + oh * OW;
+            for (Index ow = 0, at = 0; ow < OW; ++ow, at += sw) {
+              int32_t acc = mac2(load32(r0 + at), w01, b);
+              acc = mac2(load32(r1 + at), w34, acc);
+              acc = mac2(load32(r2 + at), w67, acc);
+              acc = wrap_add(acc, r0[at + 2] * w2 + r1[at + 2] * w5 + r2[at + 2] * w8);
+              yr[ow] = out.store(oc, acc);
+            }
+          }
+          continue;
+        }
         for (Index oh = 0; oh < OH; ++oh) {
           for (Index ow = 0; ow < OW; ++ow) {
             int32_t acc = b;
@@ -363,15 +397,8 @@ extern "C" int rtml_s8_depthwise_conv__cm(const void* params, void* const* opera
               const int16_t* xr = win + kh * dh * WP;
               const int16_t* wr = wq + kh * KW;
               Index kw = 0;
-              if (dw == 1) {
-                for (Index q = 0; q < pairs; ++q, kw += 2) {
-#if RTML_CM_DSP
-                  acc = __smlad(static_cast<int16x2_t>(load32(xr + kw)), static_cast<int16x2_t>(load32(wr + kw)), acc);
-#else
-                  acc = wrap_add(acc, xr[kw] * wr[kw] + xr[kw + 1] * wr[kw + 1]);
-#endif
-                }
-              }
+              if (dw == 1)
+                for (Index q = 0; q < pairs; ++q, kw += 2) acc = mac2(load32(xr + kw), load32(wr + kw), acc);
               for (; kw < KW; ++kw) acc = wrap_add(acc, xr[kw * dw] * wr[kw]);
             }
             yc[oh * OW + ow] = out.store(oc, acc);
