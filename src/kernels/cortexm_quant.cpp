@@ -249,52 +249,52 @@ extern "C" int64_t rtml_s8_depthwise_conv_cm_scratch_bytes(const rtml_qconv_para
 
 extern "C" int rtml_s8_conv__cm(const void* params, void* const* operands) {
   const rtml_qconv_params& p = *static_cast<const rtml_qconv_params*>(params);
-  const Product out = product_of<rtml_qconv_params>(params, operands);
+  const Product pr = product_of<rtml_qconv_params>(params, operands);
   const Index C = static_cast<Index>(p.C), C_out = static_cast<Index>(p.C_out), group = static_cast<Index>(p.group);
   const Index cin_g = C / group, cout_g = C_out / group;
   const Index K = cin_g * static_cast<Index>(p.KH) * static_cast<Index>(p.KW);
   const Index OW = static_cast<Index>(p.OW), pixels = static_cast<Index>(p.OH) * OW;
   const Index plane = static_cast<Index>(p.H) * static_cast<Index>(p.W);
-  int16_t* col0 = static_cast<int16_t*>(out.scratch);
+  int16_t* col0 = static_cast<int16_t*>(pr.scratch);
   int16_t* col1 = col0 + even(K);  // keeps col1 4-byte aligned
   for (Index n = 0; n < static_cast<Index>(p.N); ++n) {
     for (Index g = 0; g < group; ++g) {
-      const int8_t* xg = out.x + (n * C + g * cin_g) * plane;
-      int8_t* yg = out.y + (n * C_out + g * cout_g) * pixels;
+      const int8_t* xg = pr.x + (n * C + g * cin_g) * plane;
+      int8_t* yg = pr.y + (n * C_out + g * cout_g) * pixels;
       for (Index px = 0; px < pixels; px += 2) {
         const bool two = px + 1 < pixels;
-        im2col(p, xg, cin_g, px / OW, px % OW, out.zx, col0);
+        im2col(p, xg, cin_g, px / OW, px % OW, pr.zx, col0);
         interleave_quads(col0, K);
         if (two) {
-          im2col(p, xg, cin_g, (px + 1) / OW, (px + 1) % OW, out.zx, col1);
+          im2col(p, xg, cin_g, (px + 1) / OW, (px + 1) % OW, pr.zx, col1);
           interleave_quads(col1, K);
         }
         Index oc = 0;
         for (; oc + 2 <= cout_g; oc += 2) {
           const Index c = g * cout_g + oc;
-          const int32_t b0 = out.bias_of(c), b1 = out.bias_of(c + 1);
+          const int32_t b0 = pr.bias_of(c), b1 = pr.bias_of(c + 1);
           int32_t acc[4] = {b0, b0, b1, b1};
-          const int8_t* w0 = out.w + c * K;
+          const int8_t* w0 = pr.w + c * K;
           if (two) dot_block(2, 2, w0, w0 + K, col0, col1, K, acc);
           else dot_block(2, 1, w0, w0 + K, col0, col1, K, acc);
           int8_t* y0 = yg + oc * pixels + px;
-          y0[0] = out.store(c, acc[0]);
-          y0[pixels] = out.store(c + 1, acc[2]);
+          y0[0] = pr.store(c, acc[0]);
+          y0[pixels] = pr.store(c + 1, acc[2]);
           if (two) {
-            y0[1] = out.store(c, acc[1]);
-            y0[pixels + 1] = out.store(c + 1, acc[3]);
+            y0[1] = pr.store(c, acc[1]);
+            y0[pixels + 1] = pr.store(c + 1, acc[3]);
           }
         }
         if (oc < cout_g) {  // an odd channel count: the last one alone
           const Index c = g * cout_g + oc;
-          const int32_t b0 = out.bias_of(c);
+          const int32_t b0 = pr.bias_of(c);
           int32_t acc[4] = {b0, b0, 0, 0};
-          const int8_t* w0 = out.w + c * K;
+          const int8_t* w0 = pr.w + c * K;
           if (two) dot_block(1, 2, w0, w0, col0, col1, K, acc);
           else dot_block(1, 1, w0, w0, col0, col1, K, acc);
           int8_t* y0 = yg + oc * pixels + px;
-          y0[0] = out.store(c, acc[0]);
-          if (two) y0[1] = out.store(c, acc[1]);
+          y0[0] = pr.store(c, acc[0]);
+          if (two) y0[1] = pr.store(c, acc[1]);
         }
       }
     }
@@ -304,29 +304,29 @@ extern "C" int rtml_s8_conv__cm(const void* params, void* const* operands) {
 
 extern "C" int rtml_s8_fully_connected__cm(const void* params, void* const* operands) {
   const rtml_qmatmul_params& p = *static_cast<const rtml_qmatmul_params*>(params);
-  const Product out = product_of<rtml_qmatmul_params>(params, operands);
+  const Product pr = product_of<rtml_qmatmul_params>(params, operands);
   const Index M = static_cast<Index>(p.M), N = static_cast<Index>(p.N), K = static_cast<Index>(p.K);
   const Index stride_n = static_cast<Index>(p.w_stride_n);
-  int16_t* col = static_cast<int16_t*>(out.scratch);
+  int16_t* col = static_cast<int16_t*>(pr.scratch);
   for (Index b = 0; b < static_cast<Index>(p.batch_count); ++b) {
-    const int8_t* xb = out.x + b * static_cast<Index>(p.x_batch_stride);
-    const int8_t* wb = out.w + b * static_cast<Index>(p.w_batch_stride);
+    const int8_t* xb = pr.x + b * static_cast<Index>(p.x_batch_stride);
+    const int8_t* wb = pr.w + b * static_cast<Index>(p.w_batch_stride);
     for (Index m = 0; m < M; ++m) {
       const int8_t* xr = xb + m * K;
-      for (Index k = 0; k < K; ++k) col[k] = static_cast<int16_t>(xr[k] - out.zx);
+      for (Index k = 0; k < K; ++k) col[k] = static_cast<int16_t>(xr[k] - pr.zx);
       interleave_quads(col, K);
-      int8_t* yr = out.y + (b * M + m) * N;
+      int8_t* yr = pr.y + (b * M + m) * N;
       Index n = 0;
       for (; n + 2 <= N; n += 2) {
-        int32_t acc[4] = {out.bias_of(n), 0, out.bias_of(n + 1), 0};
+        int32_t acc[4] = {pr.bias_of(n), 0, pr.bias_of(n + 1), 0};
         dot_block(2, 1, wb + n * stride_n, wb + (n + 1) * stride_n, col, col, K, acc);
-        yr[n] = out.store(n, acc[0]);
-        yr[n + 1] = out.store(n + 1, acc[2]);
+        yr[n] = pr.store(n, acc[0]);
+        yr[n + 1] = pr.store(n + 1, acc[2]);
       }
       if (n < N) {
-        int32_t acc[4] = {out.bias_of(n), 0, 0, 0};
+        int32_t acc[4] = {pr.bias_of(n), 0, 0, 0};
         dot_block(1, 1, wb + n * stride_n, wb + n * stride_n, col, col, K, acc);
-        yr[n] = out.store(n, acc[0]);
+        yr[n] = pr.store(n, acc[0]);
       }
     }
   }
@@ -339,7 +339,7 @@ extern "C" int rtml_s8_fully_connected__cm(const void* params, void* const* oper
 // pairs (one 32-bit load each when the dilation is 1), an odd last tap alone.
 extern "C" int rtml_s8_depthwise_conv__cm(const void* params, void* const* operands) {
   const rtml_qconv_params& p = *static_cast<const rtml_qconv_params*>(params);
-  const Product out = product_of<rtml_qconv_params>(params, operands);
+  const Product pr = product_of<rtml_qconv_params>(params, operands);
   const Index H = static_cast<Index>(p.H), W = static_cast<Index>(p.W), KH = static_cast<Index>(p.KH),
               KW = static_cast<Index>(p.KW), OH = static_cast<Index>(p.OH), OW = static_cast<Index>(p.OW);
   const Index sh = static_cast<Index>(p.stride_h), sw = static_cast<Index>(p.stride_w);
@@ -349,11 +349,11 @@ extern "C" int rtml_s8_depthwise_conv__cm(const void* params, void* const* opera
   padded_plane(p, &HP, &WP);
   const Index C = static_cast<Index>(p.C), C_out = static_cast<Index>(p.C_out), mult = C_out / C;
   const Index taps = KH * KW, pairs = KW / 2;
-  int16_t* wq = static_cast<int16_t*>(out.scratch);
+  int16_t* wq = static_cast<int16_t*>(pr.scratch);
   int16_t* plane = wq + even(taps);
   for (Index n = 0; n < static_cast<Index>(p.N); ++n) {
     for (Index c = 0; c < C; ++c) {
-      const int8_t* xc = out.x + (n * C + c) * H * W;
+      const int8_t* xc = pr.x + (n * C + c) * H * W;
       for (Index r = 0; r < HP; ++r) {  // the padded plane
         int16_t* dst = plane + r * WP;
         const Index ih = r - pt;
@@ -364,13 +364,13 @@ extern "C" int rtml_s8_depthwise_conv__cm(const void* params, void* const* opera
         const int8_t* src = xc + ih * W;
         for (Index q = 0; q < WP; ++q) {
           const Index iw = q - pl;
-          dst[q] = iw >= 0 && iw < W ? static_cast<int16_t>(src[iw] - out.zx) : static_cast<int16_t>(0);
+          dst[q] = iw >= 0 && iw < W ? static_cast<int16_t>(src[iw] - pr.zx) : static_cast<int16_t>(0);
         }
       }
       for (Index oc = c * mult; oc < (c + 1) * mult; ++oc) {
-        for (Index t = 0; t < taps; ++t) wq[t] = out.w[oc * taps + t];
-        const int32_t b = out.bias_of(oc);
-        int8_t* yc = out.y + (n * C_out + oc) * OH * OW;
+        for (Index t = 0; t < taps; ++t) wq[t] = pr.w[oc * taps + t];
+        const int32_t b = pr.bias_of(oc);
+        int8_t* yc = pr.y + (n * C_out + oc) * OH * OW;
         if (KH == 3 && KW == 3 && dh == 1 && dw == 1) {  // the usual 3 x 3: its weights in registers
           const uint32_t w01 = load32(wq), w34 = load32(wq + 3), w67 = load32(wq + 6);
           const int32_t w2 = wq[2], w5 = wq[5], w8 = wq[8];
@@ -384,7 +384,7 @@ extern "C" int rtml_s8_depthwise_conv__cm(const void* params, void* const* opera
               acc = mac2(load32(r1 + at), w34, acc);
               acc = mac2(load32(r2 + at), w67, acc);
               acc = wrap_add(acc, r0[at + 2] * w2 + r1[at + 2] * w5 + r2[at + 2] * w8);
-              yr[ow] = out.store(oc, acc);
+              yr[ow] = pr.store(oc, acc);
             }
           }
           continue;
@@ -401,7 +401,7 @@ extern "C" int rtml_s8_depthwise_conv__cm(const void* params, void* const* opera
                 for (Index q = 0; q < pairs; ++q, kw += 2) acc = mac2(load32(xr + kw), load32(wr + kw), acc);
               for (; kw < KW; ++kw) acc = wrap_add(acc, xr[kw * dw] * wr[kw]);
             }
-            yc[oh * OW + ow] = out.store(oc, acc);
+            yc[oh * OW + ow] = pr.store(oc, acc);
           }
         }
       }
