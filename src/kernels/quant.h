@@ -38,7 +38,9 @@
  *                                   scale 1/256 (rtml_qsoftmax_params), t s8 u8
  * and, for int8 data with constant int8 weights and constant scales, the
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
- * kernels/fast_quant.h (same params; packed weights and a scratch).
+ * kernels/fast_quant.h (same params; packed weights and a scratch) and the
+ * `cortex-m` set's rtml_s8_{fully_connected,conv,depthwise_conv}__cm (same
+ * params; a scratch; declared at the end).
  * The operands of a quantized product are found through the params' slots:
  * the (multiplier, shift) arrays are step constants made at prepare when the
  * scales are constants; otherwise (scales given at run time, as the ONNX
@@ -55,17 +57,21 @@
  * rounded to nearest (ties away from zero); INT32_MIN * INT32_MIN saturates
  * to INT32_MAX. */
 static inline int32_t rtml_srdhm(int32_t a, int32_t b) {
-  int64_t ab, nudge;
+  /* TFLite writes it (ab + nudge) / 2^31 with nudge 2^30 for ab >= 0, 1 - 2^30
+   * below, and a division truncating toward zero; that equals
+   * floor((ab + 2^30) / 2^31) for every ab (for ab = -m < 0 both are
+   * -floor((m + 2^30 - 1) / 2^31)), which is one multiply-accumulate and a
+   * shift (SMULL, ADDS/ADC, two shifts on a Cortex-M) instead of a 64-bit
+   * division's sign fix-ups. >> of a negative int64 is arithmetic on every
+   * compiler rtml builds with (and by definition since C++20). */
   if (a == b && a == INT32_MIN) return INT32_MAX;
-  ab = (int64_t)a * (int64_t)b;
-  nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* division truncates toward zero, as TFLite's */
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* TFLite's RoundingDivideByPOT: x / 2^exponent (0 <= exponent <= 31),
  * rounded to nearest, ties away from zero. */
 static inline int32_t rtml_rounding_divide_by_pot(int32_t x, int exponent) {
-  const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+  const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1u); /* 32-bit: exponent <= 31 */
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
   return (x >> exponent) + (remainder > threshold ? 1 : 0);
@@ -86,8 +92,17 @@ static inline int32_t rtml_requantize(int32_t acc, int32_t multiplier, int32_t s
  * step (the reference ones and kernels/fast_quant.cpp's). */
 static inline int32_t rtml_requantize_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero_point,
                                              int32_t lo, int32_t hi) {
-  const int64_t v = (int64_t)rtml_requantize(acc, multiplier, shift) + zero_point;
-  return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+  const int32_t r = rtml_requantize(acc, multiplier, shift);
+  int32_t v;
+#if defined(__GNUC__)
+  /* r + zero_point saturated to int32 clamps to [lo, hi] as the exact sum does
+   * (past INT32_MAX it is above hi too), without 64-bit compares. */
+  if (__builtin_add_overflow(r, zero_point, &v)) v = r > 0 ? INT32_MAX : INT32_MIN;
+#else
+  const int64_t wide = (int64_t)r + zero_point;
+  v = wide > INT32_MAX ? INT32_MAX : wide < INT32_MIN ? INT32_MIN : (int32_t)wide;
+#endif
+  return v < lo ? lo : v > hi ? hi : v;
 }
 
 /* TFLite's QuantizeMultiplier: real = *multiplier * 2^(*shift - 31) with
@@ -253,5 +268,17 @@ RTML_KERNEL(rtml_s8_fully_connected__hwy);
 RTML_KERNEL(rtml_s8_conv__hwy);
 RTML_KERNEL(rtml_s8_depthwise_conv__hwy);
 RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
+/* The `cortex-m` kernel set's (kernels/cortexm_quant.cpp: SXTB16 / SMLAD on
+ * a Cortex-M with the DSP extension, the same loops in plain C elsewhere):
+ * int8 data, int8 weights with zero point 0 read in place (the fully
+ * connected one with w_stride_k 1), constant scales; a q15 scratch of the
+ * bytes below after the constants (operand max(w_slot, multiplier_slot,
+ * shift_slot) + 1). */
+RTML_KERNEL(rtml_s8_conv__cm);
+RTML_KERNEL(rtml_s8_fully_connected__cm);
+RTML_KERNEL(rtml_s8_depthwise_conv__cm);
+RTML_EXTERN_C int64_t rtml_s8_conv_cm_scratch_bytes(const rtml_qconv_params* p);
+RTML_EXTERN_C int64_t rtml_s8_fully_connected_cm_scratch_bytes(const rtml_qmatmul_params* p);
+RTML_EXTERN_C int64_t rtml_s8_depthwise_conv_cm_scratch_bytes(const rtml_qconv_params* p);
 
 #endif

@@ -153,6 +153,13 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_s8_depthwise_conv__hwy", rtml_s8_depthwise_conv__hwy, &qconv,
                "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", fast, false,
                "kernels/quant.h"});
+  const char* cm = "kernels/cortexm_quant.cpp";
+  t.push_back({"rtml_s8_fully_connected__cm", rtml_s8_fully_connected__cm, &qmatmul,
+               "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", cm, true, "kernels/quant.h"});
+  t.push_back({"rtml_s8_conv__cm", rtml_s8_conv__cm, &qconv,
+               "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", cm, true, "kernels/quant.h"});
+  t.push_back({"rtml_s8_depthwise_conv__cm", rtml_s8_depthwise_conv__cm, &qconv,
+               "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", cm, true, "kernels/quant.h"});
   t.push_back({"rtml_s32_dequantize__ref", rtml_s32_dequantize__ref, &quantize, "X, scale, zero_point?, Y", src, true});
   t.push_back({"rtml_u8_dynamic_quantize__ref", rtml_u8_dynamic_quantize__ref, &dynamic,
                "X, Y, Y_scale, Y_zero_point", src, true});

@@ -160,18 +160,20 @@ bool absent_or_zeros(const OpContext& ctx, int i) {
 }
 
 // The kernel of the product `op` (fully_connected, conv, depthwise_conv,
-// matmul_integer, conv_integer): the Highway one of kernels/fast_quant.h when
-// the plan takes SIMD kernels and it applies (int8 data and weights, constant
-// weights with zero point 0, constant scales), else the reference.
-// pack_fast_weights completes the Highway one after fill_product.
-std::string product_kernel(const OpContext& ctx, const ProductTypes& t, const ProductSlots& s, const char* op) {
+// matmul_integer, conv_integer) where int8 data and weights, constant weights
+// with zero point 0 and constant scales allow a fast one: the Highway one of
+// kernels/fast_quant.h when the plan takes SIMD kernels, the cortex-m set's
+// (kernels/cortexm_quant.cpp; a fully connected one needs W as [N x K]:
+// w_rows) with the cortex-m set; else the reference. pack_fast_weights
+// completes either after fill_product.
+std::string product_kernel(const OpContext& ctx, const ProductTypes& t, const ProductSlots& s, const char* op,
+                           bool w_rows = true) {
   const std::string o = op;
-  const bool fast = o == "fully_connected" || o == "conv" || o == "depthwise_conv";
-  const bool constant_scales = s.x_scale >= 0 && ctx.is_constant(s.x_scale) && ctx.is_constant(s.w_scale) &&
-                               ctx.is_constant(s.y_scale);
-  if (ctx.simd() && fast && t.x == DType::I8 && t.w == DType::I8 && ctx.is_constant(s.w) && absent_or_zeros(ctx, s.w_zp) &&
-      constant_scales)
-    return "rtml_s8_" + o + "__hwy";
+  const bool fast = (o == "fully_connected" || o == "conv" || o == "depthwise_conv") && t.x == DType::I8 &&
+                    t.w == DType::I8 && ctx.is_constant(s.w) && absent_or_zeros(ctx, s.w_zp) && s.x_scale >= 0 &&
+                    ctx.is_constant(s.x_scale) && ctx.is_constant(s.w_scale) && ctx.is_constant(s.y_scale);
+  if (fast && ctx.simd()) return "rtml_s8_" + o + "__hwy";
+  if (fast && w_rows && ctx.kernel_set == kernels::KernelSet::CortexM) return "rtml_s8_" + o + "__cm";
   return t.kernel(op);
 }
 
@@ -240,8 +242,11 @@ void fill_product(OpContext& ctx, P& p, const ProductSlots& s, DType t, int64_t 
 }
 
 // A Highway product's weights packed into a step constant (w_slot then
-// names it) and its scratch; nothing for the other kernels.
+// names it) and its scratch; a cortex-m one's scratch; nothing for the other
+// kernels.
 void pack_fast_weights(OpContext& ctx, rtml_qmatmul_params& p) {
+  if (ctx.step.kernel == "rtml_s8_fully_connected__cm")
+    ctx.step.scratch_bytes = static_cast<size_t>(rtml_s8_fully_connected_cm_scratch_bytes(&p));
   if (ctx.step.kernel != "rtml_s8_fully_connected__hwy") return;
   const int64_t count = p.w_batch_stride != 0 ? p.batch_count : 1, bytes = kernels::qpacked_bytes(p.K, p.N);
   auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(count * bytes));
@@ -253,6 +258,10 @@ void pack_fast_weights(OpContext& ctx, rtml_qmatmul_params& p) {
 }
 
 void pack_fast_weights(OpContext& ctx, rtml_qconv_params& p) {
+  if (ctx.step.kernel == "rtml_s8_conv__cm")
+    ctx.step.scratch_bytes = static_cast<size_t>(rtml_s8_conv_cm_scratch_bytes(&p));
+  if (ctx.step.kernel == "rtml_s8_depthwise_conv__cm")
+    ctx.step.scratch_bytes = static_cast<size_t>(rtml_s8_depthwise_conv_cm_scratch_bytes(&p));
   if (ctx.step.kernel == "rtml_s8_depthwise_conv__hwy")
     ctx.step.scratch_bytes = static_cast<size_t>(kernels::s8_depthwise_conv_hwy_scratch(p));
   if (ctx.step.kernel != "rtml_s8_conv__hwy") return;
@@ -264,25 +273,29 @@ void pack_fast_weights(OpContext& ctx, rtml_qconv_params& p) {
 }
 
 // QLinearMatMul and MatMulInteger: numpy.matmul of rank >= 2 operands whose
-// batch dims are equal or absent on one side (no other broadcasting).
+// batch dims are equal or absent on one side (no other broadcasting). The
+// planner's fused QLinearMatMul (kFusedDomain) may say transB = 1: B is
+// [N x K] (a Gemm's transB weights, kept as the file stores them).
 void matmul_product(OpContext& ctx, const ProductSlots& s, const char* op) {
   const ProductTypes t = check_product_types(ctx, s);
   const Shape& a = ctx.input(s.x).shape;
   const Shape& b = ctx.input(s.w).shape;
   if (a.size() < 2 || b.size() < 2)
     ctx.fail("A is " + shape_str(a) + ", B is " + shape_str(b) + "; both must have rank >= 2");
-  const int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
-  if (b[b.size() - 2] != K) ctx.fail("inner dimensions differ: A is " + shape_str(a) + ", B is " + shape_str(b));
+  const bool trans_b = ctx.node().domain == kFusedDomain && ctx.attr_int("transB", 0) != 0;
+  const int64_t M = a[a.size() - 2], K = a.back(), N = trans_b ? b[b.size() - 2] : b.back();
+  if ((trans_b ? b.back() : b[b.size() - 2]) != K)
+    ctx.fail("inner dimensions differ: A is " + shape_str(a) + ", B is " + shape_str(b) + (trans_b ? " (transposed)" : ""));
   const Shape ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
   const int64_t a_batches = shape_numel(ab), b_batches = shape_numel(bb);
   if (!(ab == bb || a_batches == 1 || b_batches == 1))
     ctx.fail("batch dimensions of A " + shape_str(a) + " and B " + shape_str(b) + " differ (broadcasting them is not supported)");
-  auto& p = ctx.use_kernel<rtml_qmatmul_params>(product_kernel(ctx, t, s, op).c_str());
+  auto& p = ctx.use_kernel<rtml_qmatmul_params>(product_kernel(ctx, t, s, op, trans_b).c_str());
   p.M = M;
   p.N = N;
   p.K = K;
-  p.w_stride_k = N;
-  p.w_stride_n = 1;
+  p.w_stride_k = trans_b ? 1 : N;
+  p.w_stride_n = trans_b ? K : 1;
   p.batch_count = std::max(a_batches, b_batches);
   p.x_batch_stride = a_batches == 1 ? 0 : M * K;
   p.w_batch_stride = b_batches == 1 ? 0 : K * N;

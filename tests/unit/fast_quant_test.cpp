@@ -1,12 +1,14 @@
-// The Highway int8 kernels (kernels/fast_quant.h) bit for bit against the
-// reference kernels of kernels/quant.h (themselves checked by hand in
+// The Highway int8 kernels (kernels/fast_quant.h) and the cortex-m set's
+// (kernels/cortexm_quant.cpp, their plain C form on the host) bit for bit
+// against the reference kernels of kernels/quant.h (themselves checked by hand in
 // quant_test.cpp and against CMSIS-NN in tests/cmsis_nn/), on every SIMD
 // target this CPU supports (AVX3_DL, VNNI, included: this file asks Highway
 // for it as kernels/fast_quant.cpp does): random shapes with sizes off the vector widths
 // (M = 1 matrix-vector included), random scales (multipliers above and below
 // 1) and zero points, per-tensor and per-channel, fused clamps, accumulators
 // driven to wrap around; and the QLinear ops through build_plan, which pick
-// the Highway kernels only for the simd kernel set.
+// the Highway kernels only for the simd kernel set and the cortex-m ones only
+// for the cortex-m set.
 #define HWY_WANT_AVX3_DL  // before Highway's headers: iterate the AVX3_DL target too
 #include "kernels/fast_quant.h"
 
@@ -25,6 +27,7 @@
 #include "engine/session.h"
 #include "ir/graph.h"
 #include "kernels/quant.h"
+#include "ops/op.h"
 #include "plan/plan.h"
 #include "quant_graph.h"
 #include "simd_targets.h"
@@ -128,8 +131,9 @@ std::vector<int32_t> random_bias(size_t n, std::mt19937& rng, bool extreme) {
   return b;
 }
 
-// Fully connected on random shapes; returns the cases run.
-int check_fully_connected(uint32_t seed) {
+// Fully connected on random shapes, the Highway kernel or (cm) the cortex-m
+// one; returns the cases run.
+int check_fully_connected(uint32_t seed, bool cm = false) {
   std::mt19937 rng(seed);
   int cases = 0;
   for (int64_t M : {1, 2, 3, 5, 9})
@@ -140,7 +144,8 @@ int check_fully_connected(uint32_t seed) {
         p.M = M;
         p.N = N;
         p.K = K;
-        const bool trans = pick(rng, 0, 1) == 1;  // W stored [N x K] (TFLite's layout) or [K x N] (ONNX's)
+        // W stored [N x K] (TFLite's layout; the only one the cortex-m kernel takes) or [K x N] (ONNX's)
+        const bool trans = cm || pick(rng, 0, 1) == 1;
         p.w_stride_k = trans ? 1 : N;
         p.w_stride_n = trans ? K : 1;
         p.batch_count = pick(rng, 1, 2);
@@ -160,9 +165,13 @@ int check_fully_connected(uint32_t seed) {
         std::vector<int8_t> packed(static_cast<size_t>(matrices * bytes));
         for (int64_t b = 0; b < matrices; ++b)
           kernels::qpack(K, N, w.data() + b * K * N, p.w_stride_k, p.w_stride_n, packed.data() + b * bytes);
-        compare(rtml_s8_fully_connected__ref, rtml_s8_fully_connected__hwy, p, c, x, w, bias, rq,
-                static_cast<size_t>(p.batch_count * M * N), packed, kernels::s8_fully_connected_hwy_scratch(p),
-                "M " + std::to_string(M) + " K " + std::to_string(K) + " N " + std::to_string(N));
+        const std::string what = "M " + std::to_string(M) + " K " + std::to_string(K) + " N " + std::to_string(N);
+        if (cm)
+          compare(rtml_s8_fully_connected__ref, rtml_s8_fully_connected__cm, p, c, x, w, bias, rq,
+                  static_cast<size_t>(p.batch_count * M * N), {}, rtml_s8_fully_connected_cm_scratch_bytes(&p), what);
+        else
+          compare(rtml_s8_fully_connected__ref, rtml_s8_fully_connected__hwy, p, c, x, w, bias, rq,
+                  static_cast<size_t>(p.batch_count * M * N), packed, kernels::s8_fully_connected_hwy_scratch(p), what);
         ++cases;
       }
   return cases;
@@ -195,7 +204,7 @@ rtml_qconv_params random_conv(std::mt19937& rng, bool two_d, bool depthwise) {
   return p;
 }
 
-int check_convs(uint32_t seed, bool depthwise) {
+int check_convs(uint32_t seed, bool depthwise, bool cm = false) {
   std::mt19937 rng(seed);
   int cases = 0;
   for (int i = 0; i < 60; ++i) {
@@ -208,7 +217,7 @@ int check_convs(uint32_t seed, bool depthwise) {
     const std::vector<int32_t> bias = random_bias(static_cast<size_t>(p.C_out), rng, i % 7 == 0);
     const Requant rq(c.per_channel ? p.C_out : 1, rng);
     std::vector<int8_t> packed;
-    if (!depthwise) {
+    if (!depthwise && !cm) {
       packed.resize(static_cast<size_t>(kernels::qpacked_conv_bytes(p)));
       kernels::qpack_conv(p, w.data(), packed.data());
     }
@@ -218,7 +227,13 @@ int check_convs(uint32_t seed, bool depthwise) {
                              " kernel " + std::to_string(p.KH) + "x" + std::to_string(p.KW) + " stride " +
                              std::to_string(p.stride_h) + "," + std::to_string(p.stride_w);
     const size_t y_size = static_cast<size_t>(p.N * p.C_out * p.OH * p.OW);
-    if (depthwise)
+    if (cm && depthwise)
+      compare(rtml_s8_depthwise_conv__ref, rtml_s8_depthwise_conv__cm, p, c, x, w, bias, rq, y_size, packed,
+              rtml_s8_depthwise_conv_cm_scratch_bytes(&p), what);
+    else if (cm)
+      compare(rtml_s8_conv__ref, rtml_s8_conv__cm, p, c, x, w, bias, rq, y_size, packed,
+              rtml_s8_conv_cm_scratch_bytes(&p), what);
+    else if (depthwise)
       compare(rtml_s8_depthwise_conv__ref, rtml_s8_depthwise_conv__hwy, p, c, x, w, bias, rq, y_size, packed,
               kernels::s8_depthwise_conv_hwy_scratch(p), what);
     else
@@ -241,6 +256,14 @@ TEST(FastQuant, MatchesReferenceBitForBitOnEveryTarget) {
 #if HWY_ARCH_X86
   EXPECT_EQ(checked.size(), hwy::SupportedAndGeneratedTargets().size());
 #endif
+}
+
+// The cortex-m kernels as the host builds them (the plain C form of the same
+// blocking: pairs of output channels x pairs of pixels, quads of k).
+TEST(CortexMQuant, MatchesReferenceBitForBit) {
+  EXPECT_EQ(check_fully_connected(11, true), 5 * 6 * 5);
+  EXPECT_EQ(check_convs(12, false, true), 60);
+  EXPECT_EQ(check_convs(13, true, true), 60);
 }
 
 // The kernels' vector requantization against the scalar routine: random
@@ -382,6 +405,39 @@ TEST(FastQuantOps, SimdKernelSetPicksHighwayAndMatchesReference) {
       EXPECT_EQ(fast.second, c.fast);
       EXPECT_EQ(fast.first, ref.first) << c.op << " " << shape_str(c.x);
     }
+  }
+}
+
+TEST(FastQuantOps, CortexMKernelSetPicksItsKernelsAndMatchesReference) {
+  std::mt19937 rng(8);
+  struct Case {
+    const char* op;
+    Shape x, w;
+    int64_t channels;
+    std::map<std::string, ir::Attribute> attrs;
+    bool fused;  // the planner's rtml.fused form (a bias; transB)
+    const char* cm;
+  };
+  const std::vector<Case> cases = {
+      // ONNX's W [K x N]: the reference (the cortex-m kernel reads rows of W).
+      {"QLinearMatMul", {1, 40}, {40, 12}, 12, {}, false, "rtml_s8_fully_connected__ref"},
+      // A TFLite / Gemm(transB) weight [N x K], as fuse_qdq leaves it.
+      {"QLinearMatMul", {3, 33}, {19, 33}, 19, {{"transB", attr_int(1)}}, true, "rtml_s8_fully_connected__cm"},
+      {"QLinearConv", {1, 3, 50}, {17, 3, 5}, 17, {{"pads", attr_ints({2, 2})}}, false, "rtml_s8_conv__cm"},
+      {"QLinearConv", {1, 16, 6, 5}, {9, 16, 1, 1}, 9, {}, true, "rtml_s8_conv__cm"},
+      {"QLinearConv", {2, 4, 9, 11}, {6, 4, 3, 3}, 6, {{"strides", attr_ints({2, 1})}, {"pads", attr_ints({1, 1, 1, 1})}},
+       true, "rtml_s8_conv__cm"},
+      {"QLinearConv", {1, 8, 7, 13}, {8, 1, 3, 3}, 8, {{"group", attr_int(8)}, {"pads", attr_ints({1, 1, 1, 1})}}, true,
+       "rtml_s8_depthwise_conv__cm"},
+  };
+  for (const Case& c : cases) {
+    Graph q = qlinear_graph(c.op, c.x, c.w, c.channels, c.fused, c.attrs, rng);
+    if (c.fused) q.g.nodes[0].domain = ops::kFusedDomain;
+    const auto ref = q.run(kernels::KernelSet::Reference);
+    const auto cm = q.run(kernels::KernelSet::CortexM);
+    EXPECT_NE(ref.second.find("__ref"), std::string::npos) << ref.second;
+    EXPECT_EQ(cm.second, c.cm);
+    EXPECT_EQ(cm.first, ref.first) << c.op << " " << shape_str(c.x);
   }
 }
 

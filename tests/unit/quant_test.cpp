@@ -51,6 +51,35 @@ TEST(Requantize, SaturatesTheOneOverflowingProduct) {
   EXPECT_EQ(rtml_srdhm(1 << 30, 1 << 30), 1 << 29);         // 2 * 2^60 / 2^32
 }
 
+// rtml_srdhm is written as floor((ab + 2^30) / 2^31); TFLite (gemmlowp's
+// SaturatingRoundingDoublingHighMul) writes it with a sign-dependent nudge and
+// a division truncating toward zero. Both on ties of either sign, near the
+// int32 ends and on random pairs; and the output clamp on sums past int32.
+TEST(Requantize, HighMulIsTFLitesFormulaForEverySign) {
+  const auto tflite = [](int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) return INT32_MAX;
+    const int64_t ab = int64_t{a} * b;
+    const int64_t nudge = ab >= 0 ? (int64_t{1} << 30) : (1 - (int64_t{1} << 30));
+    return static_cast<int32_t>((ab + nudge) / (int64_t{1} << 31));
+  };
+  std::vector<std::pair<int32_t, int32_t>> cases = {{1 << 30, 1}, {-(1 << 30), 1}, {3 << 29, 2}, {-(3 << 29), 2},
+                                                    {INT32_MIN, 1}, {INT32_MAX, INT32_MAX}, {INT32_MIN, INT32_MAX},
+                                                    {-1, 1}, {1, -1}, {0, INT32_MIN}, {-1, INT32_MIN}};
+  uint64_t state = 88172645463325252u;  // xorshift64: random pairs
+  for (int i = 0; i < 200000; ++i) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    cases.push_back({static_cast<int32_t>(state), static_cast<int32_t>(state >> 32) >> (i % 31)});
+  }
+  for (const auto& [a, b] : cases) ASSERT_EQ(rtml_srdhm(a, b), tflite(a, b)) << a << " * " << b;
+  // r + zero point past INT32_MAX / INT32_MIN still clamps to hi / lo.
+  EXPECT_EQ(rtml_requantize_output(INT32_MAX, INT32_MAX, 0, 100, -128, 127), 127);
+  EXPECT_EQ(rtml_requantize_output(INT32_MIN, INT32_MAX, 0, -100, -128, 127), -128);
+  EXPECT_EQ(rtml_requantize_output(INT32_MAX, INT32_MAX, 0, 1, INT32_MIN, INT32_MAX), INT32_MAX);
+  EXPECT_EQ(rtml_requantize_output(-INT32_MAX, INT32_MAX, 0, -5, INT32_MIN, INT32_MAX), INT32_MIN);
+}
+
 TEST(Requantize, MultiplierAboveOneShiftsLeftFirst) {
   int32_t m = 0, s = 0;
   rtml_quantize_multiplier(3.0, &m, &s);  // 0.75 * 2^2

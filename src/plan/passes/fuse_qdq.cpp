@@ -32,7 +32,8 @@
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
 // float bias is quantized to that scale (round to nearest). Gemm: transB
-// transposes the int8 W once here; alpha, beta != 1 and transA stay float.
+// keeps W [N x K] as it is (the fused QLinearMatMul's attribute transB = 1);
+// alpha, beta != 1 and transA stay float.
 //
 // A group that does not fit is left alone and runs as it is written
 // (DequantizeLinear -> float op -> QuantizeLinear, which is correct, only
@@ -314,18 +315,6 @@ TensorId int32_bias(PlanState& s, const Links& l, Group& g, TensorId b, int64_t 
   return add_constant(s, name, DType::I32, {n}, std::move(buf));
 }
 
-// W [N x K] (Gemm transB) as [K x N].
-TensorId transposed(PlanState& s, TensorId w, const std::string& name) {
-  const ops::TensorInfo wi = s.info[w];
-  const int64_t n = wi.shape[0], k = wi.shape[1];
-  auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(n * k));
-  const auto* src = static_cast<const uint8_t*>(wi.data);
-  auto* dst = static_cast<uint8_t*>(buf->data());
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < k; ++c) dst[c * n + r] = src[r * k + c];
-  return add_constant(s, name, wi.dtype, {k, n}, std::move(buf));
-}
-
 ir::Attribute int_attr(int64_t v) {
   ir::Attribute a;
   a.kind = ir::Attribute::Kind::Int;
@@ -377,7 +366,6 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
     bias = int32_bias(s, l, g, op.inputs[2], channels, op.name + ":bias_int32");
     if (bias == kNoTensor) return false;
   }
-  if (op.op_type == "Gemm" && attr_i("transB", 0)) wq = transposed(s, g.w.data, op.name + ":weights_kn");
 
   const auto zero_point = [&](const QuantizeOp& q, DType t, const char* role) {
     return zero_point_operand(s, q, t, op.name + ":" + role);
@@ -387,6 +375,7 @@ bool rewrite(PlanState& s, const Links& l, Group& g) {
                  y_zp = zero_point(g.y, xt, "y_zero_point");
   std::map<std::string, ir::Attribute> attrs;
   if (op.op_type == "Conv") attrs = op.attrs;
+  if (op.op_type == "Gemm" && attr_i("transB", 0)) attrs["transB"] = int_attr(1);  // W stays [N x K]
   attrs["act_min"] = int_attr(g.act_min);
   attrs["act_max"] = int_attr(g.act_max);
   op.op_type = op.op_type == "Conv" ? "QLinearConv" : op.op_type == "Add" ? "QLinearAdd" : op.op_type == "Mul" ? "QLinearMul" : "QLinearMatMul";
