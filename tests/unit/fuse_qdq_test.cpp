@@ -57,19 +57,28 @@ std::vector<T> random_values(size_t n, int lo, int hi, unsigned seed) {
   return v;
 }
 
-// Runs the graph on the one input x (raw bytes); returns the output's bytes.
+// Runs g on one input per graph input; returns the output.
 template <class T>
-std::vector<T> run(const ir::Graph& g, const std::vector<T>& x, size_t out_count, bool fuse = true,
-                   plan::Plan* kept = nullptr) {
+std::vector<T> run_inputs(const ir::Graph& g, const std::vector<std::vector<T>>& xs, bool fuse,
+                          plan::Plan* kept = nullptr) {
   plan::PlanOptions po;
   po.fuse = fuse;
   plan::Plan p = plan::build_plan(g, po);
   if (kept) *kept = p;
   engine::Session s(std::move(p));
-  std::memcpy(s.input_data(0), x.data(), x.size() * sizeof(T));
+  for (size_t k = 0; k < xs.size(); ++k) std::memcpy(s.input_data(k), xs[k].data(), xs[k].size() * sizeof(T));
   EXPECT_TRUE(s.run().ok());
   const T* y = static_cast<const T*>(s.output_data(0));
-  return std::vector<T>(y, y + out_count);
+  return std::vector<T>(y, y + s.output(0).bytes / sizeof(T));
+}
+
+// Runs the graph on the one input x; returns the output's first out_count values.
+template <class T>
+std::vector<T> run(const ir::Graph& g, const std::vector<T>& x, size_t out_count, bool fuse = true,
+                   plan::Plan* kept = nullptr) {
+  std::vector<T> y = run_inputs<T>(g, {x}, fuse, kept);
+  y.resize(out_count);
+  return y;
 }
 
 template <class T>
@@ -681,21 +690,6 @@ ir::Graph concat_graph(const std::vector<ConcatInput>& ins, int64_t axis, float 
   const ir::TensorId c = gb.node("Concat", dequantized, {{"axis", attr_int(axis)}});
   gb.g.outputs = {gb.node("QuantizeLinear", {c, scalar(gb, "ys", ys), zero_point<T>(gb, "yzp", yzp)})};
   return gb.g;
-}
-
-// Runs g on one input per graph input; returns the output.
-template <class T>
-std::vector<T> run_inputs(const ir::Graph& g, const std::vector<std::vector<T>>& xs, bool fuse,
-                          plan::Plan* kept = nullptr) {
-  plan::PlanOptions po;
-  po.fuse = fuse;
-  plan::Plan p = plan::build_plan(g, po);
-  if (kept) *kept = p;
-  engine::Session s(std::move(p));
-  for (size_t k = 0; k < xs.size(); ++k) std::memcpy(s.input_data(k), xs[k].data(), xs[k].size());
-  EXPECT_TRUE(s.run().ok());
-  const T* y = static_cast<const T*>(s.output_data(0));
-  return std::vector<T>(y, y + s.output(0).bytes / sizeof(T));
 }
 
 // ONNX's QuantizeLinear(DequantizeLinear(q)) in float32 as its spec (and
