@@ -36,6 +36,8 @@
  *                                   (rtml_qmean_params), t s8 u8
  *   rtml_<t>_softmax__ref           [X, ..., Y]  QDQ Softmax over contiguous rows, output
  *                                   scale 1/256 (rtml_qsoftmax_params), t s8 u8
+ *   rtml_x8_qconcat__ref            [X0..Xn-1, ..., Y, blocks, tables?]  QDQ Concat, int8 or
+ *                                   uint8 (rtml_qconcat_params)
  * and, for int8 data with constant int8 weights and constant scales, the
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
  * kernels/fast_quant.h (same params; packed weights and a scratch) and the
@@ -238,6 +240,24 @@ typedef struct rtml_qsoftmax_params {
   int32_t out_slot;
 } rtml_qsoftmax_params;
 
+/* Concat of int8 / uint8 tensors of different scales or zero points into
+ * one (the planner's fused DequantizeLinear -> Concat -> QuantizeLinear):
+ * every tensor viewed as [outer, block] as in rtml_concat_params, the
+ * inputs' blocks written one after another per outer index. An input with
+ * the output's scale and zero point is copied; another is mapped through its
+ * table of 256 bytes, indexed by the stored byte (int8: its two's
+ * complement): QuantizeLinear(DequantizeLinear(q)) of every value q, made at
+ * prepare by the kernels of the unfused path, so the result is bit-identical
+ * with ONNX's float definition (docs/quantization.md says why not the
+ * fixed-point requantization). X_k is operand k. blocks_slot: int64
+ * [2 * num_inputs], per input its block in bytes, then its table's offset in
+ * the uint8 tables at tables_slot, or -1: copied (tables_slot -1: none). */
+typedef struct rtml_qconcat_params {
+  int32_t num_inputs;
+  int64_t outer;
+  int32_t out_slot, blocks_slot, tables_slot;
+} rtml_qconcat_params;
+
 /* TFLite's PreprocessSoftmaxScaling with 5 integer bits (the input of
  * exp_on_negative_values is Q5.26) and CalculateInputRadius:
  * beta_times_scale * 2^26 (capped at 2^31 - 1) = *multiplier *
@@ -280,5 +300,6 @@ RTML_KERNEL(rtml_s8_depthwise_conv__cm);
 RTML_EXTERN_C int64_t rtml_s8_conv_cm_scratch_bytes(const rtml_qconv_params* p);
 RTML_EXTERN_C int64_t rtml_s8_fully_connected_cm_scratch_bytes(const rtml_qmatmul_params* p);
 RTML_EXTERN_C int64_t rtml_s8_depthwise_conv_cm_scratch_bytes(const rtml_qconv_params* p);
+RTML_KERNEL(rtml_x8_qconcat__ref); /* kernels/quant_concat.cpp */
 
 #endif

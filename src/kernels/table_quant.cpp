@@ -115,6 +115,14 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                                            .field("diff_min", &S::diff_min)
                                            .field("out_slot", &S::out_slot)
                                            .build();
+  using K = rtml_qconcat_params;
+  static const ParamsLayout qconcat = layout<K>("rtml_qconcat_params")
+                                          .field("num_inputs", &K::num_inputs)
+                                          .field("outer", &K::outer)
+                                          .field("out_slot", &K::out_slot)
+                                          .field("blocks_slot", &K::blocks_slot)
+                                          .field("tables_slot", &K::tables_slot)
+                                          .build();
   const char* src = "kernels/quant.cpp";
 #define RTML_QUANT_PRODUCT_ENTRIES(ty, TX, TW)                                                                     \
   t.push_back({"rtml_" #ty "_fully_connected__ref", rtml_##ty##_fully_connected__ref, &qmatmul,                    \
@@ -161,6 +169,9 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_s8_depthwise_conv__cm", rtml_s8_depthwise_conv__cm, &qconv,
                "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", cm, true, "kernels/quant.h"});
   t.push_back({"rtml_s32_dequantize__ref", rtml_s32_dequantize__ref, &quantize, "X, scale, zero_point?, Y", src, true});
+  t.push_back({"rtml_x8_qconcat__ref", rtml_x8_qconcat__ref, &qconcat,
+               "X0..Xn-1, (scales, zero points,) Y, blocks, tables?", "kernels/quant_concat.cpp", true,
+               "kernels/quant.h"});
   t.push_back({"rtml_u8_dynamic_quantize__ref", rtml_u8_dynamic_quantize__ref, &dynamic,
                "X, Y, Y_scale, Y_zero_point", src, true});
 }

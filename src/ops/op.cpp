@@ -1,9 +1,16 @@
 #include "ops/op.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 namespace rtml::ops {
+
+std::shared_ptr<const ir::Buffer> buffer_of(const void* src, size_t bytes) {
+  auto buf = std::make_shared<ir::Buffer>(bytes);
+  if (bytes) std::memcpy(buf->data(), src, bytes);
+  return buf;
+}
 
 OpContext::OpContext(const ir::Node& node, int64_t opset, std::vector<TensorInfo> inputs, size_t num_outputs,
                      const std::string& source)

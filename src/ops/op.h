@@ -197,6 +197,21 @@ class OpContext {
   const std::string& source_;
 };
 
+// A buffer holding `bytes` bytes copied from `src` (a step constant's data).
+std::shared_ptr<const ir::Buffer> buffer_of(const void* src, size_t bytes);
+
+// A Concat of the listed inputs along the node's attribute axis (default 1):
+// the output shape, outer (the product of the dims before the axis) and each
+// input's block in bytes (its axis dim times the dims after it, times the
+// element size). Fails (with the node's context) when types or shapes
+// outside the axis differ. Concat and the planner's fused QLinearConcat.
+struct ConcatLayout {
+  Shape shape;
+  int64_t outer = 1;
+  std::vector<int64_t> blocks;
+};
+ConcatLayout concat_layout(OpContext& ctx, const std::vector<int>& inputs);
+
 using PrepareFn = void (*)(OpContext&);
 
 // Runs def.prepare(ctx), then checks that every output the node lists got a

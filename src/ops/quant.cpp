@@ -557,6 +557,79 @@ void QLinearSoftmax(OpContext& ctx) {
   ctx.step.flops = 4.0 * static_cast<double>(ctx.input(0).numel());
 }
 
+// ---------------------------------------------------------------- Concat
+
+// QuantizeLinear(DequantizeLinear(q)) for the 256 values q of type t, indexed
+// by q's byte, computed by the kernels the unfused path runs (so the fused
+// step is bit-identical with it, and with ONNX's float definition).
+std::vector<uint8_t> requantize_table(DType t, float xs, int32_t zx, float ys, int32_t zy) {
+  std::vector<uint8_t> q(256), table(256);
+  std::vector<float> real(256);
+  for (int b = 0; b < 256; ++b) q[b] = static_cast<uint8_t>(b);
+  uint8_t zx_byte = static_cast<uint8_t>(zx), zy_byte = static_cast<uint8_t>(zy);  // int8: two's complement
+  const rtml_quantize_params p{1, 1, 256, false, true, 3};
+  void* dequantize_operands[] = {q.data(), &xs, &zx_byte, real.data()};
+  void* quantize_operands[] = {real.data(), &ys, &zy_byte, table.data()};
+  const bool s8 = t == DType::I8;
+  (s8 ? rtml_s8_dequantize__ref : rtml_u8_dequantize__ref)(&p, dequantize_operands);
+  (s8 ? rtml_s8_quantize__ref : rtml_u8_quantize__ref)(&p, quantize_operands);
+  return table;
+}
+
+// The planner's fused QDQ Concat (kFusedDomain): inputs X_0..X_n-1, then
+// X_scale and X_zero_point of each X, then Y_scale and Y_zero_point (all but
+// the Xs constant scalars, one type, int8 or uint8; scales positive);
+// attribute axis. An X quantized as Y is copied, another goes through its
+// requantize_table (rtml_qconcat_params).
+void QLinearConcat(OpContext& ctx) {
+  const int count = static_cast<int>(ctx.node().inputs.size());
+  if (count < 5 || (count - 2) % 3 != 0)
+    ctx.fail("expects X_0..X_n-1, X_scale and X_zero_point per X, Y_scale, Y_zero_point; got " +
+             std::to_string(count) + " inputs");
+  const int n = (count - 2) / 3;
+  ctx.expect_inputs(count, count);
+  ctx.expect_dtype(0, {DType::I8, DType::U8});
+  const DType t = ctx.input(0).dtype;
+  for (int i = n; i < count; ++i) {
+    if ((i - n) % 2 == 0) ctx.expect_dtype(i, {DType::F32});
+    else if (ctx.input(i).dtype != t) ctx.fail("input " + std::to_string(i) + " must have X_0's type " + dtype_name(t));
+    if (!ctx.is_constant(i) || !single(ctx, i)) ctx.fail("input " + std::to_string(i) + " must be a constant scalar");
+    if ((i - n) % 2 == 0 && !(*ctx.input(i).as<float>() > 0)) ctx.fail("scales must be positive");
+  }
+  const auto scale = [&](int i) { return *ctx.input(i).as<float>(); };
+  const auto zero_point = [&](int i) {
+    return t == DType::I8 ? int32_t{*ctx.input(i).as<int8_t>()} : int32_t{*ctx.input(i).as<uint8_t>()};
+  };
+  std::vector<int> xs(n);
+  for (int k = 0; k < n; ++k) xs[k] = k;
+  ConcatLayout c = concat_layout(ctx, xs);
+  const float ys = scale(count - 2);
+  const int32_t zy = zero_point(count - 1);
+  std::vector<int64_t> blocks;
+  std::vector<uint8_t> tables;
+  for (int k = 0; k < n; ++k) {
+    const float s = scale(n + 2 * k);
+    const int32_t z = zero_point(n + 2 * k + 1);
+    blocks.push_back(c.blocks[k]);
+    blocks.push_back(s == ys && z == zy ? -1 : static_cast<int64_t>(tables.size()));
+    if (s == ys && z == zy) continue;
+    const std::vector<uint8_t> table = requantize_table(t, s, z, ys, zy);
+    tables.insert(tables.end(), table.begin(), table.end());
+  }
+  ctx.set_output(0, t, c.shape);
+  const int64_t numel = ctx.output(0).numel();
+  const auto constant = [&](const char* role, DType dtype, const void* data, size_t count, size_t size) {
+    return ctx.add_constant(role, dtype, {static_cast<int64_t>(count)}, buffer_of(data, count * size));
+  };
+  auto& p = ctx.use_kernel<rtml_qconcat_params>("rtml_x8_qconcat__ref");
+  p.num_inputs = n;
+  p.outer = c.outer;
+  p.out_slot = out_slot(ctx);
+  p.blocks_slot = constant("blocks", DType::I64, blocks.data(), blocks.size(), sizeof(int64_t));
+  p.tables_slot = tables.empty() ? -1 : constant("tables", DType::U8, tables.data(), tables.size(), 1);
+  ctx.step.flops = static_cast<double>(numel);
+}
+
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double tanh_of(double x) { return std::tanh(x); }
 void QLinearSigmoid(OpContext& ctx) { qlinear_lookup(ctx, sigmoid); }
@@ -589,6 +662,7 @@ void register_quant_fused(Registry& r) {
   r.add({"QLinearTanh", QLinearTanh});
   r.add({"QLinearReduceMean", QLinearReduceMean});
   r.add({"QLinearSoftmax", QLinearSoftmax});
+  r.add({"QLinearConcat", QLinearConcat});
 }
 
 }  // namespace rtml::ops

@@ -69,13 +69,6 @@ void copy_constant(OpContext& ctx, DType dtype, Shape shape, std::shared_ptr<con
   p.out_slot = out_slot(ctx, 0);
 }
 
-// A buffer holding `bytes` bytes copied from `src`.
-std::shared_ptr<const ir::Buffer> buffer_of(const void* src, size_t bytes) {
-  auto buf = std::make_shared<ir::Buffer>(bytes);
-  if (bytes) std::memcpy(buf->data(), src, bytes);
-  return buf;
-}
-
 // Output 0 = input 0's bytes with `shape`; the planner may alias the two.
 void set_view(OpContext& ctx, Shape shape) {
   const TensorInfo& in = ctx.input(0);
@@ -521,6 +514,39 @@ void SpaceToDepth(OpContext& ctx) {
   set_strided(ctx, {N, b, b, C, H / b, W / b}, {sN, W, 1, sC, b * W, b}, 0, "space_to_depth", &out);
 }
 
+}  // namespace
+
+ConcatLayout concat_layout(OpContext& ctx, const std::vector<int>& inputs) {
+  const TensorInfo& first = ctx.input(inputs[0]);
+  check_sized(ctx, inputs[0]);
+  const int r = first.rank();
+  if (r == 0) ctx.fail("cannot concatenate scalars");
+  const int axis = ctx.axis(ctx.attr_int("axis", 1), r);
+  ConcatLayout c;
+  c.shape = first.shape;
+  c.shape[axis] = 0;
+  for (int i : inputs) {
+    const TensorInfo& t = ctx.input(i);
+    if (t.dtype != first.dtype)
+      ctx.fail("input " + std::to_string(i) + " has type " + dtype_name(t.dtype) + ", input " +
+               std::to_string(inputs[0]) + " " + dtype_name(first.dtype));
+    bool ok = t.rank() == r;
+    for (int d = 0; ok && d < r; ++d) ok = d == axis || t.shape[d] == first.shape[d];
+    if (!ok)
+      ctx.fail("input " + std::to_string(i) + " " + shape_str(t.shape) + " does not match input " +
+               std::to_string(inputs[0]) + " " + shape_str(first.shape) + " outside axis " + std::to_string(axis));
+    c.shape[axis] = ctx.add(c.shape[axis], t.shape[axis], "concatenated axis");
+  }
+  const int64_t es = static_cast<int64_t>(dtype_size(first.dtype));
+  int64_t inner = 1;
+  for (int d = axis + 1; d < r; ++d) inner *= c.shape[d];
+  for (int d = 0; d < axis; ++d) c.outer *= c.shape[d];
+  for (int i : inputs) c.blocks.push_back(ctx.input(i).shape[axis] * inner * es);
+  return c;
+}
+
+namespace {
+
 // ---- Concat / Split ------------------------------------------------------------
 
 // The per-input (or per-output) block sizes in bytes, as the int64 step
@@ -535,35 +561,14 @@ void Concat(OpContext& ctx) {
   if (n < 1) ctx.fail("needs at least one input");
   ctx.expect_inputs(n, n);
   if (ctx.opset() >= 4 && !ctx.has_attr("axis")) ctx.fail("attribute axis is required");
-  const TensorInfo& first = ctx.input(0);
-  check_sized(ctx, 0);
-  const int r = first.rank();
-  if (r == 0) ctx.fail("cannot concatenate scalars");
-  const int axis = ctx.axis(ctx.attr_int("axis", 1), r);
-  Shape out = first.shape;
-  out[axis] = 0;
-  for (int i = 0; i < n; ++i) {
-    const TensorInfo& t = ctx.input(i);
-    if (t.dtype != first.dtype)
-      ctx.fail("input " + std::to_string(i) + " has type " + dtype_name(t.dtype) + ", input 0 " + dtype_name(first.dtype));
-    bool ok = t.rank() == r;
-    for (int d = 0; ok && d < r; ++d) ok = d == axis || t.shape[d] == first.shape[d];
-    if (!ok)
-      ctx.fail("input " + std::to_string(i) + " " + shape_str(t.shape) + " does not match input 0 " +
-               shape_str(first.shape) + " outside axis " + std::to_string(axis));
-    out[axis] = ctx.add(out[axis], t.shape[axis], "concatenated axis");
-  }
-  const int64_t es = static_cast<int64_t>(dtype_size(first.dtype));
-  int64_t inner = 1, outer = 1;
-  for (int d = axis + 1; d < r; ++d) inner *= out[d];
-  for (int d = 0; d < axis; ++d) outer *= out[d];
-  std::vector<int64_t> blocks(n);
-  for (int i = 0; i < n; ++i) blocks[i] = ctx.input(i).shape[axis] * inner * es;
-  ctx.set_output(0, first.dtype, std::move(out));
-  const int blocks_slot = add_blocks(ctx, blocks);
+  std::vector<int> inputs(n);
+  for (int i = 0; i < n; ++i) inputs[i] = i;
+  ConcatLayout c = concat_layout(ctx, inputs);
+  ctx.set_output(0, ctx.input(0).dtype, std::move(c.shape));
+  const int blocks_slot = add_blocks(ctx, c.blocks);
   auto& p = ctx.use_kernel<rtml_concat_params>("rtml_x8_concat__ref");
   p.num_inputs = n;
-  p.outer = outer;
+  p.outer = c.outer;
   p.blocks_slot = blocks_slot;
 }
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "attributes.h"
 #include "engine/session.h"
 #include "graph_builder.h"
+#include "kernels/quant.h"
 #include "plan/plan.h"
 
 using namespace rtml;
@@ -55,19 +57,28 @@ std::vector<T> random_values(size_t n, int lo, int hi, unsigned seed) {
   return v;
 }
 
-// Runs the graph on the one input x (raw bytes); returns the output's bytes.
+// Runs g on one input per graph input; returns the output.
 template <class T>
-std::vector<T> run(const ir::Graph& g, const std::vector<T>& x, size_t out_count, bool fuse = true,
-                   plan::Plan* kept = nullptr) {
+std::vector<T> run_inputs(const ir::Graph& g, const std::vector<std::vector<T>>& xs, bool fuse,
+                          plan::Plan* kept = nullptr) {
   plan::PlanOptions po;
   po.fuse = fuse;
   plan::Plan p = plan::build_plan(g, po);
   if (kept) *kept = p;
   engine::Session s(std::move(p));
-  std::memcpy(s.input_data(0), x.data(), x.size() * sizeof(T));
+  for (size_t k = 0; k < xs.size(); ++k) std::memcpy(s.input_data(k), xs[k].data(), xs[k].size() * sizeof(T));
   EXPECT_TRUE(s.run().ok());
   const T* y = static_cast<const T*>(s.output_data(0));
-  return std::vector<T>(y, y + out_count);
+  return std::vector<T>(y, y + s.output(0).bytes / sizeof(T));
+}
+
+// Runs the graph on the one input x; returns the output's first out_count values.
+template <class T>
+std::vector<T> run(const ir::Graph& g, const std::vector<T>& x, size_t out_count, bool fuse = true,
+                   plan::Plan* kept = nullptr) {
+  std::vector<T> y = run_inputs<T>(g, {x}, fuse, kept);
+  y.resize(out_count);
+  return y;
 }
 
 template <class T>
@@ -652,4 +663,159 @@ TEST(FuseQdq, SoftmaxStaysFloatWithOtherOutputParamsOrAxis) {
         << summary;
     EXPECT_EQ(y, run(g, x, 8, false));
   }
+}
+
+namespace {
+
+// One input of a QDQ Concat.
+struct ConcatInput {
+  Shape shape;
+  float scale;
+  int zero_point;
+};
+
+// DequantizeLinear on each input -> Concat(axis) -> QuantizeLinear(ys, yzp),
+// all of type T; inputs x0, x1, ...
+template <class T>
+ir::Graph concat_graph(const std::vector<ConcatInput>& ins, int64_t axis, float ys, int yzp) {
+  GraphBuilder gb;
+  std::vector<ir::TensorId> dequantized;
+  for (size_t k = 0; k < ins.size(); ++k) {
+    const std::string n = std::to_string(k);
+    const ir::TensorId x = gb.input("x" + n, ins[k].shape);
+    gb.g.tensors[x].dtype = std::is_same<T, int8_t>::value ? DType::I8 : DType::U8;
+    dequantized.push_back(gb.node(
+        "DequantizeLinear", {x, scalar(gb, "xs" + n, ins[k].scale), zero_point<T>(gb, "xzp" + n, ins[k].zero_point)}));
+  }
+  const ir::TensorId c = gb.node("Concat", dequantized, {{"axis", attr_int(axis)}});
+  gb.g.outputs = {gb.node("QuantizeLinear", {c, scalar(gb, "ys", ys), zero_point<T>(gb, "yzp", yzp)})};
+  return gb.g;
+}
+
+// ONNX's QuantizeLinear(DequantizeLinear(q)) in float32 as its spec (and
+// numpy) computes it: (q - zx) * xs, divided by ys, rounded half to even,
+// plus zy, saturated.
+template <class T>
+T onnx_requantize(T q, float xs, int zx, float ys, int zy) {
+  const float real = static_cast<float>(static_cast<int>(q) - zx) * xs;
+  const float v = std::nearbyint(real / ys) + static_cast<float>(zy);
+  const float lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  return static_cast<T>(std::max(lo, std::min(hi, v)));
+}
+
+// The expected Concat of the requantized inputs along axis.
+template <class T>
+std::vector<T> expected_concat(const std::vector<ConcatInput>& ins, const std::vector<std::vector<T>>& xs, int axis,
+                               float ys, int yzp) {
+  int64_t outer = 1;
+  for (int d = 0; d < axis; ++d) outer *= ins[0].shape[d];
+  std::vector<T> y;
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t k = 0; k < ins.size(); ++k) {
+      const int64_t block = static_cast<int64_t>(xs[k].size()) / outer;
+      for (int64_t i = 0; i < block; ++i)
+        y.push_back(onnx_requantize<T>(xs[k][o * block + i], ins[k].scale, ins[k].zero_point, ys, yzp));
+    }
+  return y;
+}
+
+template <class T>
+void check_concat(int axis, unsigned seed) {
+  SCOPED_TRACE("axis " + std::to_string(axis) + (std::is_same<T, int8_t>::value ? " int8" : " uint8"));
+  std::mt19937 rng(seed);
+  const int lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  std::uniform_int_distribution<int> zp(lo, hi);
+  std::uniform_real_distribution<float> log2_scale(-8, 2);
+  const float ys = std::exp2(log2_scale(rng));
+  const int yzp = zp(rng);
+  // Odd sizes; the axis dim differs per input; input 1 is quantized as the output (copied).
+  std::vector<ConcatInput> ins;
+  const int64_t axis_dims[] = {3, 1, 5};
+  for (int k = 0; k < 3; ++k) {
+    Shape shape{3, 5, 7};
+    shape[axis] = axis_dims[k];
+    ins.push_back({shape, k == 1 ? ys : std::exp2(log2_scale(rng)), k == 1 ? yzp : zp(rng)});
+  }
+  std::vector<std::vector<T>> xs;
+  for (int k = 0; k < 3; ++k) xs.push_back(random_values<T>(shape_numel(ins[k].shape), lo, hi, seed + k + 1));
+  const ir::Graph g = concat_graph<T>(ins, axis == 2 ? -1 : axis, ys, yzp);
+  plan::Plan p;
+  const std::vector<T> fused = run_inputs(g, xs, true, &p);
+  ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+  EXPECT_EQ(p.steps[0].step.kernel, "rtml_x8_qconcat__ref");
+  EXPECT_EQ(p.steps[0].op_type, "DequantizeLinear+Concat+QuantizeLinear");
+  EXPECT_EQ(report_of(p, "fuse_qdq").summary, "fused 1 QDQ group into int8 steps: n3 (Concat)");
+  EXPECT_EQ(fused, expected_concat(ins, xs, axis, ys, yzp));
+  EXPECT_EQ(fused, run_inputs(g, xs, false));
+}
+
+}  // namespace
+
+TEST(FuseQdq, ConcatByHand) {
+  // x0 (scale 0.5, zero point 1) = [4, -1, 2] is 1.5, -1, 0.5; at the
+  // output's scale 1, zero point 3: round half to even 2, -1, 0 -> 5, 2, 3
+  // (TFLite's fixed-point rounding, ties away from zero, would give 0.5 -> 1:
+  // 4). x1 is quantized as the output: copied, -128 included.
+  const std::vector<ConcatInput> ins{{{1, 3}, 0.5f, 1}, {{1, 2}, 1.0f, 3}};
+  const ir::Graph g = concat_graph<int8_t>(ins, 1, 1.0f, 3);
+  plan::Plan p;
+  const std::vector<int8_t> y = run_inputs<int8_t>(g, {{4, -1, 2}, {7, -128}}, true, &p);
+  EXPECT_EQ(y, (std::vector<int8_t>{5, 2, 3, 7, -128}));
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].node_name, "n0 + n1 + n2 + n3");
+}
+
+TEST(FuseQdq, ConcatRequantizesAsOnnxOnAnyAxis) {
+  // Random scales and zero points, odd sizes, axes 0, 1 and the last (as -1),
+  // one input with the output's quantization: identical with ONNX's float
+  // definition computed here and with the unfused float path.
+  for (int axis : {0, 1, 2}) {
+    check_concat<int8_t>(axis, 100 + axis);
+    check_concat<uint8_t>(axis, 200 + axis);
+  }
+}
+
+TEST(FuseQdq, ConcatIsExactOverEveryInt8Value) {
+  // All 256 values of an input through DequantizeLinear -> Concat ->
+  // QuantizeLinear for 300 random scale pairs and for ratios whose results
+  // tie (0.5, 1.5, 2.5 x an integer): the fused step equals ONNX's float
+  // definition for every value. TFLite's fixed-point requantization
+  // (rtml_requantize, rounding ties away from zero) would differ by one at
+  // the ties, as docs/quantization.md measures.
+  std::vector<int8_t> all(256);
+  for (int i = 0; i < 256; ++i) all[i] = static_cast<int8_t>(i - 128);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> log2_scale(-10, 3);
+  std::uniform_int_distribution<int> zp(-128, 127);
+  std::vector<std::pair<float, float>> scales{{0.5f, 1.0f}, {0.75f, 0.5f}, {1.0f, 4.0f}, {0.1f, 0.2f}};
+  for (int i = 0; i < 300; ++i) scales.emplace_back(std::exp2(log2_scale(rng)), std::exp2(log2_scale(rng)));
+  int fixed_point_differs = 0;
+  for (const auto& [xs, ys] : scales) {
+    const int zx = zp(rng), zy = zp(rng);
+    const std::vector<ConcatInput> ins{{{2, 128}, xs, zx}, {{2, 3}, ys, zy}};
+    const std::vector<int8_t> copied{1, -2, 3, 127, -128, 0};
+    const std::vector<int8_t> y = run_inputs<int8_t>(concat_graph<int8_t>(ins, 1, ys, zy), {all, copied}, true);
+    ASSERT_EQ(y, expected_concat<int8_t>(ins, {all, copied}, 1, ys, zy)) << "x_scale " << xs << ", y_scale " << ys;
+    int32_t multiplier = 0, shift = 0;
+    rtml_quantize_multiplier(static_cast<double>(xs) / ys, &multiplier, &shift);
+    for (int q = -128; q < 128; ++q)
+      fixed_point_differs +=
+          rtml_requantize_output(q - zx, multiplier, shift, zy, -128, 127) != onnx_requantize<int8_t>(q, xs, zx, ys, zy);
+  }
+  EXPECT_GT(fixed_point_differs, 0);
+}
+
+TEST(FuseQdq, ConcatLeftInFloatSaysWhy) {
+  // One input not dequantized: the Concat stays float, named with the reason.
+  GraphBuilder gb;
+  const ir::TensorId x = gb.input("x", {1, 2});
+  gb.g.tensors[x].dtype = DType::I8;
+  const ir::TensorId f = gb.input("f", {1, 2});
+  const ir::TensorId xf = gb.node("DequantizeLinear", {x, scalar(gb, "xs", 0.5f), zero_point<int8_t>(gb, "xzp", 0)});
+  const ir::TensorId c = gb.node("Concat", {xf, f}, {{"axis", attr_int(1)}});
+  gb.g.outputs = {gb.node("QuantizeLinear", {c, scalar(gb, "ys", 1.0f), zero_point<int8_t>(gb, "yzp", 0)})};
+  const plan::Plan p = plan::build_plan(gb.g, plan::PlanOptions{});
+  EXPECT_EQ(report_of(p, "fuse_qdq").summary,
+            "fused 0 QDQ groups into int8 steps; left in float: n1 (not every input is dequantized)");
+  EXPECT_EQ(p.steps.size(), 3u);
 }

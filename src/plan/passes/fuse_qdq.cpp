@@ -27,7 +27,9 @@
 // ReduceMean (over a block of contiguous axes) and GlobalAveragePool between
 // any scales as an rtml.fused QLinearReduceMean (TFLite's int8 MEAN);
 // Softmax over the last axis, into scale 1/256 and the lowest zero point, as
-// an rtml.fused QLinearSoftmax (TFLite's integer softmax).
+// an rtml.fused QLinearSoftmax (TFLite's integer softmax). Concat of
+// dequantized inputs (any scales) as an rtml.fused QLinearConcat: inputs
+// quantized as the output copied, the others through a 256-entry table.
 //
 // The bias: an int32 DequantizeLinear'd bias whose scale is x_scale *
 // w_scale[c] (what exporters write) is used as it is; any other constant
@@ -549,6 +551,70 @@ std::vector<std::string> fuse_unary(PlanState& s, Links& l, size_t i, std::strin
   return moved;
 }
 
+// DequantizeLinear on every input -> Concat -> QuantizeLinear (per tensor,
+// one type, int8 or uint8; any axis and number of inputs) becomes an
+// rtml.fused QLinearConcat (inputs X_0..X_n-1, each X's scale and zero point,
+// Y's): an input quantized as the output is copied, another requantized by a
+// table (ops/quant.cpp). nullopt: not a QDQ Concat (no input dequantized);
+// "": fused; else why it stays float.
+std::optional<std::string> fuse_concat(PlanState& s, Links& l, size_t i) {
+  PreparedStep& step = s.steps[i];
+  ir::Node& op = s.graph.nodes[step.node];
+  std::vector<int> dq_nodes;
+  for (TensorId t : op.inputs)
+    if (t != kNoTensor && node_if(s, l.producer_node[t], "DequantizeLinear")) dq_nodes.push_back(l.producer_node[t]);
+  if (dq_nodes.empty()) return std::nullopt;
+  if (dq_nodes.size() != op.inputs.size()) return std::string("not every input is dequantized");
+  const int q_step = only_reader(l, output0(op));
+  if (q_step < 0 || !node_if(s, s.steps[q_step].node, "QuantizeLinear") ||
+      output0(s.graph.nodes[s.steps[q_step].node]) == kNoTensor)
+    return std::string("its output is not quantized (no QuantizeLinear as its only reader)");
+  std::string why;
+  const auto y = quantize_op(s, s.steps[q_step].node, why);
+  if (!y) return why;
+  const TensorId q_out = output0(s.graph.nodes[y->node]);
+  const DType t = s.info[q_out].dtype;
+  std::vector<TensorId> data, params;
+  for (int dq : dq_nodes) {
+    const auto x = quantize_op(s, dq, why);
+    if (!x) return why;
+    if (s.info[x->data].dtype != t || !is_int8(t)) return std::string("its inputs and output are not all int8 or all uint8");
+    if (x->per_axis || y->per_axis) return std::string("an input or the output is quantized per axis, not per tensor");
+    data.push_back(x->data);
+    params.push_back(x->scale);
+    params.push_back(zero_point_operand(s, *x, t, op.name + ":x" + std::to_string(data.size() - 1) + "_zero_point"));
+  }
+  params.push_back(y->scale);
+  params.push_back(zero_point_operand(s, *y, t, op.name + ":y_zero_point"));
+  const ir::Node saved = op;
+  op.domain = ops::kFusedDomain;
+  op.op_type = "QLinearConcat";
+  op.inputs = data;
+  op.inputs.insert(op.inputs.end(), params.begin(), params.end());
+  op.outputs = {q_out};
+  try {
+    if (!prepare_node(s, step.node, step)) throw Error("internal error: the fused step folded");
+  } catch (const Error& e) {  // the float Concat's step is still as prepare_fold left it
+    s.graph.nodes[step.node] = saved;
+    return std::string(e.what());
+  }
+  std::vector<std::string> names;
+  for (TensorId t_in : saved.inputs) {
+    const int dq_step = l.producer_step[t_in];
+    if (dq_step >= 0 && --l.readers[t_in] == 0) s.steps[dq_step].keep = false;
+  }
+  for (int dq : dq_nodes)
+    if (std::find(names.begin(), names.end(), s.graph.nodes[dq].name) == names.end()) names.push_back(s.graph.nodes[dq].name);
+  names.push_back(saved.name);
+  names.push_back(s.steps[q_step].name);
+  s.steps[q_step].keep = false;
+  l.producer_step[q_out] = static_cast<int>(i);
+  step.name.clear();
+  for (size_t k = 0; k < names.size(); ++k) step.name += (k ? " + " : "") + names[k];
+  step.op_type = "DequantizeLinear+Concat+QuantizeLinear";
+  return std::string();
+}
+
 }  // namespace
 
 void fuse_qdq(PlanState& s, PassReport& report) {
@@ -568,6 +634,12 @@ void fuse_qdq(PlanState& s, PassReport& report) {
       const std::string name = op.name;
       for (std::string& m : fuse_unary(s, l, i, &why)) moved.push_back(std::move(m));
       if (!why.empty()) left.push_back(name + " (" + why + ")");
+      continue;
+    }
+    if (op.op_type == "Concat") {
+      const std::string name = op.name;
+      if (const auto why = fuse_concat(s, l, i))
+        (why->empty() ? fused : left).push_back(name + " (" + (why->empty() ? "Concat" : *why) + ")");
       continue;
     }
     if (!(is_product(op) || op.op_type == "Add" || op.op_type == "Mul")) continue;
@@ -611,7 +683,7 @@ void fuse_qdq(PlanState& s, PassReport& report) {
   }
   if (fused.empty() && left.empty() && moved.empty()) {
     report.summary =
-        "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/pooling/mean/softmax/data movement -> QuantizeLinear group";
+        "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/Concat/pooling/mean/softmax/data movement -> QuantizeLinear group";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
