@@ -17,7 +17,10 @@ For every model of the zoo (default set), measured here in one go:
   - `rtml profile`: the engine's own overhead per inference (plain-run median minus the steps'
     medians, without the step clocks);
   - real-time mode (`--block 16 --rate 44100 --rt`) for the streaming models: p99.9 / median;
-  - `rtml info`: arena bytes against the liveness lower bound.
+  - `rtml info`: arena bytes against the liveness lower bound;
+  - the zoo's int8 models (`NAME_int8`, made by `rtml quantize`) beside their float models:
+    native medians of the same run, int8 / float32, parameter bytes, and the accuracy the
+    manifest gives (top-1, or the max abs error of the int8 outputs against float).
 Prints one table, writes OUT/bench.json (everything) and OUT/bench.md (the table with the date
 and the machine), and with --update-readme replaces the table between the
 <!-- bench-table:begin --> and <!-- bench-table:end --> lines of that file.
@@ -215,20 +218,60 @@ def main():
             "errors": {b: x.get("error") for b, x in runs.items() if x.get("status") != "ok"},
         })
 
+    int8 = int8_rows(rows, info, load_json(os.path.join(args.zoo, "manifest.json")))
+
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     host = report["host"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     table = markdown(rows, limits, host, when, commit, args.seconds, start, runtimes)
+    if int8:
+        table += "\n\n" + int8_markdown(int8)
     print(table)
     with open(os.path.join(args.out, "bench.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump({"schema": "rtml.bench-summary/1", "date": when, "commit": commit, "host": host,
-                   "limits": limits, "startup": start, "runtimes": runtimes, "rows": rows}, f, indent=1)
+                   "limits": limits, "startup": start, "runtimes": runtimes, "rows": rows, "int8": int8},
+                  f, indent=1)
     log(f"wrote {args.out}/bench.md and {args.out}/bench.json")
     if args.update_readme:
         update_readme(args.update_readme, table)
         log(f"updated the table in {args.update_readme}")
+
+
+def int8_rows(rows, info, manifest):
+    """Each int8 model measured, beside the float model it was quantized from (when measured too)."""
+    native = {r["model"]: r["native_us"] for r in rows}
+    out = []
+    for e in manifest["models"]:
+        src = e.get("quantized_from")
+        if not src or e["name"] not in native or src not in native:
+            continue
+        f, q = native[src], native[e["name"]]
+        out.append({"model": e["name"], "float_model": src, "float_us": f, "int8_us": q,
+                    "int8_vs_float": q / f if f and q else None,
+                    "float_parameter_bytes": info[src]["parameter_bytes"],
+                    "int8_parameter_bytes": info[e["name"]]["parameter_bytes"],
+                    "float_top1": e.get("float_top1"), "int8_top1": e.get("int8_top1"),
+                    "max_abs_error": e.get("max_abs_error"), "mean_abs_error": e.get("mean_abs_error")})
+    return out
+
+
+def int8_markdown(int8):
+    out = ["int8 against float32 (the zoo's `NAME_int8` models, made by `rtml quantize`; native medians of "
+           "this run; accuracy from the manifest, on the model's test data):",
+           "",
+           "| model | float32 µs | int8 µs | int8 / float32 | parameters float32 -> int8 | int8 vs float |",
+           "|---|---:|---:|---:|---|---|"]
+    for r in int8:
+        if r["int8_top1"] is not None:
+            acc = f"top-1 {100 * r['float_top1']:.1f}% -> {100 * r['int8_top1']:.1f}%"
+        else:
+            acc = f"max abs error {r['max_abs_error']:.3g}, mean {r['mean_abs_error']:.3g}"
+        out.append(f"| {r['model']} | {fmt(r['float_us'], '.2f', 'error')} | {fmt(r['int8_us'], '.2f', 'error')} "
+                   f"| {fmt(r['int8_vs_float'], '.2f')} | {r['float_parameter_bytes'] / 1024:.1f} KiB -> "
+                   f"{r['int8_parameter_bytes'] / 1024:.1f} KiB | {acc} |")
+    return "\n".join(out)
 
 
 def markdown(rows, limits, host, when, commit, seconds, start, runtimes):

@@ -124,7 +124,7 @@ def main():
             t0 = time.monotonic()
             print(f"      {m.name + '_int8':28s}", end="", flush=True)
             try:
-                e = quantized.quantize(args.rtml, args.out, entries[m.name])
+                e = quantized.quantize(args.rtml, args.out, entries[m.name], m)
             except Exception as ex:
                 print(" FAILED")
                 sys.exit(f"generate.py: {m.name}_int8: {ex}")

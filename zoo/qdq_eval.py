@@ -4,7 +4,10 @@ computed with, independent of rtml's engine.
 
 QuantizeLinear rounds half to even and saturates to the zero point's type;
 DequantizeLinear per tensor or per axis; Gemm, MatMul, Relu, Conv (1-D, 2-D,
-symmetric pads), MaxPool, Flatten, ReduceMean and GlobalAveragePool: the ops of the zoo's int8
+symmetric pads), MaxPool, Flatten, ReduceMean and GlobalAveragePool; the elementwise,
+shape and data-movement ops of the zoo's other families (FLOAT_OPS); LSTM and GRU (one
+direction, the default activations, as the spec's equations write them); Softmax and
+LayerNormalization (computed in float64, rounded to float32): the ops of the zoo's int8
 models. run_qdq(model, feeds) returns the graph outputs in order.
 
 run_qdq(model, feeds, integer=True) computes what rtml's planner runs instead: each
@@ -16,13 +19,15 @@ ties away from zero). It is written here from that description in numpy, not tak
 rtml; it differs from the float reading of the spec by one unit where the two roundings
 part. Each DequantizeLinear -> ReduceMean / GlobalAveragePool -> QuantizeLinear group
 (per tensor) likewise as TFLite's int8 MEAN: the int32 sum of x - x_zero_point, requantized
-with the multiplier of x_scale / (y_scale * count). The other ops (MaxPool and Flatten on
-the quantized values) give the same result either way.
+with the multiplier of x_scale / (y_scale * count). Each DequantizeLinear -> Sigmoid | Tanh ->
+QuantizeLinear group (per tensor) as a lookup table, QuantizeLinear(f(DequantizeLinear(q)))
+with f in float64 (docs/quantization.md). The other ops (MaxPool and Flatten on the quantized
+values) give the same result either way.
 """
 import numpy as np
 import torch
 import torch.nn.functional as F
-from onnx import helper, numpy_helper
+from onnx import helper, mapping, numpy_helper
 
 
 def attrs(node):
@@ -145,6 +150,125 @@ def integer_mean(model, prod, vals, qnode):
     return np.clip(requantize(total, m, sh) + int(yz), info.min, info.max).astype(yz.dtype)
 
 
+def integer_lookup(model, prod, vals, qnode):
+    """The Q output of a fused DQ -> Sigmoid | Tanh -> Q group (per tensor), or None: each int8
+    value through QuantizeLinear(f(DequantizeLinear(q))) with f in float64."""
+    src = prod.get(qnode.input[0])
+    if src is None or src.op_type not in ("Sigmoid", "Tanh"):
+        return None
+    dq = prod.get(src.input[0])
+    if dq is None or dq.op_type != "DequantizeLinear":
+        return None
+    xq, xs, xz = (vals[i] for i in dq.input)
+    ys, yz = vals[qnode.input[1]], vals[qnode.input[2]]
+    if xs.size != 1 or ys.size != 1 or xq.dtype != yz.dtype:
+        return None
+    x = ((xq.astype(np.int64) - np.int64(xz)) * xs).astype(np.float32).astype(np.float64)
+    f = np.tanh(x) if src.op_type == "Tanh" else 1.0 / (1.0 + np.exp(-x))
+    info = np.iinfo(yz.dtype)
+    return np.clip(np.rint(f / np.float64(ys)) + int(yz), info.min, info.max).astype(yz.dtype)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def recurrent(op, x, a):
+    """LSTM (gates i, o, f, c) or GRU (gates z, r, h) forward, layout 0, the default activations,
+    as the ONNX spec's equations write them; returns Y [seq, 1, batch, hidden] and the last states."""
+    w, r = x[1][0], x[2][0]
+    hidden = a["hidden_size"]
+    assert a.get("direction", b"forward") in (b"forward", "forward") and "activations" not in a, op
+    gates = 4 if op == "LSTM" else 3
+    b = x[3][0] if len(x) > 3 and x[3] is not None else np.zeros(2 * gates * hidden, np.float32)
+    wb, rb = b[:gates * hidden], b[gates * hidden:]
+    seq, batch = x[0].shape[0], x[0].shape[1]
+    h = x[5][0] if len(x) > 5 and x[5] is not None else np.zeros((batch, hidden), np.float32)
+    c = x[6][0] if len(x) > 6 and x[6] is not None else np.zeros((batch, hidden), np.float32)
+    assert len(x) <= 4 or x[4] is None, f"{op}: sequence_lens"
+    ys = []
+    for t in range(seq):
+        if op == "LSTM":
+            g = x[0][t] @ w.T + wb + h @ r.T + rb
+            i, o, f, cc = np.split(g, 4, axis=-1)
+            c = sigmoid(f) * c + sigmoid(i) * np.tanh(cc)
+            h = sigmoid(o) * np.tanh(c)
+        else:
+            gx = x[0][t] @ w.T + wb
+            wz, wr, wh = np.split(gx, 3, axis=-1)
+            rz, rr, rh = np.split(r, 3, axis=0)
+            bz, br, bh = np.split(rb, 3)
+            z = sigmoid(wz + h @ rz.T + bz)
+            rg = sigmoid(wr + h @ rr.T + br)
+            if a.get("linear_before_reset", 0):
+                hh = np.tanh(wh + rg * (h @ rh.T + bh))
+            else:
+                hh = np.tanh(wh + (rg * h) @ rh.T + bh)
+            h = (1 - z) * hh + z * h
+        ys.append(h)
+    y = np.stack(ys)[:, None].astype(np.float32)
+    return [y, h[None].astype(np.float32), c[None].astype(np.float32)]
+
+
+def slice_op(x):
+    data, starts, ends = x[0], x[1], x[2]
+    axes = x[3] if len(x) > 3 and x[3] is not None else range(len(starts))
+    steps = x[4] if len(x) > 4 and x[4] is not None else [1] * len(starts)
+    idx = [slice(None)] * data.ndim
+    for s0, e0, ax, st in zip(starts, ends, axes, steps):
+        idx[int(ax)] = slice(*slice(int(s0), int(e0), int(st)).indices(data.shape[int(ax)]))
+    return data[tuple(idx)]
+
+
+def reduce_sum(x, a):
+    axes = tuple(int(v) for v in x[1]) if len(x) > 1 and x[1] is not None else None
+    if axes == () and a.get("noop_with_empty_axes", 0):
+        return x[0]
+    return x[0].sum(axis=axes or None, keepdims=bool(a.get("keepdims", 1)))
+
+
+def softmax(v, axis):
+    v = v.astype(np.float64)
+    e = np.exp(v - v.max(axis=axis, keepdims=True))
+    return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
+
+
+def layer_norm(x, a):
+    axes = tuple(range(a.get("axis", -1) % x[0].ndim, x[0].ndim))
+    v = x[0].astype(np.float64)
+    d = v - v.mean(axis=axes, keepdims=True)
+    y = d / np.sqrt((d * d).mean(axis=axes, keepdims=True) + a.get("epsilon", 1e-5)) * x[1]
+    return (y + x[2] if len(x) > 2 and x[2] is not None else y).astype(np.float32)
+
+
+# Ops whose float32 result numpy gives directly: name -> f(inputs, attributes).
+FLOAT_OPS = {
+    "Add": lambda x, a: x[0] + x[1],
+    "Sub": lambda x, a: x[0] - x[1],
+    "Mul": lambda x, a: x[0] * x[1],
+    "Div": lambda x, a: x[0] / x[1] if x[0].dtype.kind == "f" else x[0] // x[1],
+    "Tanh": lambda x, a: np.tanh(x[0]),
+    "Sigmoid": lambda x, a: sigmoid(x[0].astype(np.float64)).astype(np.float32),
+    "Exp": lambda x, a: np.exp(x[0]),
+    "Less": lambda x, a: x[0] < x[1],
+    "Equal": lambda x, a: x[0] == x[1],
+    "Clip": lambda x, a: np.clip(x[0], x[1] if len(x) > 1 and x[1] is not None else -np.inf,
+                                 x[2] if len(x) > 2 and x[2] is not None else np.inf).astype(x[0].dtype),
+    "Cast": lambda x, a: x[0].astype(mapping.TENSOR_TYPE_TO_NP_TYPE[a["to"]]),
+    "Identity": lambda x, a: x[0],
+    "Shape": lambda x, a: np.array(x[0].shape, np.int64),
+    "Gather": lambda x, a: np.take(x[0], x[1], axis=a.get("axis", 0)),
+    "Reshape": lambda x, a: x[0].reshape([d if d != 0 else x[0].shape[i] for i, d in enumerate(x[1])]),
+    "Transpose": lambda x, a: np.transpose(x[0], a.get("perm")),
+    "Squeeze": lambda x, a: np.squeeze(x[0], axis=tuple(int(v) for v in x[1])) if len(x) > 1 else np.squeeze(x[0]),
+    "Unsqueeze": lambda x, a: np.expand_dims(x[0], tuple(int(v) for v in x[1])),
+    "Slice": lambda x, a: slice_op(x),
+    "ReduceSum": reduce_sum,
+    "Softmax": lambda x, a: softmax(x[0], a.get("axis", -1)),
+    "LayerNormalization": layer_norm,
+}
+
+
 def run_qdq(model, feeds, integer=False):
     vals = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     vals.update(feeds)
@@ -157,6 +281,7 @@ def run_qdq(model, feeds, integer=False):
         if integer and op == "QuantizeLinear":
             y = integer_product(model, prod, vals, n)
             y = integer_mean(model, prod, vals, n) if y is None else y
+            y = integer_lookup(model, prod, vals, n) if y is None else y
         if y is not None:
             pass
         elif op == "QuantizeLinear":
@@ -201,6 +326,15 @@ def run_qdq(model, feeds, integer=False):
             y = x[0].mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
         elif op == "GlobalAveragePool":
             y = x[0].mean(axis=tuple(range(2, x[0].ndim)), keepdims=True)
+        elif op == "Constant":
+            y = numpy_helper.to_array(a["value"]) if "value" in a else np.array(next(iter(a.values())))
+        elif op in ("LSTM", "GRU"):
+            for name, v in zip(n.output, recurrent(op, x, a)):
+                if name:
+                    vals[name] = v
+            continue
+        elif op in FLOAT_OPS:
+            y = FLOAT_OPS[op](x, a)
         else:
             raise NotImplementedError(op)
         vals[n.output[0]] = y

@@ -123,13 +123,16 @@ std::vector<Layer> find_layers(const ir::Graph& g, const std::set<std::string>& 
   return layers;
 }
 
-// A copy of a graph with some tensors as extra outputs, planned without
-// fusion (so that every named tensor is written by a step) and run set by set.
+// A copy of a graph with some tensors as extra outputs, run set by set;
+// planned without fusion (so that every named tensor is written by a step),
+// or, for a quantized graph, with it: its QDQ groups then run as the integer
+// steps `rtml run` runs (the probed tensors are DequantizeLinear outputs,
+// which fuse_qdq keeps while they are read).
 class Probe {
  public:
-  Probe(ir::Graph g, const std::vector<std::string>& names, const plan::PlanOptions& options)
+  Probe(ir::Graph g, const std::vector<std::string>& names, const plan::PlanOptions& options, bool fuse = false)
       : g_(std::move(g)), options_(options) {
-    options_.fuse = false;
+    options_.fuse = fuse;
     first_ = static_cast<int>(g_.outputs.size());
     for (const auto& name : names) {
       ir::TensorId id = g_.find(name);
@@ -270,7 +273,7 @@ json evaluate(const ir::Graph& fg, const std::string& out, const std::vector<Lay
   std::vector<std::string> probes;
   for (const auto& L : layers)
     if (!L.output.empty()) probes.push_back(L.output);
-  Probe pf(fg, probes, o.plan), pq(qg, probes, o.plan);
+  Probe pf(fg, probes, o.plan), pq(qg, probes, o.plan, /*fuse=*/true);
   const int outputs = static_cast<int>(fg.outputs.size());
   std::vector<double> max_abs(outputs, 0), sum_abs(outputs, 0), count(outputs, 0);
   std::vector<double> signal(probes.size(), 0), noise(probes.size(), 0);

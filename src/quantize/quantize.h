@@ -28,9 +28,10 @@
 //      fill a histogram over each tensor's [min, max] (quantize/calibration.h);
 //   3. rewrite the ModelProto and write it atomically;
 //   4. evaluate: the float model and the written file (through rtml's importer),
-//      both with their layer outputs as extra outputs, on the test sets: top-1
-//      of the first output where the sets have labels, max and mean absolute
-//      error of every output, SQNR of every layer output.
+//      both with their layer outputs as extra outputs (the quantized one planned
+//      with fusion, its QDQ groups as the integer steps `rtml run` runs), on
+//      the test sets: top-1 of the first output where the sets have labels,
+//      max and mean absolute error of every output, SQNR of every layer output.
 // Nothing here prints; progress goes through a callback.
 #pragma once
 

@@ -296,6 +296,26 @@ def check_lstm(tmp):
     check("weight-only" in stdout, f"lstm_stream_h16: the report does not say weight-only:\n{stdout}")
 
 
+def check_fused_accuracy(tmp):
+    """The report's int8 error is that of the int8 model as rtml runs it (QDQ groups fused into
+    integer steps), not of its unfused float reading: on the transformer, whose two part by
+    0.003, the spec evaluator's integer outputs against PyTorch's float ones."""
+    name = "transformer_d32_h2_s16"
+    src = os.path.join(ZOO, name)
+    out, report = os.path.join(tmp, name + ".int8.onnx"), os.path.join(tmp, name + ".int8.json")
+    rc, _, err = rtml("quantize", os.path.join(src, "model.onnx"), "--out", out, "--report", report)
+    if not check(rc == 0, f"{name}: exit {rc}: {err[-500:]}"):
+        return
+    model = onnx.load(out)
+    err = np.concatenate([np.abs(run_qdq(model, {"x": load_pb(os.path.join(sd, "input_0.pb"))}, integer=True)[0]
+                                 - load_pb(os.path.join(sd, "output_0.pb"))).ravel() for sd in sets_of(src)])
+    reported = json.load(open(report))["accuracy"]["outputs"][0]
+    print(f"{name}: int8 vs float max abs error {reported['max_abs_error']:.6g}, mean {reported['mean_abs_error']:.6g} "
+          f"(report); {err.max():.6g}, {err.mean():.6g} (integer evaluator against PyTorch)")
+    check(abs(reported["max_abs_error"] - err.max()) <= 1e-4 and abs(reported["mean_abs_error"] - err.mean()) <= 2e-6,
+          f"{name}: the report's int8 vs float error is not the integer evaluator's")
+
+
 def check_errors(tmp, hand_dir):
     # No quantizable layer.
     d = os.path.join(tmp, "add_only")
@@ -351,6 +371,7 @@ def main():
         check_classifier("digits_cnn", tmp, manifest)
         hand = check_hand_model(tmp)
         check_lstm(tmp)
+        check_fused_accuracy(tmp)
         check_errors(tmp, hand)
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed")
