@@ -256,7 +256,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
                    {"weights_bytes", weights},
                    {"kernel_library_bytes", library},
                    {"kernel_entry_points", std::move(kernel_code)}}},
-        {"ram", {{"arena_bytes", plan.arena_bytes},
+        {"ram", {{"arena_bytes", cr.arena_bytes},  // with the state and CMSIS-NN's scratch
                  {"stack_bytes", stack},
                  {"static_bytes", sizes.static_ram_bytes()},
                  {"total_bytes", sizes.static_ram_bytes() + stack}}}};

@@ -7,6 +7,7 @@
 
 #include "compile/codegen.h"
 #include "core/error.h"
+#include "kernels/pool.h"
 #include "kernels/quant.h"
 #include "kernels/table.h"
 #include "kernels/tensor_ops.h"
@@ -15,10 +16,10 @@ namespace rtml::compile {
 
 namespace {
 
-enum class Kind { None, Conv, Depthwise, FullyConnected, Add, Softmax };
+enum class Kind { None, Conv, Depthwise, FullyConnected, Add, Softmax, AvgPool, MaxPool };
 
-// Channels-last activations: conv, depthwise and Add read and write them.
-bool spatial(Kind k) { return k == Kind::Conv || k == Kind::Depthwise || k == Kind::Add; }
+// Channels-last activations: convolutions, pools and Add read and write them.
+bool spatial(Kind k) { return k != Kind::None && k != Kind::FullyConnected && k != Kind::Softmax; }
 
 int tensor_at(const plan::Plan& plan, const plan::PlanStep& st, int slot) {
   return slot < 0 || static_cast<uint32_t>(slot) >= st.num_operands ? -1 : plan.operands[st.first_operand + slot];
@@ -77,6 +78,17 @@ Kind kind_of(const plan::Plan& plan, const plan::PlanStep& st, CmsisArch arch) {
                : Kind::None;
   }
   if (sym == "rtml_s8_softmax__ref") return Kind::Softmax;
+  if (sym == "rtml_s8_avgpool__ref" || sym == "rtml_s8_maxpool__ref") {
+    // One image, no dilation, no Indices output, every window holding an input
+    // (CMSIS-NN fails an empty window, rtml writes 0).
+    const auto& p = *static_cast<const rtml_pool_params*>(params);
+    const int x = tensor_at(plan, st, 0);
+    bool ok = x >= 0 && plan.tensors[x].shape.size() == static_cast<size_t>(p.spatial) + 2 &&
+              plan.tensors[x].shape[0] == 1 && !p.has_indices;
+    for (int i = 0; i < p.spatial; ++i)
+      ok = ok && p.dilation[i] == 1 && p.pad_begin[i] < p.kernel[i] && p.pad_end[i] < p.kernel[i];
+    return !ok ? Kind::None : sym == "rtml_s8_avgpool__ref" ? Kind::AvgPool : Kind::MaxPool;
+  }
   return Kind::None;
 }
 
@@ -94,6 +106,8 @@ int activation_output(const plan::Plan& plan, const plan::PlanStep& st, Kind k) 
     case Kind::FullyConnected: return tensor_at(plan, st, static_cast<const rtml_qmatmul_params*>(p)->out_slot);
     case Kind::Add: return tensor_at(plan, st, static_cast<const rtml_qbinary_params*>(p)->out_slot);
     case Kind::Softmax: return tensor_at(plan, st, static_cast<const rtml_qsoftmax_params*>(p)->out_slot);
+    case Kind::AvgPool:
+    case Kind::MaxPool: return tensor_at(plan, st, 1);
     case Kind::None: break;
   }
   return -1;
@@ -364,6 +378,27 @@ class Emitter {
            << p.b_shift << ", " << p.left_shift << ", " << out << ", " << p.y_zero_point << ", " << p.y_multiplier
            << ", " << p.y_shift << ", " << p.act_min << ", " << p.act_max << ", " << shape_numel(plan_.tensors[y].shape)
            << ") != ARM_CMSIS_NN_SUCCESS) " << step_fail << "\n";
+    } else if (k == Kind::AvgPool || k == Kind::MaxPool) {
+      const auto& p = *static_cast<const rtml_pool_params*>(st.step.params.get());
+      const bool two = p.spatial == 2;  // 1-D: H = 1
+      const int64_t C = plan_.tensors[y].shape[1];
+      const int64_t H = two ? p.in_shape[0] : 1, W = p.in_shape[two ? 1 : 0];
+      const int64_t OH = two ? p.out_shape[0] : 1, OW = p.out_shape[two ? 1 : 0];
+      const int64_t KH = two ? p.kernel[0] : 1, KW = p.kernel[two ? 1 : 0];
+      const int64_t SH = two ? p.stride[0] : 1, SW = p.stride[two ? 1 : 0];
+      const int64_t PH = two ? p.pad_begin[0] : 0, PW = p.pad_begin[two ? 1 : 0];
+      const std::string fn = k == Kind::AvgPool ? "arm_avgpool_s8" : "arm_max_pool_s8";
+      code_.function[s] = fn;
+      ctx_bytes = k == Kind::AvgPool ? C * 4 : 0;  // the DSP path's int32 row of sums
+      call << "    static const cmsis_nn_pool_params pp = {{" << SW << ", " << SH << "}, {" << PW << ", " << PH
+           << "}, {-128, 127}};\n"
+           << dims("in_dims", 1, H, W, C) << dims("filter_dims", 1, KH, KW, 1) << dims("out_dims", 1, OH, OW, C)
+           << "    const cmsis_nn_context ctx = {" << ctx_buf << ", " << ctx_bytes << "};\n";
+      if (k == Kind::AvgPool)
+        call << "    if (arm_avgpool_s8_get_buffer_size(" << OW << ", " << C << ") > " << ctx_bytes << ") " << step_fail
+             << "\n";
+      call << "    if (" << fn << "(&ctx, &pp, &in_dims, " << in[0] << ", &filter_dims, &out_dims, " << out
+           << ") != ARM_CMSIS_NN_SUCCESS) " << step_fail << "\n";
     } else if (k == Kind::Softmax) {
       const auto& p = *static_cast<const rtml_qsoftmax_params*>(st.step.params.get());
       code_.function[s] = "arm_softmax_s8";
@@ -411,6 +446,7 @@ const std::vector<std::string>& cmsis_nn_source_globs() {
                                              "Source/NNSupportFunctions/arm_s8_to_s16_unordered_with_offset.c",
                                              "Source/BasicMathFunctions/arm_elementwise_add_s8.c",
                                              "Source/SoftmaxFunctions/arm_softmax_s8.c",
+                                             "Source/PoolingFunctions/arm_*pool_*s8.c",
                                              "Source/SoftmaxFunctions/arm_nn_softmax_common_s8.c"};
   return g;
 }

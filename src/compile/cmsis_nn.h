@@ -11,13 +11,15 @@
 //                                        -> arm_fully_connected_s8 / _per_channel_s8
 //   rtml_s8_qadd__ref (no broadcasting)  -> arm_elementwise_add_s8
 //   rtml_s8_softmax__ref                 -> arm_softmax_s8
+//   rtml_s8_avgpool__ref, _maxpool__ref (one image, no dilation)
+//                                        -> arm_avgpool_s8, arm_max_pool_s8
 // The numbers are the same (rtml's int8 is TFLite's scheme, as CMSIS-NN's;
 // shifts in the same convention: positive = left), so the output is
 // bit-identical to `rtml run --kernels cortex-m`.
 //
 // Layout: CMSIS-NN reads activations channels-last (NHWC), rtml's plan is
-// NCHW. An int8 activation of rank >= 3 that a covered convolution or Add
-// writes and only covered convolutions and Adds read is held channels-last
+// NCHW. An int8 activation of rank >= 3 that a covered convolution, pool or
+// Add writes and only such steps read is held channels-last
 // in its arena slot for its whole life; where a covered step meets an NCHW
 // tensor (a graph input or output, a view, a step rtml runs) it transposes
 // into or out of a scratch buffer with rtml_x8_transpose__ref. Weights are
