@@ -105,6 +105,14 @@ def random_inputs(tensors, seed):
 
 
 checked = 0
+if "cmsis-nn" in kernel_sets:  # the set's usage errors, on the first model
+    first = MODELS[0] if MODELS[0].endswith(".tflite") else os.path.join(MODELS[0], "model.onnx")
+    e = run([RTML, "compile", first, "--out", "unused", "--kernels", "cmsis-nn"])
+    check(e.returncode == 2 and "--cmsis-nn DIR" in e.stderr, f"--kernels cmsis-nn without --cmsis-nn: exit 2\n{e.stderr}")
+    e = run([RTML, "compile", first, "--out", "unused", "--kernels", "cmsis-nn", "--cmsis-nn", os.path.dirname(first)])
+    check(e.returncode == 1 and "arm_nnfunctions.h" in e.stderr, f"--cmsis-nn without CMSIS-NN in it: exit 1\n{e.stderr}")
+    e = run([RTML, "run", first, "--kernels", "cmsis-nn", "--random"])
+    check(e.returncode == 1 and "generated code only" in e.stderr, f"rtml run refuses cmsis-nn\n{e.stderr}")
 with tempfile.TemporaryDirectory() as tmp:
     for folder in MODELS:
         tflite = folder.endswith(".tflite")
