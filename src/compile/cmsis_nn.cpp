@@ -447,6 +447,7 @@ const std::vector<std::string>& cmsis_nn_source_globs() {
                                              "Source/BasicMathFunctions/arm_elementwise_add_s8.c",
                                              "Source/SoftmaxFunctions/arm_softmax_s8.c",
                                              "Source/PoolingFunctions/arm_*pool_*s8.c",
+                                             "Source/TransposeFunctions/arm_transpose_s8.c",
                                              "Source/SoftmaxFunctions/arm_nn_softmax_common_s8.c"};
   return g;
 }
