@@ -174,8 +174,8 @@ class Emitter {
   }
 
  private:
-  // nhwc_[t]: tensor t is held channels-last. A covered conv or Add writes it,
-  // only covered convs and Adds read it, and no view shares its bytes (a view
+  // nhwc_[t]: tensor t is held channels-last. A covered conv, pool or Add
+  // writes it, only such steps read it, and no view shares its bytes (a view
   // is an arena tensor no step writes).
   void choose_layouts() {
     const size_t T = plan_.tensors.size();

@@ -7,7 +7,8 @@
 // zero points and requantization are constants (weight zero point 0):
 //   rtml_s8_conv__ref (group 1)          -> arm_convolve_wrapper_s8
 //   rtml_s8_depthwise_conv__ref          -> arm_depthwise_conv_wrapper_s8
-//   rtml_s8_fully_connected__ref (1 batch of weights)
+//   rtml_s8_fully_connected__ref (1 batch of weights; not on Helium, where
+//   CMSIS-NN wants the weights' column sums in ctx.buf)
 //                                        -> arm_fully_connected_s8 / _per_channel_s8
 //   rtml_s8_qadd__ref (no broadcasting)  -> arm_elementwise_add_s8
 //   rtml_s8_softmax__ref                 -> arm_softmax_s8

@@ -472,8 +472,8 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     }
     for (auto& [fn, n] : r.cmsis_nn_calls) n = calls[fn];
     if (r.cmsis_nn_calls.empty())
-      throw Error(plan.source + ": the cmsis-nn kernel set covers int8 convolution, fully connected, Add and Softmax "
-                  "steps, and this model has none CMSIS-NN can run; compile it with --kernels cortex-m");
+      throw Error(plan.source + ": the cmsis-nn kernel set covers int8 convolution, fully connected, pooling, Add and "
+                  "Softmax steps, and this model has none CMSIS-NN can run; compile it with --kernels cortex-m");
     if (cm.scratch_bytes) r.arena_bytes = base + cm.scratch_bytes;
     r.cmsis_nn_scratch_bytes = cm.scratch_bytes;
     r.nhwc_tensors = cm.nhwc_tensors;
