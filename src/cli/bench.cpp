@@ -118,7 +118,8 @@ namespace {
 // rtml bench --target cortex-m*: each model compiled, built and run under QEMU
 // (compile/bench_target.h), in the same report.
 int bench_targets(const BenchArgs& b, const std::string& target, std::optional<kernels::KernelSet> kernel_set,
-                  const std::string& keep_project, const bench::BenchOptions& opt, const std::string& test_data) {
+                  const std::string& keep_project, const bench::BenchOptions& opt, const std::string& test_data,
+                  const std::string& cmsis_nn_dir) {
   if (target != "host") compile::find_cortexm_target(target);  // an unknown name fails before any work
   if (b.backends != std::vector<std::string>{"native"})
     throw UsageError("--target runs the compiled model, not a backend: leave out --backend");
@@ -127,7 +128,9 @@ int bench_targets(const BenchArgs& b, const std::string& target, std::optional<k
   to.kernels = kernel_set.value_or(target == "host" ? kernels::KernelSet::Simd : kernels::KernelSet::CortexM);
   if (opt.runs) to.runs = *opt.runs;
   if (target != "host" && to.kernels == kernels::KernelSet::Simd)
-    throw UsageError("--kernels simd runs on Linux targets only; " + target + " takes cortex-m or reference");
+    throw UsageError("--kernels simd runs on Linux targets only; " + target + " takes cortex-m, cmsis-nn or reference");
+  check_cmsis_nn_options(to.kernels, cmsis_nn_dir);
+  to.cmsis_nn_dir = cmsis_nn_dir;
   to.tolerance = opt.tolerance;
   to.accuracy = opt.accuracy;
   to.keep_dir = keep_project;
@@ -176,13 +179,14 @@ int cmd_bench(const Args& args) {
     opt.kernels = kernels::kernel_set_name(k);
     kernel_set = k;
   });
-  std::string target, keep_project;
+  std::string target, keep_project, cmsis_nn_dir;
   table.value("--target", "NAME",
               target, "run each model compiled to C (rtml compile): host (built with cc, timed: --runs\n"
               "runs, default 1000) or an emulated microcontroller under QEMU: cortex-m7, cortex-m4,\n"
               "cortex-m55 (needs arm-none-eabi-gcc and qemu-system-arm; reports instructions per\n"
               "inference and per step, flash and RAM, accuracy; no times)")
-      .value("--keep-project", "DIR", keep_project, "with --target: keep the generated project in DIR (one model)");
+      .value("--keep-project", "DIR", keep_project, "with --target: keep the generated project in DIR (one model)")
+      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build");
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
       .value("--test-data", "DIR", test_data,
@@ -204,7 +208,8 @@ int cmd_bench(const Args& args) {
   opt.period_us = b.period_us;
   opt.keep_samples = b.samples || !no_samples;
   opt.accuracy = !no_accuracy;
-  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data);
+  if (target.empty() && !cmsis_nn_dir.empty()) throw UsageError("--cmsis-nn DIR is for --target with --kernels cmsis-nn");
+  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data, cmsis_nn_dir);
   for (const auto& name : b.backends) backends::create(name);  // unknown names fail before any work
 
   std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);

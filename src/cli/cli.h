@@ -54,6 +54,8 @@ struct ModelOptions {
 void add_model_options(OptionTable& table, ModelOptions& out);
 // --kernels SET (kernels/table.h): calls `set` with the parsed kernel set.
 void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSet)> set);
+// Usage errors: --kernels cmsis-nn without --cmsis-nn DIR, or DIR without it.
+void check_cmsis_nn_options(kernels::KernelSet kernels, const std::string& cmsis_nn_dir);
 // --max-memory SIZE: sets the process's memory limit (core/size.h) before
 // anything is loaded, and calls `also` with it.
 void add_memory_option(OptionTable& table, std::function<void(uint64_t)> also = {});

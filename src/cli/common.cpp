@@ -33,7 +33,8 @@ void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSe
   table.custom("--kernels", "SET",
                std::string("the kernels the engine's steps may use: simd (default: Highway SIMD kernels\n"
                            "where they apply), reference (the scalar reference kernels only), cortex-m\n"
-                           "(the portable kernels a microcontroller build runs)"),
+                           "(the portable kernels a microcontroller build runs), cmsis-nn (rtml compile and\n"
+                           "bench --target only, with --cmsis-nn DIR: int8 steps as CMSIS-NN calls)"),
                [set](const std::string& text) {
                  try {
                    set(kernels::parse_kernel_set(text));
@@ -41,6 +42,13 @@ void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSe
                    throw UsageError(std::string("--kernels: ") + e.what());
                  }
                });
+}
+
+void check_cmsis_nn_options(kernels::KernelSet kernels, const std::string& cmsis_nn_dir) {
+  if (kernels == kernels::KernelSet::CmsisNn && cmsis_nn_dir.empty())
+    throw UsageError("--kernels cmsis-nn needs --cmsis-nn DIR, the CMSIS-NN source tree to build against");
+  if (kernels != kernels::KernelSet::CmsisNn && !cmsis_nn_dir.empty())
+    throw UsageError("--cmsis-nn DIR is for --kernels cmsis-nn");
 }
 
 void add_model_options(OptionTable& table, ModelOptions& out) {

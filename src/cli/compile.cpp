@@ -32,14 +32,18 @@ int cmd_compile(const Args& args) {
       .value("--name", "NAME", name, "the C prefix of every symbol (default: the model file's folder or name)")
       .flag("--project", co.project,
             "also a Makefile and a test main that reads inputs.bin and writes outputs.bin\n"
-            "(for a Cortex-M: startup code, linker script and semihosting, runs under QEMU)");
+            "(for a Cortex-M: startup code, linker script and semihosting, runs under QEMU)")
+      .value("--cmsis-nn", "DIR", co.cmsis_nn_dir,
+             "with --kernels cmsis-nn: the CMSIS-NN source tree (v7) the code calls and the project builds;\n"
+             "the int8 convolutions, fully connected layers, Adds and Softmaxes become CMSIS-NN calls");
   if (!table.parse(args)) return 0;
   if (co.out_dir.empty()) throw UsageError("--out DIR is required");
   const compile::Target& target = compile::find_target(co.target);
   if (!opt.kernels_given) opt.plan.kernels = target.default_kernels;
   if (target.microcontroller && opt.plan.kernels == kernels::KernelSet::Simd)
     throw UsageError(std::string("--kernels simd runs on Linux targets only; ") + target.name +
-                     " takes cortex-m or reference");
+                     " takes cortex-m, cmsis-nn or reference");
+  check_cmsis_nn_options(opt.plan.kernels, co.cmsis_nn_dir);
   if (name.empty()) {
     std::filesystem::path p(opt.model);
     name = p.stem() == "model" && p.has_parent_path() ? p.parent_path().filename().string() : p.stem().string();
@@ -58,6 +62,14 @@ int cmd_compile(const Args& args) {
               co.name.c_str());
   std::printf("  steps      %zu, calling %zu kernels:\n", plan.steps.size(), r.kernel_steps.size());
   for (const auto& [sym, n] : r.kernel_steps) std::printf("    %-44s x%d\n", sym.c_str(), n);
+  if (plan.kernels == kernels::KernelSet::CmsisNn) {
+    std::printf("  CMSIS-NN   from %s, %d activations held channels-last, scratch %zu bytes (in the arena):\n",
+                co.cmsis_nn_dir.c_str(), r.nhwc_tensors, r.cmsis_nn_scratch_bytes);
+    for (const auto& [fn, n] : r.cmsis_nn_calls) std::printf("    %-44s x%d\n", fn.c_str(), n);
+    if (!r.cmsis_nn_fallbacks.empty())
+      std::printf("  int8 steps CMSIS-NN does not run (rtml's reference kernels do):\n");
+    for (const std::string& f : r.cmsis_nn_fallbacks) std::printf("    %s\n", f.c_str());
+  }
   std::printf("  files      %zu written (%zu kernel library sources)\n", r.files.size(), r.kernel_sources.size());
   return 0;
 }

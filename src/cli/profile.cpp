@@ -183,7 +183,7 @@ void print_emulated(const json& p, int top) {
 
 int cmd_profile(const Args& args) {
   profile::ProfileOptions opt;
-  std::string target;
+  std::string target, cmsis_nn_dir;
   std::string model_arg, backend = "native", json_path, trace_path, speedscope_path, folded_path, db_path;
   bool no_db = false, by_type_only = false;
   int top = 20;
@@ -207,6 +207,7 @@ int cmd_profile(const Args& args) {
       .value("--target", "NAME", target,
              "compile the model for an emulated microcontroller (cortex-m7, cortex-m4, cortex-m55) and\n"
              "count each step's executed instructions under QEMU (no times: QEMU has no timing model)")
+      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build")
       .number("--top", "K", top, 0, "operators in the printed table, most expensive first (default 20; 0: all)")
       .flag("--by-type-only", by_type_only, "print only the summary by op type")
       .section("output (the database keeps the profile, the Chrome trace, the speedscope file and the folded stacks):")
@@ -241,7 +242,11 @@ int cmd_profile(const Args& args) {
       throw UsageError("--target counts instructions under QEMU: --perf and the trace exports do not apply");
     compile::TargetBenchOptions to;
     to.target = target;
-    to.kernels = opt.kernels == "reference" ? kernels::KernelSet::Reference : kernels::KernelSet::CortexM;
+    to.kernels = opt.kernels == "reference" ? kernels::KernelSet::Reference
+                 : opt.kernels == "cmsis-nn"  ? kernels::KernelSet::CmsisNn
+                                              : kernels::KernelSet::CortexM;
+    check_cmsis_nn_options(to.kernels, cmsis_nn_dir);
+    to.cmsis_nn_dir = cmsis_nn_dir;
     std::fprintf(stderr, "rtml profile: %s on %s: compiling, building, running under QEMU...\n", spec.name.c_str(),
                  target.c_str());
     json run = compile::bench_on_target(spec, to);

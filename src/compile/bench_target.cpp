@@ -125,6 +125,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     co.out_dir = dir.path.string();
     co.project = true;
     co.model_path = spec.path;
+    co.cmsis_nn_dir = opt.cmsis_nn_dir;
     const CompileResult cr = generate_c(plan, co);
 
     std::vector<uint8_t> inputs;
@@ -228,7 +229,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     std::vector<std::pair<std::string, uint64_t>> entries;
     for (const ElfSymbol& sym : read_elf_symbols(elf)) {
       const bool code = sym.type == 'T' || sym.type == 't' || sym.type == 'W' || sym.type == 'w';
-      if (code && kernels::find_kernel(sym.name)) {
+      if (code && (kernels::find_kernel(sym.name) || sym.name.rfind("arm_", 0) == 0)) {  // rtml's or CMSIS-NN's
         entries.push_back({sym.name, sym.size});
         library += sym.size;
       } else if (code && sym.name.rfind("_ZN4rtml7kernels", 0) == 0) {
@@ -255,7 +256,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
                    {"weights_bytes", weights},
                    {"kernel_library_bytes", library},
                    {"kernel_entry_points", std::move(kernel_code)}}},
-        {"ram", {{"arena_bytes", plan.arena_bytes},
+        {"ram", {{"arena_bytes", cr.arena_bytes},  // with the state and CMSIS-NN's scratch
                  {"stack_bytes", stack},
                  {"static_bytes", sizes.static_ram_bytes()},
                  {"total_bytes", sizes.static_ram_bytes() + stack}}}};

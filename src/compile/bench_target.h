@@ -31,6 +31,7 @@ struct TargetBenchOptions {
   kernels::KernelSet kernels = kernels::KernelSet::CortexM;
   double tolerance = 1e-4;
   bool accuracy = true;        // run the test data when the model has some
+  std::string cmsis_nn_dir;    // kernels CmsisNn: the CMSIS-NN tree the project builds
   std::string keep_dir;        // keep the generated project here ("" = a temporary folder, removed)
   int runs = 1000;              // host: timed runs of test set 0 (after one run of every set)
   double build_time_limit_s = 900;

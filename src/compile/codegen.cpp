@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "compile/board_files.h"
+#include "compile/cmsis_nn.h"
 #include "compile/embedded_sources.h"
 #include "core/error.h"
 #include "util/atomic_file.h"
@@ -138,8 +139,9 @@ bool all_zero(const uint8_t* at, size_t n) {
   return true;
 }
 
-// `{.M = 1, .a_stride[0] = 64}`: the nonzero members of a params struct
-// (value-initialised params are zero elsewhere, as C's initialiser makes them).
+}  // namespace
+
+// Value-initialised params are zero where the initialiser says nothing, as C's makes them.
 std::string params_initializer(const kernels::ParamsLayout& layout, const void* params, bool& needs_math) {
   const auto* base = static_cast<const uint8_t*>(params);
   std::string out;
@@ -161,6 +163,8 @@ std::string params_initializer(const kernels::ParamsLayout& layout, const void* 
   }
   return out.empty() ? "{0}" : "{\n    " + out + "}";
 }
+
+namespace {
 
 FieldKind element_kind(DType t) {
   switch (t) {
@@ -366,9 +370,21 @@ int main(int argc, char** argv) {
   return m;
 }
 
+// Make rules that build CMSIS-NN's sources (cmsis_nn_source_globs) from
+// $(CMSIS_NN) into OBJ_DIR with `compile` (no -Werror: not our code), add them
+// to OBJS and its Include folder to the C flags.
+std::string cmsis_nn_make_rules(const std::string& obj_dir, const std::string& compile, const std::string& dir) {
+  std::string m = "CMSIS_NN ?= " + fs::absolute(dir).lexically_normal().string() + "\nCMSIS_NN_SRCS := $(sort";
+  for (const std::string& g : cmsis_nn_source_globs()) m += " $(wildcard $(CMSIS_NN)/" + g + ")";
+  m += ")\nCMSIS_NN_OBJS := $(patsubst $(CMSIS_NN)/%.c," + obj_dir + "/%.o,$(CMSIS_NN_SRCS))\n"
+       "OBJS += $(CMSIS_NN_OBJS)\nC_FLAGS += -I$(CMSIS_NN)/Include\nCFLAGS += -I$(CMSIS_NN)/Include\n" +
+       obj_dir + "/%.o: $(CMSIS_NN)/%.c\n\t@mkdir -p $(dir $@)\n\t" + compile + " -I$(CMSIS_NN)/Include -c $< -o $@\n";
+  return m;
+}
+
 // The Makefile of a Linux target's project.
 std::string host_makefile(const std::string& N, const Target& target, const std::vector<std::string>& cxx_sources,
-                          bool highway) {
+                          bool highway, const std::string& cmsis_nn_dir) {
   const bool armhf = std::string(target.name) == "armhf";
   std::string m = "# Written by rtml compile --project for target " + std::string(target.name) + ".\n";
   m += "# make: builds ./" + N + "; make run: runs it on inputs.bin and writes outputs.bin.\n";
@@ -386,7 +402,9 @@ std::string host_makefile(const std::string& N, const Target& target, const std:
        "LDLIBS = " + std::string(highway ? "-lhwy " : "") + "-lm\n"
        "C_SRCS = " + N + ".c " + N + "_weights.c main.c\nCXX_SRCS =";
   for (const std::string& s : cxx_sources) m += " " + s;
-  m += "\nOBJS = $(C_SRCS:.c=.o) $(CXX_SRCS:.cpp=.o)\n\n" + N + ": $(OBJS)\n\t$(CXX) $(ARCH) -o $@ $(OBJS) $(LDLIBS)\n\n"
+  m += "\nOBJS = $(C_SRCS:.c=.o) $(CXX_SRCS:.cpp=.o)\n";
+  if (!cmsis_nn_dir.empty()) m += cmsis_nn_make_rules("cmsis-nn", "$(CC) -std=c99 $(ARCH) $(CFLAGS)", cmsis_nn_dir);
+  m += "\n" + N + ": $(OBJS)\n\t$(CXX) $(ARCH) -o $@ $(OBJS) $(LDLIBS)\n\n"
        "%.o: %.c\n\t$(CC) $(C_FLAGS) -c $< -o $@\n\n"
        "%.o: %.cpp\n\t$(CXX) $(CXX_FLAGS) -c $< -o $@\n\n"
        "run: " + N + "\n\t$(RUN) ./" + N + " inputs.bin outputs.bin\n\n"
@@ -420,6 +438,47 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   const size_t state_base = plan.state_bytes ? (plan.arena_bytes + 63) / 64 * 64 : plan.arena_bytes;
   r.arena_bytes = state_base + plan.state_bytes;
   bool needs_math = false;
+  auto const_name = [&](int id) { return N + "_c" + std::to_string(id); };
+  // The C expression of a tensor's bytes.
+  auto pointer = [&](int id) -> std::string {
+    const plan::TensorPlan& t = plan.tensors[id];
+    switch (t.storage) {
+      case plan::Storage::Arena: return "a + " + std::to_string(t.offset);
+      case plan::Storage::Constant: return "(void*)" + const_name(id);
+      case plan::Storage::Input: return "(void*)inputs[" + std::to_string(t.index) + "]";
+      case plan::Storage::Output: return "outputs[" + std::to_string(t.index) + "]";
+      case plan::Storage::State: return "a + " + std::to_string(state_base + t.offset);
+    }
+    return "0";
+  };
+
+  // --kernels cmsis-nn: the int8 steps CMSIS-NN covers, its scratch after the state.
+  const bool cmsis = plan.kernels == KernelSet::CmsisNn;
+  CmsisNnCode cm;
+  cm.call.assign(plan.steps.size(), "");
+  if (cmsis) {
+    check_cmsis_nn_dir(o.cmsis_nn_dir);
+    const std::string tn = target.name;
+    const CmsisArch arch = tn == "host" ? CmsisArch::Plain : tn == "cortex-m55" ? CmsisArch::Mve : CmsisArch::Dsp;
+    const size_t base = (r.arena_bytes + 63) / 64 * 64;
+    cm = cmsis_nn_code(plan, N, arch, base, pointer);
+    std::map<std::string, int> calls;
+    for (size_t s = 0; s < plan.steps.size(); ++s) {
+      const std::string& fn = cm.function[s];
+      const plan::PlanStep& st = plan.steps[s];
+      if (!fn.empty() && calls[fn]++ == 0) r.cmsis_nn_calls.push_back({fn, 0});
+      if (fn.empty() && st.step.kernel.rfind("rtml_s8_", 0) == 0)
+        r.cmsis_nn_fallbacks.push_back("step " + std::to_string(s) + " (" + st.op_type + "): " + st.step.kernel);
+    }
+    for (auto& [fn, n] : r.cmsis_nn_calls) n = calls[fn];
+    if (r.cmsis_nn_calls.empty())
+      throw Error(plan.source + ": the cmsis-nn kernel set covers int8 convolution, fully connected, pooling, Add and "
+                  "Softmax steps, and this model has none CMSIS-NN can run; compile it with --kernels cortex-m");
+    if (cm.scratch_bytes) r.arena_bytes = base + cm.scratch_bytes;
+    r.cmsis_nn_scratch_bytes = cm.scratch_bytes;
+    r.nhwc_tensors = cm.nhwc_tensors;
+  }
+  auto covered = [&](size_t s) { return !cm.call[s].empty(); };
 
   // 2. Constants: every Constant tensor a step or an output copy reads, once.
   std::vector<int> constants;
@@ -430,9 +489,10 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
       constants.push_back(id);
     }
   };
-  for (int id : plan.operands) use(id);
+  for (size_t s = 0; s < plan.steps.size(); ++s)
+    if (!covered(s))
+      for (uint32_t i = 0; i < plan.steps[s].num_operands; ++i) use(plan.operands[plan.steps[s].first_operand + i]);
   for (const plan::OutputCopy& c : plan.output_copies) use(c.source);
-  auto const_name = [&](int id) { return N + "_c" + std::to_string(id); };
 
   std::ostringstream weights;
   weights << banner(o, plan) << "#include <stdbool.h>\n#include <stdint.h>\n";
@@ -451,15 +511,24 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   if (needs_math) weights << "#include <math.h>\n";
   weights << "\n#if defined(__GNUC__)\n#define " << N << "_ALIGNED __attribute__((aligned(64)))\n#else\n#define " << N
           << "_ALIGNED\n#endif\n"
-          << weight_body.str();
+          << weight_body.str() << cm.weights;
+  r.constant_bytes += cm.weight_bytes;
 
   // 3. Kernel sources: each used entry's file and its header, with their includes.
   std::set<std::string> sources;
   std::map<std::string, int> steps_of;
-  for (const plan::PlanStep& st : plan.steps) {
-    const kernels::KernelInfo& k = *st.step.info;
+  std::set<std::string> headers;
+  auto use_kernel = [&](const kernels::KernelInfo& k) {
     if (steps_of[k.symbol]++ == 0) r.kernel_steps.push_back({k.symbol, 0});
     collect_sources(k.source, sources, k.symbol);
+    headers.insert(kernels::kernel_header(k));
+  };
+  for (size_t s = 0; s < plan.steps.size(); ++s)
+    if (!covered(s)) use_kernel(*plan.steps[s].step.info);
+  if (cm.transposes) {  // inside CMSIS-NN steps, not a step of its own
+    const kernels::KernelInfo& t = kernels::kernel("rtml_x8_transpose__ref");
+    collect_sources(t.source, sources, t.symbol);
+    headers.insert(kernels::kernel_header(t));
   }
   for (auto& [sym, n] : r.kernel_steps) n = steps_of[sym];
 
@@ -499,9 +568,8 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   // 5. NAME.c
   std::ostringstream c;
   c << banner(o, plan) << "#include <stdint.h>\n#include <string.h>\n\n#include \"" << N << ".h\"\n";
-  std::set<std::string> headers;
-  for (const plan::PlanStep& st : plan.steps) headers.insert(kernels::kernel_header(*st.step.info));
   for (const std::string& s : headers) c << "#include \"" << s << "\"\n";
+  if (cmsis) c << "#include \"arm_nnfunctions.h\"\n";
   c << "\n/* Per-step instruction counts under QEMU (rtml bench --target cortex-m*): a marker call\n"
     << " * before each step when built with RTML_MARKERS (the project's Makefile does). */\n"
     << "#ifdef RTML_MARKERS\n#include \"rtml_markers.h\"\n#else\n#define RTML_STEP_BEGIN() ((void)0)\n#endif\n\n";
@@ -509,6 +577,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     const plan::TensorPlan& t = plan.tensors[id];
     c << "extern const " << c_type(t.dtype) << " " << const_name(id) << "[];\n";
   }
+  c << cm.statics;
   auto io_table = [&](const char* what, const std::vector<int>& ids, bool names) {
     c << (names ? "const char* const " : "const size_t ") << N << "_" << what << "[" << std::max<size_t>(1, ids.size())
       << "] = {";
@@ -531,6 +600,11 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     const plan::PlanStep& st = plan.steps[s];
     const kernels::KernelInfo& k = *st.step.info;
     const std::string p = std::string("p").append(std::to_string(s));
+    if (covered(s)) {
+      body << "  { /* step " << s << ": " << c_comment(st.node_name) << " (" << st.op_type << "), CMSIS-NN "
+           << cm.function[s] << " */\n    RTML_STEP_BEGIN();\n" << cm.call[s] << "  }\n";
+      continue;
+    }
     params << "/* step " << s << ": \"" << c_comment(st.node_name) << "\" (" << st.op_type << ") */\n";
     if (k.params)
       params << "static const " << k.params->c_type << " " << p << " = "
@@ -540,18 +614,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
          << "    void* const o[] = {";
     for (uint32_t i = 0; i < st.num_operands; ++i) {
       const int id = plan.operands[st.first_operand + i];
-      std::string e = "0";
-      if (id >= 0) {
-        const plan::TensorPlan& t = plan.tensors[id];
-        switch (t.storage) {
-          case plan::Storage::Arena: e = "a + " + std::to_string(t.offset); break;
-          case plan::Storage::Constant: e = "(void*)" + const_name(id); break;
-          case plan::Storage::Input: e = "(void*)inputs[" + std::to_string(t.index) + "]"; break;
-          case plan::Storage::Output: e = "outputs[" + std::to_string(t.index) + "]"; break;
-          case plan::Storage::State: e = "a + " + std::to_string(state_base + t.offset); break;
-        }
-      }
-      body << (i ? ", " : "") << e;
+      body << (i ? ", " : "") << (id >= 0 ? pointer(id) : std::string("0"));
     }
     if (st.num_operands == 0) body << "0";
     if (k.reset) {
@@ -604,6 +667,12 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     // header through which that main reaches this model.
     write_cortexm_board_files(o.out_dir);
     for (const BoardFile& f : cortexm_board_files()) r.files.push_back(std::string(f.name));
+    // The board Makefile includes cmsis_nn.mk when it exists.
+    if (cmsis)
+      emit("cmsis_nn.mk", "# CMSIS-NN for the cmsis-nn kernel set (rtml compile --kernels cmsis-nn); make CMSIS_NN=DIR\n"
+                          "# builds another copy.\n" +
+                              cmsis_nn_make_rules("$(BUILD)/cmsis-nn", "$(CC) -std=c99 $(CPU_FLAGS) $(SPECS) -O2 -g "
+                                                  "-ffunction-sections -fdata-sections", o.cmsis_nn_dir));
     std::ostringstream e;
     e << banner(o, plan) << "/* What the test main (main.c) needs of the model. */\n#ifndef RTML_MODEL_ENTRY_H\n"
       << "#define RTML_MODEL_ENTRY_H\n#include \"" << N << ".h\"\n"
@@ -620,7 +689,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     emit("rtml_model_entry.h", e.str());
   } else if (o.project) {
     emit("main.c", host_main(N));
-    emit("Makefile", host_makefile(N, target, cxx_sources, highway));
+    emit("Makefile", host_makefile(N, target, cxx_sources, highway, cmsis ? o.cmsis_nn_dir : std::string()));
   }
   return r;
 }

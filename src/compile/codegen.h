@@ -47,6 +47,7 @@ struct CompileOptions {
   std::string out_dir;
   bool project = false;        // also a Makefile and a test main (and board files for a Cortex-M)
   std::string model_path;      // for the header comment
+  std::string cmsis_nn_dir;    // --kernels cmsis-nn: the CMSIS-NN tree the project builds (compile/cmsis_nn.h)
 };
 
 struct CompileResult {
@@ -55,7 +56,16 @@ struct CompileResult {
   size_t constant_bytes = 0;                              // NAME_weights.c's arrays
   std::vector<std::pair<std::string, int>> kernel_steps;  // symbol -> steps calling it, in first-use order
   std::vector<std::string> kernel_sources;                // kernels/... written
+  // --kernels cmsis-nn: CMSIS-NN function -> steps calling it; the int8 steps left to rtml's kernels
+  std::vector<std::pair<std::string, int>> cmsis_nn_calls;
+  std::vector<std::string> cmsis_nn_fallbacks;            // "step 'name' (op): rtml_s8_..."
+  size_t cmsis_nn_scratch_bytes = 0;                      // of arena_bytes: transposes and ctx.buf
+  int nhwc_tensors = 0;                                   // activations held channels-last
 };
+
+// `{.M = 1, .a_stride[0] = 64}`: the nonzero members of a params struct as a C
+// initialiser; needs_math is set when a value needs <math.h> (INFINITY, NAN).
+std::string params_initializer(const kernels::ParamsLayout& layout, const void* params, bool& needs_math);
 
 // "digits-cnn v2" -> "digits_cnn_v2"; a leading digit gets a '_' in front.
 std::string c_identifier(const std::string& text);

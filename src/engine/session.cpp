@@ -26,6 +26,9 @@ void* aligned_zeroed(size_t bytes) {
 }  // namespace
 
 Session::Session(plan::Plan plan) : plan_(std::move(plan)) {
+  if (plan_.kernels == kernels::KernelSet::CmsisNn)
+    throw Error(plan_.source + ": the cmsis-nn kernel set runs in generated code only (rtml compile, rtml bench "
+                "--target): the engine links no CMSIS-NN; --kernels cortex-m computes the same int8 results");
   arena_ = aligned_zeroed(plan_.arena_bytes);
   try {
     state_ = aligned_zeroed(plan_.state_bytes);

@@ -9,19 +9,20 @@ namespace rtml::kernels {
 
 static_assert(RTML_MAX_RANK == kMaxRank, "rtml_kernel.h and core/dtype.h disagree on the maximum rank");
 
-const char* const kKernelSetNames = "reference, simd, cortex-m";
+const char* const kKernelSetNames = "reference, simd, cortex-m, cmsis-nn";
 
 const char* kernel_set_name(KernelSet s) {
   switch (s) {
     case KernelSet::Reference: return "reference";
     case KernelSet::Simd: return "simd";
     case KernelSet::CortexM: return "cortex-m";
+    case KernelSet::CmsisNn: return "cmsis-nn";
   }
   return "?";
 }
 
 KernelSet parse_kernel_set(const std::string& name) {
-  for (KernelSet s : {KernelSet::Reference, KernelSet::Simd, KernelSet::CortexM})
+  for (KernelSet s : {KernelSet::Reference, KernelSet::Simd, KernelSet::CortexM, KernelSet::CmsisNn})
     if (name == kernel_set_name(s)) return s;
   throw Error("unknown kernel set '" + name + "' (known: " + kKernelSetNames + ")");
 }

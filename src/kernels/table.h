@@ -30,10 +30,13 @@
 
 namespace rtml::kernels {
 
-enum class KernelSet : uint8_t { Reference, Simd, CortexM };
-const char* kernel_set_name(KernelSet s);            // "reference", "simd", "cortex-m"
+// CmsisNn: the int8 steps CMSIS-NN covers become CMSIS-NN calls in generated
+// code (compile/cmsis_nn.h); the plan itself runs the portable reference
+// kernels, and the engine refuses it (it links no CMSIS-NN).
+enum class KernelSet : uint8_t { Reference, Simd, CortexM, CmsisNn };
+const char* kernel_set_name(KernelSet s);            // "reference", "simd", "cortex-m", "cmsis-nn"
 KernelSet parse_kernel_set(const std::string& name);  // throws rtml::Error naming the sets
-extern const char* const kKernelSetNames;             // "reference, simd, cortex-m"
+extern const char* const kKernelSetNames;             // "reference, simd, cortex-m, cmsis-nn"
 
 // ---- params layouts ---------------------------------------------------------
 

@@ -10,14 +10,17 @@ test_data_set_N's inputs, and compare with `rtml run --kernels SET` on the same
 inputs. The generated code calls the same kernels with the same params in the
 same order, so with the reference set the outputs must be identical bit for bit;
 with simd (Highway kernels built by another compiler invocation) within 1e-5.
+The cmsis-nn set (--cmsis-nn DIR: the CMSIS-NN tree the project builds) runs
+its int8 steps in CMSIS-NN, the rest in rtml's kernels: compared with `rtml run
+--kernels cortex-m`, bit for bit (both compute TFLite's integer arithmetic).
 On a Cortex-M (arm-none-eabi-gcc, QEMU's board) the float results may differ
 from the host's in the last bits (the FPU fuses multiply-adds): within 1e-5.
 Each set runs in its own process, as `rtml run` does (random ops start from
 their seed each time).
 
-usage: check_compile.py RTML MODEL_DIR|MODEL.tflite... [--kernels reference,simd] [--target NAME]
+usage: check_compile.py RTML MODEL_DIR|MODEL.tflite... [--kernels reference,simd] [--target NAME] [--cmsis-nn DIR]
 Exit 77 (skip) when the compilers (or, for a Cortex-M, QEMU) are not installed,
-or when a .tflite file given is missing (the MLPerf Tiny models live in ../shared;
+or when a .tflite file (or the --cmsis-nn folder) given is missing (the MLPerf Tiny models live in ../shared;
 $RTML_SHARED, when set, replaces the folder of every .tflite file given by
 $RTML_SHARED/models/mlperf-tiny, as the tflite tests do).
 """
@@ -44,6 +47,14 @@ if "--target" in args:
     del args[i:i + 2]
     if "--kernels" not in sys.argv:
         kernel_sets = ["cortex-m"]
+cmsis_nn = None
+if "--cmsis-nn" in args:
+    i = args.index("--cmsis-nn")
+    cmsis_nn = args[i + 1]
+    del args[i:i + 2]
+    if not os.path.isfile(os.path.join(cmsis_nn, "Include", "arm_nnfunctions.h")):
+        print(f"SKIP: no CMSIS-NN at {cmsis_nn} (it lives in ../shared/third_party; set RTML_CMSIS_NN_DIR)")
+        sys.exit(77)
 RTML, MODELS = args[0], args[1:]
 if os.environ.get("RTML_SHARED"):  # as the tflite tests: $RTML_SHARED/models/mlperf-tiny overrides
     MODELS = [os.path.join(os.environ["RTML_SHARED"], "models", "mlperf-tiny", os.path.basename(m))
@@ -94,6 +105,14 @@ def random_inputs(tensors, seed):
 
 
 checked = 0
+if "cmsis-nn" in kernel_sets:  # the set's usage errors, on the first model
+    first = MODELS[0] if MODELS[0].endswith(".tflite") else os.path.join(MODELS[0], "model.onnx")
+    e = run([RTML, "compile", first, "--out", "unused", "--kernels", "cmsis-nn"])
+    check(e.returncode == 2 and "--cmsis-nn DIR" in e.stderr, f"--kernels cmsis-nn without --cmsis-nn: exit 2\n{e.stderr}")
+    e = run([RTML, "compile", first, "--out", "unused", "--kernels", "cmsis-nn", "--cmsis-nn", os.path.dirname(first)])
+    check(e.returncode == 1 and "arm_nnfunctions.h" in e.stderr, f"--cmsis-nn without CMSIS-NN in it: exit 1\n{e.stderr}")
+    e = run([RTML, "run", first, "--kernels", "cmsis-nn", "--random"])
+    check(e.returncode == 1 and "generated code only" in e.stderr, f"rtml run refuses cmsis-nn\n{e.stderr}")
 with tempfile.TemporaryDirectory() as tmp:
     for folder in MODELS:
         tflite = folder.endswith(".tflite")
@@ -107,7 +126,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check(len(sets) > 0, f"{name}: has test data")
         for ks in kernel_sets:
             out = os.path.join(tmp, f"{name}-{ks}")
-            p = run([RTML, "compile", model, "--out", out, "--project", "--kernels", ks, "--target", target])
+            p = run([RTML, "compile", model, "--out", out, "--project", "--kernels", ks, "--target", target] +
+                    (["--cmsis-nn", cmsis_nn] if ks == "cmsis-nn" else []))
             if not check(p.returncode == 0, f"{name} [{ks}]: rtml compile exits 0\n{p.stderr}"):
                 continue
             c_name = name.replace("-", "_")
@@ -136,7 +156,8 @@ with tempfile.TemporaryDirectory() as tmp:
                     np.save(path, a)
                     npys += ["--input", f"{n}={path}"]
                 ref_dir = os.path.join(out, "ref")
-                e = run([RTML, "run", model, "--kernels", ks, *npys, "--output-dir", ref_dir])
+                e = run([RTML, "run", model, "--kernels", "cortex-m" if ks == "cmsis-nn" else ks, *npys,
+                         "--output-dir", ref_dir])
                 if not check(e.returncode == 0, f"{name} [{ks}] {s}: rtml run exits 0\n{e.stderr}"):
                     continue
                 raw = open(os.path.join(out, "outputs.bin"), "rb").read()
