@@ -19,7 +19,7 @@
  * Neither kernel has maths of its own: the reference calls the reference
  * kernels' per-element functions (elementwise.cpp: unary_op, binary_op),
  * the Highway one the fast kernels' row functions (fast_elementwise.cpp:
- * UnaryRow, BinaryRow) per block of 64 elements held on the stack. So a
+ * UnaryRow, BinaryRow) per block of 256 elements held on the stack. So a
  * chain gives, bit for bit, what its nodes give one step each with the same
  * kernel set. */
 #ifndef RTML_KERNELS_ELEMENTWISE_CHAIN_H
