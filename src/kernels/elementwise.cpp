@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/elementwise_chain.h"
 #include "kernels/kmath.h"
 
 namespace rtml::kernels {
@@ -402,6 +403,13 @@ void cast_impl(int64_t n, const void* xv, void* yv) {
 
 // ---- clip -----------------------------------------------------------------------
 
+// min(max(v, lo), hi) compared so that NaN stays NaN.
+template <class C>
+C clamp(C v, C lo, C hi) {
+  v = v < lo ? lo : v;
+  return hi < v ? hi : v;
+}
+
 template <class T>
 void clip_impl(const rtml_clip_params& p, const void* xv, const void* lov, const void* hiv, void* yv) {
   using C = Compute<T>;
@@ -416,11 +424,7 @@ void clip_impl(const rtml_clip_params& p, const void* xv, const void* lov, const
   else if (p.has_min) lo = convert<C, float>(p.min);
   if (hiv) hi = load<T>(*static_cast<const Mem<T>*>(hiv));
   else if (p.has_max) hi = convert<C, float>(p.max);
-  for (int64_t i = 0, n = p.count; i < n; ++i) {
-    C v = load<T>(x[i]);
-    v = v < lo ? lo : v;
-    y[i] = store<T>(hi < v ? hi : v);
-  }
+  for (int64_t i = 0, n = p.count; i < n; ++i) y[i] = store<T>(clamp(load<T>(x[i]), lo, hi));
 }
 
 
@@ -454,6 +458,57 @@ void where_impl(const Broadcast& bc, const void* condv, const void* xv, const vo
   const T* z = static_cast<const T*>(zv);
   T* y = static_cast<T*>(yv);
   broadcast_for_each(bc, [&](int64_t o, int64_t i, int64_t j, int64_t k) { y[o] = c[i] ? x[j] : z[k]; });
+}
+
+// ---- elementwise chains (elementwise_chain.h) ----------------------------------------
+
+float chain_unary(int32_t op, float x, const UnaryParams& p) {
+  switch (op) {
+#define RTML_EW_CHAIN_CASE(op, Op) \
+  case RTML_EW_CHAIN_##Op: return unary_op<UnaryOp::Op, float>(x, p);
+    RTML_EW_HWY_UNARY_OPS(RTML_EW_CHAIN_CASE)
+#undef RTML_EW_CHAIN_CASE
+    case RTML_EW_CHAIN_Square: return binary_op<BinaryOp::Pow, float, float>(x, 2.0f);
+    case RTML_EW_CHAIN_Cube: return binary_op<BinaryOp::Pow, float, float>(x, 3.0f);
+    case RTML_EW_CHAIN_SqrtPow: return binary_op<BinaryOp::Pow, float, float>(x, 0.5f);
+    case RTML_EW_CHAIN_Clip: return clamp(x, p.alpha, p.beta);
+    default: return x;
+  }
+}
+
+float chain_binary(int32_t op, float a, float b) {
+  switch (op) {
+#define RTML_EW_CHAIN_CASE(op, Op) \
+  case RTML_EW_CHAIN_##Op: return binary_op<BinaryOp::Op, float, float>(a, b);
+    RTML_EW_CHAIN_BINARY_OPS(RTML_EW_CHAIN_CASE)
+#undef RTML_EW_CHAIN_CASE
+    default: return a;
+  }
+}
+
+// Element by element: the program over the values of I0..I2 at each output.
+void chain_impl(const rtml_ew_chain_params& p, void* const* o) {
+  const int ni = p.bc.num_inputs;
+  const float* in[3] = {};
+  for (int j = 0; j < ni; ++j) in[j] = static_cast<const float*>(o[j]);
+  float* y = static_cast<float*>(o[ni]);
+  UnaryParams up[RTML_EW_CHAIN_MAX_OPS];
+  for (int i = 0; i < p.n; ++i) up[i] = UnaryParams{0, p.alpha[i], p.beta[i], p.gamma[i]};
+  broadcast_for_each(p.bc, [&](int64_t out, int64_t i0, int64_t i1, int64_t i2) {
+    const int64_t at[3] = {i0, i1, i2};
+    float r[RTML_EW_CHAIN_MAX_OPS];
+    for (int i = 0; i < p.n; ++i) {
+      auto value = [&](int32_t code) {
+        if (code >= 0) return r[code];
+        if (code == RTML_EW_CHAIN_IMM) return p.alpha[i];
+        const int j = RTML_EW_CHAIN_INPUT(code);  // -2 - (-2 - j) = j
+        return in[j][at[j]];
+      };
+      r[i] = p.op[i] < RTML_EW_CHAIN_FIRST_BINARY ? chain_unary(p.op[i], value(p.a[i]), up[i])
+                                                  : chain_binary(p.op[i], value(p.a[i]), value(p.b[i]));
+    }
+    y[out] = r[p.n - 1];
+  });
 }
 
 // ---- entry bodies (the calling convention of kernels/rtml_kernel.h) ----------------
@@ -618,3 +673,7 @@ RTML_EW_NUMERIC_TYPES(RTML_EW_BOOL_CASTS, _, _)
 RTML_EW_CAST(b8, b8)
 RTML_EW_NUMERIC_TYPES(RTML_EW_CLIP, _, _)
 RTML_EW_WHERE_SIZES(RTML_EW_WHERE)
+RTML_KERNEL(rtml_f32_elementwise_chain__ref) {
+  rtml::kernels::chain_impl(*static_cast<const rtml_ew_chain_params*>(params), operands);
+  return 0;
+}

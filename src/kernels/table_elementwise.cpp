@@ -4,6 +4,7 @@
 #include <string>
 
 #include "kernels/elementwise.h"
+#include "kernels/elementwise_chain.h"
 #include "kernels/fast_elementwise.h"
 #include "kernels/table.h"
 
@@ -68,6 +69,17 @@ void add_elementwise_kernels(std::vector<KernelInfo>& t) {
                                        .field("min", &rtml_clip_params::min)
                                        .field("max", &rtml_clip_params::max)
                                        .build();
+  using Chain = rtml_ew_chain_params;
+  static const ParamsLayout chain = layout<Chain>("rtml_ew_chain_params")
+                                        .nested("bc", &Chain::bc, broadcast_layout())
+                                        .field("n", &Chain::n)
+                                        .field("op", &Chain::op)
+                                        .field("a", &Chain::a)
+                                        .field("b", &Chain::b)
+                                        .field("alpha", &Chain::alpha)
+                                        .field("beta", &Chain::beta)
+                                        .field("gamma", &Chain::gamma)
+                                        .build();
   auto add = [&t](const char* symbol, rtml_kernel_fn fn, const ParamsLayout& params, const char* operands) {
     t.push_back({symbol, fn, &params, operands, "kernels/elementwise.cpp", true});
   };
@@ -152,6 +164,11 @@ void add_elementwise_kernels(std::vector<KernelInfo>& t) {
   add_hwy("rtml_f32_pow_f32__hwy", rtml_f32_pow_f32__hwy, broadcast, "A, B, Y");
   add_hwy("rtml_f32_clip__hwy", rtml_f32_clip__hwy, clip, "X, min?, max?, Y");
   add_hwy("rtml_x32_where__hwy", rtml_x32_where__hwy, broadcast, "C, X, Z, Y");
+  // Chains (plan/passes/fuse_elementwise_chains.cpp), declared in their own header.
+  t.push_back({"rtml_f32_elementwise_chain__ref", rtml_f32_elementwise_chain__ref, &chain, "I0, I1?, I2?, Y",
+               "kernels/elementwise.cpp", true, "kernels/elementwise_chain.h"});
+  t.push_back({"rtml_f32_elementwise_chain__hwy", rtml_f32_elementwise_chain__hwy, &chain, "I0, I1?, I2?, Y",
+               "kernels/fast_elementwise.cpp", false, "kernels/elementwise_chain.h"});
 }
 
 }  // namespace rtml::kernels

@@ -61,6 +61,7 @@ TensorUses tensor_uses(const PlanState& s) {
     if (!s.steps[i].keep) continue;
     for (ir::TensorId t : s.steps[i].inputs)
       if (t != ir::kNoTensor) ++u.readers[t];
+    for (ir::TensorId t : s.steps[i].fused) ++u.readers[t];
     for (ir::TensorId t : s.steps[i].outputs)
       if (t != ir::kNoTensor) u.producer[t] = static_cast<int>(i);
   }

@@ -36,6 +36,12 @@
 //   drop_dead_steps     steps whose results no graph output needs
 //   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before
 //                       it when that kernel can (Step::fuse; PlanOptions::fuse)
+//   fuse_elementwise_chains  float32 elementwise steps whose intermediates
+//                       only they read (unary ops, binary ops with a
+//                       constant, a broadcast tensor or another input, Pow
+//                       by 2/3/0.5, Clip) run as one step: a program over
+//                       the data in one pass (kernels/elementwise_chain.h),
+//                       named after every node it holds; PlanOptions::fuse
 //   alias_views         a view step (Reshape, Flatten...) whose input and
 //                       output are both in the arena shares its input's bytes
 //   emit_steps          a storage class per tensor (arena, constant, input,
@@ -134,15 +140,17 @@ void fuse_softmax(PlanState& state, PassReport& report);
 void fuse_qdq(PlanState& state, PassReport& report);
 void drop_dead_steps(PlanState& state, PassReport& report);
 void fuse_epilogues(PlanState& state, PassReport& report);
+void fuse_elementwise_chains(PlanState& state, PassReport& report);
 void alias_views(PlanState& state, PassReport& report);
 void emit_steps(PlanState& state, PassReport& report);
 void place_arena(PlanState& state, PassReport& report);
 
 // For the rewrites that match chains of steps after prepare_fold (fold_pad,
-// fold_causal_slice, fuse_layer_norm, fuse_softmax): where each tensor of
+// fold_causal_slice, fuse_layer_norm, fuse_softmax, fuse_elementwise_chains): where each tensor of
 // state.graph comes from among the kept steps, and how often it is read (each
 // input slot of a kept step and each graph output count once), so a rewrite
-// absorbs only intermediates nothing else reads.
+// absorbs only intermediates nothing else reads. An epilogue's addend
+// (PreparedStep::fused) counts as a read too.
 struct TensorUses {
   std::vector<int> producer;  // index into state.steps; -1 for inputs and constants
   std::vector<int> readers;

@@ -32,6 +32,7 @@ const std::vector<Pass>& plan_passes() {
       {"fuse_qdq", fuse_qdq},                      // DequantizeLinear -> Conv/MatMul/Gemm -> QuantizeLinear: one int8 step
       {"drop_dead_steps", drop_dead_steps},        // steps no graph output needs
       {"fuse_epilogues", fuse_epilogues},          // Relu / Add into the step before
+      {"fuse_elementwise_chains", fuse_elementwise_chains},  // elementwise chains -> one step, one pass
       {"alias_views", alias_views},                // views share their input's bytes
       {"emit_steps", emit_steps},                  // storage classes, PlanSteps, lifetimes
       {"place_arena", place_arena},                // arena offsets

@@ -32,6 +32,7 @@ struct Ran {
 Ran run(const ir::Graph& g, kernels::KernelSet set, const std::vector<float>& x) {
   plan::PlanOptions opt;
   opt.kernels = set;
+  opt.fuse = false;  // one step per node: the kernel each op picks (chains: elementwise_chain_test.cpp)
   plan::Plan p = plan::build_plan(g, opt);
   Ran r;
   for (const auto& s : p.steps) r.kernels.push_back(s.step.kernel);

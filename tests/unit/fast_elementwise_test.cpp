@@ -451,6 +451,7 @@ TEST(FastElementwise, KernelSetsChooseTheirKernels) {
   for (kernels::KernelSet set : {kernels::KernelSet::Simd, kernels::KernelSet::Reference}) {
     plan::PlanOptions o;
     o.kernels = set;
+    o.fuse = false;  // one step per node (as a chain they run as one: elementwise_chain_test.cpp)
     plan::Plan plan = plan::build_plan(b.g, o);
     const bool simd = set == kernels::KernelSet::Simd;
     std::vector<std::string> kernels;

@@ -54,7 +54,8 @@ TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
   // The list in plan/pass.h and ARCHITECTURE.md.
   EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice",
                                              "fuse_layer_norm", "fuse_softmax", "fuse_qdq",
-                                             "drop_dead_steps", "fuse_epilogues", "alias_views", "emit_steps", "place_arena"}));
+                                             "drop_dead_steps", "fuse_epilogues", "fuse_elementwise_chains", "alias_views",
+                                             "emit_steps", "place_arena"}));
 }
 
 TEST(PlanPasses, ResolveInputsTakesTheGivenShape) {
@@ -197,7 +198,9 @@ TEST(PlanPasses, PlaceArenaReachesTheHandComputedLowerBound) {
   const ir::TensorId a = gb.node("Relu", {gb.input("x", {256})});
   const ir::TensorId d = gb.node("Neg", {gb.node("Tanh", {gb.node("Sigmoid", {a})})});
   gb.g.outputs.push_back(gb.node("Add", {a, d}));
-  const plan::Plan p = plan::build_plan(gb.g);
+  plan::PlanOptions one_step_per_node;  // (Sigmoid .. Add would be one elementwise chain)
+  one_step_per_node.fuse = false;
+  const plan::Plan p = plan::build_plan(gb.g, one_step_per_node);
   EXPECT_EQ(p.steps.size(), 5u);
   EXPECT_EQ(p.arena_lower_bound_bytes, 3072u);
   EXPECT_EQ(p.arena_bytes, 3072u);
