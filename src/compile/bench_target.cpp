@@ -214,7 +214,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
       steps.push_back({{"index", s},
                        {"node", plan.steps[s].node_name},
                        {"op_type", plan.steps[s].op_type},
-                       {"kernel", plan.steps[s].step.kernel},
+                       {"kernel", cr.step_functions.at(s)},
                        {"flops", plan.steps[s].step.flops},
                        {"instructions", first[s]}});
     json traffic = json::array();

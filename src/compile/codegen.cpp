@@ -456,6 +456,8 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   const bool cmsis = plan.kernels == KernelSet::CmsisNn;
   CmsisNnCode cm;
   cm.call.assign(plan.steps.size(), "");
+  r.step_functions.resize(plan.steps.size());
+  for (size_t s = 0; s < plan.steps.size(); ++s) r.step_functions[s] = plan.steps[s].step.kernel;
   if (cmsis) {
     check_cmsis_nn_dir(o.cmsis_nn_dir);
     const std::string tn = target.name;
@@ -466,6 +468,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     for (size_t s = 0; s < plan.steps.size(); ++s) {
       const std::string& fn = cm.function[s];
       const plan::PlanStep& st = plan.steps[s];
+      if (!fn.empty()) r.step_functions[s] = fn;
       if (!fn.empty() && calls[fn]++ == 0) r.cmsis_nn_calls.push_back({fn, 0});
       if (fn.empty() && st.step.kernel.rfind("rtml_s8_", 0) == 0)
         r.cmsis_nn_fallbacks.push_back("step " + std::to_string(s) + " (" + st.op_type + "): " + st.step.kernel);

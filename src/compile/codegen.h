@@ -59,6 +59,7 @@ struct CompileResult {
   // --kernels cmsis-nn: CMSIS-NN function -> steps calling it; the int8 steps left to rtml's kernels
   std::vector<std::pair<std::string, int>> cmsis_nn_calls;
   std::vector<std::string> cmsis_nn_fallbacks;            // "step 'name' (op): rtml_s8_..."
+  std::vector<std::string> step_functions;                // per step: the function NAME.c calls (rtml kernel or CMSIS-NN)
   size_t cmsis_nn_scratch_bytes = 0;                      // of arena_bytes: transposes and ctx.buf
   int nhwc_tensors = 0;                                   // activations held channels-last
 };
