@@ -25,6 +25,7 @@ extern "C" {
 }
 
 #include "kernels/fast_quant.h"
+#include "kernels/pool.h"
 #include "kernels/quant.h"
 
 namespace {
@@ -385,6 +386,66 @@ void softmax(int index) {
   compare("softmax uint8", index, shape, want, got);
 }
 
+// Average and max pooling of int8 NHWC images (TFLite's scheme: the raw
+// values summed, the average rounded half away from zero over the taps inside
+// the image, padding not counted; in and out share one quantization) against
+// arm_avgpool_s8 / arm_max_pool_s8: random sizes, kernels, strides and a
+// padding below the kernel size, so that every window holds a tap.
+void pool(int index, bool average) {
+  const int n = uniform(1, 2), c = uniform(1, 20), h = uniform(1, 12), w = uniform(1, 12);
+  const int kh = uniform(1, h + 2), kw = uniform(1, w + 2), sh = uniform(1, 3), sw = uniform(1, 3);
+  const int ph = uniform(0, std::max(0, std::min(kh - 1, kh - h + 2))), pw = uniform(0, std::max(0, std::min(kw - 1, kw - w + 2)));
+  if (h + 2 * ph < kh || w + 2 * pw < kw) return pool(index, average);  // no window fits: draw again
+  const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+  const std::vector<int8_t> nhwc = random_s8(static_cast<size_t>(n) * h * w * c);
+  std::vector<int8_t> want(static_cast<size_t>(n) * oh * ow * c);
+  const cmsis_nn_dims in_d{n, h, w, c}, f_d{1, kh, kw, 1}, out_d{n, oh, ow, c};
+  cmsis_nn_pool_params pp{};
+  pp.stride = {sw, sh};
+  pp.padding = {pw, ph};
+  pp.activation = {-128, 127};
+  std::vector<int8_t> buf(static_cast<size_t>(arm_avgpool_s8_get_buffer_size(ow, c)) + 1);
+  cmsis_nn_context ctx{buf.data(), static_cast<int32_t>(buf.size())};
+  if (average)
+    arm_avgpool_s8(&ctx, &pp, &in_d, nhwc.data(), &f_d, &out_d, want.data());
+  else
+    arm_max_pool_s8(&ctx, &pp, &in_d, nhwc.data(), &f_d, &out_d, want.data());
+
+  rtml_pool_params p{};
+  p.spatial = 2;
+  p.planes = n * c;
+  p.in_shape[0] = h;
+  p.in_shape[1] = w;
+  p.out_shape[0] = oh;
+  p.out_shape[1] = ow;
+  p.kernel[0] = kh;
+  p.kernel[1] = kw;
+  p.stride[0] = sh;
+  p.stride[1] = sw;
+  p.dilation[0] = p.dilation[1] = 1;
+  p.pad_begin[0] = ph;
+  p.pad_begin[1] = pw;
+  p.pad_end[0] = std::max(0, (oh - 1) * sh + kh - h - ph);
+  p.pad_end[1] = std::max(0, (ow - 1) * sw + kw - w - pw);
+  p.in_size = h * w;
+  p.out_size = oh * ow;
+  p.kernel_size = kh * kw;
+  std::vector<int8_t> nchw(nhwc.size()), got(want.size()), got_nhwc(want.size());
+  for (int b = 0; b < n; ++b)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int ch = 0; ch < c; ++ch) nchw[((b * c + ch) * h + y) * w + x] = nhwc[((b * h + y) * w + x) * c + ch];
+  void* ops[] = {nchw.data(), got.data(), nullptr};
+  (average ? rtml_s8_avgpool__ref : rtml_s8_maxpool__ref)(&p, ops);
+  for (int b = 0; b < n; ++b)
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x)
+        for (int ch = 0; ch < c; ++ch) got_nhwc[((b * oh + y) * ow + x) * c + ch] = got[((b * c + ch) * oh + y) * ow + x];
+  char shape[96];
+  std::snprintf(shape, sizeof shape, "%dx%dx%dx%d kernel %dx%d stride %dx%d pad %dx%d", n, h, w, c, kh, kw, sh, sw, ph, pw);
+  compare(average ? "avgpool" : "maxpool", index, shape, want, got_nhwc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -397,8 +458,11 @@ int main(int argc, char** argv) {
     elementwise(i, true);
     elementwise(i, false);
     softmax(i);
+    pool(i, true);
+    pool(i, false);
   }
-  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv, depthwise conv, add, mul and softmax; %d failed\n",
+  std::printf("cmsis_nn_oracle: %d cases each of fully connected, conv, depthwise conv, add, mul, softmax, average and max pool; "
+              "%d failed\n",
               cases, failures);
   return failures == 0 ? 0 : 1;
 }
