@@ -32,6 +32,23 @@ void rtml_model_free(rtml_model* model);
 
 /* shapes: NULL, or "name=1x128;other=1x1x64" fixing dynamic dimensions. */
 int rtml_session_create(const rtml_model* model, const char* shapes, rtml_session** out);
+
+/* Options for rtml_session_create_with (rtml_session_options_default() first,
+ * then change what you need). */
+typedef struct rtml_session_options {
+  /* Threads per inference, the caller's included: 1 (the default) starts no
+   * thread; 0 takes every core the process may use; at most 64. With more
+   * than 1 the session starts its worker threads now, and run() splits its
+   * large GEMMs and convolutions over them: it may then wake them and wait
+   * (futex calls; no allocation, no lock); outputs are bit-identical. */
+  int threads;
+} rtml_session_options;
+rtml_session_options rtml_session_options_default(void);
+/* rtml_session_create with options (NULL: the defaults). */
+int rtml_session_create_with(const rtml_model* model, const char* shapes, const rtml_session_options* options,
+                             rtml_session** out);
+/* Threads the session's runs use. */
+int rtml_session_threads(const rtml_session* s);
 void rtml_session_free(rtml_session* session);
 
 size_t rtml_session_num_inputs(const rtml_session* s);
@@ -62,7 +79,8 @@ int rtml_session_bind_output(rtml_session* s, size_t i, void* data);
 int rtml_session_link_state(rtml_session* s, const char* output_name, const char* input_name);
 void rtml_session_reset(rtml_session* s);
 
-/* One inference: no allocation, locks, system calls. 0 on success. */
+/* One inference: no allocation, locks, system calls (but the futex calls of
+ * a session with threads > 1). 0 on success. */
 int rtml_session_run(rtml_session* s);
 
 #ifdef __cplusplus

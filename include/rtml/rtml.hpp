@@ -12,7 +12,9 @@
 // load() and prepare() do all the work that may fail or allocate and throw
 // rtml::Error with a message naming the file, node and op. After prepare(),
 // run() only returns a status. A Session is not thread-safe: use one per
-// thread (they may share a Model).
+// thread (they may share a Model). SessionOptions::threads > 1 gives a
+// session worker threads of its own (started by prepare) that run() splits
+// its large GEMMs and convolutions over (ARCHITECTURE.md, "Threads").
 #pragma once
 
 #include <cstddef>
@@ -38,6 +40,14 @@ struct TensorDesc {
 };
 
 using ShapeMap = std::map<std::string, std::vector<int64_t>>;
+
+struct SessionOptions {
+  // Threads per inference, the caller's included: 1 (the default) starts no
+  // thread; 0 takes every core this process may use; at most 64. With more
+  // than 1, run() may wake the session's workers and wait for them (futex
+  // calls, no allocation, no lock); the outputs are bit-identical.
+  int threads = 1;
+};
 
 class Model {
  public:
@@ -70,7 +80,7 @@ class Session {
  public:
   // Infers every shape, folds constants and plans memory for `shapes` (needed
   // for inputs with dynamic dimensions). Throws rtml::Error.
-  static Session prepare(const Model& model, const ShapeMap& shapes = {});
+  static Session prepare(const Model& model, const ShapeMap& shapes = {}, const SessionOptions& options = {});
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
   ~Session();
@@ -101,6 +111,8 @@ class Session {
 
   // Memory plan: bytes of the intermediate-tensor arena, and its bounds.
   size_t arena_bytes() const;
+  // Threads run() uses (SessionOptions::threads resolved).
+  int threads() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

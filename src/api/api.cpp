@@ -13,7 +13,7 @@ struct Model::Impl {
 };
 
 struct Session::Impl {
-  explicit Impl(plan::Plan p) : session(std::move(p)) {}
+  Impl(plan::Plan p, const engine::SessionOptions& o) : session(std::move(p), o) {}
   engine::Session session;
 };
 
@@ -64,10 +64,12 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
-Session Session::prepare(const Model& model, const ShapeMap& shapes) {
-  plan::PlanOptions options;
-  for (const auto& [name, dims] : shapes) options.input_shapes[name] = dims;
-  return Session(std::make_unique<Impl>(plan::build_plan(model.impl().graph, options)));
+Session Session::prepare(const Model& model, const ShapeMap& shapes, const SessionOptions& options) {
+  plan::PlanOptions plan_options;
+  for (const auto& [name, dims] : shapes) plan_options.input_shapes[name] = dims;
+  engine::SessionOptions session_options;
+  session_options.threads = options.threads;
+  return Session(std::make_unique<Impl>(plan::build_plan(model.impl().graph, plan_options), session_options));
 }
 
 size_t Session::num_inputs() const { return static_cast<size_t>(impl_->session.num_inputs()); }
@@ -110,5 +112,6 @@ RunResult Session::run() noexcept {
 }
 
 size_t Session::arena_bytes() const { return impl_->session.plan().arena_bytes; }
+int Session::threads() const { return impl_->session.threads(); }
 
 }  // namespace rtml

@@ -53,6 +53,19 @@ int rtml_model_load(const char* path, rtml_model** out) {
 void rtml_model_free(rtml_model* model) { delete model; }
 
 int rtml_session_create(const rtml_model* model, const char* shapes, rtml_session** out) {
+  return rtml_session_create_with(model, shapes, nullptr, out);
+}
+
+rtml_session_options rtml_session_options_default(void) {
+  rtml_session_options o;
+  o.threads = 1;
+  return o;
+}
+
+int rtml_session_threads(const rtml_session* s) { return s->session.threads(); }
+
+int rtml_session_create_with(const rtml_model* model, const char* shapes, const rtml_session_options* options,
+                             rtml_session** out) {
   if (!model || !out) return fail("rtml_session_create: null argument");
   *out = nullptr;
   return guarded([&] {
@@ -69,7 +82,9 @@ int rtml_session_create(const rtml_model* model, const char* shapes, rtml_sessio
       if (eq == std::string::npos || eq == 0) throw rtml::Error("bad shape '" + item + "': expected name=1x128");
       map[item.substr(0, eq)] = rtml::plan::parse_shape(item.substr(eq + 1));
     }
-    auto* s = new rtml_session{rtml::Session::prepare(model->model, map), {}, {}, {}, {}};
+    rtml::SessionOptions session_options;
+    if (options) session_options.threads = options->threads;
+    auto* s = new rtml_session{rtml::Session::prepare(model->model, map, session_options), {}, {}, {}, {}};
     for (size_t i = 0; i < s->session.num_inputs(); ++i) s->inputs.push_back(s->session.input(i));
     for (size_t i = 0; i < s->session.num_outputs(); ++i) s->outputs.push_back(s->session.output(i));
     *out = s;

@@ -168,7 +168,7 @@ json accuracy_json(const std::string& dir, const std::vector<data::TestSet>& set
   return j;
 }
 
-RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu) {
+RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu, int threads) {
   RealtimeSetup s;
   if (rt) {
     sched_param p{};
@@ -183,13 +183,17 @@ RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu) {
       s.mlockall = std::string("refused: ") + std::strerror(errno);
   }
   if (cpu) {
+    // One core per thread, from `cpu` on: the engine's workers inherit this
+    // thread's CPU set when a session starts them, and must not share a core.
+    const int last = *cpu + std::max(threads, 1) - 1;
+    const std::string which = last > *cpu ? std::to_string(*cpu) + "-" + std::to_string(last) : std::to_string(*cpu);
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(*cpu, &set);
-    if (*cpu >= 0 && *cpu < CPU_SETSIZE && ::sched_setaffinity(0, sizeof set, &set) == 0)
-      s.cpu = std::to_string(*cpu);
+    for (int c = *cpu; c <= last && c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
+    if (*cpu >= 0 && last < CPU_SETSIZE && ::sched_setaffinity(0, sizeof set, &set) == 0)
+      s.cpu = which;
     else
-      s.cpu = "any (cpu " + std::to_string(*cpu) + " refused: " + std::strerror(errno) + ")";
+      s.cpu = "any (cpu " + which + " refused: " + std::strerror(errno) + ")";
   }
   return s;
 }
@@ -330,7 +334,8 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
                          {"budget_use_max", sorted.back()},
                          {"scheduler", rt.scheduler},
                          {"mlockall", rt.mlockall},
-                         {"cpu", rt.cpu}};
+                         {"cpu", rt.cpu},
+                         {"threads", opt.threads}};
     } else {
       run["realtime"] = nullptr;
     }

@@ -61,15 +61,17 @@ struct ModelSpec {
   std::optional<double> flops;
 };
 
-// The process-wide real-time setup: SCHED_FIFO, mlockall, CPU affinity.
-// Each is tried when asked for; what was refused says why, and the bench
-// goes on. The strings go into each run's "realtime" section.
+// The process-wide real-time setup: SCHED_FIFO, mlockall, CPU affinity
+// (`cpu` .. cpu + threads - 1: a core for each of the engine's threads,
+// which inherit the set). Each is tried when asked for; what was refused
+// says why, and the bench goes on. The strings go into each run's
+// "realtime" section.
 struct RealtimeSetup {
   std::string scheduler = "SCHED_OTHER (not requested)";
   std::string mlockall = "not requested";
   std::string cpu = "any";
 };
-RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu);
+RealtimeSetup apply_realtime(bool rt, int priority, std::optional<int> cpu, int threads = 1);
 
 // Phase names as the run goes ("load", "warm-up", "timing", "accuracy").
 using Progress = std::function<void(const std::string& phase)>;

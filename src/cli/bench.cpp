@@ -48,9 +48,9 @@ void add_bench_run_options(OptionTable& t, BenchArgs& b) {
       .repeatable("--filter", "SUBSTR", b.filter, "only models whose name contains SUBSTR (repeatable)")
       .number("--warmup", "N", b.warmup, 0, "warm-up runs (default 50; stops early after 2 s)")
       .number("--runs", "N", b.runs, 1, "timed runs (default: up to 1000 runs within 2 s, at least 10)")
-      .number("--seconds", "S", b.seconds, 0.001, "... or timed runs for S seconds (at most 2 million runs)")
-      .number("--threads", "N", b.threads, 1, "intra-op threads for every backend (default 1)")
-      .number("--tolerance", "T", b.tolerance, 0, "accuracy: an element passes if |a-e| <= T or <= T*|e| (default 1e-4)")
+      .number("--seconds", "S", b.seconds, 0.001, "... or timed runs for S seconds (at most 2 million runs)");
+  add_threads_option(t, b.threads);
+  t.number("--tolerance", "T", b.tolerance, 0, "accuracy: an element passes if |a-e| <= T or <= T*|e| (default 1e-4)")
       .flag("--samples", b.samples, "keep every timed run's latency (samples_us) in the report");
 }
 
@@ -203,7 +203,7 @@ int cmd_bench(const Args& args) {
   opt.warmup = b.warmup.value_or(opt.warmup);
   opt.runs = b.runs;
   opt.seconds = b.seconds;
-  opt.threads = b.threads.value_or(opt.threads);
+  opt.threads = resolved_threads(b.threads);
   opt.tolerance = b.tolerance.value_or(opt.tolerance);
   opt.period_us = b.period_us;
   opt.keep_samples = b.samples || !no_samples;
@@ -220,9 +220,15 @@ int cmd_bench(const Args& args) {
     models[0].test_data = test_data;
   }
 
-  bench::RealtimeSetup rts = bench::apply_realtime(b.rt, b.priority.value_or(80), b.cpu);
+  bench::RealtimeSetup rts = bench::apply_realtime(b.rt, b.priority.value_or(80), b.cpu, opt.threads);
   if (b.rt || b.cpu) std::fprintf(stderr, "rtml bench: scheduler %s; mlockall %s; cpu %s\n", rts.scheduler.c_str(),
                               rts.mlockall.c_str(), rts.cpu.c_str());
+  if (opt.period_us && opt.threads > 1)
+    std::fprintf(stderr,
+                 "rtml bench: real-time mode with --threads %d: the engine's run() wakes its worker threads "
+                 "(FUTEX_WAKE) when they have parked and may wait for a late one (FUTEX_WAIT); with one thread "
+                 "it makes no system call (ARCHITECTURE.md, \"Threads\")\n",
+                 opt.threads);
 
   json options = {{"warmup", opt.warmup},
                   {"runs", opt.runs ? json(*opt.runs) : json(nullptr)},

@@ -49,6 +49,7 @@ struct ModelOptions {
   std::string model;
   plan::PlanOptions plan;
   bool kernels_given = false;  // --kernels was on the command line
+  std::optional<int> threads;  // --threads (rtml run, info)
 };
 // MODEL and `--shape NAME=DIMS` (repeatable): rtml info and rtml run.
 void add_model_options(OptionTable& table, ModelOptions& out);
@@ -56,6 +57,11 @@ void add_model_options(OptionTable& table, ModelOptions& out);
 void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSet)> set);
 // Usage errors: --kernels cmsis-nn without --cmsis-nn DIR, or DIR without it.
 void check_cmsis_nn_options(kernels::KernelSet kernels, const std::string& cmsis_nn_dir);
+// --threads N (engine::SessionOptions::threads; 0: every core): rtml run,
+// info, bench, profile. resolved_threads turns an unset value into 1 and 0
+// into the cores this process may use.
+void add_threads_option(OptionTable& table, std::optional<int>& threads);
+int resolved_threads(const std::optional<int>& threads);
 // --max-memory SIZE: sets the process's memory limit (core/size.h) before
 // anything is loaded, and calls `also` with it.
 void add_memory_option(OptionTable& table, std::function<void(uint64_t)> also = {});

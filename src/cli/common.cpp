@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "engine/thread_pool.h"
 #include "util/atomic_file.h"
 
 namespace rtml::cli {
@@ -50,6 +51,15 @@ void check_cmsis_nn_options(kernels::KernelSet kernels, const std::string& cmsis
   if (kernels != kernels::KernelSet::CmsisNn && !cmsis_nn_dir.empty())
     throw UsageError("--cmsis-nn DIR is for --kernels cmsis-nn");
 }
+
+void add_threads_option(OptionTable& table, std::optional<int>& threads) {
+  table.number("--threads", "N", threads, 0,
+               "threads per inference (default 1; 0: every core this process may use): the engine\n"
+               "splits its large GEMMs and convolutions over them (other backends: intra-op threads)",
+               engine::kMaxThreads);
+}
+
+int resolved_threads(const std::optional<int>& threads) { return engine::resolve_threads(threads.value_or(1)); }
 
 void add_model_options(OptionTable& table, ModelOptions& out) {
   add_memory_option(table, [&out](uint64_t bytes) { out.plan.max_memory_bytes = bytes; });

@@ -4,6 +4,8 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "engine/session.h"
+#include "kernels/parallel.h"
 #include "import/tflite_import.h"
 
 namespace rtml::cli {
@@ -58,11 +60,13 @@ int cmd_info(const Args& args) {
   OptionTable table("info", "MODEL [options]",
                     "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.");
   add_model_options(table, opt);
+  add_threads_option(table, opt.threads);
   table.flag("--json", json,
              "the same numbers as one JSON object: model, format (onnx or tflite), opset (ONNX) or\n"
              "tflite_schema_version (TFLite), inputs and outputs\n"
              "([{name, dtype, shape, and for an integer tensor quantization: {scale, zero_point}}]), parameters, parameter_bytes, flops, steps, kernels (the set),\n"
-             "step_kernels ([{node, op_type, kernel}]), constant_bytes, step_constant_bytes, arena_bytes,\n"
+             "threads (--threads), split_steps (the steps split over threads when threads > 1),\n"
+             "step_kernels ([{node, op_type, kernel, splits}]), constant_bytes, step_constant_bytes, arena_bytes,\n"
              "lower_bound_bytes, no_reuse_bytes, and passes ([{name, summary, and its counts}])");
   table.flag("--passes", passes,
              "print instead one line per pass of the planner: what it changed (folded nodes,\n"
@@ -82,6 +86,9 @@ int cmd_info(const Args& args) {
       params += static_cast<size_t>(shape_numel(t.shape));
     }
   plan::Plan p = plan::build_plan(g, opt.plan);
+  const int threads = resolved_threads(opt.threads);
+  size_t split_steps = 0;
+  for (const plan::PlanStep& st : p.steps) split_steps += engine::step_splits(st);
 
   if (json) {
     auto tensors = [&](const std::vector<int>& ids, bool input) {
@@ -111,7 +118,8 @@ int cmd_info(const Args& args) {
     for (size_t k = 0; k < p.steps.size(); ++k)
       kernel_list += std::string(k ? ",\n    " : "\n    ") + "{\"node\": " + json_string(p.steps[k].node_name) +
                      ", \"op_type\": " + json_string(p.steps[k].op_type) + ", \"kernel\": " +
-                     json_string(p.steps[k].step.kernel) + "}";
+                     json_string(p.steps[k].step.kernel) +
+                     ", \"splits\": " + (engine::step_splits(p.steps[k]) ? "true" : "false") + "}";
     kernel_list += p.steps.empty() ? "]" : "\n  ]";
     std::printf("{\n"
                 "  \"model\": %s,\n"
@@ -123,6 +131,8 @@ int cmd_info(const Args& args) {
                 "  \"parameter_bytes\": %zu,\n"
                 "  \"flops\": %s,\n"
                 "  \"steps\": %zu,\n"
+                "  \"threads\": %d,\n"
+                "  \"split_steps\": %zu,\n"
                 "  \"kernels\": %s,\n"
                 "  \"step_kernels\": %s,\n"
                 "  \"constant_bytes\": %zu,\n"
@@ -136,7 +146,7 @@ int cmd_info(const Args& args) {
                 json_string(tflite ? "tflite_schema_version" : "opset").c_str(),
                 static_cast<long long>(tflite ? import::kTfliteSchemaVersion : g.opset), tensors(p.inputs, true).c_str(),
                 tensors(p.outputs, false).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
-                json_string(kernels::kernel_set_name(p.kernels)).c_str(), kernel_list.c_str(), p.constant_bytes,
+                threads, split_steps, json_string(kernels::kernel_set_name(p.kernels)).c_str(), kernel_list.c_str(), p.constant_bytes,
                 p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, pass_list.c_str());
     return 0;
   }
@@ -172,6 +182,13 @@ int cmd_info(const Args& args) {
   std::printf("flops       %s per inference (estimate)\n", format_count(p.flops).c_str());
   std::printf("steps       %zu (kernel set %s; rtml info --json lists each step's kernel)\n", p.steps.size(),
               kernels::kernel_set_name(p.kernels));
+  const std::string large = "GEMMs and convolutions of >= " + format_count(kernels::kParallelMinFlops) + " FLOPs";
+  if (threads > 1)
+    std::printf("threads     %d: %zu of the %zu steps split over them (%s)\n", threads, split_steps, p.steps.size(),
+                large.c_str());
+  else
+    std::printf("threads     1 (--threads N splits %zu of the %zu steps: %s)\n", split_steps, p.steps.size(),
+                large.c_str());
   std::printf("\nmemory plan (intermediate tensors, one arena)\n");
   std::printf("  arena_bytes        %zu (%s)\n", p.arena_bytes, format_bytes(static_cast<double>(p.arena_bytes)).c_str());
   std::printf("  lower_bound_bytes  %zu (%s)  most bytes live at any step\n", p.arena_lower_bound_bytes,

@@ -187,6 +187,7 @@ int cmd_profile(const Args& args) {
   std::string model_arg, backend = "native", json_path, trace_path, speedscope_path, folded_path, db_path;
   bool no_db = false, by_type_only = false;
   int top = 20;
+  std::optional<int> threads;
   OptionTable table("profile", "MODEL [options]", kAbout);
   add_memory_option(table);
   add_kernels_option(table, [&opt](kernels::KernelSet k) { opt.kernels = kernels::kernel_set_name(k); });
@@ -200,9 +201,9 @@ int cmd_profile(const Args& args) {
               [&opt](const std::string& v) { opt.counters = profile::parse_level(v); })
       .flag("--perf", opt.perf, "sample call stacks with Linux perf over a steady-state loop")
       .number("--perf-seconds", "S", opt.perf_seconds, 0.1, "length of that loop (default 2)")
-      .number("--trace-runs", "N", opt.trace_runs, 0, "runs kept as a per-op timeline for the trace exports (default 20)")
-      .number("--threads", "N", opt.threads, 1, "intra-op threads (default 1)")
-      .value("--torch-model", "FILE", opt.torch_model,
+      .number("--trace-runs", "N", opt.trace_runs, 0, "runs kept as a per-op timeline for the trace exports (default 20)");
+  add_threads_option(table, threads);
+  table.value("--torch-model", "FILE", opt.torch_model,
              "TorchScript file for the torch backend (default: model.pt beside the .onnx)")
       .value("--target", "NAME", target,
              "compile the model for an emulated microcontroller (cortex-m7, cortex-m4, cortex-m55) and\n"
@@ -220,6 +221,7 @@ int cmd_profile(const Args& args) {
       .value("--db", "PATH", db_path, "results database (default: $RTML_DB, else ~/.local/share/rtml/results.db)")
       .flag("--no-db", no_db, "do not record the run and its profile in a results database");
   if (!table.parse(args)) return 0;
+  opt.threads = resolved_threads(threads);
   if (!db_path.empty() && no_db) throw UsageError("--db and --no-db both given");
   if (!folded_path.empty() && !opt.perf) throw UsageError("--folded writes perf's call stacks: add --perf");
   try {

@@ -72,7 +72,7 @@ std::string report_json(const std::string& model, const std::string& dir, const 
 int run_test_data(const ModelOptions& opt, const std::string& dir, double tolerance, const std::string& report) {
   ir::Graph g = import::load_model(opt.model);
   std::vector<data::TestSet> sets = data::load_test_data(dir, g);
-  data::Evaluation ev = data::evaluate(g, sets, opt.plan, tolerance);
+  data::Evaluation ev = data::evaluate(g, sets, opt.plan, tolerance, "", {resolved_threads(opt.threads)});
 
   std::printf("model       %s\n", opt.model.c_str());
   std::printf("test data   %s: %d set%s\n", dir.c_str(), ev.sets, ev.sets == 1 ? "" : "s");
@@ -135,6 +135,7 @@ int cmd_run(const Args& args) {
       "out of tolerance. --report writes the summary as JSON. Not combinable with --input,\n"
       "--random or --output-dir.");
   add_model_options(table, opt);
+  add_threads_option(table, opt.threads);
   table
       .custom("--input", "NAME=FILE.npy", "an input's values from a .npy file (repeatable)",
               [&](const std::string& spec) {
@@ -167,7 +168,7 @@ int cmd_run(const Args& args) {
     arrays.push_back(util::read_npy(file));
     opt.plan.input_shapes.try_emplace(name, arrays.back().shape);
   }
-  engine::Session session(plan::build_plan(g, opt.plan));
+  engine::Session session(plan::build_plan(g, opt.plan), {resolved_threads(opt.threads)});
 
   std::mt19937 rng(seed);
   std::vector<bool> given(session.num_inputs(), false);

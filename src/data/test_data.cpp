@@ -381,7 +381,7 @@ void count_top1(const TestSet& set, const engine::Session& session, Top1& top1, 
 }
 
 Evaluation evaluate(const ir::Graph& g, const std::vector<TestSet>& sets, const plan::PlanOptions& options,
-                    double tolerance, const std::string& top1_output) {
+                    double tolerance, const std::string& top1_output, const engine::SessionOptions& session_options) {
   Evaluation ev;
   ev.tolerance = tolerance;
   for (const auto& spec : model_outputs(g)) ev.outputs.push_back(OutputStats{spec.name});
@@ -391,7 +391,7 @@ Evaluation evaluate(const ir::Graph& g, const std::vector<TestSet>& sets, const 
     plan::PlanOptions po = options;
     for (const auto& [name, shape] : input_shapes(set)) po.input_shapes.try_emplace(name, shape);
     if (!session || po.input_shapes != shapes_now) {
-      session = std::make_unique<engine::Session>(plan::build_plan(g, po));
+      session = std::make_unique<engine::Session>(plan::build_plan(g, po), session_options);
       shapes_now = po.input_shapes;
     }
     session->reset();  // every set runs as on a fresh session (random ops re-seeded)

@@ -136,7 +136,8 @@ void count_top1(const TestSet& set, const engine::Session& session, Top1& top1, 
 // Everything above in one loop: for each set, (re)builds a session when the
 // set's input shapes differ from the last one's, copies its inputs, runs,
 // compares and counts top-1. `options` may fix input shapes the data does
-// not (the data's shapes take precedence only where options leave a gap).
+// not (the data's shapes take precedence only where options leave a gap);
+// `session` sets the sessions' threads.
 struct Evaluation {
   int sets = 0;
   double tolerance = kDefaultTolerance;
@@ -149,6 +150,7 @@ struct Evaluation {
   }
 };
 Evaluation evaluate(const ir::Graph& g, const std::vector<TestSet>& sets, const plan::PlanOptions& options = {},
-                    double tolerance = kDefaultTolerance, const std::string& top1_output = "");
+                    double tolerance = kDefaultTolerance, const std::string& top1_output = "",
+                    const engine::SessionOptions& session = {});
 
 }  // namespace rtml::data

@@ -5,6 +5,8 @@
 #include <new>
 
 #include "core/error.h"
+#include "engine/thread_pool.h"
+#include "kernels/table.h"
 
 namespace rtml::engine {
 
@@ -25,10 +27,18 @@ void* aligned_zeroed(size_t bytes) {
 }
 }  // namespace
 
-Session::Session(plan::Plan plan) : plan_(std::move(plan)) {
+bool step_splits(const plan::PlanStep& st) {
+  return st.step.info && st.step.info->parallel && st.step.flops >= kernels::kParallelMinFlops;
+}
+
+Session::Session(plan::Plan plan, const SessionOptions& options) : plan_(std::move(plan)) {
   if (plan_.kernels == kernels::KernelSet::CmsisNn)
     throw Error(plan_.source + ": the cmsis-nn kernel set runs in generated code only (rtml compile, rtml bench "
                 "--target): the engine links no CMSIS-NN; --kernels cortex-m computes the same int8 results");
+  if (const int threads = resolve_threads(options.threads); threads > 1) {
+    pool_ = std::make_unique<ThreadPool>(threads);
+    for (const plan::PlanStep& st : plan_.steps) step_runner_.push_back(step_splits(st) ? pool_.get() : nullptr);
+  }
   arena_ = aligned_zeroed(plan_.arena_bytes);
   try {
     state_ = aligned_zeroed(plan_.state_bytes);
@@ -59,9 +69,12 @@ Session::Session(plan::Plan plan) : plan_(std::move(plan)) {
 }
 
 Session::~Session() {
+  pool_.reset();  // idle: joins the workers
   std::free(arena_);
   std::free(state_);
 }
+
+int Session::threads() const { return pool_ ? pool_->threads() : 1; }
 
 const void* Session::tensor_data(int id) const {
   const plan::TensorPlan& t = plan_.tensors[id];
@@ -137,8 +150,13 @@ RunStatus Session::run() noexcept {
   void* const* ptrs = operand_ptr_.data();
   for (size_t s = 0, n = plan_.steps.size(); s < n; ++s) {
     const plan::PlanStep& st = steps[s];
-    if (int rc = st.step.run(st.step.params.get(), ptrs + st.first_operand)) return {rc, static_cast<int>(s)};
+    if (pool_) kernels::set_task_runner(step_runner_[s]);
+    if (int rc = st.step.run(st.step.params.get(), ptrs + st.first_operand)) {
+      if (pool_) kernels::set_task_runner(nullptr);
+      return {rc, static_cast<int>(s)};
+    }
   }
+  if (pool_) kernels::set_task_runner(nullptr);
   finish_run();
   return {};
 }
@@ -149,7 +167,9 @@ RunStatus Session::run_observed(StepObserver& observer) noexcept {
   for (size_t s = 0, n = plan_.steps.size(); s < n; ++s) {
     const plan::PlanStep& st = steps[s];
     observer.before(static_cast<int>(s));
+    if (pool_) kernels::set_task_runner(step_runner_[s]);
     int rc = st.step.run(st.step.params.get(), ptrs + st.first_operand);
+    if (pool_) kernels::set_task_runner(nullptr);
     observer.after(static_cast<int>(s));
     if (rc) return {rc, static_cast<int>(s)};
   }

@@ -16,6 +16,13 @@
 //                  i (for the profiler); run() itself stays the plain loop.
 // Steps with state (ops::Step::state_bytes) keep it in one more block the
 // session allocates (Plan::state_bytes) and resets on construction.
+//
+// Threads (SessionOptions::threads > 1): the session starts a ThreadPool
+// (engine/thread_pool.h) at construction, and run() lets each step that
+// splits (step_splits) spread its tasks over it; every other step, and
+// everything between steps, runs on the calling thread. The outputs are
+// bit-identical to one thread's. run() then also may make the futex calls
+// thread_pool.h lists, and nothing else.
 #pragma once
 
 #include <cstddef>
@@ -24,9 +31,25 @@
 #include <string>
 #include <vector>
 
+#include "kernels/parallel.h"
 #include "plan/plan.h"
 
 namespace rtml::engine {
+
+class ThreadPool;
+
+struct SessionOptions {
+  // Threads run() may split large steps over, the calling one included: 1
+  // (the default) starts no thread; 0 takes every core this process may use
+  // (available_cores()). At most kMaxThreads (thread_pool.h).
+  int threads = 1;
+};
+
+// Whether a step spreads its work over a session's threads: its kernel
+// splits (kernels::KernelInfo::parallel) and it is large enough
+// (Step::flops >= kernels::kParallelMinFlops). Streaming steps (a
+// matrix-vector product, one step of an RNN) are far below it.
+bool step_splits(const plan::PlanStep& step);
 
 struct RunStatus {
   int code = 0;    // 0: success; else the kernel's error code
@@ -47,7 +70,9 @@ struct StepObserver {
 
 class Session {
  public:
-  explicit Session(plan::Plan plan);
+  // Throws rtml::Error for a thread count resolve_threads refuses, or when
+  // the system refuses a thread.
+  explicit Session(plan::Plan plan, const SessionOptions& options = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -77,6 +102,10 @@ class Session {
   void link_state(const std::string& output_name, const std::string& input_name);
 
   const plan::Plan& plan() const { return plan_; }
+  // Threads run() uses (1: the calling thread only), and the pool (nullptr
+  // for 1 thread; tests and profiles read its jobs()).
+  int threads() const;
+  const ThreadPool* thread_pool() const { return pool_.get(); }
   // Pointer to a tensor's current bytes (for profiling and tests).
   const void* tensor_data(int tensor) const;
 
@@ -98,6 +127,10 @@ class Session {
   std::vector<const void*> copy_source_;  // per Plan::output_copies entry
   struct Link { int output, input; size_t bytes; };
   std::vector<Link> links_;
+  // With threads > 1: the pool, and per step the runner its kernel may use
+  // (the pool when step_splits, else nullptr).
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<kernels::TaskRunner*> step_runner_;
 };
 
 }  // namespace rtml::engine

@@ -20,6 +20,7 @@
 
 #include "kernels/fast_conv.h"
 #include "kernels/fast_gemm.h"
+#include "kernels/parallel.h"
 
 // Every target's tile is at most this many positions wide: the padded input
 // rows are rounded up to it, so a partial last tile still reads inside them.
@@ -110,50 +111,44 @@ HWY_INLINE void TailTile(size_t rows, const TileArgs& a) {
   }
 }
 
-void FastConv1d(const FastConv1dParams& p, const float* x, const float* w, const float* bias, const float* residual,
-            bool relu, float* y, float* scratch) {
+// Output channels [m0, m1) of group g (relative to the group) by positions
+// [o0, o1) of batch item n, from the padded copy of its input in `scratch`.
+// o0 is a multiple of RTML_FAST_CONV_MAX_COLS, so every tile reads inside
+// the padded rows.
+void Conv1dBlock(const FastConv1dParams& p, const float* w, const float* bias, const float* residual, bool relu,
+                 float* y, const float* scratch, int64_t n, int64_t g, int64_t m0, int64_t m1, int64_t o0,
+                 int64_t o1) {
   const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
   const int64_t lp = p.padded_len;
-  const int64_t copy = std::min(p.in_len, lp - p.pad_begin);
-  for (int64_t n = 0; n < p.batch; ++n) {
-    // The padded copy of this batch item: zeros, then the row at pad_begin.
-    const float* xn = x + n * p.in_channels * p.in_len;
-    for (int64_t c = 0; c < p.in_channels; ++c) {
-      float* row = scratch + c * lp;
-      std::fill(row, row + p.pad_begin, 0.0f);
-      std::memcpy(row + p.pad_begin, xn + c * p.in_len, static_cast<size_t>(copy) * sizeof(float));
-      std::fill(row + p.pad_begin + copy, row + lp, 0.0f);
+  TileArgs a;
+  a.xstride = lp;
+  a.cg = cg;
+  a.taps = p.taps;
+  a.dilation = p.dilation;
+  a.wstride = cg * p.taps;
+  a.ystride = p.out_len;
+  a.relu = relu;
+  const int64_t yoff = (n * p.out_channels + g * mg) * p.out_len;
+  for (int64_t m = m0; m < m1;) {
+    const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), m1 - m));
+    a.w = w + (g * mg + m) * cg * p.taps;
+    a.bias = bias ? bias + g * mg + m : nullptr;
+    for (int64_t o = o0; o < o1; o += static_cast<int64_t>(kCols)) {
+      a.x = scratch + g * cg * lp + o;
+      a.residual = residual ? residual + yoff + m * p.out_len + o : nullptr;
+      a.y = y + yoff + m * p.out_len + o;
+      a.ncols = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kCols), o1 - o));
+      if (rows == kRows) Tile<kRows>(a);
+      else TailTile<kRows - 1>(rows, a);
     }
-    for (int64_t g = 0; g < p.group; ++g) {
-      TileArgs a;
-      a.xstride = lp;
-      a.cg = cg;
-      a.taps = p.taps;
-      a.dilation = p.dilation;
-      a.wstride = cg * p.taps;
-      a.ystride = p.out_len;
-      a.relu = relu;
-      const int64_t yoff = (n * p.out_channels + g * mg) * p.out_len;
-      for (int64_t m = 0; m < mg;) {
-        const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), mg - m));
-        a.w = w + (g * mg + m) * cg * p.taps;
-        a.bias = bias ? bias + g * mg + m : nullptr;
-        for (int64_t o = 0; o < p.out_len; o += static_cast<int64_t>(kCols)) {
-          a.x = scratch + g * cg * lp + o;
-          a.residual = residual ? residual + yoff + m * p.out_len + o : nullptr;
-          a.y = y + yoff + m * p.out_len + o;
-          a.ncols = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kCols), p.out_len - o));
-          if (rows == kRows) Tile<kRows>(a);
-          else TailTile<kRows - 1>(rows, a);
-        }
-        m += static_cast<int64_t>(rows);
-      }
-    }
+    m += static_cast<int64_t>(rows);
   }
 }
 
-void ConvGemm(int64_t M, int64_t K, int64_t N, const float* w, const float* b, int64_t ldb, const float* bias,
-              const float* residual, bool relu, float* y) {
+// Rows [m0, m1) by columns [o0, o1) of ConvGemm's product (o0 a multiple of
+// RTML_FAST_CONV_MAX_COLS).
+void ConvGemmBlock(int64_t K, int64_t N, const float* w, const float* b, int64_t ldb, const float* bias,
+                   const float* residual, bool relu, float* y, int64_t m0, int64_t m1, int64_t o0, int64_t o1) {
   TileArgs a;
   a.xstride = ldb;
   a.cg = K;
@@ -162,15 +157,15 @@ void ConvGemm(int64_t M, int64_t K, int64_t N, const float* w, const float* b, i
   a.wstride = K;
   a.ystride = N;
   a.relu = relu;
-  for (int64_t m = 0; m < M;) {
-    const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), M - m));
+  for (int64_t m = m0; m < m1;) {
+    const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), m1 - m));
     a.w = w + m * K;
     a.bias = bias ? bias + m : nullptr;
-    for (int64_t o = 0; o < N; o += static_cast<int64_t>(kCols)) {
+    for (int64_t o = o0; o < o1; o += static_cast<int64_t>(kCols)) {
       a.x = b + o;
       a.residual = residual ? residual + m * N + o : nullptr;
       a.y = y + m * N + o;
-      a.ncols = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kCols), N - o));
+      a.ncols = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kCols), o1 - o));
       if (rows == kRows) Tile<kRows>(a);
       else TailTile<kRows - 1>(rows, a);
     }
@@ -178,6 +173,7 @@ void ConvGemm(int64_t M, int64_t K, int64_t N, const float* w, const float* b, i
   }
 }
 
+int64_t ConvRowsPerTile() { return static_cast<int64_t>(kRows); }
 const char* ConvTargetName() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -187,9 +183,32 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace rtml::kernels {
 
-HWY_EXPORT(FastConv1d);
-HWY_EXPORT(ConvGemm);
+HWY_EXPORT(Conv1dBlock);
+HWY_EXPORT(ConvGemmBlock);
+HWY_EXPORT(ConvRowsPerTile);
 HWY_EXPORT(ConvTargetName);
+
+namespace {
+
+constexpr int64_t kMaxCols = RTML_FAST_CONV_MAX_COLS;
+
+// Rows (output channels) x columns (positions) of a product cut into tasks
+// of whole tiles: block(m0, m1, o0, o1) for each. Column parts start at
+// multiples of kMaxCols, as the tiles' reads need.
+template <class Block>
+void split_tiles(int64_t rows, int64_t cols, const Block& block) {
+  const int threads = parallel_threads();
+  if (threads < 2) return block(0, rows, 0, cols);
+  const int64_t unit = HWY_DYNAMIC_DISPATCH(ConvRowsPerTile)();
+  const TaskGrid grid = task_grid(rows / unit, cols / kMaxCols, kTasksPerThread * threads);
+  parallel_tasks(grid.tasks(), [&](int64_t t) {
+    const int64_t r = t / grid.cols, c = t % grid.cols;
+    block(part_begin(rows, unit, grid.rows, r), part_begin(rows, unit, grid.rows, r + 1),
+          part_begin(cols, kMaxCols, grid.cols, c), part_begin(cols, kMaxCols, grid.cols, c + 1));
+  });
+}
+
+}  // namespace
 
 int64_t fast_conv1d_prepare(FastConv1dParams& p) {
   constexpr int64_t kMax = RTML_FAST_CONV_MAX_COLS;
@@ -201,9 +220,30 @@ int64_t fast_conv1d_prepare(FastConv1dParams& p) {
   return p.in_channels * p.padded_len;
 }
 
+// Per batch item: the padded copy (channels split over the threads), then
+// the tiles: rows are output channels across the groups, each part cut at
+// the group boundaries it spans.
 void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, const float* bias,
                      const float* residual, bool relu, float* y, float* scratch) {
-  HWY_DYNAMIC_DISPATCH(FastConv1d)(p, x, w, bias, residual, relu, y, scratch);
+  const int64_t mg = p.out_channels / p.group;
+  const int64_t lp = p.padded_len;
+  const int64_t copy = std::min(p.in_len, lp - p.pad_begin);
+  for (int64_t n = 0; n < p.batch; ++n) {
+    // The padded copy of this batch item: zeros, then the row at pad_begin.
+    const float* xn = x + n * p.in_channels * p.in_len;
+    for (int64_t c = 0; c < p.in_channels; ++c) {
+      float* row = scratch + c * lp;
+      std::fill(row, row + p.pad_begin, 0.0f);
+      std::memcpy(row + p.pad_begin, xn + c * p.in_len, static_cast<size_t>(copy) * sizeof(float));
+      std::fill(row + p.pad_begin + copy, row + lp, 0.0f);
+    }
+    split_tiles(p.out_channels, p.out_len, [&](int64_t m0, int64_t m1, int64_t o0, int64_t o1) {
+      for (int64_t g = m0 / mg; g * mg < m1; ++g)
+        HWY_DYNAMIC_DISPATCH(Conv1dBlock)(p, w, bias, residual, relu, y, scratch, n, g,
+                                          std::max(m0, g * mg) - g * mg, std::min(m1, (g + 1) * mg) - g * mg, o0,
+                                          o1);
+    });
+  }
 }
 
 int64_t fast_conv_gemm_ldb(int64_t N) {
@@ -213,7 +253,9 @@ int64_t fast_conv_gemm_ldb(int64_t N) {
 
 void fast_conv_gemm_f32(int64_t M, int64_t K, int64_t N, const float* w, const float* b, int64_t ldb,
                         const float* bias, const float* residual, bool relu, float* y) {
-  HWY_DYNAMIC_DISPATCH(ConvGemm)(M, K, N, w, b, ldb, bias, residual, relu, y);
+  split_tiles(M, N, [&](int64_t m0, int64_t m1, int64_t o0, int64_t o1) {
+    HWY_DYNAMIC_DISPATCH(ConvGemmBlock)(K, N, w, b, ldb, bias, residual, relu, y, m0, m1, o0, o1);
+  });
 }
 
 const char* fast_conv_target() { return HWY_DYNAMIC_DISPATCH(ConvTargetName)(); }
@@ -241,7 +283,7 @@ RTML_KERNEL(rtml_f32_conv1d__fast_hwy) {
 }
 
 RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
-  using rtml::kernels::copy_floats;
+  using namespace rtml::kernels;
   const auto& p = *static_cast<const rtml_fast_conv2d_params*>(params);
   const float* x = static_cast<const float*>(operands[0]);
   const float* w = static_cast<const float*>(operands[1]);
@@ -250,26 +292,31 @@ RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
   const float* res = p.residual ? static_cast<const float*>(operands[p.out_slot + 1]) : nullptr;
   const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
   const int64_t plane = p.in_h * p.in_w, pplane = p.hp * p.wp, out_size = p.out_h * p.out_w;
-  const int64_t kdim = cg * p.kh * p.kw;
+  const int64_t taps = p.kh * p.kw, kdim = cg * taps;
   float* col = static_cast<float*>(operands[p.out_slot + 1 + (p.residual ? 1 : 0)]);
   float* xpad = col + kdim * p.ldb;
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
       const float* xg = x + (n * p.in_channels + g * cg) * plane;
-      std::fill(xpad, xpad + cg * pplane, 0.0f);
-      for (int64_t c = 0; c < cg; ++c)
-        for (int64_t ih = 0; ih < p.in_h; ++ih)
-          copy_floats(xpad + c * pplane + (ih + p.pad_top) * p.wp + p.pad_left, xg + c * plane + ih * p.in_w, p.in_w);
-      float* row = col;
-      for (int64_t c = 0; c < cg; ++c)
-        for (int64_t th = 0; th < p.kh; ++th)
-          for (int64_t tw = 0; tw < p.kw; ++tw, row += p.ldb) {
-            const float* src = xpad + c * pplane + th * p.dh * p.wp + tw * p.dw;
-            for (int64_t oh = 0; oh < p.out_h; ++oh) copy_floats(row + oh * p.out_w, src + oh * p.wp, p.out_w);
-          }
+      // Input channels [c0, c1): their zero-bordered planes, then their rows of
+      // the im2col matrix (channels split over the threads).
+      parallel_parts(cg, 1, [&](int64_t c0, int64_t c1) {
+        std::fill(xpad + c0 * pplane, xpad + c1 * pplane, 0.0f);
+        for (int64_t c = c0; c < c1; ++c)
+          for (int64_t ih = 0; ih < p.in_h; ++ih)
+            copy_floats(xpad + c * pplane + (ih + p.pad_top) * p.wp + p.pad_left, xg + c * plane + ih * p.in_w,
+                        p.in_w);
+        float* row = col + c0 * taps * p.ldb;
+        for (int64_t c = c0; c < c1; ++c)
+          for (int64_t th = 0; th < p.kh; ++th)
+            for (int64_t tw = 0; tw < p.kw; ++tw, row += p.ldb) {
+              const float* src = xpad + c * pplane + th * p.dh * p.wp + tw * p.dw;
+              for (int64_t oh = 0; oh < p.out_h; ++oh) copy_floats(row + oh * p.out_w, src + oh * p.wp, p.out_w);
+            }
+      });
       const int64_t yoff = (n * p.out_channels + g * mg) * out_size;
-      rtml::kernels::fast_conv_gemm_f32(mg, kdim, out_size, w + g * mg * kdim, col, p.ldb,
-                                        bias ? bias + g * mg : nullptr, res ? res + yoff : nullptr, p.relu, y + yoff);
+      fast_conv_gemm_f32(mg, kdim, out_size, w + g * mg * kdim, col, p.ldb, bias ? bias + g * mg : nullptr,
+                         res ? res + yoff : nullptr, p.relu, y + yoff);
     }
   }
   return 0;
@@ -280,6 +327,7 @@ RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
 // zeros where the window reaches into the padding); then
 //     rows[out_size x Cg*taps] * W_g^T[Cg*taps x Mg] (+ bias) -> tmp[out_size x Mg]
 // against the packed constant, and tmp is transposed into Y's channel planes.
+// All three by parts of the output positions, split over the threads.
 RTML_KERNEL(rtml_f32_conv__im2row_hwy) {
   using namespace rtml::kernels;
   const auto& p = *static_cast<const rtml_im2row_conv_params*>(params);
@@ -299,37 +347,40 @@ RTML_KERNEL(rtml_f32_conv__im2row_hwy) {
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
       const float* xg = x + (n * p.in_channels + g * cg) * p.in_size;
-      for (int64_t o = 0; o < p.out_size; ++o) {
-        const int32_t* off = tap_offset + o * p.taps;
-        float* row = rows + o * kdim;
-        for (int64_t c = 0; c < cg; ++c) {
-          const float* plane = xg + c * p.in_size;
-          float* dst = row + c * p.taps;
-          for (int64_t t = 0; t < p.taps; ++t) dst[t] = off[t] < 0 ? 0.0f : plane[off[t]];
-        }
-      }
-      // Without a residual the GEMM's store applies the ReLU; with one, the
-      // ReLU comes after the add, in the transposition.
       const float* pg = packed + g * group_floats;
-      fast_gemm_packed(p.out_size, rows, kdim, kdim, mg, pg, p.has_bias ? pg + panel_floats : nullptr, tmp, mg,
-                       p.relu && !res);
       const int64_t yoff = (n * p.out_channels + g * mg) * p.out_size;
       float* yg = y + yoff;
-      if (!res) {
-        for (int64_t o = 0; o < p.out_size; ++o)
-          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
-      } else if (!p.relu) {
-        const float* rg = res + yoff;
-        for (int64_t o = 0; o < p.out_size; ++o)
-          for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m] + rg[m * p.out_size + o];
-      } else {
-        const float* rg = res + yoff;
-        for (int64_t o = 0; o < p.out_size; ++o)
-          for (int64_t m = 0; m < mg; ++m) {
-            const float v = tmp[o * mg + m] + rg[m * p.out_size + o];
-            yg[m * p.out_size + o] = v > 0.0f ? v : 0.0f;
+      const float* rg = res ? res + yoff : nullptr;
+      // Positions [o0, o1): at least fast_gemm_rows_per_tile() of them (or
+      // all), so their product takes the same path as the whole one.
+      parallel_parts(p.out_size, fast_gemm_rows_per_tile(), [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          const int32_t* off = tap_offset + o * p.taps;
+          float* row = rows + o * kdim;
+          for (int64_t c = 0; c < cg; ++c) {
+            const float* plane = xg + c * p.in_size;
+            float* dst = row + c * p.taps;
+            for (int64_t t = 0; t < p.taps; ++t) dst[t] = off[t] < 0 ? 0.0f : plane[off[t]];
           }
-      }
+        }
+        // Without a residual the GEMM's store applies the ReLU; with one, the
+        // ReLU comes after the add, in the transposition.
+        fast_gemm_packed(o1 - o0, rows + o0 * kdim, kdim, kdim, mg, pg, p.has_bias ? pg + panel_floats : nullptr,
+                         tmp + o0 * mg, mg, p.relu && !res);
+        if (!res) {
+          for (int64_t o = o0; o < o1; ++o)
+            for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m];
+        } else if (!p.relu) {
+          for (int64_t o = o0; o < o1; ++o)
+            for (int64_t m = 0; m < mg; ++m) yg[m * p.out_size + o] = tmp[o * mg + m] + rg[m * p.out_size + o];
+        } else {
+          for (int64_t o = o0; o < o1; ++o)
+            for (int64_t m = 0; m < mg; ++m) {
+              const float v = tmp[o * mg + m] + rg[m * p.out_size + o];
+              yg[m * p.out_size + o] = v > 0.0f ? v : 0.0f;
+            }
+        }
+      });
     }
   }
   return 0;

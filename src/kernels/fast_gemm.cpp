@@ -11,6 +11,11 @@
 //
 // Columns past N in the last panel are computed on zero padding and not
 // stored; rows past the last full tile use a tile with fewer rows.
+//
+// Threads (kernels/parallel.h): fast_gemm_packed cuts C into rectangles of
+// whole panels and whole tiles of rows (at least two rows each, so no part
+// takes the one-row loop the whole product does not), one task each. Every
+// element is the same sum in the same order as on one thread.
 
 // Scalable vectors (SVE, RVV) would break the fixed panel width; those
 // targets fall back to the next best one (NEON on SVE hardware).
@@ -28,6 +33,7 @@
 
 #include "kernels/fast_gemm.h"
 #include "kernels/linear.h"
+#include "kernels/parallel.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace rtml::kernels {
@@ -129,6 +135,7 @@ void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, co
 }
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+int64_t RowsPerTile() { return static_cast<int64_t>(kRows); }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace rtml::kernels
@@ -139,6 +146,7 @@ namespace rtml::kernels {
 
 HWY_EXPORT(GemmPacked);
 HWY_EXPORT(TargetName);
+HWY_EXPORT(RowsPerTile);
 
 int64_t packed_b_floats(int64_t K, int64_t N) { return (N + kPanel - 1) / kPanel * K * kPanel; }
 
@@ -160,7 +168,19 @@ void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b
 
 void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
                       const float* bias, float* C, int64_t ldc, bool relu) {
-  HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, K, N, packed, bias, C, ldc, relu);
+  const int threads = parallel_threads();
+  if (threads < 2 || M < 2) return HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, K, N, packed, bias, C, ldc, relu);
+  const int64_t panels = (N + kPanel - 1) / kPanel;
+  const int64_t unit = fast_gemm_rows_per_tile();
+  const TaskGrid grid = task_grid(M / unit, panels, kTasksPerThread * threads);
+  parallel_tasks(grid.tasks(), [&](int64_t t) {
+    const int64_t r = t / grid.cols, c = t % grid.cols;
+    const int64_t i0 = part_begin(M, unit, grid.rows, r), i1 = part_begin(M, unit, grid.rows, r + 1);
+    const int64_t p0 = part_begin(panels, 1, grid.cols, c), p1 = part_begin(panels, 1, grid.cols, c + 1);
+    const int64_t j0 = p0 * kPanel, j1 = std::min(N, p1 * kPanel);
+    HWY_DYNAMIC_DISPATCH(GemmPacked)(i1 - i0, A + i0 * lda, lda, K, j1 - j0, packed + p0 * K * kPanel,
+                                     bias ? bias + j0 : nullptr, C + i0 * ldc + j0, ldc, relu);
+  });
 }
 
 int64_t packed_constant_floats(int64_t K, int64_t N, bool has_bias) {
@@ -182,6 +202,8 @@ void pack_constant(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans
 }
 
 const char* fast_gemm_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+
+int64_t fast_gemm_rows_per_tile() { return std::max<int64_t>(2, HWY_DYNAMIC_DISPATCH(RowsPerTile)()); }
 
 }  // namespace rtml::kernels
 

@@ -54,6 +54,11 @@ void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b
 void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
                       const float* bias, float* C, int64_t ldc, bool relu = false);
 
+// Rows of C in one register tile of the product on this CPU: a caller that
+// splits a product by rows (over threads) keeps parts of whole tiles, and
+// of at least two rows (M == 1 takes a loop of its own, with other sums).
+int64_t fast_gemm_rows_per_tile();
+
 // The constant of rtml_f32_gemm__packed_hwy (kernels/linear.h): the panels of
 // scale * op(B), then, when `bias` (N values) is given, the bias padded to
 // whole panels. Its size in floats, and packing into `dst` (that size).

@@ -139,6 +139,9 @@ struct KernelInfo {
   // returns the state to its start, and its C name. nullptr / "": none.
   rtml_kernel_reset_fn reset = nullptr;
   const char* reset_symbol = "";
+  // Splits its work over a session's threads (kernels/parallel.h) when its
+  // step is large enough (engine::step_splits); else one thread always.
+  bool parallel = false;
 };
 // The header of `k` (KernelInfo::header or the source's .h).
 std::string kernel_header(const KernelInfo& k);

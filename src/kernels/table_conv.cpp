@@ -100,10 +100,13 @@ void add_conv_kernels(std::vector<KernelInfo>& t) {
                "X, scale, B, mean, var, Y, running_mean?, running_var?", src, true});
   t.push_back({"rtml_f32_conv1d__fast_hwy", rtml_f32_conv1d__fast_hwy, &fast1d, "X, W, B?, Y, addend?, scratch", fast,
                false});
+  t.back().parallel = true;
   t.push_back({"rtml_f32_conv2d__fast_hwy", rtml_f32_conv2d__fast_hwy, &fast2d, "X, W, B?, Y, addend?, scratch", fast,
                false});
+  t.back().parallel = true;
   t.push_back({"rtml_f32_conv__im2row_hwy", rtml_f32_conv__im2row_hwy, &im2row,
                "X, W, B?, Y, tap_offsets, packed_w, addend?, scratch", fast, false});
+  t.back().parallel = true;
 }
 
 }  // namespace rtml::kernels

@@ -65,6 +65,7 @@ void add_linear_kernels(std::vector<KernelInfo>& t) {
                "kernels/fast_gemm.cpp", false, "kernels/linear.h"});
   t.push_back({"rtml_f32_gemm__packed_hwy", rtml_f32_gemm__packed_hwy, &packed, "A, (B, C?,) Y, packed",
                "kernels/fast_gemm.cpp", false, "kernels/linear.h"});
+  t.back().parallel = true;
   t.push_back({"rtml_f32_gemm__sparse_hwy", rtml_f32_gemm__sparse_hwy, &sparse, "A, B, (C?,) Y, packed",
                "kernels/fast_sparse.cpp", false, "kernels/linear.h"});
 }

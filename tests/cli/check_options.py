@@ -27,9 +27,9 @@ BENCH_SHARED = ["--backend", "--filter", "--warmup", "--runs", "--seconds", "--t
 # command: (its options, [args before an option: the positionals a parse needs], a typo and the option it is
 # close to, an option that needs a value, a call with a positional missing, a call with one too many)
 COMMANDS = {
-    "info": (["--shape", "--json", "--passes", "--max-memory"], ["m.onnx"], ("--jsn", "--json"), "--shape", [], ["a.onnx", "b.onnx"]),
+    "info": (["--shape", "--json", "--passes", "--max-memory", "--threads"], ["m.onnx"], ("--jsn", "--json"), "--shape", [], ["a.onnx", "b.onnx"]),
     "run": (["--input", "--random", "--seed", "--output-dir", "--shape", "--test-data", "--tolerance", "--report",
-             "--max-memory"],
+             "--max-memory", "--threads"],
             ["m.onnx"], ("--ouput-dir", "--output-dir"), "--seed", [], ["a.onnx", "b.onnx"]),
     "ops": ([], [], None, None, None, ["extra"]),
     "zoo": (["--out", "--set", "--only", "--list"], [], ("--lst", "--list"), "--only", None, ["extra"]),
@@ -131,6 +131,12 @@ with tempfile.TemporaryDirectory() as TMP:
     usage_error(["bench", "m.onnx", "--runs", "5", "--seconds", "1"], ["--runs and --seconds both given"],
                 "bench --runs with --seconds")
     usage_error(["info", "m.onnx", "--shape", "x"], ["--shape needs NAME=DIMS"], "info --shape x")
+    # --threads: 0 (every core) to 64 (engine::kMaxThreads), on every command that runs a model.
+    for cmd in ("run", "info", "bench", "profile"):
+        usage_error([cmd, "m.onnx", "--threads", "-1"], ["--threads needs a whole number from 0 to 64, got '-1'"],
+                    f"{cmd} --threads -1")
+    usage_error(["bench", "m.onnx", "--threads", "1000"], ["--threads needs a whole number from 0 to 64, got '1000'"],
+                "bench --threads 1000")
     usage_error(["agent", "--workdir", TMP], ["--listen ADDR:PORT is needed"], "agent without --listen")
     usage_error(["info", "m.onnx", "--max-memory", "lots"], ["--max-memory"], "info --max-memory lots")
     usage_error(["bench", "m.onnx", "--max-memory", "0"], ["--max-memory must be more than 0"], "bench --max-memory 0")

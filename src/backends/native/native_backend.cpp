@@ -8,6 +8,7 @@
 #include "backends/backend.h"
 #include "core/error.h"
 #include "engine/session.h"
+#include "engine/thread_pool.h"
 #include "import/tflite_import.h"
 
 namespace rtml::backends {
@@ -19,14 +20,13 @@ class NativeBackend final : public Backend {
   void open(const std::string& onnx_path, const BackendOptions& options) override {
     path_ = onnx_path;
     plan_options_.kernels = kernels::parse_kernel_set(options.kernels);
+    session_options_.threads = engine::resolve_threads(options.threads);
     graph_ = import::load_model(onnx_path);
-    if (options.threads != 1)
-      threads_note_ = "native runs on one thread; --threads " + std::to_string(options.threads) + " ignored";
   }
 
   void prepare() override {
     if (!graph_) throw Error("native: prepare() before open()");
-    session_.emplace(plan::build_plan(*graph_, plan_options_));
+    session_.emplace(plan::build_plan(*graph_, plan_options_), session_options_);
     inputs_.clear();
     outputs_.clear();
     for (int i = 0; i < session_->num_inputs(); ++i)
@@ -72,17 +72,17 @@ class NativeBackend final : public Backend {
   std::map<std::string, std::string> describe() const override {
     std::map<std::string, std::string> d = {{"runtime", "rtml engine"},
                                                 {"kernels", kernels::kernel_set_name(plan_options_.kernels)},
-                                                {"threads", "1"}};
+                                                {"threads", std::to_string(session_options_.threads)}};
     if (session_) {
       d["arena_bytes"] = std::to_string(session_->plan().arena_bytes);
       d["steps"] = std::to_string(session_->plan().steps.size());
     }
-    if (!threads_note_.empty()) d["note"] = threads_note_;
     return d;
   }
 
  private:
   plan::PlanOptions plan_options_;
+  engine::SessionOptions session_options_;
   void check(engine::RunStatus st) const {
     if (st.ok()) return;
     const auto& step = session_->plan().steps[st.step];
@@ -90,7 +90,7 @@ class NativeBackend final : public Backend {
                 std::to_string(st.code) + ")");
   }
 
-  std::string path_, threads_note_;
+  std::string path_;
   std::optional<ir::Graph> graph_;
   std::optional<engine::Session> session_;
   std::vector<TensorInfo> inputs_, outputs_;
