@@ -332,7 +332,9 @@ TEST(FastElementwise, VariadicSumMaxMinGiveTheReferenceBits) {
       std::vector<std::vector<float>> in;
       for (int i = 0; i < n; ++i) in.push_back(binary_values(static_cast<size_t>(shape_numel(shapes[i])), rng));
       if (n == 1) in[0] = binary_values(static_cast<size_t>(p.count), rng);
-      if (n > 1) ASSERT_TRUE(kernels::make_broadcast({shapes[0], shapes[1]}, out, p.bc[0]));
+      if (n > 1) {
+        ASSERT_TRUE(kernels::make_broadcast({shapes[0], shapes[1]}, out, p.bc[0]));
+      }
       for (int i = 2; i < n; ++i) ASSERT_TRUE(kernels::make_broadcast({out, shapes[i]}, out, p.bc[i - 1]));
       for (const char* op : {"sum", "max", "min"}) {
         SCOPED_TRACE(std::string(op) + " of " + std::to_string(n));
