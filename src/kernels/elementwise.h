@@ -147,6 +147,20 @@ RTML_EW_DECLARE_CAST(b8, b8)
 RTML_EW_NUMERIC_TYPES(RTML_EW_DECLARE, clip, _)
 RTML_EW_WHERE_SIZES(RTML_EW_DECLARE_WHERE)
 
+/* X(op, Enum) lists of the ops the fast kernels (kernels/fast_elementwise.h)
+ * have vector kernels for; also the elementwise chains' ops. */
+/* The unary ops with a float32 vector kernel (rtml_unary_params). */
+#define RTML_EW_HWY_UNARY_OPS(X)                                                                              \
+  X(tanh, Tanh) X(sigmoid, Sigmoid) X(exp, Exp) X(log, Log) X(sin, Sin) X(cos, Cos) X(erf, Erf) X(sqrt, Sqrt)  \
+  X(reciprocal, Reciprocal) X(abs, Abs) X(neg, Neg) X(floor, Floor) X(ceil, Ceil) X(round, Round)             \
+  X(softplus, Softplus) X(softsign, Softsign) X(elu, Elu) X(selu, Selu) X(celu, Celu) X(leaky_relu, LeakyRelu) \
+  X(hard_sigmoid, HardSigmoid) X(hard_swish, HardSwish) X(mish, Mish) X(gelu, Gelu) X(gelu_tanh, GeluTanh)    \
+  X(thresholded_relu, ThresholdedRelu) X(relu, Relu)
+/* Binary ops (rtml_broadcast_params, [A, B, Y]). */
+#define RTML_EW_HWY_BINARY_OPS(X) X(add, Add) X(sub, Sub) X(mul, Mul) X(div, Div) X(prelu, PRelu)
+/* Variadic ops (rtml_variadic_params). */
+#define RTML_EW_HWY_VARIADIC_OPS(X) X(sum, Add) X(max, Max) X(min, Min)
+
 #ifdef __cplusplus
 namespace rtml::kernels {
 

@@ -25,7 +25,7 @@
 #ifndef RTML_KERNELS_ELEMENTWISE_CHAIN_H
 #define RTML_KERNELS_ELEMENTWISE_CHAIN_H
 
-#include "kernels/fast_elementwise.h"
+#include "kernels/elementwise.h"
 
 #define RTML_EW_CHAIN_MAX_OPS 16
 #define RTML_EW_CHAIN_IMM (-1)

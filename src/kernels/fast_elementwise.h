@@ -36,17 +36,8 @@
 
 #include "kernels/elementwise.h"
 
-/* X(op, Enum): the unary ops with a float32 vector kernel (rtml_unary_params). */
-#define RTML_EW_HWY_UNARY_OPS(X)                                                                              \
-  X(tanh, Tanh) X(sigmoid, Sigmoid) X(exp, Exp) X(log, Log) X(sin, Sin) X(cos, Cos) X(erf, Erf) X(sqrt, Sqrt)  \
-  X(reciprocal, Reciprocal) X(abs, Abs) X(neg, Neg) X(floor, Floor) X(ceil, Ceil) X(round, Round)             \
-  X(softplus, Softplus) X(softsign, Softsign) X(elu, Elu) X(selu, Selu) X(celu, Celu) X(leaky_relu, LeakyRelu) \
-  X(hard_sigmoid, HardSigmoid) X(hard_swish, HardSwish) X(mish, Mish) X(gelu, Gelu) X(gelu_tanh, GeluTanh)    \
-  X(thresholded_relu, ThresholdedRelu) X(relu, Relu)
-/* Binary ops (rtml_broadcast_params, [A, B, Y]). */
-#define RTML_EW_HWY_BINARY_OPS(X) X(add, Add) X(sub, Sub) X(mul, Mul) X(div, Div) X(prelu, PRelu)
-/* Variadic ops (rtml_variadic_params). */
-#define RTML_EW_HWY_VARIADIC_OPS(X) X(sum, Add) X(max, Max) X(min, Min)
+/* The op lists RTML_EW_HWY_*_OPS are in kernels/elementwise.h (portable:
+ * the elementwise chains' op numbers come from them). */
 
 #define RTML_EW_HWY_DECLARE(op, Op) RTML_KERNEL(rtml_f32_##op##__hwy);
 RTML_EW_HWY_UNARY_OPS(RTML_EW_HWY_DECLARE)

@@ -1,6 +1,6 @@
 #include "kernels/pool.h"
 
-#include <cstddef>
+#include <stddef.h>
 
 #include "kernels/kmath.h"
 
@@ -44,7 +44,7 @@ int64_t for_each_tap(const PoolParams& p, const int64_t* o, F&& f) {
 // A 1-D or 2-D pool's sizes as height and width (1-D: one row): input,
 // output, kernel, stride, dilation, padding before and after.
 struct Planes {
-  std::ptrdiff_t H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, EH, EW;
+  ptrdiff_t H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, EH, EW;
   explicit Planes(const PoolParams& p) {
     const bool two = p.spatial == 2;
     const int last = p.spatial - 1;
@@ -148,7 +148,7 @@ namespace {
 // instructions per tap through the N-d iterator).
 template <class Acc, class T, class U, class F>
 void window_sums_planes(const PoolParams& p, const T* x, U* y, F&& finish) {
-  using Index = std::ptrdiff_t;
+  using Index = ptrdiff_t;
   const Planes g(p);
   const Index H = g.H, W = g.W, OH = g.OH, OW = g.OW, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, DH = g.DH, DW = g.DW,
               PH = g.PH, PW = g.PW, EH = g.EH, EW = g.EW;
