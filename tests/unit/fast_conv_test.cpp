@@ -27,18 +27,12 @@
 #include "plan/plan.h"
 #include "attributes.h"
 #include "graph_builder.h"
+#include "random_floats.h"
 #include "simd_targets.h"
 
 using namespace rtml;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double e = 0;

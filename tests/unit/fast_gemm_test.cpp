@@ -24,18 +24,12 @@
 #include "plan/plan.h"
 #include "attributes.h"
 #include "one_node.h"
+#include "random_floats.h"
 #include "simd_targets.h"
 
 using namespace rtml;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 // max |got - want| / (max |want| + 1) over all elements.
 double max_rel_error(const std::vector<float>& got, const std::vector<float>& want) {

@@ -31,19 +31,13 @@
 #include "kernels/parallel.h"
 #include "plan/plan.h"
 #include "attributes.h"
+#include "random_floats.h"
 #include "simd_targets.h"
 #include "zoo_dir.h"
 
 using namespace rtml;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
