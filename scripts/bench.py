@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """How fast is rtml on this machine, and how far from the hardware's limits?
 
-usage: scripts/bench.py [--rtml build/rtml] [--zoo build/zoo] [--out build/bench] [--seconds S]
-                        [--filter SUBSTR]... [--no-profile] [--update-readme README.md]
+usage: scripts/bench.py [--rtml build/rtml] [--zoo build/zoo] [--patterns build/zoo-patterns]
+                        [--out build/bench] [--seconds S] [--filter SUBSTR]... [--no-profile]
+                        [--no-patterns] [--update-readme README.md]
 
-For every model of the zoo (default set), measured here in one go:
+For every model of the zoo (default set) and of its `patterns` set (what torch.onnx writes out for
+ordinary PyTorch code, which the plan's rewrites take apart), measured here in one go:
   - the core's limits: `rtml limits` (FMA peak GFLOP/s, read bandwidth from L1, L2, L3, DRAM);
   - `rtml bench --backend native,torch,handwritten,...`: the medians of our engine, LibTorch
     (single thread, OpenBLAS), ONNX Runtime and XNNPACK where their plugins are built (single
@@ -15,7 +17,9 @@ For every model of the zoo (default set), measured here in one go:
     sits on the roofline of this core (min of FMA peak and bandwidth x intensity, bandwidth of
     the smallest cache level holding the weights and the arena);
   - `rtml profile`: the engine's own overhead per inference (plain-run median minus the steps'
-    medians, without the step clocks);
+    medians, without the step clocks), and the largest share of the profile taken by an op type
+    that is not a product (Conv, Gemm, MatMul, recurrent cells and their int8 forms): the
+    elementwise ops, pads, normalisations and data movement that surround the products;
   - real-time mode (`--block 16 --rate 44100 --rt`) for the streaming models: p99.9 / median;
   - `rtml info`: arena bytes against the liveness lower bound;
   - the zoo's int8 models (`NAME_int8`, made by `rtml quantize`) beside their float models:
@@ -39,6 +43,11 @@ import time
 # real-time tails and engine overhead are the issue's targets.
 STREAMING = ["matvec_16", "matvec_64", "lstm_stream_h16", "lstm_stream_h64", "gru_stream_h64",
              "mlp_relu_d3_w64", "mlp_tanh_d2_w16", "mlp_sigmoid_d2_w64", "mdn_k8_d2", "mdn_k8_d4"]
+
+# Op types whose steps are matrix products or recurrent cells; a fused step is named after its
+# first node's type ("Conv+Relu"), an elementwise chain after its ops ("Tanh+Add").
+PRODUCTS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN", "QLinearConv", "QLinearMatMul",
+            "ConvInteger", "MatMulInteger", "Attention"}
 
 # Bytes per element of the dtypes `rtml info --json` names.
 DTYPE_BYTES = {"float": 4, "double": 8, "float16": 2, "int64": 8, "int32": 4, "int8": 1, "uint8": 1, "bool": 1}
@@ -100,6 +109,16 @@ def startup(rtml, model, times=20):
             "runs": times}
 
 
+def largest_other_share(by_type):
+    """(op type, percent) of the costliest op type of a `rtml profile --by-type-only` that is not a
+    product, or None."""
+    rest = [t for t in by_type if t["op_type"].split("+")[0] not in PRODUCTS]
+    if not rest:
+        return None
+    top = max(rest, key=lambda t: t["percent"])
+    return top["op_type"], top["percent"]
+
+
 def level_for(limits, working_bytes):
     """The smallest memory level whose measured buffer is at least the working set."""
     levels = [lv for lv in limits["levels"] if lv.get("read_gbps")]
@@ -117,6 +136,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rtml", default="build/rtml")
     ap.add_argument("--zoo", default="build/zoo")
+    ap.add_argument("--patterns", default="build/zoo-patterns", help="the zoo's patterns set (made when missing)")
+    ap.add_argument("--no-patterns", action="store_true", help="the default set only")
     ap.add_argument("--out", default="build/bench")
     ap.add_argument("--seconds", default="1", help="timed seconds per model and backend (default 1)")
     ap.add_argument("--filter", action="append", default=[], help="only models whose name contains this")
@@ -127,8 +148,10 @@ def main():
     if not os.access(args.rtml, os.X_OK):
         sys.exit(f"bench: {args.rtml} is not an executable: build first (make build)")
     os.makedirs(args.out, exist_ok=True)
-    if not os.path.exists(os.path.join(args.zoo, "manifest.json")):
-        run([args.rtml, "zoo", "--out", args.zoo, "--set", "default"], check=True)
+    zoos = [(args.zoo, "default")] + ([] if args.no_patterns else [(args.patterns, "patterns")])
+    for path, which in zoos:
+        if not os.path.exists(os.path.join(path, "manifest.json")):
+            run([args.rtml, "zoo", "--out", path, "--set", which], check=True)
     filters = [a for f in args.filter for a in ("--filter", f)]
 
     # 1. The core's limits.
@@ -141,11 +164,17 @@ def main():
     missing = [RUNTIMES[b] for b in RUNTIMES if b not in runtimes]
     if missing:
         log(f"bench: no plugin for {', '.join(missing)} beside {args.rtml}: those columns stay empty")
-    bench_path = os.path.join(args.out, "bench-runs.json")
     backends = ",".join(["native", *runtimes, "handwritten"])
-    run([args.rtml, "bench", args.zoo, "--backend", backends, "--seconds", args.seconds,
-         "--no-db", "--no-samples", "--json", bench_path, *filters], stdout=subprocess.DEVNULL)
-    report, by_model = bench_runs(bench_path)
+    by_model, model_dir = {}, {}
+    for path, which in zoos:
+        bench_path = os.path.join(args.out, f"bench-runs-{which}.json")
+        p = run([args.rtml, "bench", path, "--backend", backends, "--seconds", args.seconds,
+                 "--no-db", "--no-samples", "--json", bench_path, *filters], stdout=subprocess.DEVNULL)
+        if not os.path.exists(bench_path):
+            sys.exit(f"bench: rtml bench {path} wrote no report (exit {p.returncode})")
+        report, runs = bench_runs(bench_path)
+        by_model.update(runs)
+        model_dir.update({m: os.path.join(path, m) for m in runs})
     models = list(by_model)
 
     # 3. Real-time mode for the streaming models (64 µs of work at most per 363 µs block).
@@ -159,9 +188,9 @@ def main():
         rt = {m: r.get("native") for m, r in bench_runs(rt_path)[1].items()}
 
     # 4. Model facts and the engine's overhead.
-    info, overhead = {}, {}
+    info, overhead, other_share = {}, {}, {}
     for m in models:
-        onnx = os.path.join(args.zoo, m, "model.onnx")
+        onnx = os.path.join(model_dir[m], "model.onnx")
         out = run([args.rtml, "info", onnx, "--json"], capture_output=True, text=True, check=True).stdout
         info[m] = json.loads(out)
         if not args.no_profile:
@@ -171,6 +200,7 @@ def main():
             if p.returncode == 0:
                 e = load_json(prof).get("engine_overhead")
                 overhead[m] = e["overhead_us"] if e else None
+                other_share[m] = largest_other_share(load_json(prof).get("by_type", []))
 
     # 5. Start-up of the rtml command (no runtime loaded: plugins load only when asked for).
     small = os.path.join(args.zoo, "matvec_16", "model.onnx")
@@ -210,6 +240,8 @@ def main():
             "percent_of_level_bandwidth": 100 * gbps / level["read_gbps"] if gbps and level else None,
             "percent_of_roofline": 100 * gflops / roof if gflops and roof else None,
             "engine_overhead_ns": 1e3 * overhead[m] if overhead.get(m) is not None else None,
+            "largest_other_op": other_share[m][0] if other_share.get(m) else None,
+            "largest_other_percent": other_share[m][1] if other_share.get(m) else None,
             "rt_p999_over_median": tail,
             "rt_missed": r["realtime"]["deadline_misses"] if r and r.get("realtime") else None,
             "arena_bytes": i["arena_bytes"], "lower_bound_bytes": lb,
@@ -285,8 +317,8 @@ def markdown(rows, limits, host, when, commit, seconds, start, runtimes):
            "",
            "| model | native µs | LibTorch µs | ONNX Runtime µs | XNNPACK µs | native / best other | native / LibTorch "
            "| hand-written µs | native / hand | GFLOP/s | % FMA peak | GB/s | level | % level BW | % roofline "
-           "| engine overhead ns | rt p99.9 / median | arena / bound |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+           "| engine overhead ns | largest other op % | rt p99.9 / median | arena / bound |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         def other(b):
             if b not in runtimes:
@@ -301,7 +333,9 @@ def markdown(rows, limits, host, when, commit, seconds, start, runtimes):
             fmt(r["native_vs_handwritten"], ".2f"),
             fmt(r["gflops"], ".2f"), fmt(r["percent_of_fma_peak"], ".0f"), fmt(r["gbps"], ".1f"),
             r["level"] or "-", fmt(r["percent_of_level_bandwidth"], ".0f"), fmt(r["percent_of_roofline"], ".0f"),
-            fmt(r["engine_overhead_ns"], ".0f"), fmt(r["rt_p999_over_median"], ".2f"),
+            fmt(r["engine_overhead_ns"], ".0f"),
+            "-" if r["largest_other_op"] is None else f"{r['largest_other_percent']:.0f} ({r['largest_other_op']})",
+            fmt(r["rt_p999_over_median"], ".2f"),
             fmt(r["arena_ratio"], ".2f")]) + " |")
     over = [r["model"] for r in rows
             if (r["percent_of_fma_peak"] or 0) > 100 or (r["percent_of_level_bandwidth"] or 0) > 100]
@@ -314,6 +348,12 @@ def markdown(rows, limits, host, when, commit, seconds, start, runtimes):
             out += ["", f"native / {title}: median {ratios[len(ratios) // 2]:.3f} over {len(ratios)} models, "
                         f"best {ratios[0]:.3f}, worst {ratios[-1]:.3f}; above 1.0: "
                         f"{', '.join(r['model'] for r in rows if (r[key] or 0) > 1.0) or 'none'}."]
+    shares = [r for r in rows if r["largest_other_percent"] is not None]
+    if shares:
+        over = [f"{r['model']} ({r['largest_other_percent']:.0f}% {r['largest_other_op']})"
+                for r in shares if r["largest_other_percent"] > 10]
+        out += ["", "largest other op %: the costliest op type in `rtml profile` that is not a product (Conv, "
+                    "Gemm, MatMul, recurrent cells); above 10%: " + (", ".join(over) or "none") + "."]
     if start:
         out += ["", f"Start-up: `rtml info` on {os.path.basename(os.path.dirname(start['model']))} takes "
                     f"{start['wall_ms']:.1f} ms wall and peaks at {start['peak_rss_mib']:.1f} MiB resident "
