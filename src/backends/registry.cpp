@@ -6,6 +6,7 @@ namespace rtml::backends {
 
 std::unique_ptr<Backend> make_native();
 std::unique_ptr<Backend> make_handwritten();
+std::unique_ptr<Backend> make_compiled();  // compile/host_backend.cpp
 
 const std::vector<Registration>& registered() {
   static const std::vector<Registration> table = {
@@ -14,6 +15,10 @@ const std::vector<Registration>& registered() {
        "plain C++ loops written by hand for the streaming models (dense, MLP, one LSTM/GRU step, MDN head): "
        "the reference the engine is held to; other models are not covered",
        make_handwritten},
+      {"compiled",
+       "the model's generated C (rtml compile --target host) built with cc as a shared library and run in-process: "
+       "the engine without its per-step dispatch, timed by the same loop",
+       make_compiled},
   };
   return table;
 }

@@ -38,12 +38,12 @@ const char* const kBenchExitStatus =
 void add_bench_run_options(OptionTable& t, BenchArgs& b) {
   t.positionals("MODEL|FOLDER|manifest.json", b.paths)
       .custom("--backend", "LIST",
-              "comma-separated: native, handwritten, and the plugins torch, onnxruntime, xnnpack,\n"
-              "armnn (default: native); handwritten covers only the streaming models and armnn only\n"
-              ".tflite files: the others are listed as not covered",
+              "comma-separated: native, handwritten, compiled (the generated C, built with cc), and\n"
+              "the plugins torch, onnxruntime, xnnpack, armnn (default: native); handwritten covers\n"
+              "only the streaming models and armnn only .tflite files: the others are listed as not covered",
               [&b](const std::string& v) {
                 b.backends = split(v, ',');
-                if (b.backends.empty()) throw UsageError("--backend needs at least one name (native, handwritten, torch, onnxruntime, xnnpack, armnn)");
+                if (b.backends.empty()) throw UsageError("--backend needs at least one name (native, handwritten, compiled, torch, onnxruntime, xnnpack, armnn)");
               })
       .repeatable("--filter", "SUBSTR", b.filter, "only models whose name contains SUBSTR (repeatable)")
       .number("--warmup", "N", b.warmup, 0, "warm-up runs (default 50; stops early after 2 s)")

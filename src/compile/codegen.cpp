@@ -406,9 +406,17 @@ std::string host_makefile(const std::string& N, const Target& target, const std:
   if (!cmsis_nn_dir.empty()) m += cmsis_nn_make_rules("cmsis-nn", "$(CC) -std=c99 $(ARCH) $(CFLAGS)", cmsis_nn_dir);
   m += "\n" + N + ": $(OBJS)\n\t$(CXX) $(ARCH) -o $@ $(OBJS) $(LDLIBS)\n\n"
        "%.o: %.c\n\t$(CC) $(C_FLAGS) -c $< -o $@\n\n"
-       "%.o: %.cpp\n\t$(CXX) $(CXX_FLAGS) -c $< -o $@\n\n"
-       "run: " + N + "\n\t$(RUN) ./" + N + " inputs.bin outputs.bin\n\n"
-       "clean:\n\trm -f $(OBJS) " + N + " outputs.bin\n\n.PHONY: run clean\n";
+       "%.o: %.cpp\n\t$(CXX) $(CXX_FLAGS) -c $< -o $@\n\n";
+  // make libNAME.so: the model alone as a shared library, with the same flags
+  // plus -fPIC; -Bsymbolic binds its kernel calls to its own copies (rtml
+  // bench --backend compiled loads it next to the engine's).
+  if (cmsis_nn_dir.empty())
+    m += "LIB_OBJS = $(patsubst %.c,pic/%.o," + N + ".c " + N + "_weights.c) $(CXX_SRCS:%.cpp=pic/%.o)\n"
+         "lib" + N + ".so: $(LIB_OBJS)\n\t$(CXX) $(ARCH) -shared -Wl,-Bsymbolic -o $@ $(LIB_OBJS) $(LDLIBS)\n\n"
+         "pic/%.o: %.c\n\t@mkdir -p $(dir $@)\n\t$(CC) $(C_FLAGS) -fPIC -c $< -o $@\n\n"
+         "pic/%.o: %.cpp\n\t@mkdir -p $(dir $@)\n\t$(CXX) $(CXX_FLAGS) -fPIC -c $< -o $@\n\n";
+  m += "run: " + N + "\n\t$(RUN) ./" + N + " inputs.bin outputs.bin\n\n"
+       "clean:\n\trm -rf $(OBJS) pic lib" + N + ".so " + N + " outputs.bin\n\n.PHONY: run clean\n";
   return m;
 }
 
