@@ -364,6 +364,18 @@ struct PassConstants {
   PassConstants(int64_t cols, const int32_t* bias, const int32_t* wsum, int32_t zx, const Output& out, int64_t channel) {
     const D32 d;
     const int64_t first = out.per_channel ? channel : 0;
+    zy = hn::Set(d, out.zy);
+    lo = hn::Set(d, out.lo - out.zy);
+    hi = hn::Set(d, out.hi - out.zy);
+    if (cols == static_cast<int64_t>(kPass)) {  // a whole pass: straight from the arrays
+      for (size_t k = 0; k < kChunks; ++k) {
+        const V32 b = bias ? hn::LoadU(d, bias + k * kL32) : hn::Zero(d);
+        offset[k] = hn::Sub(b, hn::Mul(hn::Set(d, zx), hn::LoadU(d, wsum + k * kL32)));  // wraps
+        multiplier[k] = out.per_channel ? hn::LoadU(d, out.multiplier + first + k * kL32) : hn::Set(d, out.multiplier[0]);
+        shift[k] = out.per_channel ? hn::LoadU(d, out.shift + first + k * kL32) : hn::Set(d, out.shift[0]);
+      }
+      return;
+    }
     HWY_ALIGN int32_t off[kPass] = {}, m[kPass] = {}, sh[kPass] = {};
     for (int64_t c = 0; c < cols; ++c) {
       const uint32_t b = bias ? static_cast<uint32_t>(bias[c]) : 0u;
@@ -376,9 +388,6 @@ struct PassConstants {
       multiplier[k] = hn::Load(d, m + k * kL32);
       shift[k] = hn::Load(d, sh + k * kL32);
     }
-    zy = hn::Set(d, out.zy);
-    lo = hn::Set(d, out.lo - out.zy);
-    hi = hn::Set(d, out.hi - out.zy);
   }
   // The int8 outputs of one row's raw sums (kPass of them) into dst[0, kPass).
   HWY_INLINE void Row(const int32_t* HWY_RESTRICT sums, int8_t* HWY_RESTRICT dst) const {
