@@ -354,33 +354,52 @@ HWY_INLINE V32 RequantizeLanes(V32 acc, V32 multiplier, V32 shift, V32 zy, V32 l
 #endif
 }
 
-// The outputs of `cols` channels from their raw sums: bias + sum - zx *
-// weight sum (exact modulo 2^32), requantized with the constants of channel
-// `channel` on. dst[c] gets channel c's.
-HWY_INLINE void RequantizeChannels(const int32_t* sums, int64_t cols, const int32_t* bias, const int32_t* wsum,
-                                   int32_t zx, const Output& out, int64_t channel, int8_t* dst) {
-  const D32 d;
-  const hn::Rebind<int8_t, D32> d8;
-  const int64_t L = static_cast<int64_t>(kL32);
-  const int64_t step = out.per_channel ? 1 : 0;
-  const int32_t* mult = out.multiplier + channel * step;
-  const int32_t* shift = out.shift + channel * step;
-  const V32 zy = hn::Set(d, out.zy), lo = hn::Set(d, out.lo - out.zy), hi = hn::Set(d, out.hi - out.zy);
-  const V32 vzx = hn::Set(d, zx);
-  int64_t c = 0;
-  for (; c + L <= cols; c += L) {
-    V32 acc = hn::Sub(hn::LoadU(d, sums + c), hn::Mul(vzx, hn::LoadU(d, wsum + c)));  // wraps
-    if (bias) acc = hn::Add(acc, hn::LoadU(d, bias + c));
-    const V32 m = out.per_channel ? hn::LoadU(d, mult + c) : hn::Set(d, mult[0]);
-    const V32 s = out.per_channel ? hn::LoadU(d, shift + c) : hn::Set(d, shift[0]);
-    hn::StoreU(hn::DemoteTo(d8, RequantizeLanes(acc, m, s, zy, lo, hi)), d8, dst + c);
+// The requantization constants of one pass of kPass channels (those past
+// `cols` zero): per channel bias - zx * weight sum (exact modulo 2^32), the
+// multiplier and the shift, as vectors, loaded once for every row of a tile.
+struct PassConstants {
+  static constexpr size_t kChunks = kPass / kL32;
+  V32 offset[kChunks], multiplier[kChunks], shift[kChunks];
+  V32 zy, lo, hi;
+  PassConstants(int64_t cols, const int32_t* bias, const int32_t* wsum, int32_t zx, const Output& out, int64_t channel) {
+    const D32 d;
+    const int64_t first = out.per_channel ? channel : 0;
+    zy = hn::Set(d, out.zy);
+    lo = hn::Set(d, out.lo - out.zy);
+    hi = hn::Set(d, out.hi - out.zy);
+    if (cols == static_cast<int64_t>(kPass)) {  // a whole pass: straight from the arrays
+      for (size_t k = 0; k < kChunks; ++k) {
+        const V32 b = bias ? hn::LoadU(d, bias + k * kL32) : hn::Zero(d);
+        offset[k] = hn::Sub(b, hn::Mul(hn::Set(d, zx), hn::LoadU(d, wsum + k * kL32)));  // wraps
+        multiplier[k] = out.per_channel ? hn::LoadU(d, out.multiplier + first + k * kL32) : hn::Set(d, out.multiplier[0]);
+        shift[k] = out.per_channel ? hn::LoadU(d, out.shift + first + k * kL32) : hn::Set(d, out.shift[0]);
+      }
+      return;
+    }
+    HWY_ALIGN int32_t off[kPass] = {}, m[kPass] = {}, sh[kPass] = {};
+    for (int64_t c = 0; c < cols; ++c) {
+      const uint32_t b = bias ? static_cast<uint32_t>(bias[c]) : 0u;
+      off[c] = static_cast<int32_t>(b - static_cast<uint32_t>(zx) * static_cast<uint32_t>(wsum[c]));
+      m[c] = out.multiplier[out.per_channel ? first + c : 0];
+      sh[c] = out.shift[out.per_channel ? first + c : 0];
+    }
+    for (size_t k = 0; k < kChunks; ++k) {
+      offset[k] = hn::Load(d, off + k * kL32);
+      multiplier[k] = hn::Load(d, m + k * kL32);
+      shift[k] = hn::Load(d, sh + k * kL32);
+    }
   }
-  for (; c < cols; ++c) {
-    const uint32_t b = bias ? static_cast<uint32_t>(bias[c]) : 0u;
-    const uint32_t acc = b + static_cast<uint32_t>(sums[c]) - static_cast<uint32_t>(zx) * static_cast<uint32_t>(wsum[c]);
-    dst[c] = out(channel + c, static_cast<int32_t>(acc));
+  // The int8 outputs of one row's raw sums (kPass of them) into dst[0, kPass).
+  HWY_INLINE void Row(const int32_t* HWY_RESTRICT sums, int8_t* HWY_RESTRICT dst) const {
+    const D32 d;
+    const hn::Rebind<int8_t, D32> d8;
+    for (size_t k = 0; k < kChunks; ++k) {
+      const V32 acc = hn::Add(hn::LoadU(d, sums + k * kL32), offset[k]);  // wraps
+      hn::StoreU(hn::DemoteTo(d8, RequantizeLanes(acc, multiplier[k], shift[k], zy, lo, hi)), d8, dst + k * kL32);
+    }
   }
-}
+};
+static_assert(kPass % kL32 == 0, "a pass is whole int32 vectors");
 
 // A tile of outputs, ys[r * kPass + c] for `rows` consecutive positions
 // and `cols` channels, into Y at y[c * ldy + r].
@@ -431,9 +450,17 @@ void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
           }
         },
         [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
-          for (size_t r = 0; r < rows; ++r)
-            RequantizeChannels(sums + r * kPass, cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx + kXOffset,
-                               o.output, n, yb + (m0 + static_cast<int64_t>(r)) * p.N + n);
+          const PassConstants pc(cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx + kXOffset, o.output, n);
+          HWY_ALIGN int8_t ys[kPass];
+          for (size_t r = 0; r < rows; ++r) {
+            int8_t* dst = yb + (m0 + static_cast<int64_t>(r)) * p.N + n;
+            if (cols == static_cast<int64_t>(kPass)) {
+              pc.Row(sums + r * kPass, dst);
+            } else {
+              pc.Row(sums + r * kPass, ys);
+              std::memcpy(dst, ys, static_cast<size_t>(cols));
+            }
+          }
         });
   }
 }
@@ -477,9 +504,8 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
           },
           [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
             HWY_ALIGN int8_t ys[kRows * kPass];  // [row][channel]; Y wants [channel][position]
-            for (size_t r = 0; r < rows; ++r)
-              RequantizeChannels(sums + r * kPass, cols, bg ? bg + n : nullptr, wsum + n, o.zx + kXOffset, o.output,
-                                 g * cout_g + n, ys + r * kPass);
+            const PassConstants pc(cols, bg ? bg + n : nullptr, wsum + n, o.zx + kXOffset, o.output, g * cout_g + n);
+            for (size_t r = 0; r < rows; ++r) pc.Row(sums + r * kPass, ys + r * kPass);
             StoreTransposed(ys, rows, cols, yg + n * positions + m0, positions);
           });
     }
@@ -546,6 +572,110 @@ void S8DepthwiseConv(const rtml_qconv_params& p, void* const* operands) {
     }
 }
 
+// one(in, out) on each vector of kL32 elements of x[0, n) into y; the last
+// partial one through a zeroed copy.
+template <class TX, class TY, class F>
+HWY_INLINE void EachVector(const TX* HWY_RESTRICT x, int64_t n, TY* HWY_RESTRICT y, const F& one) {
+  constexpr int64_t L = static_cast<int64_t>(kL32);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) one(x + i, y + i);
+  if (i < n) {
+    HWY_ALIGN TX in[kL32] = {};
+    HWY_ALIGN TY out[kL32];
+    std::memcpy(in, x + i, static_cast<size_t>(n - i) * sizeof(TX));
+    one(in, out);
+    std::memcpy(y + i, out, static_cast<size_t>(n - i) * sizeof(TY));
+  }
+}
+
+// QuantizeLinear (float -> T) on vectors, the reference's operations in its
+// order (kernels/quant.cpp's quantize_one): x / scale (IEEE division; ARMv7
+// NEON has none, so each lane is divided by the scalar unit there), clamped
+// to +-2^22 (NaN to the low end), rounded half to even by adding and taking
+// away 1.5 * 2^23, plus the zero point, clamped to T's range. The values
+// are integers from the rounding on, so ARMv7's flush of denormals cannot
+// change them.
+template <class T>
+void QuantizeRun(const float* HWY_RESTRICT x, int64_t n, float scale, int32_t zp, T* HWY_RESTRICT y) {
+  const D32 di;
+  const hn::Rebind<float, D32> df;
+  const hn::Rebind<T, D32> dt;
+  using VF = hn::Vec<decltype(df)>;
+  const VF bound = hn::Set(df, 4194304.0f), neg_bound = hn::Set(df, -4194304.0f), magic = hn::Set(df, 12582912.0f);
+  const VF s = hn::Set(df, scale), z = hn::Set(df, static_cast<float>(zp));
+  const VF lo = hn::Set(df, static_cast<float>(hwy::LowestValue<T>())),
+           hi = hn::Set(df, static_cast<float>(hwy::HighestValue<T>()));
+  const auto one = [&](const float* in, T* out) HWY_ATTR {
+#if HWY_ARCH_ARM_V7
+    HWY_ALIGN float q[kL32];
+    for (size_t i = 0; i < kL32; ++i) q[i] = in[i] / scale;
+    VF v = hn::Load(df, q);
+#else
+    VF v = hn::Div(hn::LoadU(df, in), s);
+#endif
+    v = hn::IfThenElse(hn::Ge(v, neg_bound), v, neg_bound);  // NaN -> -2^22
+    v = hn::IfThenElse(hn::Le(v, bound), v, bound);
+    VF r = hn::Add(hn::Sub(hn::Add(v, magic), magic), z);
+    r = hn::IfThenElse(hn::Ge(r, lo), r, lo);
+    r = hn::IfThenElse(hn::Le(r, hi), r, hi);
+    hn::StoreU(hn::DemoteTo(dt, hn::ConvertTo(di, r)), dt, out);
+  };
+  (void)s;
+  EachVector(x, n, y, one);
+}
+
+// DequantizeLinear (T -> float): (float(x) - zero point) * scale, as the
+// reference. ARMv7 NEON flushes denormal products to zero: there a scale
+// outside [2^-100, 2^100] (whose products with the integers could be
+// denormal, or are infinities and NaNs) is multiplied lane by lane.
+template <class T>
+void DequantizeRun(const T* HWY_RESTRICT x, int64_t n, float scale, int32_t zp, float* HWY_RESTRICT y) {
+  const D32 di;
+  const hn::Rebind<float, D32> df;
+  const hn::Rebind<T, D32> dt;
+  using VF = hn::Vec<decltype(df)>;
+  const VF s = hn::Set(df, scale), z = hn::Set(df, static_cast<float>(zp));
+#if HWY_ARCH_ARM_V7
+  const bool lanes = !(scale >= 0x1p-100f && scale <= 0x1p100f);
+#endif
+  const auto one = [&](const T* in, float* out) HWY_ATTR {
+    const VF d = hn::Sub(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(dt, in))), z);  // exact integers
+#if HWY_ARCH_ARM_V7
+    if (lanes) {
+      HWY_ALIGN float v[kL32];
+      hn::Store(d, df, v);
+      for (size_t i = 0; i < kL32; ++i) out[i] = v[i] * scale;
+      return;
+    }
+#endif
+    hn::StoreU(hn::Mul(d, s), df, out);
+  };
+  EachVector(x, n, y, one);
+}
+
+// Quantize (true) or Dequantize over the runs of rtml_quantize_params that
+// share a scale and zero point (the reference's for_each_run).
+template <class T, bool kQuantize>
+void QuantizeLinear(const rtml_quantize_params& p, void* const* operands) {
+  const float* scale = static_cast<const float*>(operands[1]);
+  const T* zp = p.has_zero_point ? static_cast<const T*>(operands[2]) : nullptr;
+  const auto run = [&](int64_t at, int64_t n, int64_t c) {
+    const int32_t z = zp ? static_cast<int32_t>(zp[c]) : 0;
+    if constexpr (kQuantize)
+      QuantizeRun<T>(static_cast<const float*>(operands[0]) + at, n, scale[c], z, static_cast<T*>(operands[p.out_slot]) + at);
+    else
+      DequantizeRun<T>(static_cast<const T*>(operands[0]) + at, n, scale[c], z, static_cast<float*>(operands[p.out_slot]) + at);
+  };
+  if (!p.per_axis) return run(0, p.outer * p.axis_dim * p.inner, 0);
+  for (int64_t o = 0, at = 0; o < p.outer; ++o)
+    for (int64_t c = 0; c < p.axis_dim; ++c, at += p.inner) run(at, p.inner, c);
+}
+
+void S8Quantize(const rtml_quantize_params& p, void* const* operands) { QuantizeLinear<int8_t, true>(p, operands); }
+void U8Quantize(const rtml_quantize_params& p, void* const* operands) { QuantizeLinear<uint8_t, true>(p, operands); }
+void S8Dequantize(const rtml_quantize_params& p, void* const* operands) { QuantizeLinear<int8_t, false>(p, operands); }
+void U8Dequantize(const rtml_quantize_params& p, void* const* operands) { QuantizeLinear<uint8_t, false>(p, operands); }
+
 const char* S8TargetName() { return hwy::TargetName(HWY_TARGET); }
 
 void S8RequantizeLanes(int64_t n, const int32_t* acc, const int32_t* multiplier, const int32_t* shift, int32_t zy,
@@ -575,6 +705,10 @@ HWY_EXPORT(S8Conv);
 HWY_EXPORT(S8DepthwiseConv);
 HWY_EXPORT(S8TargetName);
 HWY_EXPORT(S8RequantizeLanes);
+HWY_EXPORT(S8Quantize);
+HWY_EXPORT(U8Quantize);
+HWY_EXPORT(S8Dequantize);
+HWY_EXPORT(U8Dequantize);
 
 int64_t qpacked_bytes(int64_t K, int64_t N) {
   return padded_channels(N) * static_cast<int64_t>(sizeof(int32_t)) + padded_channels(N) * 4 * quads(K);
@@ -664,4 +798,19 @@ RTML_KERNEL(rtml_s8_depthwise_conv__hwy) {
   HWY_DYNAMIC_DISPATCH(S8DepthwiseConv)(*static_cast<const rtml_qconv_params*>(params), operands);
   return 0;
 }
+
+#define RTML_FAST_QUANTIZE_DEFINE(t, T)                                                             \
+  RTML_KERNEL(rtml_##t##_quantize__hwy) {                                                           \
+    using namespace rtml::kernels;                                                                  \
+    HWY_DYNAMIC_DISPATCH(T##Quantize)(*static_cast<const rtml_quantize_params*>(params), operands);   \
+    return 0;                                                                                       \
+  }                                                                                                 \
+  RTML_KERNEL(rtml_##t##_dequantize__hwy) {                                                         \
+    using namespace rtml::kernels;                                                                  \
+    HWY_DYNAMIC_DISPATCH(T##Dequantize)(*static_cast<const rtml_quantize_params*>(params), operands); \
+    return 0;                                                                                       \
+  }
+RTML_FAST_QUANTIZE_DEFINE(s8, S8)
+RTML_FAST_QUANTIZE_DEFINE(u8, U8)
+#undef RTML_FAST_QUANTIZE_DEFINE
 #endif  // HWY_ONCE

@@ -86,7 +86,9 @@ rtml_quantize_params& use_axis_kernel(OpContext& ctx, DType data_type, const cha
   if (ctx.has_input(2) && ctx.input(2).shape != ctx.input(1).shape && !(single(ctx, 1) && single(ctx, 2)))
     ctx.fail("the zero point has shape " + shape_str(ctx.input(2).shape) + ", the scale " + shape_str(ctx.input(1).shape) +
              "; they must match");
-  auto& p = ctx.use_kernel<rtml_quantize_params>(kernel_symbol(data_type, op).c_str());
+  // int8 / uint8 on vectors with the simd set (kernels/fast_quant.h; bit for bit the reference)
+  const bool fast = ctx.simd() && (data_type == DType::I8 || data_type == DType::U8);
+  auto& p = ctx.use_kernel<rtml_quantize_params>(kernel_symbol(data_type, op, fast ? "hwy" : "ref").c_str());
   p.outer = outer;
   p.axis_dim = axis_dim;
   p.inner = inner;

@@ -15,7 +15,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -306,6 +308,94 @@ int check_requantize_lanes(uint32_t seed) {
 TEST(FastQuant, VectorRequantizationIsTheScalarRoutineOnEveryTarget) {
   rtml::testing::check_every_dispatched_target(kernels::fast_quant_target,
                                                [] { EXPECT_EQ(check_requantize_lanes(11), 40 * 4099); });
+}
+
+// QuantizeLinear and DequantizeLinear on vectors against the reference
+// kernels, bit for bit: random shapes (runs of 1 to 70 elements, off every
+// vector width), per tensor and per axis, with and without a zero point,
+// int8 and uint8; inputs at and around the rounding ties ((k + 1/2) * scale,
+// one float step either side), beyond the type's range, +-inf, NaN, -0 and
+// denormals; scales from tiny (denormal products) to huge. Returns the cases.
+template <class T>
+int check_quantize_linear(uint32_t seed, rtml_kernel_fn q_ref, rtml_kernel_fn q_fast, rtml_kernel_fn dq_ref,
+                          rtml_kernel_fn dq_fast) {
+  std::mt19937 rng(seed);
+  int cases = 0;
+  const float scales[] = {1.0f, 0.5f, 0.1f, 0.0173f, 3.0f, 1e-3f, 7.5e-6f, 1e-30f, 1e-39f /* denormal */, 1e30f};
+  for (int i = 0; i < 120; ++i) {
+    rtml_quantize_params p{};
+    p.per_axis = pick(rng, 0, 2) == 0;
+    p.has_zero_point = pick(rng, 0, 3) > 0;
+    p.outer = p.per_axis ? pick(rng, 1, 3) : 1;
+    p.axis_dim = p.per_axis ? pick(rng, 1, 5) : 1;
+    p.inner = pick(rng, 1, 70);
+    p.out_slot = 3;
+    const int64_t n = p.outer * p.axis_dim * p.inner;
+    std::vector<float> scale(static_cast<size_t>(p.axis_dim));
+    std::vector<T> zp(static_cast<size_t>(p.axis_dim));
+    for (size_t c = 0; c < scale.size(); ++c) {
+      scale[c] = scales[pick(rng, 0, 9)] * (1.0f + 0.01f * static_cast<float>(pick(rng, 0, 50)));
+      zp[c] = static_cast<T>(pick(rng, std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max()));
+    }
+    std::vector<float> x(static_cast<size_t>(n));
+    std::vector<T> q(static_cast<size_t>(n));
+    for (int64_t e = 0; e < n; ++e) {
+      const float s = scale[static_cast<size_t>(p.per_axis ? (e / p.inner) % p.axis_dim : 0)];
+      const float tie = (static_cast<float>(pick(rng, -300, 300)) + 0.5f) * s;
+      float v = 0;
+      switch (pick(rng, 0, 9)) {
+        case 0: v = tie; break;
+        case 1: v = std::nextafter(tie, INFINITY); break;
+        case 2: v = std::nextafter(tie, -INFINITY); break;
+        case 3: v = std::uniform_real_distribution<float>(-200.0f, 200.0f)(rng) * s; break;
+        case 4: v = std::uniform_real_distribution<float>(-1e7f, 1e7f)(rng) * s; break;
+        case 5: {
+          const float special[] = {INFINITY, -INFINITY, NAN, -0.0f, 1e-40f, -1e-40f, 3.4e38f, -3.4e38f};
+          v = special[pick(rng, 0, 7)];
+          break;
+        }
+        default: v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng); break;
+      }
+      x[static_cast<size_t>(e)] = v;
+      q[static_cast<size_t>(e)] = static_cast<T>(pick(rng, std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max()));
+    }
+    const std::string what = "case " + std::to_string(i) + " outer " + std::to_string(p.outer) + " axis " +
+                             std::to_string(p.axis_dim) + " inner " + std::to_string(p.inner) +
+                             (p.has_zero_point ? "" : " (no zero point)");
+    {  // QuantizeLinear
+      std::vector<T> y_ref(static_cast<size_t>(n), 0), y_fast(static_cast<size_t>(n), 0x55);
+      std::vector<void*> ops = {x.data(), scale.data(), zp.data(), y_ref.data()};
+      EXPECT_EQ(q_ref(&p, ops.data()), 0);
+      ops[3] = y_fast.data();
+      EXPECT_EQ(q_fast(&p, ops.data()), 0);
+      int bad = 0;
+      for (size_t e = 0; e < y_ref.size(); ++e)
+        if (y_ref[e] != y_fast[e] && ++bad <= 3)
+          ADD_FAILURE() << "quantize " << what << ": element " << e << " (" << x[e] << ") is " << int(y_fast[e])
+                        << ", the reference " << int(y_ref[e]);
+    }
+    {  // DequantizeLinear: the float bits
+      std::vector<float> y_ref(static_cast<size_t>(n), 0.0f), y_fast(static_cast<size_t>(n), 7.0f);
+      std::vector<void*> ops = {q.data(), scale.data(), zp.data(), y_ref.data()};
+      EXPECT_EQ(dq_ref(&p, ops.data()), 0);
+      ops[3] = y_fast.data();
+      EXPECT_EQ(dq_fast(&p, ops.data()), 0);
+      EXPECT_EQ(std::memcmp(y_ref.data(), y_fast.data(), y_ref.size() * sizeof(float)), 0) << "dequantize " << what;
+    }
+    ++cases;
+  }
+  return cases;
+}
+
+TEST(FastQuant, QuantizeLinearMatchesReferenceBitForBitOnEveryTarget) {
+  rtml::testing::check_every_dispatched_target(kernels::fast_quant_target, [] {
+    EXPECT_EQ(check_quantize_linear<int8_t>(21, rtml_s8_quantize__ref, rtml_s8_quantize__hwy, rtml_s8_dequantize__ref,
+                                            rtml_s8_dequantize__hwy),
+              120);
+    EXPECT_EQ(check_quantize_linear<uint8_t>(22, rtml_u8_quantize__ref, rtml_u8_quantize__hwy,
+                                             rtml_u8_dequantize__ref, rtml_u8_dequantize__hwy),
+              120);
+  });
 }
 
 // The packed constant: weight sums first, then k-quads of 16 channels.

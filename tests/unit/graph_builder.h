@@ -34,6 +34,9 @@ struct GraphBuilder {
   ir::TensorId constant(const std::string& name, Shape shape, const std::vector<int64_t>& v) {
     return constant_bytes(name, DType::I64, std::move(shape), v.data(), v.size() * sizeof(int64_t));
   }
+  ir::TensorId constant(const std::string& name, Shape shape, const std::vector<int8_t>& v) {
+    return constant_bytes(name, DType::I8, std::move(shape), v.data(), v.size());
+  }
   ir::TensorId node(const std::string& op, std::vector<ir::TensorId> inputs,
                     std::map<std::string, ir::Attribute> attrs = {}) {
     ir::Tensor out;

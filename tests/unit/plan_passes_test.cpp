@@ -551,9 +551,11 @@ namespace {
 
 // x (1x2x8) -> Conv (2 -> 3 channels, kernel 3, dilation 2, stride `stride`,
 // pads 4/4: length (8 + 8 - 5) / stride + 1) -> Slice(starts, ends, axes);
-// the Conv's output also a graph output when `conv_is_output`.
+// the Conv's output also a graph output when `conv_is_output`; with `qdq`,
+// quantized between them (QuantizeLinear -> DequantizeLinear, int8, scale
+// 0.05, zero point 3), as a QDQ model writes a Conv's output.
 ir::Graph conv_slice(int64_t stride, std::vector<int64_t> starts, std::vector<int64_t> ends, std::vector<int64_t> axes,
-                     bool conv_is_output = false) {
+                     bool conv_is_output = false, bool qdq = false) {
   GraphBuilder gb;
   const ir::TensorId x = gb.input("x", {1, 2, 8});
   std::vector<float> w(18);
@@ -562,7 +564,13 @@ ir::Graph conv_slice(int64_t stride, std::vector<int64_t> starts, std::vector<in
       "Conv", {x, gb.constant("w", {3, 2, 3}, w)},
       {{"pads", attr_ints({4, 4})}, {"dilations", attr_ints({2})}, {"strides", attr_ints({stride})}});
   const size_t n = starts.size();
-  gb.g.outputs.push_back(gb.node("Slice", {y, gb.constant("starts", {static_cast<int64_t>(n)}, starts),
+  ir::TensorId sliced = y;
+  if (qdq) {
+    const ir::TensorId scale = gb.constant("scale", {}, std::vector<float>{0.05f});
+    const ir::TensorId zero = gb.constant("zero_point", {}, std::vector<int8_t>{3});
+    sliced = gb.node("DequantizeLinear", {gb.node("QuantizeLinear", {y, scale, zero}), scale, zero});
+  }
+  gb.g.outputs.push_back(gb.node("Slice", {sliced, gb.constant("starts", {static_cast<int64_t>(n)}, starts),
                                            gb.constant("ends", {static_cast<int64_t>(n)}, ends),
                                            gb.constant("axes", {static_cast<int64_t>(n)}, axes)}));
   if (conv_is_output) gb.g.outputs.push_back(y);
@@ -604,5 +612,31 @@ TEST(PlanPasses, FoldCausalSliceIntoTheConvBeforeIt) {
   for (int c = 0; c < 3; ++c) {
     const float w0 = 0.125f * static_cast<float>((c * 6 + 2) % 7) - 0.3f, w1 = 0.125f * static_cast<float>((c * 6 + 5) % 7) - 0.3f;
     EXPECT_NEAR(y[c * 8], w0 * x[0] + w1 * x[8], 1e-6) << c;
+  }
+}
+
+// Through the QuantizeLinear -> DequantizeLinear pair of a QDQ model (both
+// elementwise, per tensor: quantizing the kept outputs only is the same).
+TEST(PlanPasses, FoldCausalSliceThroughQuantizeDequantize) {
+  const std::vector<float> x = ramp(16, 0.5f, -2.0f);
+  plan::Plan p = plan::build_plan(conv_slice(1, {0}, {-4}, {-1}, false, true));
+  EXPECT_EQ(report_of(p, "fold_causal_slice").summary,
+            "folded 1 Slice into the Conv before it: n0 -> QuantizeLinear -> DequantizeLinear -> n3");
+  EXPECT_EQ(p.steps.size(), 3u);  // Conv, QuantizeLinear, DequantizeLinear
+  EXPECT_EQ(p.plan_op_counts.count("Slice"), 0u);
+  // Left alone when the pair's output has another reader (here: a graph output).
+  ir::Graph g = conv_slice(1, {0}, {-4}, {-1}, false, true);
+  g.outputs.push_back(g.nodes[2].outputs[0]);
+  plan::Plan ref = plan::build_plan(g);
+  EXPECT_EQ(report_of(ref, "fold_causal_slice").summary, "no Slice to fold into the Conv before it");
+  ASSERT_EQ(p.tensors[p.outputs[0]].shape, (Shape{1, 3, 8}));
+  const std::vector<float> got = run_first_output(std::move(p), x), want = run_first_output(std::move(ref), x);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want[i]) << i;
+  // By hand, output 0 of channel c: the causal tap sum (above) on the grid of 0.05 (zero point 3), nearest.
+  for (int c = 0; c < 3; ++c) {
+    const float w0 = 0.125f * static_cast<float>((c * 6 + 2) % 7) - 0.3f, w1 = 0.125f * static_cast<float>((c * 6 + 5) % 7) - 0.3f;
+    EXPECT_NEAR(got[static_cast<size_t>(c) * 8], w0 * x[0] + w1 * x[8], 0.025 + 1e-6) << c;
+    EXPECT_NEAR(got[static_cast<size_t>(c) * 8] / 0.05, std::nearbyint(got[static_cast<size_t>(c) * 8] / 0.05), 1e-3) << c;
   }
 }

@@ -10,9 +10,19 @@
 // outputs that are kept, and the Slice's copy goes. The Conv node takes the
 // Slice's output and is prepared again; the Slice step goes (keep = false).
 //
+// The same through a per-tensor QuantizeLinear -> DequantizeLinear pair
+// between the Conv and the Slice (a QDQ model's Conv output, quantized):
+// both are elementwise with one scale and zero point, so quantizing the kept
+// outputs only is the same; the pair then writes the Slice's output, and
+// fuse_qdq sees Conv -> QuantizeLinear as usual.
+//
 // Left alone: a pad that would go negative, a step other than 1, a slice
 // along the batch or channel dimension, auto_pad other than NOTSET, a Conv
-// output that something else also reads or that is a graph output.
+// output (or the pair's) that something else also reads or that is a graph
+// output.
+#include <utility>
+
+#include "core/error.h"
 #include "plan/pass.h"
 
 namespace rtml::plan {
@@ -45,6 +55,20 @@ bool slice_args(const PlanState& s, const ir::Node& slice, int rank, std::vector
   return true;
 }
 
+// The per-tensor QuantizeLinear -> DequantizeLinear pair writing t (each
+// the only reader of its input), or {nullptr, nullptr}.
+std::pair<PreparedStep*, PreparedStep*> qdq_pair(PlanState& s, const TensorUses& u, ir::TensorId t) {
+  PreparedStep* dq = producer_of(s, u, t, "DequantizeLinear");
+  if (!dq) return {nullptr, nullptr};
+  const ir::Node& dq_node = s.graph.nodes[dq->node];
+  PreparedStep* q = producer_of(s, u, dq_node.inputs[0], "QuantizeLinear");
+  if (!q || u.readers[dq_node.inputs[0]] != 1 || dq_node.outputs.size() != 1) return {nullptr, nullptr};
+  for (const ir::Node* n : {&dq_node, static_cast<const ir::Node*>(&s.graph.nodes[q->node])})
+    for (size_t i = 1; i < n->inputs.size(); ++i)
+      if (n->inputs[i] != ir::kNoTensor && s.info[n->inputs[i]].numel() != 1) return {nullptr, nullptr};
+  return {q, dq};
+}
+
 int64_t clamp_index(int64_t i, int64_t n) {
   if (i < 0) i += n;
   return i < 0 ? 0 : i > n ? n : i;
@@ -58,7 +82,9 @@ void fold_causal_slice(PlanState& s, PassReport& report) {
   for (PreparedStep& step : s.steps) {
     const ir::Node& slice = s.graph.nodes[step.node];
     if (!step.keep || slice.op_type != "Slice" || !slice.domain.empty() || slice.inputs.empty()) continue;
-    const ir::TensorId y = slice.inputs[0];
+    const auto [q_step, dq_step] = qdq_pair(s, u, slice.inputs[0]);
+    if (dq_step && u.readers[slice.inputs[0]] != 1) continue;
+    const ir::TensorId y = q_step ? s.graph.nodes[q_step->node].inputs[0] : slice.inputs[0];
     PreparedStep* conv_step = producer_of(s, u, y, "Conv");
     if (!conv_step || u.readers[y] != 1 || slice.outputs.size() != 1) continue;
     ir::Node& conv = s.graph.nodes[conv_step->node];
@@ -90,10 +116,16 @@ void fold_causal_slice(PlanState& s, PassReport& report) {
     if (!ok) continue;
     conv.attrs["pads"].kind = ir::Attribute::Kind::Ints;
     conv.attrs["pads"].ints = pads;
-    conv.outputs[0] = slice.outputs[0];
-    if (!prepare_node(s, conv_step->node, *conv_step)) conv_step->keep = false;
+    if (dq_step) {  // Conv -> Q -> DQ, the DQ writing the Slice's output, each prepared for the new shape
+      s.graph.nodes[dq_step->node].outputs[0] = slice.outputs[0];
+      for (PreparedStep* p : {conv_step, q_step, dq_step})
+        if (!prepare_node(s, p->node, *p)) throw Error("internal error: a step folded after fold_causal_slice");
+    } else {
+      conv.outputs[0] = slice.outputs[0];
+      if (!prepare_node(s, conv_step->node, *conv_step)) conv_step->keep = false;
+    }
     step.keep = false;
-    folded.push_back(conv.name + " -> " + slice.name);
+    folded.push_back(conv.name + " -> " + (dq_step ? "QuantizeLinear -> DequantizeLinear -> " : "") + slice.name);
     u = tensor_uses(s);
   }
   report.summary = folded.empty() ? "no Slice to fold into the Conv before it"
