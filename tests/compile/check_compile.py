@@ -173,7 +173,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 if not check(r.returncode == 0, f"{name} [{ks}] {s}: the compiled model runs\n{r.stderr}"):
                     continue
                 if ram and cortex_m:
-                    arena = [w for w in r.stdout.split() if w.startswith("arena_bytes=")]
+                    arena = [w for w in (r.stdout + r.stderr).split() if w.startswith("arena_bytes=")]
                     check(arena and int(arena[0].split("=")[1]) <= budget,
                           f"{name} [{ks}] {s}: the test main's arena is within --ram {budget}\n{r.stdout}")
                 npys = []
