@@ -119,7 +119,7 @@ namespace {
 // (compile/bench_target.h), in the same report.
 int bench_targets(const BenchArgs& b, const std::string& target, std::optional<kernels::KernelSet> kernel_set,
                   const std::string& keep_project, const bench::BenchOptions& opt, const std::string& test_data,
-                  const std::string& cmsis_nn_dir) {
+                  const std::string& cmsis_nn_dir, uint64_t ram_bytes) {
   if (target != "host") compile::find_cortexm_target(target);  // an unknown name fails before any work
   if (b.backends != std::vector<std::string>{"native"})
     throw UsageError("--target runs the compiled model, not a backend: leave out --backend");
@@ -134,6 +134,7 @@ int bench_targets(const BenchArgs& b, const std::string& target, std::optional<k
   to.tolerance = opt.tolerance;
   to.accuracy = opt.accuracy;
   to.keep_dir = keep_project;
+  to.ram_bytes = ram_bytes;
   std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);
   if (models.empty()) throw Error("no models matched (check the paths and --filter)");
   if (!keep_project.empty() && models.size() != 1)
@@ -180,13 +181,25 @@ int cmd_bench(const Args& args) {
     kernel_set = k;
   });
   std::string target, keep_project, cmsis_nn_dir;
+  uint64_t ram_bytes = 0;
   table.value("--target", "NAME",
               target, "run each model compiled to C (rtml compile): host (built with cc, timed: --runs\n"
               "runs, default 1000) or an emulated microcontroller under QEMU: cortex-m7, cortex-m4,\n"
               "cortex-m55 (needs arm-none-eabi-gcc and qemu-system-arm; reports instructions per\n"
               "inference and per step, flash and RAM, accuracy; no times)")
       .value("--keep-project", "DIR", keep_project, "with --target: keep the generated project in DIR (one model)")
-      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build");
+      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build")
+      .custom("--ram", "SIZE",
+              "with --target: compile with a RAM budget for the arena (rtml compile --ram:\n"
+              "the first layers in row bands, docs/tiling.md)",
+              [&ram_bytes](const std::string& text) {
+                try {
+                  ram_bytes = parse_memory_size(text);
+                } catch (const Error& e) {
+                  throw UsageError(std::string("--ram: ") + e.what());
+                }
+                if (ram_bytes == 0) throw UsageError("--ram must be more than 0");
+              });
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
       .value("--test-data", "DIR", test_data,
@@ -209,7 +222,8 @@ int cmd_bench(const Args& args) {
   opt.keep_samples = b.samples || !no_samples;
   opt.accuracy = !no_accuracy;
   if (target.empty() && !cmsis_nn_dir.empty()) throw UsageError("--cmsis-nn DIR is for --target with --kernels cmsis-nn");
-  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data, cmsis_nn_dir);
+  if (target.empty() && ram_bytes) throw UsageError("--ram is for --target (the compiled model)");
+  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data, cmsis_nn_dir, ram_bytes);
   for (const auto& name : b.backends) backends::create(name);  // unknown names fail before any work
 
   std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);

@@ -68,6 +68,20 @@ void add_model_options(OptionTable& table, ModelOptions& out) {
     out.kernels_given = true;
   });
   table.positional("MODEL", out.model)
+      .custom("--ram", "SIZE",
+              "a RAM budget for the activations (the arena), e.g. 6144 or 8k (k = 1000): over it, the\n"
+              "first layers run band by band of rows, halos recomputed (docs/tiling.md); a\n"
+              "model that no tiling fits is refused",
+              [&out](const std::string& text) {
+                uint64_t bytes = 0;
+                try {
+                  bytes = parse_memory_size(text);
+                } catch (const Error& e) {
+                  throw UsageError(std::string("--ram: ") + e.what());
+                }
+                if (bytes == 0) throw UsageError("--ram must be more than 0");
+                out.plan.ram_bytes = bytes;
+              })
       .custom("--shape", "NAME=DIMS", "an input's shape, e.g. --shape input=1x128 (repeatable; needed for\n"
               "dynamic dimensions such as batch or sequence)",
               [&out](const std::string& spec) {

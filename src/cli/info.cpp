@@ -52,6 +52,17 @@ std::optional<Quantization> quantization_of(const ir::Graph& g, const std::strin
   return std::nullopt;
 }
 
+// `"tiling": {...},` for --ram (docs/tiling.md), else nothing.
+std::string tiling_json(const plan::TilingReport& t) {
+  if (!t.budget_bytes) return "";
+  return "  \"tiling\": {\"budget_bytes\": " + std::to_string(t.budget_bytes) +
+         ", \"untiled_arena_bytes\": " + std::to_string(t.untiled_arena_bytes) +
+         ", \"untiled_flops\": " + json_number(t.untiled_flops) + ", \"tileable_steps\": " +
+         std::to_string(t.tileable_steps) + ", \"steps\": " + std::to_string(t.steps) +
+         ", \"bands\": " + std::to_string(t.bands) + ", \"copy_bytes\": " + std::to_string(t.copy_bytes) +
+         ", \"candidates\": " + std::to_string(t.candidates) + ", \"summary\": " + json_string(t.summary) + "},\n";
+}
+
 }  // namespace
 
 int cmd_info(const Args& args) {
@@ -67,7 +78,9 @@ int cmd_info(const Args& args) {
              "([{name, dtype, shape, and for an integer tensor quantization: {scale, zero_point}}]), parameters, parameter_bytes, flops, steps, kernels (the set),\n"
              "threads (--threads), split_steps (the steps split over threads when threads > 1),\n"
              "step_kernels ([{node, op_type, kernel, splits}]), constant_bytes, step_constant_bytes, arena_bytes,\n"
-             "lower_bound_bytes, no_reuse_bytes, and passes ([{name, summary, and its counts}])");
+             "lower_bound_bytes, no_reuse_bytes, with --ram tiling ({budget_bytes, untiled_arena_bytes,\n"
+             "untiled_flops, tileable_steps, steps, bands, copy_bytes, candidates, summary}),\n"
+             "and passes ([{name, summary, and its counts}])");
   table.flag("--passes", passes,
              "print instead one line per pass of the planner: what it changed (folded nodes,\n"
              "dropped steps, fused steps, aliased views, arena size against the lower bound)");
@@ -140,6 +153,7 @@ int cmd_info(const Args& args) {
                 "  \"arena_bytes\": %zu,\n"
                 "  \"lower_bound_bytes\": %zu,\n"
                 "  \"no_reuse_bytes\": %zu,\n"
+                "%s"
                 "  \"passes\": %s\n"
                 "}\n",
                 json_string(opt.model).c_str(), json_string(tflite ? "tflite" : "onnx").c_str(),
@@ -147,7 +161,8 @@ int cmd_info(const Args& args) {
                 static_cast<long long>(tflite ? import::kTfliteSchemaVersion : g.opset), tensors(p.inputs, true).c_str(),
                 tensors(p.outputs, false).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
                 threads, split_steps, json_string(kernels::kernel_set_name(p.kernels)).c_str(), kernel_list.c_str(), p.constant_bytes,
-                p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, pass_list.c_str());
+                p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, tiling_json(p.tiling).c_str(),
+                pass_list.c_str());
     return 0;
   }
   if (passes) {
@@ -195,6 +210,7 @@ int cmd_info(const Args& args) {
               format_bytes(static_cast<double>(p.arena_lower_bound_bytes)).c_str());
   std::printf("  no_reuse_bytes     %zu (%s)  every tensor its own buffer\n", p.arena_no_reuse_bytes,
               format_bytes(static_cast<double>(p.arena_no_reuse_bytes)).c_str());
+  if (p.tiling.budget_bytes) std::printf("  --ram              %s\n", p.tiling.summary.c_str());
   return 0;
 }
 

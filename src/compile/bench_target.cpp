@@ -111,6 +111,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     std::vector<data::TestSet> sets;
     plan::PlanOptions po;
     po.kernels = opt.kernels;
+    po.ram_bytes = opt.ram_bytes;
     if (opt.accuracy && !spec.test_data.empty()) {
       sets = data::load_test_data(spec.test_data, g);
       if (!sets.empty()) po.input_shapes = data::input_shapes(sets[0]);

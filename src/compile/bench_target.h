@@ -33,6 +33,7 @@ struct TargetBenchOptions {
   bool accuracy = true;        // run the test data when the model has some
   std::string cmsis_nn_dir;    // kernels CmsisNn: the CMSIS-NN tree the project builds
   std::string keep_dir;        // keep the generated project here ("" = a temporary folder, removed)
+  uint64_t ram_bytes = 0;      // --ram: PlanOptions::ram_bytes (row-band tiling, docs/tiling.md); 0: none
   int runs = 1000;              // host: timed runs of test set 0 (after one run of every set)
   double build_time_limit_s = 900;
   double run_time_limit_s = 600;

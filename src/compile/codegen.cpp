@@ -13,6 +13,7 @@
 #include "compile/board_files.h"
 #include "compile/cmsis_nn.h"
 #include "compile/embedded_sources.h"
+#include "compile/qemu_runner.h"
 #include "core/error.h"
 #include "util/atomic_file.h"
 
@@ -678,6 +679,12 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     // header through which that main reaches this model.
     write_cortexm_board_files(o.out_dir);
     for (const BoardFile& f : cortexm_board_files()) r.files.push_back(std::string(f.name));
+    if (plan.tiling.budget_bytes) {  // --ram: the arena in a region of exactly the budget
+      const std::string board = find_cortexm_target(target.name).linker_script;
+      emit(std::string(target.name) + "_budget.ld",
+           budget_linker_script(std::string(find_embedded("compile/targets/cortex-m/" + board)->text),
+                                plan.tiling.budget_bytes));
+    }
     // The board Makefile includes cmsis_nn.mk when it exists.
     if (cmsis)
       emit("cmsis_nn.mk", "# CMSIS-NN for the cmsis-nn kernel set (rtml compile --kernels cmsis-nn); make CMSIS_NN=DIR\n"

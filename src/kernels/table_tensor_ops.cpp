@@ -30,6 +30,8 @@ void add_tensor_ops_kernels(std::vector<KernelInfo>& t) {
                                           .field("shape", &S::shape)
                                           .field("in_strides", &S::in_strides)
                                           .field("out_slot", &S::out_slot)
+                                          .field("out_offset", &S::out_offset)
+                                          .field("out_strides", &S::out_strides)
                                           .build();
   using Cc = rtml_concat_params;
   static const ParamsLayout concat = layout<Cc>("rtml_concat_params")

@@ -41,21 +41,28 @@ void strided_copy_t(const rtml_strided_copy_params& p, const W* in, W* out) {
   }
   const int last = p.rank - 1;
   const int64_t n = p.shape[last], s = p.in_strides[last];
+  // A strided output (the tiling's insert) steps by out_strides; its inner
+  // rows are contiguous (out_strides[last] == 1).
+  const bool scatter = p.out_strides[last] != 0;
+  if (scatter) out += p.out_offset;
   int64_t idx[RTML_MAX_COPY_RANK] = {};
-  int64_t base = 0;
+  int64_t base = 0, obase = 0;
   while (true) {
+    W* dst = scatter ? out + obase : out;
     if (s == 1) {
-      memcpy(out, in + base, static_cast<size_t>(n) * sizeof(W));
+      memcpy(dst, in + base, static_cast<size_t>(n) * sizeof(W));
     } else {
       const W* src = in + base;
-      for (int64_t i = 0; i < n; ++i) out[i] = src[i * s];
+      for (int64_t i = 0; i < n; ++i) dst[i] = src[i * s];
     }
-    out += n;
+    if (!scatter) out += n;
     int d = last - 1;
     for (; d >= 0; --d) {
       base += p.in_strides[d];
+      obase += p.out_strides[d];
       if (++idx[d] < p.shape[d]) break;
       base -= p.in_strides[d] * p.shape[d];
+      obase -= p.out_strides[d] * p.shape[d];
       idx[d] = 0;
     }
     if (d < 0) return;

@@ -66,7 +66,11 @@ typedef struct rtml_fill_params {
  * output index in row-major order. Strides are in elements and may be 0
  * (broadcast: Expand, Tile) or negative (Slice with negative steps).
  * Transpose permutes the strides; Tile uses two output dims per input dim
- * ([repeat, dim] with strides [0, stride]), hence twice RTML_MAX_RANK. */
+ * ([repeat, dim] with strides [0, stride]), hence twice RTML_MAX_RANK.
+ * With out_strides[rank - 1] != 0 the output is strided too (the row-band
+ * tiling's insert, plan/passes/tile_rows.cpp: a band written into the rows
+ * of the whole tensor): out[out_offset + sum_k i_k * out_strides[k]];
+ * all zero (every other user) means out is written contiguously. */
 #define RTML_MAX_COPY_RANK (2 * RTML_MAX_RANK)
 typedef struct rtml_strided_copy_params {
   int32_t rank;
@@ -75,6 +79,8 @@ typedef struct rtml_strided_copy_params {
   int64_t shape[RTML_MAX_COPY_RANK];
   int64_t in_strides[RTML_MAX_COPY_RANK];
   int32_t out_slot;
+  int64_t out_offset; /* elements; only with out_strides */
+  int64_t out_strides[RTML_MAX_COPY_RANK];
 } rtml_strided_copy_params;
 
 /* Concat views every tensor as [outer, block] where block covers the concat

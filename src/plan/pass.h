@@ -42,6 +42,9 @@
 //                       by 2/3/0.5, Clip) run as one step: a program over
 //                       the data in one pass (kernels/elementwise_chain.h),
 //                       named after every node it holds; PlanOptions::fuse
+//   tile_rows           with PlanOptions::tile_steps: the first steps (a chain
+//                       of Conv / pools / elementwise) run band by band of
+//                       rows, halos recomputed (docs/tiling.md)
 //   alias_views         a view step (Reshape, Flatten...) whose input and
 //                       output are both in the arena shares its input's bytes
 //   emit_steps          a storage class per tensor (arena, constant, input,
@@ -141,6 +144,7 @@ void fuse_qdq(PlanState& state, PassReport& report);
 void drop_dead_steps(PlanState& state, PassReport& report);
 void fuse_epilogues(PlanState& state, PassReport& report);
 void fuse_elementwise_chains(PlanState& state, PassReport& report);
+void tile_rows(PlanState& state, PassReport& report);
 void alias_views(PlanState& state, PassReport& report);
 void emit_steps(PlanState& state, PassReport& report);
 void place_arena(PlanState& state, PassReport& report);

@@ -47,6 +47,16 @@ struct PlanOptions {
   // takes the Highway kernels where they apply; reference and cortex-m use
   // the portable scalar kernels only.
   kernels::KernelSet kernels = kernels::KernelSet::Simd;
+  // A RAM budget for the arena in bytes (`--ram`, docs/tiling.md); 0: none.
+  // When the arena is over it, build_plan cuts the first layers into row
+  // bands (the tile_rows pass) and keeps, of the tilings that fit, the one
+  // with the fewest FLOPs (recomputed halos); none fits: rtml::Error.
+  uint64_t ram_bytes = 0;
+  // The tiling itself (what that search sets; tests may set it directly):
+  // tile_steps steps from the first one that can be cut, in tile_bands bands
+  // of the last one's output rows. 0: no tiling.
+  int tile_steps = 0;
+  int tile_bands = 0;
 };
 
 enum class Storage : uint8_t {
@@ -99,6 +109,21 @@ struct PassReport {
   std::vector<std::pair<std::string, int64_t>> numbers;
 };
 
+// The most row bands build_plan's search tries per tiling.
+constexpr int kMaxTileBands = 16;
+
+// What build_plan did with PlanOptions::ram_bytes (docs/tiling.md).
+struct TilingReport {
+  uint64_t budget_bytes = 0;       // PlanOptions::ram_bytes; 0: no budget asked
+  size_t untiled_arena_bytes = 0;  // the layer-by-layer plan's arena
+  double untiled_flops = 0;
+  int tileable_steps = 0;          // steps tile_rows could cut
+  int steps = 0, bands = 0;        // the tiling kept; 0: none (fits as it is)
+  int64_t copy_bytes = 0;          // the bands' slice and insert copies per inference
+  int candidates = 0;              // tilings tried
+  std::string summary;             // one line: how the model fits
+};
+
 struct Plan {
   std::string source;  // model file, for messages
   std::vector<TensorPlan> tensors;
@@ -119,6 +144,7 @@ struct Plan {
   std::map<std::string, int> graph_op_counts;  // ops in the file
   std::map<std::string, int> plan_op_counts;   // ops left to run after folding (fused ones count as their head op)
   std::vector<PassReport> passes;              // one per pass, in the order they ran
+  TilingReport tiling;                         // PlanOptions::ram_bytes
 };
 
 // Throws rtml::Error for unsupported ops, bad attributes, shape mismatches,

@@ -18,7 +18,15 @@ from the host's in the last bits (the FPU fuses multiply-adds): within 1e-5.
 Each set runs in its own process, as `rtml run` does (random ops start from
 their seed each time).
 
+With --ram FRACTION, each model is compiled with --ram set to FRACTION of its
+untiled arena (docs/tiling.md: the first layers run in row bands) and still
+compared with the default plan's `rtml run` (no --ram): bit for bit where the
+untiled code is; on a Cortex-M the arena is linked alone into a RAM region of
+exactly that budget (TARGET_budget.ld), and the test main's arena is checked
+against it.
+
 usage: check_compile.py RTML MODEL_DIR|MODEL.tflite... [--kernels reference,simd] [--target NAME] [--cmsis-nn DIR]
+                        [--ram FRACTION]
 Exit 77 (skip) when the compilers (or, for a Cortex-M, QEMU) are not installed,
 or when a .tflite file (or the --cmsis-nn folder) given is missing (the MLPerf Tiny models live in ../shared;
 $RTML_SHARED, when set, replaces the folder of every .tflite file given by
@@ -55,6 +63,11 @@ if "--cmsis-nn" in args:
     if not os.path.isfile(os.path.join(cmsis_nn, "Include", "arm_nnfunctions.h")):
         print(f"SKIP: no CMSIS-NN at {cmsis_nn} (it lives in ../shared/third_party; set RTML_CMSIS_NN_DIR)")
         sys.exit(77)
+ram_fraction = None
+if "--ram" in args:
+    i = args.index("--ram")
+    ram_fraction = float(args[i + 1])
+    del args[i:i + 2]
 RTML, MODELS = args[0], args[1:]
 if os.environ.get("RTML_SHARED"):  # as the tflite tests: $RTML_SHARED/models/mlperf-tiny overrides
     MODELS = [os.path.join(os.environ["RTML_SHARED"], "models", "mlperf-tiny", os.path.basename(m))
@@ -126,10 +139,19 @@ with tempfile.TemporaryDirectory() as tmp:
         check(len(sets) > 0, f"{name}: has test data")
         for ks in kernel_sets:
             out = os.path.join(tmp, f"{name}-{ks}")
+            ram = []
+            if ram_fraction:
+                untiled = json.loads(run([RTML, "info", model, "--json", "--kernels", ks]).stdout)["arena_bytes"]
+                budget = int(untiled * ram_fraction)
+                ram = ["--ram", str(budget)]
             p = run([RTML, "compile", model, "--out", out, "--project", "--kernels", ks, "--target", target] +
-                    (["--cmsis-nn", cmsis_nn] if ks == "cmsis-nn" else []))
+                    (["--cmsis-nn", cmsis_nn] if ks == "cmsis-nn" else []) + ram)
             if not check(p.returncode == 0, f"{name} [{ks}]: rtml compile exits 0\n{p.stderr}"):
                 continue
+            if ram:
+                check("--ram      tiled: arena" in p.stdout, f"{name} [{ks}]: compiled tiled within {budget} B\n{p.stdout}")
+                check(not cortex_m or os.path.isfile(os.path.join(out, f"{target}_budget.ld")),
+                      f"{name} [{ks}]: {target}_budget.ld written")
             c_name = name.replace("-", "_")
             b = run(["make", "-s", "-j2"] + ([f"TARGET={target}", "MARKERS=0"] if cortex_m else []), cwd=out)
             if not check(b.returncode == 0 and "warning" not in b.stderr,
@@ -150,6 +172,10 @@ with tempfile.TemporaryDirectory() as tmp:
                     r = run([os.path.join(out, c_name), "inputs.bin", "outputs.bin"], cwd=out)
                 if not check(r.returncode == 0, f"{name} [{ks}] {s}: the compiled model runs\n{r.stderr}"):
                     continue
+                if ram and cortex_m:
+                    arena = [w for w in (r.stdout + r.stderr).split() if w.startswith("arena_bytes=")]
+                    check(arena and int(arena[0].split("=")[1]) <= budget,
+                          f"{name} [{ks}] {s}: the test main's arena is within --ram {budget}\n{r.stdout}")
                 npys = []
                 for n, a in zip(in_names, inputs):
                     path = os.path.join(out, f"in_{len(npys)}.npy")

@@ -35,6 +35,28 @@ TEST(TensorOps, StridedCopyNegativeStepReversesRows) {
   EXPECT_EQ(out, (std::vector<int32_t>{7, 5, 3, 1}));
 }
 
+TEST(TensorOps, StridedCopyWithOutStridesWritesABandIntoRows) {
+  // The tiling's insert: a band [2 channels, 2 rows, 3] written into rows 1..2
+  // of a [2, 4, 3] tensor; every other element stays as it was (-1).
+  std::vector<int8_t> band(12);
+  for (int i = 0; i < 12; ++i) band[i] = static_cast<int8_t>(i + 1);
+  StridedCopyParams p{};
+  p.out_slot = 1;
+  p.rank = 3;
+  p.count = 12;
+  const int64_t shape[3] = {2, 2, 3}, in_strides[3] = {6, 3, 1}, out_strides[3] = {12, 3, 1};
+  for (int d = 0; d < 3; ++d) {
+    p.shape[d] = shape[d];
+    p.in_strides[d] = in_strides[d];
+    p.out_strides[d] = out_strides[d];
+  }
+  p.out_offset = 1 * 3;  // row 1
+  std::vector<int8_t> out(24, -1);
+  call(rtml_x8_slice__ref, &p, {band.data(), out.data()});
+  EXPECT_EQ(out, (std::vector<int8_t>{-1, -1, -1, 1, 2, 3, 4, 5, 6, -1, -1, -1,
+                                      -1, -1, -1, 7, 8, 9, 10, 11, 12, -1, -1, -1}));
+}
+
 TEST(TensorOps, StridedCopyTileUsesZeroStrides) {
   // Tile [a, b] (int64) by 3: shape [3, 2], strides [0, 1] -> a b a b a b.
   const std::vector<int64_t> in = {10, -20};

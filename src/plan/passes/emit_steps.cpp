@@ -7,11 +7,13 @@
 //   2. One PlanStep per kept, unaliased step with its operand slots
 //      (inputs, outputs, the step's own constants, fused addends, scratch,
 //      state: ops/op.h). A step's constants become Constant tensors
-//      "<node>:<role>", its state a State tensor "<node>:state" with its own
+//      "<node>:<role>" (one per buffer: steps holding the same bytes share
+//      it), its state a State tensor "<node>:state" with its own
 //      64-byte aligned place in Plan::state_bytes.
 //   3. A BufferRequest per arena tensor: its size and the first and last
 //      step that touch it, for place_arena.
 #include <algorithm>
+#include <map>
 
 #include "plan/pass.h"
 
@@ -70,6 +72,7 @@ void emit_steps(PlanState& s, PassReport& report) {
 
   // 2 and 3. Steps with their operands; buffer lifetimes.
   std::vector<int> request_of;
+  std::map<const ir::Buffer*, int> constant_id;
   auto touch = [&](int id, int step) {
     if (plan.tensors[id].storage != Storage::Arena) return;
     if (static_cast<int>(request_of.size()) <= id) request_of.resize(id + 1, -1);
@@ -98,11 +101,17 @@ void emit_steps(PlanState& s, PassReport& report) {
     for (ir::TensorId t : pr.inputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
     for (ir::TensorId t : pr.outputs) plan.operands.push_back(t == ir::kNoTensor ? -1 : id_of(t));
     for (const ops::StepConstant& c : pr.step.constants) {
+      // Steps sharing one constant's bytes (tile_rows' bands) share its tensor.
+      if (auto it = constant_id.find(c.data.get()); it != constant_id.end()) {
+        plan.operands.push_back(it->second);
+        continue;
+      }
       const int id = add(pr.name + ":" + c.role, c.dtype, c.shape, Storage::Constant);
       plan.tensors[id].constant = c.data;
       plan.constant_bytes += plan.tensors[id].bytes;
       plan.step_constant_bytes += plan.tensors[id].bytes;
       plan.operands.push_back(id);
+      constant_id[c.data.get()] = id;
     }
     for (ir::TensorId t : pr.fused) plan.operands.push_back(id_of(t));
     if (pr.step.scratch_bytes)

@@ -26,6 +26,12 @@
 #define RTML_ALIGN16(n) (((n) + 15ul) & ~15ul)
 #define RTML_ARENA_STORAGE (RTML_ARENA_BYTES > 0 ? RTML_ARENA_BYTES : 1)
 
+/* With a RAM budget (rtml compile --ram), the arena alone in the region
+ * ARENA of exactly the budget (TARGET_budget.ld): the link fails if it does
+ * not fit. */
+#ifdef RTML_ARENA_SECTION
+__attribute__((section(".rtml_arena")))
+#endif
 static unsigned char rtml_arena[RTML_ARENA_STORAGE] __attribute__((aligned(16)));
 
 static int fail(int status, const char* message) {
