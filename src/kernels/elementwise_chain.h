@@ -59,7 +59,7 @@ RTML_KERNEL(rtml_f32_elementwise_chain__hwy);
 
 /* A chain in a product's store: the chain that follows a Conv, Gemm or
  * MatMul (plan/passes/fuse_elementwise_chains.cpp) runs inside that kernel,
- * on each tile of Y right after the tile is stored, while it is in cache.
+ * on each block of Y right after the block is stored, while it is in cache.
  * I0 is Y itself (the program runs in place); I1 and I2, when the program
  * has them, are the operands in_slot and in_slot + 1 of the step; the
  * step's scratch, if any, follows them. The product kernels that take one

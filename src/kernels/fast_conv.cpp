@@ -142,9 +142,15 @@ void Conv1dBlock(const FastConv1dParams& p, const float* w, const float* bias, c
       if (rows == kRows) Tile<kRows>(a);
       else TailTile<kRows - 1>(rows, a);
     }
-    if (chain.e)  // the chain on the rows just stored (in L1)
-      for (size_t r = 0; r < rows; ++r) chain(y + yoff + (m + static_cast<int64_t>(r)) * p.out_len + o0, o1 - o0);
     m += static_cast<int64_t>(rows);
+  }
+  // The chain on the block just stored (in L1 or L2): one call when its rows
+  // are whole (contiguous), else one per row. A call per tile row made the
+  // calls cost more than the pass they save.
+  if (chain.e && o0 == 0 && o1 == p.out_len) {
+    chain(y + yoff + m0 * p.out_len, (m1 - m0) * p.out_len);
+  } else if (chain.e) {
+    for (int64_t m = m0; m < m1; ++m) chain(y + yoff + m * p.out_len + o0, o1 - o0);
   }
 }
 
@@ -173,9 +179,12 @@ void ConvGemmBlock(int64_t K, int64_t N, const float* w, const float* b, int64_t
       if (rows == kRows) Tile<kRows>(a);
       else TailTile<kRows - 1>(rows, a);
     }
-    if (chain.e)
-      for (size_t r = 0; r < rows; ++r) chain(y + (m + static_cast<int64_t>(r)) * N + o0, o1 - o0);
     m += static_cast<int64_t>(rows);
+  }
+  if (chain.e && o0 == 0 && o1 == N) {  // as Conv1dBlock's
+    chain(y + m0 * N, (m1 - m0) * N);
+  } else if (chain.e) {
+    for (int64_t m = m0; m < m1; ++m) chain(y + m * N + o0, o1 - o0);
   }
 }
 
@@ -390,9 +399,13 @@ int conv_im2row(const rtml_im2row_conv_params& p, void* const* operands, const r
               yg[m * p.out_size + o] = v > 0.0f ? v : 0.0f;
             }
         }
-        if (epi)  // the chain on each channel's positions just stored
+        // The chain on the positions just stored: one call for the group's whole planes.
+        if (epi && o0 == 0 && o1 == p.out_size) {
+          ew_epilogue_apply_hwy(*epi, y, operands, yoff, yoff + mg * p.out_size);
+        } else if (epi) {
           for (int64_t m = 0; m < mg; ++m)
             ew_epilogue_apply_hwy(*epi, y, operands, yoff + m * p.out_size + o0, yoff + m * p.out_size + o1);
+        }
       });
     }
   }

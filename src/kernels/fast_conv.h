@@ -68,7 +68,7 @@ typedef struct rtml_im2row_conv_params {
 } rtml_im2row_conv_params;
 
 /* The same with an elementwise chain in the store (elementwise_chain.h),
- * run on each tile's rows (im2row: each part's positions) once stored;
+ * run on each task's block of Y (im2row: each part's positions) once stored;
  * operands: as above with the chain's inputs before the scratch. */
 typedef struct rtml_fast_conv1d_chain_params {
   rtml_fast_conv1d_params conv;
@@ -102,7 +102,7 @@ int64_t fast_conv1d_prepare(FastConv1dParams& p);
 
 // y = conv1d(x, w) (+ bias[m]) (+ residual, same shape as y) (then ReLU).
 // w is (out_channels, in_channels / group, taps); bias and residual may be null.
-// `chain` runs on each tile's rows once they are stored (the step's epilogue chain).
+// `chain` (the step's epilogue chain) runs on each task's block of y once it is stored.
 void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, const float* bias,
                      const float* residual, bool relu, float* y, float* scratch, const EpilogueCall& chain = {});
 

@@ -66,8 +66,7 @@ HWY_INLINE void StoreTile(const D d, V* acc, const float* bias, bool relu, float
 
 template <size_t R>
 HWY_INLINE void Tile(const float* HWY_RESTRICT a, int64_t lda, const float* HWY_RESTRICT panel, int64_t K,
-                     const float* bias, bool relu, float* HWY_RESTRICT c, int64_t ldc, size_t ncols,
-                     const EpilogueCall& chain) {
+                     const float* bias, bool relu, float* HWY_RESTRICT c, int64_t ldc, size_t ncols) {
   const D d;
   V acc[R][kV];
   for (size_t r = 0; r < R; ++r)
@@ -82,8 +81,6 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT a, int64_t lda, const float* HWY_
     }
   }
   for (size_t r = 0; r < R; ++r) StoreTile(d, acc[r], bias, relu, c + static_cast<int64_t>(r) * ldc, ncols);
-  if (chain.e)  // the chain on the tile just stored (in L1)
-    for (size_t r = 0; r < R; ++r) chain(c + static_cast<int64_t>(r) * ldc, static_cast<int64_t>(ncols));
 }
 
 // One row of A against one panel; k unrolled by 4 into separate accumulators.
@@ -112,15 +109,15 @@ HWY_INLINE void RowPanel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT 
 
 template <size_t R>
 HWY_INLINE void TailTile(size_t rows, const float* a, int64_t lda, const float* panel, int64_t K, const float* bias,
-                         bool relu, float* c, int64_t ldc, size_t ncols, const EpilogueCall& chain) {
+                         bool relu, float* c, int64_t ldc, size_t ncols) {
   if constexpr (R > 0) {
-    if (rows == R) return Tile<R>(a, lda, panel, K, bias, relu, c, ldc, ncols, chain);
-    TailTile<R - 1>(rows, a, lda, panel, K, bias, relu, c, ldc, ncols, chain);
+    if (rows == R) return Tile<R>(a, lda, panel, K, bias, relu, c, ldc, ncols);
+    TailTile<R - 1>(rows, a, lda, panel, K, bias, relu, c, ldc, ncols);
   }
 }
 
-void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
-                const float* packed_bias, float* C, int64_t ldc, bool relu, const EpilogueCall& chain) {
+void GemmBlock(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
+               const float* packed_bias, float* C, int64_t ldc, bool relu) {
   const int64_t R = static_cast<int64_t>(kRows);
   for (int64_t p = 0, j0 = 0; j0 < N; ++p, j0 += kPanel) {
     const float* panel = packed + p * K * kPanel;
@@ -132,12 +129,31 @@ void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, co
     }
     int64_t i = 0;
     for (; i + R <= M; i += R)
-      Tile<kRows>(A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc, ncols, chain);
+      Tile<kRows>(A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc, ncols);
     if (i < M)
       TailTile<kRows - 1>(static_cast<size_t>(M - i), A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc,
-                          ncols, chain);
+                          ncols);
   }
-  if (M == 1) chain(C, N);  // one row: the chain once over it, still in L1
+}
+
+// With a chain: blocks of whole tiles of rows, about 32 KiB of C each (in
+// L1 or L2 when the chain reads it back), the chain over each block once it
+// is stored: one call per block when C's rows are contiguous, else per row.
+// (A call per tile row made the calls cost more than the pass they save.)
+void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
+                const float* packed_bias, float* C, int64_t ldc, bool relu, const EpilogueCall& chain) {
+  if (!chain.e) return GemmBlock(M, A, lda, K, N, packed, packed_bias, C, ldc, relu);
+  const int64_t R = static_cast<int64_t>(kRows);
+  const int64_t block = M == 1 ? 1 : std::max<int64_t>(1, 8192 / std::max<int64_t>(N, 1) / R) * R;
+  for (int64_t i0 = 0; i0 < M; i0 += block) {
+    const int64_t rows = std::min(block, M - i0);
+    GemmBlock(rows, A + i0 * lda, lda, K, N, packed, packed_bias, C + i0 * ldc, ldc, relu);
+    if (ldc == N) {
+      chain(C + i0 * ldc, rows * N);
+    } else {
+      for (int64_t i = i0; i < i0 + rows; ++i) chain(C + i * ldc, N);
+    }
+  }
 }
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }

@@ -53,7 +53,8 @@ using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
 // dimension lda. `relu` clamps the result at 0.
 int64_t packed_b_floats(int64_t K, int64_t N);
 void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float* packed);
-// `chain` runs on each tile once it is stored (the step's epilogue chain).
+// `chain` (the step's epilogue chain) runs on each block of rows of C once
+// it is stored (blocks of about 32 KiB: fast_gemm.cpp's GemmPacked).
 void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
                       const float* bias, float* C, int64_t ldc, bool relu = false, const EpilogueCall& chain = {});
 

@@ -38,12 +38,11 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, boo
 
 namespace {
 
-// The chain on the rows [0, M) of the M x N matrix at Y + off: float only.
+// The chain on the M x N matrix at Y + off once it is computed: float only.
 template <class T>
 void chain_rows(const rtml_ew_epilogue*, void* const*, T*, int64_t, int64_t, int64_t) {}
 void chain_rows(const rtml_ew_epilogue* epi, void* const* operands, float* Y, int64_t off, int64_t M, int64_t N) {
-  if (epi)
-    for (int64_t i = 0; i < M; ++i) rtml_ew_epilogue_apply_ref(epi, Y, operands, off + i * N, off + (i + 1) * N);
+  if (epi) rtml_ew_epilogue_apply_ref(epi, Y, operands, off, off + M * N);
 }
 
 }  // namespace

@@ -107,7 +107,7 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, boo
           int64_t ldb, bool trans_b, T beta, T* C, int64_t ldc);
 
 // `epi` (float only; with the step's operands): an elementwise chain run on
-// each row of Y once it is computed.
+// each matrix of Y once it is computed.
 template <class T>
 void matmul(const MatMulParams& p, const T* A, const T* B, T* Y, const rtml_ew_epilogue* epi = nullptr,
             void* const* operands = nullptr);

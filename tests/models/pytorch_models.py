@@ -188,6 +188,8 @@ class ActivationsAfterProducts(torch.nn.Module):
     LeakyRelu right after Linear and Conv1d: the planner runs each chain in the
     store of the product before it (plan/passes/fuse_elementwise_chains.cpp)."""
 
+    test_data_set = True  # also through rtml compile (tests/compile/check_compile.py)
+
     def __init__(self):
         super().__init__()
         self.conv1 = torch.nn.Conv1d(3, 8, 3, padding=1)
@@ -210,6 +212,8 @@ class TransposedProducts(torch.nn.Module):
     do_constant_folding=False) and attention's Q @ K.transpose(-2, -1) (a
     Transpose of an activation): both become the MatMul's transB
     (plan/passes/fold_transpose_matmul.cpp)."""
+
+    test_data_set = True
 
     def __init__(self):
         super().__init__()
