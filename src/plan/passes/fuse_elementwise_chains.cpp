@@ -214,19 +214,22 @@ bool program(const PlanState& s, const Group& g, const std::vector<Instr>& instr
   return true;
 }
 
-// Names and flops of the group's members go to `into`; the members are
-// marked taken and all but `keep` (-1: none) are dropped.
+// The members' names and op types go to `into` (after its own when
+// `append`), their flops to `step`; the members are marked taken and all but
+// `keep` (-1: none) are dropped.
 void absorb(PlanState& s, const Group& g, PreparedStep& into, ops::Step& step, int keep, std::vector<bool>& taken,
             bool append) {
+  std::string name = append ? into.name : "", op_type = append ? into.op_type : "";
   for (int m : g.members) {
     PreparedStep& member = s.steps[m];
     taken[m] = true;
     step.flops += member.step.flops;
-    const bool first = !append && m == g.members.front();
-    into.name += (first ? "" : " + ") + member.name;
-    into.op_type += (first ? "" : "+") + member.op_type;
+    name += (name.empty() ? "" : " + ") + member.name;
+    op_type += (op_type.empty() ? "" : "+") + member.op_type;
     if (m != keep) member.keep = false;
   }
+  into.name = name;
+  into.op_type = op_type;
 }
 
 // Step 4: runs group g in the store of the product step making one of its
@@ -295,8 +298,6 @@ void fuse_elementwise_chains(PlanState& s, PassReport& report) {
     step.run = kernel.fn;
     step.info = &kernel;
     step.kernel = kernel.symbol;
-    last.name.clear();
-    last.op_type.clear();
     absorb(s, g, last, step, static_cast<int>(i), taken, false);
     last.step = std::move(step);
     last.inputs = g.inputs;
