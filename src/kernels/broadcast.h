@@ -26,12 +26,15 @@ namespace rtml::kernels {
 using Broadcast = rtml_broadcast;
 
 // Calls row(out_index, offset_0, offset_1, offset_2, n) for every run of the
-// innermost dimension in row-major order: n output elements from out_index,
-// input k's element j of the run at offset_k + j * strides[k][rank - 1].
-// Offsets of unused inputs are 0. A rank-0 walk is one run of one element.
+// innermost dimension in row-major order, cut to the output elements [begin,
+// end): n output elements from out_index, input k's element j of the run at
+// offset_k + j * strides[k][rank - 1]. Offsets of unused inputs are 0. A
+// rank-0 walk is one run of one element. (A product's store runs an
+// elementwise chain on one tile's elements this way: elementwise_chain.h.)
 template <class F>
-inline void broadcast_for_each_row(const Broadcast& b, F&& row) {
-  if (b.count == 0) return;
+inline void broadcast_for_each_row_in(const Broadcast& b, int64_t begin, int64_t end, F&& row) {
+  if (end > b.count) end = b.count;
+  if (begin >= end) return;
   if (b.rank == 0) {
     row(int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0}, int64_t{1});
     return;
@@ -40,20 +43,35 @@ inline void broadcast_for_each_row(const Broadcast& b, F&& row) {
   const int64_t n = b.shape[last];
   int64_t idx[RTML_MAX_RANK] = {};
   int64_t base[3] = {0, 0, 0};
-  int64_t out = 0;
+  // The index of `begin` (row-major) and the inputs' offsets there.
+  for (int64_t rest = begin, d = last; d >= 0; --d) {
+    idx[d] = rest % b.shape[d];
+    rest /= b.shape[d];
+    for (int k = 0; k < 3; ++k) base[k] += idx[d] * b.strides[k][d];
+  }
+  int64_t out = begin;
   while (true) {
-    row(out, base[0], base[1], base[2], n);
-    out += n;
-    int d = last - 1;
-    for (; d >= 0; --d) {
+    const int64_t from = idx[last];
+    const int64_t len = n - from < end - out ? n - from : end - out;
+    row(out, base[0], base[1], base[2], len);
+    out += len;
+    if (out >= end) return;
+    for (int k = 0; k < 3; ++k) base[k] -= from * b.strides[k][last];
+    idx[last] = 0;
+    for (int d = last - 1; d >= 0; --d) {
       ++idx[d];
       for (int k = 0; k < 3; ++k) base[k] += b.strides[k][d];
       if (idx[d] < b.shape[d]) break;
       for (int k = 0; k < 3; ++k) base[k] -= b.strides[k][d] * b.shape[d];
       idx[d] = 0;
     }
-    if (d < 0) return;
   }
+}
+
+// The same over every output element.
+template <class F>
+inline void broadcast_for_each_row(const Broadcast& b, F&& row) {
+  broadcast_for_each_row_in(b, 0, b.count, row);
 }
 
 // Calls f(out_index, offset_0, offset_1, offset_2) for every output element in

@@ -120,7 +120,8 @@ bool is_pointwise(const ConvParams& p) {
 
 }  // namespace
 
-void conv_f32(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+void conv_f32(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+              const rtml_ew_epilogue* epi, void* const* operands) {
   int64_t in_strides[kMaxSpatial], out_strides[kMaxSpatial];
   spatial_strides(p.spatial, p.in_shape, in_strides);
   spatial_strides(p.spatial, p.out_shape, out_strides);
@@ -145,6 +146,10 @@ void conv_f32(const ConvParams& p, const float* x, const float* w, const float* 
           conv_tap(p, tap, wp[t], xp, yp, in_strides, out_strides);
           next_index(tap, p.kernel, p.spatial);
         }
+      }
+      if (epi) {
+        const int64_t at = yp - y;
+        rtml_ew_epilogue_apply_ref(epi, y, operands, at, at + p.out_size);
       }
     }
 }
@@ -224,6 +229,15 @@ RTML_KERNEL(rtml_f32_conv__ref) {
   rtml::kernels::conv_f32(p, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
                           p.out_slot > 2 ? static_cast<const float*>(operands[2]) : nullptr,
                           static_cast<float*>(operands[p.out_slot]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_conv_chain__ref) {
+  const auto& p = *static_cast<const rtml_conv_chain_params*>(params);
+  const rtml_conv_params& c = p.conv;
+  rtml::kernels::conv_f32(c, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
+                          c.out_slot > 2 ? static_cast<const float*>(operands[2]) : nullptr,
+                          static_cast<float*>(operands[c.out_slot]), &p.epi, operands);
   return 0;
 }
 

@@ -26,6 +26,7 @@
 #ifndef RTML_KERNELS_CONV_H
 #define RTML_KERNELS_CONV_H
 
+#include "kernels/elementwise_chain.h"
 #include "kernels/rtml_kernel.h"
 
 #ifndef RTML_MAX_SPATIAL
@@ -58,7 +59,15 @@ typedef struct rtml_batchnorm_params {
   int32_t num_outputs; /* training: output slots the node lists (1 to 3) */
 } rtml_batchnorm_params;
 
+/* Conv with an elementwise chain in its store (kernels/elementwise_chain.h),
+ * run on each output channel's plane once it is computed. */
+typedef struct rtml_conv_chain_params {
+  rtml_conv_params conv;
+  rtml_ew_epilogue epi;
+} rtml_conv_chain_params;
+
 RTML_KERNEL(rtml_f32_conv__ref);
+RTML_KERNEL(rtml_f32_conv_chain__ref); /* [X, W, B?, Y, chain inputs...] */
 RTML_KERNEL(rtml_f32_conv_transpose__ref);
 RTML_KERNEL(rtml_f32_batchnorm__ref);
 RTML_KERNEL(rtml_f32_batchnorm_training__ref);
@@ -72,7 +81,9 @@ using BatchNormParams = rtml_batchnorm_params;
 
 // Conv: X (N, C, in...), W (M, C/group, kernel...), B (M) or nullptr,
 // Y (N, M, out...), out[d] = o such that input index = o*stride + t*dilation - pad_begin.
-void conv_f32(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+// `epi` (with the step's operands): an elementwise chain run on each plane of Y.
+void conv_f32(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+              const rtml_ew_epilogue* epi = nullptr, void* const* operands = nullptr);
 
 // ConvTranspose: X (N, C, in...), W (C, M/group, kernel...), B (M) or nullptr,
 // Y (N, M, out...), y[i*stride + t*dilation - pad_begin] += x[i] * w[t].

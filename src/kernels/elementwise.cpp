@@ -486,28 +486,30 @@ float chain_binary(int32_t op, float a, float b) {
   }
 }
 
-// Element by element: the program over the values of I0..I2 at each output.
-void chain_impl(const rtml_ew_chain_params& p, void* const* o) {
-  const int ni = p.bc.num_inputs;
-  const float* in[3] = {};
-  for (int j = 0; j < ni; ++j) in[j] = static_cast<const float*>(o[j]);
-  float* y = static_cast<float*>(o[ni]);
+// Element by element: the program over the values of in[0..2] at the outputs
+// [begin, end) of the walk (y may be in[0]: each element is read before it is written).
+void chain_impl(const rtml_ew_chain_params& p, const float* const* in, float* y, int64_t begin, int64_t end) {
   UnaryParams up[RTML_EW_CHAIN_MAX_OPS];
   for (int i = 0; i < p.n; ++i) up[i] = UnaryParams{0, p.alpha[i], p.beta[i], p.gamma[i]};
-  broadcast_for_each(p.bc, [&](int64_t out, int64_t i0, int64_t i1, int64_t i2) {
-    const int64_t at[3] = {i0, i1, i2};
-    float r[RTML_EW_CHAIN_MAX_OPS];
-    for (int i = 0; i < p.n; ++i) {
-      auto value = [&](int32_t code) {
-        if (code >= 0) return r[code];
-        if (code == RTML_EW_CHAIN_IMM) return p.alpha[i];
-        const int j = RTML_EW_CHAIN_INPUT(code);  // -2 - (-2 - j) = j
-        return in[j][at[j]];
-      };
-      r[i] = p.op[i] < RTML_EW_CHAIN_FIRST_BINARY ? chain_unary(p.op[i], value(p.a[i]), up[i])
-                                                  : chain_binary(p.op[i], value(p.a[i]), value(p.b[i]));
+  const int last = p.bc.rank - 1;
+  const int64_t s0 = p.bc.rank ? p.bc.strides[0][last] : 0, s1 = p.bc.rank ? p.bc.strides[1][last] : 0,
+                s2 = p.bc.rank ? p.bc.strides[2][last] : 0;
+  broadcast_for_each_row_in(p.bc, begin, end, [&](int64_t out, int64_t b0, int64_t b1, int64_t b2, int64_t len) {
+    for (int64_t e = 0; e < len; ++e) {
+      const int64_t at[3] = {b0 + e * s0, b1 + e * s1, b2 + e * s2};
+      float r[RTML_EW_CHAIN_MAX_OPS];
+      for (int i = 0; i < p.n; ++i) {
+        auto value = [&](int32_t code) {
+          if (code >= 0) return r[code];
+          if (code == RTML_EW_CHAIN_IMM) return p.alpha[i];
+          const int j = RTML_EW_CHAIN_INPUT(code);  // -2 - (-2 - j) = j
+          return in[j][at[j]];
+        };
+        r[i] = p.op[i] < RTML_EW_CHAIN_FIRST_BINARY ? chain_unary(p.op[i], value(p.a[i]), up[i])
+                                                    : chain_binary(p.op[i], value(p.a[i]), value(p.b[i]));
+      }
+      y[out + e] = r[p.n - 1];
     }
-    y[out] = r[p.n - 1];
   });
 }
 
@@ -674,6 +676,16 @@ RTML_EW_CAST(b8, b8)
 RTML_EW_NUMERIC_TYPES(RTML_EW_CLIP, _, _)
 RTML_EW_WHERE_SIZES(RTML_EW_WHERE)
 RTML_KERNEL(rtml_f32_elementwise_chain__ref) {
-  rtml::kernels::chain_impl(*static_cast<const rtml_ew_chain_params*>(params), operands);
+  const auto& p = *static_cast<const rtml_ew_chain_params*>(params);
+  const float* in[3] = {};
+  for (int j = 0; j < p.bc.num_inputs; ++j) in[j] = static_cast<const float*>(operands[j]);
+  rtml::kernels::chain_impl(p, in, static_cast<float*>(operands[p.bc.num_inputs]), 0, p.bc.count);
   return 0;
+}
+
+void rtml_ew_epilogue_apply_ref(const rtml_ew_epilogue* e, float* y, void* const* operands, int64_t begin,
+                                int64_t end) {
+  const float* in[3] = {y, nullptr, nullptr};
+  for (int j = 1; j < e->chain.bc.num_inputs; ++j) in[j] = static_cast<const float*>(operands[e->in_slot + j - 1]);
+  rtml::kernels::chain_impl(e->chain, in, y, begin, end);
 }

@@ -57,4 +57,21 @@ typedef struct rtml_ew_chain_params {
 RTML_KERNEL(rtml_f32_elementwise_chain__ref);
 RTML_KERNEL(rtml_f32_elementwise_chain__hwy);
 
+/* A chain in a product's store: the chain that follows a Conv, Gemm or
+ * MatMul (plan/passes/fuse_elementwise_chains.cpp) runs inside that kernel,
+ * on each block of Y right after the block is stored, while it is in cache.
+ * I0 is Y itself (the program runs in place); I1 and I2, when the program
+ * has them, are the operands in_slot and in_slot + 1 of the step; the
+ * step's scratch, if any, follows them. The product kernels that take one
+ * have a "_chain" entry whose params are theirs followed by this. */
+typedef struct rtml_ew_epilogue {
+  rtml_ew_chain_params chain; /* bc: Y, then the other inputs, against Y */
+  int32_t in_slot;
+} rtml_ew_epilogue;
+
+/* Runs e's program in place on Y's elements [begin, end) (row-major), the
+ * reference's per-element functions (elementwise.cpp). */
+RTML_EXTERN_C void rtml_ew_epilogue_apply_ref(const rtml_ew_epilogue* e, float* y, void* const* operands, int64_t begin,
+                                int64_t end);
+
 #endif

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/fast_conv.h"
+#include "kernels/fast_elementwise.h"
 #include "kernels/fast_gemm.h"
 #include "kernels/parallel.h"
 
@@ -117,7 +118,7 @@ HWY_INLINE void TailTile(size_t rows, const TileArgs& a) {
 // the padded rows.
 void Conv1dBlock(const FastConv1dParams& p, const float* w, const float* bias, const float* residual, bool relu,
                  float* y, const float* scratch, int64_t n, int64_t g, int64_t m0, int64_t m1, int64_t o0,
-                 int64_t o1) {
+                 int64_t o1, const EpilogueCall& chain) {
   const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
   const int64_t lp = p.padded_len;
   TileArgs a;
@@ -143,12 +144,21 @@ void Conv1dBlock(const FastConv1dParams& p, const float* w, const float* bias, c
     }
     m += static_cast<int64_t>(rows);
   }
+  // The chain on the block just stored (in L1 or L2): one call when its rows
+  // are whole (contiguous), else one per row. A call per tile row made the
+  // calls cost more than the pass they save.
+  if (chain.e && o0 == 0 && o1 == p.out_len) {
+    chain(y + yoff + m0 * p.out_len, (m1 - m0) * p.out_len);
+  } else if (chain.e) {
+    for (int64_t m = m0; m < m1; ++m) chain(y + yoff + m * p.out_len + o0, o1 - o0);
+  }
 }
 
 // Rows [m0, m1) by columns [o0, o1) of ConvGemm's product (o0 a multiple of
 // RTML_FAST_CONV_MAX_COLS).
 void ConvGemmBlock(int64_t K, int64_t N, const float* w, const float* b, int64_t ldb, const float* bias,
-                   const float* residual, bool relu, float* y, int64_t m0, int64_t m1, int64_t o0, int64_t o1) {
+                   const float* residual, bool relu, float* y, int64_t m0, int64_t m1, int64_t o0, int64_t o1,
+                   const EpilogueCall& chain) {
   TileArgs a;
   a.xstride = ldb;
   a.cg = K;
@@ -170,6 +180,11 @@ void ConvGemmBlock(int64_t K, int64_t N, const float* w, const float* b, int64_t
       else TailTile<kRows - 1>(rows, a);
     }
     m += static_cast<int64_t>(rows);
+  }
+  if (chain.e && o0 == 0 && o1 == N) {  // as Conv1dBlock's
+    chain(y + m0 * N, (m1 - m0) * N);
+  } else if (chain.e) {
+    for (int64_t m = m0; m < m1; ++m) chain(y + m * N + o0, o1 - o0);
   }
 }
 
@@ -224,7 +239,7 @@ int64_t fast_conv1d_prepare(FastConv1dParams& p) {
 // the tiles: rows are output channels across the groups, each part cut at
 // the group boundaries it spans.
 void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, const float* bias,
-                     const float* residual, bool relu, float* y, float* scratch) {
+                     const float* residual, bool relu, float* y, float* scratch, const EpilogueCall& chain) {
   const int64_t mg = p.out_channels / p.group;
   const int64_t lp = p.padded_len;
   const int64_t copy = std::min(p.in_len, lp - p.pad_begin);
@@ -241,7 +256,7 @@ void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, 
       for (int64_t g = m0 / mg; g * mg < m1; ++g)
         HWY_DYNAMIC_DISPATCH(Conv1dBlock)(p, w, bias, residual, relu, y, scratch, n, g,
                                           std::max(m0, g * mg) - g * mg, std::min(m1, (g + 1) * mg) - g * mg, o0,
-                                          o1);
+                                          o1, chain);
     });
   }
 }
@@ -252,9 +267,9 @@ int64_t fast_conv_gemm_ldb(int64_t N) {
 }
 
 void fast_conv_gemm_f32(int64_t M, int64_t K, int64_t N, const float* w, const float* b, int64_t ldb,
-                        const float* bias, const float* residual, bool relu, float* y) {
+                        const float* bias, const float* residual, bool relu, float* y, const EpilogueCall& chain) {
   split_tiles(M, N, [&](int64_t m0, int64_t m1, int64_t o0, int64_t o1) {
-    HWY_DYNAMIC_DISPATCH(ConvGemmBlock)(K, N, w, b, ldb, bias, residual, relu, y, m0, m1, o0, o1);
+    HWY_DYNAMIC_DISPATCH(ConvGemmBlock)(K, N, w, b, ldb, bias, residual, relu, y, m0, m1, o0, o1, chain);
   });
 }
 
@@ -272,19 +287,22 @@ inline void copy_floats(float* dst, const float* src, int64_t n) {
 }  // namespace
 }  // namespace rtml::kernels
 
-RTML_KERNEL(rtml_f32_conv1d__fast_hwy) {
-  const auto& p = *static_cast<const rtml_fast_conv1d_params*>(params);
+namespace {
+
+// The entries' bodies: epi is the chain in the store (null: none); the
+// scratch follows the fused addend and the chain's inputs.
+int conv1d_fast(const rtml_fast_conv1d_params& p, void* const* operands, const rtml_ew_epilogue* epi) {
   const float* res = p.residual ? static_cast<const float*>(operands[p.out_slot + 1]) : nullptr;
+  float* y = static_cast<float*>(operands[p.out_slot]);
+  const int scratch = epi ? epi->in_slot + epi->chain.bc.num_inputs - 1 : p.out_slot + 1 + (p.residual ? 1 : 0);
   rtml::kernels::fast_conv1d_f32(p, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
-                                 p.has_bias ? static_cast<const float*>(operands[2]) : nullptr, res, p.relu,
-                                 static_cast<float*>(operands[p.out_slot]),
-                                 static_cast<float*>(operands[p.out_slot + 1 + (p.residual ? 1 : 0)]));
+                                 p.has_bias ? static_cast<const float*>(operands[2]) : nullptr, res, p.relu, y,
+                                 static_cast<float*>(operands[scratch]), {epi, operands, y});
   return 0;
 }
 
-RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
+int conv2d_fast(const rtml_fast_conv2d_params& p, void* const* operands, const rtml_ew_epilogue* epi) {
   using namespace rtml::kernels;
-  const auto& p = *static_cast<const rtml_fast_conv2d_params*>(params);
   const float* x = static_cast<const float*>(operands[0]);
   const float* w = static_cast<const float*>(operands[1]);
   const float* bias = p.has_bias ? static_cast<const float*>(operands[2]) : nullptr;
@@ -293,7 +311,8 @@ RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
   const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
   const int64_t plane = p.in_h * p.in_w, pplane = p.hp * p.wp, out_size = p.out_h * p.out_w;
   const int64_t taps = p.kh * p.kw, kdim = cg * taps;
-  float* col = static_cast<float*>(operands[p.out_slot + 1 + (p.residual ? 1 : 0)]);
+  float* col = static_cast<float*>(
+      operands[epi ? epi->in_slot + epi->chain.bc.num_inputs - 1 : p.out_slot + 1 + (p.residual ? 1 : 0)]);
   float* xpad = col + kdim * p.ldb;
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
@@ -316,7 +335,7 @@ RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
       });
       const int64_t yoff = (n * p.out_channels + g * mg) * out_size;
       fast_conv_gemm_f32(mg, kdim, out_size, w + g * mg * kdim, col, p.ldb, bias ? bias + g * mg : nullptr,
-                         res ? res + yoff : nullptr, p.relu, y + yoff);
+                         res ? res + yoff : nullptr, p.relu, y + yoff, {epi, operands, y});
     }
   }
   return 0;
@@ -328,9 +347,8 @@ RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
 //     rows[out_size x Cg*taps] * W_g^T[Cg*taps x Mg] (+ bias) -> tmp[out_size x Mg]
 // against the packed constant, and tmp is transposed into Y's channel planes.
 // All three by parts of the output positions, split over the threads.
-RTML_KERNEL(rtml_f32_conv__im2row_hwy) {
+int conv_im2row(const rtml_im2row_conv_params& p, void* const* operands, const rtml_ew_epilogue* epi) {
   using namespace rtml::kernels;
-  const auto& p = *static_cast<const rtml_im2row_conv_params*>(params);
   const float* x = static_cast<const float*>(operands[0]);
   float* y = static_cast<float*>(operands[p.out_slot]);
   const int32_t* tap_offset = static_cast<const int32_t*>(operands[p.taps_slot]);
@@ -342,7 +360,8 @@ RTML_KERNEL(rtml_f32_conv__im2row_hwy) {
   // The fused addend follows the step's constants (the two above).
   const int fused_slot = p.packed_slot + 1;
   const float* res = p.residual ? static_cast<const float*>(operands[fused_slot]) : nullptr;
-  float* rows = static_cast<float*>(operands[fused_slot + (p.residual ? 1 : 0)]);
+  float* rows = static_cast<float*>(
+      operands[epi ? epi->in_slot + epi->chain.bc.num_inputs - 1 : fused_slot + (p.residual ? 1 : 0)]);
   float* tmp = rows + p.out_size * kdim;
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
@@ -380,9 +399,40 @@ RTML_KERNEL(rtml_f32_conv__im2row_hwy) {
               yg[m * p.out_size + o] = v > 0.0f ? v : 0.0f;
             }
         }
+        // The chain on the positions just stored: one call for the group's whole planes.
+        if (epi && o0 == 0 && o1 == p.out_size) {
+          ew_epilogue_apply_hwy(*epi, y, operands, yoff, yoff + mg * p.out_size);
+        } else if (epi) {
+          for (int64_t m = 0; m < mg; ++m)
+            ew_epilogue_apply_hwy(*epi, y, operands, yoff + m * p.out_size + o0, yoff + m * p.out_size + o1);
+        }
       });
     }
   }
   return 0;
+}
+
+}  // namespace
+
+RTML_KERNEL(rtml_f32_conv1d__fast_hwy) {
+  return conv1d_fast(*static_cast<const rtml_fast_conv1d_params*>(params), operands, nullptr);
+}
+RTML_KERNEL(rtml_f32_conv1d_chain__fast_hwy) {
+  const auto& p = *static_cast<const rtml_fast_conv1d_chain_params*>(params);
+  return conv1d_fast(p.conv, operands, &p.epi);
+}
+RTML_KERNEL(rtml_f32_conv2d__fast_hwy) {
+  return conv2d_fast(*static_cast<const rtml_fast_conv2d_params*>(params), operands, nullptr);
+}
+RTML_KERNEL(rtml_f32_conv2d_chain__fast_hwy) {
+  const auto& p = *static_cast<const rtml_fast_conv2d_chain_params*>(params);
+  return conv2d_fast(p.conv, operands, &p.epi);
+}
+RTML_KERNEL(rtml_f32_conv__im2row_hwy) {
+  return conv_im2row(*static_cast<const rtml_im2row_conv_params*>(params), operands, nullptr);
+}
+RTML_KERNEL(rtml_f32_conv_chain__im2row_hwy) {
+  const auto& p = *static_cast<const rtml_im2row_conv_chain_params*>(params);
+  return conv_im2row(p.conv, operands, &p.epi);
 }
 #endif  // HWY_ONCE

@@ -32,6 +32,7 @@
 #ifndef RTML_KERNELS_FAST_CONV_H
 #define RTML_KERNELS_FAST_CONV_H
 
+#include "kernels/elementwise_chain.h"
 #include "kernels/rtml_kernel.h"
 
 typedef struct rtml_fast_conv1d_params {
@@ -66,11 +67,32 @@ typedef struct rtml_im2row_conv_params {
   bool has_bias, residual, relu;
 } rtml_im2row_conv_params;
 
+/* The same with an elementwise chain in the store (elementwise_chain.h),
+ * run on each task's block of Y (im2row: each part's positions) once stored;
+ * operands: as above with the chain's inputs before the scratch. */
+typedef struct rtml_fast_conv1d_chain_params {
+  rtml_fast_conv1d_params conv;
+  rtml_ew_epilogue epi;
+} rtml_fast_conv1d_chain_params;
+typedef struct rtml_fast_conv2d_chain_params {
+  rtml_fast_conv2d_params conv;
+  rtml_ew_epilogue epi;
+} rtml_fast_conv2d_chain_params;
+typedef struct rtml_im2row_conv_chain_params {
+  rtml_im2row_conv_params conv;
+  rtml_ew_epilogue epi;
+} rtml_im2row_conv_chain_params;
+
 RTML_KERNEL(rtml_f32_conv1d__fast_hwy);
 RTML_KERNEL(rtml_f32_conv2d__fast_hwy);
 RTML_KERNEL(rtml_f32_conv__im2row_hwy);
+RTML_KERNEL(rtml_f32_conv1d_chain__fast_hwy);
+RTML_KERNEL(rtml_f32_conv2d_chain__fast_hwy);
+RTML_KERNEL(rtml_f32_conv_chain__im2row_hwy);
 
 #ifdef __cplusplus
+#include "kernels/fast_elementwise.h"
+
 namespace rtml::kernels {
 
 using FastConv1dParams = rtml_fast_conv1d_params;
@@ -80,8 +102,9 @@ int64_t fast_conv1d_prepare(FastConv1dParams& p);
 
 // y = conv1d(x, w) (+ bias[m]) (+ residual, same shape as y) (then ReLU).
 // w is (out_channels, in_channels / group, taps); bias and residual may be null.
+// `chain` (the step's epilogue chain) runs on each task's block of y once it is stored.
 void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, const float* bias,
-                     const float* residual, bool relu, float* y, float* scratch);
+                     const float* residual, bool relu, float* y, float* scratch, const EpilogueCall& chain = {});
 
 // The same tiles over an explicit B, for convolutions whose im2col matrix
 // the caller builds (2-D): y[M x N] = w[M x K] * b[K x N] (+ bias[m])
@@ -89,7 +112,8 @@ void fast_conv1d_f32(const FastConv1dParams& p, const float* x, const float* w, 
 // at least fast_conv_gemm_ldb(N): a tile may read (not use) past column N.
 int64_t fast_conv_gemm_ldb(int64_t N);
 void fast_conv_gemm_f32(int64_t M, int64_t K, int64_t N, const float* w, const float* b, int64_t ldb,
-                        const float* bias, const float* residual, bool relu, float* y);
+                        const float* bias, const float* residual, bool relu, float* y,
+                        const EpilogueCall& chain = {});
 
 // The Highway target the fast conv dispatches to on this CPU ("AVX2", "NEON"...).
 const char* fast_conv_target();

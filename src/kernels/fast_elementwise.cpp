@@ -423,8 +423,10 @@ using UnaryRowFn = void (*)(const rtml_unary_params&, const float*, float*, size
 using BinaryRowFn = void (*)(const float*, const float*, float*, size_t);
 
 // The program, one instruction at a time over each block of each row of the
-// broadcast walk: every instruction is the fast kernels' row function.
-void ChainF32(const rtml_ew_chain_params& p, void* const* o) {
+// broadcast walk cut to the outputs [begin, end): every instruction is the
+// fast kernels' row function. y may be in[0] (a product's store: each block
+// of y is written by the last instruction only, after every read of it).
+void ChainF32(const rtml_ew_chain_params& p, const float* const* inputs, float* y, int64_t begin, int64_t end) {
   static constexpr UnaryRowFn kUnary[] = {
 #define RTML_EW_HWY_ROW(op, Op) UnaryRow<FastUnary::Op>,
       RTML_EW_CHAIN_UNARY_OPS(RTML_EW_HWY_ROW)
@@ -442,14 +444,13 @@ void ChainF32(const rtml_ew_chain_params& p, void* const* o) {
   const float* in[3] = {};
   bool contiguous[3] = {true, true, true};  // else one value repeated along the row
   for (int j = 0; j < ni; ++j) {
-    in[j] = static_cast<const float*>(o[j]);
+    in[j] = inputs[j];
     if (bc.rank) contiguous[j] = bc.strides[j][bc.rank - 1] != 0;
   }
-  float* y = static_cast<float*>(o[ni]);
   rtml_unary_params up[RTML_EW_CHAIN_MAX_OPS];
   for (int i = 0; i < p.n; ++i) up[i] = rtml_unary_params{0, p.alpha[i], p.beta[i], p.gamma[i]};
   HWY_ALIGN float values[RTML_EW_CHAIN_MAX_OPS][kChainBlock];
-  broadcast_for_each_row(bc, [&](int64_t out, int64_t o0, int64_t o1, int64_t o2, int64_t len) {
+  broadcast_for_each_row_in(bc, begin, end, [&](int64_t out, int64_t o0, int64_t o1, int64_t o2, int64_t len) {
     const int64_t at[3] = {o0, o1, o2};
     for (int64_t j = 0; j < len; j += static_cast<int64_t>(kChainBlock)) {
       const size_t m = static_cast<size_t>(len - j < static_cast<int64_t>(kChainBlock) ? len - j : kChainBlock);
@@ -564,9 +565,22 @@ int clip_entry(const void* params, void* const* o) {
 }
 
 int chain_entry(const void* params, void* const* o) {
-  HWY_DYNAMIC_DISPATCH(ChainF32)(*static_cast<const rtml_ew_chain_params*>(params), o);
+  const auto& p = *static_cast<const rtml_ew_chain_params*>(params);
+  const float* in[3] = {};
+  for (int j = 0; j < p.bc.num_inputs; ++j) in[j] = static_cast<const float*>(o[j]);
+  HWY_DYNAMIC_DISPATCH(ChainF32)(p, in, static_cast<float*>(o[p.bc.num_inputs]), 0, p.bc.count);
   return 0;
 }
+
+}  // namespace
+
+void ew_epilogue_apply_hwy(const rtml_ew_epilogue& e, float* y, void* const* operands, int64_t begin, int64_t end) {
+  const float* in[3] = {y, nullptr, nullptr};
+  for (int j = 1; j < e.chain.bc.num_inputs; ++j) in[j] = static_cast<const float*>(operands[e.in_slot + j - 1]);
+  HWY_DYNAMIC_DISPATCH(ChainF32)(e.chain, in, y, begin, end);
+}
+
+namespace {
 
 int where_entry(const void* params, void* const* o) {
   HWY_DYNAMIC_DISPATCH(WhereX32)(static_cast<const rtml_broadcast_params*>(params)->bc,

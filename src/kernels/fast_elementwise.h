@@ -35,6 +35,7 @@
 #define RTML_KERNELS_FAST_ELEMENTWISE_H
 
 #include "kernels/elementwise.h"
+#include "kernels/elementwise_chain.h"
 
 /* The op lists RTML_EW_HWY_*_OPS are in kernels/elementwise.h (portable:
  * the elementwise chains' op numbers come from them). */
@@ -53,6 +54,22 @@ namespace rtml::kernels {
 
 // The Highway target the fast elementwise kernels dispatch to on this CPU.
 const char* fast_elementwise_target();
+
+// rtml_ew_epilogue_apply_ref (elementwise_chain.h) on vectors: the chain's
+// row functions over Y's elements [begin, end), in place.
+void ew_epilogue_apply_hwy(const rtml_ew_epilogue& e, float* y, void* const* operands, int64_t begin, int64_t end);
+
+// What a product kernel's store calls on each tile it stored (fast_gemm,
+// fast_conv): the step's epilogue chain, if any, on `n` elements of Y from
+// `at` (y is Y's first element, so at - y is the elements' flat index).
+struct EpilogueCall {
+  const rtml_ew_epilogue* e = nullptr;  // nullptr: no chain
+  void* const* operands = nullptr;
+  float* y = nullptr;
+  void operator()(float* at, int64_t n) const {
+    if (e) ew_epilogue_apply_hwy(*e, y, operands, at - y, at - y + n);
+  }
+};
 
 }  // namespace rtml::kernels
 #endif

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/fast_elementwise.h"
 #include "kernels/fast_gemm.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
@@ -115,8 +116,8 @@ HWY_INLINE void TailTile(size_t rows, const float* a, int64_t lda, const float* 
   }
 }
 
-void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
-                const float* packed_bias, float* C, int64_t ldc, bool relu) {
+void GemmBlock(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
+               const float* packed_bias, float* C, int64_t ldc, bool relu) {
   const int64_t R = static_cast<int64_t>(kRows);
   for (int64_t p = 0, j0 = 0; j0 < N; ++p, j0 += kPanel) {
     const float* panel = packed + p * K * kPanel;
@@ -127,10 +128,31 @@ void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, co
       continue;
     }
     int64_t i = 0;
-    for (; i + R <= M; i += R) Tile<kRows>(A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc, ncols);
+    for (; i + R <= M; i += R)
+      Tile<kRows>(A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc, ncols);
     if (i < M)
       TailTile<kRows - 1>(static_cast<size_t>(M - i), A + i * lda, lda, panel, K, bias, relu, C + i * ldc + j0, ldc,
                           ncols);
+  }
+}
+
+// With a chain: blocks of whole tiles of rows, about 32 KiB of C each (in
+// L1 or L2 when the chain reads it back), the chain over each block once it
+// is stored: one call per block when C's rows are contiguous, else per row.
+// (A call per tile row made the calls cost more than the pass they save.)
+void GemmPacked(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
+                const float* packed_bias, float* C, int64_t ldc, bool relu, const EpilogueCall& chain) {
+  if (!chain.e) return GemmBlock(M, A, lda, K, N, packed, packed_bias, C, ldc, relu);
+  const int64_t R = static_cast<int64_t>(kRows);
+  const int64_t block = M == 1 ? 1 : std::max<int64_t>(1, 8192 / std::max<int64_t>(N, 1) / R) * R;
+  for (int64_t i0 = 0; i0 < M; i0 += block) {
+    const int64_t rows = std::min(block, M - i0);
+    GemmBlock(rows, A + i0 * lda, lda, K, N, packed, packed_bias, C + i0 * ldc, ldc, relu);
+    if (ldc == N) {
+      chain(C + i0 * ldc, rows * N);
+    } else {
+      for (int64_t i = i0; i < i0 + rows; ++i) chain(C + i * ldc, N);
+    }
   }
 }
 
@@ -167,9 +189,10 @@ void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b
 }
 
 void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
-                      const float* bias, float* C, int64_t ldc, bool relu) {
+                      const float* bias, float* C, int64_t ldc, bool relu, const EpilogueCall& chain) {
   const int threads = parallel_threads();
-  if (threads < 2 || M < 2) return HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, K, N, packed, bias, C, ldc, relu);
+  if (threads < 2 || M < 2)
+    return HWY_DYNAMIC_DISPATCH(GemmPacked)(M, A, lda, K, N, packed, bias, C, ldc, relu, chain);
   const int64_t panels = (N + kPanel - 1) / kPanel;
   const int64_t unit = fast_gemm_rows_per_tile();
   const TaskGrid grid = task_grid(M / unit, panels, kTasksPerThread * threads);
@@ -179,7 +202,7 @@ void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t
     const int64_t p0 = part_begin(panels, 1, grid.cols, c), p1 = part_begin(panels, 1, grid.cols, c + 1);
     const int64_t j0 = p0 * kPanel, j1 = std::min(N, p1 * kPanel);
     HWY_DYNAMIC_DISPATCH(GemmPacked)(i1 - i0, A + i0 * lda, lda, K, j1 - j0, packed + p0 * K * kPanel,
-                                     bias ? bias + j0 : nullptr, C + i0 * ldc + j0, ldc, relu);
+                                     bias ? bias + j0 : nullptr, C + i0 * ldc + j0, ldc, relu, chain);
   });
 }
 
@@ -207,32 +230,54 @@ int64_t fast_gemm_rows_per_tile() { return std::max<int64_t>(2, HWY_DYNAMIC_DISP
 
 }  // namespace rtml::kernels
 
-RTML_KERNEL(rtml_f32_gemm__packed_hwy) {
-  const auto& p = *static_cast<const rtml_packed_gemm_params*>(params);
+namespace {
+
+int packed_gemm(const rtml_packed_gemm_params& p, void* const* operands, const rtml_ew_epilogue* epi) {
   const float* packed = static_cast<const float*>(operands[p.packed_slot]);
+  float* y = static_cast<float*>(operands[p.out_slot]);
   rtml::kernels::fast_gemm_packed(p.rows, static_cast<const float*>(operands[0]), p.K, p.K, p.N, packed,
-                                  p.has_bias ? packed + rtml::kernels::packed_b_floats(p.K, p.N) : nullptr,
-                                  static_cast<float*>(operands[p.out_slot]), p.N, p.relu);
+                                  p.has_bias ? packed + rtml::kernels::packed_b_floats(p.K, p.N) : nullptr, y, p.N,
+                                  p.relu, {epi, operands, y});
   return 0;
 }
 
 // Two float32 activations: each batch's B is packed into the step's scratch
 // at run time (once per distinct B matrix) and multiplied with the fast kernel.
-RTML_KERNEL(rtml_f32_matmul__pack_at_run_hwy) {
+int matmul_pack_at_run(const rtml_matmul_params& p, void* const* operands, float* packed,
+                       const rtml_ew_epilogue* epi) {
   using namespace rtml::kernels;
-  const auto& p = *static_cast<const MatMulParams*>(params);
   const float* A = static_cast<const float*>(operands[0]);
   const float* B = static_cast<const float*>(operands[1]);
   float* Y = static_cast<float*>(operands[2]);
-  float* packed = static_cast<float*>(operands[3]);
   int64_t packed_off = -1;
   for_each_batch(p, [&](int64_t n, int64_t a_off, int64_t b_off) {
     if (b_off != packed_off) {  // a broadcast B is packed once
-      pack_b_into(p.K, p.N, B + b_off, p.N, false, packed);
+      pack_b_into(p.K, p.N, B + b_off, p.trans_b ? p.K : p.N, p.trans_b, packed);
       packed_off = b_off;
     }
-    fast_gemm_packed(p.M, A + a_off, p.K, p.K, p.N, packed, nullptr, Y + n * p.M * p.N, p.N);
+    fast_gemm_packed(p.M, A + a_off, p.K, p.K, p.N, packed, nullptr, Y + n * p.M * p.N, p.N, false, {epi, operands, Y});
   });
   return 0;
+}
+
+}  // namespace
+
+RTML_KERNEL(rtml_f32_gemm__packed_hwy) {
+  return packed_gemm(*static_cast<const rtml_packed_gemm_params*>(params), operands, nullptr);
+}
+RTML_KERNEL(rtml_f32_gemm_chain__packed_hwy) {
+  const auto& p = *static_cast<const rtml_packed_gemm_chain_params*>(params);
+  return packed_gemm(p.gemm, operands, &p.epi);
+}
+
+RTML_KERNEL(rtml_f32_matmul__pack_at_run_hwy) {
+  return matmul_pack_at_run(*static_cast<const rtml_matmul_params*>(params), operands,
+                            static_cast<float*>(operands[3]), nullptr);
+}
+RTML_KERNEL(rtml_f32_matmul_chain__pack_at_run_hwy) {
+  const auto& p = *static_cast<const rtml_matmul_chain_params*>(params);
+  // The scratch follows the chain's inputs.
+  return matmul_pack_at_run(p.mm, operands, static_cast<float*>(operands[p.epi.in_slot + p.epi.chain.bc.num_inputs - 1]),
+                            &p.epi);
 }
 #endif  // HWY_ONCE

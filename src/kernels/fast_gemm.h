@@ -19,6 +19,8 @@
 #include <new>
 #include <vector>
 
+#include "kernels/fast_elementwise.h"
+
 namespace rtml::kernels {
 
 // Panel width in floats: a multiple of every target's lane count (4, 8, 16).
@@ -51,8 +53,10 @@ using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
 // dimension lda. `relu` clamps the result at 0.
 int64_t packed_b_floats(int64_t K, int64_t N);
 void pack_b_into(int64_t K, int64_t N, const float* B, int64_t ldb, bool trans_b, float* packed);
+// `chain` (the step's epilogue chain) runs on each block of rows of C once
+// it is stored (blocks of about 32 KiB: fast_gemm.cpp's GemmPacked).
 void fast_gemm_packed(int64_t M, const float* A, int64_t lda, int64_t K, int64_t N, const float* packed,
-                      const float* bias, float* C, int64_t ldc, bool relu = false);
+                      const float* bias, float* C, int64_t ldc, bool relu = false, const EpilogueCall& chain = {});
 
 // Rows of C in one register tile of the product on this CPU: a caller that
 // splits a product by rows (over threads) keeps parts of whole tiles, and

@@ -36,16 +36,30 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, boo
   }
 }
 
+namespace {
+
+// The chain on the M x N matrix at Y + off once it is computed: float only.
 template <class T>
-void matmul(const MatMulParams& p, const T* A, const T* B, T* Y) {
+void chain_rows(const rtml_ew_epilogue*, void* const*, T*, int64_t, int64_t, int64_t) {}
+void chain_rows(const rtml_ew_epilogue* epi, void* const* operands, float* Y, int64_t off, int64_t M, int64_t N) {
+  if (epi) rtml_ew_epilogue_apply_ref(epi, Y, operands, off, off + M * N);
+}
+
+}  // namespace
+
+template <class T>
+void matmul(const MatMulParams& p, const T* A, const T* B, T* Y, const rtml_ew_epilogue* epi, void* const* operands) {
   const int64_t mn = p.M * p.N;
   for_each_batch(p, [&](int64_t n, int64_t a_off, int64_t b_off) {
-    gemm<T>(p.M, p.N, p.K, T(1), A + a_off, p.K, false, B + b_off, p.N, false, T(0), Y + n * mn, p.N);
+    gemm<T>(p.M, p.N, p.K, T(1), A + a_off, p.K, false, B + b_off, p.trans_b ? p.K : p.N, p.trans_b, T(0), Y + n * mn,
+            p.N);
+    chain_rows(epi, operands, Y, n * mn, p.M, p.N);
   });
 }
 
 template <class T>
-void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y) {
+void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y, const rtml_ew_epilogue* epi,
+             void* const* operands) {
   T beta = static_cast<T>(p.beta);
   if (C && beta != T(0)) {
     for (int64_t i = 0; i < p.M; ++i)
@@ -56,13 +70,15 @@ void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y) {
     beta = T(0);
   }
   gemm<T>(p.M, p.N, p.K, static_cast<T>(p.alpha), A, p.lda, p.trans_a, B, p.ldb, p.trans_b, beta, Y, p.N);
+  chain_rows(epi, operands, Y, 0, p.M, p.N);
 }
 
 #define RTML_LINEAR_INSTANTIATE(T)                                                                          \
   template void gemm<T>(int64_t, int64_t, int64_t, T, const T*, int64_t, bool, const T*, int64_t, bool, T, \
                         T*, int64_t);                                                                       \
-  template void matmul<T>(const MatMulParams&, const T*, const T*, T*);                                     \
-  template void gemm_op<T>(const GemmParams&, const T*, const T*, const T*, T*);
+  template void matmul<T>(const MatMulParams&, const T*, const T*, T*, const rtml_ew_epilogue*, void* const*); \
+  template void gemm_op<T>(const GemmParams&, const T*, const T*, const T*, T*, const rtml_ew_epilogue*,        \
+                           void* const*);
 
 RTML_LINEAR_INSTANTIATE(float)
 RTML_LINEAR_INSTANTIATE(double)
@@ -90,3 +106,19 @@ RTML_LINEAR_INSTANTIATE(uint64_t)
     return 0;                                                                                             \
   }
 RTML_LINEAR_TYPES(RTML_LINEAR_DEFINE)
+
+RTML_KERNEL(rtml_f32_matmul_chain__ref) {
+  const auto& p = *static_cast<const rtml_matmul_chain_params*>(params);
+  rtml::kernels::matmul<float>(p.mm, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
+                               static_cast<float*>(operands[2]), &p.epi, operands);
+  return 0;
+}
+
+RTML_KERNEL(rtml_f32_gemm_chain__ref) {
+  const auto& p = *static_cast<const rtml_gemm_chain_params*>(params);
+  const rtml_gemm_params& g = p.gemm;
+  rtml::kernels::gemm_op<float>(g, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
+                                g.num_inputs > 2 ? static_cast<const float*>(operands[2]) : nullptr,
+                                static_cast<float*>(operands[g.num_inputs]), &p.epi, operands);
+  return 0;
+}

@@ -22,6 +22,7 @@
 #ifndef RTML_KERNELS_LINEAR_H
 #define RTML_KERNELS_LINEAR_H
 
+#include "kernels/elementwise_chain.h"
 #include "kernels/rtml_kernel.h"
 
 /* MatMul with NumPy semantics. The op layer turns 1-D operands into 1xK / Kx1
@@ -34,6 +35,7 @@ typedef struct rtml_matmul_params {
   int64_t a_stride[RTML_MAX_RANK];        /* per batch dim, elements; 0 if broadcast */
   int64_t b_stride[RTML_MAX_RANK];
   int64_t batch_count;
+  bool trans_b; /* B's matrices are stored N x K (plan/passes/fold_transpose_matmul.cpp) */
 } rtml_matmul_params;
 
 /* Gemm: Y = alpha * op(A) * op(B) + beta * C, with C (optional) broadcast to
@@ -67,12 +69,31 @@ typedef struct rtml_sparse_gemm_params {
   int64_t group_entry, entry_block, entry_steps, index, value, bias;
 } rtml_sparse_gemm_params;
 
+/* The float32 kernels with an elementwise chain in their store
+ * (kernels/elementwise_chain.h): their params, then the chain. */
+typedef struct rtml_matmul_chain_params {
+  rtml_matmul_params mm;
+  rtml_ew_epilogue epi;
+} rtml_matmul_chain_params;
+typedef struct rtml_gemm_chain_params {
+  rtml_gemm_params gemm;
+  rtml_ew_epilogue epi;
+} rtml_gemm_chain_params;
+typedef struct rtml_packed_gemm_chain_params {
+  rtml_packed_gemm_params gemm;
+  rtml_ew_epilogue epi;
+} rtml_packed_gemm_chain_params;
+
 #define RTML_LINEAR_TYPES(X) X(f32, float) X(f64, double) X(s32, int32_t) X(s64, int64_t) X(u32, uint32_t) X(u64, uint64_t)
 #define RTML_LINEAR_DECLARE(t, T) RTML_KERNEL(rtml_##t##_matmul__ref); RTML_KERNEL(rtml_##t##_gemm__ref);
 RTML_LINEAR_TYPES(RTML_LINEAR_DECLARE)
 #undef RTML_LINEAR_DECLARE
 RTML_KERNEL(rtml_f32_matmul__pack_at_run_hwy);
 RTML_KERNEL(rtml_f32_gemm__packed_hwy);
+RTML_KERNEL(rtml_f32_matmul_chain__ref);               /* [A, B, Y, chain inputs...] */
+RTML_KERNEL(rtml_f32_gemm_chain__ref);                 /* [A, B, C?, Y, chain inputs...] */
+RTML_KERNEL(rtml_f32_matmul_chain__pack_at_run_hwy);   /* [A, B, Y, chain inputs..., scratch] */
+RTML_KERNEL(rtml_f32_gemm_chain__packed_hwy);          /* [A, ..., Y, packed, fused..., chain inputs...] */
 RTML_KERNEL(rtml_f32_gemm__sparse_hwy);
 
 #ifdef __cplusplus
@@ -85,11 +106,15 @@ template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, bool trans_a, const T* B,
           int64_t ldb, bool trans_b, T beta, T* C, int64_t ldc);
 
+// `epi` (float only; with the step's operands): an elementwise chain run on
+// each matrix of Y once it is computed.
 template <class T>
-void matmul(const MatMulParams& p, const T* A, const T* B, T* Y);
+void matmul(const MatMulParams& p, const T* A, const T* B, T* Y, const rtml_ew_epilogue* epi = nullptr,
+            void* const* operands = nullptr);
 
 template <class T>
-void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y);
+void gemm_op(const GemmParams& p, const T* A, const T* B, const T* C, T* Y, const rtml_ew_epilogue* epi = nullptr,
+             void* const* operands = nullptr);
 
 // Calls f(n, a_offset, b_offset) for every output batch n in row-major order
 // over p.batch_shape, with the element offsets of that batch's A and B

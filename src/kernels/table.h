@@ -157,6 +157,14 @@ const KernelInfo& kernel(std::string_view symbol);
 // Each family appends its entries (kernels/table_<family>.cpp).
 // The layout of rtml_broadcast (table_elementwise.cpp), for params that nest one.
 const ParamsLayout& broadcast_layout();
+// The layout of rtml_ew_epilogue (table_elementwise.cpp: a chain in a
+// product's store, kernels/elementwise_chain.h), and of a "_chain" kernel's
+// params C: the product's params as `member`, then `epi`.
+const ParamsLayout& epilogue_layout();
+template <class C, class P>
+ParamsLayout chain_params_layout(const char* c_type, const char* member, P C::*base, const ParamsLayout& inner) {
+  return layout<C>(c_type).nested(member, base, inner).nested("epi", &C::epi, epilogue_layout()).build();
+}
 void add_conv_kernels(std::vector<KernelInfo>& table);
 void add_elementwise_kernels(std::vector<KernelInfo>& table);
 void add_linear_kernels(std::vector<KernelInfo>& table);

@@ -107,6 +107,26 @@ void add_conv_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_f32_conv__im2row_hwy", rtml_f32_conv__im2row_hwy, &im2row,
                "X, W, B?, Y, tap_offsets, packed_w, addend?, scratch", fast, false});
   t.back().parallel = true;
+  // With an elementwise chain in the store (kernels/elementwise_chain.h).
+  static const ParamsLayout conv_chain =
+      chain_params_layout("rtml_conv_chain_params", "conv", &rtml_conv_chain_params::conv, conv);
+  static const ParamsLayout fast1d_chain = chain_params_layout(
+      "rtml_fast_conv1d_chain_params", "conv", &rtml_fast_conv1d_chain_params::conv, fast1d);
+  static const ParamsLayout fast2d_chain = chain_params_layout(
+      "rtml_fast_conv2d_chain_params", "conv", &rtml_fast_conv2d_chain_params::conv, fast2d);
+  static const ParamsLayout im2row_chain = chain_params_layout(
+      "rtml_im2row_conv_chain_params", "conv", &rtml_im2row_conv_chain_params::conv, im2row);
+  t.push_back({"rtml_f32_conv_chain__ref", rtml_f32_conv_chain__ref, &conv_chain, "X, W, B?, Y, chain inputs...", src,
+               true});
+  t.push_back({"rtml_f32_conv1d_chain__fast_hwy", rtml_f32_conv1d_chain__fast_hwy, &fast1d_chain,
+               "X, W, B?, Y, addend?, chain inputs..., scratch", fast, false});
+  t.back().parallel = true;
+  t.push_back({"rtml_f32_conv2d_chain__fast_hwy", rtml_f32_conv2d_chain__fast_hwy, &fast2d_chain,
+               "X, W, B?, Y, addend?, chain inputs..., scratch", fast, false});
+  t.back().parallel = true;
+  t.push_back({"rtml_f32_conv_chain__im2row_hwy", rtml_f32_conv_chain__im2row_hwy, &im2row_chain,
+               "X, W, B?, Y, tap_offsets, packed_w, addend?, chain inputs..., scratch", fast, false});
+  t.back().parallel = true;
 }
 
 }  // namespace rtml::kernels

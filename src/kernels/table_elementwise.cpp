@@ -10,6 +10,33 @@
 
 namespace rtml::kernels {
 
+namespace {
+
+const ParamsLayout& chain_layout() {
+  using Chain = rtml_ew_chain_params;
+  static const ParamsLayout l = layout<Chain>("rtml_ew_chain_params")
+                                    .nested("bc", &Chain::bc, broadcast_layout())
+                                    .field("n", &Chain::n)
+                                    .field("op", &Chain::op)
+                                    .field("a", &Chain::a)
+                                    .field("b", &Chain::b)
+                                    .field("alpha", &Chain::alpha)
+                                    .field("beta", &Chain::beta)
+                                    .field("gamma", &Chain::gamma)
+                                    .build();
+  return l;
+}
+
+}  // namespace
+
+const ParamsLayout& epilogue_layout() {
+  static const ParamsLayout l = layout<rtml_ew_epilogue>("rtml_ew_epilogue")
+                                    .nested("chain", &rtml_ew_epilogue::chain, chain_layout())
+                                    .field("in_slot", &rtml_ew_epilogue::in_slot)
+                                    .build();
+  return l;
+}
+
 const ParamsLayout& broadcast_layout() {
   static const ParamsLayout l = layout<rtml_broadcast>("rtml_broadcast")
                                     .field("rank", &rtml_broadcast::rank)
@@ -69,17 +96,7 @@ void add_elementwise_kernels(std::vector<KernelInfo>& t) {
                                        .field("min", &rtml_clip_params::min)
                                        .field("max", &rtml_clip_params::max)
                                        .build();
-  using Chain = rtml_ew_chain_params;
-  static const ParamsLayout chain = layout<Chain>("rtml_ew_chain_params")
-                                        .nested("bc", &Chain::bc, broadcast_layout())
-                                        .field("n", &Chain::n)
-                                        .field("op", &Chain::op)
-                                        .field("a", &Chain::a)
-                                        .field("b", &Chain::b)
-                                        .field("alpha", &Chain::alpha)
-                                        .field("beta", &Chain::beta)
-                                        .field("gamma", &Chain::gamma)
-                                        .build();
+  static const ParamsLayout& chain = chain_layout();
   auto add = [&t](const char* symbol, rtml_kernel_fn fn, const ParamsLayout& params, const char* operands) {
     t.push_back({symbol, fn, &params, operands, "kernels/elementwise.cpp", true});
   };

@@ -14,6 +14,7 @@ void add_linear_kernels(std::vector<KernelInfo>& t) {
                                          .field("a_stride", &rtml_matmul_params::a_stride)
                                          .field("b_stride", &rtml_matmul_params::b_stride)
                                          .field("batch_count", &rtml_matmul_params::batch_count)
+                                         .field("trans_b", &rtml_matmul_params::trans_b)
                                          .build();
   static const ParamsLayout gemm = layout<rtml_gemm_params>("rtml_gemm_params")
                                        .field("M", &rtml_gemm_params::M)
@@ -67,7 +68,22 @@ void add_linear_kernels(std::vector<KernelInfo>& t) {
                "kernels/fast_gemm.cpp", false, "kernels/linear.h"});
   t.back().parallel = true;
   t.push_back({"rtml_f32_gemm__sparse_hwy", rtml_f32_gemm__sparse_hwy, &sparse, "A, B, (C?,) Y, packed",
-               "kernels/fast_sparse.cpp", false, "kernels/linear.h"});
+               "kernels/fast_sparse.cpp", false, "kernels/linear.h"});  // With an elementwise chain in the store (kernels/elementwise_chain.h).
+  static const ParamsLayout matmul_chain =
+      chain_params_layout("rtml_matmul_chain_params", "mm", &rtml_matmul_chain_params::mm, matmul);
+  static const ParamsLayout gemm_chain =
+      chain_params_layout("rtml_gemm_chain_params", "gemm", &rtml_gemm_chain_params::gemm, gemm);
+  static const ParamsLayout packed_chain =
+      chain_params_layout("rtml_packed_gemm_chain_params", "gemm", &rtml_packed_gemm_chain_params::gemm, packed);
+  t.push_back({"rtml_f32_matmul_chain__ref", rtml_f32_matmul_chain__ref, &matmul_chain, "A, B, Y, chain inputs...",
+               "kernels/linear.cpp", true});
+  t.push_back({"rtml_f32_gemm_chain__ref", rtml_f32_gemm_chain__ref, &gemm_chain, "A, B, C?, Y, chain inputs...",
+               "kernels/linear.cpp", true});
+  t.push_back({"rtml_f32_matmul_chain__pack_at_run_hwy", rtml_f32_matmul_chain__pack_at_run_hwy, &matmul_chain,
+               "A, B, Y, chain inputs..., scratch", "kernels/fast_gemm.cpp", false, "kernels/linear.h"});
+  t.push_back({"rtml_f32_gemm_chain__packed_hwy", rtml_f32_gemm_chain__packed_hwy, &packed_chain,
+               "A, (B, C?,) Y, packed, chain inputs...", "kernels/fast_gemm.cpp", false, "kernels/linear.h"});
+  t.back().parallel = true;
 }
 
 }  // namespace rtml::kernels

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -141,6 +142,18 @@ bool weights_constant(const OpContext& ctx) {
   return ctx.is_constant(1) && (!ctx.has_input(2) || ctx.is_constant(2));
 }
 
+// Step::fuse_chain of the Conv kernels: params P, the chain entry's C.
+template <class P, class C>
+void set_fuse_chain(OpContext& ctx) {
+  ctx.step.fuse_chain = [](Step& step, const rtml_ew_epilogue& epi) {
+    const char* symbol = std::is_same_v<P, rtml_fast_conv1d_params>   ? "rtml_f32_conv1d_chain__fast_hwy"
+                         : std::is_same_v<P, rtml_fast_conv2d_params> ? "rtml_f32_conv2d_chain__fast_hwy"
+                         : std::is_same_v<P, rtml_im2row_conv_params> ? "rtml_f32_conv_chain__im2row_hwy"
+                                                                      : "rtml_f32_conv_chain__ref";
+    return chain_into<P, C>(step, epi, symbol);
+  };
+}
+
 // Picks the fast Conv kernel `symbol` (params P) and fills what all three share.
 template <class P>
 P& use_fast_conv(OpContext& ctx, const char* symbol, const ConvParams& c) {
@@ -160,6 +173,7 @@ P& use_fast_conv(OpContext& ctx, const char* symbol, const ConvParams& c) {
 bool prepare_conv1d_fast(OpContext& ctx, const ConvParams& c) {
   if (c.spatial != 1 || c.stride[0] != 1 || !weights_constant(ctx) || c.out_size == 0) return false;
   auto& p = use_fast_conv<rtml_fast_conv1d_params>(ctx, "rtml_f32_conv1d__fast_hwy", c);
+  set_fuse_chain<rtml_fast_conv1d_params, rtml_fast_conv1d_chain_params>(ctx);
   p.in_len = c.in_size;
   p.out_len = c.out_size;
   p.taps = c.kernel_size;
@@ -176,6 +190,7 @@ bool prepare_conv2d_fast(OpContext& ctx, const ConvParams& c) {
   if (c.spatial != 2 || c.stride[0] != 1 || c.stride[1] != 1 || !weights_constant(ctx) || mg < 2 || c.out_size == 0)
     return false;
   auto& p = use_fast_conv<rtml_fast_conv2d_params>(ctx, "rtml_f32_conv2d__fast_hwy", c);
+  set_fuse_chain<rtml_fast_conv2d_params, rtml_fast_conv2d_chain_params>(ctx);
   p.in_h = c.in_shape[0];
   p.in_w = c.in_shape[1];
   p.out_h = c.out_shape[0];
@@ -235,6 +250,7 @@ bool prepare_conv_im2row(OpContext& ctx, const ConvParams& c) {
     kernels::pack_constant(kdim, mg, w + g * mg * kdim, kdim, true, 1.0f, bias ? bias + g * mg : nullptr,
                            static_cast<float*>(packed->data()) + g * group_floats);
   auto& p = use_fast_conv<rtml_im2row_conv_params>(ctx, "rtml_f32_conv__im2row_hwy", c);
+  set_fuse_chain<rtml_im2row_conv_params, rtml_im2row_conv_chain_params>(ctx);
   p.in_size = c.in_size;
   p.out_size = c.out_size;
   p.taps = c.kernel_size;
@@ -326,6 +342,7 @@ void prepare_conv(OpContext& ctx) {
   ctx.step.flops = 2.0 * double(x[0]) * double(m) * double(p.out_size) * double(c / group) * double(p.kernel_size);
   if (ctx.simd() && (prepare_conv1d_fast(ctx, p) || prepare_conv2d_fast(ctx, p) || prepare_conv_im2row(ctx, p))) return;
   ctx.use_kernel<ConvParams>("rtml_f32_conv__ref") = p;
+  if (!ctx.simd()) set_fuse_chain<ConvParams, rtml_conv_chain_params>(ctx);  // as MatMul's (ops/linear.cpp)
 }
 
 void prepare_conv_transpose(OpContext& ctx) {

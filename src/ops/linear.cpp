@@ -73,11 +73,17 @@ void use_packed_gemm(OpContext& ctx, int64_t rows, int64_t K, int64_t N, const f
   p.has_bias = bias_ptr != nullptr;
   p.packed_slot = ctx.add_constant("packed_b", DType::F32, {floats}, std::move(buf));
   ctx.step.fuse = fuse_relu<rtml_packed_gemm_params>;
+  ctx.step.fuse_chain = [](Step& step, const rtml_ew_epilogue& epi) {
+    return chain_into<rtml_packed_gemm_params, rtml_packed_gemm_chain_params>(step, epi,
+                                                                              "rtml_f32_gemm_chain__packed_hwy");
+  };
 }
 
 // MatMul: numpy.matmul. A 1-D first operand is a row vector whose M dim is
 // dropped from the result; a 1-D second operand is a column vector whose N
-// dim is dropped. Leading (batch) dims broadcast.
+// dim is dropped. Leading (batch) dims broadcast. The planner's fused form
+// (kFusedDomain, plan/passes/fold_transpose_matmul.cpp) may say transB = 1:
+// B's last two dims are stored swapped (N x K), the Transpose it replaced.
 void MatMul(OpContext& ctx) {
   ctx.expect_inputs(2, 2);
   ctx.expect_dtype(0, {DType::F32, DType::F64, DType::I32, DType::I64, DType::U32, DType::U64});
@@ -87,6 +93,11 @@ void MatMul(OpContext& ctx) {
              dtype_name(ctx.input(1).dtype));
   Shape a = ctx.input(0).shape, b = ctx.input(1).shape;
   if (a.empty() || b.empty()) ctx.fail("MatMul inputs must have rank >= 1 (got a scalar)");
+  const bool trans_b = ctx.node().domain == kFusedDomain && ctx.attr_int("transB", 0) != 0;
+  if (trans_b && static_cast<int64_t>(b.size()) != ctx.attr_int("b_rank", 2))
+    ctx.fail("the Transpose folded into B (transB) swaps the last two of " + std::to_string(ctx.attr_int("b_rank", 2)) +
+             " dims, but B has shape " + shape_str(b));
+  if (trans_b) std::swap(b[b.size() - 1], b[b.size() - 2]);
   const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
   if (a_vec) a.insert(a.begin(), 1);
   if (b_vec) b.push_back(1);
@@ -103,6 +114,7 @@ void MatMul(OpContext& ctx) {
   p.N = N;
   p.K = K;
   p.batch_rank = static_cast<int>(rank);
+  p.trans_b = trans_b;
   Shape out;
   // Walk batch dims from the innermost so the element strides accumulate.
   int64_t a_step = M * K, b_step = K * N;
@@ -133,7 +145,7 @@ void MatMul(OpContext& ctx) {
   // same B, and A's batches are contiguous, so the whole product is one
   // (batch_count * M) x K by K x N GEMM against B packed once.
   if (ctx.simd() && dt == DType::F32 && ctx.is_constant(1) && b_batch.empty() && K > 0 && N > 0) {
-    use_packed_gemm(ctx, p.batch_count * M, K, N, ctx.input(1).as<float>(), N, false, 1.0f, {});
+    use_packed_gemm(ctx, p.batch_count * M, K, N, ctx.input(1).as<float>(), trans_b ? K : N, trans_b, 1.0f, {});
     return;
   }
   // Both operands at run time (attention's Q*K^T, weights*V): packing B costs
@@ -142,9 +154,18 @@ void MatMul(OpContext& ctx) {
     (void)kernels::fast_gemm_target();  // resolve the SIMD dispatch now, not in the first run
     ctx.use_kernel<MatMulParams>("rtml_f32_matmul__pack_at_run_hwy") = p;
     ctx.step.scratch_bytes = static_cast<size_t>(kernels::packed_b_floats(K, N)) * sizeof(float);
+    ctx.step.fuse_chain = [](Step& step, const rtml_ew_epilogue& epi) {
+      return chain_into<MatMulParams, rtml_matmul_chain_params>(step, epi, "rtml_f32_matmul_chain__pack_at_run_hwy");
+    };
     return;
   }
   ctx.use_kernel<MatMulParams>(kernel_symbol(dt, "matmul").c_str()) = p;
+  // A chain in the reference kernel's store runs the reference chain: with the
+  // simd set a chain step of its own keeps the vector chain's results.
+  if (dt == DType::F32 && !ctx.simd())
+    ctx.step.fuse_chain = [](Step& step, const rtml_ew_epilogue& epi) {
+      return chain_into<MatMulParams, rtml_matmul_chain_params>(step, epi, "rtml_f32_matmul_chain__ref");
+    };
 }
 
 // Gemm: Y = alpha * op(A) * op(B) + beta * C. C broadcasts unidirectionally
@@ -206,6 +227,10 @@ void Gemm(OpContext& ctx) {
     return;
   }
   ctx.use_kernel<GemmParams>(kernel_symbol(dt, "gemm").c_str()) = p;
+  if (dt == DType::F32 && !ctx.simd())
+    ctx.step.fuse_chain = [](Step& step, const rtml_ew_epilogue& epi) {
+      return chain_into<GemmParams, rtml_gemm_chain_params>(step, epi, "rtml_f32_gemm_chain__ref");
+    };
 }
 
 }  // namespace
@@ -214,5 +239,7 @@ void register_linear(Registry& r) {
   r.add({"MatMul", MatMul});
   r.add({"Gemm", Gemm});
 }
+
+void register_linear_fused(Registry& r) { r.add({"MatMul", MatMul}); }
 
 }  // namespace rtml::ops

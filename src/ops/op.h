@@ -29,7 +29,9 @@
 // that in its params.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +40,7 @@
 #include "core/error.h"
 #include "core/size.h"
 #include "ir/graph.h"
+#include "kernels/elementwise_chain.h"
 #include "kernels/table.h"
 
 namespace rtml::ops {
@@ -90,7 +93,34 @@ struct Step {
   // before the scratch. nullptr: the kernel fuses nothing.
   enum class Epilogue { Relu, Add };
   bool (*fuse)(Step& step, Epilogue what) = nullptr;
+  // Chain fusion (plan/passes/fuse_elementwise_chains.cpp): an elementwise
+  // chain after this step's output 0 runs in the kernel's store. It swaps in
+  // the kernel's "_chain" entry (params: these, then `epi`; chain_into) and
+  // returns true; the chain's other inputs become operands from epi.in_slot.
+  // nullptr: the kernel takes no chain.
+  bool (*fuse_chain)(Step& step, const rtml_ew_epilogue& epi) = nullptr;
 };
+
+// Step::fuse_chain's body for a kernel with params P whose chain entry
+// `symbol` takes C = {P, rtml_ew_epilogue epi}: the params become a C, the
+// kernel the chain entry ("rtml_f32_conv1d_chain__fast_hwy+relu" keeps the
+// epilogues fused before), and nothing more fuses into the step.
+template <class P, class C>
+bool chain_into(Step& step, const rtml_ew_epilogue& epi, const char* symbol) {
+  static_assert(offsetof(C, epi) >= sizeof(P), "C is P then epi");
+  const kernels::KernelInfo& k = kernels::kernel(symbol);
+  auto c = std::make_shared<C>();
+  std::memcpy(static_cast<void*>(c.get()), step.params.get(), sizeof(P));
+  c->epi = epi;
+  const std::string fused = step.info ? step.kernel.substr(std::string(step.info->symbol).size()) : "";
+  step.params = std::move(c);
+  step.run = k.fn;
+  step.info = &k;
+  step.kernel = std::string(symbol) + fused;
+  step.fuse = nullptr;
+  step.fuse_chain = nullptr;
+  return true;
+}
 
 // Type and shape of an operand at prepare time, plus its bytes when constant.
 struct TensorInfo {
@@ -257,7 +287,8 @@ void register_normalize(Registry& r);    // Softmax, LogSoftmax, LayerNormalizat
 void register_recurrent(Registry& r);    // RNN, GRU, LSTM
 void register_random(Registry& r);       // RandomNormal, RandomNormalLike, RandomUniform(Like)
 void register_quant(Registry& r);        // (De)QuantizeLinear, DynamicQuantizeLinear, QLinear*, *Integer
-void register_pool_fused(Registry& r);   // kFusedDomain: AveragePool on int8 / uint8
+void register_pool_fused(Registry& r);
+void register_linear_fused(Registry& r);  // kFusedDomain: MatMul with transB (a Transpose folded in)   // kFusedDomain: AveragePool on int8 / uint8
 void register_quant_fused(Registry& r);  // kFusedDomain: QLinearConv, QLinearMatMul (bias, clamp), QLinearAdd, QLinearMul
 
 }  // namespace rtml::ops

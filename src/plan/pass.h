@@ -6,6 +6,10 @@
 // --passes`). Passes run once per model, before the first inference: they
 // may allocate and throw; nothing here runs in Session::run. The list, in
 // order (one file each in plan/passes/):
+//   fold_transpose_matmul  a Transpose swapping B's last two dims in front of
+//                       a MatMul or Gemm becomes its transB (MatMul: the
+//                       kFusedDomain form), read by the packing: no copy;
+//                       PlanOptions::fuse
 //   resolve_inputs      types and shapes of the graph inputs (the file and
 //                       PlanOptions::input_shapes) and of the initializers
 //   prepare_fold        each node's prepare in topological order (types,
@@ -129,6 +133,7 @@ const std::vector<Pass>& plan_passes();
 // Runs one pass and appends its report to state.plan.passes.
 void run_pass(PlanState& state, const Pass& pass);
 
+void fold_transpose_matmul(PlanState& state, PassReport& report);
 void resolve_inputs(PlanState& state, PassReport& report);
 // Prepares node `node` of state.graph from state.info (prepare_fold does
 // this for every node, in topological order). A node whose inputs are all

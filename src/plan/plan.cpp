@@ -25,6 +25,7 @@ Shape parse_shape(const std::string& text) {
 // The passes, in order (pass.h says what each does and how to add one).
 const std::vector<Pass>& plan_passes() {
   static const std::vector<Pass> passes = {
+      {"fold_transpose_matmul", fold_transpose_matmul},  // Transpose -> MatMul/Gemm B becomes its transB
       {"resolve_inputs", resolve_inputs},          // input and constant types and shapes
       {"prepare_fold", prepare_fold},              // prepare every node; fold the constant ones
       {"fold_pad", fold_pad},                      // a Pad -> Conv/pool becomes the Conv's or pool's pads

@@ -16,6 +16,7 @@ import warnings
 try:
     import numpy as np
     import torch
+    import torch.nn.functional as F
 except ImportError as e:  # pragma: no cover - environment check
     sys.exit(f"pytorch_models.py needs Debian's python3-torch and python3-numpy "
              f"(run scripts/install-deps.sh): {e}")
@@ -182,6 +183,50 @@ class QuantizedResidualNet(torch.nn.Module):
         return q
 
 
+class ActivationsAfterProducts(torch.nn.Module):
+    """GELU (written out: Div/Erf/Add/Mul/Mul), Swish (Mul(x, Sigmoid(x))) and
+    LeakyRelu right after Linear and Conv1d: the planner runs each chain in the
+    store of the product before it (plan/passes/fuse_elementwise_chains.cpp)."""
+
+    test_data_set = True  # also through rtml compile (tests/compile/check_compile.py)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv1d(3, 8, 3, padding=1)
+        self.conv2 = torch.nn.Conv1d(8, 8, 3, padding=2, dilation=2)
+        self.fc1 = torch.nn.Linear(8, 24)
+        self.fc2 = torch.nn.Linear(24, 8)
+        self.fc3 = torch.nn.Linear(8, 5)
+
+    def forward(self, x):                                   # [1, 3, 40]
+        y = F.gelu(self.conv1(x))
+        y = F.silu(self.conv2(y))
+        y = y.transpose(1, 2)                               # [1, 40, 8]: Linear on a 3-D input is MatMul + Add
+        y = F.leaky_relu(self.fc1(y), 0.1)
+        y = F.gelu(self.fc2(y))
+        return F.silu(self.fc3(y.mean(1)))                  # 2-D: Gemm
+
+
+class TransposedProducts(torch.nn.Module):
+    """x @ W.T with W a parameter (a Transpose of a constant, kept by
+    do_constant_folding=False) and attention's Q @ K.transpose(-2, -1) (a
+    Transpose of an activation): both become the MatMul's transB
+    (plan/passes/fold_transpose_matmul.cpp)."""
+
+    test_data_set = True
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(12, 16) * 0.3)
+        self.qk = torch.nn.Linear(16, 32)
+
+    def forward(self, x):                                   # [1, 10, 16]
+        h = x @ self.w.T                                    # [1, 10, 12]
+        q, k = self.qk(x).reshape(1, 10, 2, 2, 8).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-2, -1)                    # [1, 2, 10, 10]
+        return h.sum(-1, keepdim=True) + scores.sum(1).transpose(1, 2) @ torch.tanh(h)
+
+
 def randomize_batchnorm(model):
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
@@ -197,6 +242,8 @@ MODELS = {
     "pad_conv": (PadConv, {"x": (1, 2, 16)}, ["y"], 13),
     "transformer_encoder": (Encoder, {"x": (1, 16, 32)}, ["y"], 14),
     "demo": (Demo, {"audio": (1, 1, 64)}, ["probabilities"], 13),
+    "activations_after_products": (ActivationsAfterProducts, {"x": (1, 3, 40)}, ["y"], 13),
+    "transposed_products": (TransposedProducts, {"x": (1, 10, 16)}, ["y"], 13),
     "quantized_conv": (QuantizedConvNet, {"x": (1, 3, 6, 6)}, ["y"], 13),
     "quantized_residual": (QuantizedResidualNet, {"x": (1, 3, 8, 8)}, ["y"], 13),
 }

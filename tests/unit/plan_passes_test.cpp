@@ -52,7 +52,7 @@ TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
     EXPECT_EQ(r.summary.find('\n'), std::string::npos) << r.name;
   }
   // The list in plan/pass.h and ARCHITECTURE.md.
-  EXPECT_EQ(names, (std::vector<std::string>{"resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice",
+  EXPECT_EQ(names, (std::vector<std::string>{"fold_transpose_matmul", "resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice",
                                              "fuse_layer_norm", "fuse_softmax", "fuse_qdq",
                                              "drop_dead_steps", "fuse_epilogues", "fuse_elementwise_chains", "alias_views",
                                              "emit_steps", "place_arena"}));
@@ -639,4 +639,97 @@ TEST(PlanPasses, FoldCausalSliceThroughQuantizeDequantize) {
     EXPECT_NEAR(got[static_cast<size_t>(c) * 8], w0 * x[0] + w1 * x[8], 0.025 + 1e-6) << c;
     EXPECT_NEAR(got[static_cast<size_t>(c) * 8] / 0.05, std::nearbyint(got[static_cast<size_t>(c) * 8] / 0.05), 1e-3) << c;
   }
+}
+
+namespace {
+
+// Runs g with every input set from `inputs` (in order); all outputs.
+std::vector<std::vector<float>> run_all(const ir::Graph& g, const plan::PlanOptions& o,
+                                        const std::vector<std::vector<float>>& inputs) {
+  engine::Session s(plan::build_plan(g, o));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    std::memcpy(s.input_data(static_cast<int>(i)), inputs[i].data(), inputs[i].size() * sizeof(float));
+  EXPECT_TRUE(s.run().ok());
+  std::vector<std::vector<float>> out;
+  for (int k = 0; k < s.num_outputs(); ++k) {
+    const float* y = static_cast<const float*>(s.output_data(k));
+    out.emplace_back(y, y + shape_numel(s.output(k).shape));
+  }
+  return out;
+}
+
+std::vector<float> randoms(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// x @ W.T (W a constant, as torch.onnx writes Linear without constant
+// folding), Gemm(x, W.T) with transB already set, and attention's
+// Q @ K^T with K an activation [2, 9, 8] and perm [0, 2, 1].
+ir::Graph transposed_products() {
+  GraphBuilder gb;
+  const ir::TensorId x = gb.input("x", {5, 8});
+  const ir::TensorId w = gb.constant("w", {6, 8}, randoms(48, 1));
+  gb.g.outputs.push_back(gb.node("MatMul", {x, gb.node("Transpose", {w}, {{"perm", attr_ints({1, 0})}})}));
+  const ir::TensorId v = gb.constant("v", {8, 6}, randoms(48, 2));
+  gb.g.outputs.push_back(gb.node("Gemm", {x, gb.node("Transpose", {v}, {{"perm", attr_ints({1, 0})}})},
+                                 {{"transB", attr_int(1)}, {"alpha", attr_float(0.5f)}}));
+  const ir::TensorId q = gb.input("q", {2, 9, 8});
+  const ir::TensorId k = gb.input("k", {2, 9, 8});
+  gb.g.outputs.push_back(gb.node("MatMul", {q, gb.node("Transpose", {k}, {{"perm", attr_ints({0, 2, 1})}})}));
+  // A Transpose that is not a swap of the last two dims stays.
+  const ir::TensorId k3 = gb.input("k3", {8, 2, 9});
+  gb.g.outputs.push_back(gb.node("MatMul", {q, gb.node("Transpose", {k3}, {{"perm", attr_ints({1, 0, 2})}})}));
+  return gb.g;
+}
+
+}  // namespace
+
+TEST(PlanPasses, FoldTransposeMatMulGivesWhatTheTransposesGive) {
+  const ir::Graph g = transposed_products();
+  const std::vector<std::vector<float>> in = {randoms(40, 3), randoms(144, 4), randoms(144, 5), randoms(144, 6)};
+  for (kernels::KernelSet set : {kernels::KernelSet::Simd, kernels::KernelSet::Reference}) {
+    plan::PlanOptions on, off = no_rewrites();
+    on.kernels = off.kernels = set;
+    const plan::Plan p = plan::build_plan(g, on);
+    EXPECT_EQ(number_of(report_of(p, "fold_transpose_matmul"), "folded"), 3);
+    EXPECT_EQ(number_of(report_of(p, "fold_transpose_matmul"), "removed"), 3);
+    int transposes = 0;
+    for (const plan::PlanStep& st : p.steps) transposes += st.op_type == "Transpose";
+    EXPECT_EQ(transposes, 1);  // the [1, 0, 2] one
+    const auto got = run_all(g, on, in), want = run_all(g, off, in);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t o = 0; o < got.size(); ++o) {
+      ASSERT_EQ(got[o].size(), want[o].size());
+      for (size_t i = 0; i < got[o].size(); ++i) EXPECT_NEAR(got[o][i], want[o][i], 1e-5f) << o << " " << i;
+    }
+  }
+  // By hand: output 0 is x @ w^T.
+  const std::vector<float>& x = in[0];
+  const float* w = g.tensors[g.find("w")].as<float>();
+  const auto got = run_all(g, plan::PlanOptions{}, in);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 6; ++j) {
+      double s = 0;
+      for (int k = 0; k < 8; ++k) s += static_cast<double>(x[i * 8 + k]) * w[j * 8 + k];
+      EXPECT_NEAR(got[0][i * 6 + j], s, 1e-5) << i << " " << j;
+    }
+}
+
+TEST(PlanPasses, FoldTransposeMatMulKeepsATransposeReadElsewhere) {
+  GraphBuilder gb;
+  const ir::TensorId x = gb.input("x", {4, 8});
+  const ir::TensorId k = gb.input("k", {3, 8});
+  const ir::TensorId kt = gb.node("Transpose", {k}, {{"perm", attr_ints({1, 0})}});
+  gb.g.outputs = {gb.node("MatMul", {x, kt}), kt};
+  const plan::Plan p = plan::build_plan(gb.g);
+  EXPECT_EQ(number_of(report_of(p, "fold_transpose_matmul"), "folded"), 1);
+  EXPECT_EQ(number_of(report_of(p, "fold_transpose_matmul"), "removed"), 0);
+  const std::vector<std::vector<float>> in = {randoms(32, 7), randoms(24, 8)};
+  const auto got = run_all(gb.g, plan::PlanOptions{}, in), want = run_all(gb.g, no_rewrites(), in);
+  for (size_t o = 0; o < 2; ++o)
+    for (size_t i = 0; i < got[o].size(); ++i) EXPECT_NEAR(got[o][i], want[o][i], 1e-5f);
 }

@@ -16,8 +16,16 @@
 //      params, scalar constants as immediates, the others keep = false, the
 //      step named after every node it holds ("n1 + n2 + n3", op type
 //      "Div+Erf+Add"), so profiles keep the names.
+//   4. A group (of one or more) one of whose inputs is the output 0 of a
+//      Conv, Gemm or MatMul step that takes a chain (Step::fuse_chain), of
+//      the group's output shape and read by nothing else, runs in that
+//      step's store instead: the program with that output as I0, in place
+//      (kernels/elementwise_chain.h: rtml_ew_epilogue), when the group's
+//      other inputs are ready before the product runs. The product step
+//      takes the group's output and names ("conv1 + div + erf + ...").
 // Runs after fuse_epilogues, so a Relu or residual Add that a Conv or GEMM
-// takes in its store stays there. Off with PlanOptions::fuse = false.
+// takes in its store stays there (the chain runs after them). Off with
+// PlanOptions::fuse = false.
 #include <algorithm>
 #include <cmath>
 
@@ -164,8 +172,9 @@ Group grow(const PlanState& s, int last, const std::vector<Instr>& instr, const 
   return g;
 }
 
-// The program of a group over its inputs broadcast to `shape`; false when a
-// broadcast walk does not fit the kernel (an inner stride other than 0, 1).
+// The program of a group over its inputs (g.inputs, in that order) broadcast
+// to `shape`; false when a broadcast walk does not fit the kernel (an inner
+// stride other than 0, 1).
 bool program(const PlanState& s, const Group& g, const std::vector<Instr>& instr, const TensorUses& uses,
              const Shape& shape, rtml_ew_chain_params& p) {
   if (g.inputs.empty()) return false;
@@ -205,6 +214,55 @@ bool program(const PlanState& s, const Group& g, const std::vector<Instr>& instr
   return true;
 }
 
+// The members' names and op types go to `into` (after its own when
+// `append`), their flops to `step`; the members are marked taken and all but
+// `keep` (-1: none) are dropped.
+void absorb(PlanState& s, const Group& g, PreparedStep& into, ops::Step& step, int keep, std::vector<bool>& taken,
+            bool append) {
+  std::string name = append ? into.name : "", op_type = append ? into.op_type : "";
+  for (int m : g.members) {
+    PreparedStep& member = s.steps[m];
+    taken[m] = true;
+    step.flops += member.step.flops;
+    name += (name.empty() ? "" : " + ") + member.name;
+    op_type += (op_type.empty() ? "" : "+") + member.op_type;
+    if (m != keep) member.keep = false;
+  }
+  into.name = name;
+  into.op_type = op_type;
+}
+
+// Step 4: runs group g in the store of the product step making one of its
+// inputs, when there is one that can; returns that step's index, or -1.
+int fuse_into_product(PlanState& s, Group g, const std::vector<Instr>& instr, const TensorUses& uses,
+                       std::vector<bool>& taken) {
+  const PreparedStep& last = s.steps[g.members.back()];
+  const Shape& shape = s.info[last.outputs[0]].shape;
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const ir::TensorId t = g.inputs[k];
+    const int pi = uses.producer[t];
+    if (pi < 0) continue;
+    PreparedStep& p = s.steps[pi];
+    if (!p.keep || p.alias || !p.step.fuse_chain || p.outputs.empty() || p.outputs[0] != t) continue;
+    if (s.info[t].dtype != DType::F32 || s.info[t].shape != shape) continue;
+    if (reads_in(g.members, instr, t) != uses.readers[t]) continue;  // read outside, or a graph output
+    bool ready = true;  // the other inputs exist when the product runs
+    for (ir::TensorId u : g.inputs)
+      if (u != t && uses.producer[u] >= pi) ready = false;
+    if (!ready) continue;
+    std::swap(g.inputs[0], g.inputs[k]);  // Y is I0
+    rtml_ew_epilogue epi{};
+    if (!program(s, g, instr, uses, shape, epi.chain)) continue;
+    epi.in_slot = static_cast<int32_t>(p.inputs.size() + p.outputs.size() + p.step.constants.size() + p.fused.size());
+    if (!p.step.fuse_chain(p.step, epi)) continue;
+    p.fused.insert(p.fused.end(), g.inputs.begin() + 1, g.inputs.end());
+    p.outputs[0] = last.outputs[0];
+    absorb(s, g, p, p.step, -1, taken, true);
+    return pi;
+  }
+  return -1;
+}
+
 }  // namespace
 
 void fuse_elementwise_chains(PlanState& s, PassReport& report) {
@@ -222,11 +280,16 @@ void fuse_elementwise_chains(PlanState& s, PassReport& report) {
                                                           ? "rtml_f32_elementwise_chain__hwy"
                                                           : "rtml_f32_elementwise_chain__ref");
   std::vector<bool> taken(n, false);
-  std::vector<std::string> chains;
-  size_t absorbed = 0;
+  std::vector<std::string> chains, stores;
+  size_t absorbed = 0, in_stores = 0;
   for (size_t i = n; i-- > 0;) {
     if (instr[i].op < 0 || taken[i]) continue;
     const Group g = grow(s, static_cast<int>(i), instr, taken, uses);
+    if (const int product = fuse_into_product(s, g, instr, uses, taken); product >= 0) {
+      stores.push_back(s.steps[product].name);
+      in_stores += g.members.size();
+      continue;
+    }
     if (g.members.size() < 2) continue;
     PreparedStep& last = s.steps[i];
     ops::Step step;
@@ -235,27 +298,26 @@ void fuse_elementwise_chains(PlanState& s, PassReport& report) {
     step.run = kernel.fn;
     step.info = &kernel;
     step.kernel = kernel.symbol;
-    std::string name, op_type;
-    for (int m : g.members) {
-      PreparedStep& member = s.steps[m];
-      taken[m] = true;
-      step.flops += member.step.flops;
-      name += (name.empty() ? "" : " + ") + member.name;
-      op_type += (op_type.empty() ? "" : "+") + member.op_type;
-      if (m != static_cast<int>(i)) member.keep = false;
-    }
+    absorb(s, g, last, step, static_cast<int>(i), taken, false);
     last.step = std::move(step);
     last.inputs = g.inputs;
-    last.name = name;
-    last.op_type = op_type;
-    chains.push_back(name);
+    chains.push_back(last.name);
     absorbed += g.members.size();
   }
   std::reverse(chains.begin(), chains.end());
-  report.summary = chains.empty() ? "nothing fused"
-                                  : "fused " + plural(absorbed, "node") + " into " + plural(chains.size(), "chain step") +
-                                        ": " + first_few(chains);
-  report.numbers = {{"chains", static_cast<int64_t>(chains.size())}, {"fused_nodes", static_cast<int64_t>(absorbed)}};
+  std::reverse(stores.begin(), stores.end());
+  std::string summary;
+  if (!chains.empty())
+    summary = "fused " + plural(absorbed, "node") + " into " + plural(chains.size(), "chain step") + ": " +
+              first_few(chains);
+  if (!stores.empty())
+    summary += (summary.empty() ? "" : "; ") + plural(in_stores, "node") + " into the store of " +
+               plural(stores.size(), "Conv/Gemm/MatMul step") + ": " + first_few(stores);
+  report.summary = summary.empty() ? "nothing fused" : summary;
+  report.numbers = {{"chains", static_cast<int64_t>(chains.size())},
+                    {"fused_nodes", static_cast<int64_t>(absorbed)},
+                    {"store_chains", static_cast<int64_t>(stores.size())},
+                    {"store_fused_nodes", static_cast<int64_t>(in_stores)}};
 }
 
 }  // namespace rtml::plan
