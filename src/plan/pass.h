@@ -133,6 +133,8 @@ void resolve_inputs(PlanState& state, PassReport& report);
 // else `prepared` is its step and it returns true. Throws rtml::Error.
 bool prepare_node(PlanState& state, int node, PreparedStep& prepared);
 void prepare_fold(PlanState& state, PassReport& report);
+// Checks PlanOptions::schedule (plan/schedule.h) and reports it; prepare_node applies it.
+void apply_schedule(PlanState& state, PassReport& report);
 void fold_pad(PlanState& state, PassReport& report);
 void fold_causal_slice(PlanState& state, PassReport& report);
 void fuse_layer_norm(PlanState& state, PassReport& report);
