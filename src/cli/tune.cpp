@@ -85,7 +85,7 @@ int cmd_tune(const Args& args) {
   }
   std::printf("%s", format_table(rows, {false, false, true, true, false, false}).c_str());
   std::printf("%s on %s (kernels %s): %s -> %s per inference (%.3fx), %zu of %zu steps tuned; %d candidates, "
-              "%d measured, %d rejected (outputs differ), %.0f s\n",
+              "%d measured, %d rejected (outputs differ or build failed), %.0f s\n",
               opt.model.c_str(), to.target.c_str(), rec["kernels"].get<std::string>().c_str(),
               cost_str(rec["total_before"].get<double>(), unit).c_str(), cost_str(rec["total_after"].get<double>(), unit).c_str(),
               rec["ratio"].get<double>(), rec["schedule"].size(), rec["steps"].size(), rec["candidates"].get<int>(),

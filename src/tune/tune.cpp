@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -551,37 +552,54 @@ json tune_model(const std::string& model_path, const TuneOptions& o, const Progr
     const std::string def_why = compare_outputs(base, reference_out, def_out);
     if (!def_why.empty()) notes.push_back("the default plan on " + o.target + " differs from the host's: " + def_why);
     for (size_t i = 0; i < base.steps.size(); ++i) space[by_key[base.steps[i].key]].cost += def.steps[i];
-    size_t rounds = 0;
-    for (const StepSpace& sp : space) rounds = std::max(rounds, sp.cands.size());
+    // Round r: every step on its r-th candidate (checked on the host first).
+    // A round whose build fails (e.g. a cmsis-nn plan left with no CMSIS-NN
+    // step) is split in two and both halves tried again.
+    struct Round {
+      size_t r;
+      std::vector<std::string> keys;
+    };
+    std::deque<Round> rounds;
+    size_t most = 0;
+    for (const StepSpace& sp : space) most = std::max(most, sp.cands.size());
+    for (size_t r = 0; r < most; ++r) {
+      Round round{r, {}};
+      for (StepSpace& sp : space)
+        if (r < sp.cands.size() && check(sp.key, sp.cands[r])) round.keys.push_back(sp.key);
+      if (!round.keys.empty()) rounds.push_back(round);
+    }
     int builds = 1;
-    for (size_t r = 0; r < rounds; ++r) {
+    while (!rounds.empty()) {
       if (seconds_since(t0) > o.budget_s) {
-        notes.push_back("budget spent after " + std::to_string(r) + " of " + std::to_string(rounds) + " rounds");
+        notes.push_back("budget spent with " + std::to_string(rounds.size()) + " builds left to measure");
         break;
       }
-      plan::PlanOptions round = po;
-      std::set<std::string> changed;
-      for (StepSpace& sp : space)
-        if (r < sp.cands.size() && check(sp.key, sp.cands[r])) {
-          round.schedule[sp.key] = sp.cands[r].choices;
-          changed.insert(sp.key);
-        }
-      if (changed.empty()) continue;
-      const plan::Plan p = plan::build_plan(graph, round);
+      const Round round = rounds.front();
+      rounds.pop_front();
+      const size_t r = round.r;
+      plan::PlanOptions ro = po;
+      const std::set<std::string> changed(round.keys.begin(), round.keys.end());
+      for (const std::string& k : round.keys) ro.schedule[k] = space[by_key[k]].cands[r].choices;
+      const plan::Plan p = plan::build_plan(graph, ro);
       say("[build " + std::to_string(++builds) + ", " + std::to_string(static_cast<int>(seconds_since(t0))) + "s] " +
           std::to_string(changed.size()) + " steps on their candidate " + std::to_string(r + 1));
       TargetRun tr;
       try {
         tr = run_on_target(p, o, in_bytes, dir);
       } catch (const Error& e) {
-        for (StepSpace& sp : space)
-          if (changed.count(sp.key)) sp.cands[r].rejected = std::string("build or run failed: ") + e.what();
-        rejected += static_cast<int>(changed.size());
+        if (round.keys.size() > 1) {
+          const auto half = round.keys.begin() + static_cast<std::ptrdiff_t>(round.keys.size() / 2);
+          rounds.push_back({r, std::vector<std::string>(round.keys.begin(), half)});
+          rounds.push_back({r, std::vector<std::string>(half, round.keys.end())});
+          continue;
+        }
+        space[by_key[round.keys[0]]].cands[r].rejected = std::string("build or run failed: ") + e.what();
+        ++rejected;
         continue;
       }
       const std::string why = compare_outputs(p, def_out, split_outputs(p, tr.outputs));
-      for (StepSpace& sp : space) {
-        if (!changed.count(sp.key)) continue;
+      for (const std::string& k : round.keys) {
+        StepSpace& sp = space[by_key[k]];
         Candidate& c = sp.cands[r];
         if (!why.empty()) {
           c.rejected = "outputs on " + o.target + ": " + why;
