@@ -8,6 +8,8 @@
 // order (one file each in plan/passes/):
 //   resolve_inputs      types and shapes of the graph inputs (the file and
 //                       PlanOptions::input_shapes) and of the initializers
+//   apply_schedule      checks PlanOptions::schedule (plan/schedule.h) against
+//                       the graph and reports it; prepare_node applies it
 //   prepare_fold        each node's prepare in topological order (types,
 //                       shapes, kernel); a deterministic node whose inputs are
 //                       all constant runs once now; its outputs become constants
