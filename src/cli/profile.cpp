@@ -242,7 +242,6 @@ int cmd_profile(const Args& args) {
                      " models; rtml profile takes one (an .onnx file or a model folder)");
   const bench::ModelSpec& spec = models[0];
   if (!tuning.empty() && backend != "native") throw UsageError("--tuning applies to the native backend (rtml's plan)");
-  std::string tuning_label;
   if (!target.empty()) {
     if (opt.perf || !trace_path.empty() || !speedscope_path.empty() || !folded_path.empty())
       throw UsageError("--target counts instructions under QEMU: --perf and the trace exports do not apply");
