@@ -67,6 +67,8 @@ struct BackendOptions {
   int threads = 1;          // intra-op threads; 1 = single-threaded (the default everywhere)
   std::string torch_model;  // torch: the TorchScript file ("" = model.pt beside the .onnx)
   std::string kernels = "simd";  // native: the kernel set (kernels/table.h, `--kernels`)
+  // native: per-step schedule choices (plan/schedule.h: a tuning record's, `--tuning`)
+  std::map<std::string, std::map<std::string, std::string>> schedule;
   // Plugins (backends/plugin.h): the ONNX model as the host imported it, valid
   // until close(). Plugins read the tensor interface (and, where they build
   // their own graph, the nodes and weights) from it instead of parsing the file.

@@ -234,6 +234,8 @@ json bench_backend(backends::Backend& b, const std::string& backend_name, const 
     bo.threads = opt.threads;
     bo.torch_model = opt.torch_model;
     bo.kernels = opt.kernels;
+    if (backend_name == "native") bo.schedule = opt.schedule;
+    run["tuning"] = backend_name == "native" && !opt.tuning.empty() ? json(opt.tuning) : json(nullptr);
     auto t0 = Clock::now();
     b.open(spec.path, bo);
     b.prepare();

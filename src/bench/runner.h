@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,10 @@ struct BenchOptions {
   PeriodClock* period_clock = nullptr;  // real-time mode's clock (nullptr: the system's)
   std::string torch_model;          // torch backend: explicit TorchScript file
   std::string kernels = "simd";     // native backend: the kernel set (`--kernels`)
+  // native backend: a tuning record's schedule (`--tuning`), and the run's
+  // "tuning" field naming the record ("" = none: null).
+  std::map<std::string, std::map<std::string, std::string>> schedule;
+  std::string tuning;
   bool accuracy = true;             // compare with the test data when there is some
 };
 

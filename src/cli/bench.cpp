@@ -11,6 +11,7 @@
 #include "compile/bench_target.h"
 #include "compile/qemu_runner.h"
 #include "cli/options.h"
+#include "tune/tune.h"
 #include "core/error.h"
 #ifdef RTML_WITH_SQLITE
 #include "results/db.h"
@@ -119,7 +120,7 @@ namespace {
 // (compile/bench_target.h), in the same report.
 int bench_targets(const BenchArgs& b, const std::string& target, std::optional<kernels::KernelSet> kernel_set,
                   const std::string& keep_project, const bench::BenchOptions& opt, const std::string& test_data,
-                  const std::string& cmsis_nn_dir, uint64_t ram_bytes) {
+                  const std::string& cmsis_nn_dir, uint64_t ram_bytes, const std::string& tuning) {
   if (target != "host") compile::find_cortexm_target(target);  // an unknown name fails before any work
   if (b.backends != std::vector<std::string>{"native"})
     throw UsageError("--target runs the compiled model, not a backend: leave out --backend");
@@ -144,6 +145,11 @@ int bench_targets(const BenchArgs& b, const std::string& target, std::optional<k
       throw Error("--test-data names the data of one model, but " + std::to_string(models.size()) + " models were given");
     models[0].test_data = test_data;
   }
+  if (!tuning.empty()) {
+    if (models.size() != 1)
+      throw UsageError("--tuning applies one model's record, but " + std::to_string(models.size()) + " models were given");
+    to.schedule = tuning_schedule(tuning, models[0].path, target, to.kernels, &to.tuning);
+  }
   json options = {{"warmup", 0},          {"runs", nullptr},          {"seconds", nullptr},
                   {"threads", 1},         {"tolerance", opt.tolerance}, {"memory_interval_us", opt.memory_interval_us},
                   {"target", target},     {"kernels", kernels::kernel_set_name(to.kernels)}};
@@ -162,6 +168,7 @@ int bench_targets(const BenchArgs& b, const std::string& target, std::optional<k
     bench::add_run(report, std::move(run));
   }
   write_bench_outputs(report, b, "bench", "");
+  if (!to.tuning.empty()) std::printf("tuning: %s applied\n", to.tuning.c_str());
   return all_good ? 0 : 1;
 }
 
@@ -180,8 +187,9 @@ int cmd_bench(const Args& args) {
     opt.kernels = kernels::kernel_set_name(k);
     kernel_set = k;
   });
-  std::string target, keep_project, cmsis_nn_dir;
+  std::string target, keep_project, cmsis_nn_dir, tuning;
   uint64_t ram_bytes = 0;
+  add_tuning_option(table, tuning);
   table.value("--target", "NAME",
               target, "run each model compiled to C (rtml compile): host (built with cc, timed: --runs\n"
               "runs, default 1000) or an emulated microcontroller under QEMU: cortex-m7, cortex-m4,\n"
@@ -223,7 +231,7 @@ int cmd_bench(const Args& args) {
   opt.accuracy = !no_accuracy;
   if (target.empty() && !cmsis_nn_dir.empty()) throw UsageError("--cmsis-nn DIR is for --target with --kernels cmsis-nn");
   if (target.empty() && ram_bytes) throw UsageError("--ram is for --target (the compiled model)");
-  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data, cmsis_nn_dir, ram_bytes);
+  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data, cmsis_nn_dir, ram_bytes, tuning);
   for (const auto& name : b.backends) backends::create(name);  // unknown names fail before any work
 
   std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);
@@ -232,6 +240,12 @@ int cmd_bench(const Args& args) {
     if (models.size() != 1)
       throw Error("--test-data names the data of one model, but " + std::to_string(models.size()) + " models were given");
     models[0].test_data = test_data;
+  }
+  if (!tuning.empty()) {
+    if (models.size() != 1)
+      throw UsageError("--tuning applies one model's record, but " + std::to_string(models.size()) + " models were given");
+    opt.schedule = tuning_schedule(tuning, models[0].path, tune::local_target(),
+                                   kernel_set.value_or(kernels::KernelSet::Simd), &opt.tuning);
   }
 
   bench::RealtimeSetup rts = bench::apply_realtime(b.rt, b.priority.value_or(80), b.cpu, opt.threads);
@@ -278,6 +292,7 @@ int cmd_bench(const Args& args) {
     }
 
   write_bench_outputs(report, b, "bench", "");
+  if (!opt.tuning.empty()) std::printf("tuning: %s applied to the native runs\n", opt.tuning.c_str());
   return all_good ? 0 : 1;
 }
 

@@ -32,6 +32,7 @@ int cmd_profile(const Args& args);  // cli/profile.cpp
 int cmd_ui(const Args& args);       // cli/ui.cpp
 int cmd_limits(const Args& args);   // cli/limits.cpp
 int cmd_quantize(const Args& args);  // cli/quantize.cpp
+int cmd_tune(const Args& args);      // cli/tune.cpp
 
 // A wrong command line: main() prints it and exits with status 2 (other
 // errors exit 1).
@@ -50,9 +51,19 @@ struct ModelOptions {
   plan::PlanOptions plan;
   bool kernels_given = false;  // --kernels was on the command line
   std::optional<int> threads;  // --threads (rtml run, info)
+  std::string tuning;          // --tuning FILE (add_tuning_option; apply_tuning sets plan.schedule from it)
 };
 // MODEL and `--shape NAME=DIMS` (repeatable): rtml info and rtml run.
 void add_model_options(OptionTable& table, ModelOptions& out);
+// --tuning FILE: a tuning record (`rtml tune`, tune/tune.h) whose schedule the plan applies.
+void add_tuning_option(OptionTable& table, std::string& file);
+// The schedule of the record FILE (empty when FILE is ""), checked for MODEL,
+// TARGET and the kernel set (rtml::Error naming the file otherwise); `label`
+// receives what reports show ("tuning.json (3 steps tuned, 1.12x faster)").
+plan::Schedule tuning_schedule(const std::string& file, const std::string& model, const std::string& target,
+                               kernels::KernelSet kernels, std::string* label = nullptr);
+// opt.plan.schedule from opt.tuning, for a plan run on `target` (rtml run, info: this machine).
+void apply_tuning(ModelOptions& opt, const std::string& target);
 // --kernels SET (kernels/table.h): calls `set` with the parsed kernel set.
 void add_kernels_option(OptionTable& table, std::function<void(kernels::KernelSet)> set);
 // Usage errors: --kernels cmsis-nn without --cmsis-nn DIR, or DIR without it.

@@ -9,6 +9,7 @@
 #include "cli/options.h"
 #include "core/error.h"
 #include "engine/thread_pool.h"
+#include "tune/tune.h"
 #include "util/atomic_file.h"
 
 namespace rtml::cli {
@@ -60,6 +61,25 @@ void add_threads_option(OptionTable& table, std::optional<int>& threads) {
 }
 
 int resolved_threads(const std::optional<int>& threads) { return engine::resolve_threads(threads.value_or(1)); }
+
+void add_tuning_option(OptionTable& table, std::string& file) {
+  table.value("--tuning", "FILE", file,
+              "apply the schedule of a tuning record (rtml tune --out FILE); refused when it was made\n"
+              "for another model, target or kernel set");
+}
+
+plan::Schedule tuning_schedule(const std::string& file, const std::string& model, const std::string& target,
+                               kernels::KernelSet kernels, std::string* label) {
+  if (file.empty()) return {};
+  const nlohmann::json record = tune::load_record(file);
+  plan::Schedule s = tune::record_schedule(record, file, model, target, kernels);
+  if (label) *label = tune::record_summary(record, file);
+  return s;
+}
+
+void apply_tuning(ModelOptions& opt, const std::string& target) {
+  opt.plan.schedule = tuning_schedule(opt.tuning, opt.model, target, opt.plan.kernels);
+}
 
 void add_model_options(OptionTable& table, ModelOptions& out) {
   add_memory_option(table, [&out](uint64_t bytes) { out.plan.max_memory_bytes = bytes; });

@@ -24,6 +24,7 @@ int cmd_compile(const Args& args) {
   std::string name;
   OptionTable table("compile", "MODEL --out DIR [options]", kAbout);
   add_model_options(table, opt);
+  add_tuning_option(table, opt.tuning);
   std::string targets;
   for (const compile::Target& t : compile::targets())
     targets += std::string(targets.empty() ? "" : "\n") + t.name + ": " + t.about;
@@ -44,6 +45,7 @@ int cmd_compile(const Args& args) {
     throw UsageError(std::string("--kernels simd runs on Linux targets only; ") + target.name +
                      " takes cortex-m, cmsis-nn or reference");
   check_cmsis_nn_options(opt.plan.kernels, co.cmsis_nn_dir);
+  apply_tuning(opt, target.name);
   if (name.empty()) {
     std::filesystem::path p(opt.model);
     name = p.stem() == "model" && p.has_parent_path() ? p.parent_path().filename().string() : p.stem().string();
@@ -61,6 +63,8 @@ int cmd_compile(const Args& args) {
   if (plan.tiling.budget_bytes) std::printf("  --ram      %s\n", plan.tiling.summary.c_str());
   std::printf("  constants  %zu bytes (%s_weights.c: const, flash on a microcontroller)\n", r.constant_bytes,
               co.name.c_str());
+  if (!opt.tuning.empty())
+    std::printf("  tuning     %s: %zu steps with their own choices\n", opt.tuning.c_str(), opt.plan.schedule.size());
   std::printf("  steps      %zu, calling %zu kernels:\n", plan.steps.size(), r.kernel_steps.size());
   for (const auto& [sym, n] : r.kernel_steps) std::printf("    %-44s x%d\n", sym.c_str(), n);
   if (plan.kernels == kernels::KernelSet::CmsisNn) {

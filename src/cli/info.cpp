@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "tune/tune.h"
 #include "core/error.h"
 #include "engine/session.h"
 #include "kernels/parallel.h"
@@ -71,6 +72,7 @@ int cmd_info(const Args& args) {
   OptionTable table("info", "MODEL [options]",
                     "Prints inputs, outputs, op counts, parameter bytes, FLOPs per inference and the memory plan.");
   add_model_options(table, opt);
+  add_tuning_option(table, opt.tuning);
   add_threads_option(table, opt.threads);
   table.flag("--json", json,
              "the same numbers as one JSON object: model, format (onnx or tflite), opset (ONNX) or\n"
@@ -85,6 +87,7 @@ int cmd_info(const Args& args) {
              "print instead one line per pass of the planner: what it changed (folded nodes,\n"
              "dropped steps, fused steps, aliased views, arena size against the lower bound)");
   if (!table.parse(args)) return 0;
+  apply_tuning(opt, tune::local_target());
 
   ir::Graph g = import::load_model(opt.model);
   // The file's format and version: an ONNX opset, or a .tflite file's schema version (its

@@ -24,6 +24,9 @@ void usage(std::FILE* to) {
       "  quantize MODEL [--calibration DIR] [--out FILE.onnx] [--method minmax|percentile|mse]\n"
       "                                          int8 post-training quantization to a QDQ ONNX file, with a\n"
       "                                          report: scales, SQNR per layer, weight bytes, float vs int8\n"
+      "  tune MODEL --target host|armhf|cortex-m7|cortex-m4|cortex-m55 [--budget-s N] [--out tuning.json]\n"
+      "                                          search each step's schedule on the target (times, or QEMU\n"
+      "                                          instructions); run/bench/profile/compile apply it: --tuning\n"
       "  zoo [--out DIR] [--set default|sweep|patterns|all] [--only NAME]... [--list]\n"
       "                                          generate the example model zoo (runs zoo/generate.py with\n"
       "                                          Debian's python3: torch, onnx, numpy, sklearn)\n"
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
     if (cmd == "profile") return rtml::cli::cmd_profile(args);
     if (cmd == "limits") return rtml::cli::cmd_limits(args);
     if (cmd == "quantize") return rtml::cli::cmd_quantize(args);
+    if (cmd == "tune") return rtml::cli::cmd_tune(args);
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
       usage(stdout);
       return 0;

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "compile/bench_target.h"
 #include "cli/options.h"
+#include "tune/tune.h"
 #include "core/error.h"
 #include "profile/exports.h"
 #include "profile/profiler.h"
@@ -183,7 +184,7 @@ void print_emulated(const json& p, int top) {
 
 int cmd_profile(const Args& args) {
   profile::ProfileOptions opt;
-  std::string target, cmsis_nn_dir;
+  std::string target, cmsis_nn_dir, tuning;
   std::string model_arg, backend = "native", json_path, trace_path, speedscope_path, folded_path, db_path;
   bool no_db = false, by_type_only = false;
   int top = 20;
@@ -203,6 +204,7 @@ int cmd_profile(const Args& args) {
       .number("--perf-seconds", "S", opt.perf_seconds, 0.1, "length of that loop (default 2)")
       .number("--trace-runs", "N", opt.trace_runs, 0, "runs kept as a per-op timeline for the trace exports (default 20)");
   add_threads_option(table, threads);
+  add_tuning_option(table, tuning);
   table.value("--torch-model", "FILE", opt.torch_model,
              "TorchScript file for the torch backend (default: model.pt beside the .onnx)")
       .value("--target", "NAME", target,
@@ -239,6 +241,7 @@ int cmd_profile(const Args& args) {
     throw UsageError(model_arg + " holds " + std::to_string(models.size()) +
                      " models; rtml profile takes one (an .onnx file or a model folder)");
   const bench::ModelSpec& spec = models[0];
+  if (!tuning.empty() && backend != "native") throw UsageError("--tuning applies to the native backend (rtml's plan)");
   if (!target.empty()) {
     if (opt.perf || !trace_path.empty() || !speedscope_path.empty() || !folded_path.empty())
       throw UsageError("--target counts instructions under QEMU: --perf and the trace exports do not apply");
@@ -249,6 +252,7 @@ int cmd_profile(const Args& args) {
                                               : kernels::KernelSet::CortexM;
     check_cmsis_nn_options(to.kernels, cmsis_nn_dir);
     to.cmsis_nn_dir = cmsis_nn_dir;
+    to.schedule = tuning_schedule(tuning, spec.path, target, to.kernels, &to.tuning);
     std::fprintf(stderr, "rtml profile: %s on %s: compiling, building, running under QEMU...\n", spec.name.c_str(),
                  target.c_str());
     json run = compile::bench_on_target(spec, to);
@@ -284,6 +288,9 @@ int cmd_profile(const Args& args) {
   bo.threads = opt.threads;
   bo.torch_model = opt.torch_model;
   bo.kernels = opt.kernels;
+  opt.schedule = bo.schedule =
+      tuning_schedule(tuning, spec.path, tune::local_target(), kernels::parse_kernel_set(opt.kernels), &bo.tuning);
+  if (!bo.tuning.empty()) std::fprintf(stderr, "rtml profile: tuning %s\n", bo.tuning.c_str());
   bo.keep_samples = true;
   std::fprintf(stderr, "rtml profile: %s: benchmarking...\n", head.c_str());
   json run = bench::bench_model(spec, backend, bo, bench::RealtimeSetup{});

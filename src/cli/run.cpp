@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "tune/tune.h"
 #include "core/error.h"
 #include "data/test_data.h"
 #include "engine/session.h"
@@ -135,6 +136,7 @@ int cmd_run(const Args& args) {
       "out of tolerance. --report writes the summary as JSON. Not combinable with --input,\n"
       "--random or --output-dir.");
   add_model_options(table, opt);
+  add_tuning_option(table, opt.tuning);
   add_threads_option(table, opt.threads);
   table
       .custom("--input", "NAME=FILE.npy", "an input's values from a .npy file (repeatable)",
@@ -161,6 +163,7 @@ int cmd_run(const Args& args) {
   if (tolerance || !report.empty())
     throw UsageError(std::string(tolerance ? "--tolerance" : "--report") + " only applies with --test-data DIR");
 
+  apply_tuning(opt, tune::local_target());
   ir::Graph g = import::load_model(opt.model);
   // Inputs given as files fix their shapes unless --shape already did.
   std::vector<util::NpyArray> arrays;

@@ -112,6 +112,8 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     plan::PlanOptions po;
     po.kernels = opt.kernels;
     po.ram_bytes = opt.ram_bytes;
+    po.schedule = opt.schedule;
+    run["tuning"] = opt.tuning.empty() ? json(nullptr) : json(opt.tuning);
     if (opt.accuracy && !spec.test_data.empty()) {
       sets = data::load_test_data(spec.test_data, g);
       if (!sets.empty()) po.input_shapes = data::input_shapes(sets[0]);

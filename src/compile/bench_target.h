@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,10 @@ struct TargetBenchOptions {
   double tolerance = 1e-4;
   bool accuracy = true;        // run the test data when the model has some
   std::string cmsis_nn_dir;    // kernels CmsisNn: the CMSIS-NN tree the project builds
+  // A tuning record's schedule (plan/schedule.h, `--tuning`) and the run's
+  // "tuning" field naming the record ("" = none: null).
+  std::map<std::string, std::map<std::string, std::string>> schedule;
+  std::string tuning;
   std::string keep_dir;        // keep the generated project here ("" = a temporary folder, removed)
   uint64_t ram_bytes = 0;      // --ram: PlanOptions::ram_bytes (row-band tiling, docs/tiling.md); 0: none
   int runs = 1000;              // host: timed runs of test set 0 (after one run of every set)

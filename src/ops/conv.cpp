@@ -340,7 +340,11 @@ void prepare_conv(OpContext& ctx) {
   ConvParams p{};
   fill_conv_params(ctx, p, w, x[0], c, m, group);
   ctx.step.flops = 2.0 * double(x[0]) * double(m) * double(p.out_size) * double(c / group) * double(p.kernel_size);
-  if (ctx.simd() && (prepare_conv1d_fast(ctx, p) || prepare_conv2d_fast(ctx, p) || prepare_conv_im2row(ctx, p))) return;
+  // Schedule knob "conv" (plan/schedule.h): "im2row" skips the tile kernels
+  // of the 1-D and 2-D stride-1 convolutions for the im2row one.
+  const bool tiles = ctx.choice("conv") != "im2row";
+  if (ctx.simd() && ((tiles && (prepare_conv1d_fast(ctx, p) || prepare_conv2d_fast(ctx, p))) || prepare_conv_im2row(ctx, p)))
+    return;
   ctx.use_kernel<ConvParams>("rtml_f32_conv__ref") = p;
   if (!ctx.simd()) set_fuse_chain<ConvParams, rtml_conv_chain_params>(ctx);  // as MatMul's (ops/linear.cpp)
 }

@@ -33,12 +33,13 @@ bool fuse_relu(Step& step, Step::Epilogue what) {
 
 // A constant float32 B (K x N as op(B)) times `rows` rows of A, scaled by
 // alpha, plus `bias` (N values or empty): the sparse kernel when B is mostly
-// zeros, else the packed one; the packing is a constant of the step.
+// zeros (unless the schedule's knob "gemm" says "dense"), else the packed
+// one; the packing is a constant of the step.
 void use_packed_gemm(OpContext& ctx, int64_t rows, int64_t K, int64_t N, const float* b, int64_t ldb, bool trans_b,
                      float alpha, const std::vector<float>& bias) {
   const int out_slot = static_cast<int>(ctx.node().inputs.size());
   const float* bias_ptr = bias.empty() ? nullptr : bias.data();
-  if (use_sparse(rows, K, N, b, ldb, trans_b)) {
+  if (ctx.choice("gemm") != "dense" && use_sparse(rows, K, N, b, ldb, trans_b)) {
     const kernels::SparseB sb = kernels::pack_sparse_b(K, N, b, ldb, trans_b, alpha, bias_ptr);
     const kernels::SparseFlat flat = kernels::sparse_flat_layout(sb);
     auto buf = std::make_shared<ir::Buffer>(static_cast<size_t>(flat.bytes));

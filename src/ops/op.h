@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -181,6 +182,15 @@ class OpContext {
   kernels::KernelSet kernel_set = kernels::KernelSet::Simd;  // plan::PlanOptions::kernels
   // True when the plan's kernel set takes the Highway kernels where they apply.
   bool simd() const { return kernel_set == kernels::KernelSet::Simd; }
+  // This node's schedule choices (plan::PlanOptions::schedule, `--tuning`):
+  // knob -> value. The planner has already turned "impl" into kernel_set;
+  // an op reads its own knobs with choice() ("" = the default). nullptr: none.
+  const std::map<std::string, std::string>* choices = nullptr;
+  std::string choice(const std::string& knob) const {
+    if (!choices) return {};
+    auto it = choices->find(knob);
+    return it == choices->end() ? std::string() : it->second;
+  }
   const TensorInfo& output(int i) const { return outputs_.at(i); }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
 

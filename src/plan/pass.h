@@ -12,6 +12,8 @@
 //                       PlanOptions::fuse
 //   resolve_inputs      types and shapes of the graph inputs (the file and
 //                       PlanOptions::input_shapes) and of the initializers
+//   apply_schedule      checks PlanOptions::schedule (plan/schedule.h) against
+//                       the graph and reports it; prepare_node applies it
 //   prepare_fold        each node's prepare in topological order (types,
 //                       shapes, kernel); a deterministic node whose inputs are
 //                       all constant runs once now; its outputs become constants
@@ -141,6 +143,8 @@ void resolve_inputs(PlanState& state, PassReport& report);
 // else `prepared` is its step and it returns true. Throws rtml::Error.
 bool prepare_node(PlanState& state, int node, PreparedStep& prepared);
 void prepare_fold(PlanState& state, PassReport& report);
+// Checks PlanOptions::schedule (plan/schedule.h) and reports it; prepare_node applies it.
+void apply_schedule(PlanState& state, PassReport& report);
 void fold_pad(PlanState& state, PassReport& report);
 void fold_causal_slice(PlanState& state, PassReport& report);
 void fuse_layer_norm(PlanState& state, PassReport& report);

@@ -27,6 +27,7 @@ const std::vector<Pass>& plan_passes() {
   static const std::vector<Pass> passes = {
       {"fold_transpose_matmul", fold_transpose_matmul},  // Transpose -> MatMul/Gemm B becomes its transB
       {"resolve_inputs", resolve_inputs},          // input and constant types and shapes
+      {"apply_schedule", apply_schedule},          // check the schedule (--tuning); prepare applies it
       {"prepare_fold", prepare_fold},              // prepare every node; fold the constant ones
       {"fold_pad", fold_pad},                      // a Pad -> Conv/pool becomes the Conv's or pool's pads
       {"fold_causal_slice", fold_causal_slice},    // Conv -> Slice dropping outputs becomes the Conv's pads

@@ -27,6 +27,7 @@
 #include "core/size.h"
 #include "ir/graph.h"
 #include "ops/op.h"
+#include "plan/schedule.h"
 
 namespace rtml::plan {
 
@@ -57,6 +58,9 @@ struct PlanOptions {
   // of the last one's output rows. 0: no tiling.
   int tile_steps = 0;
   int tile_bands = 0;
+  // Per-step choices (plan/schedule.h; a tuning record's, `--tuning`):
+  // empty = the default schedule.
+  Schedule schedule;
 };
 
 enum class Storage : uint8_t {
@@ -82,6 +86,9 @@ struct TensorPlan {
 
 struct PlanStep {
   std::string node_name;
+  // The graph node whose prepare picked the kernel: the step's key in a
+  // schedule (plan/schedule.h); node_name may add fused nodes around it.
+  std::string key;
   std::string op_type;
   ops::Step step;
   uint32_t first_operand = 0;  // into Plan::operands

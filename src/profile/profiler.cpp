@@ -275,6 +275,7 @@ ProfileResult profile_backend(backends::Backend& b, const std::string& backend_n
     backends::BackendOptions bo;
     bo.threads = opt.threads;
     bo.kernels = opt.kernels;
+    bo.schedule = opt.schedule;
     bo.torch_model = opt.torch_model;
     b.open(spec.path, bo);
     b.prepare();

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@ struct ProfileOptions {
   double memory_interval_us = 1000;
   int threads = 1;
   std::string kernels = "simd";  // native backend: the kernel set (`--kernels`)
+  std::map<std::string, std::map<std::string, std::string>> schedule;  // native: `--tuning`'s (plan/schedule.h)
   std::string torch_model;               // torch: explicit TorchScript file
   bool use_test_data = true;             // inputs from test set 0 when the model has test data
 };

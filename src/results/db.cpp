@@ -232,16 +232,22 @@ bool is_date(const std::string& s) {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
-// Indexes added after schema version 1 shipped: created when missing (the
+// Indexes and the tunings table, added after schema version 1 shipped: created when missing (the
 // browser's sorts and the profile look-ups use them). A file we may not
 // write keeps working without them.
 void ensure_indexes(sqlite3* db, const std::string& path) {
   static const char* const kIndexes[][2] = {
       {"runs_median", "CREATE INDEX IF NOT EXISTS runs_median ON runs(median_us)"},
       {"profiles_run_kind", "CREATE INDEX IF NOT EXISTS profiles_run_kind ON profiles(run_id, kind)"},
+      {"tunings",
+       "CREATE TABLE IF NOT EXISTS tunings (id INTEGER PRIMARY KEY, created TEXT NOT NULL, "
+       "added TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), model TEXT NOT NULL, "
+       "model_hash TEXT NOT NULL, target TEXT NOT NULL, kernels TEXT NOT NULL, unit TEXT NOT NULL, "
+       "total_before REAL, total_after REAL, record TEXT NOT NULL)"},
+      {"tunings_model_hash", "CREATE INDEX IF NOT EXISTS tunings_model_hash ON tunings(model_hash)"},
   };
   for (const auto& [name, sql] : kIndexes) {
-    Stmt exists(db, path, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1");
+    Stmt exists(db, path, "SELECT 1 FROM sqlite_master WHERE type IN ('index', 'table') AND name = ?1");
     exists.bind(1, name);
     if (exists.step("cannot read the schema")) continue;
     try {
@@ -694,6 +700,35 @@ int64_t ResultsDb::count_runs() const {
   Stmt q(db_, path_, "SELECT count(*) FROM runs");
   q.step("cannot count the runs");
   return q.int64(0);
+}
+
+int64_t ResultsDb::add_tuning(const json& record) {
+  for (const char* k : {"created", "model", "model_hash", "target", "kernels", "unit"})
+    if (!record.contains(k) || !record[k].is_string())
+      throw Error("results database " + path_ + ": a tuning record without \"" + k + "\" is not stored");
+  Transaction tx(db_, path_, true);
+  Stmt ins(db_, path_,
+           "INSERT INTO tunings (created, model, model_hash, target, kernels, unit, total_before, total_after, record) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  int i = 1;
+  for (const char* k : {"created", "model", "model_hash", "target", "kernels", "unit"})
+    ins.bind(i++, record[k].get<std::string>());
+  ins.bind(7, number_at(record, "total_before"));
+  ins.bind(8, number_at(record, "total_after"));
+  ins.bind(9, dump(record));
+  ins.run("cannot store the tuning record");
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  tx.commit();
+  return id;
+}
+
+std::vector<json> ResultsDb::list_tunings(const std::string& model_hash) const {
+  Stmt q(db_, path_,
+         "SELECT record FROM tunings WHERE ?1 = '' OR model_hash = ?1 ORDER BY created DESC, id DESC");
+  q.bind(1, model_hash);
+  std::vector<json> out;
+  while (q.step("cannot read the tuning records")) out.push_back(json::parse(q.text(0), nullptr, false));
+  return out;
 }
 
 int64_t ResultsDb::count_reports() const {

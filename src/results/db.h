@@ -14,7 +14,10 @@
 //   profiles(id, run_id, kind, content, added)   free-form, filled by the profiler
 //                              (`rtml profile`: kinds profile, folded, chrome-trace,
 //                              speedscope); indexed on (run_id, kind)
-// Indexes added after schema version 1 was released (runs_median,
+//   tunings(id, created, added, model, model_hash, target, kernels, unit,
+//        total_before, total_after, record)   `rtml tune`'s records (tune/tune.h),
+//                              the full JSON in `record`; indexed on model_hash
+// Indexes and the tunings table, added after schema version 1 was released (runs_median,
 // profiles_run_kind) are created on open when missing; older rtml versions
 // read such a file unchanged, so the version stays 1.
 //
@@ -159,6 +162,12 @@ class ResultsDb {
 
   int64_t count_runs() const;
   int64_t count_reports() const;
+
+  // Stores a tuning record (`rtml tune`, schema rtml.tuning/1); returns its id.
+  // rtml::Error (nothing stored) when a field the table needs is missing.
+  int64_t add_tuning(const nlohmann::json& record);
+  // The stored records for a model hash ("" = all), newest first.
+  std::vector<nlohmann::json> list_tunings(const std::string& model_hash = "") const;
 
  private:
   void close() noexcept;

@@ -15,8 +15,8 @@ import sys
 
 RTML, ZOO = sys.argv[1], sys.argv[2]
 MODEL = os.path.join(ZOO, "resnet1d_c32_l64", "model.onnx")
-PASSES = ["resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice", "fuse_layer_norm", "fuse_softmax",
-          "fuse_qdq", "drop_dead_steps", "fuse_epilogues", "fuse_elementwise_chains", "alias_views",
+PASSES = ["fold_transpose_matmul", "resolve_inputs", "apply_schedule", "prepare_fold", "fold_pad", "fold_causal_slice", "fuse_layer_norm", "fuse_softmax",
+          "fuse_qdq", "drop_dead_steps", "fuse_epilogues", "fuse_elementwise_chains", "tile_rows", "alias_views",
           "emit_steps", "place_arena"]
 failures = []
 

@@ -56,6 +56,9 @@ COMMANDS = {
                   "--per-tensor", "--weights-only", "--test-data", "--no-accuracy", "--report", "--shape",
                   "--max-memory"],
                  ["m.onnx"], ("--calibraton", "--calibration"), "--out", [], ["a.onnx", "b.onnx"]),
+    "tune": (["--target", "--budget-s", "--runs", "--cmsis-nn", "--out", "--db", "--no-db", "--kernels", "--shape",
+              "--max-memory"],
+             ["m.onnx"], ("--budget-sec", "--budget-s"), "--out", [], ["a.onnx", "b.onnx"]),
 }
 
 

@@ -52,10 +52,11 @@ TEST(PlanPasses, RunInTheDocumentedOrderAndEachReportsALine) {
     EXPECT_EQ(r.summary.find('\n'), std::string::npos) << r.name;
   }
   // The list in plan/pass.h and ARCHITECTURE.md.
-  EXPECT_EQ(names, (std::vector<std::string>{"fold_transpose_matmul", "resolve_inputs", "prepare_fold", "fold_pad", "fold_causal_slice",
+  EXPECT_EQ(names, (std::vector<std::string>{"fold_transpose_matmul", "resolve_inputs", "apply_schedule", "prepare_fold",
+                                             "fold_pad", "fold_causal_slice",
                                              "fuse_layer_norm", "fuse_softmax", "fuse_qdq",
-                                             "drop_dead_steps", "fuse_epilogues", "fuse_elementwise_chains", "alias_views",
-                                             "emit_steps", "place_arena"}));
+                                             "drop_dead_steps", "fuse_epilogues", "fuse_elementwise_chains", "tile_rows",
+                                             "alias_views", "emit_steps", "place_arena"}));
 }
 
 TEST(PlanPasses, ResolveInputsTakesTheGivenShape) {

@@ -715,6 +715,29 @@ TEST_F(ResultsDbTest, SchemaVersionOneFilesGetTheNewIndexes) {
   EXPECT_EQ(db.count_runs(), 1);
 }
 
+TEST_F(ResultsDbTest, TuningRecordsAreKeptAndOlderFilesGetTheTable) {
+  {
+    ResultsDb db(path_);
+    db.add_report(report("2024-05-01T12:00:00Z", {ok_run("mlp", "native", 1)}));
+  }
+  RawDb(path_).exec("DROP TABLE tunings");  // as an rtml from before `rtml tune` left it
+  ResultsDb db(path_);
+  const nlohmann::json rec = {{"schema", "rtml.tuning/1"}, {"created", "2024-05-02T12:00:00Z"}, {"model", "m.onnx"},
+                              {"model_hash", "fnv1a64:00000000000000aa"}, {"target", "cortex-m7"},
+                              {"kernels", "cortex-m"}, {"unit", "instructions"}, {"total_before", 100},
+                              {"total_after", 90}, {"schedule", {{"conv1", {{"impl", "reference"}}}}}};
+  EXPECT_GT(db.add_tuning(rec), 0);
+  const auto got = db.list_tunings("fnv1a64:00000000000000aa");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["schedule"]["conv1"]["impl"], "reference");
+  EXPECT_TRUE(db.list_tunings("fnv1a64:00000000000000bb").empty());
+  EXPECT_EQ(RawDb(path_).scalar("SELECT total_after FROM tunings"), "90.0");
+  nlohmann::json bad = rec;
+  bad.erase("target");
+  EXPECT_THROW(db.add_tuning(bad), rtml::Error);
+  EXPECT_EQ(db.count_runs(), 1);
+}
+
 TEST(ResultsDbPath, DefaultFollowsTheEnvironment) {
   auto save = [](const char* k) {
     const char* v = std::getenv(k);

@@ -20,6 +20,7 @@ class NativeBackend final : public Backend {
   void open(const std::string& onnx_path, const BackendOptions& options) override {
     path_ = onnx_path;
     plan_options_.kernels = kernels::parse_kernel_set(options.kernels);
+    plan_options_.schedule = options.schedule;
     session_options_.threads = engine::resolve_threads(options.threads);
     graph_ = import::load_model(onnx_path);
   }
@@ -76,6 +77,7 @@ class NativeBackend final : public Backend {
     if (session_) {
       d["arena_bytes"] = std::to_string(session_->plan().arena_bytes);
       d["steps"] = std::to_string(session_->plan().steps.size());
+      if (!plan_options_.schedule.empty()) d["scheduled_steps"] = std::to_string(plan_options_.schedule.size());
     }
     return d;
   }

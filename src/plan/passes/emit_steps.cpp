@@ -94,6 +94,7 @@ void emit_steps(PlanState& s, PassReport& report) {
     const int step_index = static_cast<int>(plan.steps.size());
     PlanStep ps;
     ps.node_name = pr.name;
+    ps.key = s.graph.nodes[pr.node].name;
     ps.op_type = pr.op_type;
     ps.first_operand = static_cast<uint32_t>(plan.operands.size());
     ps.num_inputs = static_cast<uint32_t>(pr.inputs.size());

@@ -28,6 +28,11 @@ bool prepare_node(PlanState& s, int n, PreparedStep& prepared) {
   ops::OpContext ctx(node, g.opset, std::move(ins), node.outputs.size(), g.source);
   ctx.max_memory_bytes = s.options.max_memory_bytes;
   ctx.kernel_set = s.options.kernels;
+  if (auto it = s.options.schedule.find(node.name); it != s.options.schedule.end()) {  // apply_schedule checked it
+    ctx.choices = &it->second;
+    auto impl = it->second.find("impl");
+    if (impl != it->second.end() && impl->second != "plan") ctx.kernel_set = kernels::parse_kernel_set(impl->second);
+  }
   ops::prepare(*def, ctx);
   if (!ctx.step.run) ctx.fail("internal error: prepare chose no kernel");
 
