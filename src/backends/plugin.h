@@ -35,7 +35,7 @@
 // Host and plugin must be built from the same sources by the same compiler and
 // C++ library; this string says so, and the host compares it byte for byte.
 #define RTML_PLUGIN_ABI                                                                              \
-  "rtml-backend-plugin/1 rtml " RTML_VERSION " gcc " __VERSION__ " libstdc++ " RTML_PLUGIN_STR(      \
+  "rtml-backend-plugin/2 rtml " RTML_VERSION " gcc " __VERSION__ " libstdc++ " RTML_PLUGIN_STR(      \
       _GLIBCXX_RELEASE) " " RTML_PLUGIN_STR(__SIZEOF_POINTER__)
 
 namespace rtml::backends {
