@@ -259,5 +259,6 @@ void register_random(Registry& r);       // RandomNormal, RandomNormalLike, Rand
 void register_quant(Registry& r);        // (De)QuantizeLinear, DynamicQuantizeLinear, QLinear*, *Integer
 void register_pool_fused(Registry& r);   // kFusedDomain: AveragePool on int8 / uint8
 void register_quant_fused(Registry& r);  // kFusedDomain: QLinearConv, QLinearMatMul (bias, clamp), QLinearAdd, QLinearMul
+void register_recurrent_fused(Registry& r);  // kFusedDomain: RNN, GRU, LSTM with int8 weights (weight-only)
 
 }  // namespace rtml::ops
