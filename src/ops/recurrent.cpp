@@ -80,8 +80,9 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
   // The planner's weight-only int8 form (kFusedDomain, plan/passes/fuse_qdq.cpp):
   // every slot listed, W and R int8, then W_scale and R_scale, a float per row.
   const bool w8 = ctx.node().domain == kFusedDomain;
-  if (w8) ctx.expect_inputs(max_inputs + 2, max_inputs + 2);
-  else ctx.expect_inputs(3, max_inputs);
+  ctx.expect_inputs(3, w8 ? max_inputs + 2 : max_inputs);
+  if (w8 && static_cast<int>(ctx.node().inputs.size()) != max_inputs + 2)
+    ctx.fail("(weight-only int8) expects " + std::to_string(max_inputs + 2) + " input slots: every one listed, then W_scale, R_scale");
   if (static_cast<int>(ctx.node().outputs.size()) > max_outputs)
     ctx.fail("has " + std::to_string(ctx.node().outputs.size()) + " outputs; at most " + std::to_string(max_outputs) +
              " expected");
