@@ -632,7 +632,7 @@ TensorId recurrent_weight_int8(PlanState& s, int dq, const std::string& name, Te
   const ir::Node& node = s.graph.nodes[dq];
   const auto q = quantize_op(s, dq, why);
   if (!q) return kNoTensor;
-  const ops::TensorInfo& data = s.info[q->data];
+  const ops::TensorInfo data = s.info[q->data];  // a copy: add_constant grows s.info
   if (!is_int8(data.dtype) || !data.data || data.rank() != 3) {
     why = node.name + " does not dequantize an int8/uint8 constant of rank 3";
     return kNoTensor;
