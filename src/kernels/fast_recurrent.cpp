@@ -66,10 +66,130 @@ int64_t row_len(const RecurrentParams& p, const void* seq_lens, int64_t b) {
   return p.seq_lens_i64 ? static_cast<const int64_t*>(seq_lens)[b] : static_cast<const int32_t*>(seq_lens)[b];
 }
 
-int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const float* X, const void* seq_lens,
-                 const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
-  const RecurrentParams& p = f.r;
-  const int64_t S = p.seq_length, N = p.batch, I = p.input_size, H = p.hidden, Hp = f.hp;
+// The products of the float32 kernel: W and R packed for the GEMM (prepare_fast_recurrent).
+struct PackedProjections {
+  const PackedRecurrentParams& f;
+  const float* packed;
+  // xp[rows, G*Hp] = X[rows, I] * W^T + bias (every step's input projection)
+  void input(int dd, const float* X, int64_t rows, float* xp) const {
+    const int64_t I = f.r.input_size, GHp = recurrent_gates(f.r.cell) * f.hp;
+    const float* w = packed + f.w_off[dd];
+    if (rows > 0) fast_gemm_packed(rows, X, I, I, GHp, w, w + packed_b_floats(I, GHp), xp, GHp);
+  }
+  // hr[N, gates*Hp] = h[N, Hp] * R^T (+ Rb of the GRU h gate when it goes with R)
+  void recurrent(int dd, const float* h, int64_t N, int64_t gates, float* hr) const {
+    const int64_t H = f.r.hidden, n = gates * f.hp;
+    const float* r = packed + f.r_off[dd];
+    fast_gemm_packed(N, h, f.hp, H, n, r, f.r_bias ? r + packed_b_floats(H, n) : nullptr, hr, n);
+  }
+  // hn[N, Hp] = (r*h)[N, Hp] * R_h^T (GRU, linear_before_reset = 0)
+  void recurrent_h(int dd, const float* rh, int64_t N, float* hn) const {
+    fast_gemm_packed(N, rh, f.hp, f.r.hidden, f.hp, packed + f.rh_off[dd], nullptr, hn, f.hp);
+  }
+  // The LSTM peepholes i, o, f, each padded to Hp; nullptr when absent.
+  const float* peepholes(int dd) const { return f.peep_off[dd] < 0 ? nullptr : packed + f.peep_off[dd]; }
+};
+
+// The products of the weight-only int8 kernel (recurrent.h): W, R as the
+// node has them ([D, G*H, K] int8, row-major), a float scale per row. Each
+// output is (sum over k of float(q) * v in vector lanes, then the lanes
+// summed, then the tail in k order) * scale[row]: four rows at a time share
+// the loads of v.
+struct W8Projections {
+  const RecurrentParams& p;
+  int64_t hp;
+  const int8_t* W;
+  const int8_t* R;
+  const float* W_scale;
+  const float* R_scale;
+  const float* B;  // [D, 2*G*H] Wb then Rb, or nullptr
+  float* peep;     // scratch [D, 3*Hp]: P padded per gate, or nullptr
+
+  // out[g*Hp + j] = scale[o] * q[o] . v + bias[o] for the rows o = g*H + j
+  // of `gates` gate blocks from `first`; the padding columns are zero.
+  static void Rows(const int8_t* q, const float* scale, int64_t K, const float* v, int64_t H, int64_t Hp,
+                   int64_t first, int64_t gates, const float* bias_a, const float* bias_b, float* out) {
+    const D d;
+    const hn::Rebind<int8_t, D> d8;
+    const hn::Rebind<int32_t, D> d32;
+    auto load = [&](const int8_t* at) { return hn::ConvertTo(d, hn::PromoteTo(d32, hn::LoadU(d8, at))); };
+    const int64_t Kv = K / static_cast<int64_t>(kL) * static_cast<int64_t>(kL);
+    for (int64_t g = 0; g < gates; ++g) {
+      float* o = out + g * Hp;
+      for (int64_t j = H; j < Hp; ++j) o[j] = 0.0f;
+      const int64_t row0 = (first + g) * H;
+      int64_t j = 0;
+      for (; j + 4 <= H; j += 4) {
+        const int8_t* q0 = q + (row0 + j) * K;
+        V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+        for (int64_t k = 0; k < Kv; k += static_cast<int64_t>(kL)) {
+          const V x = hn::LoadU(d, v + k);
+          a0 = hn::MulAdd(load(q0 + k), x, a0);
+          a1 = hn::MulAdd(load(q0 + K + k), x, a1);
+          a2 = hn::MulAdd(load(q0 + 2 * K + k), x, a2);
+          a3 = hn::MulAdd(load(q0 + 3 * K + k), x, a3);
+        }
+        float s[4] = {hn::GetLane(hn::SumOfLanes(d, a0)), hn::GetLane(hn::SumOfLanes(d, a1)),
+                      hn::GetLane(hn::SumOfLanes(d, a2)), hn::GetLane(hn::SumOfLanes(d, a3))};
+        for (int r = 0; r < 4; ++r) {
+          for (int64_t k = Kv; k < K; ++k) s[r] += static_cast<float>(q0[r * K + k]) * v[k];
+          o[j + r] = s[r] * scale[row0 + j + r];
+        }
+      }
+      for (; j < H; ++j) {
+        const int8_t* qr = q + (row0 + j) * K;
+        V a = hn::Zero(d);
+        for (int64_t k = 0; k < Kv; k += static_cast<int64_t>(kL)) a = hn::MulAdd(load(qr + k), hn::LoadU(d, v + k), a);
+        float s = hn::GetLane(hn::SumOfLanes(d, a));
+        for (int64_t k = Kv; k < K; ++k) s += static_cast<float>(qr[k]) * v[k];
+        o[j] = s * scale[row0 + j];
+      }
+      if (bias_a)
+        for (j = 0; j < H; ++j) o[j] += bias_a[row0 + j] + (bias_b ? bias_b[row0 + j] : 0.0f);
+    }
+  }
+  int64_t GH() const { return recurrent_gates(p.cell) * p.hidden; }
+  // Rb of the GRU h gate goes with R when linear_before_reset (it is multiplied by r).
+  bool r_bias() const { return B && p.cell == RnnCell::Gru && p.linear_before_reset; }
+  void input(int dd, const float* X, int64_t rows, float* xp) const {
+    const int64_t I = p.input_size, H = p.hidden, G = recurrent_gates(p.cell), gh = GH();
+    const int8_t* w = W + dd * gh * I;
+    const float* ws = W_scale + dd * gh;
+    const float* wb = B ? B + dd * 2 * gh : nullptr;
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* x = X + row * I;
+      float* out = xp + row * G * hp;
+      const int64_t both = r_bias() ? 2 : G;  // gates whose bias is Wb + Rb here
+      Rows(w, ws, I, x, H, hp, 0, both, wb, wb ? wb + gh : nullptr, out);
+      if (both < G) Rows(w, ws, I, x, H, hp, both, G - both, wb, nullptr, out + both * hp);
+    }
+  }
+  void recurrent(int dd, const float* h, int64_t N, int64_t gates, float* hr) const {
+    const int64_t H = p.hidden, gh = GH();
+    const int8_t* r = R + dd * gh * H;
+    const float* rs = R_scale + dd * gh;
+    const float* rb = r_bias() ? B + dd * 2 * gh + gh : nullptr;
+    for (int64_t b = 0; b < N; ++b) {
+      float* out = hr + b * gates * hp;
+      const int64_t plain = rb ? 2 : gates;
+      Rows(r, rs, H, h + b * hp, H, hp, 0, plain, nullptr, nullptr, out);
+      if (plain < gates) Rows(r, rs, H, h + b * hp, H, hp, 2, 1, rb, nullptr, out + 2 * hp);
+    }
+  }
+  void recurrent_h(int dd, const float* rh, int64_t N, float* hn_) const {
+    const int64_t H = p.hidden, gh = GH();
+    for (int64_t b = 0; b < N; ++b)
+      Rows(R + dd * gh * H, R_scale + dd * gh, H, rh + b * hp, H, hp, 2, 1, nullptr, nullptr, hn_ + b * hp);
+  }
+  const float* peepholes(int dd) const { return peep ? peep + dd * 3 * hp : nullptr; }
+};
+
+// The float32 and the weight-only int8 kernels: the projections (Proj) differ,
+// the steps and the gate equations are these.
+template <class Proj>
+int RecurrentSteps(const RecurrentParams& p, int64_t Hp, const Proj& proj, const float* X, const void* seq_lens,
+                   const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
+  const int64_t S = p.seq_length, N = p.batch, H = p.hidden;
   const int D2 = p.num_directions;
   const int G = recurrent_gates(p.cell);
   const bool gru_split = p.cell == RnnCell::Gru && !p.linear_before_reset;
@@ -100,16 +220,13 @@ int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const floa
   auto state_off = [&](int dd, int64_t b) { return (p.layout == 0 ? (dd * N + b) : (b * D2 + dd)) * H; };
 
   for (int dd = 0; dd < D2; ++dd) {
-    const float* w = packed + f.w_off[dd];
-    const float* r = packed + f.r_off[dd];
-    const float* rh = f.rh_off[dd] < 0 ? nullptr : packed + f.rh_off[dd];
     const bool rev = D2 == 2 ? dd == 1 : p.reverse;
     const RnnActivationSpec& fa = p.act[dd][0];
     const RnnActivationSpec& ga = p.act[dd][1];
     const RnnActivationSpec& ha = p.act[dd][2];
-    const float* P = f.peep_off[dd] < 0 ? nullptr : packed + f.peep_off[dd];
+    const float* P = proj.peepholes(dd);
 
-    if (S * N > 0) fast_gemm_packed(S * N, X, I, I, G * Hp, w, w + packed_b_floats(I, G * Hp), xp, G * Hp);
+    proj.input(dd, X, S * N, xp);
     for (int64_t b = 0; b < N; ++b) {
       const int64_t so = state_off(dd, b);
       float* hb = h + b * Hp;
@@ -123,7 +240,7 @@ int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const floa
     }
 
     for (int64_t s = 0; s < max_len; ++s) {
-      fast_gemm_packed(N, h, Hp, H, GR * Hp, r, f.r_bias ? r + packed_b_floats(H, GR * Hp) : nullptr, hr, GR * Hp);
+      proj.recurrent(dd, h, N, GR, hr);
       for (int64_t b = 0; b < N; ++b) {
         const int64_t len = row_len(p, seq_lens, b);
         if (s >= len) continue;
@@ -177,7 +294,7 @@ int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const floa
         }
       }
       if (gru_split) {
-        fast_gemm_packed(N, tmp, Hp, H, Hp, rh, nullptr, hn_, Hp);
+        proj.recurrent_h(dd, tmp, N, hn_);
         for (int64_t b = 0; b < N; ++b) {
           const int64_t len = row_len(p, seq_lens, b);
           if (s >= len) continue;
@@ -210,6 +327,32 @@ int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const floa
     }
   }
   return 0;
+}
+
+int RecurrentRun(const PackedRecurrentParams& f, const float* packed, const float* X, const void* seq_lens,
+                 const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch) {
+  return RecurrentSteps(f.r, f.hp, PackedProjections{f, packed}, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c,
+                        scratch);
+}
+
+// Scratch: the float kernel's (fast_recurrent_scratch_bytes at Hp), then the
+// padded peepholes.
+int RecurrentW8Run(const RecurrentParams& p, int64_t hp, const float* X, const int8_t* W, const int8_t* R,
+                   const float* W_scale, const float* R_scale, const float* B, const float* P, const void* seq_lens,
+                   const float* initial_h, const float* initial_c, float* Y, float* Y_h, float* Y_c, void* scratch,
+                   size_t peep_at) {
+  float* peep = nullptr;
+  if (P) {
+    peep = reinterpret_cast<float*>(static_cast<char*>(scratch) + peep_at);
+    for (int dd = 0; dd < p.num_directions; ++dd)
+      for (int64_t g = 0; g < 3; ++g) {
+        float* dst = peep + (dd * 3 + g) * hp;
+        std::memcpy(dst, P + (dd * 3 + g) * p.hidden, static_cast<size_t>(p.hidden) * sizeof(float));
+        std::fill(dst + p.hidden, dst + hp, 0.0f);
+      }
+  }
+  const W8Projections proj{p, hp, W, R, W_scale, R_scale, B, peep};
+  return RecurrentSteps(p, hp, proj, X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c, scratch);
 }
 
 // ---- the small-hidden kernels (fast_recurrent.h: small_recurrent_hidden) ----
@@ -317,6 +460,7 @@ HWY_AFTER_NAMESPACE();
 namespace rtml::kernels {
 
 HWY_EXPORT(RecurrentRun);
+HWY_EXPORT(RecurrentW8Run);
 HWY_EXPORT(SmallRecurrentRun);
 HWY_EXPORT(RecurrentTargetName);
 
@@ -465,6 +609,32 @@ int fast_recurrent_f32(const PackedRecurrentParams& p, const float* packed, cons
 
 const char* fast_recurrent_target() { return HWY_DYNAMIC_DISPATCH(RecurrentTargetName)(); }
 
+namespace {
+
+PackedRecurrentParams w8_layout(const RecurrentParams& p) {
+  PackedRecurrentParams f{};
+  f.r = p;
+  f.hp = padded(p.hidden);
+  return f;
+}
+
+}  // namespace
+
+size_t fast_recurrent_w8_scratch_bytes(const RecurrentParams& p, bool peepholes) {
+  const PackedRecurrentParams f = w8_layout(p);
+  return fast_recurrent_scratch_bytes(f) +
+         (peepholes ? static_cast<size_t>(p.num_directions * 3 * f.hp) * sizeof(float) : 0);
+}
+
+int fast_recurrent_w8_f32(const RecurrentParams& p, const float* X, const int8_t* W, const int8_t* R,
+                          const float* W_scale, const float* R_scale, const float* B, const float* P,
+                          const void* seq_lens, const float* initial_h, const float* initial_c, float* Y, float* Y_h,
+                          float* Y_c, void* scratch) {
+  const PackedRecurrentParams f = w8_layout(p);
+  return HWY_DYNAMIC_DISPATCH(RecurrentW8Run)(p, f.hp, X, W, R, W_scale, R_scale, B, P, seq_lens, initial_h, initial_c,
+                                              Y, Y_h, Y_c, scratch, fast_recurrent_scratch_bytes(f));
+}
+
 }  // namespace rtml::kernels
 
 namespace {
@@ -493,4 +663,25 @@ RTML_KERNEL(rtml_f32_gru_h32__hwy) { return run_packed_recurrent(params, operand
 RTML_KERNEL(rtml_f32_lstm_h8__hwy) { return run_packed_recurrent(params, operands); }
 RTML_KERNEL(rtml_f32_lstm_h16__hwy) { return run_packed_recurrent(params, operands); }
 RTML_KERNEL(rtml_f32_lstm_h32__hwy) { return run_packed_recurrent(params, operands); }
+
+namespace {
+
+// Operands as rtml_f32_<cell>_w8__ref's (kernels/recurrent.h).
+int run_recurrent_w8(const void* params, void* const* ops) {
+  using namespace rtml::kernels;
+  const auto& p = *static_cast<const rtml_recurrent_params*>(params);
+  const bool lstm = p.cell == RnnCell::Lstm;
+  auto in = [&](int i) { return static_cast<const float*>(ops[i]); };
+  auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
+  return fast_recurrent_w8_f32(p, in(0), static_cast<const int8_t*>(ops[1]), static_cast<const int8_t*>(ops[2]),
+                               in(p.num_inputs - 2), in(p.num_inputs - 1), in(3), lstm ? in(7) : nullptr, ops[4], in(5),
+                               lstm ? in(6) : nullptr, out(0), out(1), lstm ? out(2) : nullptr,
+                               ops[p.num_inputs + p.num_outputs]);
+}
+
+}  // namespace
+
+RTML_KERNEL(rtml_f32_rnn_w8__hwy) { return run_recurrent_w8(params, operands); }
+RTML_KERNEL(rtml_f32_gru_w8__hwy) { return run_recurrent_w8(params, operands); }
+RTML_KERNEL(rtml_f32_lstm_w8__hwy) { return run_recurrent_w8(params, operands); }
 #endif  // HWY_ONCE

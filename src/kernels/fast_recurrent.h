@@ -87,6 +87,17 @@ inline int fast_recurrent_f32(const FastRecurrent& f, const float* X, const void
   return fast_recurrent_f32(f.p, f.packed.data(), X, seq_lens, initial_h, initial_c, Y, Y_h, Y_c, scratch);
 }
 
+// Weight-only int8 (kernels/recurrent.h: rtml_f32_<cell>_w8__hwy): W and R
+// int8 as the node has them (no packing: the plan holds them once), a float
+// scale per row; every product a vector dot product (four rows at a time),
+// then the same steps and gate equations as the float32 kernel (hidden padded
+// to Hp in the scratch). Same contract as recurrent_w8_f32.
+size_t fast_recurrent_w8_scratch_bytes(const RecurrentParams& p, bool peepholes);
+int fast_recurrent_w8_f32(const RecurrentParams& p, const float* X, const int8_t* W, const int8_t* R,
+                          const float* W_scale, const float* R_scale, const float* B, const float* P,
+                          const void* seq_lens, const float* initial_h, const float* initial_c, float* Y, float* Y_h,
+                          float* Y_c, void* scratch);
+
 // The Highway target the gate math dispatches to on this CPU.
 const char* fast_recurrent_target();
 

@@ -49,11 +49,41 @@ inline void copy(const float* src, int64_t n, float* dst) { memcpy(dst, src, sta
 
 inline float clipv(float x, float clip) { return clip > 0 ? km::min(clip, km::max(-clip, x)) : x; }
 
-}  // namespace
+// The gate products of direction d: row `row` of W (of R) times x (h).
+struct F32Weights {
+  const float* W;
+  const float* R;
+  int64_t I, H, GH;
+  float wx(int d, int64_t row, const float* x) const { return dot(W + (d * GH + row) * I, x, I); }
+  float rh(int d, int64_t row, const float* h) const { return dot(R + (d * GH + row) * H, h, H); }
+};
 
-int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, const float* R, const float* B,
-                  const void* seq_lens, const float* initial_h, const float* initial_c, const float* P, float* Y,
-                  float* Y_h, float* Y_c, void* scratch) {
+// Weight-only int8: (sum_k float(q[k]) * x[k]) * scale[row], the sum in k order.
+inline float dot_w8(const int8_t* q, const float* x, int64_t n) {
+  float s = 0;
+  for (int64_t k = 0; k < n; ++k) s += static_cast<float>(q[k]) * x[k];
+  return s;
+}
+
+struct W8Weights {
+  const int8_t* W;
+  const int8_t* R;
+  const float* W_scale;
+  const float* R_scale;
+  int64_t I, H, GH;
+  float wx(int d, int64_t row, const float* x) const {
+    return dot_w8(W + (d * GH + row) * I, x, I) * W_scale[d * GH + row];
+  }
+  float rh(int d, int64_t row, const float* h) const {
+    return dot_w8(R + (d * GH + row) * H, h, H) * R_scale[d * GH + row];
+  }
+};
+
+template <class Weights>
+int recurrent_run(const RecurrentParams& p, const float* X, const Weights& w, const float* B, const void* seq_lens,
+                  const float* initial_h, const float* initial_c, const float* P, float* Y, float* Y_h, float* Y_c,
+                  void* scratch) {
+
   const int64_t S = p.seq_length, N = p.batch, I = p.input_size, H = p.hidden;
   const int D = p.num_directions;
   const int G = recurrent_gates(p.cell);
@@ -80,8 +110,6 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
 
   for (int d = 0; d < D; ++d) {
     const bool rev = D == 2 ? d == 1 : p.reverse;
-    const float* Wd = W + d * GH * I;
-    const float* Rd = R + d * GH * H;
     const float* Wb = B ? B + d * 2 * GH : nullptr;
     const float* Rb = B ? Wb + GH : nullptr;
     const float* Pd = P ? P + d * 3 * H : nullptr;
@@ -105,7 +133,7 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
         switch (p.cell) {
           case RnnCell::Rnn: {
             for (int64_t j = 0; j < H; ++j) {
-              float v = dot(Wd + j * I, x, I) + dot(Rd + j * H, h, H);
+              float v = w.wx(d, j, x) + w.rh(d, j, h);
               if (Wb) v += Wb[j] + Rb[j];
               gates[j] = rnn_activate(fa, clipv(v, p.clip));
             }
@@ -117,19 +145,17 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
             float* r = gates + H;
             float* n = gates + 2 * H;
             for (int64_t j = 0; j < 2 * H; ++j) {
-              float v = dot(Wd + j * I, x, I) + dot(Rd + j * H, h, H);
+              float v = w.wx(d, j, x) + w.rh(d, j, h);
               if (Wb) v += Wb[j] + Rb[j];
               gates[j] = rnn_activate(fa, clipv(v, p.clip));
             }
-            const float* Wh = Wd + 2 * H * I;
-            const float* Rh = Rd + 2 * H * H;
             if (!p.linear_before_reset)
               for (int64_t j = 0; j < H; ++j) tmp[j] = r[j] * h[j];
             for (int64_t j = 0; j < H; ++j) {
-              float v = dot(Wh + j * I, x, I) + (Wb ? Wb[2 * H + j] : 0.0f);
+              float v = w.wx(d, 2 * H + j, x) + (Wb ? Wb[2 * H + j] : 0.0f);
               const float rb = Rb ? Rb[2 * H + j] : 0.0f;
-              if (p.linear_before_reset) v += r[j] * (dot(Rh + j * H, h, H) + rb);
-              else v += dot(Rh + j * H, tmp, H) + rb;
+              if (p.linear_before_reset) v += r[j] * (w.rh(d, 2 * H + j, h) + rb);
+              else v += w.rh(d, 2 * H + j, tmp) + rb;
               n[j] = rnn_activate(ga, clipv(v, p.clip));
             }
             for (int64_t j = 0; j < H; ++j) h[j] = (1.0f - z[j]) * n[j] + z[j] * h[j];
@@ -137,7 +163,7 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
           }
           case RnnCell::Lstm: {
             for (int64_t j = 0; j < GH; ++j) {
-              float v = dot(Wd + j * I, x, I) + dot(Rd + j * H, h, H);
+              float v = w.wx(d, j, x) + w.rh(d, j, h);
               if (Wb) v += Wb[j] + Rb[j];
               gates[j] = v;
             }
@@ -169,6 +195,24 @@ int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, cons
   return 0;
 }
 
+}  // namespace
+
+int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, const float* R, const float* B,
+                  const void* seq_lens, const float* initial_h, const float* initial_c, const float* P, float* Y,
+                  float* Y_h, float* Y_c, void* scratch) {
+  const int64_t GH = recurrent_gates(p.cell) * p.hidden;
+  return recurrent_run(p, X, F32Weights{W, R, p.input_size, p.hidden, GH}, B, seq_lens, initial_h, initial_c, P, Y,
+                       Y_h, Y_c, scratch);
+}
+
+int recurrent_w8_f32(const RecurrentParams& p, const float* X, const int8_t* W, const int8_t* R, const float* W_scale,
+                     const float* R_scale, const float* B, const void* seq_lens, const float* initial_h,
+                     const float* initial_c, const float* P, float* Y, float* Y_h, float* Y_c, void* scratch) {
+  const int64_t GH = recurrent_gates(p.cell) * p.hidden;
+  return recurrent_run(p, X, W8Weights{W, R, W_scale, R_scale, p.input_size, p.hidden, GH}, B, seq_lens, initial_h,
+                       initial_c, P, Y, Y_h, Y_c, scratch);
+}
+
 }  // namespace rtml::kernels
 
 // ---- entry points -------------------------------------------------------------
@@ -191,3 +235,23 @@ int run_recurrent(const void* params, void* const* ops) {
 RTML_KERNEL(rtml_f32_rnn__ref) { return run_recurrent(params, operands); }
 RTML_KERNEL(rtml_f32_gru__ref) { return run_recurrent(params, operands); }
 RTML_KERNEL(rtml_f32_lstm__ref) { return run_recurrent(params, operands); }
+
+namespace {
+
+// Weight-only int8: the node's slots (all listed), W_scale, R_scale, the outputs, the scratch.
+int run_recurrent_w8(const void* params, void* const* ops) {
+  const auto& p = *static_cast<const rtml_recurrent_params*>(params);
+  const bool lstm = p.cell == rtml::kernels::RnnCell::Lstm;
+  auto in = [&](int i) { return static_cast<const float*>(ops[i]); };
+  auto out = [&](int i) -> float* { return i < p.num_outputs ? static_cast<float*>(ops[p.num_inputs + i]) : nullptr; };
+  return rtml::kernels::recurrent_w8_f32(p, in(0), static_cast<const int8_t*>(ops[1]), static_cast<const int8_t*>(ops[2]),
+                                         in(p.num_inputs - 2), in(p.num_inputs - 1), in(3), ops[4], in(5),
+                                         lstm ? in(6) : nullptr, lstm ? in(7) : nullptr, out(0), out(1),
+                                         lstm ? out(2) : nullptr, ops[p.num_inputs + p.num_outputs]);
+}
+
+}  // namespace
+
+RTML_KERNEL(rtml_f32_rnn_w8__ref) { return run_recurrent_w8(params, operands); }
+RTML_KERNEL(rtml_f32_gru_w8__ref) { return run_recurrent_w8(params, operands); }
+RTML_KERNEL(rtml_f32_lstm_w8__ref) { return run_recurrent_w8(params, operands); }

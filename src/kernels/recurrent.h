@@ -38,7 +38,20 @@
  *   rtml_f32_rnn__ref, rtml_f32_gru__ref, rtml_f32_lstm__ref
  *   rtml_f32_{rnn,gru,lstm}__packed_hwy (kernels/fast_recurrent.h; W, R, B and
  *   P are read from the packed constant, which follows the outputs)
- *   rtml_f32_{gru,lstm}_h{8,16,32}__hwy (the same, small hidden sizes; no scratch) */
+ *   rtml_f32_{gru,lstm}_h{8,16,32}__hwy (the same, small hidden sizes; no scratch)
+ *
+ * Weight-only int8 (plan/passes/fuse_qdq.cpp makes them from DequantizeLinear
+ * of int8 constants feeding W and R): W and R are int8 [D, G*H, I] / [D, G*H, H]
+ * with a float scale per row (W_scale, R_scale [D*G*H]); state, gates, bias,
+ * peepholes and every activation stay float32. Each gate's product is
+ *     (sum_k float(w_q[row][k]) * x[k]) * scale[row]
+ * accumulated in float32: the reference in k order, the Highway kernel in
+ * vector lanes (kernels/fast_recurrent.h), so they agree to rounding (the two
+ * sums are each within K * 2^-24 * sum_k |w_q x| of the exact one), not bit
+ * for bit. Operands: X, W, R, B?, sequence_lens?, initial_h?, (initial_c?,
+ * P?,) every slot listed (absent ones null), then W_scale, R_scale, the
+ * outputs Y?, Y_h?, (Y_c?,) and the scratch (num_inputs counts the scales):
+ *   rtml_f32_{rnn,gru,lstm}_w8__ref, rtml_f32_{rnn,gru,lstm}_w8__hwy */
 #ifndef RTML_KERNELS_RECURRENT_H
 #define RTML_KERNELS_RECURRENT_H
 
@@ -96,6 +109,12 @@ RTML_KERNEL(rtml_f32_gru_h32__hwy);
 RTML_KERNEL(rtml_f32_lstm_h8__hwy);
 RTML_KERNEL(rtml_f32_lstm_h16__hwy);
 RTML_KERNEL(rtml_f32_lstm_h32__hwy);
+RTML_KERNEL(rtml_f32_rnn_w8__ref);
+RTML_KERNEL(rtml_f32_gru_w8__ref);
+RTML_KERNEL(rtml_f32_lstm_w8__ref);
+RTML_KERNEL(rtml_f32_rnn_w8__hwy);
+RTML_KERNEL(rtml_f32_gru_w8__hwy);
+RTML_KERNEL(rtml_f32_lstm_w8__hwy);
 
 #ifdef __cplusplus
 #include <stddef.h>
@@ -138,6 +157,12 @@ size_t recurrent_scratch_bytes(const RecurrentParams& p);
 int recurrent_f32(const RecurrentParams& p, const float* X, const float* W, const float* R, const float* B,
                   const void* seq_lens, const float* initial_h, const float* initial_c, const float* P, float* Y,
                   float* Y_h, float* Y_c, void* scratch);
+
+// The same with int8 weights and a float scale per row of W and R ([D*G*H]
+// each): weight-only int8 (above). Same scratch and return value.
+int recurrent_w8_f32(const RecurrentParams& p, const float* X, const int8_t* W, const int8_t* R, const float* W_scale,
+                     const float* R_scale, const float* B, const void* seq_lens, const float* initial_h,
+                     const float* initial_c, const float* P, float* Y, float* Y_h, float* Y_c, void* scratch);
 
 }  // namespace rtml::kernels
 #endif

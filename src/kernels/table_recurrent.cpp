@@ -76,6 +76,15 @@ void add_recurrent_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_f32_lstm_h8__hwy", rtml_f32_lstm_h8__hwy, &packed, small_ops, fast, false});
   t.push_back({"rtml_f32_lstm_h16__hwy", rtml_f32_lstm_h16__hwy, &packed, small_ops, fast, false});
   t.push_back({"rtml_f32_lstm_h32__hwy", rtml_f32_lstm_h32__hwy, &packed, small_ops, fast, false});
+  // Weight-only int8 (num_inputs counts every slot and the two scales).
+  const char* w8_ops =
+      "X, W int8, R int8, B?, sequence_lens?, initial_h?, (initial_c?, P?,) W_scale, R_scale, Y?, Y_h?, (Y_c?,) scratch";
+  t.push_back({"rtml_f32_rnn_w8__ref", rtml_f32_rnn_w8__ref, &cell, w8_ops, src, true});
+  t.push_back({"rtml_f32_gru_w8__ref", rtml_f32_gru_w8__ref, &cell, w8_ops, src, true});
+  t.push_back({"rtml_f32_lstm_w8__ref", rtml_f32_lstm_w8__ref, &cell, w8_ops, src, true});
+  t.push_back({"rtml_f32_rnn_w8__hwy", rtml_f32_rnn_w8__hwy, &cell, w8_ops, fast, false});
+  t.push_back({"rtml_f32_gru_w8__hwy", rtml_f32_gru_w8__hwy, &cell, w8_ops, fast, false});
+  t.push_back({"rtml_f32_lstm_w8__hwy", rtml_f32_lstm_w8__hwy, &cell, w8_ops, fast, false});
 }
 
 }  // namespace rtml::kernels

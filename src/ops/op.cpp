@@ -271,6 +271,7 @@ const OpDef* find_fused_op(const std::string& op_type) {
     register_quant_fused(r);
     register_pool_fused(r);
     register_linear_fused(r);
+    register_recurrent_fused(r);
     std::map<std::string, OpDef> m;
     for (const OpDef& d : r.defs) m.emplace(d.name, d);
     return m;

@@ -300,5 +300,6 @@ void register_quant(Registry& r);        // (De)QuantizeLinear, DynamicQuantizeL
 void register_pool_fused(Registry& r);
 void register_linear_fused(Registry& r);  // kFusedDomain: MatMul with transB (a Transpose folded in)   // kFusedDomain: AveragePool on int8 / uint8
 void register_quant_fused(Registry& r);  // kFusedDomain: QLinearConv, QLinearMatMul (bias, clamp), QLinearAdd, QLinearMul
+void register_recurrent_fused(Registry& r);  // kFusedDomain: RNN, GRU, LSTM with int8 weights (weight-only)
 
 }  // namespace rtml::ops

@@ -77,12 +77,17 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
   const int G = kernels::recurrent_gates(cell);
   const int max_inputs = lstm ? 8 : 6;
   const int max_outputs = lstm ? 3 : 2;
-  ctx.expect_inputs(3, max_inputs);
+  // The planner's weight-only int8 form (kFusedDomain, plan/passes/fuse_qdq.cpp):
+  // every slot listed, W and R int8, then W_scale and R_scale, a float per row.
+  const bool w8 = ctx.node().domain == kFusedDomain;
+  ctx.expect_inputs(3, w8 ? max_inputs + 2 : max_inputs);
+  if (w8 && static_cast<int>(ctx.node().inputs.size()) != max_inputs + 2)
+    ctx.fail("(weight-only int8) expects " + std::to_string(max_inputs + 2) + " input slots: every one listed, then W_scale, R_scale");
   if (static_cast<int>(ctx.node().outputs.size()) > max_outputs)
     ctx.fail("has " + std::to_string(ctx.node().outputs.size()) + " outputs; at most " + std::to_string(max_outputs) +
              " expected");
   for (int i : {0, 1, 2, 3, 5, 6, 7})
-    if (i < max_inputs && ctx.has_input(i)) ctx.expect_dtype(i, {DType::F32});
+    if (i < max_inputs && ctx.has_input(i)) ctx.expect_dtype(i, {w8 && (i == 1 || i == 2) ? DType::I8 : DType::F32});
   if (ctx.has_input(4)) ctx.expect_dtype(4, {DType::I32, DType::I64});
 
   RecurrentParams p{};
@@ -116,6 +121,11 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
   expect_shape(ctx, 2, "R", {D, G * H, H});
   expect_shape(ctx, 3, "B", {D, 2 * G * H});
   expect_shape(ctx, 4, "sequence_lens", {p.batch});
+  if (w8)
+    for (int i : {max_inputs, max_inputs + 1}) {
+      ctx.expect_dtype(i, {DType::F32});
+      expect_shape(ctx, i, i == max_inputs ? "W_scale" : "R_scale", {D * G * H});
+    }
   const Shape state = p.layout == 0 ? Shape{D, p.batch, H} : Shape{p.batch, D, H};
   expect_shape(ctx, 5, "initial_h", state);
   if (lstm) {
@@ -166,6 +176,14 @@ void prepare_recurrent(OpContext& ctx, RnnCell cell) {
                    (2.0 * G * H * static_cast<double>(p.input_size + H) + 8.0 * H);
 
   const char* name = cell == RnnCell::Rnn ? "rnn" : cell == RnnCell::Gru ? "gru" : "lstm";
+  if (w8) {  // the int8 weights read in place (no packed copy): the plan holds them once
+    const bool simd = ctx.simd();
+    ctx.use_kernel<RecurrentParams>((std::string("rtml_f32_") + name + (simd ? "_w8__hwy" : "_w8__ref")).c_str()) = p;
+    const bool peepholes = lstm && ctx.has_input(7);
+    ctx.step.scratch_bytes =
+        simd ? kernels::fast_recurrent_w8_scratch_bytes(p, peepholes) : kernels::recurrent_scratch_bytes(p);
+    return;
+  }
   // Constant weights (the usual case: initializers) take the packed SIMD
   // kernel in the simd kernel set (small hidden sizes its specialisation,
   // kernels::small_recurrent_hidden); weights fed at run time, and the
@@ -201,5 +219,8 @@ void register_recurrent(Registry& r) {
   r.add({"GRU", prepare_GRU});
   r.add({"LSTM", prepare_LSTM});
 }
+
+// The same prepares; the domain selects the weight-only int8 form.
+void register_recurrent_fused(Registry& r) { register_recurrent(r); }
 
 }  // namespace rtml::ops

@@ -37,7 +37,8 @@
 //                       -> QuantizeLinear becomes one int8 step (an
 //                       ops::kFusedDomain QLinear node, prepared again);
 //                       pools and views with equal scales run on int8,
-//                       Sigmoid / Tanh as a table;
+//                       Sigmoid / Tanh as a table; LSTM / GRU / RNN with
+//                       dequantized int8 W and R keep them int8 (weight-only);
 //                       PlanOptions::fuse
 //   drop_dead_steps     steps whose results no graph output needs
 //   fuse_epilogues      a Relu or a same-shaped Add runs inside the step before

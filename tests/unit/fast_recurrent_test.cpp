@@ -81,9 +81,8 @@ float max_abs_diff(const std::vector<float>& got, const std::vector<float>& want
   return err;
 }
 
-// Runs one case through both kernels; a failure names the case.
-void check_case(const Case& c, std::mt19937& rng) {
-  SCOPED_TRACE(describe(c));
+// The kernels' params for a case.
+RecurrentParams params_of(const Case& c) {
   RecurrentParams p{};
   p.num_directions = 1;
   p.cell = c.cell;
@@ -111,6 +110,13 @@ void check_case(const Case& c, std::mt19937& rng) {
       }
     }
   }
+  return p;
+}
+
+// Runs one case through both kernels; a failure names the case.
+void check_case(const Case& c, std::mt19937& rng) {
+  SCOPED_TRACE(describe(c));
+  const RecurrentParams p = params_of(c);
   const int G = recurrent_gates(c.cell);
   const int64_t H = c.hidden, I = c.input, N = c.batch, S = c.seq, D = c.dirs;
   // Larger weights than 1/sqrt(H) so that gates saturate and clip bites.
@@ -248,6 +254,126 @@ int check_small_cases() {
           if (::testing::Test::HasFatalFailure()) return cases;
         }
   return cases;
+}
+
+// Weight-only int8 (rtml_f32_<cell>_w8__*): int8 weights in [-127, 127] with
+// a float scale per row ((0.5 .. 1.5) * weight_scale / 127, so the
+// dequantized weights span about the float cases' range). Two checks per
+// case: the int8 reference against the float32 reference on the dequantized
+// weights (the oracle: the same cell, rounding apart), and the Highway kernel
+// against the int8 reference. Each gate's sum of K = I + H products differs
+// between two orders by at most 2 * K * 2^-24 * sum |w x| (about 1e-4 here at
+// worst; random signs make it far smaller), and sigmoid and tanh do not
+// enlarge it: 5e-5 on outputs bounded by the activations, as the float cases.
+void check_w8_case(const Case& c, std::mt19937& rng) {
+  SCOPED_TRACE("w8 " + describe(c));
+  const RecurrentParams p = params_of(c);
+  const int G = recurrent_gates(c.cell);
+  const int64_t H = c.hidden, I = c.input, N = c.batch, S = c.seq, D = c.dirs, GH = G * H;
+  const std::vector<float> X = random_floats(static_cast<size_t>(S * N * I), rng, 2.0f);
+  std::uniform_int_distribution<int> qd(-127, 127);
+  std::uniform_real_distribution<float> sd(0.5f, 1.5f);
+  auto int8s = [&](int64_t n) {
+    std::vector<int8_t> q(static_cast<size_t>(n));
+    for (int8_t& v : q) v = static_cast<int8_t>(qd(rng));
+    return q;
+  };
+  const std::vector<int8_t> Wq = int8s(D * GH * I), Rq = int8s(D * GH * H);
+  std::vector<float> ws(static_cast<size_t>(D * GH)), rs(ws.size());
+  for (float& v : ws) v = sd(rng) * c.weight_scale / 127.0f;
+  for (float& v : rs) v = sd(rng) * c.weight_scale / 127.0f;
+  std::vector<float> W(Wq.size()), R(Rq.size());
+  for (size_t i = 0; i < W.size(); ++i) W[i] = static_cast<float>(Wq[i]) * ws[i / static_cast<size_t>(I)];
+  for (size_t i = 0; i < R.size(); ++i) R[i] = static_cast<float>(Rq[i]) * rs[i / static_cast<size_t>(H)];
+  const std::vector<float> B = random_floats(static_cast<size_t>(D * 2 * GH), rng, c.weight_scale);
+  const std::vector<float> P = random_floats(static_cast<size_t>(D * 3 * H), rng);
+  const std::vector<float> h0 = random_floats(static_cast<size_t>(D * N * H), rng);
+  const std::vector<float> c0 = random_floats(static_cast<size_t>(D * N * H), rng);
+  std::vector<int32_t> lens(static_cast<size_t>(N), static_cast<int32_t>(S));
+  if (c.lens)
+    for (int64_t b = 0; b < N; ++b) lens[static_cast<size_t>(b)] = static_cast<int32_t>((b * 2 + 1) % (S + 1));
+  const bool lstm = c.cell == RnnCell::Lstm;
+  const float* b = c.bias ? B.data() : nullptr;
+  const void* l = c.lens ? lens.data() : nullptr;
+  const float* ih = c.init ? h0.data() : nullptr;
+  const float* ic = c.init && lstm ? c0.data() : nullptr;
+  const float* pp = c.peep && lstm ? P.data() : nullptr;
+
+  const size_t ny = static_cast<size_t>(S * D * N * H), ns = static_cast<size_t>(D * N * H);
+  struct Out {
+    std::vector<float> y, h, c;
+  };
+  auto fresh = [&] { return Out{std::vector<float>(ny, -7.0f), std::vector<float>(ns, -7.0f), std::vector<float>(ns, -7.0f)}; };
+  Out f32 = fresh(), ref = fresh(), fast = fresh();
+  std::vector<float> ref_scratch(recurrent_scratch_bytes(p) / sizeof(float) + 1);
+  ASSERT_EQ(recurrent_f32(p, X.data(), W.data(), R.data(), b, l, ih, ic, pp, f32.y.data(), f32.h.data(),
+                          lstm ? f32.c.data() : nullptr, ref_scratch.data()),
+            0);
+  ASSERT_EQ(recurrent_w8_f32(p, X.data(), Wq.data(), Rq.data(), ws.data(), rs.data(), b, l, ih, ic, pp, ref.y.data(),
+                             ref.h.data(), lstm ? ref.c.data() : nullptr, ref_scratch.data()),
+            0);
+  std::vector<float> scratch(fast_recurrent_w8_scratch_bytes(p, pp != nullptr) / sizeof(float) + 16);
+  float* aligned = scratch.data();
+  while (reinterpret_cast<uintptr_t>(aligned) % 64 != 0) ++aligned;
+  ASSERT_EQ(fast_recurrent_w8_f32(p, X.data(), Wq.data(), Rq.data(), ws.data(), rs.data(), b, pp, l, ih, ic,
+                                  fast.y.data(), fast.h.data(), lstm ? fast.c.data() : nullptr, aligned),
+            0);
+  const float tol = 5e-5f;
+  EXPECT_LT(max_abs_diff(ref.y, f32.y), tol);
+  EXPECT_LT(max_abs_diff(ref.h, f32.h), tol);
+  EXPECT_LT(max_abs_diff(fast.y, ref.y), tol);
+  EXPECT_LT(max_abs_diff(fast.h, ref.h), tol);
+  if (lstm) {
+    EXPECT_LT(max_abs_diff(ref.c, f32.c), tol);
+    EXPECT_LT(max_abs_diff(fast.c, ref.c), tol);
+  }
+  for (size_t i = 0; i < ny; ++i)  // rows past a sequence length: exactly zero in all three
+    if (f32.y[i] == 0.0f) {
+      ASSERT_EQ(ref.y[i], 0.0f) << "Y[" << i << "]";
+      ASSERT_EQ(fast.y[i], 0.0f) << "Y[" << i << "]";
+    }
+}
+
+// Odd and even hidden sizes (1, 5, 37: rows not a multiple of the four-row
+// blocks; I = 3 and 37 shorter and longer than a vector), every cell and
+// option as check_all_cases, 64 too (the zoo's streaming models).
+int check_w8_cases() {
+  std::mt19937 rng(4242);
+  int cases = 0;
+  for (RnnCell cell : {RnnCell::Rnn, RnnCell::Gru, RnnCell::Lstm})
+    for (int64_t hidden : {1, 5, 37, 64})
+      for (int variant = 0; variant < 8; ++variant) {
+        Case c;
+        c.cell = cell;
+        c.hidden = hidden;
+        c.seq = variant % 3 == 0 ? 1 : 4;
+        c.input = variant % 2 == 0 ? 3 : hidden == 64 ? 16 : hidden;
+        c.batch = variant % 4 < 2 ? 1 : 3;
+        c.dirs = variant == 2 || variant == 5 ? 2 : 1;
+        c.reverse = variant == 3;
+        c.layout = variant == 4 || variant == 5 ? 1 : 0;
+        c.bias = variant != 6;
+        c.init = variant % 3 != 0;
+        c.lens = c.batch > 1 && variant != 3;
+        c.peep = variant % 2 == 1;
+        c.input_forget = variant == 7;
+        c.clip = variant == 5 || variant == 6 ? 0.75f : 0.0f;
+        c.odd_activations = variant == 6;
+        c.weight_scale = hidden == 64 ? 0.125f : 1.0f;  // PyTorch's initial range, 1/sqrt(H)
+        for (bool lbr : {false, true}) {
+          if (lbr && cell != RnnCell::Gru) continue;
+          c.lbr = lbr;
+          check_w8_case(c, rng);
+          ++cases;
+          if (::testing::Test::HasFatalFailure()) return cases;
+        }
+      }
+  return cases;
+}
+
+TEST(FastRecurrent, WeightInt8MatchesReferencesOnEveryTarget) {
+  rtml::testing::check_every_dispatched_target(fast_recurrent_target,
+                                               [] { EXPECT_EQ(check_w8_cases(), (3 + 1) * 4 * 8); });
 }
 
 TEST(FastRecurrent, SmallHiddenMatchesReferenceOnEveryTarget) {

@@ -819,3 +819,89 @@ TEST(FuseQdq, ConcatLeftInFloatSaysWhy) {
             "fused 0 QDQ groups into int8 steps; left in float: n1 (not every input is dequantized)");
   EXPECT_EQ(p.steps.size(), 3u);
 }
+
+// Weight-only recurrent layers: DequantizeLinear of int8 (per row, with zero
+// points) and uint8 (per tensor, zero point 128) constants feeding an LSTM's
+// or GRU's W and R. The plan keeps the weights int8 (one byte each, plus a
+// float scale per row) in a rtml_f32_<cell>_w8__* step, on the simd and the
+// reference kernel sets; the oracle is the float cell on the dequantized
+// weights (fusion off: DequantizeLinear folded to float), within 5e-5 (two
+// float32 summation orders; kernels/recurrent.h).
+struct RecurrentW8Case {
+  static constexpr int64_t S = 3, I = 5, H = 7;
+  std::string cell;
+  int G() const { return cell == "LSTM" ? 4 : 3; }
+  ir::Graph graph(int w_zero = 3) const {
+    GraphBuilder gb;
+    const ir::TensorId x = gb.input("x", {S, 1, I});
+    const int64_t GH = G() * H;
+    std::vector<float> ws(static_cast<size_t>(GH));
+    for (size_t r = 0; r < ws.size(); ++r) ws[r] = 0.004f + 0.0005f * static_cast<float>(r % 7);
+    std::vector<int8_t> wz(static_cast<size_t>(GH));
+    for (size_t r = 0; r < wz.size(); ++r) wz[r] = static_cast<int8_t>(static_cast<int>(r % 3) * w_zero - w_zero);
+    const ir::TensorId w = gb.node(
+        "DequantizeLinear", {constant_of(gb, "w", DType::I8, {1, GH, I}, random_values<int8_t>(GH * I, -120, 120, 5)),
+                             constant_of(gb, "ws", DType::F32, {GH}, ws), constant_of(gb, "wz", DType::I8, {GH}, wz)},
+        {{"axis", attr_int(1)}});
+    const ir::TensorId r = gb.node(
+        "DequantizeLinear", {constant_of(gb, "r", DType::U8, {1, GH, H}, random_values<uint8_t>(GH * H, 0, 255, 6)),
+                             scalar(gb, "rs", 0.006f), zero_point<uint8_t>(gb, "rz", 128)});
+    std::vector<float> b(static_cast<size_t>(2 * GH));
+    for (size_t k = 0; k < b.size(); ++k) b[k] = 0.05f * static_cast<float>(static_cast<int>(k % 9) - 4);
+    std::map<std::string, ir::Attribute> attrs{{"hidden_size", attr_int(H)}};
+    if (cell == "GRU") attrs["linear_before_reset"] = attr_int(1);
+    gb.g.outputs = {gb.node(cell, {x, w, r, gb.constant("b", {1, 2 * GH}, b)}, attrs)};
+    return gb.g;
+  }
+};
+
+std::vector<float> run_recurrent(const ir::Graph& g, bool fuse, kernels::KernelSet set, plan::Plan* kept) {
+  plan::PlanOptions po;
+  po.fuse = fuse;
+  po.kernels = set;
+  plan::Plan p = plan::build_plan(g, po);
+  *kept = p;
+  engine::Session s(std::move(p));
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  float* x = static_cast<float*>(s.input_data(0));
+  for (int64_t k = 0; k < RecurrentW8Case::S * RecurrentW8Case::I; ++k) x[k] = u(rng);
+  EXPECT_TRUE(s.run().ok());
+  const float* y = static_cast<const float*>(s.output_data(0));
+  return std::vector<float>(y, y + s.output(0).bytes / sizeof(float));
+}
+
+TEST(FuseQdq, RecurrentWeightsStayInt8AndMatchTheFloatCell) {
+  for (const char* cell : {"LSTM", "GRU"})
+    for (kernels::KernelSet set : {kernels::KernelSet::Simd, kernels::KernelSet::Reference}) {
+      SCOPED_TRACE(std::string(cell) + " " + kernels::kernel_set_name(set));
+      const RecurrentW8Case c{cell};
+      plan::Plan fused, unfused;
+      const std::vector<float> got = run_recurrent(c.graph(), true, set, &fused);
+      const std::vector<float> want = run_recurrent(c.graph(), false, set, &unfused);
+      ASSERT_EQ(got.size(), static_cast<size_t>(c.S * c.H));
+      float err = 0;
+      for (size_t k = 0; k < got.size(); ++k) err = std::max(err, std::fabs(got[k] - want[k]));
+      EXPECT_LT(err, 5e-5f);
+      EXPECT_GT(err, 0.0f);  // not the float cell itself
+      ASSERT_EQ(fused.steps.size(), 1u);
+      const std::string symbol = fused.steps[0].step.info->symbol;
+      EXPECT_EQ(symbol, std::string("rtml_f32_") + (c.cell == "LSTM" ? "lstm" : "gru") +
+                            (set == kernels::KernelSet::Simd ? "_w8__hwy" : "_w8__ref"));
+      EXPECT_EQ(fused.steps[0].op_type, "DequantizeLinear+" + c.cell);
+      // int8 W and R, a float scale per row of each, the float bias.
+      const int64_t GH = c.G() * c.H;
+      EXPECT_EQ(fused.constant_bytes, static_cast<size_t>(GH * (c.I + c.H) + 2 * GH * 4 + 2 * GH * 4));
+      EXPECT_NE(report_of(fused, "fuse_qdq").summary.find(c.cell + " weight-only"), std::string::npos);
+    }
+}
+
+TEST(FuseQdq, RecurrentWeightsOutsideInt8StayFloatAndSayWhy) {
+  const RecurrentW8Case c{"LSTM"};
+  plan::Plan p;
+  // zero points of -100 and 100: q - zero point leaves int8
+  const std::vector<float> got = run_recurrent(c.graph(100), true, kernels::KernelSet::Simd, &p);
+  EXPECT_EQ(std::string(p.steps[0].step.info->symbol).find("_w8_"), std::string::npos);
+  EXPECT_NE(report_of(p, "fuse_qdq").summary.find("does not fit int8"), std::string::npos)
+      << report_of(p, "fuse_qdq").summary;
+}

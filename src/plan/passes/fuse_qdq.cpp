@@ -37,6 +37,15 @@
 // keeps W [N x K] as it is (the fused QLinearMatMul's attribute transB = 1);
 // alpha, beta != 1 and transA stay float.
 //
+// RNN, GRU and LSTM whose W and R are DequantizeLinear of int8 / uint8
+// constants (per tensor, or per axis 1: a scale per gate row, or 0: per
+// direction) run weight-only: an rtml.fused node of the same name reads the
+// int8 weights themselves (q - zero point, which must fit int8: the int8
+// tensor as it is when the zero point is 0) with a float scale per row
+// (kernels/recurrent.h: rtml_f32_<cell>_w8__*); state, gates, bias (a
+// dequantized bias is folded to float) and peepholes stay float32. The float
+// weights folding made are then read by no step and leave the plan.
+//
 // A group that does not fit is left alone and runs as it is written
 // (DequantizeLinear -> float op -> QuantizeLinear, which is correct, only
 // slower); the pass's report names each with the reason. Off with
@@ -615,6 +624,104 @@ std::optional<std::string> fuse_concat(PlanState& s, Links& l, size_t i) {
   return std::string();
 }
 
+// One DequantizeLinear'd weight of a recurrent node as the weight-only form
+// needs it: int8 q - zero point (the quantized tensor itself when that is q)
+// and a float scale per row of [D, G*H, K]; kNoTensor with `why` set when it
+// does not fit.
+TensorId recurrent_weight_int8(PlanState& s, int dq, const std::string& name, TensorId& scale, std::string& why) {
+  const ir::Node& node = s.graph.nodes[dq];
+  const auto q = quantize_op(s, dq, why);
+  if (!q) return kNoTensor;
+  const ops::TensorInfo data = s.info[q->data];  // a copy: add_constant grows s.info
+  if (!is_int8(data.dtype) || !data.data || data.rank() != 3) {
+    why = node.name + " does not dequantize an int8/uint8 constant of rank 3";
+    return kNoTensor;
+  }
+  if (const ir::Attribute* b = find_attr(node, "block_size"); b && b->i != 0) {
+    why = node.name + " is blocked (block_size), not per tensor or per axis";
+    return kNoTensor;
+  }
+  const int64_t D = data.shape[0], rows = data.shape[1], K = data.shape[2];
+  if (q->per_axis && !(q->axis == 1 && s.info[q->scale].numel() == rows) &&
+      !(q->axis == 0 && s.info[q->scale].numel() == D)) {
+    why = node.name + " is quantized along axis " + std::to_string(q->axis) + ", not per tensor, direction or row";
+    return kNoTensor;
+  }
+  auto channel = [&](int64_t d, int64_t row) { return !q->per_axis ? 0 : q->axis == 0 ? d : row; };
+  auto scales = std::make_shared<ir::Buffer>(static_cast<size_t>(D * rows) * sizeof(float));
+  float* sc = static_cast<float*>(scales->data());
+  bool as_is = data.dtype == DType::I8;
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t r = 0; r < rows; ++r) {
+      sc[d * rows + r] = scale_of(s, *q, channel(d, r));
+      as_is = as_is && zero_point_of(s, *q, channel(d, r)) == 0;
+    }
+  scale = add_constant(s, name + "_scale", DType::F32, {D * rows}, std::move(scales));
+  if (as_is) return q->data;
+  auto values = std::make_shared<ir::Buffer>(static_cast<size_t>(D * rows * K));
+  int8_t* v = static_cast<int8_t*>(values->data());
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t zp = zero_point_of(s, *q, channel(d, r));
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t i = (d * rows + r) * K + k;
+        const int32_t x = (data.dtype == DType::I8 ? data.as<int8_t>()[i] : data.as<uint8_t>()[i]) - zp;
+        if (x < -128 || x > 127) {
+          why = node.name + ": a value minus its zero point (" + std::to_string(x) + ") does not fit int8";
+          return kNoTensor;
+        }
+        v[i] = static_cast<int8_t>(x);
+      }
+    }
+  return add_constant(s, name, DType::I8, {D, rows, K}, std::move(values));
+}
+
+bool is_recurrent(const ir::Node& op) { return op.op_type == "LSTM" || op.op_type == "GRU" || op.op_type == "RNN"; }
+
+// An RNN / GRU / LSTM step whose W and R are dequantized int8 constants
+// becomes the weight-only form (above). nullopt: neither is dequantized;
+// "": rewritten; else why it stays float.
+std::optional<std::string> fuse_recurrent(PlanState& s, const Links& l, size_t i) {
+  PreparedStep& step = s.steps[i];
+  ir::Node& op = s.graph.nodes[step.node];
+  if (op.inputs.size() < 3 || op.inputs[1] == kNoTensor || op.inputs[2] == kNoTensor) return std::nullopt;
+  const int w_dq = l.producer_node[op.inputs[1]], r_dq = l.producer_node[op.inputs[2]];
+  if (!node_if(s, w_dq, "DequantizeLinear") && !node_if(s, r_dq, "DequantizeLinear")) return std::nullopt;
+  if (!node_if(s, w_dq, "DequantizeLinear") || !node_if(s, r_dq, "DequantizeLinear"))
+    return std::string("only one of W and R is dequantized");
+  if (!s.info[op.inputs[1]].data || !s.info[op.inputs[2]].data) return std::string("the weights are not constant");
+  std::string why;
+  TensorId w_scale = kNoTensor, r_scale = kNoTensor;
+  const TensorId w = recurrent_weight_int8(s, w_dq, op.name + ":W_int8", w_scale, why);
+  const TensorId r = w == kNoTensor ? kNoTensor : recurrent_weight_int8(s, r_dq, op.name + ":R_int8", r_scale, why);
+  if (r == kNoTensor) return why;
+  const ir::Node saved = op;
+  const size_t slots = op.op_type == "LSTM" ? 8 : 6;
+  op.domain = ops::kFusedDomain;
+  op.inputs.resize(slots, kNoTensor);
+  op.inputs[1] = w;
+  op.inputs[2] = r;
+  op.inputs.push_back(w_scale);
+  op.inputs.push_back(r_scale);
+  PreparedStep again;
+  try {
+    if (!prepare_node(s, step.node, again)) throw Error("internal error: the fused step folded");
+  } catch (const Error& e) {  // the float op's step is still as prepare_fold left it
+    op = saved;
+    return std::string(e.what());
+  }
+  step.step = std::move(again.step);
+  step.inputs = again.inputs;
+  step.outputs = again.outputs;
+  std::string names = s.graph.nodes[w_dq].name + " + " + s.graph.nodes[r_dq].name;
+  if (saved.inputs.size() > 3 && saved.inputs[3] != kNoTensor &&
+      node_if(s, l.producer_node[saved.inputs[3]], "DequantizeLinear"))
+    names += " + " + s.graph.nodes[l.producer_node[saved.inputs[3]]].name;
+  step.name = names + " + " + step.name;
+  step.op_type = "DequantizeLinear+" + step.op_type;
+  return std::string();
+}
+
 }  // namespace
 
 void fuse_qdq(PlanState& s, PassReport& report) {
@@ -634,6 +741,12 @@ void fuse_qdq(PlanState& s, PassReport& report) {
       const std::string name = op.name;
       for (std::string& m : fuse_unary(s, l, i, &why)) moved.push_back(std::move(m));
       if (!why.empty()) left.push_back(name + " (" + why + ")");
+      continue;
+    }
+    if (is_recurrent(op)) {
+      const std::string name = op.name, op_type = op.op_type;
+      if (const auto why = fuse_recurrent(s, l, i))
+        (why->empty() ? fused : left).push_back(name + " (" + (why->empty() ? op_type + " weight-only" : *why) + ")");
       continue;
     }
     if (op.op_type == "Concat") {
@@ -683,7 +796,8 @@ void fuse_qdq(PlanState& s, PassReport& report) {
   }
   if (fused.empty() && left.empty() && moved.empty()) {
     report.summary =
-        "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/Concat/pooling/mean/softmax/data movement -> QuantizeLinear group";
+        "no DequantizeLinear -> Conv/MatMul/Gemm/Add/Mul/Concat/pooling/mean/softmax/data movement -> QuantizeLinear group"
+        " and no dequantized recurrent weights";
   } else {
     report.summary = "fused " + plural(fused.size(), "QDQ group") + " into int8 steps" +
                      (fused.empty() ? "" : ": " + first_few(fused)) +
