@@ -338,7 +338,7 @@ TEST(CortexMQuant, DepthwiseThreeByThreeAndPointwiseShapes) {
         p.pad_top = p.pad_left = pad;
         run(p, pad, pad, false);
       }
-  EXPECT_GT(cases, 200);
+  EXPECT_GT(cases, 100);  // 125 of the 164 shapes have an output
 }
 
 // The cortex-m set's int8 Add against the reference: one shape (its own
