@@ -43,6 +43,7 @@ cross_pkgs=(
   libssl-dev:armhf                    # openssl/configuration.h for armhf: httplib.h is built with OpenSSL on
   gcc-arm-none-eabi                   # rtml compile's Cortex-M projects (bare metal; includes arm-none-eabi-g++)
   picolibc-arm-none-eabi              # their C library (small, semihosting support)
+  libstdc++-arm-none-eabi-picolibc    # the C++ runtime arm-none-eabi-g++ links the kernels with (-lstdc++)
   libnewlib-arm-none-eabi             # newlib: the libstdc++ headers arm-none-eabi-g++ needs for the C++ kernels
   qemu-system-arm                     # runs them on mps2-an500 (M7), mps2-an386 (M4), mps3-an547 (M55); TCG plugins count instructions
 )

@@ -108,6 +108,33 @@ static inline int32_t rtml_requantize_output(int32_t acc, int32_t multiplier, in
   return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* rtml_requantize for kernels that requantize many accumulators of one
+ * channel: the shifts and the rounding mask worked out once (rtml_requant_of),
+ * and the product's one saturating case left out, for a multiplier that is
+ * not INT32_MIN (rtml_quantize_multiplier's never is: 0, INT32_MAX or in
+ * [2^30, 2^31)). Then rtml_requant_apply(acc, rtml_requant_of(m, s)) ==
+ * rtml_requantize(acc, m, s) for every acc: SMLAL and two shifts for the
+ * product, four instructions for the rounding (the cortex-m set's kernels). */
+typedef struct rtml_requant {
+  int32_t multiplier, left, right, mask;
+} rtml_requant;
+
+static inline rtml_requant rtml_requant_of(int32_t multiplier, int32_t shift) {
+  rtml_requant r;
+  r.multiplier = multiplier;
+  r.left = shift > 0 ? shift : 0;
+  r.right = shift > 0 ? 0 : -shift;
+  r.mask = (int32_t)((UINT32_C(1) << r.right) - 1u);
+  return r;
+}
+
+static inline int32_t rtml_requant_apply(int32_t acc, rtml_requant r) {
+  const int32_t shifted = (int32_t)((uint32_t)acc << r.left);
+  const int32_t x = (int32_t)(((int64_t)shifted * (int64_t)r.multiplier + ((int64_t)1 << 30)) >> 31); /* rtml_srdhm */
+  const int32_t threshold = (r.mask >> 1) + (int32_t)((uint32_t)x >> 31); /* rtml_rounding_divide_by_pot */
+  return (x >> r.right) + ((x & r.mask) > threshold ? 1 : 0);
+}
+
 /* TFLite's QuantizeMultiplier: real = *multiplier * 2^(*shift - 31) with
  * *multiplier in [2^30, 2^31) (0 and shift 0 for real == 0 and for reals
  * below about 2^-31, which flush to zero). Beyond TFLite, for scales given
@@ -304,6 +331,10 @@ RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
 RTML_KERNEL(rtml_s8_conv__cm);
 RTML_KERNEL(rtml_s8_fully_connected__cm);
 RTML_KERNEL(rtml_s8_depthwise_conv__cm);
+/* and for QDQ Add of two int8 tensors (rtml_qbinary_params), the reference's
+ * maths with its per-channel work done once: one shape (both contiguous),
+ * any other broadcast through rtml_s8_qadd__ref. */
+RTML_KERNEL(rtml_s8_qadd__cm);
 RTML_EXTERN_C int64_t rtml_s8_conv_cm_scratch_bytes(const rtml_qconv_params* p);
 RTML_EXTERN_C int64_t rtml_s8_fully_connected_cm_scratch_bytes(const rtml_qmatmul_params* p);
 RTML_EXTERN_C int64_t rtml_s8_depthwise_conv_cm_scratch_bytes(const rtml_qconv_params* p);

@@ -176,6 +176,8 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", cm, true, "kernels/quant.h"});
   t.push_back({"rtml_s8_depthwise_conv__cm", rtml_s8_depthwise_conv__cm, &qconv,
                "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", cm, true, "kernels/quant.h"});
+  t.push_back({"rtml_s8_qadd__cm", rtml_s8_qadd__cm, &qbinary, "A, (scales, zero points,) B, ..., Y", cm, true,
+               "kernels/quant.h"});
   t.push_back({"rtml_s32_dequantize__ref", rtml_s32_dequantize__ref, &quantize, "X, scale, zero_point?, Y", src, true});
   t.push_back({"rtml_x8_qconcat__ref", rtml_x8_qconcat__ref, &qconcat,
                "X0..Xn-1, (scales, zero points,) Y, blocks, tables?", "kernels/quant_concat.cpp", true,

@@ -28,6 +28,7 @@
 #include "attributes.h"
 #include "engine/session.h"
 #include "ir/graph.h"
+#include "kernels/broadcast_plan.h"
 #include "kernels/quant.h"
 #include "ops/op.h"
 #include "plan/plan.h"
@@ -260,12 +261,131 @@ TEST(FastQuant, MatchesReferenceBitForBitOnEveryTarget) {
 #endif
 }
 
-// The cortex-m kernels as the host builds them (the plain C form of the same
-// blocking: pairs of output channels x pairs of pixels, quads of k).
+// The cortex-m kernels as the host builds them (the same loops on plain C
+// versions of the DSP instructions: pairs of output channels x pairs of
+// pixels, four channels of a fully connected layer, quads of k).
 TEST(CortexMQuant, MatchesReferenceBitForBit) {
   EXPECT_EQ(check_fully_connected(11, true), 5 * 6 * 5);
   EXPECT_EQ(check_convs(12, false, true), 60);
   EXPECT_EQ(check_convs(13, true, true), 60);
+}
+
+// The shapes the cortex-m kernels take special paths for, which random
+// shapes seldom draw: depthwise 3 x 3 at stride 1 (two outputs a pass, an odd
+// last one alone; 1 to 8 columns, padding 0 to 2, row stride 1 and 2, channel
+// multiplier 2) next to stride 2 and dilation 2, and pointwise convolutions
+// with odd and whole-quad channel counts, strides, padding (the border pixels
+// take the general im2col) and groups.
+TEST(CortexMQuant, DepthwiseThreeByThreeAndPointwiseShapes) {
+  std::mt19937 rng(14);
+  int cases = 0;
+  const auto run = [&](rtml_qconv_params p, int64_t pad_bottom, int64_t pad_right, bool depthwise) {
+    const int64_t ekh = (p.KH - 1) * p.dilation_h + 1, ekw = (p.KW - 1) * p.dilation_w + 1;
+    if (p.H + p.pad_top + pad_bottom < ekh || p.W + p.pad_left + pad_right < ekw) return;
+    p.OH = (p.H + p.pad_top + pad_bottom - ekh) / p.stride_h + 1;
+    p.OW = (p.W + p.pad_left + pad_right - ekw) / p.stride_w + 1;
+    const Common c(rng);
+    fill_common(p, c);
+    const int64_t K = p.C / p.group * p.KH * p.KW;
+    const std::vector<int8_t> x = random_int8(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
+    const std::vector<int8_t> w = random_int8(static_cast<size_t>(p.C_out * K), rng);
+    const std::vector<int32_t> bias = random_bias(static_cast<size_t>(p.C_out), rng, cases % 9 == 0);
+    const Requant rq(c.per_channel ? p.C_out : 1, rng);
+    const std::string what = std::string(depthwise ? "depthwise " : "pointwise ") + "C " + std::to_string(p.C) +
+                             " C_out " + std::to_string(p.C_out) + " group " + std::to_string(p.group) + " " +
+                             std::to_string(p.H) + "x" + std::to_string(p.W) + " kernel " + std::to_string(p.KH) +
+                             "x" + std::to_string(p.KW) + " stride " + std::to_string(p.stride_h) + "," +
+                             std::to_string(p.stride_w) + " dilation " + std::to_string(p.dilation_w) + " pads " +
+                             std::to_string(p.pad_top) + "," + std::to_string(p.pad_left) + "," +
+                             std::to_string(pad_bottom) + "," + std::to_string(pad_right);
+    const size_t y_size = static_cast<size_t>(p.N * p.C_out * p.OH * p.OW);
+    if (depthwise)
+      compare(rtml_s8_depthwise_conv__ref, rtml_s8_depthwise_conv__cm, p, c, x, w, bias, rq, y_size, {},
+              rtml_s8_depthwise_conv_cm_scratch_bytes(&p), what);
+    else
+      compare(rtml_s8_conv__ref, rtml_s8_conv__cm, p, c, x, w, bias, rq, y_size, {},
+              rtml_s8_conv_cm_scratch_bytes(&p), what);
+    ++cases;
+  };
+  for (int64_t W : {1, 2, 3, 4, 5, 8})
+    for (int64_t pad : {0, 1, 2})
+      for (int64_t sh : {1, 2})
+        for (int64_t variant : {0, 1, 2, 3}) {  // 0, 1: stride 1 (1: channel multiplier 2); 2: stride 2; 3: dilation 2
+          rtml_qconv_params p{};
+          p.N = 1;
+          p.C = p.group = pick(rng, 1, 5);
+          p.C_out = p.C * (variant == 1 ? 2 : 1);
+          p.H = pick(rng, 1, 6);
+          p.W = W;
+          p.KH = p.KW = 3;
+          p.stride_h = sh;
+          p.stride_w = variant == 2 ? 2 : 1;
+          p.dilation_h = p.dilation_w = variant == 3 ? 2 : 1;
+          p.pad_top = p.pad_left = pad;
+          run(p, pad == 2 ? 1 : pad, pad == 2 ? 1 : pad, true);
+        }
+  for (int64_t cin : {3, 4, 7, 13, 64})
+    for (int64_t stride : {1, 2})
+      for (int64_t pad : {0, 1}) {
+        rtml_qconv_params p{};
+        p.N = pick(rng, 1, 2);
+        p.group = cin % 2 == 0 && pick(rng, 0, 1) == 1 ? 2 : 1;
+        p.C = cin;
+        p.C_out = p.group * pick(rng, 1, 5);
+        p.H = pick(rng, 1, 5);
+        p.W = pick(rng, 1, 7);
+        p.KH = p.KW = 1;
+        p.stride_h = p.stride_w = stride;
+        p.dilation_h = p.dilation_w = 1;
+        p.pad_top = p.pad_left = pad;
+        run(p, pad, pad, false);
+      }
+  EXPECT_GT(cases, 100);  // 125 of the 164 shapes have an output
+}
+
+// The cortex-m set's int8 Add against the reference: one shape (its own
+// loop) from 1 to 1000 elements and broadcasts (the reference's walk), random
+// scales (multipliers as the op's prepare makes them), zero points and clamps.
+TEST(CortexMQuant, AddMatchesReferenceBitForBit) {
+  std::mt19937 rng(15);
+  int cases = 0;
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{1}, {1}}, {{7}, {7}}, {{2, 3, 5}, {2, 3, 5}}, {{1, 16, 8, 8}, {1, 16, 8, 8}}, {{1000}, {1000}},
+      {{4, 5}, {5}}, {{3, 1}, {1, 6}}, {{2, 3, 4}, {1}}};
+  for (const auto& [sa, sb] : shapes)
+    for (int round = 0; round < 6; ++round) {
+      rtml_qbinary_params p{};
+      Shape out;
+      ASSERT_TRUE(kernels::broadcast_shape({sa, sb}, out) && kernels::make_broadcast({sa, sb}, out, p.bc));
+      p.b_slot = 1;
+      p.out_slot = 2;
+      p.a_zero_point = pick(rng, -128, 127);
+      p.b_zero_point = pick(rng, -128, 127);
+      p.y_zero_point = pick(rng, -128, 127);
+      p.act_min = pick(rng, 0, 2) == 0 ? pick(rng, -128, 0) : -128;
+      p.act_max = pick(rng, 0, 2) == 0 ? pick(rng, p.act_min, 127) : 127;
+      std::uniform_real_distribution<double> e(-10.0, 2.0);
+      const double as = std::exp2(e(rng)), bs = std::exp2(e(rng)), ys = std::exp2(e(rng)), twice_max = 2.0 * std::max(as, bs);
+      p.left_shift = 20;
+      rtml_quantize_multiplier(as / twice_max, &p.a_multiplier, &p.a_shift);
+      rtml_quantize_multiplier(bs / twice_max, &p.b_multiplier, &p.b_shift);
+      rtml_quantize_multiplier(twice_max / (static_cast<double>(1 << p.left_shift) * ys), &p.y_multiplier, &p.y_shift);
+      const std::vector<int8_t> a = random_int8(static_cast<size_t>(shape_numel(sa)), rng);
+      const std::vector<int8_t> b = random_int8(static_cast<size_t>(shape_numel(sb)), rng);
+      const size_t n = static_cast<size_t>(shape_numel(out));
+      std::vector<int8_t> want(n, 0), got(n, 0x55);
+      std::vector<void*> ops = {const_cast<int8_t*>(a.data()), const_cast<int8_t*>(b.data()), want.data()};
+      ASSERT_EQ(rtml_s8_qadd__ref(&p, ops.data()), 0);
+      ops[2] = got.data();
+      ASSERT_EQ(rtml_s8_qadd__cm(&p, ops.data()), 0);
+      int bad = 0;
+      for (size_t i = 0; i < n; ++i)
+        if (want[i] != got[i] && ++bad <= 3)
+          ADD_FAILURE() << shape_str(sa) << " + " << shape_str(sb) << ": element " << i << " is " << int(got[i])
+                        << ", the reference " << int(want[i]);
+      ++cases;
+    }
+  EXPECT_EQ(cases, 48);
 }
 
 // The kernels' vector requantization against the scalar routine: random

@@ -80,6 +80,28 @@ TEST(Requantize, HighMulIsTFLitesFormulaForEverySign) {
   EXPECT_EQ(rtml_requantize_output(-INT32_MAX, INT32_MAX, 0, -5, INT32_MIN, INT32_MAX), INT32_MIN);
 }
 
+// rtml_requant_apply (the cortex-m kernels' form: shifts and mask per
+// channel, no saturating case) equals rtml_requantize for every multiplier
+// rtml_quantize_multiplier makes, at rounding ties, wrapping left shifts and
+// the extremes of the accumulator.
+TEST(Requantize, PerChannelFormEqualsTheRoutine) {
+  const int32_t accs[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30), -84, -59, -3, -2, -1, 0, 1, 2, 3, 59, 84, 255,
+                          1 << 30, INT32_MAX - 1, INT32_MAX};
+  int checked = 0;
+  for (int e = -40; e <= 34; ++e)
+    for (double f : {0.5, 0.6180339, 0.75, 0.9999999}) {
+      int32_t m = 0, s = 0;
+      rtml_quantize_multiplier(std::ldexp(f, e), &m, &s);
+      const rtml_requant r = rtml_requant_of(m, s);
+      for (int32_t acc : accs) {
+        EXPECT_EQ(rtml_requant_apply(acc, r), rtml_requantize(acc, m, s)) << "acc " << acc << " m " << m << " s " << s;
+        ++checked;
+      }
+      for (int32_t acc = -70000; acc <= 70000; acc += 997) EXPECT_EQ(rtml_requant_apply(acc, r), rtml_requantize(acc, m, s));
+    }
+  EXPECT_GT(checked, 1000);
+}
+
 TEST(Requantize, MultiplierAboveOneShiftsLeftFirst) {
   int32_t m = 0, s = 0;
   rtml_quantize_multiplier(3.0, &m, &s);  // 0.75 * 2^2
