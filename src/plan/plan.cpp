@@ -79,6 +79,7 @@ Plan build_plan(const ir::Graph& graph, const PlanOptions& options) {
   const uint64_t budget = options.ram_bytes;
   PlanOptions o = options;
   o.ram_bytes = 0;
+  o.store_chains = false;  // the same steps in every plan of the search (PlanOptions::store_chains)
   Plan untiled = run_passes(graph, o);
   TilingReport t;
   t.budget_bytes = budget;

@@ -58,6 +58,12 @@ struct PlanOptions {
   // of the last one's output rows. 0: no tiling.
   int tile_steps = 0;
   int tile_bands = 0;
+  // Chains in a product's store (fuse_elementwise_chains): off in every plan
+  // of a --ram search and whenever tile_steps is set, because tile_rows
+  // prepares each band step again from its node and cannot give it back a
+  // chain built for the whole tensor; the chain then runs as its own step
+  // (the same per-element functions: bit for bit the same outputs).
+  bool store_chains = true;
   // Per-step choices (plan/schedule.h; a tuning record's, `--tuning`):
   // empty = the default schedule.
   Schedule schedule;

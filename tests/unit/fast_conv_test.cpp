@@ -263,25 +263,30 @@ TEST(ConvFusion, AddOfAnOperandComputedLaterOrBroadcastDoesNotFuse) {
   const ir::TensorId in = gb.input("x", {1, c, len});
   const ir::TensorId wt = gb.constant("w", {c, c, 3}, w);
   // conv(x) + Sigmoid(conv2(x)): the Sigmoid runs after the first conv, so
-  // that conv cannot take the Add (the Sigmoid and the Add run as one
-  // elementwise chain instead).
+  // that conv cannot take the Add; the Sigmoid and the Add run as one
+  // elementwise chain in the second conv's store (the first conv's output
+  // exists by then).
   const ir::TensorId a = gb.node("Conv", {in, wt}, kPad1);
   const ir::TensorId later = gb.node("Sigmoid", {gb.node("Conv", {in, wt}, kPad1)});
   const ir::TensorId sum = gb.node("Add", {a, later});
-  // A broadcast Add (per-channel [c, 1]) does not fuse either.
+  // A broadcast Add (per-channel [c, 1]) is no epilogue Add either (a chain in the store).
   const ir::TensorId bias = gb.constant("c", {c, 1}, random_floats(c, rng));
   const ir::TensorId a3 = gb.node("Conv", {in, wt}, kPad1);
   const ir::TensorId sum2 = gb.node("Add", {a3, bias});
   gb.g.outputs = {sum, sum2};
   const Ran fused = run_graph(gb.g, true, {x});
   const Ran plain = run_graph(gb.g, false, {x});
-  // No conv takes an Add: 3 convs, the Sigmoid + Add chain, the broadcast Add.
-  EXPECT_EQ(fused.kernels.size(), plain.kernels.size() - 1);
+  // No conv takes an Add as its epilogue; the first takes nothing, the
+  // other two their chains: 3 steps.
+  ASSERT_EQ(fused.kernels.size(), 3u);
   for (const std::string& k : fused.kernels) EXPECT_EQ(k.find("+add"), std::string::npos) << k;
+  EXPECT_EQ(fused.kernels[0].find("chain"), std::string::npos) << fused.kernels[0];
+  EXPECT_NE(fused.kernels[1].find("chain"), std::string::npos) << fused.kernels[1];
+  EXPECT_NE(fused.kernels[2].find("chain"), std::string::npos) << fused.kernels[2];
   for (size_t k = 0; k < 2; ++k) EXPECT_LT(max_abs_diff(fused.outputs[k], plain.outputs[k]), 1e-6);
 }
 
-TEST(ConvFusion, ReluThenAddFusesOnlyTheRelu) {
+TEST(ConvFusion, ReluThenAddFusesTheReluAndChainsTheAdd) {
   std::mt19937 rng(79);
   const int64_t c = 5, len = 11;
   const std::vector<float> w = random_floats(c * c * 3, rng), x = random_floats(c * len, rng);
@@ -290,8 +295,10 @@ TEST(ConvFusion, ReluThenAddFusesOnlyTheRelu) {
   const ir::TensorId r = gb.node("Relu", {gb.node("Conv", {in, gb.constant("w", {c, c, 3}, w)}, kPad1)});
   gb.g.outputs = {gb.node("Add", {r, in})};
   const Ran fused = run_graph(gb.g, true, {x});
-  ASSERT_EQ(fused.kernels.size(), 2u);  // the Add stays its own step
-  EXPECT_EQ(fused.kernels[0], std::string("rtml_f32_conv1d__fast_hwy+relu"));
+  // The Relu as the kernel's epilogue, then the Add (of the conv's input,
+  // which exists before it) as a chain in its store: one step.
+  ASSERT_EQ(fused.kernels.size(), 1u);
+  EXPECT_EQ(fused.kernels[0], std::string("rtml_f32_conv1d_chain__fast_hwy+relu"));
   const Geometry geo{1, c, c, 1, len, 3, 1, 1, 1};
   std::vector<float> want = reference(geo, x, w, nullptr, nullptr, true, len);
   for (size_t i = 0; i < want.size(); ++i) want[i] += x[i];

@@ -66,7 +66,8 @@ TEST(BackendPlugins, SearchPathComesFirstThenTheExecutablesFolderAndLibRtml) {
 TEST(BackendPlugins, EngineBackendsAreBuiltInAndEveryOtherRuntimeIsAPlugin) {
   std::vector<std::string> builtin;
   for (const auto& r : backends::registered()) builtin.push_back(r.name);
-  EXPECT_EQ(builtin, (std::vector<std::string>{"native", "handwritten"}));
+  // compiled: rtml compile's own C built and loaded (compile/host_backend.cpp), no other runtime.
+  EXPECT_EQ(builtin, (std::vector<std::string>{"native", "handwritten", "compiled"}));
   for (const char* name : {"torch", "onnxruntime", "xnnpack"}) EXPECT_EQ(known(name).file, "rtml-backend-" + std::string(name) + ".so");
 }
 

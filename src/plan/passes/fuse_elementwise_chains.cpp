@@ -236,6 +236,7 @@ void absorb(PlanState& s, const Group& g, PreparedStep& into, ops::Step& step, i
 // inputs, when there is one that can; returns that step's index, or -1.
 int fuse_into_product(PlanState& s, Group g, const std::vector<Instr>& instr, const TensorUses& uses,
                        std::vector<bool>& taken) {
+  if (!s.options.store_chains || s.options.tile_steps > 0) return -1;  // tile_rows re-prepares band steps
   const PreparedStep& last = s.steps[g.members.back()];
   const Shape& shape = s.info[last.outputs[0]].shape;
   for (size_t k = 0; k < g.inputs.size(); ++k) {

@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <string_view>
 
 #include "core/error.h"
 #include "kernels/table.h"
@@ -83,6 +84,8 @@ std::vector<ir::TensorId> activations(const PlanState& s, const PreparedStep& p)
 // constants.
 bool tileable(const PlanState& s, const PreparedStep& p, RowWindow& w) {
   const ir::Node& n = s.graph.nodes[p.node];
+  if (p.step.info && std::string_view(p.step.info->symbol).find("_chain") != std::string_view::npos)
+    return false;  // a chain in the product's store (PlanOptions::store_chains)
   if (!p.keep || p.alias || !p.fused.empty() || p.step.state_bytes || p.inputs.empty() || p.outputs.size() != 1 ||
       p.outputs[0] == ir::kNoTensor || p.inputs[0] == ir::kNoTensor)
     return false;
