@@ -34,7 +34,8 @@ void apply_schedule(PlanState& s, PassReport& report) {
     if (!names.count(key)) throw Error(where + ": the model has no node of that name (a record for another model?)");
     for (const auto& [knob, value] : choices) {
       const auto& knobs = schedule_knobs();
-      auto k = std::find_if(knobs.begin(), knobs.end(), [&](const ScheduleKnob& x) { return knob == x.name; });
+      const std::string& name = knob;  // (a lambda may not capture a structured binding before C++20)
+      auto k = std::find_if(knobs.begin(), knobs.end(), [&name](const ScheduleKnob& x) { return name == x.name; });
       if (k == knobs.end()) throw Error(where + ": unknown knob '" + knob + "' (known: impl, conv, gemm)");
       if (std::find(k->values.begin(), k->values.end(), value) == k->values.end()) {
         std::string vals;
