@@ -21,6 +21,7 @@
 #include "plan/plan.h"
 #include "attributes.h"
 #include "graph_builder.h"
+#include "random_floats.h"
 #include "simd_targets.h"
 
 using namespace rtml;
@@ -234,14 +235,6 @@ struct ProductCase {
   const char* ref_kernel;
 };
 
-std::vector<float> uniform(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
 // GELU as torch.onnx writes it, after `y` (one more node per op: Div, Erf, Add, Mul, Mul).
 ir::TensorId gelu_after(GraphBuilder& gb, ir::TensorId y) {
   const ir::TensorId erf = gb.node("Erf", {gb.node("Div", {y, gb.constant("sqrt2", {}, std::vector<float>{1.41421354f})})});
@@ -257,17 +250,17 @@ std::vector<ProductCase> product_cases() {
   {  // MatMul of a 3-D activation by a constant (packed), GELU: 2 x 9 rows, 37 columns (a partial panel)
     GraphBuilder gb;
     const ir::TensorId x = gb.input("x", {2, 9, 11});
-    const ir::TensorId y = gb.node("MatMul", {x, gb.constant("w", {11, 37}, uniform(11 * 37, 11))});
+    const ir::TensorId y = gb.node("MatMul", {x, gb.constant("w", {11, 37}, seeded_floats(11 * 37, 11))});
     gb.g.outputs.push_back(gelu_after(gb, y));
-    cases.push_back({"matmul gelu", gb.g, {uniform(2 * 9 * 11, 12, -3, 3)}, "rtml_f32_gemm_chain__packed_hwy",
+    cases.push_back({"matmul gelu", gb.g, {seeded_floats(2 * 9 * 11, 12, -3, 3)}, "rtml_f32_gemm_chain__packed_hwy",
                      "rtml_f32_matmul_chain__ref"});
   }
   {  // one row (matrix-vector), bias as a broadcast Add of a [N] constant, then Tanh
     GraphBuilder gb;
     const ir::TensorId x = gb.input("x", {1, 24});
-    const ir::TensorId y = gb.node("MatMul", {x, gb.constant("w", {24, 70}, uniform(24 * 70, 13))});
-    gb.g.outputs.push_back(gb.node("Tanh", {gb.node("Add", {y, gb.constant("b", {70}, uniform(70, 14))})}));
-    cases.push_back({"matvec bias tanh", gb.g, {uniform(24, 15, -2, 2)}, "rtml_f32_gemm_chain__packed_hwy",
+    const ir::TensorId y = gb.node("MatMul", {x, gb.constant("w", {24, 70}, seeded_floats(24 * 70, 13))});
+    gb.g.outputs.push_back(gb.node("Tanh", {gb.node("Add", {y, gb.constant("b", {70}, seeded_floats(70, 14))})}));
+    cases.push_back({"matvec bias tanh", gb.g, {seeded_floats(24, 15, -2, 2)}, "rtml_f32_gemm_chain__packed_hwy",
                      "rtml_f32_matmul_chain__ref"});
   }
   {  // two activations (B packed at run time), Swish, then a multiply by a second input [1, N]
@@ -277,43 +270,43 @@ std::vector<ProductCase> product_cases() {
     const ir::TensorId s = gb.input("s", {1, 21});
     gb.g.outputs.push_back(gb.node("Mul", {swish_after(gb, gb.node("MatMul", {a, b})), s}));
     cases.push_back({"matmul of activations swish", gb.g,
-                     {uniform(6 * 13, 16, -2, 2), uniform(13 * 21, 17), uniform(21, 18)},
+                     {seeded_floats(6 * 13, 16, -2, 2), seeded_floats(13 * 21, 17), seeded_floats(21, 18)},
                      "rtml_f32_matmul_chain__pack_at_run_hwy", "rtml_f32_matmul_chain__ref"});
   }
   {  // Gemm with transA: the reference kernel even with the simd set, which
      // keeps the chain a step of its own there (the vector chain's bits)
     GraphBuilder gb;
     const ir::TensorId a = gb.input("a", {7, 5});
-    const ir::TensorId y = gb.node("Gemm", {a, gb.constant("w", {7, 9}, uniform(63, 19)), gb.constant("c", {9}, uniform(9, 20))},
+    const ir::TensorId y = gb.node("Gemm", {a, gb.constant("w", {7, 9}, seeded_floats(63, 19)), gb.constant("c", {9}, seeded_floats(9, 20))},
                                    {{"transA", attr_int(1)}, {"alpha", attr_float(0.5f)}});
     gb.g.outputs.push_back(swish_after(gb, y));
-    cases.push_back({"gemm transA swish", gb.g, {uniform(35, 21, -3, 3)}, nullptr, "rtml_f32_gemm_chain__ref"});
+    cases.push_back({"gemm transA swish", gb.g, {seeded_floats(35, 21, -3, 3)}, nullptr, "rtml_f32_gemm_chain__ref"});
   }
   {  // Conv1d, Relu (fused by fuse_epilogues first), then GELU; 41 positions: a partial tile
     GraphBuilder gb;
     const ir::TensorId x = gb.input("x", {2, 4, 41});
-    const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {7, 4, 3}, uniform(84, 22)), gb.constant("b", {7}, uniform(7, 23))},
+    const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {7, 4, 3}, seeded_floats(84, 22)), gb.constant("b", {7}, seeded_floats(7, 23))},
                                    {{"pads", attr_ints({2, 0})}});
     gb.g.outputs.push_back(gelu_after(gb, gb.node("Relu", {y})));
-    cases.push_back({"conv1d relu gelu", gb.g, {uniform(2 * 4 * 41, 24, -2, 2)}, "rtml_f32_conv1d_chain__fast_hwy+relu",
+    cases.push_back({"conv1d relu gelu", gb.g, {seeded_floats(2 * 4 * 41, 24, -2, 2)}, "rtml_f32_conv1d_chain__fast_hwy+relu",
                      "rtml_f32_conv_chain__ref"});
   }
   {  // Conv2d (im2col tiles), a residual Add fused first, then Swish
     GraphBuilder gb;
     const ir::TensorId x = gb.input("x", {1, 3, 6, 7});
     const ir::TensorId r = gb.input("r", {1, 5, 6, 7});
-    const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {5, 3, 3, 3}, uniform(135, 25))}, {{"pads", attr_ints({1, 1, 1, 1})}});
+    const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {5, 3, 3, 3}, seeded_floats(135, 25))}, {{"pads", attr_ints({1, 1, 1, 1})}});
     gb.g.outputs.push_back(swish_after(gb, gb.node("Add", {y, r})));
-    cases.push_back({"conv2d residual swish", gb.g, {uniform(126, 26, -2, 2), uniform(210, 27)},
+    cases.push_back({"conv2d residual swish", gb.g, {seeded_floats(126, 26, -2, 2), seeded_floats(210, 27)},
                      "rtml_f32_conv2d_chain__fast_hwy+add", "rtml_f32_conv_chain__ref"});
   }
   {  // strided Conv (im2row), a per-channel bias Add, then LeakyRelu
     GraphBuilder gb;
     const ir::TensorId x = gb.input("x", {1, 3, 9, 8});
-    const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {6, 3, 3, 3}, uniform(162, 28))}, {{"strides", attr_ints({2, 2})}});
-    const ir::TensorId biased = gb.node("Add", {y, gb.constant("b", {6, 1, 1}, uniform(6, 29))});
+    const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {6, 3, 3, 3}, seeded_floats(162, 28))}, {{"strides", attr_ints({2, 2})}});
+    const ir::TensorId biased = gb.node("Add", {y, gb.constant("b", {6, 1, 1}, seeded_floats(6, 29))});
     gb.g.outputs.push_back(gb.node("LeakyRelu", {biased}, {{"alpha", attr_float(0.1f)}}));
-    cases.push_back({"strided conv bias leaky", gb.g, {uniform(216, 30, -2, 2)}, "rtml_f32_conv_chain__im2row_hwy",
+    cases.push_back({"strided conv bias leaky", gb.g, {seeded_floats(216, 30, -2, 2)}, "rtml_f32_conv_chain__im2row_hwy",
                      "rtml_f32_conv_chain__ref"});
   }
   return cases;
@@ -361,10 +354,10 @@ TEST(ElementwiseChain, AChainInputMadeAfterTheProductKeepsItsOwnStep) {
   // runs, so the chain cannot run in conv's store; it runs in conv2's.
   GraphBuilder gb;
   const ir::TensorId x = gb.input("x", {1, 2, 20});
-  const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {3, 2, 1}, uniform(6, 31))});
-  const ir::TensorId z = gb.node("Conv", {x, gb.constant("w2", {3, 2, 1}, uniform(6, 32))});
+  const ir::TensorId y = gb.node("Conv", {x, gb.constant("w", {3, 2, 1}, seeded_floats(6, 31))});
+  const ir::TensorId z = gb.node("Conv", {x, gb.constant("w2", {3, 2, 1}, seeded_floats(6, 32))});
   gb.g.outputs.push_back(gb.node("Tanh", {gb.node("Mul", {y, z})}));
-  const Ran fused = check_fused_equals_unfused(gb.g, {uniform(40, 33)});
+  const Ran fused = check_fused_equals_unfused(gb.g, {seeded_floats(40, 33)});
   ASSERT_EQ(fused.kernels.size(), 2u);
   EXPECT_EQ(fused.kernels[0], "rtml_f32_conv1d__fast_hwy");
   EXPECT_EQ(fused.kernels[1], "rtml_f32_conv1d_chain__fast_hwy");

@@ -15,6 +15,7 @@
 #include "attributes.h"
 #include "engine/session.h"
 #include "graph_builder.h"
+#include "random_floats.h"
 #include "plan/plan.h"
 
 using namespace rtml;
@@ -659,23 +660,15 @@ std::vector<std::vector<float>> run_all(const ir::Graph& g, const plan::PlanOpti
   return out;
 }
 
-std::vector<float> randoms(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
 // x @ W.T (W a constant, as torch.onnx writes Linear without constant
 // folding), Gemm(x, W.T) with transB already set, and attention's
 // Q @ K^T with K an activation [2, 9, 8] and perm [0, 2, 1].
 ir::Graph transposed_products() {
   GraphBuilder gb;
   const ir::TensorId x = gb.input("x", {5, 8});
-  const ir::TensorId w = gb.constant("w", {6, 8}, randoms(48, 1));
+  const ir::TensorId w = gb.constant("w", {6, 8}, seeded_floats(48, 1));
   gb.g.outputs.push_back(gb.node("MatMul", {x, gb.node("Transpose", {w}, {{"perm", attr_ints({1, 0})}})}));
-  const ir::TensorId v = gb.constant("v", {8, 6}, randoms(48, 2));
+  const ir::TensorId v = gb.constant("v", {8, 6}, seeded_floats(48, 2));
   gb.g.outputs.push_back(gb.node("Gemm", {x, gb.node("Transpose", {v}, {{"perm", attr_ints({1, 0})}})},
                                  {{"transB", attr_int(1)}, {"alpha", attr_float(0.5f)}}));
   const ir::TensorId q = gb.input("q", {2, 9, 8});
@@ -691,7 +684,7 @@ ir::Graph transposed_products() {
 
 TEST(PlanPasses, FoldTransposeMatMulGivesWhatTheTransposesGive) {
   const ir::Graph g = transposed_products();
-  const std::vector<std::vector<float>> in = {randoms(40, 3), randoms(144, 4), randoms(144, 5), randoms(144, 6)};
+  const std::vector<std::vector<float>> in = {seeded_floats(40, 3), seeded_floats(144, 4), seeded_floats(144, 5), seeded_floats(144, 6)};
   for (kernels::KernelSet set : {kernels::KernelSet::Simd, kernels::KernelSet::Reference}) {
     plan::PlanOptions on, off = no_rewrites();
     on.kernels = off.kernels = set;
@@ -729,7 +722,7 @@ TEST(PlanPasses, FoldTransposeMatMulKeepsATransposeReadElsewhere) {
   const plan::Plan p = plan::build_plan(gb.g);
   EXPECT_EQ(number_of(report_of(p, "fold_transpose_matmul"), "folded"), 1);
   EXPECT_EQ(number_of(report_of(p, "fold_transpose_matmul"), "removed"), 0);
-  const std::vector<std::vector<float>> in = {randoms(32, 7), randoms(24, 8)};
+  const std::vector<std::vector<float>> in = {seeded_floats(32, 7), seeded_floats(24, 8)};
   const auto got = run_all(gb.g, plan::PlanOptions{}, in), want = run_all(gb.g, no_rewrites(), in);
   for (size_t o = 0; o < 2; ++o)
     for (size_t i = 0; i < got[o].size(); ++i) EXPECT_NEAR(got[o][i], want[o][i], 1e-5f);

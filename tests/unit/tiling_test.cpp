@@ -18,20 +18,13 @@
 #include "plan/pass.h"
 #include "plan/plan.h"
 #include "graph_builder.h"
+#include "random_floats.h"
 #include "zoo_dir.h"
 
 using namespace rtml;
 using rtml::testing::GraphBuilder;
 
 namespace {
-
-std::vector<float> seeded(size_t n, uint32_t seed, float lo = -1, float hi = 1) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 ir::Attribute ints(std::vector<int64_t> v) {
   ir::Attribute a;
@@ -45,12 +38,12 @@ ir::Attribute ints(std::vector<int64_t> v) {
 ir::Graph chain_graph() {
   GraphBuilder gb;
   const ir::TensorId x = gb.input("x", {1, 2, 9, 7});
-  const ir::TensorId w1 = gb.constant("w1", {4, 2, 3, 3}, seeded(72, 1));
-  const ir::TensorId b1 = gb.constant("b1", {4}, seeded(4, 2));
+  const ir::TensorId w1 = gb.constant("w1", {4, 2, 3, 3}, seeded_floats(72, 1));
+  const ir::TensorId b1 = gb.constant("b1", {4}, seeded_floats(4, 2));
   const ir::TensorId c1 = gb.node("Conv", {x, w1, b1}, {{"pads", ints({1, 1, 1, 1})}});
   const ir::TensorId r1 = gb.node("Relu", {c1});
   const ir::TensorId p1 = gb.node("MaxPool", {r1}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
-  const ir::TensorId w2 = gb.constant("w2", {3, 4, 3, 3}, seeded(108, 3));
+  const ir::TensorId w2 = gb.constant("w2", {3, 4, 3, 3}, seeded_floats(108, 3));
   const ir::TensorId c2 = gb.node("Conv", {p1, w2}, {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}});
   const ir::TensorId s2 = gb.node("Sigmoid", {c2});
   gb.g.outputs.push_back(gb.node("GlobalAveragePool", {s2}));
@@ -94,7 +87,7 @@ int64_t number(const plan::PassReport& r, const std::string& key) {
 
 TEST(Tiling, BandsGiveTheUntiledOutputsBitForBitInEveryKernelSet) {
   const ir::Graph g = chain_graph();
-  const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded(2 * 9 * 7, 7))};
+  const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded_floats(2 * 9 * 7, 7))};
   for (kernels::KernelSet set : {kernels::KernelSet::Reference, kernels::KernelSet::Simd, kernels::KernelSet::CortexM}) {
     plan::PlanOptions o;
     o.kernels = set;
@@ -121,16 +114,16 @@ TEST(Tiling, BandsGiveTheUntiledOutputsBitForBitInEveryKernelSet) {
 TEST(Tiling, ResidualBlockInsideTheRegionIsBitExact) {
   GraphBuilder gb;
   const ir::TensorId x = gb.input("x", {1, 3, 10, 6});
-  const ir::TensorId c1 = gb.node("Conv", {x, gb.constant("w1", {4, 3, 3, 3}, seeded(108, 4)),
-                                           gb.constant("b1", {4}, seeded(4, 5))},
+  const ir::TensorId c1 = gb.node("Conv", {x, gb.constant("w1", {4, 3, 3, 3}, seeded_floats(108, 4)),
+                                           gb.constant("b1", {4}, seeded_floats(4, 5))},
                                   {{"pads", ints({1, 1, 1, 1})}});
   const ir::TensorId r1 = gb.node("Relu", {c1});
-  const ir::TensorId c2 = gb.node("Conv", {r1, gb.constant("w2", {4, 4, 3, 3}, seeded(144, 6))},
+  const ir::TensorId c2 = gb.node("Conv", {r1, gb.constant("w2", {4, 4, 3, 3}, seeded_floats(144, 6))},
                                   {{"pads", ints({1, 1, 1, 1})}});
   const ir::TensorId r2 = gb.node("Relu", {gb.node("Add", {c2, r1})});
   const ir::TensorId p = gb.node("MaxPool", {r2}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
   gb.g.outputs.push_back(gb.node("GlobalAveragePool", {p}));
-  const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded(3 * 10 * 6, 8))};
+  const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded_floats(3 * 10 * 6, 8))};
   plan::PlanOptions o;
   o.kernels = kernels::KernelSet::Reference;
   o.fuse = false;  // the Add its own step (a fused addend stops the region)
@@ -202,7 +195,7 @@ TEST(Tiling, RamBudgetIsMetOrRefusedWithTheNumbers) {
   EXPECT_GT(tiled.tiling.bands, 1);
   EXPECT_EQ(tiled.tiling.untiled_arena_bytes, untiled.arena_bytes);
   EXPECT_NE(tiled.tiling.summary.find("tiled: arena"), std::string::npos) << tiled.tiling.summary;
-  const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded(2 * 9 * 7, 9))};
+  const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded_floats(2 * 9 * 7, 9))};
   plan::PlanOptions plain;
   plain.kernels = kernels::KernelSet::CortexM;
   EXPECT_EQ(run(std::move(tiled), in), run(plan::build_plan(g, plain), in));
@@ -237,7 +230,7 @@ TEST(Tiling, ZooConvModelsFitInHalfTheArenaBitExact) {
     plan::Plan tiled = plan::build_plan(g, o);
     EXPECT_LE(tiled.arena_bytes, untiled.arena_bytes / 2) << name << ": " << tiled.tiling.summary;
     const size_t n = untiled.tensors[untiled.inputs[0]].bytes / sizeof(float);
-    const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded(n, 11, 0, 1))};
+    const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded_floats(n, 11, 0, 1))};
     plan::PlanOptions plain;
     plain.kernels = kernels::KernelSet::CortexM;
     EXPECT_EQ(run(std::move(tiled), in), run(plan::build_plan(g, plain), in)) << name;
