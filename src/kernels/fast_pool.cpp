@@ -1,5 +1,5 @@
-// Fast 1-D / 2-D float32 MaxPool and AveragePool, compiled once per Highway
-// target (see fast_pool.h).
+// Fast 1-D / 2-D float32 MaxPool and AveragePool, and int8 / uint8 MaxPool,
+// compiled once per Highway target (see fast_pool.h).
 //
 // A 1-D pool is a 2-D pool of one row (kernel, stride 1 and no padding
 // along the added dimension). For one output row the window's input rows
@@ -12,12 +12,14 @@
 // column ow + i, so a tap is one load (stride 1) or one lane of a
 // de-interleaving load (strides 2 and 3; LoadInterleaved reads the whole
 // group of `stride` columns, so the vector part stops where that would run
-// past the row). Vectors of the target's full width first, then of 4 lanes
-// (small outputs such as 4 columns), then scalars.
+// past the row). Vectors of the target's full width first, then of at most
+// 16 and of 4 lanes (small outputs such as 4 columns), then scalars.
 //
 // Every output value visits its taps in the reference order (window rows,
 // then columns) with the reference's comparison or float additions, so the
-// results match kernels/pool.cpp exactly.
+// results match kernels/pool.cpp exactly. The int8 / uint8 MaxPool is the
+// same walk with the lanes' Max (integers have no NaN, and of equal values
+// either is the value).
 
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
@@ -32,6 +34,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/fast_pool.h"
 
@@ -85,36 +88,44 @@ HWY_INLINE Geom GeomOf(const PoolParams& p) {
 // The reference's update: MaxPool takes v if it is larger, or if it is NaN
 // and the best so far is not (so NaN wins and the first of equal values
 // stays); AveragePool adds.
-template <bool kMax>
-HWY_INLINE float CombineScalar(float best, float v) {
-  if constexpr (kMax) return (v > best || (std::isnan(v) && !std::isnan(best))) ? v : best;
-  else return best + v;
+template <bool kMax, class T>
+HWY_INLINE T CombineScalar(T best, T v) {
+  if constexpr (!kMax) return best + v;
+  else if constexpr (std::is_floating_point_v<T>) return (v > best || (std::isnan(v) && !std::isnan(best))) ? v : best;
+  else return v > best ? v : best;
 }
 
 template <bool kMax, class DV, class VV = hn::Vec<DV>>
 HWY_INLINE VV Combine(DV /*d*/, VV best, VV v) {
-  if constexpr (kMax) {
+  if constexpr (!kMax) {
+    return hn::Add(best, v);
+  } else if constexpr (std::is_floating_point_v<hn::TFromD<DV>>) {
     const auto take = hn::Or(hn::Gt(v, best), hn::AndNot(hn::IsNaN(best), hn::IsNaN(v)));
     return hn::IfThenElse(take, v, best);
   } else {
-    return hn::Add(best, v);
+    return hn::Max(best, v);
   }
 }
 
-// -inf is exact as MaxPool's start for a window with at least one tap: the
-// first tap always replaces it (or equals it).
-template <bool kMax>
-constexpr float kStart = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+// MaxPool's start for a window with at least one tap: the first tap always
+// replaces it or equals it (-inf for float, the lowest value for integers).
+template <bool kMax, class T>
+constexpr T kStart = !kMax ? T(0)
+                     : std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity()
+                                                   : std::numeric_limits<T>::lowest();
+// The value of a window without taps, as in the reference.
+template <bool kMax, class T>
+constexpr T kEmpty = kMax ? std::numeric_limits<T>::lowest() : T(0);
 
 // Output columns [ow, ow + Lanes(d)) of one output row; `x0` is the input
 // at (first window row, column ow*S - pad_left).
-template <bool kMax, int S, class DV>
-HWY_INLINE void Chunk(DV d, const float* HWY_RESTRICT x0, int64_t W, int64_t nrows, int64_t kw, float div,
-                      float* HWY_RESTRICT out) {
+template <bool kMax, int S, class DV, class T = hn::TFromD<DV>>
+HWY_INLINE void Chunk(DV d, const T* HWY_RESTRICT x0, int64_t W, int64_t nrows, int64_t kw, float div,
+                      T* HWY_RESTRICT out) {
   using VV = hn::Vec<DV>;
-  VV acc = hn::Set(d, kStart<kMax>);
+  VV acc = hn::Set(d, kStart<kMax, T>);
   for (int64_t r = 0; r < nrows; ++r) {
-    const float* row = x0 + r * W;
+    const T* row = x0 + r * W;
     if constexpr (S == 1) {
       for (int64_t kx = 0; kx < kw; ++kx) acc = Combine<kMax>(d, acc, hn::LoadU(d, row + kx));
     } else if constexpr (S == 2) {
@@ -149,31 +160,40 @@ HWY_INLINE void Chunk(DV d, const float* HWY_RESTRICT x0, int64_t W, int64_t nro
 
 // Vector part of the interior [ow, ow_end) for stride S; returns the first
 // column it did not compute.
-template <bool kMax, int S>
-HWY_INLINE int64_t VectorColumns(const Geom& g, const float* xr, int64_t nrows, float div, int64_t ow, int64_t ow_end,
-                                 float* yrow) {
-  const hn::ScalableTag<float> d;
+// Columns [ow, ow_end) in vectors of `d`'s lanes while whole vectors fit,
+// if those are fewer than `wider` (the lanes of the tier before).
+template <bool kMax, int S, class DV, class T = hn::TFromD<DV>>
+HWY_INLINE int64_t Tier(DV d, int64_t wider, const Geom& g, const T* xr, int64_t nrows, float div, int64_t ow,
+                        int64_t ow_end, T* yrow) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  for (; ow + n <= ow_end; ow += n) Chunk<kMax, S>(d, xr + ow * S - g.pl, g.W, nrows, g.kw, div, yrow + ow);
-  const hn::CappedTag<float, 4> d4;
-  const int64_t n4 = static_cast<int64_t>(hn::Lanes(d4));
-  if (n4 < n)
-    for (; ow + n4 <= ow_end; ow += n4) Chunk<kMax, S>(d4, xr + ow * S - g.pl, g.W, nrows, g.kw, div, yrow + ow);
+  if (n < wider)
+    for (; ow + n <= ow_end; ow += n) Chunk<kMax, S>(d, xr + ow * S - g.pl, g.W, nrows, g.kw, div, yrow + ow);
   return ow;
 }
 
-template <bool kMax>
-void PoolRow(const Geom& g, bool count_include_pad, const float* HWY_RESTRICT xp, int64_t oh,
-             float* HWY_RESTRICT yrow) {
+template <bool kMax, int S, class T>
+HWY_INLINE int64_t VectorColumns(const Geom& g, const T* xr, int64_t nrows, float div, int64_t ow, int64_t ow_end,
+                                 T* yrow) {
+  const hn::ScalableTag<T> d;
+  const hn::CappedTag<T, 16> d16;
+  const hn::CappedTag<T, 4> d4;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d)), n16 = static_cast<int64_t>(hn::Lanes(d16));
+  ow = Tier<kMax, S>(d, n + 1, g, xr, nrows, div, ow, ow_end, yrow);
+  ow = Tier<kMax, S>(d16, n, g, xr, nrows, div, ow, ow_end, yrow);
+  return Tier<kMax, S>(d4, std::min(n, n16), g, xr, nrows, div, ow, ow_end, yrow);
+}
+
+template <bool kMax, class T>
+void PoolRow(const Geom& g, bool count_include_pad, const T* HWY_RESTRICT xp, int64_t oh, T* HWY_RESTRICT yrow) {
   const int64_t ih0 = oh * g.sh - g.pt;
   const int64_t r0 = std::max<int64_t>(0, ih0), r1 = std::min(g.H, ih0 + g.kh);
   const int64_t nrows = r1 - r0;
   if (nrows <= 0) {  // the window rows are all padding
-    std::fill(yrow, yrow + g.OW, kMax ? std::numeric_limits<float>::lowest() : 0.0f);
+    std::fill(yrow, yrow + g.OW, kEmpty<kMax, T>);
     return;
   }
   const int64_t padded_rows = std::min(g.H + g.pb, ih0 + g.kh) - std::max(-g.pt, ih0);
-  const float* xr = xp + r0 * g.W;
+  const T* xr = xp + r0 * g.W;
 
   const int64_t ow_lo = g.ow_lo, ow_hi = g.ow_hi;
 
@@ -181,10 +201,10 @@ void PoolRow(const Geom& g, bool count_include_pad, const float* HWY_RESTRICT xp
     const int64_t iw0 = ow * g.sw - g.pl;
     const int64_t c0 = std::max<int64_t>(0, iw0), c1 = std::min(g.W, iw0 + g.kw);
     if (c1 <= c0) {
-      yrow[ow] = kMax ? std::numeric_limits<float>::lowest() : 0.0f;
+      yrow[ow] = kEmpty<kMax, T>;
       return;
     }
-    float acc = kStart<kMax>;
+    T acc = kStart<kMax, T>;
     for (int64_t r = 0; r < nrows; ++r)
       for (int64_t c = c0; c < c1; ++c) acc = CombineScalar<kMax>(acc, xr[r * g.W + c]);
     if constexpr (!kMax) {
@@ -201,14 +221,14 @@ void PoolRow(const Geom& g, bool count_include_pad, const float* HWY_RESTRICT xp
   const float div = static_cast<float>((count_include_pad ? padded_rows : nrows) * g.kw);
   int64_t ow = ow_lo;
   switch (g.sw) {
-    case 1: ow = VectorColumns<kMax, 1>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
-    case 2: ow = VectorColumns<kMax, 2>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
-    case 3: ow = VectorColumns<kMax, 3>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
+    case 1: ow = VectorColumns<kMax, 1, T>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
+    case 2: ow = VectorColumns<kMax, 2, T>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
+    case 3: ow = VectorColumns<kMax, 3, T>(g, xr, nrows, div, ow, g.ow_vec, yrow); break;
     default: break;  // other strides: the scalar loop below
   }
   for (; ow < ow_hi; ++ow) {
-    const float* x0 = xr + ow * g.sw - g.pl;
-    float acc = kStart<kMax>;
+    const T* x0 = xr + ow * g.sw - g.pl;
+    T acc = kStart<kMax, T>;
     for (int64_t r = 0; r < nrows; ++r)
       for (int64_t kx = 0; kx < g.kw; ++kx) acc = CombineScalar<kMax>(acc, x0[r * g.W + kx]);
     if constexpr (!kMax) acc = acc / div;
@@ -218,18 +238,20 @@ void PoolRow(const Geom& g, bool count_include_pad, const float* HWY_RESTRICT xp
   for (int64_t o = ow_hi; o < g.OW; ++o) border(o);
 }
 
-template <bool kMax>
-void Pool(const PoolParams& p, const float* x, float* y) {
+template <bool kMax, class T>
+void Pool(const PoolParams& p, const T* x, T* y) {
   const Geom g = GeomOf(p);
   for (int64_t plane = 0; plane < p.planes; ++plane) {
-    const float* xp = x + plane * p.in_size;
-    float* yp = y + plane * p.out_size;
-    for (int64_t oh = 0; oh < g.OH; ++oh) PoolRow<kMax>(g, p.count_include_pad, xp, oh, yp + oh * g.OW);
+    const T* xp = x + plane * p.in_size;
+    T* yp = y + plane * p.out_size;
+    for (int64_t oh = 0; oh < g.OH; ++oh) PoolRow<kMax, T>(g, p.count_include_pad, xp, oh, yp + oh * g.OW);
   }
 }
 
 void MaxPoolF32(const PoolParams& p, const float* x, float* y) { Pool<true>(p, x, y); }
 void AvgPoolF32(const PoolParams& p, const float* x, float* y) { Pool<false>(p, x, y); }
+void MaxPoolS8(const PoolParams& p, const int8_t* x, int8_t* y) { Pool<true>(p, x, y); }
+void MaxPoolU8(const PoolParams& p, const uint8_t* x, uint8_t* y) { Pool<true>(p, x, y); }
 
 const char* PoolTargetName() { return hwy::TargetName(HWY_TARGET); }
 
@@ -242,6 +264,8 @@ namespace rtml::kernels {
 
 HWY_EXPORT(MaxPoolF32);
 HWY_EXPORT(AvgPoolF32);
+HWY_EXPORT(MaxPoolS8);
+HWY_EXPORT(MaxPoolU8);
 HWY_EXPORT(PoolTargetName);
 
 bool fast_pool_supported(const PoolParams& p) {
@@ -253,6 +277,8 @@ bool fast_pool_supported(const PoolParams& p) {
 
 void fast_maxpool_f32(const PoolParams& p, const float* x, float* y) { HWY_DYNAMIC_DISPATCH(MaxPoolF32)(p, x, y); }
 void fast_avgpool_f32(const PoolParams& p, const float* x, float* y) { HWY_DYNAMIC_DISPATCH(AvgPoolF32)(p, x, y); }
+void fast_maxpool_s8(const PoolParams& p, const int8_t* x, int8_t* y) { HWY_DYNAMIC_DISPATCH(MaxPoolS8)(p, x, y); }
+void fast_maxpool_u8(const PoolParams& p, const uint8_t* x, uint8_t* y) { HWY_DYNAMIC_DISPATCH(MaxPoolU8)(p, x, y); }
 
 const char* fast_pool_target() { return HWY_DYNAMIC_DISPATCH(PoolTargetName)(); }
 
@@ -261,6 +287,18 @@ const char* fast_pool_target() { return HWY_DYNAMIC_DISPATCH(PoolTargetName)(); 
 RTML_KERNEL(rtml_f32_maxpool__hwy) {
   rtml::kernels::fast_maxpool_f32(*static_cast<const rtml_pool_params*>(params),
                                   static_cast<const float*>(operands[0]), static_cast<float*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_s8_maxpool__hwy) {
+  rtml::kernels::fast_maxpool_s8(*static_cast<const rtml_pool_params*>(params),
+                                 static_cast<const int8_t*>(operands[0]), static_cast<int8_t*>(operands[1]));
+  return 0;
+}
+
+RTML_KERNEL(rtml_u8_maxpool__hwy) {
+  rtml::kernels::fast_maxpool_u8(*static_cast<const rtml_pool_params*>(params),
+                                 static_cast<const uint8_t*>(operands[0]), static_cast<uint8_t*>(operands[1]));
   return 0;
 }
 

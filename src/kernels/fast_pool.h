@@ -1,5 +1,5 @@
-/* Fast float32 MaxPool and AveragePool for the common case: 1-D or 2-D,
- * no dilation, no Indices output. Same results as the reference kernels in
+/* Fast float32 MaxPool and AveragePool, and int8 / uint8 MaxPool, for the
+ * common case: 1-D or 2-D, no dilation, no Indices output. Same results as the reference kernels in
  * kernels/pool.h, bit for bit (taps are visited in the same order; MaxPool
  * keeps NaN and the first of equal values; AveragePool divides, like the
  * reference), which stay the general case and the test oracle.
@@ -28,6 +28,8 @@ bool fast_pool_supported(const PoolParams& p);
 
 void fast_maxpool_f32(const PoolParams& p, const float* x, float* y);
 void fast_avgpool_f32(const PoolParams& p, const float* x, float* y);
+void fast_maxpool_s8(const PoolParams& p, const int8_t* x, int8_t* y);
+void fast_maxpool_u8(const PoolParams& p, const uint8_t* x, uint8_t* y);
 
 // The Highway target the fast pools dispatch to on this CPU ("AVX2", "NEON"...).
 const char* fast_pool_target();

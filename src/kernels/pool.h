@@ -22,7 +22,8 @@
  *   rtml_<t>_global_maxpool__ref  [X, Y]            t = f32 f64 u8 s8
  *   rtml_f32_global_avgpool__ref  [X, Y]
  *   rtml_f32_global_lppool__ref   [X, Y]
- *   rtml_f32_maxpool__hwy, rtml_f32_avgpool__hwy [X, Y]  (kernels/fast_pool.h) */
+ *   rtml_f32_maxpool__hwy, rtml_f32_avgpool__hwy,
+ *   rtml_s8_maxpool__hwy, rtml_u8_maxpool__hwy  [X, Y]  (kernels/fast_pool.h) */
 #ifndef RTML_KERNELS_POOL_H
 #define RTML_KERNELS_POOL_H
 
@@ -67,6 +68,8 @@ RTML_KERNEL(rtml_f32_global_avgpool__ref);
 RTML_KERNEL(rtml_f32_global_lppool__ref);
 RTML_KERNEL(rtml_f32_maxpool__hwy);
 RTML_KERNEL(rtml_f32_avgpool__hwy);
+RTML_KERNEL(rtml_s8_maxpool__hwy);
+RTML_KERNEL(rtml_u8_maxpool__hwy);
 
 #ifdef __cplusplus
 namespace rtml::kernels {

@@ -44,6 +44,8 @@ void add_pool_kernels(std::vector<KernelInfo>& t) {
   t.push_back({"rtml_f32_global_lppool__ref", rtml_f32_global_lppool__ref, &global, "X, Y", src, true});
   t.push_back({"rtml_f32_maxpool__hwy", rtml_f32_maxpool__hwy, &pool, "X, Y", "kernels/fast_pool.cpp", false});
   t.push_back({"rtml_f32_avgpool__hwy", rtml_f32_avgpool__hwy, &pool, "X, Y", "kernels/fast_pool.cpp", false});
+  t.push_back({"rtml_s8_maxpool__hwy", rtml_s8_maxpool__hwy, &pool, "X, Y", "kernels/fast_pool.cpp", false});
+  t.push_back({"rtml_u8_maxpool__hwy", rtml_u8_maxpool__hwy, &pool, "X, Y", "kernels/fast_pool.cpp", false});
 }
 
 }  // namespace rtml::kernels

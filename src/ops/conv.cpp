@@ -462,8 +462,10 @@ void prepare_pool(OpContext& ctx, PoolKind kind) {
   set_window(p, w);
   for (int d = 0; d < w.n; ++d) p.pad_end[d] = w.pad_end[d];
   ctx.step.flops = double(p.planes) * double(p.out_size) * double(p.kernel_size);
-  // The fast float32 pools (1-D / 2-D, no dilation) in the simd kernel set.
-  const bool fast = ctx.simd() && dt == DType::F32 && kernels::fast_pool_supported(p);
+  // The fast pools (1-D / 2-D, no dilation) in the simd kernel set: float32, and int8 / uint8 MaxPool.
+  const bool fast_max = ctx.simd() && (dt == DType::F32 || dt == DType::I8 || dt == DType::U8) &&
+                        kernels::fast_pool_supported(p);
+  const bool fast = fast_max && dt == DType::F32;
   std::string symbol;
   switch (kind) {
     case PoolKind::Max: {
@@ -475,7 +477,7 @@ void prepare_pool(OpContext& ctx, PoolKind kind) {
       const bool indices = p.has_indices && ctx.has_output(1);
       if (indices) ctx.set_output(1, DType::I64, out);
       // The fast kernel writes no Indices.
-      symbol = fast && !indices ? "rtml_f32_maxpool__hwy" : std::string("rtml_") + pool_type(dt) + "_maxpool__ref";
+      symbol = std::string("rtml_") + pool_type(dt) + (fast_max && !indices ? "_maxpool__hwy" : "_maxpool__ref");
       break;
     }
     case PoolKind::Average: {

@@ -1,4 +1,4 @@
-// The fast 1-D / 2-D float32 pools (kernels/fast_pool.h) against the
+// The fast 1-D / 2-D float32 pools and int8 / uint8 MaxPool (kernels/fast_pool.h) against the
 // reference kernels (kernels/pool.h) on random shapes, on every Highway
 // target this CPU supports; and MaxPool / AveragePool nodes through
 // build_plan and a Session: the fast kernel is chosen when it applies (and
@@ -90,48 +90,54 @@ std::vector<float> random_input(size_t n, std::mt19937& rng, bool specials) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
-// Random geometries, 1-D and 2-D: odd and even widths, kernels 1/2/3/5,
-// strides 1/2/3/4, pads up to kernel - 1, ceil_mode, count_include_pad,
-// batch and channels; checks fast == reference bit for bit. Returns the
-// number of cases checked.
-int check_random_shapes() {
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int64_t> width(1, 41), height(1, 9), coin(0, 1);
+// A random geometry, 1-D (even iter) or 2-D: odd and even widths up to max_width, kernels
+// 1/2/3/5, strides 1/2/3/4, pads up to kernel - 1 (none every third iter),
+// ceil_mode, count_include_pad, batch and channels; `where` describes it.
+kernels::PoolParams random_params(std::mt19937& rng, int iter, int64_t max_width, std::string& where) {
+  std::uniform_int_distribution<int64_t> width(1, max_width), height(1, 9), coin(0, 1);
   const int64_t kernels_[] = {1, 2, 3, 5};
   const int64_t strides[] = {1, 2, 3, 4};
+  const int spatial = 1 + static_cast<int>(iter % 2);
+  Geometry g;
+  for (int d = 0; d < spatial; ++d) {
+    const bool last = d == spatial - 1;
+    const int64_t k = kernels_[rng() % 4];
+    const bool padded = iter % 3 != 0;
+    const int64_t pb = padded ? static_cast<int64_t>(rng() % static_cast<uint32_t>(k)) : 0;
+    const int64_t pe = padded ? static_cast<int64_t>(rng() % static_cast<uint32_t>(k)) : 0;
+    int64_t in = last ? width(rng) : height(rng);
+    if (in + pb + pe < k) in = k;  // the window must fit the padded input
+    g.in.push_back(in);
+    g.kernel.push_back(k);
+    g.stride.push_back(strides[rng() % 4]);
+    g.pad_begin.push_back(pb);
+    g.pad_end.push_back(pe);
+  }
+  g.ceil_mode = coin(rng) == 1;
+  const int64_t n = 1 + coin(rng), c = 1 + 2 * coin(rng);
+  const bool cip = coin(rng) == 1;
+  where = "spatial=" + std::to_string(spatial) + " planes=" + std::to_string(n * c);
+  for (int d = 0; d < spatial; ++d)
+    where += " [in=" + std::to_string(g.in[d]) + " k=" + std::to_string(g.kernel[d]) + " s=" +
+             std::to_string(g.stride[d]) + " pads=" + std::to_string(g.pad_begin[d]) + "," +
+             std::to_string(g.pad_end[d]) + "]";
+  where += std::string(" ceil=") + (g.ceil_mode ? "1" : "0") + " cip=" + (cip ? "1" : "0") + " on " +
+           kernels::fast_pool_target();
+  return params_of(g, n * c, cip);
+}
+
+// 600 random geometries (random_params); checks fast == reference bit for
+// bit. Returns the number of cases checked.
+int check_random_shapes() {
+  std::mt19937 rng(7);
   int cases = 0;
   for (int iter = 0; iter < 600; ++iter) {
-    const int spatial = 1 + static_cast<int>(iter % 2);
-    Geometry g;
-    for (int d = 0; d < spatial; ++d) {
-      const bool last = d == spatial - 1;
-      const int64_t k = kernels_[rng() % 4];
-      const bool padded = iter % 3 != 0;
-      const int64_t pb = padded ? static_cast<int64_t>(rng() % static_cast<uint32_t>(k)) : 0;
-      const int64_t pe = padded ? static_cast<int64_t>(rng() % static_cast<uint32_t>(k)) : 0;
-      int64_t in = last ? width(rng) : height(rng);
-      if (in + pb + pe < k) in = k;  // the window must fit the padded input
-      g.in.push_back(in);
-      g.kernel.push_back(k);
-      g.stride.push_back(strides[rng() % 4]);
-      g.pad_begin.push_back(pb);
-      g.pad_end.push_back(pe);
-    }
-    g.ceil_mode = coin(rng) == 1;
-    const int64_t n = 1 + coin(rng), c = 1 + 2 * coin(rng);
-    const bool cip = coin(rng) == 1;
-    const kernels::PoolParams p = params_of(g, n * c, cip);
+    std::string where;
+    const kernels::PoolParams p = random_params(rng, iter, 41, where);
     const std::vector<float> x = random_input(static_cast<size_t>(p.planes * p.in_size), rng, iter % 4 == 1);
     const size_t out_n = static_cast<size_t>(p.planes * p.out_size);
     // Poisoned outputs: a kernel that skips an element leaves the marker.
     std::vector<float> want(out_n, 12345.0f), got(out_n, -12345.0f);
-    std::string where = "spatial=" + std::to_string(spatial) + " planes=" + std::to_string(p.planes);
-    for (int d = 0; d < spatial; ++d)
-      where += " [in=" + std::to_string(g.in[d]) + " k=" + std::to_string(g.kernel[d]) + " s=" +
-               std::to_string(g.stride[d]) + " pads=" + std::to_string(g.pad_begin[d]) + "," +
-               std::to_string(g.pad_end[d]) + "]";
-    where += std::string(" ceil=") + (g.ceil_mode ? "1" : "0") + " cip=" + (cip ? "1" : "0") + " on " +
-             kernels::fast_pool_target();
 
     kernels::maxpool<float>(p, x.data(), want.data(), nullptr);
     kernels::fast_maxpool_f32(p, x.data(), got.data());
@@ -154,9 +160,41 @@ int check_random_shapes() {
   return cases;
 }
 
+// The int8 / uint8 MaxPool on 600 random geometries, with wider rows than
+// the float check (up to 160 columns, so that 32- and 64-lane vectors run)
+// and values over the whole range, the type's lowest and highest included.
+template <class T>
+int check_random_int_shapes(void (*fast)(const kernels::PoolParams&, const T*, T*), const char* name) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> value(std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max());
+  int cases = 0;
+  for (int iter = 0; iter < 600; ++iter) {
+    std::string where;
+    const kernels::PoolParams p = random_params(rng, iter, iter % 5 == 0 ? 160 : 41, where);
+    std::vector<T> x(static_cast<size_t>(p.planes * p.in_size));
+    for (T& v : x) v = static_cast<T>(value(rng));
+    const size_t out_n = static_cast<size_t>(p.planes * p.out_size);
+    std::vector<T> want(out_n, T(17)), got(out_n, T(91));
+    kernels::maxpool<T>(p, x.data(), want.data(), nullptr);
+    fast(p, x.data(), got.data());
+    for (size_t i = 0; i < out_n; ++i)
+      if (got[i] != want[i]) {
+        ADD_FAILURE() << name << " MaxPool " << where << ": y[" << i << "] = " << int(got[i]) << ", reference "
+                      << int(want[i]);
+        return cases;
+      }
+    ++cases;
+  }
+  return cases;
+}
+
 TEST(FastPool, MatchesReferenceOnRandomShapesOnEveryTarget) {
   const std::set<std::string> checked = rtml::testing::check_every_dispatched_target(
-      kernels::fast_pool_target, [] { EXPECT_EQ(check_random_shapes(), 600); });
+      kernels::fast_pool_target, [] {
+        EXPECT_EQ(check_random_shapes(), 600);
+        EXPECT_EQ(check_random_int_shapes<int8_t>(kernels::fast_maxpool_s8, "int8"), 600);
+        EXPECT_EQ(check_random_int_shapes<uint8_t>(kernels::fast_maxpool_u8, "uint8"), 600);
+      });
 #if HWY_ARCH_X86
   EXPECT_EQ(checked.size(), hwy::SupportedAndGeneratedTargets().size());
 #endif

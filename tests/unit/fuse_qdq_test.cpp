@@ -532,7 +532,7 @@ TEST(FuseQdq, AChainOfPassThroughOpsRunsOnInt8) {
   EXPECT_EQ(report_of(p, "fuse_qdq").summary,
             "fused 0 QDQ groups into int8 steps; 2 ops on int8 data: n1 (MaxPool), n2 (Flatten)");
   ASSERT_EQ(p.steps.size(), 2u);  // the Flatten copies into the graph output
-  EXPECT_EQ(p.steps[0].step.kernel, "rtml_s8_maxpool__ref");
+  EXPECT_EQ(p.steps[0].step.kernel, "rtml_s8_maxpool__hwy");  // the simd set's vector MaxPool
   EXPECT_EQ(p.steps[0].node_name, "n0 + n1");
   EXPECT_EQ(p.steps[1].node_name, "n2 + n3");
   EXPECT_EQ(fused, run(gb.g, x, 8, false));
