@@ -58,38 +58,100 @@ struct Planes {
   }
 };
 
+// MaxPool's comparison: v replaces best if it is larger, or if it is NaN and
+// best is not (NaN wins; of equal values the first stays). Integers skip the
+// NaN test at compile time: through a double it would cost two soft-float
+// calls per tap on a Cortex-M without a double-precision FPU.
+template <class T>
+inline bool max_takes(T v, T best) {
+  if constexpr (static_cast<T>(0.5) != T(0)) return v > best || (km::isnan(v) && !km::isnan(best));
+  else return v > best;
+}
+
+// The taps k = 0..K-1 of a window along one dim, at i = start + k * D
+// (start = o * S - P): [lo, hi) are those inside [0, n) (lo = hi = 0 when
+// none is); the result is how many lie inside the padded [-P, n + E). O(1),
+// not a loop over the taps: this runs once per output column.
+inline ptrdiff_t clip_taps(ptrdiff_t start, ptrdiff_t K, ptrdiff_t D, ptrdiff_t n, ptrdiff_t P, ptrdiff_t E,
+                           ptrdiff_t& lo, ptrdiff_t& hi) {
+  // First and one-past-last k with start + k * D in [a, b).
+  auto range = [&](ptrdiff_t a, ptrdiff_t b, ptrdiff_t& k0, ptrdiff_t& k1) {
+    k0 = start >= a ? 0 : (a - start + D - 1) / D;
+    k1 = start >= b ? 0 : (b - 1 - start) / D + 1;
+    if (k1 > K) k1 = K;
+    if (k1 < k0) k0 = k1 = 0;
+  };
+  range(0, n, lo, hi);
+  ptrdiff_t p0, p1;
+  range(-P, n + E, p0, p1);
+  return p1 - p0;
+}
+
+// Max over n windows whose taps all lie inside the input: window i's first
+// tap is x0[i * step], its rows `row_step` apart, its taps `dilation` apart.
+// The first tap, then every tap (the first again changes nothing). Few live
+// values, so that a Cortex-M keeps them all in registers; kTaps > 0 fixes
+// `taps` (and dilation 1) at compile time, so the row's loop unrolls.
+template <int kTaps, class T>
+void max_windows(const T* x0, ptrdiff_t n, ptrdiff_t step, ptrdiff_t rows, ptrdiff_t row_step, ptrdiff_t taps,
+                 ptrdiff_t dilation, T* y) {
+  if (kTaps > 0) taps = kTaps, dilation = 1;
+  for (ptrdiff_t i = 0; i < n; ++i, x0 += step) {
+    T best = x0[0];
+    const T* row = x0;
+    for (ptrdiff_t r = 0; r < rows; ++r, row += row_step)
+      for (ptrdiff_t k = 0; k < taps; ++k)
+        if (max_takes(row[k * dilation], best)) best = row[k * dilation];
+    y[i] = best;
+  }
+}
+
+// max_windows, with the common 2- and 3-tap rows unrolled.
+template <class T>
+void max_windows_any(const T* x0, ptrdiff_t n, ptrdiff_t step, ptrdiff_t rows, ptrdiff_t row_step, ptrdiff_t taps,
+                     ptrdiff_t dilation, T* y) {
+  if (taps == 2 && dilation == 1) return max_windows<2>(x0, n, step, rows, row_step, taps, dilation, y);
+  if (taps == 3 && dilation == 1) return max_windows<3>(x0, n, step, rows, row_step, taps, dilation, y);
+  max_windows<0>(x0, n, step, rows, row_step, taps, dilation, y);
+}
+
 // MaxPool of 1-D or 2-D planes without Indices: the same taps, the same
-// comparison and the same result as the general loop below, with the window
-// walked row by row instead of through the N-d tap iterator (about 10x fewer
-// instructions per tap; this is the kernel of the int8 and Cortex-M sets).
+// comparison and the same result as the general loop below, walked row by
+// row with each window's rows clipped once per output row and its columns
+// only at the borders (the kernel of the int8 and Cortex-M sets: the N-d tap
+// iterator costs about 10x more instructions per tap).
 template <class T>
 void maxpool_planes(const PoolParams& p, const T* x, T* y) {
+  using Index = ptrdiff_t;
   const Planes g(p);
-  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, DH = g.DH,
-                DW = g.DW, PH = g.PH, PW = g.PW;
-  for (int64_t plane = 0; plane < p.planes; ++plane) {
-    const T* xp = x + plane * p.in_size;
-    T* yp = y + plane * p.out_size;
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        T best = km::limits<T>::lowest();
-        bool any = false;
-        for (int64_t kh = 0; kh < KH; ++kh) {
-          const int64_t ih = oh * SH + kh * DH - PH;
-          if (ih < 0 || ih >= H) continue;
-          const T* row = xp + ih * W;
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const int64_t iw = ow * SW + kw * DW - PW;
-            if (iw < 0 || iw >= W) continue;
-            const T v = row[iw];
-            if (!any || v > best || (km::isnan(static_cast<double>(v)) && !km::isnan(static_cast<double>(best)))) {
-              best = v;
-              any = true;
-            }
-          }
-        }
-        yp[oh * OW + ow] = best;
+  const Index H = g.H, W = g.W, OH = g.OH, OW = g.OW, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, DH = g.DH,
+              DW = g.DW, PH = g.PH, PW = g.PW;
+  // Output columns [ow_lo, ow_hi) have every tap inside the row: no clipping.
+  const Index last_tap = (KW - 1) * DW;
+  const Index ow_lo = km::min(OW, (PW + SW - 1) / SW);
+  const Index ow_hi = W - 1 + PW - last_tap < 0 ? ow_lo : km::max(ow_lo, km::min(OW, (W - 1 + PW - last_tap) / SW + 1));
+  for (Index plane = 0; plane < static_cast<Index>(p.planes); ++plane) {
+    const T* xp = x + plane * static_cast<Index>(p.in_size);
+    T* yp = y + plane * static_cast<Index>(p.out_size);
+    for (Index oh = 0; oh < OH; ++oh) {
+      T* yrow = yp + oh * OW;
+      Index h0, h1;
+      clip_taps(oh * SH - PH, KH, DH, H, 0, 0, h0, h1);
+      if (h0 == h1) {  // the window rows are all padding: no tap inside the input
+        for (Index ow = 0; ow < OW; ++ow) yrow[ow] = km::limits<T>::lowest();
+        continue;
       }
+      const Index top = (oh * SH - PH + h0 * DH) * W;  // the first window row inside the input
+      auto border = [&](Index ow) {
+        Index w0, w1;
+        clip_taps(ow * SW - PW, KW, DW, W, 0, 0, w0, w1);
+        if (w0 == w1) yrow[ow] = km::limits<T>::lowest();
+        else max_windows<0>(xp + (top + ow * SW - PW + w0 * DW), 1, 0, h1 - h0, DH * W, w1 - w0, DW, yrow + ow);
+      };
+      for (Index ow = 0; ow < ow_lo; ++ow) border(ow);
+      if (ow_hi > ow_lo)
+        max_windows_any(xp + (top + ow_lo * SW - PW), ow_hi - ow_lo, SW, h1 - h0, DH * W, KW, DW, yrow + ow_lo);
+      for (Index ow = ow_hi; ow < OW; ++ow) border(ow);
     }
   }
 }
@@ -109,7 +171,7 @@ void maxpool(const PoolParams& p, const T* x, T* y, int64_t* indices) {
       int64_t best_idx[kMaxPoolSpatial] = {};
       for_each_tap(p, o, [&](int64_t flat, const int64_t* idx) {
         const T v = xp[flat];
-        if (best_flat < 0 || v > best || (km::isnan(static_cast<double>(v)) && !km::isnan(static_cast<double>(best)))) {
+        if (best_flat < 0 || max_takes(v, best)) {
           best = v;
           best_flat = flat;
           for (int d = 0; d < p.spatial; ++d) best_idx[d] = idx[d];
@@ -152,31 +214,15 @@ void window_sums_planes(const PoolParams& p, const T* x, U* y, F&& finish) {
   const Planes g(p);
   const Index H = g.H, W = g.W, OH = g.OH, OW = g.OW, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, DH = g.DH, DW = g.DW,
               PH = g.PH, PW = g.PW, EH = g.EH, EW = g.EW;
-  // Taps k = 0..K-1 at i = o * S + k * D - P: [lo, hi) inside [0, n), and how
-  // many inside the padded [-P, n + E).
-  auto clip = [](Index start, Index K, Index D, Index n, Index P, Index E, Index& lo, Index& hi, Index& padded) {
-    lo = K;
-    hi = 0;
-    padded = 0;
-    for (Index k = 0; k < K; ++k) {
-      const Index i = start + k * D;
-      if (i >= -P && i < n + E) ++padded;
-      if (i >= 0 && i < n) {
-        if (lo == K) lo = k;
-        hi = k + 1;
-      }
-    }
-    if (lo == K) lo = hi = 0;
-  };
   for (Index plane = 0; plane < static_cast<Index>(p.planes); ++plane) {
     const T* xp = x + plane * static_cast<Index>(p.in_size);
     U* yp = y + plane * static_cast<Index>(p.out_size);
     for (Index oh = 0; oh < OH; ++oh) {
-      Index h0, h1, hp;
-      clip(oh * SH - PH, KH, DH, H, PH, EH, h0, h1, hp);
+      Index h0, h1;
+      const Index hp = clip_taps(oh * SH - PH, KH, DH, H, PH, EH, h0, h1);
       for (Index ow = 0; ow < OW; ++ow) {
-        Index w0, w1, wp;
-        clip(ow * SW - PW, KW, DW, W, PW, EW, w0, w1, wp);
+        Index w0, w1;
+        const Index wp = clip_taps(ow * SW - PW, KW, DW, W, PW, EW, w0, w1);
         Acc sum = 0;
         for (Index kh = h0; kh < h1; ++kh) {
           const T* row = xp + (oh * SH + kh * DH - PH) * W + ow * SW - PW;
@@ -260,11 +306,11 @@ void global_avgpool_f32(int64_t planes, int64_t size, const float* x, float* y) 
 template <class T>
 void global_maxpool(int64_t planes, int64_t size, const T* x, T* y) {
   for (int64_t c = 0; c < planes; ++c) {
-    T best = km::limits<T>::lowest();
-    for (int64_t i = 0; i < size; ++i) {
+    // From the first value (a plane of -inf gives -inf), then max_takes.
+    T best = size > 0 ? x[c * size] : km::limits<T>::lowest();
+    for (int64_t i = 1; i < size; ++i) {
       const T v = x[c * size + i];
-      if (v > best || km::isnan(static_cast<double>(v))) best = v;
-      if (km::isnan(static_cast<double>(best))) break;
+      if (max_takes(v, best)) best = v;
     }
     y[c] = best;
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -331,6 +332,18 @@ TEST(PoolTest, GlobalPools) {
   expect_near(avg.out[0], {2, 5});
   Result mx = run_op("GlobalMaxPool", {{{1, 2, 3}, {1, 3, 2, 6, 5, 4}}}, {});
   expect_near(mx.out[0], {3, 6});
+}
+
+TEST(PoolTest, MaxOfMinusInfinityIsMinusInfinity) {
+  // A plane or window of -inf has maximum -inf, not float's lowest finite value
+  // (-3.4e38, which a start value of lowest() would leave); NaN wins over numbers.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  Result g = run_op("GlobalMaxPool", {{{1, 2, 2}, {-inf, -inf, -inf, nan}}}, {});
+  EXPECT_EQ(g.out[0][0], -inf);
+  EXPECT_TRUE(std::isnan(g.out[0][1]));
+  Result w = run_op("MaxPool", {{{1, 1, 4}, {-inf, -inf, 1, nan}}}, {ints("kernel_shape", {2}), ints("strides", {2})});
+  EXPECT_EQ(w.out[0][0], -inf);
+  EXPECT_TRUE(std::isnan(w.out[0][1]));
 }
 
 TEST(PoolTest, PoolRejectsMissingKernelShape) {
