@@ -224,9 +224,16 @@ void window_sums_planes(const PoolParams& p, const T* x, U* y, F&& finish) {
         Index w0, w1;
         const Index wp = clip_taps(ow * SW - PW, KW, DW, W, PW, EW, w0, w1);
         Acc sum = 0;
-        for (Index kh = h0; kh < h1; ++kh) {
-          const T* row = xp + (oh * SH + kh * DH - PH) * W + ow * SW - PW;
-          for (Index kw = w0; kw < w1; ++kw) sum += row[kw * DW];
+        if (DH == 1 && DW == 1 && w1 - w0 == W) {
+          // Whole rows (a pool over the full width, as in a CNN's head): one
+          // contiguous run, the same values in the same order.
+          const T* run = xp + (oh * SH + h0 - PH) * W;
+          for (Index i = 0, n = (h1 - h0) * W; i < n; ++i) sum += run[i];
+        } else {
+          for (Index kh = h0; kh < h1; ++kh) {
+            const T* row = xp + ((oh * SH + kh * DH - PH) * W + ow * SW - PW + w0 * DW);
+            for (Index kw = 0; kw < w1 - w0; ++kw) sum += row[kw * DW];
+          }
         }
         yp[oh * OW + ow] = finish(sum, static_cast<int64_t>((h1 - h0) * (w1 - w0)), static_cast<int64_t>(hp * wp));
       }
