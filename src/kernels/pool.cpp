@@ -59,9 +59,8 @@ struct Planes {
 };
 
 // MaxPool's comparison: v replaces best if it is larger, or if it is NaN and
-// best is not (NaN wins; of equal values the first stays). Integers skip the
-// NaN test at compile time: through a double it would cost two soft-float
-// calls per tap on a Cortex-M without a double-precision FPU.
+// best is not (NaN wins; of equal values the first stays). Integers have no
+// NaN: for them the test is left out at compile time.
 template <class T>
 inline bool max_takes(T v, T best) {
   if constexpr (static_cast<T>(0.5) != T(0)) return v > best || (km::isnan(v) && !km::isnan(best));
