@@ -158,8 +158,6 @@ HWY_INLINE void Chunk(DV d, const T* HWY_RESTRICT x0, int64_t W, int64_t nrows, 
 #endif
 }
 
-// Vector part of the interior [ow, ow_end) for stride S; returns the first
-// column it did not compute.
 // Columns [ow, ow_end) in vectors of `d`'s lanes while whole vectors fit,
 // if those are fewer than `wider` (the lanes of the tier before).
 template <bool kMax, int S, class DV, class T = hn::TFromD<DV>>
@@ -171,6 +169,8 @@ HWY_INLINE int64_t Tier(DV d, int64_t wider, const Geom& g, const T* xr, int64_t
   return ow;
 }
 
+// Vector part of the interior [ow, ow_end) for stride S; returns the first
+// column it did not compute.
 template <bool kMax, int S, class T>
 HWY_INLINE int64_t VectorColumns(const Geom& g, const T* xr, int64_t nrows, float div, int64_t ow, int64_t ow_end,
                                  T* yrow) {
