@@ -39,6 +39,7 @@
 #include "hwy/highway.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -401,11 +402,81 @@ struct PassConstants {
 };
 static_assert(kPass % kL32 == 0, "a pass is whole int32 vectors");
 
+// One row of a group's input, channel ic at src[ic * src_stride + iw], into
+// the channels-last plane as the products read it: dst[iw * cin + ic] =
+// ToX(x). Blocks of 8 channels x one 128-bit vector of positions are
+// transposed on vectors (three rounds of interleaves: pairs, quads, then 8
+// channels per position) and stored 8 values per position, in increasing
+// position order. More than 8 channels: blocks 0, 8, ... and, for a
+// remainder, the last 8 again (rewriting equal values). Fewer than 8: the
+// missing channels are `pad`, so a position's 8 values run into the next
+// position (written after it) or past the row's end into padding (pad
+// there too; at most 7 values, inside the plane's slack at its very end).
+// Positions past the last whole vector: value by value. (Not inlined: in
+// S8Conv it made GCC keep the products' accumulators on the stack, which
+// cost more than the whole copy.)
+HWY_NOINLINE void ToChannelsLast(const int8_t* HWY_RESTRICT src, int64_t src_stride, int64_t cin, int64_t W, XE pad,
+                               XE* HWY_RESTRICT dst) {
+  int64_t iw_done = 0;
+#if HWY_TARGET != HWY_SCALAR
+  using U = hwy::MakeUnsigned<XE>;
+  const hn::Full128<U> d;
+  const hn::Repartition<hwy::MakeWide<U>, decltype(d)> d2;
+  const hn::Repartition<hwy::MakeWide<hwy::MakeWide<U>>, decltype(d)> d4;
+  using V = hn::Vec<decltype(d)>;
+  constexpr int64_t kCols = static_cast<int64_t>(hn::MaxLanes(d));  // positions per block
+  constexpr int64_t kPer = kCols / 8;                               // positions per transposed vector
+  const auto load = [&](const int8_t* at) HWY_ATTR -> V {
+#if HWY_TARGET == HWY_AVX3_DL
+    return hn::Xor(hn::BitCast(d, hn::LoadU(hn::Full128<int8_t>(), at)), hn::Set(d, U{0x80}));  // x + 128
+#else
+    return hn::BitCast(d, hn::PromoteTo(hn::Full128<int16_t>(), hn::LoadU(hn::Full64<int8_t>(), at)));
+#endif
+  };
+  iw_done = W / kCols * kCols;
+  for (int64_t ic0 = 0; ic0 < cin; ic0 = ic0 + 8 < cin ? std::min(ic0 + 8, cin - 8) : cin) {
+    const int64_t real = std::min<int64_t>(8, cin);  // channels of the block read from src
+    for (int64_t iw = 0; iw < iw_done; iw += kCols) {
+      V r[8], t[8];
+      for (int64_t k = 0; k < 8; ++k)
+        r[k] = k < real ? load(src + (ic0 + k) * src_stride + iw) : hn::Set(d, static_cast<U>(pad));
+      for (int k = 0; k < 4; ++k) {  // t[2k], t[2k+1]: channels 2k, 2k+1; the first and second half of the positions
+        t[2 * k] = hn::InterleaveLower(d, r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = hn::InterleaveUpper(d, r[2 * k], r[2 * k + 1]);
+      }
+      for (int k = 0; k < 2; ++k)  // r[4k + q]: channels 4k..4k+3, quarter q of the positions
+        for (int h = 0; h < 2; ++h) {
+          const auto a = hn::BitCast(d2, t[4 * k + h]), b = hn::BitCast(d2, t[4 * k + 2 + h]);
+          r[4 * k + 2 * h] = hn::BitCast(d, hn::InterleaveLower(d2, a, b));
+          r[4 * k + 2 * h + 1] = hn::BitCast(d, hn::InterleaveUpper(d2, a, b));
+        }
+      for (int q = 0; q < 4; ++q) {  // quarter q: two vectors of kPer positions x 8 channels
+        const auto a = hn::BitCast(d4, r[q]), b = hn::BitCast(d4, r[4 + q]);
+        const V lo = hn::BitCast(d, hn::InterleaveLower(d4, a, b)), hi = hn::BitCast(d, hn::InterleaveUpper(d4, a, b));
+        U* at = reinterpret_cast<U*>(dst + (iw + 2 * q * kPer) * cin + ic0);
+        if (cin == 8) {
+          hn::StoreU(lo, d, at);
+          hn::StoreU(hi, d, at + kCols);
+          continue;
+        }
+        HWY_ALIGN U lanes[2 * kCols];
+        hn::Store(lo, d, lanes);
+        hn::Store(hi, d, lanes + kCols);
+        for (int64_t j = 0; j < 2 * kPer; ++j) std::memcpy(at + j * cin, lanes + 8 * j, 8 * sizeof(U));
+      }
+    }
+  }
+#endif
+  (void)pad;
+  for (int64_t iw = iw_done; iw < W; ++iw)
+    for (int64_t ic = 0; ic < cin; ++ic) dst[iw * cin + ic] = ToX(src[ic * src_stride + iw]);
+}
+
 // A tile of outputs, ys[r * kPass + c] for `rows` consecutive positions
 // and `cols` channels, into Y at y[c * ldy + r].
 HWY_INLINE void StoreTransposed(const int8_t* ys, size_t rows, int64_t cols, int8_t* y, int64_t ldy) {
 #if HWY_TARGET == HWY_AVX3_DL
-  if (rows == 8 && cols == 16) {  // a whole tile: 8 x 16 bytes transposed by two byte permutes (VBMI)
+  if (rows == 8) {  // 8 rows: 8 x 16 bytes transposed by two byte permutes (VBMI), `cols` of them stored
     static const auto index = [] {
       struct { alignas(64) uint8_t lo[64], hi[64]; } t{};
       for (int j = 0; j < 64; ++j) {  // output byte j = channel j / 8 (+ 8), row j % 8 of rows 0-3 | 4-7
@@ -419,7 +490,7 @@ HWY_INLINE void StoreTransposed(const int8_t* ys, size_t rows, int64_t cols, int
     HWY_ALIGN int8_t t[128];
     _mm512_store_si512(t, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.lo), b));
     _mm512_store_si512(t + 64, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.hi), b));
-    for (int64_t c = 0; c < 16; ++c) std::memcpy(y + c * ldy, t + c * 8, 8);
+    for (int64_t c = 0; c < cols; ++c) std::memcpy(y + c * ldy, t + c * 8, 8);
     return;
   }
 #endif
@@ -483,13 +554,8 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
       const int8_t* xg = o.x + (nb * p.C + g * cin) * p.H * p.W;
       std::fill(plane, plane + hp * wp * cin, pad);
       std::fill(plane + hp * wp * cin, plane + hp * wp * cin + kPlaneSlack, XE{0});
-      const int64_t H = p.H, W = p.W;  // locals: stores of bytes may alias the params
-      for (int64_t ic = 0; ic < cin; ++ic)
-        for (int64_t ih = 0; ih < H; ++ih) {
-          XE* HWY_RESTRICT dst = plane + ((ih + p.pad_top) * wp + p.pad_left) * cin + ic;
-          const int8_t* HWY_RESTRICT src = xg + (ic * H + ih) * W;
-          for (int64_t iw = 0; iw < W; ++iw) dst[iw * cin] = ToX(src[iw]);
-        }
+      for (int64_t ih = 0; ih < p.H; ++ih)
+        ToChannelsLast(xg + ih * p.W, p.H * p.W, cin, p.W, pad, plane + ((ih + p.pad_top) * wp + p.pad_left) * cin);
       const int8_t* wg = o.w + g * group_bytes;
       const int32_t* wsum = reinterpret_cast<const int32_t*>(wg);
       const int32_t* bg = o.bias ? o.bias + g * cout_g : nullptr;
@@ -589,12 +655,22 @@ HWY_INLINE void EachVector(const TX* HWY_RESTRICT x, int64_t n, TY* HWY_RESTRICT
 }
 
 // QuantizeLinear (float -> T) on vectors, the reference's operations in its
-// order (kernels/quant.cpp's quantize_one): x / scale (IEEE division; ARMv7
-// NEON has none, so each lane is divided by the scalar unit there), clamped
-// to +-2^22 (NaN to the low end), rounded half to even by adding and taking
-// away 1.5 * 2^23, plus the zero point, clamped to T's range. The values
-// are integers from the rounding on, so ARMv7's flush of denormals cannot
+// order (kernels/quant.cpp's quantize_one): x / scale, clamped to +-2^22
+// (NaN to the low end), rounded half to even by adding 1.5 * 2^23, plus the
+// zero point, clamped to T's range. The values are integers from the
+// rounding on (and int32 after it), so ARMv7's flush of denormals cannot
 // change them.
+//
+// The quotient: a division is slow (AVX-512: about 10 cycles a vector; ARMv7
+// NEON has none, so each lane goes through the scalar unit). The product by
+// the reciprocal p = x * (1 / scale) is within 1.5 * 2^-23 |x / scale| of
+// the IEEE quotient q, so the two round to the same integer unless p lies
+// that close to a half-integer; below |p| = 1024 that is < 2^-12, and a
+// vector with a lane within 2^-10 of a half-integer is divided after all.
+// From 1024 up both saturate T (an int8 or uint8 plus a zero point). NaN and
+// infinities give the quotient's NaN and infinities. Only with a normal scale
+// and reciprocal (ARMv7: a scale >= 2^-100, so that inputs NEON flushes to
+// zero have quotients that round to 0 too); otherwise the division.
 template <class T>
 void QuantizeRun(const float* HWY_RESTRICT x, int64_t n, float scale, int32_t zp, T* HWY_RESTRICT y) {
   const D32 di;
@@ -602,23 +678,36 @@ void QuantizeRun(const float* HWY_RESTRICT x, int64_t n, float scale, int32_t zp
   const hn::Rebind<T, D32> dt;
   using VF = hn::Vec<decltype(df)>;
   const VF bound = hn::Set(df, 4194304.0f), neg_bound = hn::Set(df, -4194304.0f), magic = hn::Set(df, 12582912.0f);
-  const VF s = hn::Set(df, scale), z = hn::Set(df, static_cast<float>(zp));
-  const VF lo = hn::Set(df, static_cast<float>(hwy::LowestValue<T>())),
-           hi = hn::Set(df, static_cast<float>(hwy::HighestValue<T>()));
-  const auto one = [&](const float* in, T* out) HWY_ATTR {
+  const VF s = hn::Set(df, scale);
+  const auto magic_bits = hn::BitCast(di, magic), zi = hn::Set(di, zp);
+  const float inv = 1.0f / scale;
+  const bool reciprocal = std::isnormal(scale) && std::isnormal(inv) && (!HWY_ARCH_ARM_V7 || scale >= 0x1p-100f);
+  const VF vinv = hn::Set(df, inv), near_tie = hn::Set(df, 0.5f - 0x1p-10f);
+  const auto quotient = [&](const float* in) HWY_ATTR -> VF {
 #if HWY_ARCH_ARM_V7
     HWY_ALIGN float q[kL32];
     for (size_t i = 0; i < kL32; ++i) q[i] = in[i] / scale;
-    VF v = hn::Load(df, q);
+    return hn::Load(df, q);
 #else
-    VF v = hn::Div(hn::LoadU(df, in), s);
+    return hn::Div(hn::LoadU(df, in), s);
 #endif
+  };
+  const auto one = [&](const float* in, T* out) HWY_ATTR {
+    VF v;
+    if (reciprocal) {
+      v = hn::Mul(hn::LoadU(df, in), vinv);
+      const VF off = hn::Abs(hn::Sub(v, hn::Sub(hn::Add(v, magic), magic)));  // to the nearest integer
+      if (!hn::AllFalse(df, hn::Gt(off, near_tie))) v = quotient(in);
+    } else {
+      v = quotient(in);
+    }
     v = hn::IfThenElse(hn::Ge(v, neg_bound), v, neg_bound);  // NaN -> -2^22
     v = hn::IfThenElse(hn::Le(v, bound), v, bound);
-    VF r = hn::Add(hn::Sub(hn::Add(v, magic), magic), z);
-    r = hn::IfThenElse(hn::Ge(r, lo), r, lo);
-    r = hn::IfThenElse(hn::Le(r, hi), r, hi);
-    hn::StoreU(hn::DemoteTo(dt, hn::ConvertTo(di, r)), dt, out);
+    // v + 1.5 * 2^23 lies in [2^23, 2^24], where floats are the integers and
+    // their bits count up by one: minus the bits of 1.5 * 2^23, the rounded
+    // v as an int32. Plus the zero point, then DemoteTo saturates to T.
+    const auto r = hn::Add(hn::Sub(hn::BitCast(di, hn::Add(v, magic)), magic_bits), zi);
+    hn::StoreU(hn::DemoteTo(dt, r), dt, out);
   };
   (void)s;
   EachVector(x, n, y, one);

@@ -185,7 +185,9 @@ rtml_qconv_params random_conv(std::mt19937& rng, bool two_d, bool depthwise) {
   rtml_qconv_params p{};
   p.N = pick(rng, 1, 2);
   p.group = depthwise ? pick(rng, 2, 9) : pick(rng, 1, 2);
-  p.C = depthwise ? p.group : p.group * pick(rng, 1, 5);
+  // Up to 20 channels a group, 8 often: whole blocks of 8 channels, and a remainder, in the
+  // channels-last copy of the input.
+  p.C = depthwise ? p.group : p.group * (pick(rng, 0, 2) == 0 ? (pick(rng, 0, 1) == 0 ? 8 : pick(rng, 6, 20)) : pick(rng, 1, 5));
   p.C_out = p.group * (depthwise ? pick(rng, 1, 2) : pick(rng, 1, 19));
   p.H = two_d ? pick(rng, 1, 9) : 1;
   p.W = pick(rng, 1, 37);
@@ -434,7 +436,8 @@ TEST(FastQuant, VectorRequantizationIsTheScalarRoutineOnEveryTarget) {
 // kernels, bit for bit: random shapes (runs of 1 to 70 elements, off every
 // vector width), per tensor and per axis, with and without a zero point,
 // int8 and uint8; inputs at and around the rounding ties ((k + 1/2) * scale,
-// one float step either side), beyond the type's range, +-inf, NaN, -0 and
+// one and two float steps either side: where the vector kernel divides after
+// all rather than multiply by the reciprocal), beyond the type's range, +-inf, NaN, -0 and
 // denormals; scales from tiny (denormal products) to huge. Returns the cases.
 template <class T>
 int check_quantize_linear(uint32_t seed, rtml_kernel_fn q_ref, rtml_kernel_fn q_fast, rtml_kernel_fn dq_ref,
@@ -467,6 +470,8 @@ int check_quantize_linear(uint32_t seed, rtml_kernel_fn q_ref, rtml_kernel_fn q_
         case 0: v = tie; break;
         case 1: v = std::nextafter(tie, INFINITY); break;
         case 2: v = std::nextafter(tie, -INFINITY); break;
+        case 6: v = std::nextafter(std::nextafter(tie, INFINITY), INFINITY); break;
+        case 7: v = std::nextafter(std::nextafter(tie, -INFINITY), -INFINITY); break;
         case 3: v = std::uniform_real_distribution<float>(-200.0f, 200.0f)(rng) * s; break;
         case 4: v = std::uniform_real_distribution<float>(-1e7f, 1e7f)(rng) * s; break;
         case 5: {
