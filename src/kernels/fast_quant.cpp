@@ -56,6 +56,8 @@ constexpr int64_t kMaxTileRows = 8;
 
 inline int64_t quads(int64_t K) { return (K + 3) / 4; }
 inline int64_t padded_channels(int64_t N) { return (N + kQPanel - 1) / kQPanel * kQPanel; }
+// The scratch bytes of a product's requantization constants (FillConstants).
+inline int64_t constants_bytes(int64_t N) { return 3 * padded_channels(N) * static_cast<int64_t>(sizeof(int32_t)); }
 
 template <class T>
 int32_t zero_point_of(void* const* operands, int32_t slot, int32_t fallback) {
@@ -355,49 +357,58 @@ HWY_INLINE V32 RequantizeLanes(V32 acc, V32 multiplier, V32 shift, V32 zy, V32 l
 #endif
 }
 
-// The requantization constants of one pass of kPass channels (those past
-// `cols` zero): per channel bias - zx * weight sum (exact modulo 2^32), the
-// multiplier and the shift, as vectors, loaded once for every row of a tile.
+// The requantization constants of a product's N output channels, worked
+// out once per call into scratch (three arrays of padded_channels(N) int32,
+// zero past N, so a pass reads whole vectors even at the last channels):
+// per channel bias - zx * weight sum (exact modulo 2^32), the multiplier and
+// the shift. (Filled value by value and read as vectors much later: a
+// vector load right after scalar stores would wait for them.)
+inline void FillConstants(int64_t N, const int32_t* bias, const int32_t* wsum, int32_t zx, const Output& out,
+                          int64_t channel, int32_t* HWY_RESTRICT dst) {
+  const int64_t Np = padded_channels(N);
+  const size_t n = static_cast<size_t>(N), tail = static_cast<size_t>(Np - N) * sizeof(int32_t);
+  const uint32_t uzx = static_cast<uint32_t>(zx);
+  for (int64_t c = 0; c < N; ++c)  // loops of one statement: on vectors
+    dst[c] = static_cast<int32_t>((bias ? static_cast<uint32_t>(bias[c]) : 0u) - uzx * static_cast<uint32_t>(wsum[c]));
+  if (out.per_channel) {
+    std::memcpy(dst + Np, out.multiplier + channel, n * sizeof(int32_t));
+    std::memcpy(dst + 2 * Np, out.shift + channel, n * sizeof(int32_t));
+  } else {
+    std::fill(dst + Np, dst + Np + N, out.multiplier[0]);
+    std::fill(dst + 2 * Np, dst + 2 * Np + N, out.shift[0]);
+  }
+  for (int k = 0; k < 3; ++k) std::memset(dst + k * Np + N, 0, tail);
+}
+
+// The constants of one pass of kPass channels from n on (FillConstants'
+// arrays), as vectors, loaded once for every row of a tile.
 struct PassConstants {
   static constexpr size_t kChunks = kPass / kL32;
   V32 offset[kChunks], multiplier[kChunks], shift[kChunks];
   V32 zy, lo, hi;
-  PassConstants(int64_t cols, const int32_t* bias, const int32_t* wsum, int32_t zx, const Output& out, int64_t channel) {
+  PassConstants(const int32_t* constants, int64_t N, int64_t n, const Output& out) {
     const D32 d;
-    const int64_t first = out.per_channel ? channel : 0;
+    const int64_t Np = padded_channels(N);
     zy = hn::Set(d, out.zy);
     lo = hn::Set(d, out.lo - out.zy);
     hi = hn::Set(d, out.hi - out.zy);
-    if (cols == static_cast<int64_t>(kPass)) {  // a whole pass: straight from the arrays
-      for (size_t k = 0; k < kChunks; ++k) {
-        const V32 b = bias ? hn::LoadU(d, bias + k * kL32) : hn::Zero(d);
-        offset[k] = hn::Sub(b, hn::Mul(hn::Set(d, zx), hn::LoadU(d, wsum + k * kL32)));  // wraps
-        multiplier[k] = out.per_channel ? hn::LoadU(d, out.multiplier + first + k * kL32) : hn::Set(d, out.multiplier[0]);
-        shift[k] = out.per_channel ? hn::LoadU(d, out.shift + first + k * kL32) : hn::Set(d, out.shift[0]);
-      }
-      return;
-    }
-    HWY_ALIGN int32_t off[kPass] = {}, m[kPass] = {}, sh[kPass] = {};
-    for (int64_t c = 0; c < cols; ++c) {
-      const uint32_t b = bias ? static_cast<uint32_t>(bias[c]) : 0u;
-      off[c] = static_cast<int32_t>(b - static_cast<uint32_t>(zx) * static_cast<uint32_t>(wsum[c]));
-      m[c] = out.multiplier[out.per_channel ? first + c : 0];
-      sh[c] = out.shift[out.per_channel ? first + c : 0];
-    }
     for (size_t k = 0; k < kChunks; ++k) {
-      offset[k] = hn::Load(d, off + k * kL32);
-      multiplier[k] = hn::Load(d, m + k * kL32);
-      shift[k] = hn::Load(d, sh + k * kL32);
+      const int64_t at = n + static_cast<int64_t>(k * kL32);
+      offset[k] = hn::LoadU(d, constants + at);
+      multiplier[k] = hn::LoadU(d, constants + Np + at);
+      shift[k] = hn::LoadU(d, constants + 2 * Np + at);
     }
+  }
+  // The int8 outputs of chunk k of one row's raw sums.
+  HWY_INLINE hn::Vec<hn::Rebind<int8_t, D32>> RowVector(const int32_t* HWY_RESTRICT sums, size_t k = 0) const {
+    const D32 d;
+    const V32 acc = hn::Add(hn::LoadU(d, sums + k * kL32), offset[k]);  // wraps
+    return hn::DemoteTo(hn::Rebind<int8_t, D32>(), RequantizeLanes(acc, multiplier[k], shift[k], zy, lo, hi));
   }
   // The int8 outputs of one row's raw sums (kPass of them) into dst[0, kPass).
   HWY_INLINE void Row(const int32_t* HWY_RESTRICT sums, int8_t* HWY_RESTRICT dst) const {
-    const D32 d;
     const hn::Rebind<int8_t, D32> d8;
-    for (size_t k = 0; k < kChunks; ++k) {
-      const V32 acc = hn::Add(hn::LoadU(d, sums + k * kL32), offset[k]);  // wraps
-      hn::StoreU(hn::DemoteTo(d8, RequantizeLanes(acc, multiplier[k], shift[k], zy, lo, hi)), d8, dst + k * kL32);
-    }
+    for (size_t k = 0; k < kChunks; ++k) hn::StoreU(RowVector(sums, k), d8, dst + k * kL32);
   }
 };
 static_assert(kPass % kL32 == 0, "a pass is whole int32 vectors");
@@ -472,11 +483,13 @@ HWY_NOINLINE void ToChannelsLast(const int8_t* HWY_RESTRICT src, int64_t src_str
     for (int64_t ic = 0; ic < cin; ++ic) dst[iw * cin + ic] = ToX(src[ic * src_stride + iw]);
 }
 
-// A tile of outputs, ys[r * kPass + c] for `rows` consecutive positions
-// and `cols` channels, into Y at y[c * ldy + r].
-HWY_INLINE void StoreTransposed(const int8_t* ys, size_t rows, int64_t cols, int8_t* y, int64_t ldy) {
+// A tile's outputs, requantized from its raw sums (row r at sums + r *
+// kPass) by pc, for `rows` consecutive positions and `cols` channels, into
+// Y at y[c * ldy + r].
+HWY_INLINE void StoreTile(const PassConstants& pc, const int32_t* sums, size_t rows, int64_t cols, int8_t* y,
+                          int64_t ldy) {
 #if HWY_TARGET == HWY_AVX3_DL
-  if (rows == 8) {  // 8 rows: 8 x 16 bytes transposed by two byte permutes (VBMI), `cols` of them stored
+  if (rows == 8) {  // 8 rows of 16 bytes, kept in two registers, transposed by two byte permutes (VBMI)
     static const auto index = [] {
       struct { alignas(64) uint8_t lo[64], hi[64]; } t{};
       for (int j = 0; j < 64; ++j) {  // output byte j = channel j / 8 (+ 8), row j % 8 of rows 0-3 | 4-7
@@ -486,14 +499,23 @@ HWY_INLINE void StoreTransposed(const int8_t* ys, size_t rows, int64_t cols, int
       }
       return t;
     }();
-    const __m512i a = _mm512_load_si512(ys), b = _mm512_load_si512(ys + 64);
+    static_assert(PassConstants::kChunks == 1, "a row is one vector");
+    __m512i rows4[2];
+    for (int h = 0; h < 2; ++h) {
+      rows4[h] = _mm512_castsi128_si512(pc.RowVector(sums + (4 * h) * kPass).raw);
+      rows4[h] = _mm512_inserti32x4(rows4[h], pc.RowVector(sums + (4 * h + 1) * kPass).raw, 1);
+      rows4[h] = _mm512_inserti32x4(rows4[h], pc.RowVector(sums + (4 * h + 2) * kPass).raw, 2);
+      rows4[h] = _mm512_inserti32x4(rows4[h], pc.RowVector(sums + (4 * h + 3) * kPass).raw, 3);
+    }
     HWY_ALIGN int8_t t[128];
-    _mm512_store_si512(t, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.lo), b));
-    _mm512_store_si512(t + 64, _mm512_permutex2var_epi8(a, _mm512_load_si512(index.hi), b));
+    _mm512_store_si512(t, _mm512_permutex2var_epi8(rows4[0], _mm512_load_si512(index.lo), rows4[1]));
+    _mm512_store_si512(t + 64, _mm512_permutex2var_epi8(rows4[0], _mm512_load_si512(index.hi), rows4[1]));
     for (int64_t c = 0; c < cols; ++c) std::memcpy(y + c * ldy, t + c * 8, 8);
     return;
   }
 #endif
+  HWY_ALIGN int8_t ys[kRows * kPass];  // [row][channel]
+  for (size_t r = 0; r < rows; ++r) pc.Row(sums + r * kPass, ys + r * kPass);
   for (int64_t c = 0; c < cols; ++c)
     for (size_t r = 0; r < rows; ++r) y[c * ldy + static_cast<int64_t>(r)] = ys[r * kPass + static_cast<size_t>(c)];
 }
@@ -502,11 +524,13 @@ void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
   const Operands<rtml_qmatmul_params> o(p, operands);
   const int64_t matrix_bytes = qpacked_bytes(p.K, p.N), Kq = quads(p.K), ldx = 4 * Kq;
   const Segments sg{1, Kq, 1, 0, 0};
-  XE* rows_x = reinterpret_cast<XE*>(o.scratch);
+  int32_t* constants = reinterpret_cast<int32_t*>(o.scratch);
+  XE* rows_x = reinterpret_cast<XE*>(o.scratch + constants_bytes(p.N) / static_cast<int64_t>(sizeof(int16_t)));
   for (int64_t b = 0; b < p.batch_count; ++b) {
     const int8_t* xb = o.x + b * p.x_batch_stride;
     const int8_t* wb = o.w + (p.w_batch_stride != 0 ? b * matrix_bytes : 0);
-    const int32_t* wsum = reinterpret_cast<const int32_t*>(wb);
+    if (b == 0 || p.w_batch_stride != 0)
+      FillConstants(p.N, o.bias, reinterpret_cast<const int32_t*>(wb), o.zx + kXOffset, o.output, 0, constants);
     int8_t* yb = o.y + b * p.M * p.N;
     PackedProduct(
         p.M, sg, p.N, wb,
@@ -521,7 +545,7 @@ void S8FullyConnected(const rtml_qmatmul_params& p, void* const* operands) {
           }
         },
         [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
-          const PassConstants pc(cols, o.bias ? o.bias + n : nullptr, wsum + n, o.zx + kXOffset, o.output, n);
+          const PassConstants pc(constants, p.N, n, o.output);
           HWY_ALIGN int8_t ys[kPass];
           for (size_t r = 0; r < rows; ++r) {
             int8_t* dst = yb + (m0 + static_cast<int64_t>(r)) * p.N + n;
@@ -547,7 +571,8 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
   const int64_t group_bytes = qpacked_bytes(cs.count * cs.quads * 4, cout_g);
   int64_t hp = 0, wp = 0;
   plane_size(p, &hp, &wp);
-  XE* plane = reinterpret_cast<XE*>(o.scratch);
+  int32_t* constants = reinterpret_cast<int32_t*>(o.scratch);
+  XE* plane = reinterpret_cast<XE*>(o.scratch + constants_bytes(cout_g) / static_cast<int64_t>(sizeof(int16_t)));
   const XE pad = ToX(o.zx);
   for (int64_t nb = 0; nb < p.N; ++nb)
     for (int64_t g = 0; g < p.group; ++g) {
@@ -557,8 +582,8 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
       for (int64_t ih = 0; ih < p.H; ++ih)
         ToChannelsLast(xg + ih * p.W, p.H * p.W, cin, p.W, pad, plane + ((ih + p.pad_top) * wp + p.pad_left) * cin);
       const int8_t* wg = o.w + g * group_bytes;
-      const int32_t* wsum = reinterpret_cast<const int32_t*>(wg);
-      const int32_t* bg = o.bias ? o.bias + g * cout_g : nullptr;
+      FillConstants(cout_g, o.bias ? o.bias + g * cout_g : nullptr, reinterpret_cast<const int32_t*>(wg),
+                    o.zx + kXOffset, o.output, g * cout_g, constants);
       int8_t* yg = o.y + (nb * p.C_out + g * cout_g) * positions;
       PackedProduct(
           positions, sg, cout_g, wg,
@@ -569,10 +594,8 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
             }
           },
           [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
-            HWY_ALIGN int8_t ys[kRows * kPass];  // [row][channel]; Y wants [channel][position]
-            const PassConstants pc(cols, bg ? bg + n : nullptr, wsum + n, o.zx + kXOffset, o.output, g * cout_g + n);
-            for (size_t r = 0; r < rows; ++r) pc.Row(sums + r * kPass, ys + r * kPass);
-            StoreTransposed(ys, rows, cols, yg + n * positions + m0, positions);
+            const PassConstants pc(constants, cout_g, n, o.output);  // Y is [channel][position]
+            StoreTile(pc, sums, rows, cols, yg + n * positions + m0, positions);
           });
     }
 }
@@ -822,7 +845,7 @@ void qpack(int64_t K, int64_t N, const int8_t* w, int64_t stride_k, int64_t stri
 }
 
 int64_t s8_fully_connected_hwy_scratch(const rtml_qmatmul_params& p) {
-  return kMaxTileRows * 4 * quads(p.K) * static_cast<int64_t>(sizeof(int16_t));
+  return constants_bytes(p.N) + kMaxTileRows * 4 * quads(p.K) * static_cast<int64_t>(sizeof(int16_t));
 }
 
 int64_t qpacked_conv_bytes(const rtml_qconv_params& p) {
@@ -852,7 +875,7 @@ void qpack_conv(const rtml_qconv_params& p, const int8_t* w, int8_t* dst) {
 int64_t s8_conv_hwy_scratch(const rtml_qconv_params& p) {
   int64_t hp = 0, wp = 0;
   plane_size(p, &hp, &wp);
-  return (hp * wp * (p.C / p.group) + kPlaneSlack) * static_cast<int64_t>(sizeof(int16_t));
+  return constants_bytes(p.C_out / p.group) + (hp * wp * (p.C / p.group) + kPlaneSlack) * static_cast<int64_t>(sizeof(int16_t));
 }
 
 int64_t s8_depthwise_conv_hwy_scratch(const rtml_qconv_params& p) {
