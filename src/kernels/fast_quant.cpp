@@ -413,22 +413,25 @@ struct PassConstants {
 };
 static_assert(kPass % kL32 == 0, "a pass is whole int32 vectors");
 
-// One row of a group's input, channel ic at src[ic * src_stride + iw], into
-// the channels-last plane as the products read it: dst[iw * cin + ic] =
-// ToX(x). Blocks of 8 channels x one 128-bit vector of positions are
-// transposed on vectors (three rounds of interleaves: pairs, quads, then 8
-// channels per position) and stored 8 values per position, in increasing
-// position order. More than 8 channels: blocks 0, 8, ... and, for a
-// remainder, the last 8 again (rewriting equal values). Fewer than 8: the
-// missing channels are `pad`, so a position's 8 values run into the next
-// position (written after it) or past the row's end into padding (pad
-// there too; at most 7 values, inside the plane's slack at its very end).
-// Positions past the last whole vector: value by value. (Not inlined: in
-// S8Conv it made GCC keep the products' accumulators on the stack, which
-// cost more than the whole copy.)
-HWY_NOINLINE void ToChannelsLast(const int8_t* HWY_RESTRICT src, int64_t src_stride, int64_t cin, int64_t W, XE pad,
-                               XE* HWY_RESTRICT dst) {
-  int64_t iw_done = 0;
+// A group's input, channel ic at src[ic * H * W + ih * W + iw], into the
+// interior of its channels-last plane as the products read it:
+// dst[ih * row_stride + iw * cin + ic] = ToX(x). The positions are taken in
+// their order in src (rows one after the other), blocks of 8 channels x one
+// 128-bit vector of positions transposed on vectors (three rounds of
+// interleaves: pairs, quads, then 8 channels per position) and stored 8
+// values per position, in increasing position order. More than 8 channels:
+// blocks 0, 8, ... and, for a remainder, the last 8 again (rewriting equal
+// values). Fewer than 8: the missing channels are `pad`, so a position's 8
+// values run into the next position (written after it) or past its row's
+// end into padding (pad there too; at most 7 values, inside the plane's
+// slack at its very end). Positions past the last whole vector: value by
+// value. (Not inlined: in S8Conv it made GCC keep the products'
+// accumulators on the stack, which cost more than the whole copy.)
+HWY_NOINLINE void ToChannelsLast(const int8_t* HWY_RESTRICT src, int64_t H, int64_t W, int64_t cin, XE pad,
+                                 int64_t row_stride, XE* HWY_RESTRICT dst) {
+  const int64_t count = H * W;
+  const auto at = [&](int64_t f) { return dst + (f / W) * row_stride + (f % W) * cin; };
+  int64_t done = 0;
 #if HWY_TARGET != HWY_SCALAR
   using U = hwy::MakeUnsigned<XE>;
   const hn::Full128<U> d;
@@ -437,20 +440,19 @@ HWY_NOINLINE void ToChannelsLast(const int8_t* HWY_RESTRICT src, int64_t src_str
   using V = hn::Vec<decltype(d)>;
   constexpr int64_t kCols = static_cast<int64_t>(hn::MaxLanes(d));  // positions per block
   constexpr int64_t kPer = kCols / 8;                               // positions per transposed vector
-  const auto load = [&](const int8_t* at) HWY_ATTR -> V {
+  const auto load = [&](const int8_t* p) HWY_ATTR -> V {
 #if HWY_TARGET == HWY_AVX3_DL
-    return hn::Xor(hn::BitCast(d, hn::LoadU(hn::Full128<int8_t>(), at)), hn::Set(d, U{0x80}));  // x + 128
+    return hn::Xor(hn::BitCast(d, hn::LoadU(hn::Full128<int8_t>(), p)), hn::Set(d, U{0x80}));  // x + 128
 #else
-    return hn::BitCast(d, hn::PromoteTo(hn::Full128<int16_t>(), hn::LoadU(hn::Full64<int8_t>(), at)));
+    return hn::BitCast(d, hn::PromoteTo(hn::Full128<int16_t>(), hn::LoadU(hn::Full64<int8_t>(), p)));
 #endif
   };
-  iw_done = W / kCols * kCols;
+  done = count / kCols * kCols;
+  const int64_t real = std::min<int64_t>(8, cin);  // channels of a block read from src
   for (int64_t ic0 = 0; ic0 < cin; ic0 = ic0 + 8 < cin ? std::min(ic0 + 8, cin - 8) : cin) {
-    const int64_t real = std::min<int64_t>(8, cin);  // channels of the block read from src
-    for (int64_t iw = 0; iw < iw_done; iw += kCols) {
+    for (int64_t f = 0; f < done; f += kCols) {
       V r[8], t[8];
-      for (int64_t k = 0; k < 8; ++k)
-        r[k] = k < real ? load(src + (ic0 + k) * src_stride + iw) : hn::Set(d, static_cast<U>(pad));
+      for (int64_t k = 0; k < 8; ++k) r[k] = k < real ? load(src + (ic0 + k) * count + f) : hn::Set(d, static_cast<U>(pad));
       for (int k = 0; k < 4; ++k) {  // t[2k], t[2k+1]: channels 2k, 2k+1; the first and second half of the positions
         t[2 * k] = hn::InterleaveLower(d, r[2 * k], r[2 * k + 1]);
         t[2 * k + 1] = hn::InterleaveUpper(d, r[2 * k], r[2 * k + 1]);
@@ -461,26 +463,36 @@ HWY_NOINLINE void ToChannelsLast(const int8_t* HWY_RESTRICT src, int64_t src_str
           r[4 * k + 2 * h] = hn::BitCast(d, hn::InterleaveLower(d2, a, b));
           r[4 * k + 2 * h + 1] = hn::BitCast(d, hn::InterleaveUpper(d2, a, b));
         }
+      int64_t col = f % W;  // of the next position to store, at pos
+      XE* pos = at(f) + ic0;
+      const bool one_row = cin == 8 && col + kCols <= W;  // the block's 8-value runs are contiguous in dst
       for (int q = 0; q < 4; ++q) {  // quarter q: two vectors of kPer positions x 8 channels
         const auto a = hn::BitCast(d4, r[q]), b = hn::BitCast(d4, r[4 + q]);
         const V lo = hn::BitCast(d, hn::InterleaveLower(d4, a, b)), hi = hn::BitCast(d, hn::InterleaveUpper(d4, a, b));
-        U* at = reinterpret_cast<U*>(dst + (iw + 2 * q * kPer) * cin + ic0);
-        if (cin == 8) {
-          hn::StoreU(lo, d, at);
-          hn::StoreU(hi, d, at + kCols);
+        if (one_row) {
+          U* p = reinterpret_cast<U*>(pos + 2 * q * kPer * 8);
+          hn::StoreU(lo, d, p);
+          hn::StoreU(hi, d, p + kCols);
           continue;
         }
         HWY_ALIGN U lanes[2 * kCols];
         hn::Store(lo, d, lanes);
         hn::Store(hi, d, lanes + kCols);
-        for (int64_t j = 0; j < 2 * kPer; ++j) std::memcpy(at + j * cin, lanes + 8 * j, 8 * sizeof(U));
+        for (int64_t j = 0; j < 2 * kPer; ++j) {
+          std::memcpy(pos, lanes + 8 * j, 8 * sizeof(U));
+          pos += cin;
+          if (++col == W) {  // on to the next row
+            col = 0;
+            pos += row_stride - W * cin;
+          }
+        }
       }
     }
   }
 #endif
   (void)pad;
-  for (int64_t iw = iw_done; iw < W; ++iw)
-    for (int64_t ic = 0; ic < cin; ++ic) dst[iw * cin + ic] = ToX(src[ic * src_stride + iw]);
+  for (int64_t f = done; f < count; ++f)
+    for (int64_t ic = 0; ic < cin; ++ic) at(f)[ic] = ToX(src[ic * count + f]);
 }
 
 // A tile's outputs, requantized from its raw sums (row r at sums + r *
@@ -579,8 +591,7 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
       const int8_t* xg = o.x + (nb * p.C + g * cin) * p.H * p.W;
       std::fill(plane, plane + hp * wp * cin, pad);
       std::fill(plane + hp * wp * cin, plane + hp * wp * cin + kPlaneSlack, XE{0});
-      for (int64_t ih = 0; ih < p.H; ++ih)
-        ToChannelsLast(xg + ih * p.W, p.H * p.W, cin, p.W, pad, plane + ((ih + p.pad_top) * wp + p.pad_left) * cin);
+      ToChannelsLast(xg, p.H, p.W, cin, pad, wp * cin, plane + (p.pad_top * wp + p.pad_left) * cin);
       const int8_t* wg = o.w + g * group_bytes;
       FillConstants(cout_g, o.bias ? o.bias + g * cout_g : nullptr, reinterpret_cast<const int32_t*>(wg),
                     o.zx + kXOffset, o.output, g * cout_g, constants);
