@@ -209,13 +209,19 @@ constexpr int64_t kMaxCols = RTML_FAST_CONV_MAX_COLS;
 
 // Rows (output channels) x columns (positions) of a product cut into tasks
 // of whole tiles: block(m0, m1, o0, o1) for each. Column parts start at
-// multiples of kMaxCols, as the tiles' reads need.
+// multiples of kMaxCols, as the tiles' reads need. Whole rows when there are
+// at least two tiles of rows per thread: a block of whole rows is
+// contiguous, so a chain in the store runs as one call on it, where a part
+// of the columns takes a call per row (on pattern_resnet1d_leaky_c32_l128's
+// convolutions, 16 calls per task made 2 threads 3x slower than one).
 template <class Block>
 void split_tiles(int64_t rows, int64_t cols, const Block& block) {
   const int threads = parallel_threads();
   if (threads < 2) return block(0, rows, 0, cols);
   const int64_t unit = HWY_DYNAMIC_DISPATCH(ConvRowsPerTile)();
-  const TaskGrid grid = task_grid(rows / unit, cols / kMaxCols, kTasksPerThread * threads);
+  const int64_t want = kTasksPerThread * threads;
+  const TaskGrid grid = rows / unit >= 2 * threads ? task_grid(rows / unit, 1, want)
+                                                   : task_grid(rows / unit, cols / kMaxCols, want);
   parallel_tasks(grid.tasks(), [&](int64_t t) {
     const int64_t r = t / grid.cols, c = t % grid.cols;
     block(part_begin(rows, unit, grid.rows, r), part_begin(rows, unit, grid.rows, r + 1),
