@@ -1,5 +1,5 @@
-// Fast float32 Softmax over contiguous rows, compiled once per Highway
-// target (see fast_softmax.h).
+// Fast float32 Softmax and LayerNormalization over contiguous rows,
+// compiled once per Highway target (see fast_softmax.h).
 
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
@@ -73,6 +73,61 @@ void SoftmaxF32(const AxisParams& p, const float* x, float* y) {
   }
 }
 
+// LayerNormalization over contiguous rows with Scale and B per element of
+// the row: the reference's arithmetic (kernels/normalize.cpp) with its sums
+// on vectors. Mean and variance accumulate in double (lanes of doubles where
+// the target has them; ARMv7 NEON has none: there the reference's scalar
+// loops), so only their order differs from the reference's; then, as there,
+// m and 1 / sqrt(var + epsilon) rounded to float and y = (x - m) * is * scale
+// + bias, one rounding per operation (no fused multiply-add).
+void LayerNormF32(const LayerNormParams& p, const float* x, const float* scale, const float* bias, float* y,
+                  float* mean_out, float* inv_std_out) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d)), n = p.n;
+  for (int64_t r = 0; r < p.outer; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    int64_t j = 0;
+    double sum = 0, sq = 0;
+#if HWY_HAVE_FLOAT64
+    const hn::ScalableTag<double> dd;
+    const hn::Rebind<float, decltype(dd)> dh;  // the floats one vector of doubles holds
+    const int64_t H = static_cast<int64_t>(hn::Lanes(dd));
+    auto vs = hn::Zero(dd);
+    for (; j + H <= n; j += H) vs = hn::Add(vs, hn::PromoteTo(dd, hn::LoadU(dh, xr + j)));
+    sum = hn::GetLane(hn::SumOfLanes(dd, vs));
+#endif
+    for (; j < n; ++j) sum += xr[j];
+    const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
+    j = 0;
+#if HWY_HAVE_FLOAT64
+    const auto vmean = hn::Set(dd, mean);
+    auto vq = hn::Zero(dd);
+    for (; j + H <= n; j += H) {
+      const auto dv = hn::Sub(hn::PromoteTo(dd, hn::LoadU(dh, xr + j)), vmean);
+      vq = hn::Add(vq, hn::Mul(dv, dv));
+    }
+    sq = hn::GetLane(hn::SumOfLanes(dd, vq));
+#endif
+    for (; j < n; ++j) {
+      const double dv = xr[j] - mean;
+      sq += dv * dv;
+    }
+    const double var = n > 0 ? sq / static_cast<double>(n) : 0.0;
+    const double inv = 1.0 / std::sqrt(var + p.epsilon);
+    const float m = static_cast<float>(mean), is = static_cast<float>(inv);
+    if (mean_out) mean_out[r] = m;
+    if (inv_std_out) inv_std_out[r] = is;
+    const auto vm = hn::Set(d, m), vis = hn::Set(d, is);
+    for (j = 0; j + N <= n; j += N) {
+      auto v = hn::Mul(hn::Mul(hn::Sub(hn::LoadU(d, xr + j), vm), vis), hn::LoadU(d, scale + j));
+      if (bias) v = hn::Add(v, hn::LoadU(d, bias + j));
+      hn::StoreU(v, d, yr + j);
+    }
+    for (; j < n; ++j) yr[j] = bias ? (xr[j] - m) * is * scale[j] + bias[j] : (xr[j] - m) * is * scale[j];
+  }
+}
+
 const char* SoftmaxTargetName() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -83,9 +138,25 @@ HWY_AFTER_NAMESPACE();
 namespace rtml::kernels {
 
 HWY_EXPORT(SoftmaxF32);
+HWY_EXPORT(LayerNormF32);
 HWY_EXPORT(SoftmaxTargetName);
 
 void fast_softmax_f32(const AxisParams& p, const float* x, float* y) { HWY_DYNAMIC_DISPATCH(SoftmaxF32)(p, x, y); }
+
+bool fast_layer_norm_supported(const LayerNormParams& p) {
+  int64_t stride = 1;  // Scale and B indexed like the row itself
+  for (int dim = p.rank - 1; dim >= 0; --dim) {
+    if (p.shape[dim] != 1 && (p.scale_stride[dim] != stride || (p.has_bias && p.bias_stride[dim] != stride)))
+      return false;
+    stride *= p.shape[dim];
+  }
+  return true;
+}
+
+void fast_layer_norm_f32(const LayerNormParams& p, const float* x, const float* scale, const float* bias, float* y,
+                         float* mean_out, float* inv_std_out) {
+  HWY_DYNAMIC_DISPATCH(LayerNormF32)(p, x, scale, bias, y, mean_out, inv_std_out);
+}
 
 const char* fast_softmax_target() { return HWY_DYNAMIC_DISPATCH(SoftmaxTargetName)(); }
 
@@ -94,6 +165,19 @@ const char* fast_softmax_target() { return HWY_DYNAMIC_DISPATCH(SoftmaxTargetNam
 RTML_KERNEL(rtml_f32_softmax__hwy) {
   rtml::kernels::fast_softmax_f32(*static_cast<const rtml_axis_params*>(params),
                                   static_cast<const float*>(operands[0]), static_cast<float*>(operands[1]));
+  return 0;
+}
+
+// Operands as the reference's: X, Scale, B?, Y, Mean?, InvStdDev? (the
+// outputs after the inputs the node lists).
+RTML_KERNEL(rtml_f32_layer_norm__hwy) {
+  const auto& p = *static_cast<const rtml_layer_norm_params*>(params);
+  const int32_t out = p.num_inputs;
+  rtml::kernels::fast_layer_norm_f32(p, static_cast<const float*>(operands[0]), static_cast<const float*>(operands[1]),
+                                     p.has_bias ? static_cast<const float*>(operands[2]) : nullptr,
+                                     static_cast<float*>(operands[out]),
+                                     p.num_outputs > 1 ? static_cast<float*>(operands[out + 1]) : nullptr,
+                                     p.num_outputs > 2 ? static_cast<float*>(operands[out + 2]) : nullptr);
   return 0;
 }
 #endif  // HWY_ONCE

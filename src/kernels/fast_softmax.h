@@ -23,6 +23,14 @@ inline bool fast_softmax_supported(const AxisParams& p) { return p.inner == 1; }
 
 void fast_softmax_f32(const AxisParams& p, const float* x, float* y);
 
+// LayerNormalization over contiguous rows whose Scale and B are per element
+// of the row (the last dims of X, as exporters write it), float32: the
+// reference's arithmetic with its double sums on vectors (kernels/fast_softmax.cpp).
+// Within 1e-6 relative of the reference (tests/unit/fast_softmax_test.cpp).
+bool fast_layer_norm_supported(const LayerNormParams& p);
+void fast_layer_norm_f32(const LayerNormParams& p, const float* x, const float* scale, const float* bias, float* y,
+                         float* mean_out, float* inv_std_out);
+
 // The Highway target the fast softmax dispatches to on this CPU ("AVX2", "NEON"...).
 const char* fast_softmax_target();
 

@@ -98,6 +98,11 @@ void LayerNormalization(OpContext& ctx) {
     ctx.fail("Scale " + shape_str(ctx.input(1).shape) + (p.has_bias ? " or B " + shape_str(ctx.input(2).shape) : "") +
              " does not broadcast to the normalized shape " + shape_str(norm));
   ctx.step.flops = 8.0 * x.numel();
+  // Scale and B per element of the row (as exporters write them): the Highway kernel in the simd set.
+  if (ctx.simd() && x.dtype == DType::F32 && k::fast_layer_norm_supported(p)) {
+    const k::LayerNormParams fast = p;
+    ctx.use_kernel<k::LayerNormParams>("rtml_f32_layer_norm__hwy") = fast;
+  }
 }
 
 // --- InstanceNormalization -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// The Highway Softmax (kernels/fast_softmax.h) against the scalar reference
+// The Highway Softmax and LayerNormalization (kernels/fast_softmax.h) against the scalar reference
 // (kernels/normalize.cpp) on every dispatched SIMD target: row lengths around
 // the vector widths, large and tiny values, -inf elements, rows holding NaN
 // or +inf.
@@ -64,4 +64,81 @@ TEST(FastSoftmax, MatchesTheReferenceOnEveryTarget) {
       check_rows(1, 17, x);
     }
   });
+}
+
+namespace {
+
+// LayerNormalization over `outer` rows of n: the fast kernel against the
+// reference, Y, Mean and InvStdDev; the sums are the same double sums in
+// another order, so within 1e-6 relative (and 1e-6 absolute near 0).
+void check_layer_norm(int64_t outer, int64_t n, bool bias, float offset, std::mt19937& rng) {
+  kernels::LayerNormParams p{};
+  p.outer = outer;
+  p.n = n;
+  p.epsilon = 1e-5;
+  p.has_bias = bias;
+  p.num_inputs = bias ? 3 : 2;
+  p.num_outputs = 3;
+  p.rank = 1;
+  p.shape[0] = n;
+  p.scale_stride[0] = p.bias_stride[0] = 1;
+  ASSERT_TRUE(kernels::fast_layer_norm_supported(p));
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(outer * n)), scale(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+  for (float& v : x) v = offset + normal(rng);
+  for (float& v : scale) v = normal(rng);
+  for (float& v : b) v = normal(rng);
+  const size_t rows = static_cast<size_t>(outer);
+  std::vector<float> y_ref(x.size()), y(x.size(), -7.0f), m_ref(rows), m(rows), s_ref(rows), s(rows);
+  std::vector<void*> ops = {x.data(), scale.data()};
+  if (bias) ops.push_back(b.data());
+  const size_t out = ops.size();
+  ops.insert(ops.end(), {y_ref.data(), m_ref.data(), s_ref.data()});
+  ASSERT_EQ(rtml_f32_layer_norm__ref(&p, ops.data()), 0);
+  ops[out] = y.data();
+  ops[out + 1] = m.data();
+  ops[out + 2] = s.data();
+  ASSERT_EQ(rtml_f32_layer_norm__hwy(&p, ops.data()), 0);
+  const auto near = [](float a, float want) { return std::fabs(a - want) <= 1e-6f * std::fabs(want) + 1e-6f; };
+  for (size_t i = 0; i < y.size(); ++i)
+    ASSERT_TRUE(near(y[i], y_ref[i])) << "n " << n << " element " << i << ": " << y[i] << ", the reference " << y_ref[i];
+  for (size_t r = 0; r < rows; ++r) {
+    EXPECT_TRUE(near(m[r], m_ref[r])) << "n " << n << " mean of row " << r;
+    EXPECT_TRUE(near(s[r], s_ref[r])) << "n " << n << " inverse std of row " << r;
+  }
+}
+
+}  // namespace
+
+TEST(FastLayerNorm, MatchesTheReferenceOnEveryTarget) {
+  rtml::testing::check_every_dispatched_target(kernels::fast_softmax_target, [&] {
+    std::mt19937 rng(5);
+    for (int64_t n : {1, 3, 4, 7, 8, 9, 16, 17, 31, 32, 33, 64, 100, 768})
+      for (bool bias : {false, true}) {
+        check_layer_norm(3, n, bias, 0.0f, rng);
+        check_layer_norm(2, n, bias, 1000.0f, rng);  // a large mean: the variance is of x - mean
+      }
+  });
+}
+
+// Scale or B broadcast inside the row (per channel of [C, L]): the reference's case.
+TEST(FastLayerNorm, BroadcastScaleIsLeftToTheReference) {
+  kernels::LayerNormParams p{};
+  p.outer = 1;
+  p.n = 12;
+  p.rank = 2;
+  p.shape[0] = 3;
+  p.shape[1] = 4;
+  p.scale_stride[0] = 4;
+  p.scale_stride[1] = 1;
+  EXPECT_TRUE(kernels::fast_layer_norm_supported(p));
+  p.scale_stride[0] = 1;  // Scale [3, 1]: one value per row of 4
+  p.scale_stride[1] = 0;
+  EXPECT_FALSE(kernels::fast_layer_norm_supported(p));
+  p.scale_stride[0] = 4;
+  p.scale_stride[1] = 1;
+  p.has_bias = true;
+  p.bias_stride[0] = 0;  // B [4]: broadcast over the rows
+  p.bias_stride[1] = 1;
+  EXPECT_FALSE(kernels::fast_layer_norm_supported(p));
 }
