@@ -1,5 +1,5 @@
-// Fast float32 Softmax and LayerNormalization over contiguous rows,
-// compiled once per Highway target (see fast_softmax.h).
+// Fast float32 Softmax, LayerNormalization, ReduceSum and ReduceMean over
+// contiguous rows, compiled once per Highway target (see fast_softmax.h).
 
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
@@ -73,6 +73,34 @@ void SoftmaxF32(const AxisParams& p, const float* x, float* y) {
   }
 }
 
+// The sum of x[0, n) in double, as the reference accumulates a float sum
+// (kernels/normalize.cpp), on lanes of doubles where the target has them
+// (ARMv7 NEON has none: there one by one, the reference's order).
+HWY_INLINE double SumF64(const float* HWY_RESTRICT x, int64_t n) {
+  int64_t j = 0;
+  double sum = 0;
+#if HWY_HAVE_FLOAT64
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> dh;  // the floats one vector of doubles holds
+  const int64_t H = static_cast<int64_t>(hn::Lanes(dd));
+  auto vs = hn::Zero(dd);
+  for (; j + H <= n; j += H) vs = hn::Add(vs, hn::PromoteTo(dd, hn::LoadU(dh, x + j)));
+  sum = hn::GetLane(hn::SumOfLanes(dd, vs));
+#endif
+  for (; j < n; ++j) sum += x[j];
+  return sum;
+}
+
+// ReduceSum / ReduceMean of contiguous blocks of n (the reduced axes the
+// innermost ones): the double sum of each block, its mean in double, as
+// the reference, rounded to float.
+void ReduceSumF32(int64_t outer, int64_t n, bool mean, const float* x, float* y) {
+  for (int64_t o = 0; o < outer; ++o) {
+    const double sum = SumF64(x + o * n, n);
+    y[o] = !mean ? static_cast<float>(sum) : n == 0 ? NAN : static_cast<float>(sum / static_cast<double>(n));
+  }
+}
+
 // LayerNormalization over contiguous rows with Scale and B per element of
 // the row: the reference's arithmetic (kernels/normalize.cpp) with its sums
 // on vectors. Mean and variance accumulate in double (lanes of doubles where
@@ -87,20 +115,13 @@ void LayerNormF32(const LayerNormParams& p, const float* x, const float* scale, 
   for (int64_t r = 0; r < p.outer; ++r) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
+    const double mean = n > 0 ? SumF64(xr, n) / static_cast<double>(n) : 0.0;
     int64_t j = 0;
-    double sum = 0, sq = 0;
+    double sq = 0;
 #if HWY_HAVE_FLOAT64
     const hn::ScalableTag<double> dd;
-    const hn::Rebind<float, decltype(dd)> dh;  // the floats one vector of doubles holds
+    const hn::Rebind<float, decltype(dd)> dh;
     const int64_t H = static_cast<int64_t>(hn::Lanes(dd));
-    auto vs = hn::Zero(dd);
-    for (; j + H <= n; j += H) vs = hn::Add(vs, hn::PromoteTo(dd, hn::LoadU(dh, xr + j)));
-    sum = hn::GetLane(hn::SumOfLanes(dd, vs));
-#endif
-    for (; j < n; ++j) sum += xr[j];
-    const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
-    j = 0;
-#if HWY_HAVE_FLOAT64
     const auto vmean = hn::Set(dd, mean);
     auto vq = hn::Zero(dd);
     for (; j + H <= n; j += H) {
@@ -139,6 +160,7 @@ namespace rtml::kernels {
 
 HWY_EXPORT(SoftmaxF32);
 HWY_EXPORT(LayerNormF32);
+HWY_EXPORT(ReduceSumF32);
 HWY_EXPORT(SoftmaxTargetName);
 
 void fast_softmax_f32(const AxisParams& p, const float* x, float* y) { HWY_DYNAMIC_DISPATCH(SoftmaxF32)(p, x, y); }
@@ -153,6 +175,23 @@ bool fast_layer_norm_supported(const LayerNormParams& p) {
   return true;
 }
 
+bool fast_reduce_supported(const ReduceParams& p) {
+  int64_t stride = 1;  // the reduced axes one contiguous block, then the kept ones outside it
+  for (int d = p.red_rank - 1; d >= 0; --d) {
+    if (p.red_shape[d] != 1 && p.red_stride[d] != stride) return false;
+    stride *= p.red_shape[d];
+  }
+  for (int d = p.kept_rank - 1; d >= 0; --d) {
+    if (p.kept_shape[d] != 1 && p.kept_stride[d] != stride) return false;
+    stride *= p.kept_shape[d];
+  }
+  return true;
+}
+
+void fast_reduce_sum_f32(const ReduceParams& p, bool mean, const float* x, float* y) {
+  HWY_DYNAMIC_DISPATCH(ReduceSumF32)(p.out_count, p.red_count, mean, x, y);
+}
+
 void fast_layer_norm_f32(const LayerNormParams& p, const float* x, const float* scale, const float* bias, float* y,
                          float* mean_out, float* inv_std_out) {
   HWY_DYNAMIC_DISPATCH(LayerNormF32)(p, x, scale, bias, y, mean_out, inv_std_out);
@@ -165,6 +204,20 @@ const char* fast_softmax_target() { return HWY_DYNAMIC_DISPATCH(SoftmaxTargetNam
 RTML_KERNEL(rtml_f32_softmax__hwy) {
   rtml::kernels::fast_softmax_f32(*static_cast<const rtml_axis_params*>(params),
                                   static_cast<const float*>(operands[0]), static_cast<float*>(operands[1]));
+  return 0;
+}
+
+// Operands as the reference's: X, axes?, Y (at out_slot).
+RTML_KERNEL(rtml_f32_reduce_sum__hwy) {
+  const auto& p = *static_cast<const rtml_reduce_params*>(params);
+  rtml::kernels::fast_reduce_sum_f32(p, false, static_cast<const float*>(operands[0]),
+                                     static_cast<float*>(operands[p.out_slot]));
+  return 0;
+}
+RTML_KERNEL(rtml_f32_reduce_mean__hwy) {
+  const auto& p = *static_cast<const rtml_reduce_params*>(params);
+  rtml::kernels::fast_reduce_sum_f32(p, true, static_cast<const float*>(operands[0]),
+                                     static_cast<float*>(operands[p.out_slot]));
   return 0;
 }
 

@@ -28,6 +28,11 @@ void fast_softmax_f32(const AxisParams& p, const float* x, float* y);
 // reference's arithmetic with its double sums on vectors (kernels/fast_softmax.cpp).
 // Within 1e-6 relative of the reference (tests/unit/fast_softmax_test.cpp).
 bool fast_layer_norm_supported(const LayerNormParams& p);
+// ReduceSum / ReduceMean whose reduced axes are the innermost ones (each
+// output the sum of one contiguous block), float32: the reference's double
+// sum on vectors, in another order.
+bool fast_reduce_supported(const ReduceParams& p);
+void fast_reduce_sum_f32(const ReduceParams& p, bool mean, const float* x, float* y);
 void fast_layer_norm_f32(const LayerNormParams& p, const float* x, const float* scale, const float* bias, float* y,
                          float* mean_out, float* inv_std_out);
 

@@ -17,7 +17,8 @@
  *       kind = sum mean max min prod l1 l2 log_sum log_sum_exp sum_square
  *   rtml_<t>_argmax__ref, rtml_<t>_argmin__ref  [X, Y (int64)]
  *   rtml_f32_softmax__hwy  [X, Y]  contiguous rows (kernels/fast_softmax.h)
- *   rtml_f32_layer_norm__hwy  as _layer_norm__ref; Scale and B per element of the row */
+ *   rtml_f32_layer_norm__hwy  as _layer_norm__ref; Scale and B per element of the row
+ *   rtml_f32_reduce_sum__hwy, rtml_f32_reduce_mean__hwy  as _ref; the reduced axes innermost */
 #ifndef RTML_KERNELS_NORMALIZE_H
 #define RTML_KERNELS_NORMALIZE_H
 
@@ -98,6 +99,8 @@ RTML_NORMALIZE_ANY_TYPES(RTML_NORMALIZE_DECLARE_REDUCE)
 #undef RTML_NORMALIZE_DECLARE_REDUCE
 RTML_KERNEL(rtml_f32_softmax__hwy);
 RTML_KERNEL(rtml_f32_layer_norm__hwy);
+RTML_KERNEL(rtml_f32_reduce_sum__hwy);
+RTML_KERNEL(rtml_f32_reduce_mean__hwy);
 
 #ifdef __cplusplus
 namespace rtml::kernels {

@@ -74,8 +74,12 @@ void add_normalize_kernels(std::vector<KernelInfo>& t) {
   RTML_NORMALIZE_ANY_TYPES(RTML_NORMALIZE_ANY_ENTRIES)
 #undef RTML_NORMALIZE_ANY_ENTRIES
 #undef RTML_REDUCE_ENTRY
-  // Highway (not portable): Softmax and LayerNormalization over contiguous rows.
+  // Highway (not portable): Softmax, LayerNormalization, ReduceSum and ReduceMean over contiguous rows.
   t.push_back({"rtml_f32_softmax__hwy", rtml_f32_softmax__hwy, &axis, "X, Y", "kernels/fast_softmax.cpp", false});
+  t.push_back({"rtml_f32_reduce_sum__hwy", rtml_f32_reduce_sum__hwy, &reduce, "X, axes?, Y", "kernels/fast_softmax.cpp",
+               false});
+  t.push_back({"rtml_f32_reduce_mean__hwy", rtml_f32_reduce_mean__hwy, &reduce, "X, axes?, Y", "kernels/fast_softmax.cpp",
+               false});
   t.push_back({"rtml_f32_layer_norm__hwy", rtml_f32_layer_norm__hwy, &layer_norm, "X, Scale, B?, Y, Mean?, InvStdDev?",
                "kernels/fast_softmax.cpp", false});
 }

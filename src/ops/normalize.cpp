@@ -188,6 +188,13 @@ void reduce_op(OpContext& ctx, const char* op) {
   p.out_slot = static_cast<int32_t>(ctx.node().inputs.size());
   if (!k::make_reduce(x.shape, reduced, p)) ctx.fail("rank exceeds " + std::to_string(kMaxRank));
   ctx.step.flops = static_cast<double>(x.numel());
+  // A float32 sum or mean over the innermost axes: the Highway kernel in the simd set.
+  const std::string kind = op;
+  if (ctx.simd() && x.dtype == DType::F32 && (kind == "reduce_sum" || kind == "reduce_mean") &&
+      k::fast_reduce_supported(p)) {
+    const k::ReduceParams fast = p;
+    ctx.use_kernel<k::ReduceParams>(("rtml_f32_" + kind + "__hwy").c_str()) = fast;
+  }
 }
 
 void ReduceSum(OpContext& ctx) { reduce_op(ctx, "reduce_sum"); }

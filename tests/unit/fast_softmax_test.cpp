@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/normalize_plan.h"
 #include "simd_targets.h"
 
 using namespace rtml;
@@ -141,4 +142,62 @@ TEST(FastLayerNorm, BroadcastScaleIsLeftToTheReference) {
   p.bias_stride[0] = 0;  // B [4]: broadcast over the rows
   p.bias_stride[1] = 1;
   EXPECT_FALSE(kernels::fast_layer_norm_supported(p));
+}
+
+namespace {
+
+// ReduceSum and ReduceMean of x (shape) over `reduced`: the fast kernel
+// against the reference (the same double sums in another order: within
+// 1e-6 relative; NaN and infinities where the reference gives them).
+void check_reduce(const Shape& shape, const std::vector<bool>& reduced, const std::vector<float>& x) {
+  kernels::ReduceParams p{};
+  ASSERT_TRUE(kernels::make_reduce(shape, reduced, p));
+  p.out_slot = 1;
+  ASSERT_TRUE(kernels::fast_reduce_supported(p));
+  for (const bool mean : {false, true}) {
+    std::vector<float> want(static_cast<size_t>(p.out_count)), got(want.size(), -7.0f);
+    void* ops[] = {const_cast<float*>(x.data()), want.data()};
+    ASSERT_EQ((mean ? rtml_f32_reduce_mean__ref : rtml_f32_reduce_sum__ref)(&p, ops), 0);
+    ops[1] = got.data();
+    ASSERT_EQ((mean ? rtml_f32_reduce_mean__hwy : rtml_f32_reduce_sum__hwy)(&p, ops), 0);
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (std::isnan(want[i])) {
+        EXPECT_TRUE(std::isnan(got[i])) << (mean ? "mean " : "sum ") << i << ": " << got[i];
+        continue;
+      }
+      if (std::isinf(want[i])) {
+        EXPECT_EQ(got[i], want[i]) << (mean ? "mean " : "sum ") << i;
+        continue;
+      }
+      EXPECT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 1e-30) << (mean ? "mean " : "sum ") << i;
+    }
+  }
+}
+
+}  // namespace
+
+TEST(FastReduce, SumAndMeanOverInnermostAxesMatchTheReferenceOnEveryTarget) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  rtml::testing::check_every_dispatched_target(kernels::fast_softmax_target, [&] {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(100.0f, 30.0f);
+    for (int64_t n : {1, 3, 7, 8, 9, 16, 17, 50, 1000}) {
+      std::vector<float> x(static_cast<size_t>(4 * n));
+      for (float& v : x) v = normal(rng);
+      check_reduce({4, n}, {false, true}, x);                 // the last axis
+      check_reduce({2, 2, n}, {false, true, true}, x);        // the last two
+      check_reduce({4, n}, {true, true}, x);                  // all of them
+    }
+    check_reduce({2, 3}, {false, true}, {1, nan, 2, inf, 1, -inf});  // NaN and inf - inf: NaN; inf alone: inf
+    check_reduce({2, 3}, {false, true}, {inf, 1, 2, 3, 4, 5});
+  });
+}
+
+// A reduction over an outer axis is left to the reference.
+TEST(FastReduce, OuterAxisIsLeftToTheReference) {
+  kernels::ReduceParams p{};
+  ASSERT_TRUE(kernels::make_reduce({3, 4}, {true, false}, p));
+  EXPECT_FALSE(kernels::fast_reduce_supported(p));
+  ASSERT_TRUE(kernels::make_reduce({3, 4}, {false, true}, p));
+  EXPECT_TRUE(kernels::fast_reduce_supported(p));
 }
