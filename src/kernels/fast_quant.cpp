@@ -799,6 +799,41 @@ void U8Quantize(const rtml_quantize_params& p, void* const* operands) { Quantize
 void S8Dequantize(const rtml_quantize_params& p, void* const* operands) { QuantizeLinear<int8_t, false>(p, operands); }
 void U8Dequantize(const rtml_quantize_params& p, void* const* operands) { QuantizeLinear<uint8_t, false>(p, operands); }
 
+// QLinearAdd of two int8 tensors of one shape (rtml_qbinary_params): the
+// reference's TFLite integer Add (kernels/quant.cpp's qbinary) on int32
+// lanes, each of its three requantizations RequantizeLanes (the first two
+// with no zero point and no clamp); the last partial vector through zeroed
+// buffers.
+void S8QAdd(const rtml_qbinary_params& p, void* const* operands) {
+  const D32 d;
+  const hn::Rebind<int8_t, D32> d8;
+  const int8_t* a = static_cast<const int8_t*>(operands[0]);
+  const int8_t* b = static_cast<const int8_t*>(operands[p.b_slot]);
+  int8_t* y = static_cast<int8_t*>(operands[p.out_slot]);
+  const V32 za = hn::Set(d, p.a_zero_point), zb = hn::Set(d, p.b_zero_point), scale = hn::Set(d, 1 << p.left_shift);
+  const V32 am = hn::Set(d, p.a_multiplier), as = hn::Set(d, p.a_shift), bm = hn::Set(d, p.b_multiplier),
+            bs = hn::Set(d, p.b_shift), ym = hn::Set(d, p.y_multiplier), ys = hn::Set(d, p.y_shift);
+  const V32 zero = hn::Zero(d), all_lo = hn::Set(d, INT32_MIN), all_hi = hn::Set(d, INT32_MAX);
+  const V32 zy = hn::Set(d, p.y_zero_point), lo = hn::Set(d, p.act_min - p.y_zero_point),
+            hi = hn::Set(d, p.act_max - p.y_zero_point);
+  const auto one = [&](const int8_t* pa, const int8_t* pb, int8_t* out) HWY_ATTR {
+    const V32 va = hn::Mul(hn::Sub(hn::PromoteTo(d, hn::LoadU(d8, pa)), za), scale);  // |a - za| * 2^20 < 2^31
+    const V32 vb = hn::Mul(hn::Sub(hn::PromoteTo(d, hn::LoadU(d8, pb)), zb), scale);
+    const V32 sum = hn::Add(RequantizeLanes(va, am, as, zero, all_lo, all_hi), RequantizeLanes(vb, bm, bs, zero, all_lo, all_hi));
+    hn::StoreU(hn::DemoteTo(d8, RequantizeLanes(sum, ym, ys, zy, lo, hi)), d8, out);
+  };
+  const int64_t n = p.bc.count;
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(kL32) <= n; i += static_cast<int64_t>(kL32)) one(a + i, b + i, y + i);
+  if (i < n) {
+    HWY_ALIGN int8_t ta[kL32] = {}, tb[kL32] = {}, ty[kL32];
+    std::memcpy(ta, a + i, static_cast<size_t>(n - i));
+    std::memcpy(tb, b + i, static_cast<size_t>(n - i));
+    one(ta, tb, ty);
+    std::memcpy(y + i, ty, static_cast<size_t>(n - i));
+  }
+}
+
 const char* S8TargetName() { return hwy::TargetName(HWY_TARGET); }
 
 void S8RequantizeLanes(int64_t n, const int32_t* acc, const int32_t* multiplier, const int32_t* shift, int32_t zy,
@@ -827,6 +862,7 @@ HWY_EXPORT(S8FullyConnected);
 HWY_EXPORT(S8Conv);
 HWY_EXPORT(S8DepthwiseConv);
 HWY_EXPORT(S8TargetName);
+HWY_EXPORT(S8QAdd);
 HWY_EXPORT(S8RequantizeLanes);
 HWY_EXPORT(S8Quantize);
 HWY_EXPORT(U8Quantize);
@@ -913,6 +949,12 @@ RTML_KERNEL(rtml_s8_fully_connected__hwy) {
 RTML_KERNEL(rtml_s8_conv__hwy) {
   using namespace rtml::kernels;
   HWY_DYNAMIC_DISPATCH(S8Conv)(*static_cast<const rtml_qconv_params*>(params), operands);
+  return 0;
+}
+
+RTML_KERNEL(rtml_s8_qadd__hwy) {
+  using namespace rtml::kernels;
+  HWY_DYNAMIC_DISPATCH(S8QAdd)(*static_cast<const rtml_qbinary_params*>(params), operands);
   return 0;
 }
 

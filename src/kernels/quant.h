@@ -41,7 +41,8 @@
  * and, for int8 data with constant int8 weights and constant scales, the
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
  * kernels/fast_quant.h (same params; packed weights and a scratch), its
- * rtml_<t>_{quantize,dequantize}__hwy (t s8 u8; the same params), and the
+ * rtml_<t>_{quantize,dequantize}__hwy (t s8 u8; the same params),
+ * rtml_s8_qadd__hwy (A and B of one shape; the same params), and the
  * `cortex-m` set's rtml_s8_{fully_connected,conv,depthwise_conv}__cm (same
  * params; a scratch; declared at the end).
  * The operands of a quantized product are found through the params' slots:
@@ -321,6 +322,9 @@ RTML_KERNEL(rtml_s8_quantize__hwy);
 RTML_KERNEL(rtml_u8_quantize__hwy);
 RTML_KERNEL(rtml_s8_dequantize__hwy);
 RTML_KERNEL(rtml_u8_dequantize__hwy);
+/* QDQ Add of two int8 tensors of one shape on vectors (the reference's
+ * params and operands, bit for bit). */
+RTML_KERNEL(rtml_s8_qadd__hwy);
 RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
 /* The `cortex-m` kernel set's (kernels/cortexm_quant.cpp: SXTB16 / SMLAD on
  * a Cortex-M with the DSP extension, the same loops in plain C elsewhere):

@@ -426,9 +426,13 @@ void qlinear_binary(OpContext& ctx, bool add) {
   const Shape& a = ctx.input(0).shape;
   const Shape& b = ctx.input(3).shape;
   Shape out;
-  // The cortex-m set's int8 Add (kernels/cortexm_quant.cpp) runs the same maths.
+  // The cortex-m set's int8 Add (kernels/cortexm_quant.cpp) runs the same maths; so does the simd
+  // set's on vectors (kernels/fast_quant.cpp), for A and B of one shape.
   const bool cm = add && t == DType::I8 && ctx.kernel_set == kernels::KernelSet::CortexM;
-  auto& p = ctx.use_kernel<rtml_qbinary_params>(cm ? "rtml_s8_qadd__cm" : kernel_symbol(t, add ? "qadd" : "qmul").c_str());
+  const bool hwy = add && t == DType::I8 && ctx.simd() && a == b;
+  auto& p = ctx.use_kernel<rtml_qbinary_params>(cm    ? "rtml_s8_qadd__cm"
+                                                : hwy ? "rtml_s8_qadd__hwy"
+                                                      : kernel_symbol(t, add ? "qadd" : "qmul").c_str());
   if (!kernels::broadcast_shape({a, b}, out) || !kernels::make_broadcast({a, b}, out, p.bc))
     ctx.fail("A " + shape_str(a) + " and B " + shape_str(b) + " cannot be broadcast together");
   const auto zero_point = [&](int i) {

@@ -345,20 +345,17 @@ TEST(CortexMQuant, DepthwiseThreeByThreeAndPointwiseShapes) {
   EXPECT_GT(cases, 100);  // 125 of the 164 shapes have an output
 }
 
-// The cortex-m set's int8 Add against the reference: one shape (its own
-// loop) from 1 to 1000 elements and broadcasts (the reference's walk), random
-// scales (multipliers as the op's prepare makes them), zero points and clamps.
-TEST(CortexMQuant, AddMatchesReferenceBitForBit) {
-  std::mt19937 rng(15);
+// An int8 Add kernel `fast` against the reference on these shapes, 6 rounds
+// each of random scales (multipliers as the op's prepare makes them), zero
+// points and clamps; returns the cases.
+int check_qadd(rtml_kernel_fn fast, const std::vector<std::pair<Shape, Shape>>& shapes, uint32_t seed) {
+  std::mt19937 rng(seed);
   int cases = 0;
-  const std::vector<std::pair<Shape, Shape>> shapes = {
-      {{1}, {1}}, {{7}, {7}}, {{2, 3, 5}, {2, 3, 5}}, {{1, 16, 8, 8}, {1, 16, 8, 8}}, {{1000}, {1000}},
-      {{4, 5}, {5}}, {{3, 1}, {1, 6}}, {{2, 3, 4}, {1}}};
   for (const auto& [sa, sb] : shapes)
     for (int round = 0; round < 6; ++round) {
       rtml_qbinary_params p{};
       Shape out;
-      ASSERT_TRUE(kernels::broadcast_shape({sa, sb}, out) && kernels::make_broadcast({sa, sb}, out, p.bc));
+      EXPECT_TRUE(kernels::broadcast_shape({sa, sb}, out) && kernels::make_broadcast({sa, sb}, out, p.bc));
       p.b_slot = 1;
       p.out_slot = 2;
       p.a_zero_point = pick(rng, -128, 127);
@@ -377,9 +374,9 @@ TEST(CortexMQuant, AddMatchesReferenceBitForBit) {
       const size_t n = static_cast<size_t>(shape_numel(out));
       std::vector<int8_t> want(n, 0), got(n, 0x55);
       std::vector<void*> ops = {const_cast<int8_t*>(a.data()), const_cast<int8_t*>(b.data()), want.data()};
-      ASSERT_EQ(rtml_s8_qadd__ref(&p, ops.data()), 0);
+      EXPECT_EQ(rtml_s8_qadd__ref(&p, ops.data()), 0);
       ops[2] = got.data();
-      ASSERT_EQ(rtml_s8_qadd__cm(&p, ops.data()), 0);
+      EXPECT_EQ(fast(&p, ops.data()), 0);
       int bad = 0;
       for (size_t i = 0; i < n; ++i)
         if (want[i] != got[i] && ++bad <= 3)
@@ -387,7 +384,25 @@ TEST(CortexMQuant, AddMatchesReferenceBitForBit) {
                         << ", the reference " << int(want[i]);
       ++cases;
     }
-  EXPECT_EQ(cases, 48);
+  return cases;
+}
+
+// The cortex-m set's: one shape (its own loop) from 1 to 1000 elements and
+// broadcasts (the reference's walk).
+TEST(CortexMQuant, AddMatchesReferenceBitForBit) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{1}, {1}}, {{7}, {7}}, {{2, 3, 5}, {2, 3, 5}}, {{1, 16, 8, 8}, {1, 16, 8, 8}}, {{1000}, {1000}},
+      {{4, 5}, {5}}, {{3, 1}, {1, 6}}, {{2, 3, 4}, {1}}};
+  EXPECT_EQ(check_qadd(rtml_s8_qadd__cm, shapes, 15), 48);
+}
+
+// The simd set's int8 Add (A and B of one shape): sizes around every vector width.
+TEST(FastQuant, AddMatchesReferenceBitForBitOnEveryTarget) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{1}, {1}}, {{3}, {3}}, {{4}, {4}}, {{8}, {8}}, {{15}, {15}}, {{16}, {16}}, {{17}, {17}}, {{2, 3, 5}, {2, 3, 5}},
+      {{1, 8, 64}, {1, 8, 64}}, {{1001}, {1001}}};
+  rtml::testing::check_every_dispatched_target(kernels::fast_quant_target,
+                                               [&] { EXPECT_EQ(check_qadd(rtml_s8_qadd__hwy, shapes, 16), 60); });
 }
 
 // The kernels' vector requantization against the scalar routine: random

@@ -386,8 +386,10 @@ void check_binary(const std::string& op, float as, float bs, float ys) {
       plan::Plan p;
       const std::vector<T> fused = c.run_graph(g, true, &p);
       ASSERT_EQ(p.steps.size(), 1u) << report_of(p, "fuse_qdq").summary;
+      // The simd set's int8 Add of two tensors of one shape runs on vectors; the rest on the reference.
+      const bool vector = c.kType == DType::I8 && op == "Add" && !b_constant;
       EXPECT_EQ(p.steps[0].step.kernel, std::string("rtml_") + (c.kType == DType::I8 ? "s8_" : "u8_") +
-                                            (op == "Add" ? "qadd" : "qmul") + "__ref");
+                                            (op == "Add" ? "qadd" : "qmul") + (vector ? "__hwy" : "__ref"));
       expect_within_one(fused, c.run_graph(g, false));
     }
 }
