@@ -91,6 +91,30 @@ HWY_INLINE double SumF64(const float* HWY_RESTRICT x, int64_t n) {
   return sum;
 }
 
+// The sum of (x[j] - mean)^2 over x[0, n) in double, as the reference's
+// LayerNorm variance, on lanes of doubles where the target has them.
+HWY_INLINE double SquaredDeviationsF64(const float* HWY_RESTRICT x, int64_t n, double mean) {
+  int64_t j = 0;
+  double sq = 0;
+#if HWY_HAVE_FLOAT64
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> dh;
+  const int64_t H = static_cast<int64_t>(hn::Lanes(dd));
+  const auto vmean = hn::Set(dd, mean);
+  auto vq = hn::Zero(dd);
+  for (; j + H <= n; j += H) {
+    const auto dv = hn::Sub(hn::PromoteTo(dd, hn::LoadU(dh, x + j)), vmean);
+    vq = hn::Add(vq, hn::Mul(dv, dv));
+  }
+  sq = hn::GetLane(hn::SumOfLanes(dd, vq));
+#endif
+  for (; j < n; ++j) {
+    const double dv = x[j] - mean;
+    sq += dv * dv;
+  }
+  return sq;
+}
+
 // ReduceSum / ReduceMean of contiguous blocks of n (the reduced axes the
 // innermost ones): the double sum of each block, its mean in double, as
 // the reference, rounded to float.
@@ -116,31 +140,14 @@ void LayerNormF32(const LayerNormParams& p, const float* x, const float* scale, 
     const float* xr = x + r * n;
     float* yr = y + r * n;
     const double mean = n > 0 ? SumF64(xr, n) / static_cast<double>(n) : 0.0;
-    int64_t j = 0;
-    double sq = 0;
-#if HWY_HAVE_FLOAT64
-    const hn::ScalableTag<double> dd;
-    const hn::Rebind<float, decltype(dd)> dh;
-    const int64_t H = static_cast<int64_t>(hn::Lanes(dd));
-    const auto vmean = hn::Set(dd, mean);
-    auto vq = hn::Zero(dd);
-    for (; j + H <= n; j += H) {
-      const auto dv = hn::Sub(hn::PromoteTo(dd, hn::LoadU(dh, xr + j)), vmean);
-      vq = hn::Add(vq, hn::Mul(dv, dv));
-    }
-    sq = hn::GetLane(hn::SumOfLanes(dd, vq));
-#endif
-    for (; j < n; ++j) {
-      const double dv = xr[j] - mean;
-      sq += dv * dv;
-    }
-    const double var = n > 0 ? sq / static_cast<double>(n) : 0.0;
+    const double var = n > 0 ? SquaredDeviationsF64(xr, n, mean) / static_cast<double>(n) : 0.0;
     const double inv = 1.0 / std::sqrt(var + p.epsilon);
     const float m = static_cast<float>(mean), is = static_cast<float>(inv);
     if (mean_out) mean_out[r] = m;
     if (inv_std_out) inv_std_out[r] = is;
     const auto vm = hn::Set(d, m), vis = hn::Set(d, is);
-    for (j = 0; j + N <= n; j += N) {
+    int64_t j = 0;
+    for (; j + N <= n; j += N) {
       auto v = hn::Mul(hn::Mul(hn::Sub(hn::LoadU(d, xr + j), vm), vis), hn::LoadU(d, scale + j));
       if (bias) v = hn::Add(v, hn::LoadU(d, bias + j));
       hn::StoreU(v, d, yr + j);

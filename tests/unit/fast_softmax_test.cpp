@@ -9,14 +9,32 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "kernels/normalize_plan.h"
 #include "simd_targets.h"
 
 using namespace rtml;
 
 namespace {
+
+// got against want element by element: NaN where want is NaN, infinities
+// equal, the rest within rel * |want| + abs.
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel, double abs,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(got[i])) << what << " element " << i << ": " << got[i];
+    } else if (std::isinf(want[i])) {
+      EXPECT_EQ(got[i], want[i]) << what << " element " << i;
+    } else {
+      EXPECT_NEAR(got[i], want[i], rel * std::fabs(want[i]) + abs) << what << " element " << i;
+    }
+  }
+}
 
 void check_rows(int64_t outer, int64_t n, std::vector<float> x) {
   kernels::AxisParams p{};
@@ -28,14 +46,8 @@ void check_rows(int64_t outer, int64_t n, std::vector<float> x) {
   void* ref_operands[] = {x.data(), want.data()};
   ASSERT_EQ(rtml_f32_softmax__ref(&p, ref_operands), 0);
   kernels::fast_softmax_f32(p, x.data(), got.data());
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(want[i])) {
-      EXPECT_TRUE(std::isnan(got[i])) << "n " << n << " element " << i << ": " << got[i];
-      continue;
-    }
-    // Exp within 1 ulp, the row's sum in float: within 1e-5 relative.
-    EXPECT_NEAR(got[i], want[i], 1e-5 * want[i] + 1e-37) << "n " << n << " element " << i;
-  }
+  // Exp within 1 ulp, the row's sum in float: within 1e-5 relative.
+  expect_close(got, want, 1e-5, 1e-37, "n " + std::to_string(n));
 }
 
 }  // namespace
@@ -100,13 +112,10 @@ void check_layer_norm(int64_t outer, int64_t n, bool bias, float offset, std::mt
   ops[out + 1] = m.data();
   ops[out + 2] = s.data();
   ASSERT_EQ(rtml_f32_layer_norm__hwy(&p, ops.data()), 0);
-  const auto near = [](float a, float want) { return std::fabs(a - want) <= 1e-6f * std::fabs(want) + 1e-6f; };
-  for (size_t i = 0; i < y.size(); ++i)
-    ASSERT_TRUE(near(y[i], y_ref[i])) << "n " << n << " element " << i << ": " << y[i] << ", the reference " << y_ref[i];
-  for (size_t r = 0; r < rows; ++r) {
-    EXPECT_TRUE(near(m[r], m_ref[r])) << "n " << n << " mean of row " << r;
-    EXPECT_TRUE(near(s[r], s_ref[r])) << "n " << n << " inverse std of row " << r;
-  }
+  const std::string what = "n " + std::to_string(n);
+  expect_close(y, y_ref, 1e-6, 1e-6, what + " Y");
+  expect_close(m, m_ref, 1e-6, 1e-6, what + " Mean");
+  expect_close(s, s_ref, 1e-6, 1e-6, what + " InvStdDev");
 }
 
 }  // namespace
@@ -160,17 +169,7 @@ void check_reduce(const Shape& shape, const std::vector<bool>& reduced, const st
     ASSERT_EQ((mean ? rtml_f32_reduce_mean__ref : rtml_f32_reduce_sum__ref)(&p, ops), 0);
     ops[1] = got.data();
     ASSERT_EQ((mean ? rtml_f32_reduce_mean__hwy : rtml_f32_reduce_sum__hwy)(&p, ops), 0);
-    for (size_t i = 0; i < want.size(); ++i) {
-      if (std::isnan(want[i])) {
-        EXPECT_TRUE(std::isnan(got[i])) << (mean ? "mean " : "sum ") << i << ": " << got[i];
-        continue;
-      }
-      if (std::isinf(want[i])) {
-        EXPECT_EQ(got[i], want[i]) << (mean ? "mean " : "sum ") << i;
-        continue;
-      }
-      EXPECT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]) + 1e-30) << (mean ? "mean " : "sum ") << i;
-    }
+    expect_close(got, want, 1e-6, 1e-30, std::string(mean ? "mean of " : "sum of ") + shape_str(shape));
   }
 }
 
