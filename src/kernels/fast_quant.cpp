@@ -599,9 +599,12 @@ void S8Conv(const rtml_qconv_params& p, void* const* operands) {
       PackedProduct(
           positions, sg, cout_g, wg,
           [&](int64_t m0, size_t rows, const XE** x) {
+            // One division per tile, not per row (a 64-bit division per
+            // row cost more than the products of a small convolution).
+            int64_t oh = m0 / p.OW, ow = m0 % p.OW;
             for (size_t r = 0; r < rows; ++r) {
-              const int64_t m = m0 + static_cast<int64_t>(r), oh = m / p.OW, ow = m % p.OW;
               x[r] = plane + (oh * p.stride_h * wp + ow * p.stride_w) * cin;
+              if (++ow == p.OW) ow = 0, ++oh;
             }
           },
           [&](int64_t m0, size_t rows, int64_t n, int64_t cols, const int32_t* sums) {
