@@ -11,7 +11,8 @@ LayerNormalization (computed in float64, rounded to float32): the ops of the zoo
 models. run_qdq(model, feeds) returns the graph outputs in order.
 
 run_qdq(model, feeds, integer=True) computes what rtml's planner runs instead: each
-DequantizeLinear -> Conv / Gemm / MatMul [-> Relu] -> QuantizeLinear group as one integer
+DequantizeLinear -> Conv / Gemm / MatMul [-> Relu] -> QuantizeLinear group (a Conv also
+with a causal Slice before its Relu) as one integer
 product, as docs/quantization.md writes it down (int32 accumulation of (x - x_zero_point) *
 w, the int32 bias, then TFLite's fixed-point requantization: QuantizeMultiplier, the
 saturating rounding doubling high multiply and the rounding divide by a power of two,
@@ -19,7 +20,9 @@ ties away from zero). It is written here from that description in numpy, not tak
 rtml; it differs from the float reading of the spec by one unit where the two roundings
 part. Each DequantizeLinear -> ReduceMean / GlobalAveragePool -> QuantizeLinear group
 (per tensor) likewise as TFLite's int8 MEAN: the int32 sum of x - x_zero_point, requantized
-with the multiplier of x_scale / (y_scale * count). Each DequantizeLinear -> Sigmoid | Tanh ->
+with the multiplier of x_scale / (y_scale * count). Each pair of DequantizeLinear -> Add | Mul
+[-> Relu] -> QuantizeLinear (per tensor, one type) as TFLite's integer Add / Mul. Each
+DequantizeLinear -> Sigmoid | Tanh ->
 QuantizeLinear group (per tensor) as a lookup table, QuantizeLinear(f(DequantizeLinear(q)))
 with f in float64 (docs/quantization.md). The other ops (MaxPool and Flatten on the quantized
 values) give the same result either way.
@@ -73,11 +76,18 @@ def requantize(acc, mult, shift):
 
 
 def integer_product(model, prod, vals, qnode):
-    """The Q output of a fused DQ -> product [-> Relu] -> Q group, or None if qnode ends none."""
+    """The Q output of a fused DQ -> product [-> Relu] -> Q group, or None if qnode ends none.
+    A Conv may be followed by a Slice before its Relu (a causal convolution's trim, which
+    rtml folds into the Conv's padding): the integer sums are sliced, then requantized."""
     src = prod.get(qnode.input[0])
     relu = src is not None and src.op_type == "Relu"
     if relu:
         src = prod.get(src.input[0])
+    trim = None
+    if relu and src is not None and src.op_type == "Slice":
+        trim, src = src, prod.get(src.input[0])
+        if src is None or src.op_type != "Conv":
+            return None
     if src is None or src.op_type not in ("Conv", "Gemm", "MatMul"):
         return None
     a = attrs(src)
@@ -107,6 +117,8 @@ def integer_product(model, prod, vals, qnode):
             w = w.T  # its scales stay one per output column
         acc = x @ w
         channel_axis = acc.ndim - 1
+    if trim is not None:
+        acc = slice_op([acc] + [vals[i] if i else None for i in trim.input[1:]])
     if bq is not None:
         acc = acc + per_axis(bq, acc, channel_axis)
     yq_node_scale, yz = vals[qnode.input[1]], vals[qnode.input[2]]
@@ -119,6 +131,39 @@ def integer_product(model, prod, vals, qnode):
         idx = [slice(None)] * acc.ndim
         idx[channel_axis] = c
         y[tuple(idx)] = requantize(acc[tuple(idx)], m, sh)
+    return np.clip(y + int(yz), lo, info.max).astype(yz.dtype)
+
+
+def integer_add(model, prod, vals, qnode):
+    """The Q output of a fused DQ, DQ -> Add | Mul [-> Relu] -> Q group (per tensor, one type),
+    or None: TFLite's integer Add and Mul as docs/quantization.md writes them (NumPy
+    broadcasting). Add: each input (q - zero point) * 2^20 requantized by its scale over twice
+    the larger input scale, the two summed, requantized by twice that scale over 2^20 times
+    the output scale; Mul: the product requantized by a_scale * b_scale / y_scale."""
+    src = prod.get(qnode.input[0])
+    relu = src is not None and src.op_type == "Relu"
+    if relu:
+        src = prod.get(src.input[0])
+    if src is None or src.op_type not in ("Add", "Mul") or len(src.input) != 2:
+        return None
+    dq = [prod.get(i) for i in src.input]
+    if any(d is None or d.op_type != "DequantizeLinear" for d in dq):
+        return None
+    (aq, a_s, az), (bq, b_s, bz) = ([vals[i] for i in d.input] for d in dq)
+    ys, yz = vals[qnode.input[1]], vals[qnode.input[2]]
+    if any(v.size != 1 for v in (a_s, az, b_s, bz, ys)) or not (aq.dtype == bq.dtype == yz.dtype):
+        return None
+    a = aq.astype(np.int64) - np.int64(az)
+    b = bq.astype(np.int64) - np.int64(bz)
+    a_s, b_s, ys = np.float64(a_s), np.float64(b_s), np.float64(ys)
+    if src.op_type == "Add":
+        twice_max = 2 * max(a_s, b_s)
+        y = sum(requantize(v * 2 ** 20, *quantize_multiplier(sc / twice_max)) for v, sc in ((a, a_s), (b, b_s)))
+        y = requantize(y, *quantize_multiplier(twice_max / (2 ** 20 * ys)))
+    else:
+        y = requantize(a * b, *quantize_multiplier(a_s * b_s / ys))
+    info = np.iinfo(yz.dtype)
+    lo = max(info.min, int(yz)) if relu else info.min
     return np.clip(y + int(yz), lo, info.max).astype(yz.dtype)
 
 
@@ -280,6 +325,7 @@ def run_qdq(model, feeds, integer=False):
         y = None
         if integer and op == "QuantizeLinear":
             y = integer_product(model, prod, vals, n)
+            y = integer_add(model, prod, vals, n) if y is None else y
             y = integer_mean(model, prod, vals, n) if y is None else y
             y = integer_lookup(model, prod, vals, n) if y is None else y
         if y is not None:

@@ -47,6 +47,70 @@ struct Layer {
   std::string output;                // after a Relu/Clip left inside the pattern; "" for none
 };
 
+// The producer and the readers of every tensor, and the graph outputs.
+struct Uses {
+  std::map<ir::TensorId, int> producer;
+  std::map<ir::TensorId, std::vector<int>> readers;
+  std::set<ir::TensorId> outputs;
+  explicit Uses(const ir::Graph& g) : outputs(g.outputs.begin(), g.outputs.end()) {
+    for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+      for (ir::TensorId t : g.nodes[i].inputs)
+        if (t != ir::kNoTensor) readers[t].push_back(i);
+      for (ir::TensorId t : g.nodes[i].outputs)
+        if (t != ir::kNoTensor) producer[t] = i;
+    }
+  }
+  // t's value if it is an int64 initializer or a Constant node's; nullptr if not.
+  const ir::Tensor* int64_constant(const ir::Graph& g, ir::TensorId t) const {
+    const ir::Tensor* v = &g.tensors[t];
+    if (auto it = producer.find(t); !v->is_constant() && it != producer.end()) {
+      const ir::Node& n = g.nodes[it->second];
+      auto a = n.attrs.find("value");
+      v = n.op_type == "Constant" && a != n.attrs.end() ? a->second.tensor.get() : nullptr;
+    }
+    return v && v->is_constant() && v->dtype == DType::I64 ? v : nullptr;
+  }
+  // The node that alone reads t (t not a graph output), or nullptr.
+  const ir::Node* only_reader(const ir::Graph& g, ir::TensorId t) const {
+    auto it = readers.find(t);
+    if (outputs.count(t) || it == readers.end() || it->second.size() != 1) return nullptr;
+    const ir::Node& n = g.nodes[it->second[0]];
+    return !n.inputs.empty() && n.inputs[0] == t && !n.outputs.empty() ? &n : nullptr;
+  }
+};
+
+bool is_activation(const ir::Node* n) { return n && (n->op_type == "Relu" || n->op_type == "Clip"); }
+
+// A Slice that keeps a run of outputs along spatial axes (>= 2) only, step
+// 1, all its arguments constant: the trim of a causal convolution, which
+// the planner folds into the Conv's padding (plan/passes/fold_causal_slice).
+bool is_spatial_slice(const ir::Graph& g, const Uses& uses, const ir::Node* n) {
+  if (!n || n->op_type != "Slice" || g.opset < 10 || n->inputs.size() < 4 || n->inputs[3] == ir::kNoTensor) return false;
+  for (size_t i = 1; i < n->inputs.size(); ++i) {
+    if (n->inputs[i] == ir::kNoTensor) continue;
+    const ir::Tensor* t = uses.int64_constant(g, n->inputs[i]);
+    if (!t) return false;
+    const int64_t* v = t->as<int64_t>();
+    for (int64_t k = 0, count = shape_numel(t->shape); k < count; ++k)
+      if ((i == 3 && v[k] >= 0 && v[k] < 2) || (i == 4 && v[k] != 1)) return false;
+  }
+  return true;
+}
+
+// Where a quantized group that starts at tensor y ends: after a Relu or
+// Clip that alone reads y; for a Conv also after a causal Slice that alone
+// reads y and is followed by such a Relu or Clip (the planner folds the
+// Slice, then runs Conv + Relu as one integer step).
+ir::TensorId group_end(const ir::Graph& g, const Uses& uses, ir::TensorId y, bool conv) {
+  const ir::Node* next = uses.only_reader(g, y);
+  if (is_activation(next)) return next->outputs[0];
+  if (conv && is_spatial_slice(g, uses, next)) {
+    const ir::Node* act = uses.only_reader(g, next->outputs[0]);
+    if (is_activation(act)) return act->outputs[0];
+  }
+  return y;
+}
+
 bool attr_is(const ir::Node& n, const char* name, int64_t value, int64_t absent) {
   auto it = n.attrs.find(name);
   return (it == n.attrs.end() ? absent : it->second.i) == value;
@@ -56,12 +120,7 @@ float attr_f(const ir::Node& n, const char* name, float absent) {
   return it == n.attrs.end() ? absent : it->second.f;
 }
 
-std::vector<Layer> find_layers(const ir::Graph& g, const std::set<std::string>& initializers) {
-  std::map<ir::TensorId, std::vector<int>> consumers;
-  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i)
-    for (ir::TensorId t : g.nodes[i].inputs)
-      if (t != ir::kNoTensor) consumers[t].push_back(i);
-  const std::set<ir::TensorId> outputs(g.outputs.begin(), g.outputs.end());
+std::vector<Layer> find_layers(const ir::Graph& g, const Uses& uses, const std::set<std::string>& initializers) {
 
   std::vector<Layer> layers;
   for (const auto& n : g.nodes) {
@@ -109,18 +168,38 @@ std::vector<Layer> find_layers(const ir::Graph& g, const std::set<std::string>& 
     channels = w->shape[L.axis];
     if (b && shape_numel(b->shape) == channels) L.bias = b->name;
     // A Relu or Clip that alone reads the output stays inside the pattern.
-    ir::TensorId y = n.outputs.empty() ? ir::kNoTensor : n.outputs[0];
+    const ir::TensorId y = n.outputs.empty() ? ir::kNoTensor : n.outputs[0];
     if (y == ir::kNoTensor) continue;
-    const auto& readers = consumers[y];
-    if (readers.size() == 1 && !outputs.count(y)) {
-      const ir::Node& next = g.nodes[readers[0]];
-      if ((next.op_type == "Relu" || next.op_type == "Clip") && next.inputs[0] == y && !next.outputs.empty())
-        y = next.outputs[0];
-    }
-    L.output = g.tensors[y].name;
+    L.output = g.tensors[group_end(g, uses, y, n.op_type == "Conv")].name;
     layers.push_back(L);
   }
   return layers;
+}
+
+// Add nodes whose two inputs are quantized activations (`quantized`, which
+// gains their outputs as they are found, in graph order, so that a chain
+// of residual Adds is found whole): their output, after a Relu or Clip that
+// alone reads it, is quantized too, and the planner runs each as TFLite's
+// integer Add (fuse_qdq: QLinearAdd) rather than DequantizeLinear -> float
+// Add -> QuantizeLinear.
+std::vector<Layer> find_adds(const ir::Graph& g, const Uses& uses, std::vector<std::string>& quantized) {
+  std::vector<Layer> adds;
+  for (const auto& n : g.nodes) {
+    if (n.op_type != "Add" || !n.domain.empty() || n.inputs.size() != 2 || n.outputs.size() != 1) continue;
+    bool both = true;
+    for (ir::TensorId t : n.inputs)
+      both = both && t != ir::kNoTensor &&
+             std::find(quantized.begin(), quantized.end(), g.tensors[t].name) != quantized.end();
+    if (!both) continue;
+    Layer L;
+    L.node = n.name;
+    L.op_type = n.op_type;
+    L.input = g.tensors[n.inputs[0]].name;
+    L.output = g.tensors[group_end(g, uses, n.outputs[0], false)].name;
+    if (std::find(quantized.begin(), quantized.end(), L.output) == quantized.end()) quantized.push_back(L.output);
+    adds.push_back(L);
+  }
+  return adds;
 }
 
 // A copy of a graph with some tensors as extra outputs, run set by set;
@@ -357,17 +436,20 @@ json quantize_model(const std::string& model, const std::string& out, const Quan
   }
   const int64_t bytes_before = initializer_bytes(proto.graph());
 
-  std::vector<Layer> layers = find_layers(g, initializers);
+  const Uses uses(g);
+  std::vector<Layer> layers = find_layers(g, uses, initializers);
   if (layers.empty())
     throw Error(model + ": no quantizable layer: rtml quantize quantizes Conv, Gemm and MatMul with a weight "
                 "initializer, and LSTM, GRU and RNN (weight-only)");
 
-  // The activations to quantize, each once, in graph order.
+  // The activations to quantize, each once, in graph order; then the Adds of two of them.
   std::vector<std::string> names;
-  if (!o.weights_only)
+  if (!o.weights_only) {
     for (const auto& L : layers)
       for (const auto& t : {L.input, L.output})
         if (!t.empty() && !L.input.empty() && std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
+    for (Layer& add : find_adds(g, uses, names)) layers.push_back(std::move(add));
+  }
 
   QdqEdits edits;
   json tensors = json::array();

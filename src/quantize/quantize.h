@@ -10,7 +10,11 @@
 //     DequantizeLinear; the activation input and the layer's output as int8
 //     (or uint8) asymmetric per tensor through a QuantizeLinear ->
 //     DequantizeLinear pair. A Relu or Clip that is the output's only
-//     consumer stays inside the pattern: the pair goes after it.
+//     consumer stays inside the pattern: the pair goes after it; for a Conv
+//     also through a causal Slice (spatial axes, step 1) between them.
+//   - Add of two quantized activations (a residual connection): its output
+//     (after a Relu or Clip, as above) is quantized too, so that it runs as
+//     TFLite's integer Add.
 //   - LSTM, GRU and RNN: weight-only (W and R int8 per channel, axis 1,
 //     dequantized; bias, state and gates stay float).
 // Every tensor keeps its name where it is read: a quantized activation T is

@@ -16,6 +16,9 @@
   data (minmax), per channel and per tensor, int8 and uint8, and the bias
   scale is input scale x weight scale;
 - the report's JSON fields, SQNR finite and > 20 dB per layer of digits_mlp;
+- causal residual blocks exported by PyTorch: the Slice inside the Conv -> Relu group,
+  the Adds int8, rtml's outputs equal to the integer
+  evaluator's bit for bit;
 - LSTM weight-only, the options, and the errors (exit 1 or 2, message naming
   the problem).
 
@@ -281,6 +284,75 @@ def check_hand_model(tmp):
     return d
 
 
+class CausalBlock(torch.nn.Module):
+    """relu(Conv1d(padding=2d, dilation=d)(x)[..., :-2d]) + x: a TCN block, as PyTorch users write it."""
+
+    def __init__(self, channels, dilation):
+        super().__init__()
+        self.trim = 2 * dilation
+        self.conv = torch.nn.Conv1d(channels, channels, 3, padding=self.trim, dilation=dilation)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)[..., :-self.trim]) + x
+
+
+def check_residual(tmp):
+    """Two causal residual blocks, then a Relu, exported by torch.onnx: the Slice inside each
+    block's Conv -> Relu group, every Add int8 (an Add -> Relu at the end), rtml's outputs
+    equal to the integer evaluator's (zoo/qdq_eval.py) bit for bit."""
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(CausalBlock(6, 1), CausalBlock(6, 2), torch.nn.ReLU()).eval()
+    d = os.path.join(tmp, "residual")
+    os.makedirs(d)
+    src = os.path.join(d, "model.onnx")
+    torch.onnx.export(net, torch.zeros(1, 6, 32), src, input_names=["x"], output_names=["y"], opset_version=13)
+    rng = np.random.default_rng(11)
+    xs = []
+    for k in range(12):
+        xs.append(rng.normal(0, 1, (1, 6, 32)).astype(np.float32))
+        os.makedirs(os.path.join(d, f"test_data_set_{k}", "inputs"))
+        np.save(os.path.join(d, f"test_data_set_{k}", "inputs", "x.npy"), xs[-1])
+    what = "residual blocks"
+    out = os.path.join(tmp, "residual.onnx")
+    rc, stdout, err = rtml("quantize", src, "--out", out)
+    if not check(rc == 0, f"{what}: exit {rc}: {err[-400:]}"):
+        return
+    m = onnx.load(out)
+    onnx.checker.check_model(m, full_check=True)
+    prod = {o: n for n in m.graph.node for o in n.output}
+    readers = {}
+    for n in m.graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    q_inputs = [prod.get(n.input[0]) for n in m.graph.node if n.op_type == "QuantizeLinear"]
+    check(not any(p is not None and p.op_type in ("Conv", "Slice") for p in q_inputs),
+          f"{what}: a QuantizeLinear between a Conv and its Relu: {[p.op_type for p in q_inputs if p]}")
+    for n in m.graph.node:
+        if n.op_type == "Slice":
+            nxt = readers.get(n.output[0], [])
+            check(len(nxt) == 1 and nxt[0].op_type == "Relu" and
+                  [r.op_type for r in readers.get(nxt[0].output[0], [])] == ["QuantizeLinear"],
+                  f"{what}: Slice {n.name} is not followed by Relu -> QuantizeLinear")
+    check(prod["y"].op_type == "DequantizeLinear", f"{what}: y written by {prod['y'].op_type}, not a DequantizeLinear")
+    with open(os.path.join(tmp, "residual.quantize.json")) as f:
+        adds = [row for row in json.load(f)["layers"] if row["op_type"] == "Add"]
+    check(len(adds) == 2 and all(row["sqnr_db"] and row["sqnr_db"] > 20 for row in adds), f"{what}: report Add rows {adds}")
+    rc, info, err = rtml("info", out, "--json")
+    if check(rc == 0, f"{what}: rtml info exit {rc}: {err[-300:]}"):
+        passes = {p["name"]: p for p in json.loads(info)["passes"]}
+        check(passes["fold_causal_slice"]["folded_slices"] == 2, f"{what}: {passes['fold_causal_slice']['summary']}")
+        q = passes["fuse_qdq"]
+        check(q["fused_groups"] == 4 and q["left_in_float"] == 0, f"{what}: {q['summary']}")
+    for k, x in enumerate(xs[:4]):
+        np.save(os.path.join(tmp, "x.npy"), x)
+        outs = os.path.join(tmp, "residual_out")
+        rc, _, err = rtml("run", out, "--input", f"x={os.path.join(tmp, 'x.npy')}", "--output-dir", outs)
+        if check(rc == 0, f"{what}: rtml run exit {rc}: {err[-300:]}"):
+            got, want = np.load(os.path.join(outs, "y.npy")), run_qdq(m, {"x": x}, integer=True)[0]
+            check(np.array_equal(got, want), f"{what}, set {k}: rtml differs from the integer evaluator "
+                  f"by up to {np.abs(got - want).max()}")
+
+
 def check_lstm(tmp):
     src = os.path.join(ZOO, "lstm_stream_h16")
     out = os.path.join(tmp, "lstm.int8.onnx")
@@ -370,6 +442,7 @@ def main():
             check_report_fields(rep)
         check_classifier("digits_cnn", tmp, manifest)
         hand = check_hand_model(tmp)
+        check_residual(tmp)
         check_lstm(tmp)
         check_fused_accuracy(tmp)
         check_errors(tmp, hand)

@@ -345,43 +345,58 @@ TEST(CortexMQuant, DepthwiseThreeByThreeAndPointwiseShapes) {
   EXPECT_GT(cases, 100);  // 125 of the 164 shapes have an output
 }
 
+// Random int8 Add parameters: scales 2^-10 .. 2^2 (multipliers as the op's
+// prepare makes them), zero points and clamps.
+rtml_qbinary_params random_qadd_params(std::mt19937& rng) {
+  rtml_qbinary_params p{};
+  p.b_slot = 1;
+  p.out_slot = 2;
+  p.a_zero_point = pick(rng, -128, 127);
+  p.b_zero_point = pick(rng, -128, 127);
+  p.y_zero_point = pick(rng, -128, 127);
+  p.act_min = pick(rng, 0, 2) == 0 ? pick(rng, -128, 0) : -128;
+  p.act_max = pick(rng, 0, 2) == 0 ? pick(rng, p.act_min, 127) : 127;
+  std::uniform_real_distribution<double> e(-10.0, 2.0);
+  const double as = std::exp2(e(rng)), bs = pick(rng, 0, 3) == 0 ? as : std::exp2(e(rng)), ys = std::exp2(e(rng));
+  const double twice_max = 2.0 * std::max(as, bs);
+  p.left_shift = 20;
+  rtml_quantize_multiplier(as / twice_max, &p.a_multiplier, &p.a_shift);
+  rtml_quantize_multiplier(bs / twice_max, &p.b_multiplier, &p.b_shift);
+  rtml_quantize_multiplier(twice_max / (static_cast<double>(1 << p.left_shift) * ys), &p.y_multiplier, &p.y_shift);
+  return p;
+}
+
+// `fast` against the reference on A, B and the broadcast in p; false (and
+// up to 3 failures) where they differ.
+bool same_qadd(rtml_kernel_fn fast, const rtml_qbinary_params& p, const std::vector<int8_t>& a,
+               const std::vector<int8_t>& b, const std::string& what) {
+  const size_t n = static_cast<size_t>(p.bc.count);
+  std::vector<int8_t> want(n, 0), got(n, 0x55);
+  std::vector<void*> ops = {const_cast<int8_t*>(a.data()), const_cast<int8_t*>(b.data()), want.data()};
+  EXPECT_EQ(rtml_s8_qadd__ref(&p, ops.data()), 0);
+  ops[2] = got.data();
+  EXPECT_EQ(fast(&p, ops.data()), 0);
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (want[i] != got[i] && ++bad <= 3)
+      ADD_FAILURE() << what << ": element " << i << " (" << int(a[i % a.size()]) << " + " << int(b[i % b.size()])
+                    << ") is " << int(got[i]) << ", the reference " << int(want[i]);
+  return bad == 0;
+}
+
 // An int8 Add kernel `fast` against the reference on these shapes, 6 rounds
-// each of random scales (multipliers as the op's prepare makes them), zero
-// points and clamps; returns the cases.
+// each of random parameters; returns the cases.
 int check_qadd(rtml_kernel_fn fast, const std::vector<std::pair<Shape, Shape>>& shapes, uint32_t seed) {
   std::mt19937 rng(seed);
   int cases = 0;
   for (const auto& [sa, sb] : shapes)
     for (int round = 0; round < 6; ++round) {
-      rtml_qbinary_params p{};
+      rtml_qbinary_params p = random_qadd_params(rng);
       Shape out;
       EXPECT_TRUE(kernels::broadcast_shape({sa, sb}, out) && kernels::make_broadcast({sa, sb}, out, p.bc));
-      p.b_slot = 1;
-      p.out_slot = 2;
-      p.a_zero_point = pick(rng, -128, 127);
-      p.b_zero_point = pick(rng, -128, 127);
-      p.y_zero_point = pick(rng, -128, 127);
-      p.act_min = pick(rng, 0, 2) == 0 ? pick(rng, -128, 0) : -128;
-      p.act_max = pick(rng, 0, 2) == 0 ? pick(rng, p.act_min, 127) : 127;
-      std::uniform_real_distribution<double> e(-10.0, 2.0);
-      const double as = std::exp2(e(rng)), bs = std::exp2(e(rng)), ys = std::exp2(e(rng)), twice_max = 2.0 * std::max(as, bs);
-      p.left_shift = 20;
-      rtml_quantize_multiplier(as / twice_max, &p.a_multiplier, &p.a_shift);
-      rtml_quantize_multiplier(bs / twice_max, &p.b_multiplier, &p.b_shift);
-      rtml_quantize_multiplier(twice_max / (static_cast<double>(1 << p.left_shift) * ys), &p.y_multiplier, &p.y_shift);
       const std::vector<int8_t> a = random_int8(static_cast<size_t>(shape_numel(sa)), rng);
       const std::vector<int8_t> b = random_int8(static_cast<size_t>(shape_numel(sb)), rng);
-      const size_t n = static_cast<size_t>(shape_numel(out));
-      std::vector<int8_t> want(n, 0), got(n, 0x55);
-      std::vector<void*> ops = {const_cast<int8_t*>(a.data()), const_cast<int8_t*>(b.data()), want.data()};
-      EXPECT_EQ(rtml_s8_qadd__ref(&p, ops.data()), 0);
-      ops[2] = got.data();
-      EXPECT_EQ(fast(&p, ops.data()), 0);
-      int bad = 0;
-      for (size_t i = 0; i < n; ++i)
-        if (want[i] != got[i] && ++bad <= 3)
-          ADD_FAILURE() << shape_str(sa) << " + " << shape_str(sb) << ": element " << i << " is " << int(got[i])
-                        << ", the reference " << int(want[i]);
+      same_qadd(fast, p, a, b, shape_str(sa) + " + " + shape_str(sb));
       ++cases;
     }
   return cases;
@@ -403,6 +418,38 @@ TEST(FastQuant, AddMatchesReferenceBitForBitOnEveryTarget) {
       {{1, 8, 64}, {1, 8, 64}}, {{1001}, {1001}}};
   rtml::testing::check_every_dispatched_target(kernels::fast_quant_target,
                                                [&] { EXPECT_EQ(check_qadd(rtml_s8_qadd__hwy, shapes, 16), 60); });
+}
+
+// The simd set's int8 Add estimates in float and redoes exactly a vector
+// with a lane near a rounding tie (fast_quant.cpp): every pair of int8
+// values (so every near tie there is) under 60 random parameter sets, two
+// where half the sums are ties (y = (a + b) / 2 and / 4: the reference
+// rounds them away from zero, the float estimate to even), and two where
+// the estimate is not used (output scale far below the inputs'), equal to
+// the reference.
+TEST(FastQuant, AddOfEveryPairOfValuesMatchesReferenceOnEveryTarget) {
+  std::vector<int8_t> a(65536), b(65536);
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<int8_t>(i % 256);
+    b[i] = static_cast<int8_t>(i / 256);
+  }
+  rtml::testing::check_every_dispatched_target(kernels::fast_quant_target, [&] {
+    std::mt19937 rng(21);
+    int good = 0;
+    for (int round = 0; round < 64; ++round) {
+      rtml_qbinary_params p = random_qadd_params(rng);
+      if (round == 60 || round == 61) {  // a_scale = b_scale = y_scale / 2 (or / 4)
+        rtml_quantize_multiplier(0.5, &p.a_multiplier, &p.a_shift);
+        rtml_quantize_multiplier(0.5, &p.b_multiplier, &p.b_shift);
+        rtml_quantize_multiplier(std::exp2(round == 60 ? -20.0 : -21.0), &p.y_multiplier, &p.y_shift);
+      }
+      if (round >= 62)  // y_scale 2^-8 and 2^-29 of the inputs': values far beyond int8, left shifts
+        rtml_quantize_multiplier(std::exp2(round == 62 ? 8.0 : 29.0), &p.y_multiplier, &p.y_shift);
+      EXPECT_TRUE(kernels::make_broadcast({{65536}, {65536}}, {65536}, p.bc));
+      good += same_qadd(rtml_s8_qadd__hwy, p, a, b, "parameter set " + std::to_string(round));
+    }
+    EXPECT_EQ(good, 64);
+  });
 }
 
 // The kernels' vector requantization against the scalar routine: random
