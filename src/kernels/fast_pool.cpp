@@ -240,7 +240,24 @@ void PoolRow(const Geom& g, bool count_include_pad, const T* HWY_RESTRICT xp, in
 
 template <bool kMax, class T>
 void Pool(const PoolParams& p, const T* x, T* y) {
-  const Geom g = GeomOf(p);
+  Geom g = GeomOf(p);
+  // Planes of one row whose windows tile the row without padding (a 1-D
+  // pool with kernel <= stride, as most are): the planes one after another
+  // are one long row with the same windows, which runs as whole vectors
+  // instead of a short row per channel.
+  if (g.H == 1 && g.OH == 1 && g.kh == 1 && g.pl == 0 && g.pr == 0 && g.kw <= g.sw && g.W == g.OW * g.sw &&
+      p.in_size == g.W && p.out_size == g.OW && p.planes > 1) {
+    PoolParams row = p;
+    const int w = p.spatial - 1;
+    row.in_shape[w] = g.W * p.planes;
+    row.out_shape[w] = g.OW * p.planes;
+    row.in_size = row.in_shape[w];
+    row.out_size = row.out_shape[w];
+    row.planes = 1;
+    g = GeomOf(row);
+    PoolRow<kMax, T>(g, p.count_include_pad, x, 0, y);
+    return;
+  }
   for (int64_t plane = 0; plane < p.planes; ++plane) {
     const T* xp = x + plane * p.in_size;
     T* yp = y + plane * p.out_size;

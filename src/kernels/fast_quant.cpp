@@ -848,16 +848,18 @@ void S8QAdd(const rtml_qbinary_params& p, void* const* operands) {
   const hn::Rebind<float, D32> df;
   using VF = hn::Vec<decltype(df)>;
   const VF fa = hn::Set(df, static_cast<float>(alpha)), fb = hn::Set(df, static_cast<float>(beta));
-  const VF magic = hn::Set(df, 12582912.0f), near = hn::Set(df, static_cast<float>(delta) * 1.01f), half = hn::Set(df, 0.5f);
-  const V32 zlo = hn::Add(lo, zy), zhi = hn::Add(hi, zy);
+  // t + 1.5 * 2^23 (|t| < 2^17 when delta is small) is t rounded to an
+  // integer, whose bits minus those of 1.5 * 2^23 are that integer.
+  const VF magic = hn::Set(df, 12582912.0f), far = hn::Set(df, 0.5f - static_cast<float>(delta) * 1.01f);
+  const V32 magic_zy = hn::Sub(hn::BitCast(d, magic), zy), zlo = hn::Add(lo, zy), zhi = hn::Add(hi, zy);
   const auto one = [&](const int8_t* pa, const int8_t* pb, int8_t* out) HWY_ATTR {
     if (!estimate) return exact(pa, pb, out);
     const VF va = hn::ConvertTo(df, hn::Sub(hn::PromoteTo(d, hn::LoadU(d8, pa)), za));  // exact integers
     const VF vb = hn::ConvertTo(df, hn::Sub(hn::PromoteTo(d, hn::LoadU(d8, pb)), zb));
-    VF t = hn::MulAdd(va, fa, hn::Mul(vb, fb));  // |t| <= 255 (|alpha| + |beta|) < 2^22 (delta small)
-    const VF r = hn::Sub(hn::Add(t, magic), magic);  // the nearest integer (|t| < 2^22)
-    if (!hn::AllFalse(df, hn::Le(hn::Abs(hn::Sub(hn::Abs(hn::Sub(t, r)), half)), near))) return exact(pa, pb, out);
-    const V32 v = hn::Add(hn::ConvertTo(d, r), zy);
+    const VF t = hn::MulAdd(va, fa, hn::Mul(vb, fb));
+    const VF rm = hn::Add(t, magic);
+    if (!hn::AllFalse(df, hn::Ge(hn::Abs(hn::Sub(t, hn::Sub(rm, magic))), far))) return exact(pa, pb, out);
+    const V32 v = hn::Sub(hn::BitCast(d, rm), magic_zy);  // the nearest integer plus the zero point
     hn::StoreU(hn::DemoteTo(d8, hn::Min(hn::Max(v, zlo), zhi)), d8, out);
   };
   const int64_t n = p.bc.count;
@@ -869,6 +871,58 @@ void S8QAdd(const rtml_qbinary_params& p, void* const* operands) {
     std::memcpy(tb, b + i, static_cast<size_t>(n - i));
     one(ta, tb, ty);
     std::memcpy(y + i, ty, static_cast<size_t>(n - i));
+  }
+}
+
+// The sum of the int8 values in[k, n) plus 128 each (their bits with the
+// top one flipped, as unsigned bytes), in vectors of du8's lanes while
+// whole ones fit (SumsOf8: groups of 8 into 64-bit lanes, exact); returns
+// the first value not summed.
+template <class DU8>
+HWY_INLINE int64_t SumBytes(DU8 du8, const uint8_t* HWY_RESTRICT in, int64_t k, int64_t n, uint64_t& total) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)du8, (void)in, (void)n;
+  (void)total;
+  return k;
+#else
+  const int64_t L = static_cast<int64_t>(hn::Lanes(du8));
+  if (k + L > n) return k;  // (the reduction below costs more than a short run)
+  const hn::Repartition<uint64_t, DU8> du64;
+  auto acc = hn::Zero(du64);
+  const auto flip = hn::Set(du8, uint8_t{0x80});
+  for (; k + L <= n; k += L) acc = hn::Add(acc, hn::SumsOf8(hn::Xor(hn::LoadU(du8, in + k), flip)));
+  total += hn::GetLane(hn::SumOfLanes(du64, acc));
+  return k;
+#endif
+}
+
+// int8 MEAN over contiguous runs (rtml_qmean_params with inner 1: a mean
+// over the last axes, GlobalAveragePool): each run's sum as x + 128 (the
+// bytes as unsigned) on vectors, minus n (128 + zero point), which is the
+// reference's int32 sum of x - zero point exactly (n < 2^23); the sums of
+// up to 16 runs then requantized together (RequantizeLanes).
+void S8Mean(const rtml_qmean_params& p, void* const* operands) {
+  const D32 d;
+  const hn::Rebind<int8_t, D32> d8;
+  const uint8_t* x = static_cast<const uint8_t*>(operands[0]);
+  int8_t* y = static_cast<int8_t*>(operands[p.out_slot]);
+  const uint32_t offset = static_cast<uint32_t>(p.n) * static_cast<uint32_t>(128 + p.x_zero_point);
+  const V32 multiplier = hn::Set(d, p.multiplier), shift = hn::Set(d, p.shift), zy = hn::Set(d, p.y_zero_point);
+  const V32 lo = hn::Set(d, -128 - p.y_zero_point), hi = hn::Set(d, 127 - p.y_zero_point);
+  for (int64_t o0 = 0; o0 < p.outer; o0 += static_cast<int64_t>(kL32)) {
+    const size_t rows = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kL32), p.outer - o0));
+    HWY_ALIGN int32_t sums[kL32] = {};
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t* in = x + (o0 + static_cast<int64_t>(r)) * p.n;
+      uint64_t total = 0;
+      int64_t k = SumBytes(hn::ScalableTag<uint8_t>(), in, 0, p.n, total);
+      k = SumBytes(hn::CappedTag<uint8_t, 16>(), in, k, p.n, total);
+      for (; k < p.n; ++k) total += in[k] ^ 0x80u;
+      sums[r] = static_cast<int32_t>(static_cast<uint32_t>(total) - offset);
+    }
+    HWY_ALIGN int8_t out[kL32];
+    hn::Store(hn::DemoteTo(d8, RequantizeLanes(hn::Load(d, sums), multiplier, shift, zy, lo, hi)), d8, out);
+    std::memcpy(y + o0, out, rows);
   }
 }
 
@@ -901,6 +955,7 @@ HWY_EXPORT(S8Conv);
 HWY_EXPORT(S8DepthwiseConv);
 HWY_EXPORT(S8TargetName);
 HWY_EXPORT(S8QAdd);
+HWY_EXPORT(S8Mean);
 HWY_EXPORT(S8RequantizeLanes);
 HWY_EXPORT(S8Quantize);
 HWY_EXPORT(U8Quantize);
@@ -987,6 +1042,12 @@ RTML_KERNEL(rtml_s8_fully_connected__hwy) {
 RTML_KERNEL(rtml_s8_conv__hwy) {
   using namespace rtml::kernels;
   HWY_DYNAMIC_DISPATCH(S8Conv)(*static_cast<const rtml_qconv_params*>(params), operands);
+  return 0;
+}
+
+RTML_KERNEL(rtml_s8_mean__hwy) {
+  using namespace rtml::kernels;
+  HWY_DYNAMIC_DISPATCH(S8Mean)(*static_cast<const rtml_qmean_params*>(params), operands);
   return 0;
 }
 

@@ -42,7 +42,8 @@
  * Highway kernels rtml_s8_{fully_connected,conv,depthwise_conv}__hwy of
  * kernels/fast_quant.h (same params; packed weights and a scratch), its
  * rtml_<t>_{quantize,dequantize}__hwy (t s8 u8; the same params),
- * rtml_s8_qadd__hwy (A and B of one shape; the same params), and the
+ * rtml_s8_qadd__hwy (A and B of one shape; the same params), rtml_s8_mean__hwy
+ * (contiguous runs: inner 1; the same params), and the
  * `cortex-m` set's rtml_s8_{fully_connected,conv,depthwise_conv}__cm (same
  * params; a scratch; declared at the end).
  * The operands of a quantized product are found through the params' slots:
@@ -325,6 +326,9 @@ RTML_KERNEL(rtml_u8_dequantize__hwy);
 /* QDQ Add of two int8 tensors of one shape on vectors (the reference's
  * params and operands, bit for bit). */
 RTML_KERNEL(rtml_s8_qadd__hwy);
+/* QDQ ReduceMean / GlobalAveragePool of int8 over contiguous runs (inner 1)
+ * on vectors (the reference's params and operands, bit for bit). */
+RTML_KERNEL(rtml_s8_mean__hwy);
 RTML_KERNEL(rtml_u8_dynamic_quantize__ref);
 /* The `cortex-m` kernel set's (kernels/cortexm_quant.cpp: SXTB16 / SMLAD on
  * a Cortex-M with the DSP extension, the same loops in plain C elsewhere):

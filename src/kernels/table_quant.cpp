@@ -171,6 +171,7 @@ void add_quant_kernels(std::vector<KernelInfo>& t) {
                false, "kernels/quant.h"});
   t.push_back({"rtml_s8_qadd__hwy", rtml_s8_qadd__hwy, &qbinary, "A, (scales, zero points,) B, ..., Y", fast, false,
                "kernels/quant.h"});
+  t.push_back({"rtml_s8_mean__hwy", rtml_s8_mean__hwy, &qmean, "X, ..., Y", fast, false, "kernels/quant.h"});
   const char* cm = "kernels/cortexm_quant.cpp";
   t.push_back({"rtml_s8_fully_connected__cm", rtml_s8_fully_connected__cm, &qmatmul,
                "X, (scales, zero points,) W, ..., Y, bias?, multipliers, shifts, scratch", cm, true, "kernels/quant.h"});

@@ -522,14 +522,18 @@ void QLinearReduceMean(OpContext& ctx) {
   if (axes.empty() || std::adjacent_find(axes.begin(), axes.end()) != axes.end() ||
       axes.back() - axes.front() + 1 != static_cast<int64_t>(axes.size()))
     ctx.fail("axes must be a block of contiguous axes");
-  auto& p = ctx.use_kernel<rtml_qmean_params>(kernel_symbol(u.t, "mean").c_str());
-  p.outer = p.n = p.inner = 1;
+  rtml_qmean_params q{};
+  q.outer = q.n = q.inner = 1;
   Shape out;
   for (size_t d = 0; d < x.size(); ++d) {
     const bool reduced = static_cast<int64_t>(d) >= axes.front() && static_cast<int64_t>(d) <= axes.back();
-    (reduced ? p.n : static_cast<int64_t>(d) < axes.front() ? p.outer : p.inner) *= x[d];
+    (reduced ? q.n : static_cast<int64_t>(d) < axes.front() ? q.outer : q.inner) *= x[d];
     if (!reduced || keepdims) out.push_back(reduced ? 1 : x[d]);
   }
+  // The simd set's int8 mean sums contiguous runs on vectors (the last axes).
+  const bool hwy = u.t == DType::I8 && ctx.simd() && q.inner == 1;
+  auto& p = ctx.use_kernel<rtml_qmean_params>(hwy ? "rtml_s8_mean__hwy" : kernel_symbol(u.t, "mean").c_str());
+  p = q;
   if (p.n < 1 || p.n > (int64_t{1} << 23)) ctx.fail("the mean must be over 1 to 2^23 values (an int32 sum)");
   p.x_zero_point = u.zx;
   p.y_zero_point = u.zy;

@@ -188,6 +188,56 @@ int check_random_int_shapes(void (*fast)(const kernels::PoolParams&, const T*, T
   return cases;
 }
 
+// Planes of one row whose windows tile it (no padding, kernel <= stride,
+// width = outputs x stride) run as one long row: every such geometry, 1-D
+// and 2-D of height 1, against the reference, float (NaN, infinities, ties
+// included) and int8 / uint8.
+int check_planes_as_one_row() {
+  std::mt19937 rng(5);
+  const std::pair<int64_t, int64_t> windows[] = {{1, 1}, {2, 2}, {1, 2}, {3, 3}, {2, 4}, {4, 4}};
+  int cases = 0;
+  for (int spatial = 1; spatial <= 2; ++spatial)
+    for (const auto& [k, st] : windows)
+      for (int64_t planes : {2, 3, 16, 37})
+        for (int64_t ow : {1, 5, 50, 67}) {
+          Geometry g;
+          if (spatial == 2) g = {{1}, {1}, {1}, {0}, {0}};
+          g.in.push_back(ow * st);
+          g.kernel.push_back(k);
+          g.stride.push_back(st);
+          g.pad_begin.push_back(0);
+          g.pad_end.push_back(0);
+          const kernels::PoolParams p = params_of(g, planes, false);
+          const std::string where = std::to_string(spatial) + "-D planes=" + std::to_string(planes) + " in=" +
+                                    std::to_string(ow * st) + " k=" + std::to_string(k) + " s=" + std::to_string(st) +
+                                    " on " + kernels::fast_pool_target();
+          const size_t in_n = static_cast<size_t>(planes * p.in_size), out_n = static_cast<size_t>(planes * p.out_size);
+          const std::vector<float> x = random_input(in_n, rng, true);
+          std::vector<float> want(out_n, 12345.0f), got(out_n, -12345.0f);
+          kernels::maxpool<float>(p, x.data(), want.data(), nullptr);
+          kernels::fast_maxpool_f32(p, x.data(), got.data());
+          for (size_t i = 0; i < out_n; ++i)
+            if (!same_bits(got[i], want[i])) return ADD_FAILURE() << "MaxPool " << where << ": y[" << i << "]", cases;
+          kernels::avgpool_f32(p, x.data(), want.data());
+          kernels::fast_avgpool_f32(p, x.data(), got.data());
+          for (size_t i = 0; i < out_n; ++i)
+            if (!same_bits(got[i], want[i]) && !(std::isnan(got[i]) && std::isnan(want[i])))
+              return ADD_FAILURE() << "AveragePool " << where << ": y[" << i << "]", cases;
+          std::vector<int8_t> xi(in_n), want_i(out_n, 17), got_i(out_n, 91);
+          for (int8_t& v : xi) v = static_cast<int8_t>(rng());
+          kernels::maxpool<int8_t>(p, xi.data(), want_i.data(), nullptr);
+          kernels::fast_maxpool_s8(p, xi.data(), got_i.data());
+          if (want_i != got_i) return ADD_FAILURE() << "int8 MaxPool " << where, cases;
+          ++cases;
+        }
+  return cases;
+}
+
+TEST(FastPool, PlanesOfOneTiledRowMatchReferenceOnEveryTarget) {
+  rtml::testing::check_every_dispatched_target(kernels::fast_pool_target,
+                                               [] { EXPECT_EQ(check_planes_as_one_row(), 2 * 6 * 4 * 4); });
+}
+
 TEST(FastPool, MatchesReferenceOnRandomShapesOnEveryTarget) {
   const std::set<std::string> checked = rtml::testing::check_every_dispatched_target(
       kernels::fast_pool_target, [] {

@@ -452,6 +452,44 @@ TEST(FastQuant, AddOfEveryPairOfValuesMatchesReferenceOnEveryTarget) {
   });
 }
 
+// The simd set's int8 mean of contiguous runs against the reference: run
+// lengths around every vector width (1 to 300), 1 to 40 runs, random zero
+// points and scales (the op's multiplier for x_scale / (y_scale n)).
+TEST(FastQuant, MeanOfContiguousRunsMatchesReferenceOnEveryTarget) {
+  rtml::testing::check_every_dispatched_target(kernels::fast_quant_target, [] {
+    std::mt19937 rng(31);
+    int good = 0;
+    const int64_t lengths[] = {1, 2, 7, 8, 15, 16, 17, 31, 32, 33, 50, 63, 64, 65, 100, 127, 128, 129, 300};
+    for (int64_t n : lengths)
+      for (int round = 0; round < 4; ++round) {
+        rtml_qmean_params p{};
+        p.outer = pick(rng, 1, 40);
+        p.n = n;
+        p.inner = 1;
+        p.x_zero_point = pick(rng, -128, 127);
+        p.y_zero_point = pick(rng, -128, 127);
+        std::uniform_real_distribution<double> e(-6.0, 3.0);
+        rtml_quantize_multiplier(std::exp2(e(rng)) / static_cast<double>(n), &p.multiplier, &p.shift);
+        p.out_slot = 1;
+        const std::vector<int8_t> x = random_int8(static_cast<size_t>(p.outer * n), rng);
+        std::vector<int8_t> want(static_cast<size_t>(p.outer), 0), got(static_cast<size_t>(p.outer), 0x55);
+        std::vector<void*> ops = {const_cast<int8_t*>(x.data()), want.data()};
+        EXPECT_EQ(rtml_s8_mean__ref(&p, ops.data()), 0);
+        ops[1] = got.data();
+        EXPECT_EQ(rtml_s8_mean__hwy(&p, ops.data()), 0);
+        good += want == got;
+        if (want != got)
+          for (size_t i = 0; i < want.size(); ++i)
+            if (want[i] != got[i]) {
+              ADD_FAILURE() << "n " << n << " runs " << p.outer << ": run " << i << " is " << int(got[i])
+                            << ", the reference " << int(want[i]);
+              break;
+            }
+      }
+    EXPECT_EQ(good, 19 * 4);
+  });
+}
+
 // The kernels' vector requantization against the scalar routine: random
 // accumulators, multipliers and shifts, the extremes of each (INT32_MIN *
 // INT32_MIN saturates; left shifts wrap), with and without an int8 clamp.
