@@ -326,8 +326,12 @@ HWY_INLINE void PackedProduct(int64_t M, const Segments& sg, int64_t N, const in
 // (fast_quant_test.cpp compares them on random and extreme values):
 // TFLite's nudge (2^30 or 1 - 2^30 by the product's sign) and truncation
 // toward zero amount to floor((a * m + 2^30) / 2^31) for either sign, whose
-// low 32 bits a logical shift of the 64-bit sum gives. lo and hi: the clamp
-// minus the output zero point (so the sum cannot overflow).
+// low 32 bits a logical shift of the 64-bit sum gives (an odd lane's: the
+// high 32 bits of the sum shifted left by one). lo and hi: the clamp minus
+// the output zero point (so the sum cannot overflow). kMinMultiplier false:
+// no multiplier is INT32_MIN (as none that rtml_quantize_multiplier makes
+// is), so the one product that saturates cannot occur.
+template <bool kMinMultiplier = true>
 HWY_INLINE V32 RequantizeLanes(V32 acc, V32 multiplier, V32 shift, V32 zy, V32 lo, V32 hi) {
   const D32 d;
 #if HWY_TARGET == HWY_SCALAR
@@ -345,10 +349,12 @@ HWY_INLINE V32 RequantizeLanes(V32 acc, V32 multiplier, V32 shift, V32 zy, V32 l
   const auto even = hn::ShiftRight<31>(hn::Add(hn::BitCast(du64, hn::MulEven(a, multiplier)), nudge));
   const V32 a_odd = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(du64, a)));
   const V32 m_odd = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(du64, multiplier)));
-  const auto odd = hn::ShiftRight<31>(hn::Add(hn::BitCast(du64, hn::MulEven(a_odd, m_odd)), nudge));
-  V32 x = hn::OddEven(hn::BitCast(d, hn::ShiftLeft<32>(odd)), hn::BitCast(d, even));
-  const V32 min = hn::Set(d, INT32_MIN);
-  x = hn::IfThenElse(hn::And(hn::Eq(a, min), hn::Eq(multiplier, min)), hn::Set(d, INT32_MAX), x);
+  const auto odd = hn::ShiftLeft<1>(hn::Add(hn::BitCast(du64, hn::MulEven(a_odd, m_odd)), nudge));
+  V32 x = hn::OddEven(hn::BitCast(d, odd), hn::BitCast(d, even));
+  if constexpr (kMinMultiplier) {
+    const V32 min = hn::Set(d, INT32_MIN);
+    x = hn::IfThenElse(hn::And(hn::Eq(a, min), hn::Eq(multiplier, min)), hn::Set(d, INT32_MAX), x);
+  }
   // RoundingDivideByPOT(x, right)
   const V32 mask = hn::BitCast(d, hn::Sub(hn::Set(du, 1u) << hn::BitCast(du, right), hn::Set(du, 1u)));
   const V32 threshold = hn::Add(hn::ShiftRight<1>(mask), hn::IfThenElseZero(hn::Lt(x, zero), one));
@@ -386,6 +392,7 @@ struct PassConstants {
   static constexpr size_t kChunks = kPass / kL32;
   V32 offset[kChunks], multiplier[kChunks], shift[kChunks];
   V32 zy, lo, hi;
+  bool min_multiplier = false;  // a multiplier is INT32_MIN (RequantizeLanes' saturating case)
   PassConstants(const int32_t* constants, int64_t N, int64_t n, const Output& out) {
     const D32 d;
     const int64_t Np = padded_channels(N);
@@ -397,13 +404,16 @@ struct PassConstants {
       offset[k] = hn::LoadU(d, constants + at);
       multiplier[k] = hn::LoadU(d, constants + Np + at);
       shift[k] = hn::LoadU(d, constants + 2 * Np + at);
+      min_multiplier = min_multiplier || !hn::AllFalse(d, hn::Eq(multiplier[k], hn::Set(d, INT32_MIN)));
     }
   }
   // The int8 outputs of chunk k of one row's raw sums.
   HWY_INLINE hn::Vec<hn::Rebind<int8_t, D32>> RowVector(const int32_t* HWY_RESTRICT sums, size_t k = 0) const {
     const D32 d;
     const V32 acc = hn::Add(hn::LoadU(d, sums + k * kL32), offset[k]);  // wraps
-    return hn::DemoteTo(hn::Rebind<int8_t, D32>(), RequantizeLanes(acc, multiplier[k], shift[k], zy, lo, hi));
+    return hn::DemoteTo(hn::Rebind<int8_t, D32>(), min_multiplier
+                                                       ? RequantizeLanes<true>(acc, multiplier[k], shift[k], zy, lo, hi)
+                                                       : RequantizeLanes<false>(acc, multiplier[k], shift[k], zy, lo, hi));
   }
   // The int8 outputs of one row's raw sums (kPass of them) into dst[0, kPass).
   HWY_INLINE void Row(const int32_t* HWY_RESTRICT sums, int8_t* HWY_RESTRICT dst) const {
