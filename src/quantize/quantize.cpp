@@ -81,10 +81,11 @@ struct Uses {
 
 bool is_activation(const ir::Node* n) { return n && (n->op_type == "Relu" || n->op_type == "Clip"); }
 
-// A Slice that keeps a run of outputs along spatial axes (>= 2) only, step
-// 1, all its arguments constant: the trim of a causal convolution, which
-// the planner folds into the Conv's padding (plan/passes/fold_causal_slice).
-bool is_spatial_slice(const ir::Graph& g, const Uses& uses, const ir::Node* n) {
+// A Slice of a tensor of `rank` dimensions that keeps a run of values along
+// spatial axes (>= 2) only, step 1, all its arguments constant: the trim of
+// a causal convolution, which the planner folds into the Conv's padding
+// (plan/passes/fold_causal_slice).
+bool is_spatial_slice(const ir::Graph& g, const Uses& uses, const ir::Node* n, int64_t rank) {
   if (!n || n->op_type != "Slice" || g.opset < 10 || n->inputs.size() < 4 || n->inputs[3] == ir::kNoTensor) return false;
   for (size_t i = 1; i < n->inputs.size(); ++i) {
     if (n->inputs[i] == ir::kNoTensor) continue;
@@ -92,19 +93,20 @@ bool is_spatial_slice(const ir::Graph& g, const Uses& uses, const ir::Node* n) {
     if (!t) return false;
     const int64_t* v = t->as<int64_t>();
     for (int64_t k = 0, count = shape_numel(t->shape); k < count; ++k)
-      if ((i == 3 && v[k] >= 0 && v[k] < 2) || (i == 4 && v[k] != 1)) return false;
+      if ((i == 3 && (v[k] < 0 ? v[k] + rank : v[k]) < 2) || (i == 4 && v[k] != 1)) return false;
   }
   return true;
 }
 
 // Where a quantized group that starts at tensor y ends: after a Relu or
-// Clip that alone reads y; for a Conv also after a causal Slice that alone
-// reads y and is followed by such a Relu or Clip (the planner folds the
-// Slice, then runs Conv + Relu as one integer step).
-ir::TensorId group_end(const ir::Graph& g, const Uses& uses, ir::TensorId y, bool conv) {
+// Clip that alone reads y; for a Conv (conv_rank: its output's rank, else
+// 0) also after a causal Slice that alone reads y and is followed by such a
+// Relu or Clip (the planner folds the Slice, then runs Conv + Relu as one
+// integer step).
+ir::TensorId group_end(const ir::Graph& g, const Uses& uses, ir::TensorId y, int64_t conv_rank) {
   const ir::Node* next = uses.only_reader(g, y);
   if (is_activation(next)) return next->outputs[0];
-  if (conv && is_spatial_slice(g, uses, next)) {
+  if (conv_rank >= 3 && is_spatial_slice(g, uses, next, conv_rank)) {
     const ir::Node* act = uses.only_reader(g, next->outputs[0]);
     if (is_activation(act)) return act->outputs[0];
   }
@@ -121,7 +123,6 @@ float attr_f(const ir::Node& n, const char* name, float absent) {
 }
 
 std::vector<Layer> find_layers(const ir::Graph& g, const Uses& uses, const std::set<std::string>& initializers) {
-
   std::vector<Layer> layers;
   for (const auto& n : g.nodes) {
     auto weight = [&](size_t slot) -> const ir::Tensor* {
@@ -170,7 +171,8 @@ std::vector<Layer> find_layers(const ir::Graph& g, const Uses& uses, const std::
     // A Relu or Clip that alone reads the output stays inside the pattern.
     const ir::TensorId y = n.outputs.empty() ? ir::kNoTensor : n.outputs[0];
     if (y == ir::kNoTensor) continue;
-    L.output = g.tensors[group_end(g, uses, y, n.op_type == "Conv")].name;
+    const int64_t conv_rank = n.op_type == "Conv" ? static_cast<int64_t>(w->shape.size()) : 0;
+    L.output = g.tensors[group_end(g, uses, y, conv_rank)].name;
     layers.push_back(L);
   }
   return layers;
@@ -195,7 +197,7 @@ std::vector<Layer> find_adds(const ir::Graph& g, const Uses& uses, std::vector<s
     L.node = n.name;
     L.op_type = n.op_type;
     L.input = g.tensors[n.inputs[0]].name;
-    L.output = g.tensors[group_end(g, uses, n.outputs[0], false)].name;
+    L.output = g.tensors[group_end(g, uses, n.outputs[0], 0)].name;
     if (std::find(quantized.begin(), quantized.end(), L.output) == quantized.end()) quantized.push_back(L.output);
     adds.push_back(L);
   }
