@@ -289,6 +289,39 @@ HWY_INLINE void DotPass(const XE* const* x, const Segments& sg, const int8_t* HW
 #endif
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// kRows rows times two passes at once (w0, w1: the first k-quad of two
+// panels, channels n .. n + 16 and n + 16 .. n + 32): each row's 4 bytes
+// are broadcast once for both, into 16 accumulators. out0 and out1 as
+// DotPass's out.
+HWY_INLINE void DotPassPair(const XE* const* x, const Segments& sg, const int8_t* HWY_RESTRICT w0,
+                            const int8_t* HWY_RESTRICT w1, int32_t* HWY_RESTRICT out0, int32_t* HWY_RESTRICT out1) {
+  constexpr int64_t kQuadBytes = 4 * kQPanel;
+  const D32 d32;
+  const hn::Repartition<int8_t, D32> d8;
+  V32 a0[kRows], a1[kRows];
+  for (size_t r = 0; r < kRows; ++r) a0[r] = a1[r] = hn::Zero(d32);
+  for (int64_t s = 0; s < sg.count; ++s) {
+    const int64_t off = sg.offset(s), at = s * sg.quads * kQuadBytes;
+    for (int64_t j = 0; j < sg.quads; ++j) {
+      const V32 v0 = hn::BitCast(d32, hn::LoadU(d8, w0 + at + j * kQuadBytes));
+      const V32 v1 = hn::BitCast(d32, hn::LoadU(d8, w1 + at + j * kQuadBytes));
+      for (size_t r = 0; r < kRows; ++r) {
+        int32_t bits;
+        std::memcpy(&bits, x[r] + off + 4 * j, sizeof(bits));
+        const __m512i xb = _mm512_set1_epi32(bits);
+        asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(a0[r].raw) : [x] "v"(xb), [w] "v"(v0.raw));
+        asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(a1[r].raw) : [x] "v"(xb), [w] "v"(v1.raw));
+      }
+    }
+  }
+  for (size_t r = 0; r < kRows; ++r) {
+    hn::Store(a0[r], d32, out0 + r * kPass);
+    hn::Store(a1[r], d32, out1 + r * kPass);
+  }
+}
+#endif
+
 template <size_t R>
 HWY_INLINE void DotPassRows(size_t rows, const XE* const* x, const Segments& sg, const int8_t* w, int32_t* out) {
   if constexpr (R > 0) {
@@ -312,6 +345,16 @@ HWY_INLINE void PackedProduct(int64_t M, const Segments& sg, int64_t N, const in
     rows_at(m0, rows, x);
     for (int64_t n0 = 0; n0 < N; n0 += kQPanel) {
       const int8_t* panel = panels + n0 * 4 * Kq;
+#if HWY_TARGET == HWY_AVX3_DL
+      if (rows == kRows && n0 + 2 * kQPanel <= N) {  // two whole panels: X's broadcasts serve both
+        HWY_ALIGN int32_t out0[kRows * kPass], out1[kRows * kPass];
+        DotPassPair(x, sg, panel, panel + kQPanel * 4 * Kq, out0, out1);
+        store(m0, rows, n0, kQPanel, out0);
+        store(m0, rows, n0 + kQPanel, kQPanel, out1);
+        n0 += kQPanel;
+        continue;
+      }
+#endif
       for (int64_t c0 = 0; c0 < kQPanel && n0 + c0 < N; c0 += static_cast<int64_t>(kPass)) {
         HWY_ALIGN int32_t out[kRows * kPass];
         DotPassRows<kRows>(rows, x, sg, panel + 4 * c0, out);

@@ -186,9 +186,10 @@ rtml_qconv_params random_conv(std::mt19937& rng, bool two_d, bool depthwise) {
   p.N = pick(rng, 1, 2);
   p.group = depthwise ? pick(rng, 2, 9) : pick(rng, 1, 2);
   // Up to 20 channels a group, 8 often: whole blocks of 8 channels, and a remainder, in the
-  // channels-last copy of the input.
+  // channels-last copy of the input; a quarter of them 32 to 40 outputs a group (two whole
+  // panels in one pass over X on AVX3_DL, then a remainder).
   p.C = depthwise ? p.group : p.group * (pick(rng, 0, 2) == 0 ? (pick(rng, 0, 1) == 0 ? 8 : pick(rng, 6, 20)) : pick(rng, 1, 5));
-  p.C_out = p.group * (depthwise ? pick(rng, 1, 2) : pick(rng, 1, 19));
+  p.C_out = p.group * (depthwise ? pick(rng, 1, 2) : pick(rng, 0, 3) == 0 ? pick(rng, 32, 40) : pick(rng, 1, 19));
   p.H = two_d ? pick(rng, 1, 9) : 1;
   p.W = pick(rng, 1, 37);
   p.KH = two_d ? pick(rng, 1, 3) : 1;
