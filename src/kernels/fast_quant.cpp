@@ -7,8 +7,8 @@
 // pass's int8 weights are promoted to int16 and multiplied pairwise with the
 // row's 4 values as int16 (ReorderWidenMulAccumulate: pmaddwd, vmlal), each
 // channel's sum then being two int32 lanes. R and kPass keep the
-// accumulators in the register file (AVX3_DL: 8 rows x 16 channels,
-// AVX-512: 4 x 16, AVX2: 2 x 16, SSE4: 2 x 8, NEON: 1 x 8; one row cycles
+// accumulators in the register file (AVX3_DL: 8 rows x 16 channels, or
+// x 32 in one pass over the rows where two whole panels remain, AVX-512: 4 x 16, AVX2: 2 x 16, SSE4: 2 x 8, NEON: 1 x 8; one row cycles
 // through sets of accumulators, up to 8 registers). Fully connected: the rows are X's, as
 // the products' element type. Convolutions: each group's X is copied once,
 // channels-last, into a plane padded with the input zero point, and a row
