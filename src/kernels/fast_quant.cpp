@@ -188,6 +188,21 @@ struct Segments {
   int64_t offset(int64_t s) const { return (s / per_row) * row_step + (s % per_row) * col_step; }
 };
 
+#if HWY_TARGET == HWY_AVX3_DL
+// The 4 bytes at xq in every lane.
+HWY_INLINE __m512i BroadcastQuad(const XE* xq) {
+  int32_t bits;
+  std::memcpy(&bits, xq, sizeof(bits));
+  return _mm512_set1_epi32(bits);
+}
+// acc += unsigned bytes of xb times signed bytes of w, 4 per lane. As an
+// instruction: Highway 1.0.3's AVX3_DL compiles for AVX-VNNI (VEX) rather
+// than AVX512-VNNI, which its run-time check requires.
+HWY_INLINE void DotBytes(V32& acc, __m512i xb, V32 w) {
+  asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc.raw) : [x] "v"(xb), [w] "v"(w.raw));
+}
+#endif
+
 // Rows x[0..R) times one pass of a panel (w: the pass's weights of the
 // first k-quad; k-quads 4 * kQPanel bytes apart): out[r * kPass + c], the
 // raw sums sum_k x w (exact modulo 2^32).
@@ -222,15 +237,7 @@ HWY_INLINE void DotPass(const XE* const* x, const Segments& sg, const int8_t* HW
   for (size_t r = 0; r < U * R; ++r) acc[r] = hn::Zero(d32);
   const auto quad = [&](const int8_t* wq, int64_t xoff, size_t set) HWY_ATTR {
     const V32 wv = hn::BitCast(d32, hn::LoadU(d8, wq));
-    for (size_t r = 0; r < R; ++r) {
-      int32_t bits;
-      std::memcpy(&bits, x[r] + xoff, sizeof(bits));
-      const __m512i xb = _mm512_set1_epi32(bits);
-      // acc += unsigned bytes of xb times signed bytes of wv, 4 per lane. As
-      // an instruction: Highway 1.0.3's AVX3_DL compiles for AVX-VNNI (VEX)
-      // rather than AVX512-VNNI, which its run-time check requires.
-      asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc[set * R + r].raw) : [x] "v"(xb), [w] "v"(wv.raw));
-    }
+    for (size_t r = 0; r < R; ++r) DotBytes(acc[set * R + r], BroadcastQuad(x[r] + xoff), wv);
   };
 #else
   const D16 d16;
@@ -307,11 +314,9 @@ HWY_INLINE void DotPassPair(const XE* const* x, const Segments& sg, const int8_t
       const V32 v0 = hn::BitCast(d32, hn::LoadU(d8, w0 + at + j * kQuadBytes));
       const V32 v1 = hn::BitCast(d32, hn::LoadU(d8, w1 + at + j * kQuadBytes));
       for (size_t r = 0; r < kRows; ++r) {
-        int32_t bits;
-        std::memcpy(&bits, x[r] + off + 4 * j, sizeof(bits));
-        const __m512i xb = _mm512_set1_epi32(bits);
-        asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(a0[r].raw) : [x] "v"(xb), [w] "v"(v0.raw));
-        asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(a1[r].raw) : [x] "v"(xb), [w] "v"(v1.raw));
+        const __m512i xb = BroadcastQuad(x[r] + off + 4 * j);
+        DotBytes(a0[r], xb, v0);
+        DotBytes(a1[r], xb, v1);
       }
     }
   }
@@ -905,8 +910,7 @@ void S8QAdd(const rtml_qbinary_params& p, void* const* operands) {
   // integer, whose bits minus those of 1.5 * 2^23 are that integer.
   const VF magic = hn::Set(df, 12582912.0f), far = hn::Set(df, 0.5f - static_cast<float>(delta) * 1.01f);
   const V32 magic_zy = hn::Sub(hn::BitCast(d, magic), zy), zlo = hn::Add(lo, zy), zhi = hn::Add(hi, zy);
-  const auto one = [&](const int8_t* pa, const int8_t* pb, int8_t* out) HWY_ATTR {
-    if (!estimate) return exact(pa, pb, out);
+  const auto estimated = [&](const int8_t* pa, const int8_t* pb, int8_t* out) HWY_ATTR {
     const VF va = hn::ConvertTo(df, hn::Sub(hn::PromoteTo(d, hn::LoadU(d8, pa)), za));  // exact integers
     const VF vb = hn::ConvertTo(df, hn::Sub(hn::PromoteTo(d, hn::LoadU(d8, pb)), zb));
     const VF t = hn::MulAdd(va, fa, hn::Mul(vb, fb));
@@ -915,29 +919,29 @@ void S8QAdd(const rtml_qbinary_params& p, void* const* operands) {
     const V32 v = hn::Sub(hn::BitCast(d, rm), magic_zy);  // the nearest integer plus the zero point
     hn::StoreU(hn::DemoteTo(d8, hn::Min(hn::Max(v, zlo), zhi)), d8, out);
   };
-  const int64_t n = p.bc.count;
-  int64_t i = 0;
-  for (; i + static_cast<int64_t>(kL32) <= n; i += static_cast<int64_t>(kL32)) one(a + i, b + i, y + i);
-  if (i < n) {
-    HWY_ALIGN int8_t ta[kL32] = {}, tb[kL32] = {}, ty[kL32];
-    std::memcpy(ta, a + i, static_cast<size_t>(n - i));
-    std::memcpy(tb, b + i, static_cast<size_t>(n - i));
-    one(ta, tb, ty);
-    std::memcpy(y + i, ty, static_cast<size_t>(n - i));
-  }
+  const auto each = [&](const auto& one) HWY_ATTR {
+    const int64_t n = p.bc.count;
+    int64_t i = 0;
+    for (; i + static_cast<int64_t>(kL32) <= n; i += static_cast<int64_t>(kL32)) one(a + i, b + i, y + i);
+    if (i < n) {
+      HWY_ALIGN int8_t ta[kL32] = {}, tb[kL32] = {}, ty[kL32];
+      std::memcpy(ta, a + i, static_cast<size_t>(n - i));
+      std::memcpy(tb, b + i, static_cast<size_t>(n - i));
+      one(ta, tb, ty);
+      std::memcpy(y + i, ty, static_cast<size_t>(n - i));
+    }
+  };
+  if (estimate) each(estimated);
+  else each(exact);
 }
 
+#if HWY_TARGET != HWY_SCALAR  // (no 64-bit sums of 8 bytes there)
 // The sum of the int8 values in[k, n) plus 128 each (their bits with the
 // top one flipped, as unsigned bytes), in vectors of du8's lanes while
 // whole ones fit (SumsOf8: groups of 8 into 64-bit lanes, exact); returns
 // the first value not summed.
 template <class DU8>
 HWY_INLINE int64_t SumBytes(DU8 du8, const uint8_t* HWY_RESTRICT in, int64_t k, int64_t n, uint64_t& total) {
-#if HWY_TARGET == HWY_SCALAR
-  (void)du8, (void)in, (void)n;
-  (void)total;
-  return k;
-#else
   const int64_t L = static_cast<int64_t>(hn::Lanes(du8));
   if (k + L > n) return k;  // (the reduction below costs more than a short run)
   const hn::Repartition<uint64_t, DU8> du64;
@@ -946,8 +950,8 @@ HWY_INLINE int64_t SumBytes(DU8 du8, const uint8_t* HWY_RESTRICT in, int64_t k, 
   for (; k + L <= n; k += L) acc = hn::Add(acc, hn::SumsOf8(hn::Xor(hn::LoadU(du8, in + k), flip)));
   total += hn::GetLane(hn::SumOfLanes(du64, acc));
   return k;
-#endif
 }
+#endif
 
 // int8 MEAN over contiguous runs (rtml_qmean_params with inner 1: a mean
 // over the last axes, GlobalAveragePool): each run's sum as x + 128 (the
@@ -968,8 +972,11 @@ void S8Mean(const rtml_qmean_params& p, void* const* operands) {
     for (size_t r = 0; r < rows; ++r) {
       const uint8_t* in = x + (o0 + static_cast<int64_t>(r)) * p.n;
       uint64_t total = 0;
-      int64_t k = SumBytes(hn::ScalableTag<uint8_t>(), in, 0, p.n, total);
+      int64_t k = 0;
+#if HWY_TARGET != HWY_SCALAR  // (there: the loop below)
+      k = SumBytes(hn::ScalableTag<uint8_t>(), in, k, p.n, total);
       k = SumBytes(hn::CappedTag<uint8_t, 16>(), in, k, p.n, total);
+#endif
       for (; k < p.n; ++k) total += in[k] ^ 0x80u;
       sums[r] = static_cast<int32_t>(static_cast<uint32_t>(total) - offset);
     }
