@@ -44,8 +44,9 @@ import time
 STREAMING = ["matvec_16", "matvec_64", "lstm_stream_h16", "lstm_stream_h64", "gru_stream_h64",
              "mlp_relu_d3_w64", "mlp_tanh_d2_w16", "mlp_sigmoid_d2_w64", "mdn_k8_d2", "mdn_k8_d4"]
 
-# Op types whose steps are matrix products or recurrent cells; a fused step is named after its
-# first node's type ("Conv+Relu"), an elementwise chain after its ops ("Tanh+Add").
+# Op types whose steps are matrix products or recurrent cells. A fused step is named after its
+# nodes' types ("Conv+Relu", an int8 group "DequantizeLinear+Conv+Relu+QuantizeLinear"), an
+# elementwise chain after its ops ("Tanh+Add"): a step is a product when one of its nodes is.
 PRODUCTS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN", "QLinearConv", "QLinearMatMul",
             "ConvInteger", "MatMulInteger", "Attention"}
 
@@ -112,7 +113,7 @@ def startup(rtml, model, times=20):
 def largest_other_share(by_type):
     """(op type, percent) of the costliest op type of a `rtml profile --by-type-only` that is not a
     product, or None."""
-    rest = [t for t in by_type if t["op_type"].split("+")[0] not in PRODUCTS]
+    rest = [t for t in by_type if not PRODUCTS.intersection(t["op_type"].split("+"))]
     if not rest:
         return None
     top = max(rest, key=lambda t: t["percent"])

@@ -319,14 +319,23 @@ HWY_INLINE void StoreTail(hn::Vec<hn::Rebind<T, D>> v, T* y, size_t i, size_t n)
   memcpy(y + i, lanes, (n - i) * sizeof(T));
 }
 
+// One element of BinaryVec. ARMv7 NEON divides by a reciprocal estimate
+// (within 2 ulps): Div stays the scalar IEEE division there, bit-exact with
+// the reference (graphs that quantize by hand, x / scale then Round, depend
+// on it).
+template <FastBinary kOp>
+HWY_INLINE float BinaryOne(float a, float b) {
+#if HWY_ARCH_ARM_V7
+  if constexpr (kOp == FastBinary::Div) return a / b;
+#endif
+  return hn::GetLane(BinaryVec<kOp>(hn::Set(D(), a), hn::Set(D(), b)));
+}
+
 template <FastBinary kOp, bool kA, bool kB>
 void BinaryRow(const float* a, const float* b, float* y, size_t n) {
 #if HWY_ARCH_ARM_V7
-  // ARMv7 NEON divides by a reciprocal estimate (within 2 ulps): Div stays
-  // the scalar IEEE division there, bit-exact with the reference (graphs
-  // that quantize by hand, x / scale then Round, depend on it).
   if constexpr (kOp == FastBinary::Div) {
-    for (size_t i = 0; i < n; ++i) y[i] = a[kA ? i : 0] / b[kB ? i : 0];
+    for (size_t i = 0; i < n; ++i) y[i] = BinaryOne<kOp>(a[kA ? i : 0], b[kB ? i : 0]);
     return;
   }
 #endif
@@ -339,14 +348,13 @@ void BinaryRow(const float* a, const float* b, float* y, size_t n) {
   if (i < n) StoreTail(BinaryVec<kOp>(ia.Tail(i, n), ib.Tail(i, n)), y, i, n);
 }
 
-// Inner strides other than 0 and 1 (which make_broadcast does not produce):
-// element by element.
+// Element by element: inner strides other than 0 and 1 (which
+// make_broadcast does not produce), and rows shorter than a vector (a
+// [1, 8, 1] x [1, 8, 2] Mul: eight rows of two), where a row's partial vector
+// costs more than its elements one by one.
 template <FastBinary kOp>
-void BinaryStrided(const Broadcast& bc, const float* a, const float* b, float* y) {
-  const D d;
-  broadcast_for_each(bc, [&](int64_t o, int64_t i, int64_t j, int64_t) {
-    y[o] = hn::GetLane(BinaryVec<kOp>(hn::Set(d, a[i]), hn::Set(d, b[j])));
-  });
+void BinaryElements(const Broadcast& bc, const float* a, const float* b, float* y) {
+  broadcast_for_each(bc, [&](int64_t o, int64_t i, int64_t j, int64_t) { y[o] = BinaryOne<kOp>(a[i], b[j]); });
 }
 
 template <FastBinary kOp>
@@ -354,7 +362,8 @@ void BinaryBroadcast(const Broadcast& bc, const float* a, const float* b, float*
   if (bc.count == 0) return;
   const int last = bc.rank - 1;
   const int64_t sa = bc.rank ? bc.strides[0][last] : 0, sb = bc.rank ? bc.strides[1][last] : 0;
-  if ((sa != 0 && sa != 1) || (sb != 0 && sb != 1)) return BinaryStrided<kOp>(bc, a, b, y);
+  const bool short_rows = bc.rank == 0 || bc.shape[last] < static_cast<int64_t>(hn::Lanes(D()));
+  if ((sa != 0 && sa != 1) || (sb != 0 && sb != 1) || short_rows) return BinaryElements<kOp>(bc, a, b, y);
   using Row = void (*)(const float*, const float*, float*, size_t);
   static constexpr Row kRows[4] = {BinaryRow<kOp, false, false>, BinaryRow<kOp, false, true>,
                                    BinaryRow<kOp, true, false>, BinaryRow<kOp, true, true>};
