@@ -53,7 +53,10 @@ struct ModelOptions {
   std::optional<int> threads;  // --threads (rtml run, info)
   std::string tuning;          // --tuning FILE (add_tuning_option; apply_tuning sets plan.schedule from it)
 };
-// MODEL and `--shape NAME=DIMS` (repeatable): rtml info and rtml run.
+// A zoo model folder's model.onnx (or model.tflite); any other path as given.
+std::string model_in_folder(const std::string& path);
+// MODEL (an .onnx or .tflite file, or a zoo model folder), --max-memory, --kernels, --ram and
+// `--shape NAME=DIMS` (repeatable): rtml info, run, compile, quantize and tune.
 void add_model_options(OptionTable& table, ModelOptions& out);
 // --tuning FILE: a tuning record (`rtml tune`, tune/tune.h) whose schedule the plan applies.
 void add_tuning_option(OptionTable& table, std::string& file);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "cli/cli.h"
@@ -81,13 +82,23 @@ void apply_tuning(ModelOptions& opt, const std::string& target) {
   opt.plan.schedule = tuning_schedule(opt.tuning, opt.model, target, opt.plan.kernels);
 }
 
+std::string model_in_folder(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return path;
+  for (const char* name : {"model.onnx", "model.tflite"}) {
+    const std::filesystem::path file = std::filesystem::path(path) / name;
+    if (std::filesystem::is_regular_file(file, ec)) return file.string();
+  }
+  return path;  // the loader's error names the folder
+}
+
 void add_model_options(OptionTable& table, ModelOptions& out) {
   add_memory_option(table, [&out](uint64_t bytes) { out.plan.max_memory_bytes = bytes; });
   add_kernels_option(table, [&out](kernels::KernelSet k) {
     out.plan.kernels = k;
     out.kernels_given = true;
   });
-  table.positional("MODEL", out.model)
+  table.positional("MODEL", out.model, model_in_folder)
       .custom("--ram", "SIZE",
               "a RAM budget for the activations (the arena), e.g. 6144 or 8k (k = 1000): over it, the\n"
               "first layers run band by band of rows, halos recomputed (docs/tiling.md); a\n"

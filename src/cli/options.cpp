@@ -119,8 +119,9 @@ OptionTable& OptionTable::section(const std::string& title) {
   return *this;
 }
 
-OptionTable& OptionTable::positional(const std::string& name, std::string& target) {
-  positionals_.push_back({name, &target, nullptr});
+OptionTable& OptionTable::positional(const std::string& name, std::string& target,
+                                     std::function<std::string(const std::string&)> resolve) {
+  positionals_.push_back({name, &target, nullptr, std::move(resolve)});
   return *this;
 }
 
@@ -177,7 +178,7 @@ bool OptionTable::parse(const Args& args) {
       if (next_positional >= positionals_.size()) fail("unexpected argument '" + a + "'");
       Positional& p = positionals_[next_positional];
       if (p.one) {
-        *p.one = a;
+        *p.one = p.resolve ? p.resolve(a) : a;
         ++next_positional;
       } else {
         p.many->push_back(a);

@@ -80,7 +80,10 @@ class OptionTable {
   // Positional arguments, in order: one required argument; or (last) one or
   // more; then, optionally, `rest`: every argument after the last positional
   // is left unparsed in `target` (rtml remote HOST:PORT bench ...).
-  OptionTable& positional(const std::string& name, std::string& target);
+  // `resolve`, if given, rewrites the argument once it is read (a zoo model
+  // folder to its model file).
+  OptionTable& positional(const std::string& name, std::string& target,
+                          std::function<std::string(const std::string&)> resolve = {});
   OptionTable& positionals(const std::string& name, std::vector<std::string>& target);
   OptionTable& rest(std::vector<std::string>& target);
   // Text printed at the end of --help (exit status, environment).
@@ -106,6 +109,7 @@ class OptionTable {
     std::string name;
     std::string* one = nullptr;
     std::vector<std::string>* many = nullptr;
+    std::function<std::string(const std::string&)> resolve;
   };
   std::vector<Positional> positionals_;
   std::vector<std::string>* rest_ = nullptr;

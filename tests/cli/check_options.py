@@ -13,6 +13,7 @@ database: each fails (or finishes) while parsing.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -160,6 +161,20 @@ with tempfile.TemporaryDirectory() as TMP:
               f"{(r.stderr + r.stdout)[-300:]})")
         r = rtml(*cmd, "--max-memory", "1M")
         check(r.returncode == 0, f"{cmd[0]} --max-memory 1M runs it ({r.returncode}: {r.stderr[-300:]})")
+
+    # A model folder (as the zoo writes them) stands for its model.onnx in every command that
+    # takes MODEL; a folder without one is refused with its name.
+    folder = os.path.join(TMP, "relu_folder")
+    os.makedirs(folder)
+    shutil.copy(big, os.path.join(folder, "model.onnx"))
+    for cmd in (["info", folder], ["run", folder], ["tune", folder, "--budget-s", "1", "--runs", "3", "--no-db",
+                                                      "--out", os.path.join(TMP, "relu_tuning.json")]):
+        r = rtml(*cmd)
+        check(r.returncode == 0, f"rtml {cmd[0]} takes a model folder ({r.returncode}: {r.stderr[-300:]})")
+    r = rtml("info", folder)
+    check(os.path.join(folder, "model.onnx") in r.stdout, f"info names the folder's model.onnx ({r.stdout[:200]})")
+    r = rtml("info", TMP)
+    check(r.returncode == 1 and "is a directory" in r.stderr, f"a folder without a model exits 1 ({r.returncode})")
 
     # --opt=value is --opt value: an empty database directory lists nothing.
     db = os.path.join(TMP, "sub", "results.db")
