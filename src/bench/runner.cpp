@@ -19,6 +19,7 @@
 #include "bench/stats.h"
 #include "core/error.h"
 #include "data/test_data.h"
+#include "import/tflite_import.h"
 
 #ifndef RTML_VERSION
 #define RTML_VERSION "unknown"
@@ -475,7 +476,7 @@ std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const 
       if (p.filename() == "manifest.json") {
         from_manifest(p, filter, out);
       } else if (p.extension() == ".onnx" || p.extension() == ".tflite") {
-        std::string name = p.filename() == "model.onnx" ? p.parent_path().filename().string() : p.stem().string();
+        std::string name = import::model_name(p.string());
         if (keep(name, filter)) out.push_back(from_onnx(p, name));
       } else {
         throw Error(arg + ": not a model (.onnx, .tflite), a zoo manifest (manifest.json) or a folder");
@@ -498,7 +499,7 @@ std::vector<ModelSpec> find_models(const std::vector<std::string>& paths, const 
       if (found.empty()) throw Error(arg + ": holds no manifest.json, no model.onnx and no .onnx or .tflite files");
       std::sort(found.begin(), found.end());
       for (const auto& f : found) {
-        std::string name = f.filename() == "model.onnx" ? f.parent_path().filename().string() : f.stem().string();
+        std::string name = import::model_name(f.string());
         if (keep(name, filter)) out.push_back(from_onnx(f, name));
       }
     }

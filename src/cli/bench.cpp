@@ -196,18 +196,10 @@ int cmd_bench(const Args& args) {
               "cortex-m55 (needs arm-none-eabi-gcc and qemu-system-arm; reports instructions per\n"
               "inference and per step, flash and RAM, accuracy; no times)")
       .value("--keep-project", "DIR", keep_project, "with --target: keep the generated project in DIR (one model)")
-      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build")
-      .custom("--ram", "SIZE",
-              "with --target: compile with a RAM budget for the arena (rtml compile --ram:\n"
-              "the first layers in row bands, docs/tiling.md)",
-              [&ram_bytes](const std::string& text) {
-                try {
-                  ram_bytes = parse_memory_size(text);
-                } catch (const Error& e) {
-                  throw UsageError(std::string("--ram: ") + e.what());
-                }
-                if (ram_bytes == 0) throw UsageError("--ram must be more than 0");
-              });
+      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build");
+  add_ram_option(table, ram_bytes,
+                 "with --target: compile with a RAM budget for the arena (rtml compile --ram:\n"
+                 "the first layers in row bands, docs/tiling.md)");
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
       .value("--test-data", "DIR", test_data,

@@ -53,6 +53,8 @@ struct ModelOptions {
   std::optional<int> threads;  // --threads (rtml run, info)
   std::string tuning;          // --tuning FILE (add_tuning_option; apply_tuning sets plan.schedule from it)
 };
+// --ram SIZE (a RAM budget for the arena, PlanOptions::ram_bytes) into `bytes`; help as given.
+void add_ram_option(OptionTable& table, uint64_t& bytes, const std::string& help);
 // A zoo model folder's model.onnx (or model.tflite); any other path as given.
 std::string model_in_folder(const std::string& path);
 // MODEL (an .onnx or .tflite file, or a zoo model folder), --max-memory, --kernels, --ram and

@@ -82,6 +82,17 @@ void apply_tuning(ModelOptions& opt, const std::string& target) {
   opt.plan.schedule = tuning_schedule(opt.tuning, opt.model, target, opt.plan.kernels);
 }
 
+void add_ram_option(OptionTable& table, uint64_t& bytes, const std::string& help) {
+  table.custom("--ram", "SIZE", help, [&bytes](const std::string& text) {
+    try {
+      bytes = parse_memory_size(text);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--ram: ") + e.what());
+    }
+    if (bytes == 0) throw UsageError("--ram must be more than 0");
+  });
+}
+
 std::string model_in_folder(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_directory(path, ec)) return path;
@@ -98,22 +109,12 @@ void add_model_options(OptionTable& table, ModelOptions& out) {
     out.plan.kernels = k;
     out.kernels_given = true;
   });
-  table.positional("MODEL", out.model, model_in_folder)
-      .custom("--ram", "SIZE",
-              "a RAM budget for the activations (the arena), e.g. 6144 or 8k (k = 1000): over it, the\n"
-              "first layers run band by band of rows, halos recomputed (docs/tiling.md); a\n"
-              "model that no tiling fits is refused",
-              [&out](const std::string& text) {
-                uint64_t bytes = 0;
-                try {
-                  bytes = parse_memory_size(text);
-                } catch (const Error& e) {
-                  throw UsageError(std::string("--ram: ") + e.what());
-                }
-                if (bytes == 0) throw UsageError("--ram must be more than 0");
-                out.plan.ram_bytes = bytes;
-              })
-      .custom("--shape", "NAME=DIMS", "an input's shape, e.g. --shape input=1x128 (repeatable; needed for\n"
+  table.positional("MODEL", out.model, model_in_folder);
+  add_ram_option(table, out.plan.ram_bytes,
+                 "a RAM budget for the activations (the arena), e.g. 6144 or 8k (k = 1000): over it, the\n"
+                 "first layers run band by band of rows, halos recomputed (docs/tiling.md); a\n"
+                 "model that no tiling fits is refused");
+  table.custom("--shape", "NAME=DIMS", "an input's shape, e.g. --shape input=1x128 (repeatable; needed for\n"
               "dynamic dimensions such as batch or sequence)",
               [&out](const std::string& spec) {
                 size_t eq = spec.rfind('=');

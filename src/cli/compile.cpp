@@ -46,10 +46,7 @@ int cmd_compile(const Args& args) {
                      " takes cortex-m, cmsis-nn or reference");
   check_cmsis_nn_options(opt.plan.kernels, co.cmsis_nn_dir);
   apply_tuning(opt, target.name);
-  if (name.empty()) {
-    std::filesystem::path p(opt.model);
-    name = p.stem() == "model" && p.has_parent_path() ? p.parent_path().filename().string() : p.stem().string();
-  }
+  if (name.empty()) name = import::model_name(opt.model);
   co.name = compile::c_identifier(name);
   co.model_path = opt.model;
 

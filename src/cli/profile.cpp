@@ -188,6 +188,7 @@ int cmd_profile(const Args& args) {
   std::string model_arg, backend = "native", json_path, trace_path, speedscope_path, folded_path, db_path;
   bool no_db = false, by_type_only = false;
   int top = 20;
+  uint64_t ram_bytes = 0;
   std::optional<int> threads;
   OptionTable table("profile", "MODEL [options]", kAbout);
   add_memory_option(table);
@@ -210,8 +211,11 @@ int cmd_profile(const Args& args) {
       .value("--target", "NAME", target,
              "compile the model for an emulated microcontroller (cortex-m7, cortex-m4, cortex-m55) and\n"
              "count each step's executed instructions under QEMU (no times: QEMU has no timing model)")
-      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build")
-      .number("--top", "K", top, 0, "operators in the printed table, most expensive first (default 20; 0: all)")
+      .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build");
+  add_ram_option(table, ram_bytes,
+                 "with --target: compile with a RAM budget for the arena (rtml compile --ram: the first\n"
+                 "layers in row bands, docs/tiling.md); each band is a step of the profile");
+  table.number("--top", "K", top, 0, "operators in the printed table, most expensive first (default 20; 0: all)")
       .flag("--by-type-only", by_type_only, "print only the summary by op type")
       .section("output (the database keeps the profile, the Chrome trace, the speedscope file and the folded stacks):")
       .value("--json", "FILE", json_path, "the profile (schema rtml.profile/1)")
@@ -242,6 +246,7 @@ int cmd_profile(const Args& args) {
                      " models; rtml profile takes one (an .onnx file or a model folder)");
   const bench::ModelSpec& spec = models[0];
   if (!tuning.empty() && backend != "native") throw UsageError("--tuning applies to the native backend (rtml's plan)");
+  if (target.empty() && ram_bytes) throw UsageError("--ram is for --target (the compiled model)");
   if (!target.empty()) {
     if (opt.perf || !trace_path.empty() || !speedscope_path.empty() || !folded_path.empty())
       throw UsageError("--target counts instructions under QEMU: --perf and the trace exports do not apply");
@@ -252,6 +257,7 @@ int cmd_profile(const Args& args) {
                                               : kernels::KernelSet::CortexM;
     check_cmsis_nn_options(to.kernels, cmsis_nn_dir);
     to.cmsis_nn_dir = cmsis_nn_dir;
+    to.ram_bytes = ram_bytes;
     to.schedule = tuning_schedule(tuning, spec.path, target, to.kernels, &to.tuning);
     std::fprintf(stderr, "rtml profile: %s on %s: compiling, building, running under QEMU...\n", spec.name.c_str(),
                  target.c_str());

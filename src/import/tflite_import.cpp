@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <vector>
@@ -964,6 +965,12 @@ bool is_tflite_file(const std::string& path) {
 
 ir::Graph load_model(const std::string& path, const ImportOptions& options) {
   return is_tflite_file(path) ? load_tflite(path, options) : load_onnx(path, options);
+}
+
+std::string model_name(const std::string& path) {
+  const std::filesystem::path p(path);
+  const bool in_folder = p.stem() == "model" && p.has_parent_path() && !p.parent_path().filename().empty();
+  return in_folder ? p.parent_path().filename().string() : p.stem().string();
 }
 
 }  // namespace rtml::import

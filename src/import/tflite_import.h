@@ -57,5 +57,8 @@ ir::Graph load_tflite_bytes(const uint8_t* data, size_t size, const std::string&
 
 // Any model file rtml reads: .tflite (by its identifier) or ONNX.
 ir::Graph load_model(const std::string& path, const ImportOptions& options = {});
+// A model's name for reports and generated files: its folder's name for a zoo model
+// (NAME/model.onnx, NAME/model.tflite), else the file name without its extension.
+std::string model_name(const std::string& path);
 
 }  // namespace rtml::import

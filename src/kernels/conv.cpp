@@ -9,6 +9,10 @@ namespace rtml::kernels {
 namespace {
 
 int64_t floor_div(int64_t a, int64_t b) {  // b > 0
+  // Stride 1, the usual case, without a division: a 64-bit division is a
+  // library call on 32-bit cores (__aeabi_ldivmod on a Cortex-M), and
+  // conv_tap divides twice per output channel, input channel and tap.
+  if (b == 1) return a;
   int64_t q = a / b;
   return (a % b != 0 && a < 0) ? q - 1 : q;
 }

@@ -687,7 +687,7 @@ json tune_model(const std::string& model_path, const TuneOptions& o, const Progr
       {"schema", kRecordSchema},
       {"created", utc_now()},
       {"model", model_path},
-      {"model_name", fs::path(model_path).stem().string()},
+      {"model_name", import::model_name(model_path)},
       {"model_hash", model_hash(model_path)},
       {"target", o.target},
       {"kernels", kernels::kernel_set_name(o.kernels)},

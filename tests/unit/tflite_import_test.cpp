@@ -349,3 +349,12 @@ TEST(TfliteImport, BadFilesNameWhatIsWrong) {
   m.ops.clear();  // the output is then written by nothing
   EXPECT_NE(import_error(build(m)).find("which no earlier operator writes"), std::string::npos) << import_error(build(m));
 }
+
+// Reports, tuning records and generated files name a zoo model after its folder.
+TEST(ModelName, ZooFolderOrFileStem) {
+  EXPECT_EQ(import::model_name("build/zoo/digits_cnn/model.onnx"), "digits_cnn");
+  EXPECT_EQ(import::model_name("kws/model.tflite"), "kws");
+  EXPECT_EQ(import::model_name("models/kws_ref_model.tflite"), "kws_ref_model");
+  EXPECT_EQ(import::model_name("model.onnx"), "model");
+  EXPECT_EQ(import::model_name("/model.onnx"), "model");
+}
