@@ -47,6 +47,7 @@ void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp
   const int64_t lo = km::max<int64_t>(0, ceil_div(-off, s));
   const int64_t hi = km::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
   if (lo >= hi) return;
+  const int64_t n = hi - lo;
   int64_t o[kMaxSpatial] = {};
   do {
     int64_t in_base = 0, out_base = 0;
@@ -63,7 +64,6 @@ void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp
     if (inside) {
       const float* xr = xp + in_base + lo * s + off;  // lo*s + off >= 0
       float* yr = yp + out_base + lo;
-      const int64_t n = hi - lo;
       if (s == 1) {
         for (int64_t k = 0; k < n; ++k) yr[k] += wv * xr[k];
       } else {
@@ -114,6 +114,65 @@ void fill_bias(const ConvParams& p, const float* bias, float* y) {
     }
 }
 
+// The outputs one tap of a 1-D or 2-D convolution adds to, worked out once
+// per call for every (output channel, input channel) pair: `rows` rows of
+// `n` outputs from y (the next row out_row further), input from x (the next
+// row in_row further, columns `stride` apart). Those are conv_tap's rows and
+// columns, so the sums are the same in the same order; per pair only the
+// runs are left (a row band of a tiled plan has few rows: what conv_tap
+// works out per pair cost more than its products).
+struct TapRun {
+  ptrdiff_t x, y, rows, n;
+};
+constexpr int64_t kMaxTapRuns = 25;  // taps (5 x 5): 400 B of stack on a 32-bit core
+
+struct TapRuns {
+  TapRun run[kMaxTapRuns];
+  ptrdiff_t in_row, out_row, stride;
+};
+
+bool tap_runs(const ConvParams& p, TapRuns& t) {
+  if (p.spatial > 2 || p.kernel_size > kMaxTapRuns) return false;
+  const int last = p.spatial - 1;
+  const int64_t s = p.stride[last], L = p.in_shape[last], O = p.out_shape[last];
+  const int64_t sh = p.spatial == 2 ? p.stride[0] : 1;
+  t.in_row = static_cast<ptrdiff_t>(sh * L);
+  t.out_row = static_cast<ptrdiff_t>(O);
+  t.stride = static_cast<ptrdiff_t>(s);
+  int64_t tap[kMaxSpatial] = {};
+  for (int64_t k = 0; k < p.kernel_size; ++k) {
+    const int64_t off = tap[last] * p.dilation[last] - p.pad_begin[last];
+    const int64_t lo = km::max<int64_t>(0, ceil_div(-off, s));
+    const int64_t hi = km::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
+    int64_t r0 = 0, r1 = 1, offh = 0;
+    if (p.spatial == 2) {
+      offh = tap[0] * p.dilation[0] - p.pad_begin[0];
+      r0 = km::max<int64_t>(0, ceil_div(-offh, sh));
+      r1 = km::min<int64_t>(p.out_shape[0], floor_div(p.in_shape[0] - 1 - offh, sh) + 1);
+    }
+    TapRun& r = t.run[k];
+    r.rows = lo < hi && r0 < r1 ? static_cast<ptrdiff_t>(r1 - r0) : 0;
+    r.n = static_cast<ptrdiff_t>(hi - lo);
+    r.x = r.rows ? static_cast<ptrdiff_t>((r0 * sh + offh) * L + lo * s + off) : 0;
+    r.y = r.rows ? static_cast<ptrdiff_t>(r0 * O + lo) : 0;
+    next_index(tap, p.kernel, p.spatial);
+  }
+  return true;
+}
+
+// conv_tap over TapRuns' run of one tap.
+inline void tap_run(const TapRuns& t, const TapRun& r, float wv, const float* xp, float* yp) {
+  for (ptrdiff_t row = 0; row < r.rows; ++row) {
+    const float* xr = xp + r.x + row * t.in_row;
+    float* yr = yp + r.y + row * t.out_row;
+    if (t.stride == 1) {
+      for (ptrdiff_t k = 0; k < r.n; ++k) yr[k] += wv * xr[k];
+    } else {
+      for (ptrdiff_t k = 0; k < r.n; ++k) yr[k] += wv * xr[k * t.stride];
+    }
+  }
+}
+
 // A 1x1 convolution with stride 1 and no padding: Y's plane is X's.
 bool is_pointwise(const ConvParams& p) {
   if (p.kernel_size != 1 || p.in_size != p.out_size) return false;
@@ -133,6 +192,8 @@ void conv_f32(const ConvParams& p, const float* x, const float* w, const float* 
   fill_bias(p, bias, y);
   if (p.out_size == 0) return;
   const bool pointwise = is_pointwise(p);
+  TapRuns runs{};
+  const bool by_runs = !pointwise && tap_runs(p, runs);
   for (int64_t n = 0; n < p.batch; ++n)
     for (int64_t m = 0; m < p.out_channels; ++m) {
       const int64_t g = m / mg;
@@ -143,6 +204,10 @@ void conv_f32(const ConvParams& p, const float* x, const float* w, const float* 
         if (pointwise) {  // the one tap covers the whole plane: one run, the same sums in the same order
           const float wv = wp[0];
           for (ptrdiff_t i = 0, size = static_cast<ptrdiff_t>(p.out_size); i < size; ++i) yp[i] += wv * xp[i];
+          continue;
+        }
+        if (by_runs) {
+          for (int64_t t = 0; t < p.kernel_size; ++t) tap_run(runs, runs.run[t], wp[t], xp, yp);
           continue;
         }
         int64_t tap[kMaxSpatial] = {};
