@@ -5,7 +5,7 @@
 #               zero-allocation proof, embedding example, armhf under qemu, ASan+UBSan, a short
 #               run of every fuzzer over its corpus and past crashes
 # Other targets: build, install (PREFIX=...), examples-train (retrain the examples/ models: a few minutes), test-native, test-armhf, test-aarch64, test-remote-armhf, test-asan, conformance,
-#               bench (not a test: the speed table of README.md, about 5 minutes), bench-int8, fuzz, test-fuzz,
+#               bench (not a test: the speed table of README.md, about 15 minutes), bench-int8, fuzz, test-fuzz,
 #               soak (not part of make test: the agent under 100 000 requests, 4 bench writers, one database), clean.
 
 JOBS   ?= $(shell nproc)
@@ -41,7 +41,8 @@ run: build
 	@$(BUILD)/rtml bench $(BUILD)/zoo --backend native,torch
 
 # For every default zoo model: native, LibTorch and hand-written medians and ratios, GFLOP/s and
-# GB/s against this core's measured limits, engine overhead, real-time tails, arena vs its bound
+# GB/s against this core's measured limits, engine overhead, real-time tails, arena vs its bound;
+# int8 against float; conv models tiled into half their arena on the emulated Cortex-M7 and tuned
 # (a benchmark, not a test; writes $(BUILD)/bench/bench.md and bench.json).
 bench: build
 	@scripts/bench.py --rtml $(BUILD)/rtml --zoo $(BUILD)/zoo --out $(BUILD)/bench

@@ -3,7 +3,7 @@
 
 usage: scripts/bench.py [--rtml build/rtml] [--zoo build/zoo] [--patterns build/zoo-patterns]
                         [--out build/bench] [--seconds S] [--filter SUBSTR]... [--no-profile]
-                        [--no-patterns] [--update-readme README.md]
+                        [--no-patterns] [--no-schedules] [--update-readme README.md]
 
 For every model of the zoo (default set) and of its `patterns` set (what torch.onnx writes out for
 ordinary PyTorch code, which the plan's rewrites take apart), measured here in one go:
@@ -24,7 +24,10 @@ ordinary PyTorch code, which the plan's rewrites take apart), measured here in o
   - `rtml info`: arena bytes against the liveness lower bound;
   - the zoo's int8 models (`NAME_int8`, made by `rtml quantize`) beside their float models:
     native medians of the same run, int8 / float32, parameter bytes, and the accuracy the
-    manifest gives (top-1, or the max abs error of the int8 outputs against float).
+    manifest gives (top-1, or the max abs error of the int8 outputs against float);
+  - schedules (scripts/bench_schedules.py; --no-schedules skips them): conv models tiled into
+    half their arena on the emulated Cortex-M7 (arena and instructions, tiled and not), and
+    `rtml tune` on the host and the Cortex-M7 (the whole model, default and tuned).
 Prints one table, writes OUT/bench.json (everything) and OUT/bench.md (the table with the date
 and the machine), and with --update-readme replaces the table between the
 <!-- bench-table:begin --> and <!-- bench-table:end --> lines of that file.
@@ -38,6 +41,8 @@ import os
 import subprocess
 import sys
 import time
+
+from bench_schedules import schedule_markdown, schedule_rows
 
 # The streaming real-time models: one inference per audio block. Their hand-written baseline,
 # real-time tails and engine overhead are the issue's targets.
@@ -143,6 +148,8 @@ def main():
     ap.add_argument("--seconds", default="1", help="timed seconds per model and backend (default 1)")
     ap.add_argument("--filter", action="append", default=[], help="only models whose name contains this")
     ap.add_argument("--no-profile", action="store_true", help="skip the engine-overhead profiles")
+    ap.add_argument("--no-schedules", action="store_true",
+                    help="skip the tiled and tuned rows (about 8 minutes of builds and QEMU runs)")
     ap.add_argument("--update-readme", metavar="FILE", help="replace the table between the bench-table markers")
     args = ap.parse_args()
 
@@ -253,18 +260,24 @@ def main():
 
     int8 = int8_rows(rows, info, load_json(os.path.join(args.zoo, "manifest.json")))
 
+    # 7. Schedules (issue 18): tiled into half the arena and tuned, on the emulated Cortex-M7 and here.
+    schedules = None if args.no_schedules else schedule_rows(args.rtml, args.zoo, os.path.join(args.out, "schedules"))
+
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     host = report["host"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     table = markdown(rows, limits, host, when, commit, args.seconds, start, runtimes)
     if int8:
         table += "\n\n" + int8_markdown(int8)
+    if schedules:
+        table += "\n\n" + schedule_markdown(schedules)
     print(table)
     with open(os.path.join(args.out, "bench.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump({"schema": "rtml.bench-summary/1", "date": when, "commit": commit, "host": host,
-                   "limits": limits, "startup": start, "runtimes": runtimes, "rows": rows, "int8": int8},
+                   "limits": limits, "startup": start, "runtimes": runtimes, "rows": rows, "int8": int8,
+                   "schedules": schedules},
                   f, indent=1)
     log(f"wrote {args.out}/bench.md and {args.out}/bench.json")
     if args.update_readme:
