@@ -173,7 +173,7 @@ ElfSizes read_elf_sizes(const std::string& elf) {
     if (section == ".vectors" || section == ".text") sizes.code_bytes += bytes;
     else if (section == ".rodata" || section == ".ARM.exidx") sizes.rodata_bytes += bytes;
     else if (section == ".data") sizes.data_bytes += bytes;
-    else if (section == ".bss") sizes.bss_bytes += bytes;
+    else if (section == ".bss" || section == ".rtml_arena") sizes.bss_bytes += bytes;  // the --ram arena: NOLOAD
   }
   return sizes;
 }

@@ -65,12 +65,13 @@ std::vector<ElfSymbol> read_elf_symbols(const std::string& elf);
 
 // What the linked program takes (arm-none-eabi-size -A): flash = vectors,
 // code, constants, exception tables and .data's initial values; static RAM
-// = .data + .bss (the arena is in .bss). Stack and heap are not included.
+// = .data + .bss (the arena is in .bss, or with --ram alone in .rtml_arena, counted with
+// .bss). Stack and heap are not included.
 struct ElfSizes {
   uint64_t code_bytes = 0;    // .vectors + .text
   uint64_t rodata_bytes = 0;  // .rodata + .ARM.exidx (weights are here)
   uint64_t data_bytes = 0;    // .data (in flash and in RAM)
-  uint64_t bss_bytes = 0;
+  uint64_t bss_bytes = 0;     // .bss + .rtml_arena
   uint64_t flash_bytes() const { return code_bytes + rodata_bytes + data_bytes; }
   uint64_t static_ram_bytes() const { return data_bytes + bss_bytes; }
 };

@@ -10,6 +10,8 @@ at least 8192 instructions per inference; there is one step.
 
 `rtml profile MODEL --target cortex-m4` gives the same per-step count in an
 rtml.profile/1 report (docs/profile-report.schema.json) with no times.
+With --ram (digits_cnn at 8192 B), the arena in its own linker section is
+counted in the RAM report, and the profile shows each row band as a step.
 
 usage: check_bench_target.py RTML ZOO_DIR SCHEMA
 Exit 77 (skip) without arm-none-eabi-gcc or qemu-system-arm.
@@ -88,6 +90,28 @@ with tempfile.TemporaryDirectory() as tmp:
               "the profile's step count equals the bench run's (deterministic)")
         check(op["mean_us"] is None and prof["total_us"]["mean"] is None, "the profile has no times")
         check(str(op["counters"]["instructions"]) in p.stdout, "the printed table shows the step's instructions")
+
+    check(e["ram"]["static_bytes"] >= e["ram"]["arena_bytes"], "static RAM holds the arena")
+
+    # --ram: the arena linked alone into a region of the budget is still RAM the model takes, and
+    # `rtml profile --target --ram` shows each row band as a step.
+    digits = os.path.join(ZOO, "digits_cnn")
+    tiled_path = os.path.join(tmp, "tiled.json")
+    p = subprocess.run([RTML, "bench", digits, "--target", "cortex-m4", "--ram", "8192", "--no-accuracy", "--json",
+                        tiled_path, "--no-db"], capture_output=True, text=True)
+    if check(p.returncode == 0, f"rtml bench --target cortex-m4 --ram 8192 exits 0 ({p.stderr.strip()[-300:]})"):
+        t = json.load(open(tiled_path))["runs"][0]["emulated"]["ram"]
+        check(0 < t["arena_bytes"] <= 8192, f"the tiled arena is within the budget ({t})")
+        check(t["static_bytes"] >= t["arena_bytes"] and t["total_bytes"] >= t["arena_bytes"] + t["stack_bytes"],
+              f"RAM counts the arena in its own section ({t})")
+    tiled_profile = os.path.join(tmp, "tp.json")
+    p = subprocess.run([RTML, "profile", digits, "--target", "cortex-m4", "--ram", "8192", "--json", tiled_profile,
+                        "--no-db"], capture_output=True, text=True)
+    if check(p.returncode == 0, f"rtml profile --target cortex-m4 --ram 8192 exits 0 ({p.stderr.strip()[-300:]})"):
+        nodes = [op["node"] for op in json.load(open(tiled_profile))["ops"]]
+        check(sum("@rows" in n for n in nodes) >= 4, f"the profile has the band steps ({nodes})")
+    p = subprocess.run([RTML, "profile", digits, "--ram", "8192", "--no-db"], capture_output=True, text=True)
+    check(p.returncode == 2 and "--target" in p.stderr, f"profile --ram without --target is a usage error ({p.stderr})")
 
     bad = subprocess.run([RTML, "bench", model, "--target", "cortex-m9", "--no-db"], capture_output=True, text=True)
     check(bad.returncode != 0 and "cortex-m7" in bad.stderr, f"an unknown target names the known ones ({bad.stderr.strip()})")
