@@ -459,10 +459,25 @@ void ChainF32(const rtml_ew_chain_params& p, const float* const* inputs, float* 
   rtml_unary_params up[RTML_EW_CHAIN_MAX_OPS];
   for (int i = 0; i < p.n; ++i) up[i] = rtml_unary_params{0, p.alpha[i], p.beta[i], p.gamma[i]};
   HWY_ALIGN float values[RTML_EW_CHAIN_MAX_OPS][kChainBlock];
+  // A row shorter than a vector (a [1, 2] chain) runs as one whole vector:
+  // its contiguous inputs copied once into zero-padded blocks and the
+  // result copied out once, instead of a partial vector (copies in and out)
+  // per instruction. The padding lanes' values are never stored.
+  HWY_ALIGN float staged[3][kMaxLanes];
+  const size_t lanes = hn::Lanes(D());
+  static_assert(kChainBlock % kMaxLanes == 0, "a block is whole vectors");
   broadcast_for_each_row_in(bc, begin, end, [&](int64_t out, int64_t o0, int64_t o1, int64_t o2, int64_t len) {
     const int64_t at[3] = {o0, o1, o2};
+    const bool padded = len < static_cast<int64_t>(lanes);
+    if (padded)
+      for (int k = 0; k < ni; ++k)
+        if (contiguous[k]) {
+          for (size_t l = 0; l < lanes; ++l) staged[k][l] = 0.0f;
+          memcpy(staged[k], in[k] + at[k], static_cast<size_t>(len) * sizeof(float));
+        }
     for (int64_t j = 0; j < len; j += static_cast<int64_t>(kChainBlock)) {
-      const size_t m = static_cast<size_t>(len - j < static_cast<int64_t>(kChainBlock) ? len - j : kChainBlock);
+      const size_t m = padded ? lanes
+                              : static_cast<size_t>(len - j < static_cast<int64_t>(kChainBlock) ? len - j : kChainBlock);
       for (int i = 0; i < p.n; ++i) {
         // An operand: its first element and whether it is contiguous.
         auto source = [&](int32_t code, bool& whole) -> const float* {
@@ -471,9 +486,10 @@ void ChainF32(const rtml_ew_chain_params& p, const float* const* inputs, float* 
           if (code == RTML_EW_CHAIN_IMM) return &p.alpha[i];
           const int k = RTML_EW_CHAIN_INPUT(code);
           whole = contiguous[k];
+          if (padded && whole) return staged[k];
           return in[k] + at[k] + (whole ? j : 0);
         };
-        float* dst = i == p.n - 1 ? y + out + j : values[i];
+        float* dst = i == p.n - 1 && !padded ? y + out + j : values[i];
         bool wa = true, wb = true;
         const float* a = source(p.a[i], wa);
         if (p.op[i] < RTML_EW_CHAIN_FIRST_BINARY) {
@@ -483,6 +499,7 @@ void ChainF32(const rtml_ew_chain_params& p, const float* const* inputs, float* 
           kBinary[p.op[i] - RTML_EW_CHAIN_FIRST_BINARY][wa * 2 + wb](a, b, dst, m);
         }
       }
+      if (padded) memcpy(y + out, values[p.n - 1], static_cast<size_t>(len) * sizeof(float));
     }
   });
 }
