@@ -47,7 +47,6 @@ void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp
   const int64_t lo = km::max<int64_t>(0, ceil_div(-off, s));
   const int64_t hi = km::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
   if (lo >= hi) return;
-  const int64_t n = hi - lo;
   int64_t o[kMaxSpatial] = {};
   do {
     int64_t in_base = 0, out_base = 0;
@@ -64,6 +63,7 @@ void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp
     if (inside) {
       const float* xr = xp + in_base + lo * s + off;  // lo*s + off >= 0
       float* yr = yp + out_base + lo;
+      const int64_t n = hi - lo;
       if (s == 1) {
         for (int64_t k = 0; k < n; ++k) yr[k] += wv * xr[k];
       } else {
