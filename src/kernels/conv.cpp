@@ -10,13 +10,21 @@ namespace {
 
 int64_t floor_div(int64_t a, int64_t b) {  // b > 0
   // Stride 1, the usual case, without a division: a 64-bit division is a
-  // library call on 32-bit cores (__aeabi_ldivmod on a Cortex-M), and
-  // conv_tap divides twice per output channel, input channel and tap.
+  // library call on 32-bit cores (__aeabi_ldivmod on a Cortex-M), and every
+  // tap's range takes two per dimension.
   if (b == 1) return a;
   int64_t q = a / b;
   return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }  // b > 0
+
+// Along one dimension (input size in, output size out, stride s), the
+// outputs [lo, hi) whose tap at offset off (tap * dilation - pad) reads
+// inside the input: o * s + off in [0, in).
+void tap_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t* lo, int64_t* hi) {
+  *lo = km::max<int64_t>(0, ceil_div(-off, s));
+  *hi = km::min<int64_t>(out, floor_div(in - 1 - off, s) + 1);
+}
 
 // Row-major strides of a spatial shape.
 void spatial_strides(int spatial, const int64_t* shape, int64_t* strides) {
@@ -36,6 +44,16 @@ bool next_index(int64_t* idx, const int64_t* shape, int n) {
   return false;
 }
 
+// yr[k] += wv * xr[k * s] for k in [0, n): one tap's run along a row.
+// (ptrdiff_t: 32-bit indexes on a 32-bit core.)
+inline void add_scaled_run(float* yr, const float* xr, ptrdiff_t n, ptrdiff_t s, float wv) {
+  if (s == 1) {
+    for (ptrdiff_t k = 0; k < n; ++k) yr[k] += wv * xr[k];
+  } else {
+    for (ptrdiff_t k = 0; k < n; ++k) yr[k] += wv * xr[k * s];
+  }
+}
+
 // Adds wv * x[tap-shifted] to every output position of one plane (Conv).
 //   "dst" positions o (output plane), "src" positions o*stride + tap*dil - pad (input plane).
 void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp, float* yp,
@@ -43,9 +61,8 @@ void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp
   const int last = p.spatial - 1;
   const int64_t s = p.stride[last];
   const int64_t off = tap[last] * p.dilation[last] - p.pad_begin[last];
-  const int64_t L = p.in_shape[last], O = p.out_shape[last];
-  const int64_t lo = km::max<int64_t>(0, ceil_div(-off, s));
-  const int64_t hi = km::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
+  int64_t lo = 0, hi = 0;
+  tap_range(off, s, p.in_shape[last], p.out_shape[last], &lo, &hi);
   if (lo >= hi) return;
   int64_t o[kMaxSpatial] = {};
   do {
@@ -62,13 +79,7 @@ void conv_tap(const ConvParams& p, const int64_t* tap, float wv, const float* xp
     }
     if (inside) {
       const float* xr = xp + in_base + lo * s + off;  // lo*s + off >= 0
-      float* yr = yp + out_base + lo;
-      const int64_t n = hi - lo;
-      if (s == 1) {
-        for (int64_t k = 0; k < n; ++k) yr[k] += wv * xr[k];
-      } else {
-        for (int64_t k = 0; k < n; ++k) yr[k] += wv * xr[k * s];
-      }
+      add_scaled_run(yp + out_base + lo, xr, static_cast<ptrdiff_t>(hi - lo), static_cast<ptrdiff_t>(s), wv);
     }
   } while (next_index(o, p.out_shape, last));
 }
@@ -142,13 +153,11 @@ bool tap_runs(const ConvParams& p, TapRuns& t) {
   int64_t tap[kMaxSpatial] = {};
   for (int64_t k = 0; k < p.kernel_size; ++k) {
     const int64_t off = tap[last] * p.dilation[last] - p.pad_begin[last];
-    const int64_t lo = km::max<int64_t>(0, ceil_div(-off, s));
-    const int64_t hi = km::min<int64_t>(O, floor_div(L - 1 - off, s) + 1);
-    int64_t r0 = 0, r1 = 1, offh = 0;
+    int64_t lo = 0, hi = 0, r0 = 0, r1 = 1, offh = 0;
+    tap_range(off, s, L, O, &lo, &hi);
     if (p.spatial == 2) {
       offh = tap[0] * p.dilation[0] - p.pad_begin[0];
-      r0 = km::max<int64_t>(0, ceil_div(-offh, sh));
-      r1 = km::min<int64_t>(p.out_shape[0], floor_div(p.in_shape[0] - 1 - offh, sh) + 1);
+      tap_range(offh, sh, p.in_shape[0], p.out_shape[0], &r0, &r1);
     }
     TapRun& r = t.run[k];
     r.rows = lo < hi && r0 < r1 ? static_cast<ptrdiff_t>(r1 - r0) : 0;
@@ -162,15 +171,8 @@ bool tap_runs(const ConvParams& p, TapRuns& t) {
 
 // conv_tap over TapRuns' run of one tap.
 inline void tap_run(const TapRuns& t, const TapRun& r, float wv, const float* xp, float* yp) {
-  for (ptrdiff_t row = 0; row < r.rows; ++row) {
-    const float* xr = xp + r.x + row * t.in_row;
-    float* yr = yp + r.y + row * t.out_row;
-    if (t.stride == 1) {
-      for (ptrdiff_t k = 0; k < r.n; ++k) yr[k] += wv * xr[k];
-    } else {
-      for (ptrdiff_t k = 0; k < r.n; ++k) yr[k] += wv * xr[k * t.stride];
-    }
-  }
+  for (ptrdiff_t row = 0; row < r.rows; ++row)
+    add_scaled_run(yp + r.y + row * t.out_row, xp + r.x + row * t.in_row, r.n, t.stride, wv);
 }
 
 // A 1x1 convolution with stride 1 and no padding: Y's plane is X's.
