@@ -120,7 +120,8 @@ namespace {
 // (compile/bench_target.h), in the same report.
 int bench_targets(const BenchArgs& b, const std::string& target, std::optional<kernels::KernelSet> kernel_set,
                   const std::string& keep_project, const bench::BenchOptions& opt, const std::string& test_data,
-                  const std::string& cmsis_nn_dir, uint64_t ram_bytes, const std::string& tuning) {
+                  const std::string& cmsis_nn_dir, uint64_t ram_bytes,
+                  const std::vector<plan::MemoryLevel>& memory_levels, const std::string& tuning) {
   if (target != "host") compile::find_cortexm_target(target);  // an unknown name fails before any work
   if (b.backends != std::vector<std::string>{"native"})
     throw UsageError("--target runs the compiled model, not a backend: leave out --backend");
@@ -136,6 +137,7 @@ int bench_targets(const BenchArgs& b, const std::string& target, std::optional<k
   to.accuracy = opt.accuracy;
   to.keep_dir = keep_project;
   to.ram_bytes = ram_bytes;
+  to.memory_levels = memory_levels;
   std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);
   if (models.empty()) throw Error("no models matched (check the paths and --filter)");
   if (!keep_project.empty() && models.size() != 1)
@@ -189,6 +191,7 @@ int cmd_bench(const Args& args) {
   });
   std::string target, keep_project, cmsis_nn_dir, tuning;
   uint64_t ram_bytes = 0;
+  std::vector<plan::MemoryLevel> memory_levels;
   add_tuning_option(table, tuning);
   table.value("--target", "NAME",
               target, "run each model compiled to C (rtml compile): host (built with cc, timed: --runs\n"
@@ -197,9 +200,9 @@ int cmd_bench(const Args& args) {
               "inference and per step, flash and RAM, accuracy; no times)")
       .value("--keep-project", "DIR", keep_project, "with --target: keep the generated project in DIR (one model)")
       .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build");
-  add_ram_option(table, ram_bytes,
-                 "with --target: compile with a RAM budget for the arena (rtml compile --ram:\n"
-                 "the first layers in row bands, docs/tiling.md)");
+  add_ram_options(table, ram_bytes, memory_levels,
+                  "with --target: compile with a RAM budget for the arena (rtml compile --ram:\n"
+                  "the first layers in row bands, docs/tiling.md); --memory likewise");
   table
       .flag("--no-samples", no_samples, "leave out every timed run's latency (samples_us, kept by default)")
       .value("--test-data", "DIR", test_data,
@@ -222,8 +225,11 @@ int cmd_bench(const Args& args) {
   opt.keep_samples = b.samples || !no_samples;
   opt.accuracy = !no_accuracy;
   if (target.empty() && !cmsis_nn_dir.empty()) throw UsageError("--cmsis-nn DIR is for --target with --kernels cmsis-nn");
-  if (target.empty() && ram_bytes) throw UsageError("--ram is for --target (the compiled model)");
-  if (!target.empty()) return bench_targets(b, target, kernel_set, keep_project, opt, test_data, cmsis_nn_dir, ram_bytes, tuning);
+  if (target.empty() && (ram_bytes || !memory_levels.empty()))
+    throw UsageError(std::string(ram_bytes ? "--ram" : "--memory") + " is for --target (the compiled model)");
+  if (!target.empty())
+    return bench_targets(b, target, kernel_set, keep_project, opt, test_data, cmsis_nn_dir, ram_bytes, memory_levels,
+                         tuning);
   for (const auto& name : b.backends) backends::create(name);  // unknown names fail before any work
 
   std::vector<bench::ModelSpec> models = bench::find_models(b.paths, b.filter);

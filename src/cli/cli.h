@@ -53,8 +53,12 @@ struct ModelOptions {
   std::optional<int> threads;  // --threads (rtml run, info)
   std::string tuning;          // --tuning FILE (add_tuning_option; apply_tuning sets plan.schedule from it)
 };
-// --ram SIZE (a RAM budget for the arena, PlanOptions::ram_bytes) into `bytes`; help as given.
-void add_ram_option(OptionTable& table, uint64_t& bytes, const std::string& help);
+// --ram SIZE (a RAM budget for the arena, PlanOptions::ram_bytes) into `bytes`, with `ram_help`, and
+// --memory NAME:SIZE,... (PlanOptions::memory_levels) into `levels`.
+void add_ram_options(OptionTable& table, uint64_t& bytes, std::vector<plan::MemoryLevel>& levels,
+                     const std::string& ram_help);
+// "--ram" or "--memory": how a plan's budget was asked, for reports.
+const char* budget_flag(const plan::Plan& plan);
 // A zoo model folder's model.onnx (or model.tflite); any other path as given.
 std::string model_in_folder(const std::string& path);
 // MODEL (an .onnx or .tflite file, or a zoo model folder), --max-memory, --kernels, --ram and

@@ -82,8 +82,9 @@ void apply_tuning(ModelOptions& opt, const std::string& target) {
   opt.plan.schedule = tuning_schedule(opt.tuning, opt.model, target, opt.plan.kernels);
 }
 
-void add_ram_option(OptionTable& table, uint64_t& bytes, const std::string& help) {
-  table.custom("--ram", "SIZE", help, [&bytes](const std::string& text) {
+void add_ram_options(OptionTable& table, uint64_t& bytes, std::vector<plan::MemoryLevel>& levels,
+                     const std::string& ram_help) {
+  table.custom("--ram", "SIZE", ram_help, [&bytes](const std::string& text) {
     try {
       bytes = parse_memory_size(text);
     } catch (const Error& e) {
@@ -91,7 +92,31 @@ void add_ram_option(OptionTable& table, uint64_t& bytes, const std::string& help
     }
     if (bytes == 0) throw UsageError("--ram must be more than 0");
   });
+  table.custom("--memory", "NAME:SIZE,...",
+               "memory levels for the arena, fastest first, e.g. dtcm:16k,sram:256k: the steps work in\n"
+               "the first; tensors that do not fit there are kept in the next and copied in and out\n"
+               "around the steps that use them; row bands as --ram when that is not enough\n"
+               "(docs/tiling.md)",
+               [&levels](const std::string& text) {
+                 levels.clear();
+                 for (const std::string& item : split(text, ',')) {
+                   const size_t colon = item.find(':');
+                   if (colon == std::string::npos || colon == 0)
+                     throw UsageError("--memory needs NAME:SIZE,..., e.g. dtcm:16k,sram:256k; got '" + item + "'");
+                   plan::MemoryLevel l;
+                   l.name = item.substr(0, colon);
+                   try {
+                     l.bytes = parse_memory_size(item.substr(colon + 1));
+                   } catch (const Error& e) {
+                     throw UsageError("--memory " + l.name + ": " + e.what());
+                   }
+                   levels.push_back(l);
+                 }
+                 if (levels.empty()) throw UsageError("--memory needs NAME:SIZE,..., e.g. dtcm:16k,sram:256k");
+               });
 }
+
+const char* budget_flag(const plan::Plan& plan) { return plan.memory.levels.empty() ? "--ram" : "--memory"; }
 
 std::string model_in_folder(const std::string& path) {
   std::error_code ec;
@@ -110,7 +135,7 @@ void add_model_options(OptionTable& table, ModelOptions& out) {
     out.kernels_given = true;
   });
   table.positional("MODEL", out.model, model_in_folder);
-  add_ram_option(table, out.plan.ram_bytes,
+  add_ram_options(table, out.plan.ram_bytes, out.plan.memory_levels,
                  "a RAM budget for the activations (the arena), e.g. 6144 or 8k (k = 1000): over it, the\n"
                  "first layers run band by band of rows, halos recomputed (docs/tiling.md); a\n"
                  "model that no tiling fits is refused");

@@ -57,7 +57,7 @@ int cmd_compile(const Args& args) {
   std::printf("%s -> %s/%s.{h,c} for %s, kernels %s\n", opt.model.c_str(), co.out_dir.c_str(), co.name.c_str(),
               target.name, kernels::kernel_set_name(plan.kernels));
   std::printf("  arena      %zu bytes (RAM; the caller passes it to %s_run)\n", r.arena_bytes, co.name.c_str());
-  if (plan.tiling.budget_bytes) std::printf("  --ram      %s\n", plan.tiling.summary.c_str());
+  if (plan.tiling.budget_bytes) std::printf("  %-10s %s\n", budget_flag(plan), plan.tiling.summary.c_str());
   std::printf("  constants  %zu bytes (%s_weights.c: const, flash on a microcontroller)\n", r.constant_bytes,
               co.name.c_str());
   if (!opt.tuning.empty())

@@ -213,7 +213,10 @@ int cmd_info(const Args& args) {
               format_bytes(static_cast<double>(p.arena_lower_bound_bytes)).c_str());
   std::printf("  no_reuse_bytes     %zu (%s)  every tensor its own buffer\n", p.arena_no_reuse_bytes,
               format_bytes(static_cast<double>(p.arena_no_reuse_bytes)).c_str());
-  if (p.tiling.budget_bytes) std::printf("  --ram              %s\n", p.tiling.summary.c_str());
+  if (p.tiling.budget_bytes) std::printf("  %-18s %s\n", budget_flag(p), p.tiling.summary.c_str());
+  for (const plan::LevelPlan& l : p.memory.levels)
+    std::printf("  level %-12s %zu B of %llu at arena offset %zu (lower bound %zu B)\n", l.name.c_str(), l.bytes,
+                static_cast<unsigned long long>(l.budget_bytes), l.base, l.lower_bound_bytes);
   return 0;
 }
 

@@ -178,6 +178,9 @@ void print_emulated(const json& p, int top) {
               bytes(f["total_bytes"]).c_str(), bytes(f["weights_bytes"]).c_str(), bytes(f["kernel_library_bytes"]).c_str(),
               bytes(r["total_bytes"]).c_str(), bytes(r["arena_bytes"]).c_str(), bytes(r["stack_bytes"]).c_str(),
               bytes(r["static_bytes"]).c_str());
+  if (r.contains("levels"))
+    std::printf("--memory%s; copies between levels %s per inference\n", compile::levels_text(r).substr(8).c_str(),
+                bytes(r["level_copy_bytes"]).c_str());
 }
 
 }  // namespace
@@ -189,6 +192,7 @@ int cmd_profile(const Args& args) {
   bool no_db = false, by_type_only = false;
   int top = 20;
   uint64_t ram_bytes = 0;
+  std::vector<plan::MemoryLevel> memory_levels;
   std::optional<int> threads;
   OptionTable table("profile", "MODEL [options]", kAbout);
   add_memory_option(table);
@@ -212,9 +216,10 @@ int cmd_profile(const Args& args) {
              "compile the model for an emulated microcontroller (cortex-m7, cortex-m4, cortex-m55) and\n"
              "count each step's executed instructions under QEMU (no times: QEMU has no timing model)")
       .value("--cmsis-nn", "DIR", cmsis_nn_dir, "with --target and --kernels cmsis-nn: the CMSIS-NN source tree to build");
-  add_ram_option(table, ram_bytes,
-                 "with --target: compile with a RAM budget for the arena (rtml compile --ram: the first\n"
-                 "layers in row bands, docs/tiling.md); each band is a step of the profile");
+  add_ram_options(table, ram_bytes, memory_levels,
+                  "with --target: compile with a RAM budget for the arena (rtml compile --ram: the first\n"
+                  "layers in row bands, docs/tiling.md); each band is a step of the profile; --memory\n"
+                  "likewise (each copy between levels is a step)");
   table.number("--top", "K", top, 0, "operators in the printed table, most expensive first (default 20; 0: all)")
       .flag("--by-type-only", by_type_only, "print only the summary by op type")
       .section("output (the database keeps the profile, the Chrome trace, the speedscope file and the folded stacks):")
@@ -246,7 +251,8 @@ int cmd_profile(const Args& args) {
                      " models; rtml profile takes one (an .onnx file or a model folder)");
   const bench::ModelSpec& spec = models[0];
   if (!tuning.empty() && backend != "native") throw UsageError("--tuning applies to the native backend (rtml's plan)");
-  if (target.empty() && ram_bytes) throw UsageError("--ram is for --target (the compiled model)");
+  if (target.empty() && (ram_bytes || !memory_levels.empty()))
+    throw UsageError(std::string(ram_bytes ? "--ram" : "--memory") + " is for --target (the compiled model)");
   if (!target.empty()) {
     if (opt.perf || !trace_path.empty() || !speedscope_path.empty() || !folded_path.empty())
       throw UsageError("--target counts instructions under QEMU: --perf and the trace exports do not apply");
@@ -258,6 +264,7 @@ int cmd_profile(const Args& args) {
     check_cmsis_nn_options(to.kernels, cmsis_nn_dir);
     to.cmsis_nn_dir = cmsis_nn_dir;
     to.ram_bytes = ram_bytes;
+    to.memory_levels = memory_levels;
     to.schedule = tuning_schedule(tuning, spec.path, target, to.kernels, &to.tuning);
     std::fprintf(stderr, "rtml profile: %s on %s: compiling, building, running under QEMU...\n", spec.name.c_str(),
                  target.c_str());

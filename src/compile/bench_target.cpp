@@ -112,6 +112,7 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
     plan::PlanOptions po;
     po.kernels = opt.kernels;
     po.ram_bytes = opt.ram_bytes;
+    po.memory_levels = opt.memory_levels;
     po.schedule = opt.schedule;
     run["tuning"] = opt.tuning.empty() ? json(nullptr) : json(opt.tuning);
     if (opt.accuracy && !spec.test_data.empty()) {
@@ -263,6 +264,15 @@ json bench_on_target(const bench::ModelSpec& spec, const TargetBenchOptions& opt
                  {"stack_bytes", stack},
                  {"static_bytes", sizes.static_ram_bytes()},
                  {"total_bytes", sizes.static_ram_bytes() + stack}}}};
+    if (!plan.memory.levels.empty()) {  // --memory: each level's bytes (of arena_bytes) and budget
+      json levels = json::array();
+      for (size_t k = 0; k < plan.memory.levels.size(); ++k)
+        levels.push_back({{"name", plan.memory.levels[k].name},
+                          {"bytes", cr.level_bytes[k]},
+                          {"budget_bytes", plan.memory.levels[k].budget_bytes}});
+      run["emulated"]["ram"]["levels"] = std::move(levels);
+      run["emulated"]["ram"]["level_copy_bytes"] = plan.memory.copy_bytes;
+    }
   } catch (const std::exception& e) {
     run["status"] = "error";
     run["error"] = e.what();
@@ -348,6 +358,15 @@ json profile_from_emulated(const json& run) {
   return p;
 }
 
+std::string levels_text(const json& ram) {
+  if (!ram.contains("levels")) return "";
+  std::string s = ", levels";
+  for (const json& l : ram["levels"])
+    s += " " + l["name"].get<std::string>() + " " + std::to_string(l["bytes"].get<uint64_t>()) + "/" +
+         std::to_string(l["budget_bytes"].get<uint64_t>()) + " B";
+  return s;
+}
+
 std::string emulated_summary(const json& run) {
   if (run.value("status", "") != "ok") return "error: " + run.value("error", std::string("?"));
   if (!run.contains("emulated")) return bench::summary_line(run);
@@ -357,7 +376,7 @@ std::string emulated_summary(const json& run) {
                 e["instructions"]["median"].get<double>(), e["flash"]["total_bytes"].get<double>() / 1024,
                 e["ram"]["total_bytes"].get<double>() / 1024, e["ram"]["arena_bytes"].get<double>() / 1024,
                 e["ram"]["stack_bytes"].get<double>() / 1024);
-  std::string s = buf;
+  std::string s = buf + levels_text(e["ram"]);
   const json& acc = run["accuracy"];
   if (acc.is_object()) {
     if (acc["top1"].is_number()) {

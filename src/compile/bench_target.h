@@ -39,6 +39,7 @@ struct TargetBenchOptions {
   std::string tuning;
   std::string keep_dir;        // keep the generated project here ("" = a temporary folder, removed)
   uint64_t ram_bytes = 0;      // --ram: PlanOptions::ram_bytes (row-band tiling, docs/tiling.md); 0: none
+  std::vector<plan::MemoryLevel> memory_levels;  // --memory: PlanOptions::memory_levels; empty: none
   int runs = 1000;              // host: timed runs of test set 0 (after one run of every set)
   double build_time_limit_s = 900;
   double run_time_limit_s = 600;
@@ -57,5 +58,7 @@ nlohmann::json profile_from_emulated(const nlohmann::json& run);
 
 // "1.23 M instr, flash 40.1 KiB, RAM 56.0 KiB, top1 97.2% ok" for one run.
 std::string emulated_summary(const nlohmann::json& run);
+// ", levels dtcm 448/512 B sram 128/2304 B" for a --memory run's "ram", else "".
+std::string levels_text(const nlohmann::json& ram);
 
 }  // namespace rtml::compile

@@ -34,7 +34,8 @@ void write_cortexm_board_files(const std::string& dir, bool with_main) {
   }
 }
 
-std::string budget_linker_script(const std::string& board_script, uint64_t budget_bytes) {
+std::string budget_linker_script(const std::string& board_script, const std::vector<BudgetRegion>& regions,
+                                 const std::string& why) {
   // The RAM line of the board's MEMORY block: "  RAM   (rwx) : ORIGIN = 0x20000000, LENGTH = 4M".
   const size_t ram = board_script.find("\n  RAM ");
   const size_t origin = ram == std::string::npos ? ram : board_script.find("ORIGIN = ", ram);
@@ -46,14 +47,18 @@ std::string budget_linker_script(const std::string& board_script, uint64_t budge
     throw Error("internal error: the board's linker script has no RAM region to carve the arena from");
   const std::string org = board_script.substr(origin + 9, comma - origin - 9);
   const std::string len = board_script.substr(length + 9, eol - length - 9);
-  const uint64_t budget = budget_bytes, carved = (budget + 15) / 16 * 16;
-  std::string s = board_script.substr(0, ram + 1);
-  s += "  ARENA (rw)  : ORIGIN = " + org + ", LENGTH = " + std::to_string(budget) + "\n";
+  std::string s = board_script.substr(0, ram + 1), sections;
+  uint64_t carved = 0;
+  for (const BudgetRegion& r : regions) {
+    s += "  " + r.region + " (rw) : ORIGIN = " + org + " + " + std::to_string(carved) + ", LENGTH = " +
+         std::to_string(r.bytes) + "\n";
+    carved += (r.bytes + 15) / 16 * 16;
+    sections += "  " + r.section + " (NOLOAD) :\n  {\n    *(" + r.section + ")\n  } > " + r.region + "\n";
+  }
   s += "  RAM   (rwx) : ORIGIN = " + org + " + " + std::to_string(carved) + ", LENGTH = " + len + " - " +
        std::to_string(carved);
   s += board_script.substr(eol, include - eol);
-  s += "/* rtml compile --ram " + std::to_string(budget) + ": the arena (main.c's rtml_arena) alone in ARENA. */\n"
-       "SECTIONS\n{\n  .rtml_arena (NOLOAD) :\n  {\n    *(.rtml_arena)\n  } > ARENA\n}\n";
+  s += "/* " + why + " */\nSECTIONS\n{\n" + sections + "}\n";
   s += board_script.substr(include);
   return s;
 }

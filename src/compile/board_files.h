@@ -24,10 +24,18 @@ std::vector<BoardFile> cortexm_board_files();
 // write fails.
 void write_cortexm_board_files(const std::string& dir, bool with_main = true);
 
-// A board's linker script (mps2_an500.ld...) for `rtml compile --ram`: the
-// start of its RAM carved into a region ARENA of exactly budget_bytes that
-// holds main.c's arena alone (section .rtml_arena), so the link fails when
-// the arena is over the budget; the rest of RAM as before.
-std::string budget_linker_script(const std::string& board_script, uint64_t budget_bytes);
+// A region of exactly `bytes` that holds the input section `section` alone.
+struct BudgetRegion {
+  std::string region;   // "ARENA", "LEVEL_dtcm"
+  std::string section;  // ".rtml_arena", ".rtml_level_dtcm"
+  uint64_t bytes = 0;
+};
+// A board's linker script (mps2_an500.ld...) for `rtml compile --ram` or
+// `--memory`: the start of its RAM carved into `regions`, one after another
+// (--ram: ARENA, which holds main.c's arena; --memory: one per level, each
+// holding that level's array), so the link fails when one is over its
+// budget; the rest of RAM as before.
+std::string budget_linker_script(const std::string& board_script, const std::vector<BudgetRegion>& regions,
+                                 const std::string& why);
 
 }  // namespace rtml::compile

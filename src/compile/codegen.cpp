@@ -444,15 +444,29 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   // Stateful steps (the random generators) keep their state in the caller's
   // arena, after the intermediate tensors, 64-byte aligned: NAME_reset sets it
   // and NAME_run never writes there otherwise.
-  const size_t state_base = plan.state_bytes ? (plan.arena_bytes + 63) / 64 * 64 : plan.arena_bytes;
-  r.arena_bytes = state_base + plan.state_bytes;
+  // --memory (plan.memory.levels): level 0 holds its tensors and then the
+  // state; level k its tensors at `a<k>` (NAME_run_levels). One arena
+  // (NAME_run) holds the levels one after another, 64-byte aligned.
+  const std::vector<plan::LevelPlan>& levels = plan.memory.levels;
+  const size_t level0 = levels.empty() ? plan.arena_bytes : levels[0].bytes;
+  const size_t state_base = plan.state_bytes ? (level0 + 63) / 64 * 64 : level0;
+  std::vector<size_t> level_size, level_base;  // in the generated code's layout
+  for (size_t k = 0; k < levels.size(); ++k) {
+    level_size.push_back(k ? levels[k].bytes : state_base + plan.state_bytes);
+    level_base.push_back(k ? (level_base[k - 1] + level_size[k - 1] + 63) / 64 * 64 : 0);
+  }
+  r.arena_bytes = levels.empty() ? state_base + plan.state_bytes : level_base.back() + level_size.back();
+  r.level_bytes = level_size;
   bool needs_math = false;
   auto const_name = [&](int id) { return N + "_c" + std::to_string(id); };
   // The C expression of a tensor's bytes.
   auto pointer = [&](int id) -> std::string {
     const plan::TensorPlan& t = plan.tensors[id];
     switch (t.storage) {
-      case plan::Storage::Arena: return "a + " + std::to_string(t.offset);
+      case plan::Storage::Arena:
+        return levels.empty() ? "a + " + std::to_string(t.offset)
+                              : (t.level ? "a" + std::to_string(t.level) : std::string("a")) + " + " +
+                                    std::to_string(t.offset - levels[t.level].base);
       case plan::Storage::Constant: return "(void*)" + const_name(id);
       case plan::Storage::Input: return "(void*)inputs[" + std::to_string(t.index) + "]";
       case plan::Storage::Output: return "outputs[" + std::to_string(t.index) + "]";
@@ -471,6 +485,7 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     check_cmsis_nn_dir(o.cmsis_nn_dir);
     const std::string tn = target.name;
     const CmsisArch arch = tn == "host" ? CmsisArch::Plain : tn == "cortex-m55" ? CmsisArch::Mve : CmsisArch::Dsp;
+    if (!levels.empty()) throw Error(plan.source + ": --memory is not available with the cmsis-nn kernel set");
     const size_t base = (r.arena_bytes + 63) / 64 * 64;
     cm = cmsis_nn_code(plan, N, arch, base, pointer);
     std::map<std::string, int> calls;
@@ -555,6 +570,15 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     << "#define " << N << "_ARENA_BYTES " << r.arena_bytes << "u\n"
     << "#define " << N << "_NUM_INPUTS " << plan.inputs.size() << "\n"
     << "#define " << N << "_NUM_OUTPUTS " << plan.outputs.size() << "\n\n";
+  if (!levels.empty()) {
+    h << "/* --memory: the levels " << N << "_run_levels takes, fastest first; the steps work in the first,\n"
+      << " * which also holds the state. " << N << "_run puts them one after another in its arena. */\n"
+      << "#define " << N << "_NUM_LEVELS " << levels.size() << "\n";
+    for (size_t k = 0; k < levels.size(); ++k)
+      h << "#define " << N << "_LEVEL_" << levels[k].name << "_BYTES " << level_size[k] << "u /* budget "
+        << levels[k].budget_bytes << " */\n";
+    h << "\n";
+  }
   auto io = [&](const char* kind, const std::vector<int>& ids, const char* upper) {
     for (size_t k = 0; k < ids.size(); ++k) {
       const plan::TensorPlan& t = plan.tensors[ids[k]];
@@ -573,7 +597,10 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     << " * index of the step whose kernel failed. Allocates nothing, calls no library but the\n"
     << " * kernels' (and memcpy). */\n"
     << "int " << N << "_run(void* arena, const void* const* inputs, void* const* outputs);\n\n"
-    << "/* Puts state back to its start (random generators); call once before the first run. */\n"
+    << (levels.empty() ? std::string()
+                       : "/* The same with each level's memory apart: levels[k] holds " + N + "_LEVEL_<name>_BYTES. */\n"
+                         "int " + N + "_run_levels(void* const* levels, const void* const* inputs, void* const* outputs);\n\n")
+    << "/* Puts state back to its start (random generators); call once before the first run" << (levels.empty() ? "" : " (arena: the first level's memory)") << ". */\n"
     << "void " << N << "_reset(void* arena);\n\n"
     << "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
 
@@ -638,17 +665,29 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     body << "};\n    RTML_STEP_BEGIN();\n    if (" << k.symbol << "(" << (k.params ? "&" + p : std::string("0"))
          << ", o) != 0) return " << s + 1 << ";\n  }\n";
   }
-  c << params.str() << "\nint " << N << "_run(void* arena, const void* const* inputs, void* const* outputs) {\n"
-    << "  uint8_t* a = (uint8_t*)arena;\n"
-    << "  if (((uintptr_t)arena & 7u) != 0) return -1;\n"
-    << "  (void)a;\n  (void)inputs;\n  (void)outputs;\n"
-    << body.str();
+  if (levels.empty()) {
+    c << params.str() << "\nint " << N << "_run(void* arena, const void* const* inputs, void* const* outputs) {\n"
+      << "  uint8_t* a = (uint8_t*)arena;\n"
+      << "  if (((uintptr_t)arena & 7u) != 0) return -1;\n";
+  } else {
+    c << params.str() << "\nint " << N << "_run(void* arena, const void* const* inputs, void* const* outputs) {\n"
+      << "  uint8_t* a = (uint8_t*)arena;\n  void* levels[" << levels.size() << "];\n";
+    for (size_t k = 0; k < levels.size(); ++k) c << "  levels[" << k << "] = a + " << level_base[k] << ";\n";
+    c << "  return " << N << "_run_levels(levels, inputs, outputs);\n}\n\n"
+      << "int " << N << "_run_levels(void* const* levels, const void* const* inputs, void* const* outputs) {\n"
+      << "  uint8_t* a = (uint8_t*)levels[0];\n";
+    for (size_t k = 1; k < levels.size(); ++k) c << "  uint8_t* a" << k << " = (uint8_t*)levels[" << k << "];\n";
+    for (size_t k = 0; k < levels.size(); ++k)
+      c << "  if (((uintptr_t)levels[" << k << "] & 7u) != 0) return -1;\n";
+    for (size_t k = 1; k < levels.size(); ++k) c << "  (void)a" << k << ";\n";
+  }
+  c << "  (void)a;\n  (void)inputs;\n  (void)outputs;\n" << body.str();
   for (const plan::OutputCopy& oc : plan.output_copies) {
     const plan::TensorPlan& t = plan.tensors[oc.source];
     std::string src = t.storage == plan::Storage::Constant ? "(const void*)" + const_name(oc.source)
                       : t.storage == plan::Storage::Input  ? "inputs[" + std::to_string(t.index) + "]"
                       : t.storage == plan::Storage::Output ? "outputs[" + std::to_string(t.index) + "]"
-                                                           : "a + " + std::to_string(t.offset);
+                                                           : pointer(oc.source);
     c << "  memcpy(outputs[" << oc.output << "], " << src << ", " << t.bytes << "u);\n";
   }
   c << "  return 0;\n}\n\n"
@@ -679,11 +718,23 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     // header through which that main reaches this model.
     write_cortexm_board_files(o.out_dir);
     for (const BoardFile& f : cortexm_board_files()) r.files.push_back(std::string(f.name));
-    if (plan.tiling.budget_bytes) {  // --ram: the arena in a region of exactly the budget
+    // --ram: the arena in a region of exactly the budget; --memory: each level.
+    std::vector<BudgetRegion> regions;
+    std::string why;
+    for (const plan::LevelPlan& l : levels) {
+      regions.push_back({"LEVEL_" + l.name, ".rtml_level_" + l.name, l.budget_bytes});
+      why += (why.empty() ? "rtml compile --memory " : ",") + l.name + ":" + std::to_string(l.budget_bytes);
+    }
+    if (levels.empty() && plan.tiling.budget_bytes) {
+      regions.push_back({"ARENA", ".rtml_arena", plan.tiling.budget_bytes});
+      why = "rtml compile --ram " + std::to_string(plan.tiling.budget_bytes);
+    }
+    if (!regions.empty()) {
       const std::string board = find_cortexm_target(target.name).linker_script;
       emit(std::string(target.name) + "_budget.ld",
-           budget_linker_script(std::string(find_embedded("compile/targets/cortex-m/" + board)->text),
-                                plan.tiling.budget_bytes));
+           budget_linker_script(std::string(find_embedded("compile/targets/cortex-m/" + board)->text), regions,
+                                why + (levels.empty() ? ": the arena (main.c's rtml_arena) alone in ARENA"
+                                                      : ": each level's array (rtml_model_entry.h) alone in LEVEL_<name>")));
     }
     // The board Makefile includes cmsis_nn.mk when it exists.
     if (cmsis)
@@ -702,8 +753,20 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
       for (size_t k = 0; k < ids.size(); ++k) e << (k ? ", " : "") << plan.tensors[ids[k]].bytes << "ul";
       e << (ids.empty() ? "0" : "") << "};\n";
     }
-    e << "#define RTML_RUN(arena, inputs, outputs) " << N << "_run((arena), (inputs), (outputs))\n"
-      << "#define RTML_RESET(arena) " << N << "_reset(arena)\n#endif\n";
+    if (levels.empty()) {
+      e << "#define RTML_RUN(arena, inputs, outputs) " << N << "_run((arena), (inputs), (outputs))\n"
+        << "#define RTML_RESET(arena) " << N << "_reset(arena)\n#endif\n";
+    } else {
+      // --memory: each level in its own section (TARGET_budget.ld puts it in its region); main.c has no arena.
+      e << "#define RTML_LEVELS 1\n";
+      for (size_t k = 0; k < levels.size(); ++k)
+        e << "static unsigned char rtml_level_" << levels[k].name << "[" << std::max<size_t>(1, level_size[k])
+          << "] __attribute__((section(\".rtml_level_" << levels[k].name << "\"), aligned(16)));\n";
+      e << "static void* const rtml_levels[" << levels.size() << "] = {";
+      for (size_t k = 0; k < levels.size(); ++k) e << (k ? ", " : "") << "rtml_level_" << levels[k].name;
+      e << "};\n#define RTML_RUN(arena, inputs, outputs) " << N << "_run_levels(rtml_levels, (inputs), (outputs))\n"
+        << "#define RTML_RESET(arena) " << N << "_reset(rtml_levels[0])\n#endif\n";
+    }
     emit("rtml_model_entry.h", e.str());
   } else if (o.project) {
     emit("main.c", host_main(N));

@@ -53,6 +53,7 @@ struct CompileOptions {
 struct CompileResult {
   std::vector<std::string> files;                         // written, relative to out_dir
   size_t arena_bytes = 0;
+  std::vector<size_t> level_bytes;  // --memory: NAME_LEVEL_<name>_BYTES (level 0 with the state)
   size_t constant_bytes = 0;                              // NAME_weights.c's arrays
   std::vector<std::pair<std::string, int>> kernel_steps;  // symbol -> steps calling it, in first-use order
   std::vector<std::string> kernel_sources;                // kernels/... written

@@ -173,7 +173,8 @@ ElfSizes read_elf_sizes(const std::string& elf) {
     if (section == ".vectors" || section == ".text") sizes.code_bytes += bytes;
     else if (section == ".rodata" || section == ".ARM.exidx") sizes.rodata_bytes += bytes;
     else if (section == ".data") sizes.data_bytes += bytes;
-    else if (section == ".bss" || section == ".rtml_arena") sizes.bss_bytes += bytes;  // the --ram arena: NOLOAD
+    else if (section == ".bss" || section == ".rtml_arena" || section.rfind(".rtml_level_", 0) == 0)
+      sizes.bss_bytes += bytes;  // the --ram arena, the --memory levels: NOLOAD
   }
   return sizes;
 }

@@ -57,7 +57,9 @@
 //   emit_steps          a storage class per tensor (arena, constant, input,
 //                       output), the PlanSteps with their operands, and each
 //                       arena buffer's lifetime
-//   place_arena         arena offsets (memory_planner.h)
+//   place_arena         arena offsets (memory_planner.h); with
+//                       PlanOptions::memory_levels, place_levels: tensors
+//                       kept out of the first level and the copies in and out
 //
 // Adding a pass: write `void my_pass(PlanState&, PassReport&)` in
 // plan/passes/my_pass.cpp, declare it below, put one line in plan_passes()
@@ -158,6 +160,8 @@ void tile_rows(PlanState& state, PassReport& report);
 void alias_views(PlanState& state, PassReport& report);
 void emit_steps(PlanState& state, PassReport& report);
 void place_arena(PlanState& state, PassReport& report);
+// place_arena over PlanOptions::memory_levels (plan/passes/place_levels.cpp).
+void place_levels(PlanState& state, PassReport& report);
 
 // For the rewrites that match chains of steps after prepare_fold (fold_pad,
 // fold_causal_slice, fuse_layer_norm, fuse_softmax, fuse_elementwise_chains): where each tensor of

@@ -1,5 +1,6 @@
 #include "plan/plan.h"
 
+#include <cctype>
 #include <cstdio>
 #include <optional>
 #include <sstream>
@@ -69,35 +70,85 @@ std::string tiling_text(const Plan& p) {
   return "";
 }
 
+std::string levels_text(const std::vector<MemoryLevel>& levels) {
+  std::string t;
+  for (const MemoryLevel& l : levels) t += (t.empty() ? "" : ",") + l.name + ":" + std::to_string(l.bytes);
+  return "--memory " + t;
+}
+
+void check_levels(const ir::Graph& graph, const PlanOptions& o) {
+  if (o.memory_levels.empty()) return;
+  if (o.ram_bytes) throw Error(graph.source + ": --ram and --memory are exclusive (--ram N is --memory ram:N)");
+  if (o.kernels == kernels::KernelSet::CmsisNn)
+    throw Error(graph.source + ": --memory is not available with --kernels cmsis-nn (its scratch is outside the "
+                "levels); use cortex-m or reference");
+  for (size_t k = 0; k < o.memory_levels.size(); ++k) {
+    const MemoryLevel& l = o.memory_levels[k];
+    bool ident = !l.name.empty() && !std::isdigit(static_cast<unsigned char>(l.name[0]));
+    for (char c : l.name) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!ident) throw Error("--memory: a level's name must be a C identifier (letters, digits, _): '" + l.name + "'");
+    if (l.bytes == 0) throw Error("--memory: level " + l.name + " has 0 bytes");
+    for (size_t j = 0; j < k; ++j)
+      if (o.memory_levels[j].name == l.name) throw Error("--memory: level " + l.name + " is named twice");
+  }
+}
+
+// The place_arena line of a --memory plan: where each level stands.
+std::string levels_line(const Plan& p) {
+  for (const PassReport& r : p.passes)
+    if (r.name == "place_arena") return r.summary;
+  return "";
+}
+
 }  // namespace
 
-// PlanOptions::ram_bytes: the untiled plan if its arena fits, else the
-// search over tile_rows' tilings (steps x bands) for the fitting one with
-// the fewest FLOPs, then the smallest arena.
+// PlanOptions::ram_bytes (or memory_levels): the untiled plan if it fits,
+// else the search over tile_rows' tilings (steps x bands) for the fitting
+// one with the fewest FLOPs, then the fewest bytes copied, then the smallest
+// arena.
 Plan build_plan(const ir::Graph& graph, const PlanOptions& options) {
-  if (options.ram_bytes == 0 || options.tile_steps > 0) return run_passes(graph, options);
+  check_levels(graph, options);
+  const bool levels = !options.memory_levels.empty();
+  auto fail_levels = [&](Plan p) {
+    if (!p.memory.fits) throw Error(graph.source + ": the activations do not fit in " +
+                                    levels_text(options.memory_levels) + ": " + p.memory.why);
+    return p;
+  };
+  if ((options.ram_bytes == 0 && !levels) || options.tile_steps > 0) return fail_levels(run_passes(graph, options));
   const uint64_t budget = options.ram_bytes;
+  const std::string asked = levels ? levels_text(options.memory_levels) : "--ram " + bytes_text(budget);
+  auto fits = [&](const Plan& p) { return levels ? p.memory.fits : p.arena_bytes <= budget; };
+  auto copies = [&](const Plan& p) { return pass_number(p, "tile_rows", "copy_bytes") + p.memory.copy_bytes; };
   PlanOptions o = options;
   o.ram_bytes = 0;
-  o.store_chains = false;  // the same steps in every plan of the search (PlanOptions::store_chains)
+  // The default plan (chains in the products' stores) when it fits; else the
+  // search, whose plans all keep chains as their own steps
+  // (PlanOptions::store_chains), the untiled one first.
   Plan untiled = run_passes(graph, o);
   TilingReport t;
-  t.budget_bytes = budget;
+  t.budget_bytes = levels ? options.memory_levels[0].bytes : budget;
   t.untiled_arena_bytes = untiled.arena_bytes;
   t.untiled_flops = untiled.flops;
+  const size_t untiled_lower_bound = untiled.arena_lower_bound_bytes;
+  const std::string untiled_why = untiled.memory.why;
+  if (options.store_chains && !fits(untiled)) {
+    o.store_chains = false;
+    untiled = run_passes(graph, o);
+  }
   t.tileable_steps = static_cast<int>(pass_number(untiled, "tile_rows", "tileable_steps"));
-  if (untiled.arena_bytes <= budget) {
-    t.summary = "fits untiled: arena " + bytes_text(untiled.arena_bytes) + " <= --ram " + bytes_text(budget);
+  if (fits(untiled)) {
+    t.summary = levels ? "fits untiled in " + asked + ": " + levels_line(untiled)
+                       : "fits untiled: arena " + bytes_text(untiled.arena_bytes) + " <= " + asked;
+    t.copy_bytes = untiled.memory.copy_bytes;
     untiled.tiling = t;
     return untiled;
   }
   if (options.kernels == kernels::KernelSet::CmsisNn)
-    throw Error(graph.source + ": the arena needs " + bytes_text(untiled.arena_bytes) + ", over --ram " +
-                bytes_text(budget) + ", and row-band tiling is not available with --kernels cmsis-nn " +
-                "(use cortex-m or reference)");
+    throw Error(graph.source + ": the arena needs " + bytes_text(t.untiled_arena_bytes) + ", over " + asked +
+                ", and row-band tiling is not available with --kernels cmsis-nn (use cortex-m or reference)");
   std::optional<Plan> best;
-  size_t smallest = untiled.arena_bytes;
-  std::string smallest_how = "untiled", first_error;
+  size_t smallest = levels ? untiled.memory.levels[0].bytes : untiled.arena_bytes;
+  std::string smallest_how = levels ? "untiled: " + untiled.memory.why : "untiled", first_error;
   for (int steps = 1; steps <= t.tileable_steps; ++steps)
     for (int bands = 2; bands <= kMaxTileBands; ++bands) {
       o.tile_steps = steps;
@@ -113,36 +164,42 @@ Plan build_plan(const ir::Graph& graph, const PlanOptions& options) {
       }
       ++t.candidates;
       if (pass_number(p, "tile_rows", "bands") != bands) break;  // no more rows to cut
-      if (p.arena_bytes < smallest) {
-        smallest = p.arena_bytes;
-        smallest_how = tiling_text(p);
+      const size_t size = levels ? p.memory.levels[0].bytes : p.arena_bytes;
+      if (size < smallest) {
+        smallest = size;
+        smallest_how = tiling_text(p) + (levels && !p.memory.fits ? ": " + p.memory.why : "");
       }
-      if (p.arena_bytes > budget) continue;
-      if (!best || p.flops < best->flops || (p.flops == best->flops && p.arena_bytes < best->arena_bytes)) {
+      if (!fits(p)) continue;
+      if (!best || p.flops < best->flops ||
+          (p.flops == best->flops && (copies(p) < copies(*best) ||
+                                      (copies(p) == copies(*best) && p.arena_bytes < best->arena_bytes)))) {
         t.steps = steps;
         t.bands = bands;
         best = std::move(p);
       }
     }
   if (!best) {
-    std::string why = graph.source + ": the activations do not fit in --ram " + bytes_text(budget) +
-                      ": the layer-by-layer arena needs " + bytes_text(untiled.arena_bytes) + " (lower bound " +
-                      bytes_text(untiled.arena_lower_bound_bytes) + ")";
+    std::string why = graph.source + ": the activations do not fit in " + asked + ": ";
+    why += levels ? "the layer-by-layer plan: " + untiled_why
+                  : "the layer-by-layer arena needs " + bytes_text(t.untiled_arena_bytes) + " (lower bound " +
+                        bytes_text(untiled_lower_bound) + ")";
     if (t.tileable_steps == 0)
       why += ", and no step at the start of the model can be cut into row bands (docs/tiling.md says which can)";
     else
       why += "; the smallest of " + std::to_string(t.candidates) + " row-band tilings needs " + bytes_text(smallest) +
-             " (" + smallest_how + ")";
+             (levels ? " in " + options.memory_levels[0].name : "") + " (" + smallest_how + ")";
     if (!first_error.empty()) why += "; a tiling failed: " + first_error;
     throw Error(why);
   }
-  t.copy_bytes = pass_number(*best, "tile_rows", "copy_bytes");
-  char pct[64];
-  std::snprintf(pct, sizeof pct, "%.2fx the untiled arena, FLOPs %+.1f%%",
-                static_cast<double>(best->arena_bytes) / static_cast<double>(untiled.arena_bytes),
-                untiled.flops > 0 ? 100.0 * (best->flops / untiled.flops - 1) : 0.0);
-  t.summary = "tiled: arena " + bytes_text(best->arena_bytes) + " <= --ram " + bytes_text(budget) + " (" + pct +
-              "; untiled " + bytes_text(untiled.arena_bytes) + "): " + tiling_text(*best);
+  t.copy_bytes = copies(*best);
+  char flops[32], ratio[32];
+  std::snprintf(flops, sizeof flops, "FLOPs %+.1f%%",
+                t.untiled_flops > 0 ? 100.0 * (best->flops / t.untiled_flops - 1) : 0.0);
+  std::snprintf(ratio, sizeof ratio, "%.2fx", static_cast<double>(best->arena_bytes) / t.untiled_arena_bytes);
+  t.summary = levels ? "tiled in " + asked + " (" + flops + "): " + levels_line(*best) + "; " + tiling_text(*best)
+                     : "tiled: arena " + bytes_text(best->arena_bytes) + " <= " + asked + " (" + ratio +
+                           " the untiled arena, " + flops + "; untiled " + bytes_text(t.untiled_arena_bytes) +
+                           "): " + tiling_text(*best);
   best->tiling = t;
   return std::move(*best);
 }

@@ -31,6 +31,12 @@
 
 namespace rtml::plan {
 
+// One memory level of `--memory NAME:BYTES,...` (docs/tiling.md), fastest first.
+struct MemoryLevel {
+  std::string name;    // "dtcm": a C identifier, used in the generated code's section names
+  uint64_t bytes = 0;  // its budget for the arena's tensors
+};
+
 struct PlanOptions {
   // Fixed shapes for graph inputs, by name. Required for every input whose
   // declared shape has an unknown dimension; must agree with known ones.
@@ -53,6 +59,14 @@ struct PlanOptions {
   // bands (the tile_rows pass) and keeps, of the tilings that fit, the one
   // with the fewest FLOPs (recomputed halos); none fits: rtml::Error.
   uint64_t ram_bytes = 0;
+  // Several memory levels, fastest first (`--memory`, docs/tiling.md): the
+  // steps work in the first level; a tensor that does not fit there is kept
+  // in a later one and copied in before each step that reads it and out
+  // after the step that writes it (the place_arena pass). When the untiled
+  // plan does not fit, the same search as ram_bytes cuts row bands; their
+  // slices and inserts read and write the later levels directly. Exclusive
+  // with ram_bytes; empty: one arena.
+  std::vector<MemoryLevel> memory_levels;
   // The tiling itself (what that search sets; tests may set it directly):
   // tile_steps steps from the first one that can be cut, in tile_bands bands
   // of the last one's output rows. 0: no tiling.
@@ -87,6 +101,7 @@ struct TensorPlan {
   Storage storage = Storage::Arena;
   size_t offset = 0;  // Arena, State: byte offset
   int index = 0;      // Input / Output: which one
+  int level = 0;      // Arena with PlanOptions::memory_levels: which level (offset is from the arena's start)
   std::shared_ptr<const ir::Buffer> constant;  // Constant: the bytes
 };
 
@@ -137,6 +152,23 @@ struct TilingReport {
   std::string summary;             // one line: how the model fits
 };
 
+// Where PlanOptions::memory_levels put the arena (place_arena).
+struct LevelPlan {
+  std::string name;
+  uint64_t budget_bytes = 0;
+  size_t base = 0;   // the level's first byte in the one host arena (64-byte aligned)
+  size_t bytes = 0;  // its tensors' high-water mark
+  size_t lower_bound_bytes = 0;
+};
+struct LevelsReport {
+  std::vector<LevelPlan> levels;  // empty: one arena (no --memory)
+  bool fits = true;               // false: `why` says which level is over its budget
+  std::string why;
+  int spilled = 0;                // tensors kept in a later level
+  int copy_steps = 0;             // the copies in and out of the first level
+  int64_t copy_bytes = 0;         // per inference
+};
+
 struct Plan {
   std::string source;  // model file, for messages
   std::vector<TensorPlan> tensors;
@@ -157,7 +189,8 @@ struct Plan {
   std::map<std::string, int> graph_op_counts;  // ops in the file
   std::map<std::string, int> plan_op_counts;   // ops left to run after folding (fused ones count as their head op)
   std::vector<PassReport> passes;              // one per pass, in the order they ran
-  TilingReport tiling;                         // PlanOptions::ram_bytes
+  TilingReport tiling;                         // PlanOptions::ram_bytes or memory_levels
+  LevelsReport memory;                         // PlanOptions::memory_levels
 };
 
 // Throws rtml::Error for unsupported ops, bad attributes, shape mismatches,

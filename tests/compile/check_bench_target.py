@@ -113,6 +113,22 @@ with tempfile.TemporaryDirectory() as tmp:
     p = subprocess.run([RTML, "profile", digits, "--ram", "8192", "--no-db"], capture_output=True, text=True)
     check(p.returncode == 2 and "--target" in p.stderr, f"profile --ram without --target is a usage error ({p.stderr})")
 
+    # --memory: the MDN head (576 B of activations) in a first level of 403 B keeps two Gemm
+    # outputs in the second level; each copy between the levels is a step with its instructions,
+    # and the RAM report gives each level against its budget.
+    mdn = os.path.join(ZOO, "mdn_k8_d4")
+    levels_profile = os.path.join(tmp, "lp.json")
+    p = subprocess.run([RTML, "profile", mdn, "--target", "cortex-m4", "--memory", "dtcm:403,sram:2304", "--json",
+                        levels_profile, "--no-db"], capture_output=True, text=True)
+    if check(p.returncode == 0, f"rtml profile --target cortex-m4 --memory exits 0 ({p.stderr.strip()[-300:]})"):
+        prof = json.load(open(levels_profile))
+        copies = [op for op in prof["ops"] if op["op_type"] == "LevelCopy"]
+        check(len(copies) >= 2 and all(op["counters"]["instructions"] > 0 for op in copies)
+              and any("dtcm -> sram" in op["node"] for op in copies) and any("sram -> dtcm" in op["node"] for op in copies),
+              f"the copies between levels are steps with instructions ({[op['node'] for op in copies]})")
+        check("--memory dtcm " in p.stdout and "copies between levels" in p.stdout,
+              f"the profile prints each level and the copies\n{p.stdout[-400:]}")
+
     bad = subprocess.run([RTML, "bench", model, "--target", "cortex-m9", "--no-db"], capture_output=True, text=True)
     check(bad.returncode != 0 and "cortex-m7" in bad.stderr, f"an unknown target names the known ones ({bad.stderr.strip()})")
     bad = subprocess.run([RTML, "bench", model, "--target", "cortex-m7", "--kernels", "simd", "--no-db"],

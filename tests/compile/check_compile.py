@@ -25,8 +25,15 @@ untiled code is; on a Cortex-M the arena is linked alone into a RAM region of
 exactly that budget (TARGET_budget.ld), and the test main's arena is checked
 against it.
 
+With --memory F0,F1,... each model is compiled with --memory l0:B0,l1:B1,...
+where Bk is Fk times its untiled arena (docs/tiling.md: the steps work in l0,
+tensors that do not fit there are kept in l1 and copied in and out around the
+steps that use them, row bands when that is not enough), and compared in the
+same way; on a Cortex-M each level is linked alone into a RAM region of exactly
+its budget, and the generated header's level sizes are checked against them.
+
 usage: check_compile.py RTML MODEL_DIR|MODEL.tflite... [--kernels reference,simd] [--target NAME] [--cmsis-nn DIR]
-                        [--ram FRACTION]
+                        [--ram FRACTION | --memory F0,F1,...]
 Exit 77 (skip) when the compilers (or, for a Cortex-M, QEMU) are not installed,
 or when a .tflite file (or the --cmsis-nn folder) given is missing (the MLPerf Tiny models live in ../shared;
 $RTML_SHARED, when set, replaces the folder of every .tflite file given by
@@ -34,6 +41,7 @@ $RTML_SHARED/models/mlperf-tiny, as the tflite tests do).
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +75,11 @@ ram_fraction = None
 if "--ram" in args:
     i = args.index("--ram")
     ram_fraction = float(args[i + 1])
+    del args[i:i + 2]
+memory_fractions = None
+if "--memory" in args:
+    i = args.index("--memory")
+    memory_fractions = [float(f) for f in args[i + 1].split(",")]
     del args[i:i + 2]
 RTML, MODELS = args[0], args[1:]
 if os.environ.get("RTML_SHARED"):  # as the tflite tests: $RTML_SHARED/models/mlperf-tiny overrides
@@ -139,17 +152,29 @@ with tempfile.TemporaryDirectory() as tmp:
         check(len(sets) > 0, f"{name}: has test data")
         for ks in kernel_sets:
             out = os.path.join(tmp, f"{name}-{ks}")
-            ram = []
-            if ram_fraction:
+            ram, levels = [], []
+            if ram_fraction or memory_fractions:
                 untiled = json.loads(run([RTML, "info", model, "--json", "--kernels", ks]).stdout)["arena_bytes"]
+            if ram_fraction:
                 budget = int(untiled * ram_fraction)
                 ram = ["--ram", str(budget)]
+            if memory_fractions:
+                levels = [(f"l{k}", int(untiled * f)) for k, f in enumerate(memory_fractions)]
+                ram = ["--memory", ",".join(f"{n}:{b}" for n, b in levels)]
             p = run([RTML, "compile", model, "--out", out, "--project", "--kernels", ks, "--target", target] +
                     (["--cmsis-nn", cmsis_nn] if ks == "cmsis-nn" else []) + ram)
             if not check(p.returncode == 0, f"{name} [{ks}]: rtml compile exits 0\n{p.stderr}"):
                 continue
-            if ram:
+            if ram_fraction:
                 check("--ram      tiled: arena" in p.stdout, f"{name} [{ks}]: compiled tiled within {budget} B\n{p.stdout}")
+            if levels:
+                check("--memory   " in p.stdout and " kept out of l0" in p.stdout,
+                      f"{name} [{ks}]: compiled with tensors kept out of l0 ({ram[1]})\n{p.stdout}")
+                header = open(os.path.join(out, name.replace("-", "_") + ".h")).read()
+                for n, b in levels:
+                    size = [line.split()[2] for line in header.splitlines() if f"_LEVEL_{n}_BYTES " in line]
+                    check(size and int(size[0].rstrip("u")) <= b, f"{name} [{ks}]: level {n} within its {b} B: {size}")
+            if ram:
                 check(not cortex_m or os.path.isfile(os.path.join(out, f"{target}_budget.ld")),
                       f"{name} [{ks}]: {target}_budget.ld written")
             c_name = name.replace("-", "_")
@@ -157,6 +182,14 @@ with tempfile.TemporaryDirectory() as tmp:
             if not check(b.returncode == 0 and "warning" not in b.stderr,
                          f"{name} [{ks}]: the project builds warning-free\n{b.stdout}{b.stderr}"):
                 continue
+            if levels and cortex_m:  # each level's array linked into its own region
+                maps = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(out, "build")) for f in fs
+                        if f == "model.map"]
+                text = open(maps[0]).read() if maps else ""
+                for n, b in levels:
+                    m = re.search(r"^\.rtml_level_" + n + r"\s+0x[0-9a-f]+\s+0x([0-9a-f]+)", text, re.M)
+                    check(m and 0 < int(m.group(1), 16) <= b,
+                          f"{name} [{ks}]: section .rtml_level_{n} linked, within {b} B ({m.group(1) if m else 'absent'})")
             for s in sets:
                 if tflite:
                     inputs = random_inputs(info["inputs"], int(s.removeprefix("seed_")))
@@ -172,7 +205,7 @@ with tempfile.TemporaryDirectory() as tmp:
                     r = run([os.path.join(out, c_name), "inputs.bin", "outputs.bin"], cwd=out)
                 if not check(r.returncode == 0, f"{name} [{ks}] {s}: the compiled model runs\n{r.stderr}"):
                     continue
-                if ram and cortex_m:
+                if ram_fraction and cortex_m:
                     arena = [w for w in (r.stdout + r.stderr).split() if w.startswith("arena_bytes=")]
                     check(arena and int(arena[0].split("=")[1]) <= budget,
                           f"{name} [{ks}] {s}: the test main's arena is within --ram {budget}\n{r.stdout}")

@@ -18,6 +18,7 @@
 #include "plan/pass.h"
 #include "plan/plan.h"
 #include "graph_builder.h"
+#include "plan_outputs.h"
 #include "random_floats.h"
 #include "zoo_dir.h"
 
@@ -50,27 +51,6 @@ ir::Graph chain_graph() {
   return gb.g;
 }
 
-std::vector<std::vector<uint8_t>> run(plan::Plan p, const std::vector<std::vector<uint8_t>>& inputs) {
-  engine::Session s(std::move(p));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    EXPECT_EQ(s.input(static_cast<int>(i)).bytes, inputs[i].size());
-    std::memcpy(s.input_data(static_cast<int>(i)), inputs[i].data(), inputs[i].size());
-  }
-  EXPECT_TRUE(s.run().ok());
-  std::vector<std::vector<uint8_t>> out;
-  for (int k = 0; k < s.num_outputs(); ++k) {
-    const auto* y = static_cast<const uint8_t*>(s.output_data(k));
-    out.emplace_back(y, y + s.output(k).bytes);
-  }
-  return out;
-}
-
-std::vector<uint8_t> bytes_of(const std::vector<float>& v) {
-  std::vector<uint8_t> b(v.size() * sizeof(float));
-  std::memcpy(b.data(), v.data(), b.size());
-  return b;
-}
-
 const plan::PassReport& report_of(const plan::Plan& p, const std::string& name) {
   for (const plan::PassReport& r : p.passes)
     if (r.name == name) return r;
@@ -97,12 +77,12 @@ TEST(Tiling, BandsGiveTheUntiledOutputsBitForBitInEveryKernelSet) {
     // conv (+ relu, fused or not), pool, conv, sigmoid: everything before the global pool
     const int64_t tileable = number(report_of(untiled, "tile_rows"), "tileable_steps");
     EXPECT_EQ(tileable, static_cast<int64_t>(untiled.steps.size()) - 1);
-    const auto want = run(plan::build_plan(g, o), in);
+    const auto want = plan_outputs(plan::build_plan(g, o), in);
     for (int steps = 1; steps <= tileable; ++steps)
       for (int bands : {2, 3, 5, 16}) {
         o.tile_steps = steps;
         o.tile_bands = bands;
-        const auto got = run(plan::build_plan(g, o), in);
+        const auto got = plan_outputs(plan::build_plan(g, o), in);
         EXPECT_EQ(got, want) << kernels::kernel_set_name(set) << ": " << steps << " steps, " << bands << " bands";
       }
   }
@@ -129,13 +109,13 @@ TEST(Tiling, ResidualBlockInsideTheRegionIsBitExact) {
   o.fuse = false;  // the Add its own step (a fused addend stops the region)
   const plan::Plan untiled = plan::build_plan(gb.g, o);
   EXPECT_EQ(number(report_of(untiled, "tile_rows"), "tileable_steps"), 6);  // conv relu conv add relu pool
-  const auto want = run(plan::build_plan(gb.g, o), in);
+  const auto want = plan_outputs(plan::build_plan(gb.g, o), in);
   for (int steps : {1, 2, 4, 5, 6})
     for (int bands : {2, 3, 5}) {
       o.tile_steps = steps;
       o.tile_bands = bands;
       plan::Plan tiled = plan::build_plan(gb.g, o);
-      EXPECT_EQ(run(std::move(tiled), in), want) << steps << " steps, " << bands << " bands";
+      EXPECT_EQ(plan_outputs(std::move(tiled), in), want) << steps << " steps, " << bands << " bands";
     }
   // Ending at the second conv would leave the relu's whole tensor needed by the add after it.
   o.tile_steps = 3;
@@ -180,16 +160,19 @@ TEST(Tiling, RamBudgetIsMetOrRefusedWithTheNumbers) {
   plan::PlanOptions o;
   o.kernels = kernels::KernelSet::CortexM;
   o.store_chains = false;  // as build_plan's --ram search plans
-  const plan::Plan untiled = plan::build_plan(g, o);
+  const plan::Plan counting = plan::build_plan(g, o);
   o.store_chains = true;
-  // A budget the untiled arena meets: nothing changes.
+  const plan::Plan untiled = plan::build_plan(g, o);
+  EXPECT_LT(untiled.arena_bytes, counting.arena_bytes);  // the Sigmoid in the second conv's store: one tensor less
+  // A budget the default plan meets (not the search's, whose chains are steps): nothing changes.
   o.ram_bytes = untiled.arena_bytes;
   plan::Plan fits = plan::build_plan(g, o);
   EXPECT_EQ(fits.arena_bytes, untiled.arena_bytes);
+  EXPECT_EQ(fits.steps.size(), untiled.steps.size());
   EXPECT_EQ(fits.tiling.bands, 0);
   EXPECT_NE(fits.tiling.summary.find("fits untiled"), std::string::npos) << fits.tiling.summary;
-  // Half of it: a tiling within it, the same outputs.
-  o.ram_bytes = untiled.arena_bytes / 2;
+  // Half the search's untiled arena (0.84x the default's): a tiling within it, the same outputs.
+  o.ram_bytes = counting.arena_bytes / 2;
   plan::Plan tiled = plan::build_plan(g, o);
   EXPECT_LE(tiled.arena_bytes, o.ram_bytes);
   EXPECT_GT(tiled.tiling.bands, 1);
@@ -198,7 +181,7 @@ TEST(Tiling, RamBudgetIsMetOrRefusedWithTheNumbers) {
   const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded_floats(2 * 9 * 7, 9))};
   plan::PlanOptions plain;
   plain.kernels = kernels::KernelSet::CortexM;
-  EXPECT_EQ(run(std::move(tiled), in), run(plan::build_plan(g, plain), in));
+  EXPECT_EQ(plan_outputs(std::move(tiled), in), plan_outputs(plan::build_plan(g, plain), in));
   // 64 bytes: no tiling fits; the message says what the untiled and the smallest tiled plan need.
   o.ram_bytes = 64;
   try {
@@ -233,6 +216,6 @@ TEST(Tiling, ZooConvModelsFitInHalfTheArenaBitExact) {
     const std::vector<std::vector<uint8_t>> in = {bytes_of(seeded_floats(n, 11, 0, 1))};
     plan::PlanOptions plain;
     plain.kernels = kernels::KernelSet::CortexM;
-    EXPECT_EQ(run(std::move(tiled), in), run(plan::build_plan(g, plain), in)) << name;
+    EXPECT_EQ(plan_outputs(std::move(tiled), in), plan_outputs(plan::build_plan(g, plain), in)) << name;
   }
 }

@@ -1,7 +1,7 @@
 // place_arena: an offset in the one arena for every buffer emit_steps
 // requested (memory_planner.h: greedy placement in four orders and a seeded
 // local search), and the arena's size next to the liveness lower bound and
-// the no-reuse size.
+// the no-reuse size. With PlanOptions::memory_levels: place_levels.
 #include <cstdio>
 
 #include "plan/pass.h"
@@ -9,6 +9,7 @@
 namespace rtml::plan {
 
 void place_arena(PlanState& s, PassReport& report) {
+  if (!s.options.memory_levels.empty()) return place_levels(s, report);
   Plan& plan = s.plan;
   uint64_t io_bytes = plan.state_bytes;  // the session's own input, output and state buffers
   for (int id : plan.inputs) io_bytes += plan.tensors[id].bytes;

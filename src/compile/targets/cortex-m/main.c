@@ -29,10 +29,16 @@
 /* With a RAM budget (rtml compile --ram), the arena alone in the region
  * ARENA of exactly the budget (TARGET_budget.ld): the link fails if it does
  * not fit. */
+#ifdef RTML_LEVELS
+/* rtml compile --memory: rtml_model_entry.h holds each level in its own
+ * section, and RTML_RUN and RTML_RESET use them. */
+#define rtml_arena ((void*)0)
+#else
 #ifdef RTML_ARENA_SECTION
 __attribute__((section(".rtml_arena")))
 #endif
 static unsigned char rtml_arena[RTML_ARENA_STORAGE] __attribute__((aligned(16)));
+#endif
 
 static int fail(int status, const char* message) {
   char line[200];
