@@ -53,15 +53,24 @@ std::optional<Quantization> quantization_of(const ir::Graph& g, const std::strin
   return std::nullopt;
 }
 
-// `"tiling": {...},` for --ram (docs/tiling.md), else nothing.
-std::string tiling_json(const plan::TilingReport& t) {
+// `"tiling": {...},` for --ram or --memory (docs/tiling.md), else nothing; --memory adds
+// "levels": [{name, budget_bytes, bytes, lower_bound_bytes}] and "level_copy_bytes".
+std::string tiling_json(const plan::TilingReport& t, const plan::LevelsReport& m) {
   if (!t.budget_bytes) return "";
+  std::string levels;
+  for (const plan::LevelPlan& l : m.levels)
+    levels += std::string(levels.empty() ? "" : ", ") + "{\"name\": " + json_string(l.name) +
+              ", \"budget_bytes\": " + std::to_string(l.budget_bytes) + ", \"bytes\": " + std::to_string(l.bytes) +
+              ", \"lower_bound_bytes\": " + std::to_string(l.lower_bound_bytes) + "}";
+  if (!m.levels.empty())
+    levels = ", \"levels\": [" + levels + "], \"level_copy_bytes\": " + std::to_string(m.copy_bytes);
   return "  \"tiling\": {\"budget_bytes\": " + std::to_string(t.budget_bytes) +
          ", \"untiled_arena_bytes\": " + std::to_string(t.untiled_arena_bytes) +
          ", \"untiled_flops\": " + json_number(t.untiled_flops) + ", \"tileable_steps\": " +
          std::to_string(t.tileable_steps) + ", \"steps\": " + std::to_string(t.steps) +
          ", \"bands\": " + std::to_string(t.bands) + ", \"copy_bytes\": " + std::to_string(t.copy_bytes) +
-         ", \"candidates\": " + std::to_string(t.candidates) + ", \"summary\": " + json_string(t.summary) + "},\n";
+         ", \"candidates\": " + std::to_string(t.candidates) + levels + ", \"summary\": " + json_string(t.summary) +
+         "},\n";
 }
 
 }  // namespace
@@ -80,8 +89,10 @@ int cmd_info(const Args& args) {
              "([{name, dtype, shape, and for an integer tensor quantization: {scale, zero_point}}]), parameters, parameter_bytes, flops, steps, kernels (the set),\n"
              "threads (--threads), split_steps (the steps split over threads when threads > 1),\n"
              "step_kernels ([{node, op_type, kernel, splits}]), constant_bytes, step_constant_bytes, arena_bytes,\n"
-             "lower_bound_bytes, no_reuse_bytes, with --ram tiling ({budget_bytes, untiled_arena_bytes,\n"
-             "untiled_flops, tileable_steps, steps, bands, copy_bytes, candidates, summary}),\n"
+             "lower_bound_bytes, no_reuse_bytes, with --ram or --memory tiling ({budget_bytes,\n"
+             "untiled_arena_bytes, untiled_flops, tileable_steps, steps, bands, copy_bytes, candidates,\n"
+             "summary; --memory: levels [{name, budget_bytes, bytes, lower_bound_bytes}],\n"
+             "level_copy_bytes}),\n"
              "and passes ([{name, summary, and its counts}])");
   table.flag("--passes", passes,
              "print instead one line per pass of the planner: what it changed (folded nodes,\n"
@@ -164,7 +175,7 @@ int cmd_info(const Args& args) {
                 static_cast<long long>(tflite ? import::kTfliteSchemaVersion : g.opset), tensors(p.inputs, true).c_str(),
                 tensors(p.outputs, false).c_str(), params, param_bytes, json_number(p.flops).c_str(), p.steps.size(),
                 threads, split_steps, json_string(kernels::kernel_set_name(p.kernels)).c_str(), kernel_list.c_str(), p.constant_bytes,
-                p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, tiling_json(p.tiling).c_str(),
+                p.step_constant_bytes, p.arena_bytes, p.arena_lower_bound_bytes, p.arena_no_reuse_bytes, tiling_json(p.tiling, p.memory).c_str(),
                 pass_list.c_str());
     return 0;
   }

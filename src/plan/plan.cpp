@@ -187,7 +187,7 @@ Plan build_plan(const ir::Graph& graph, const PlanOptions& options) {
       why += ", and no step at the start of the model can be cut into row bands (docs/tiling.md says which can)";
     else
       why += "; the smallest of " + std::to_string(t.candidates) + " row-band tilings needs " + bytes_text(smallest) +
-             (levels ? " in " + options.memory_levels[0].name : "") + " (" + smallest_how + ")";
+             (levels ? " as one arena" : "") + " (" + smallest_how + ")";
     if (!first_error.empty()) why += "; a tiling failed: " + first_error;
     throw Error(why);
   }
