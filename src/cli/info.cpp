@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "engine/session.h"
 #include "kernels/parallel.h"
+#include "plan/pass.h"  // with_commas
 #include "import/tflite_import.h"
 
 namespace rtml::cli {
@@ -226,8 +227,9 @@ int cmd_info(const Args& args) {
               format_bytes(static_cast<double>(p.arena_no_reuse_bytes)).c_str());
   if (p.tiling.budget_bytes) std::printf("  %-18s %s\n", budget_flag(p), p.tiling.summary.c_str());
   for (const plan::LevelPlan& l : p.memory.levels)
-    std::printf("  level %-12s %zu B of %llu at arena offset %zu (lower bound %zu B)\n", l.name.c_str(), l.bytes,
-                static_cast<unsigned long long>(l.budget_bytes), l.base, l.lower_bound_bytes);
+    std::printf("  level %-12s %s B of %s B (lower bound %s B; at %s in one arena)\n", l.name.c_str(),
+                plan::with_commas(l.bytes).c_str(), plan::with_commas(l.budget_bytes).c_str(),
+                plan::with_commas(l.lower_bound_bytes).c_str(), plan::with_commas(l.base).c_str());
   return 0;
 }
 
