@@ -130,7 +130,9 @@ void place_levels(PlanState& s, PassReport& report) {
   const uint64_t budget0 = levels[0].bytes > state ? levels[0].bytes - state : 0;
   size_t packed0 = 0;
   for (;;) {
-    const auto [peak, at] = level0_peak(req, uses, spilled, copy_step, steps);
+    const std::pair<size_t, int> peak_at = level0_peak(req, uses, spilled, copy_step, steps);
+    const size_t peak = peak_at.first;
+    const int at = peak_at.second;  // not a structured binding: the lambda below reads it (C++17)
     if (peak <= budget0) {
       // The packing can stay above the lower bound: pack level 0 as it would be.
       std::vector<BufferRequest> l0;
