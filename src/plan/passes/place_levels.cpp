@@ -160,8 +160,11 @@ void place_levels(PlanState& s, PassReport& report) {
       out.fits = false;
       out.why = levels[0].name + " (" + bytes_text(levels[0].bytes) +
                 (state ? ", of which " + bytes_text(state) + " hold the steps' state" : std::string()) +
-                ") is too small: step '" + st.node_name + "' (" +
-                st.op_type + ") needs " + bytes_text(peak) + " there (its operands and what cannot be moved out)";
+                ") is too small: " +
+                (peak <= budget0 ? "what must stay there packs into " + bytes_text(packed0) + " (lower bound " +
+                                       bytes_text(peak) + ")"
+                                 : "step '" + st.node_name + "' (" + st.op_type + ") needs " + bytes_text(peak) +
+                                       " there (its operands and what cannot be moved out)");
       break;
     }
     spilled[pick] = true;
@@ -170,9 +173,7 @@ void place_levels(PlanState& s, PassReport& report) {
 
   // 2. A later level for each spilled tensor.
   std::vector<int> level_of(R, 0);
-  std::vector<std::vector<int>> members(levels.size());
-  for (size_t r = 0; r < R && out.fits; ++r)
-    if (!spilled[r]) members[0].push_back(static_cast<int>(r));
+  std::vector<std::vector<int>> members(levels.size());  // level k > 0: its spilled requests
   for (int r : order) {
     if (!out.fits) break;
     size_t k = 1;
