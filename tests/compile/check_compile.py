@@ -33,7 +33,7 @@ same way; on a Cortex-M each level is linked alone into a RAM region of exactly
 its budget, and the generated header's level sizes are checked against them.
 
 usage: check_compile.py RTML MODEL_DIR|MODEL.tflite... [--kernels reference,simd] [--target NAME] [--cmsis-nn DIR]
-                        [--ram FRACTION | --memory F0,F1,...]
+                        [--ram FRACTION | --memory F0,F1,...] [--max-sets N]
 Exit 77 (skip) when the compilers (or, for a Cortex-M, QEMU) are not installed,
 or when a .tflite file (or the --cmsis-nn folder) given is missing (the MLPerf Tiny models live in ../shared;
 $RTML_SHARED, when set, replaces the folder of every .tflite file given by
@@ -80,6 +80,11 @@ memory_fractions = None
 if "--memory" in args:
     i = args.index("--memory")
     memory_fractions = [float(f) for f in args[i + 1].split(",")]
+    del args[i:i + 2]
+max_sets = None  # --max-sets N: the first N test sets of each model (gesture_cnn has 226)
+if "--max-sets" in args:
+    i = args.index("--max-sets")
+    max_sets = int(args[i + 1])
     del args[i:i + 2]
 RTML, MODELS = args[0], args[1:]
 if os.environ.get("RTML_SHARED"):  # as the tflite tests: $RTML_SHARED/models/mlperf-tiny overrides
@@ -149,6 +154,7 @@ with tempfile.TemporaryDirectory() as tmp:
         out_names = [t["name"] for t in info["outputs"]]
         sets = ["seed_1", "seed_2", "seed_3"] if tflite else \
             sorted(d for d in os.listdir(folder) if d.startswith("test_data_set_"))
+        sets = sets[:max_sets]
         check(len(sets) > 0, f"{name}: has test data")
         for ks in kernel_sets:
             out = os.path.join(tmp, f"{name}-{ks}")
