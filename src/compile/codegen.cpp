@@ -485,7 +485,6 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
     check_cmsis_nn_dir(o.cmsis_nn_dir);
     const std::string tn = target.name;
     const CmsisArch arch = tn == "host" ? CmsisArch::Plain : tn == "cortex-m55" ? CmsisArch::Mve : CmsisArch::Dsp;
-    if (!levels.empty()) throw Error(plan.source + ": --memory is not available with the cmsis-nn kernel set");
     const size_t base = (r.arena_bytes + 63) / 64 * 64;
     cm = cmsis_nn_code(plan, N, arch, base, pointer);
     std::map<std::string, int> calls;
@@ -683,12 +682,8 @@ CompileResult generate_c(const plan::Plan& plan, const CompileOptions& o) {
   }
   c << "  (void)a;\n  (void)inputs;\n  (void)outputs;\n" << body.str();
   for (const plan::OutputCopy& oc : plan.output_copies) {
-    const plan::TensorPlan& t = plan.tensors[oc.source];
-    std::string src = t.storage == plan::Storage::Constant ? "(const void*)" + const_name(oc.source)
-                      : t.storage == plan::Storage::Input  ? "inputs[" + std::to_string(t.index) + "]"
-                      : t.storage == plan::Storage::Output ? "outputs[" + std::to_string(t.index) + "]"
-                                                           : pointer(oc.source);
-    c << "  memcpy(outputs[" << oc.output << "], " << src << ", " << t.bytes << "u);\n";
+    c << "  memcpy(outputs[" << oc.output << "], " << pointer(oc.source) << ", " << plan.tensors[oc.source].bytes
+      << "u);\n";
   }
   c << "  return 0;\n}\n\n"
     << "void " << N << "_reset(void* arena) {\n  uint8_t* a = (uint8_t*)arena;\n  (void)a;\n" << reset.str() << "}\n";
